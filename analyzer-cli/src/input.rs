@@ -1,0 +1,273 @@
+//! What the user pointed us at, and read-only access to it.
+//!
+//! Wherever a command expects a DB it accepts any of:
+//! - a data directory (`<dir>/member/snap/db`),
+//! - a `member/` directory (`<dir>/snap/db`),
+//! - a bare bbolt file,
+//! - a file written by `etcdctl snapshot save`: a bbolt file followed by a 32-byte SHA-256
+//!   of everything before it, recognised as etcd does by `size % 512 == 32`.
+//!
+//! Files are opened read-only and mapped; no lock is taken, so a running etcd is never
+//! blocked. Whether a member still runs is detected by reading `/proc/locks` (see
+//! [`live_lock_holders`]), which takes no lock either.
+
+use crate::error::{CliError, Result};
+use memmap2::Mmap;
+use sha2::{Digest, Sha256};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+/// Size of the SHA-256 trailer `etcdctl snapshot save` appends.
+pub const SHA256_TRAILER_LEN: usize = 32;
+
+/// How the path given on the command line was understood.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputKind {
+    /// A data directory with a `member/` below it.
+    DataDir,
+    /// The `member/` directory itself.
+    MemberDir,
+    /// A bbolt file (a member's `snap/db` or any other).
+    DbFile,
+    /// A bbolt file with the SHA-256 trailer of `etcdctl snapshot save`.
+    SnapshotFile,
+}
+
+/// The files of one member, as far as they exist.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// What the user named.
+    pub given: PathBuf,
+    /// How it was understood.
+    pub kind: InputKind,
+    /// The bbolt file.
+    pub db: Option<PathBuf>,
+    /// `member/wal`, when the input is a directory.
+    pub wal_dir: Option<PathBuf>,
+    /// `member/snap`, when the input is a directory.
+    pub snap_dir: Option<PathBuf>,
+}
+
+/// Understands `path` as a data dir, member dir, db file or snapshot file.
+pub fn resolve(path: &Path) -> Result<Member> {
+    let meta = std::fs::metadata(path).map_err(|e| CliError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    if meta.is_dir() {
+        let (kind, member) = if path.join("member").is_dir() {
+            (InputKind::DataDir, path.join("member"))
+        } else if path.join("snap").is_dir() || path.join("wal").is_dir() {
+            (InputKind::MemberDir, path.to_path_buf())
+        } else if path.file_name().is_some_and(|n| n == "wal") {
+            // A WAL directory alone: no db.
+            return Ok(Member {
+                given: path.to_path_buf(),
+                kind: InputKind::MemberDir,
+                db: None,
+                wal_dir: Some(path.to_path_buf()),
+                snap_dir: None,
+            });
+        } else {
+            return Err(CliError::input(
+                path,
+                "is a directory but has neither member/ nor snap/ or wal/ below it: not an etcd data directory",
+            ));
+        };
+        let db = member.join("snap").join("db");
+        let wal = member.join("wal");
+        let snap = member.join("snap");
+        return Ok(Member {
+            given: path.to_path_buf(),
+            kind,
+            db: db.is_file().then_some(db),
+            wal_dir: wal.is_dir().then_some(wal),
+            snap_dir: snap.is_dir().then_some(snap),
+        });
+    }
+    let kind = if meta.len() % 512 == SHA256_TRAILER_LEN as u64 {
+        InputKind::SnapshotFile
+    } else {
+        InputKind::DbFile
+    };
+    Ok(Member {
+        given: path.to_path_buf(),
+        kind,
+        db: Some(path.to_path_buf()),
+        wal_dir: None,
+        snap_dir: None,
+    })
+}
+
+/// A read-only mapping of a bbolt file, with the snapshot trailer split off.
+#[derive(Debug)]
+pub struct DbImage {
+    /// The file that was mapped.
+    pub path: PathBuf,
+    /// How the input was understood.
+    pub kind: InputKind,
+    map: Option<Mmap>,
+    /// Length of the bbolt part (the whole file, less a SHA-256 trailer if present).
+    db_len: usize,
+}
+
+impl DbImage {
+    /// Resolves `path` (data dir, member dir, db or snapshot file) and maps its db read-only.
+    pub fn open(path: &Path) -> Result<Self> {
+        let member = resolve(path)?;
+        let Some(db) = member.db.clone() else {
+            return Err(CliError::input(
+                path,
+                "no bbolt db found (expected member/snap/db)",
+            ));
+        };
+        Self::open_file(&db, member.kind)
+    }
+
+    /// Maps one file read-only; `kind` says whether to expect a trailer.
+    pub fn open_file(path: &Path, kind: InputKind) -> Result<Self> {
+        let file = File::open(path).map_err(|e| CliError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        let len = file
+            .metadata()
+            .map_err(|e| CliError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            })?
+            .len();
+        let len = usize::try_from(len)
+            .map_err(|_| CliError::input(path, "file too large for this platform"))?;
+        // Mapping an empty file fails on Linux; an empty input is simply zero bytes.
+        let map = if len == 0 {
+            None
+        } else {
+            // SAFETY: the file is opened read-only and mapped private; the contents may change
+            // under us only if another process writes the file, which for a stopped member does
+            // not happen. Every reader bounds-checks all offsets, so even a changing file cannot
+            // make us read outside the mapping.
+            #[allow(unsafe_code)]
+            let m = unsafe { Mmap::map(&file) }.map_err(|e| CliError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            })?;
+            Some(m)
+        };
+        let kind = if kind == InputKind::SnapshotFile || len % 512 == SHA256_TRAILER_LEN {
+            InputKind::SnapshotFile
+        } else {
+            kind
+        };
+        let db_len = if kind == InputKind::SnapshotFile {
+            len.saturating_sub(SHA256_TRAILER_LEN)
+        } else {
+            len
+        };
+        Ok(DbImage {
+            path: path.to_path_buf(),
+            kind,
+            map,
+            db_len,
+        })
+    }
+
+    /// The bbolt bytes (without any snapshot trailer).
+    pub fn bytes(&self) -> &[u8] {
+        match &self.map {
+            Some(m) => &m[..self.db_len],
+            None => &[],
+        }
+    }
+
+    /// The size of the file on disk, trailer included.
+    pub fn file_len(&self) -> u64 {
+        self.map.as_ref().map_or(0, |m| m.len() as u64)
+    }
+
+    /// The SHA-256 trailer, when the file has one.
+    pub fn sha256_trailer(&self) -> Option<&[u8]> {
+        match (&self.map, self.kind) {
+            (Some(m), InputKind::SnapshotFile) => m.get(self.db_len..),
+            _ => None,
+        }
+    }
+
+    /// For a snapshot file: whether the trailer equals the SHA-256 of the bbolt part.
+    pub fn sha256_matches(&self) -> Option<bool> {
+        let trailer = self.sha256_trailer()?;
+        let digest = Sha256::digest(self.bytes());
+        Some(digest.as_slice() == trailer)
+    }
+}
+
+/// Processes that hold a lock on any of `files`, found in `/proc/locks` (Linux). etcd holds
+/// an exclusive lock on its db (bbolt's flock) and on its newest WAL segment while it runs.
+/// Returns the PIDs (may be empty); `None` when `/proc/locks` cannot be read.
+pub fn live_lock_holders(files: &[PathBuf]) -> Option<Vec<u32>> {
+    use std::os::unix::fs::MetadataExt;
+    let text = std::fs::read_to_string("/proc/locks").ok()?;
+    let inodes: Vec<u64> = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.ino())
+        .collect();
+    let mut pids = Vec::new();
+    for line in text.lines() {
+        // "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF" (OFDLCK lines have pid -1).
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (Some(pid), Some(dev_ino)) = (fields.get(4), fields.get(5)) else {
+            continue;
+        };
+        let Some(ino) = dev_ino
+            .rsplit(':')
+            .next()
+            .and_then(|s| s.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        if inodes.contains(&ino) {
+            pids.push(
+                pid.parse::<i64>()
+                    .ok()
+                    .and_then(|p| u32::try_from(p).ok())
+                    .unwrap_or(0),
+            );
+        }
+    }
+    Some(pids)
+}
+
+/// A warning line when the member at `member` appears to be running, else `None`.
+pub fn running_member_warning(member: &Member) -> Option<String> {
+    let mut files: Vec<PathBuf> = member.db.iter().cloned().collect();
+    if let Some(w) = &member.wal_dir {
+        if let Ok(rd) = std::fs::read_dir(w) {
+            files.extend(
+                rd.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "wal")),
+            );
+        }
+    }
+    let holders = live_lock_holders(&files)?;
+    if holders.is_empty() {
+        return None;
+    }
+    let pids: Vec<String> = holders
+        .iter()
+        .filter(|p| **p != 0)
+        .map(|p| p.to_string())
+        .collect();
+    Some(format!(
+        "warning: {} is locked by a running process{}: etcd appears to be running on it; \
+         results reflect a moment in a live file and may be inconsistent",
+        member.given.display(),
+        if pids.is_empty() {
+            String::new()
+        } else {
+            format!(" (pid {})", pids.join(", "))
+        }
+    ))
+}

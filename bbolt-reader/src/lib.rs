@@ -1,0 +1,2 @@
+//! Read-only, zero-copy reader for bbolt database files.
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! Bulk writer for bbolt files.
+#![deny(missing_docs)]

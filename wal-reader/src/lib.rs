@@ -1,0 +1,2 @@
+//! Reader for etcd's write-ahead log and snapshot files.
+#![deny(missing_docs)]
