@@ -8,6 +8,7 @@
 pub mod cmd;
 pub mod error;
 pub mod input;
+pub mod mvcc;
 pub mod output;
 pub mod progress;
 pub mod redact;
