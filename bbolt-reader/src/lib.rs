@@ -1,2 +1,66 @@
-//! Read-only, zero-copy reader for bbolt database files.
+//! Read-only, zero-copy reader and checker for [bbolt] database files, safe on any bytes.
+//!
+//! bbolt is the B+tree key/value store under etcd (and others). This crate reads its
+//! files without writing, locking or copying them: every [`Page`], key and value borrows
+//! the bytes it was given, which may be a memory map ([`MappedFile`]), a `Vec<u8>` or a
+//! fuzzer's input. It knows nothing of etcd.
+//!
+//! The reader is built for damaged files. Every offset is bounds-checked, no allocation
+//! is sized by a number read from the file, tree descents are bounded in depth and in the
+//! number of pages entered, and whole-file walks visit each page at most once. A read that
+//! cannot go on returns an [`Error`] naming the page id and offset.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use bbolt_reader::MappedFile;
+//!
+//! # fn main() -> Result<(), bbolt_reader::Error> {
+//! let file = MappedFile::open("member/snap/db")?;
+//! let db = file.db()?;
+//! println!("page size {}, txid {}", db.page_size(), db.meta().txid);
+//! for entry in db.root().iter() {
+//!     let entry = entry?;
+//!     if entry.is_bucket() {
+//!         let bucket = db.bucket(entry.key)?.expect("listed bucket exists");
+//!         let keys = bucket.iter().filter(|e| e.is_ok()).count();
+//!         println!("{}: {keys} keys", String::from_utf8_lossy(entry.key));
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Reading a file as of the previous transaction (the other meta page):
+//!
+//! ```no_run
+//! use bbolt_reader::{Db, MetaChoice};
+//! # fn f(bytes: &[u8]) -> Result<(), bbolt_reader::Error> {
+//! let newest = Db::open(bytes)?;
+//! let other = if newest.meta_index() == 0 { MetaChoice::Meta1 } else { MetaChoice::Meta0 };
+//! let previous = Db::open_with(bytes, other)?;
+//! assert!(previous.meta().txid < newest.meta().txid);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [bbolt]: https://github.com/etcd-io/bbolt
 #![deny(missing_docs)]
+
+pub mod bucket;
+pub mod db;
+pub mod error;
+pub mod meta;
+mod mmap;
+pub mod page;
+mod raw;
+
+pub use bucket::{Bucket, Cursor, Item, Iter};
+pub use db::Db;
+pub use error::{Error, Result};
+pub use meta::{Meta, MetaChoice, MetaProblem, MetaSlot};
+pub use mmap::MappedFile;
+pub use page::{BranchElement, LeafElement, Page, PageKind};
+
+/// A page id: the page's index in the file (its byte offset divided by the page size).
+pub type Pgid = u64;

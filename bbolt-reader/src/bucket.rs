@@ -1,0 +1,425 @@
+//! Buckets and cursors.
+//!
+//! A bucket is a B+tree. Its value in the parent is a 16-byte header `root pgid u64,
+//! sequence u64`; a root of 0 marks an inline bucket, whose single leaf page follows the
+//! header inside the value (at whatever byte offset the value has).
+//!
+//! Descents are bounded twice: a cursor's stack never grows past [`MAX_DEPTH`], and one
+//! pass of a cursor (from `first`/`seek` on) never enters more pages than the file holds.
+//! A cycle between branch pages or a subtree shared by many parents therefore ends in an
+//! [`Error`] instead of an endless or exponential walk.
+
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::page::{LeafElement, Page, PageKind, LEAF_FLAG_BUCKET};
+use crate::raw::{offset_within, u64_at};
+use crate::Pgid;
+use std::cmp::Ordering;
+
+/// Size of a bucket header (root pgid and sequence) at the start of a bucket value.
+pub const BUCKET_HEADER_SIZE: usize = 16;
+
+/// The deepest B+tree a cursor descends. Real trees are a handful of levels deep (each
+/// level multiplies the fan-out); anything deeper is a cycle or forged.
+pub const MAX_DEPTH: usize = 64;
+
+/// A bucket: a B+tree of keys and values (and nested buckets).
+#[derive(Debug, Clone, Copy)]
+pub struct Bucket<'a> {
+    db: Db<'a>,
+    root: Pgid,
+    sequence: u64,
+    inline: Option<Page<'a>>,
+}
+
+/// One entry of a bucket, from [`Bucket::iter`] or a [`Cursor`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Item<'a> {
+    /// The key.
+    pub key: &'a [u8],
+    /// The value; for a nested bucket, its raw bucket value (header and inline page).
+    pub value: &'a [u8],
+    /// The leaf element's flags.
+    pub flags: u32,
+}
+
+impl Item<'_> {
+    /// True when this entry is a nested bucket.
+    pub fn is_bucket(&self) -> bool {
+        self.flags & LEAF_FLAG_BUCKET != 0
+    }
+}
+
+impl<'a> Bucket<'a> {
+    /// The bucket rooted at `root` (the root bucket of a meta, typically).
+    pub fn from_root(db: Db<'a>, root: Pgid, sequence: u64) -> Bucket<'a> {
+        Bucket {
+            db,
+            root,
+            sequence,
+            inline: None,
+        }
+    }
+
+    /// The bucket stored as `value` in a leaf element of page `holder` (used for error
+    /// messages and for inline pages).
+    pub fn from_value(db: Db<'a>, value: &'a [u8], holder: Pgid) -> Result<Bucket<'a>> {
+        let offset = offset_within(db.data(), value).unwrap_or(0) as u64;
+        let bad = || Error::BadBucketValue {
+            pgid: holder,
+            offset,
+            len: value.len(),
+        };
+        let root = u64_at(value, 0).ok_or_else(bad)?;
+        let sequence = u64_at(value, 8).ok_or_else(bad)?;
+        let inline = if root == 0 {
+            let bytes = value.get(BUCKET_HEADER_SIZE..).ok_or_else(bad)?;
+            Some(
+                Page::new(bytes, holder, offset + BUCKET_HEADER_SIZE as u64, true)
+                    .ok_or_else(bad)?,
+            )
+        } else {
+            None
+        };
+        Ok(Bucket {
+            db,
+            root,
+            sequence,
+            inline,
+        })
+    }
+
+    /// The database this bucket belongs to.
+    pub fn db(&self) -> Db<'a> {
+        self.db
+    }
+
+    /// Root page id, or `None` for an inline bucket.
+    pub fn root_pgid(&self) -> Option<Pgid> {
+        (self.inline.is_none()).then_some(self.root)
+    }
+
+    /// The bucket's sequence number.
+    pub fn sequence(&self) -> u64 {
+        self.sequence
+    }
+
+    /// True for an inline bucket (stored inside its parent's leaf).
+    pub fn is_inline(&self) -> bool {
+        self.inline.is_some()
+    }
+
+    /// The root page: the inline page, or the page at the root pgid (a branch or a leaf).
+    pub fn root_page(&self) -> Result<Page<'a>> {
+        match self.inline {
+            Some(p) => {
+                if p.kind() == PageKind::Leaf {
+                    Ok(p)
+                } else {
+                    Err(Error::WrongPageType {
+                        pgid: p.pgid(),
+                        expected: "inline leaf page",
+                        found: p.kind(),
+                        flags: p.flags(),
+                    })
+                }
+            }
+            None => self.tree_page(self.root),
+        }
+    }
+
+    /// Page `pgid` of this tree, which must be a branch or a leaf.
+    pub fn tree_page(&self, pgid: Pgid) -> Result<Page<'a>> {
+        let p = self.db.page(pgid)?;
+        match p.kind() {
+            PageKind::Branch | PageKind::Leaf => Ok(p),
+            found => Err(Error::WrongPageType {
+                pgid,
+                expected: "branch or leaf page",
+                found,
+                flags: p.flags(),
+            }),
+        }
+    }
+
+    /// A cursor over this bucket.
+    pub fn cursor(&self) -> Cursor<'a> {
+        Cursor {
+            bucket: *self,
+            stack: Vec::new(),
+            descents: 0,
+        }
+    }
+
+    /// All entries in key order. Stops after the first error it yields.
+    pub fn iter(&self) -> Iter<'a> {
+        Iter {
+            cursor: self.cursor(),
+            started: false,
+            done: false,
+        }
+    }
+
+    /// The value of `key`; `None` when absent or when `key` names a nested bucket.
+    pub fn get(&self, key: &[u8]) -> Result<Option<&'a [u8]>> {
+        let mut c = self.cursor();
+        Ok(match c.seek(key)? {
+            Some(it) if it.key == key && !it.is_bucket() => Some(it.value),
+            _ => None,
+        })
+    }
+
+    /// The nested bucket `name`, if present.
+    pub fn bucket(&self, name: &[u8]) -> Result<Option<Bucket<'a>>> {
+        let mut c = self.cursor();
+        match c.seek(name)? {
+            Some(it) if it.key == name && it.is_bucket() => {
+                let holder = c.leaf_pgid().unwrap_or(self.root);
+                Ok(Some(Bucket::from_value(self.db, it.value, holder)?))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// The nested bucket held in `item` (from this bucket's iteration).
+    pub fn open_item(&self, item: &Item<'a>, holder: Pgid) -> Result<Bucket<'a>> {
+        Bucket::from_value(self.db, item.value, holder)
+    }
+
+    /// All leaf pages of this bucket in key order, found by reading only branch pages
+    /// (leaf pages are not opened beyond their header). For an inline bucket, its one page.
+    ///
+    /// Meant for splitting a scan: hand slices of the result to rayon threads and read each
+    /// leaf's elements there. Fails on a page that is neither branch nor leaf, a tree deeper
+    /// than [`MAX_DEPTH`], or a walk entering more pages than the file holds.
+    pub fn leaf_pages(&self) -> Result<Vec<Page<'a>>> {
+        let root = self.root_page()?;
+        let mut out = Vec::new();
+        if root.is_leaf() {
+            out.push(root);
+            return Ok(out);
+        }
+        let budget = self.db.page_count();
+        let mut entered: u64 = 1;
+        // (branch page, next element index); depth bounded by MAX_DEPTH.
+        let mut stack: Vec<(Page<'a>, usize)> = vec![(root, 0)];
+        while let Some((page, idx)) = stack.last_mut() {
+            if *idx >= page.count() {
+                stack.pop();
+                continue;
+            }
+            let el = page.branch_element(*idx)?;
+            *idx += 1;
+            entered += 1;
+            if entered > budget {
+                return Err(Error::PageBudgetExceeded {
+                    pgid: el.pgid,
+                    file_pages: budget,
+                });
+            }
+            let child = self.tree_page(el.pgid)?;
+            if child.is_leaf() {
+                out.push(child);
+            } else {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(Error::DepthExceeded {
+                        pgid: el.pgid,
+                        limit: MAX_DEPTH,
+                    });
+                }
+                stack.push((child, 0));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Position in a bucket's tree: a stack of (page, element index) from root to leaf.
+#[derive(Debug, Clone)]
+pub struct Cursor<'a> {
+    bucket: Bucket<'a>,
+    stack: Vec<(Page<'a>, usize)>,
+    /// Pages entered since the last `first`/`seek`, bounded by the file's page count.
+    descents: u64,
+}
+
+impl<'a> Cursor<'a> {
+    /// The bucket this cursor walks.
+    pub fn bucket(&self) -> &Bucket<'a> {
+        &self.bucket
+    }
+
+    /// Page id of the leaf page the cursor is on (for an inline bucket: the page holding it).
+    pub fn leaf_pgid(&self) -> Option<Pgid> {
+        self.stack.last().map(|(p, _)| p.pgid())
+    }
+
+    /// The page ids from the root to the current leaf.
+    pub fn path(&self) -> Vec<Pgid> {
+        self.stack.iter().map(|(p, _)| p.pgid()).collect()
+    }
+
+    fn push(&mut self, page: Page<'a>) -> Result<()> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(Error::DepthExceeded {
+                pgid: page.pgid(),
+                limit: MAX_DEPTH,
+            });
+        }
+        self.descents += 1;
+        let budget = self.bucket.db.page_count().saturating_add(1);
+        if self.descents > budget {
+            return Err(Error::PageBudgetExceeded {
+                pgid: page.pgid(),
+                file_pages: budget - 1,
+            });
+        }
+        self.stack.push((page, 0));
+        Ok(())
+    }
+
+    fn reset(&mut self) -> Result<()> {
+        self.stack.clear();
+        self.descents = 0;
+        let root = self.bucket.root_page()?;
+        self.push(root)
+    }
+
+    /// Moves forward from the current stack position to the next leaf element that exists,
+    /// descending into first children and skipping exhausted or empty pages.
+    fn settle(&mut self) -> Result<Option<Item<'a>>> {
+        loop {
+            let Some((page, idx)) = self.stack.last().copied() else {
+                return Ok(None);
+            };
+            if idx >= page.count() {
+                self.stack.pop();
+                if let Some(parent) = self.stack.last_mut() {
+                    parent.1 += 1;
+                }
+                continue;
+            }
+            if page.is_leaf() {
+                let e = page.leaf_element(idx)?;
+                return Ok(Some(item(e)));
+            }
+            let el = page.branch_element(idx)?;
+            let child = self.bucket.tree_page(el.pgid)?;
+            self.push(child)?;
+        }
+    }
+
+    /// The first entry.
+    pub fn first(&mut self) -> Result<Option<Item<'a>>> {
+        self.reset()?;
+        self.settle()
+    }
+
+    /// The entry after the current one; `None` at the end or when the cursor was never
+    /// positioned by [`Cursor::first`] or [`Cursor::seek`].
+    #[allow(clippy::should_implement_trait)] // fallible; `Bucket::iter` is the Iterator
+    pub fn next(&mut self) -> Result<Option<Item<'a>>> {
+        match self.stack.last_mut() {
+            Some(top) => top.1 += 1,
+            None => return Ok(None),
+        }
+        self.settle()
+    }
+
+    /// The first entry whose key is `>= key`.
+    pub fn seek(&mut self, key: &[u8]) -> Result<Option<Item<'a>>> {
+        self.reset()?;
+        loop {
+            let Some((page, _)) = self.stack.last().copied() else {
+                return Ok(None);
+            };
+            if page.is_leaf() {
+                let idx = lower_bound(page.count(), |i| Ok(page.leaf_element(i)?.key.cmp(key)))?;
+                if let Some(top) = self.stack.last_mut() {
+                    top.1 = idx;
+                }
+                return self.settle();
+            }
+            // The child to enter is the last whose first key is <= key (or the first child).
+            let idx = lower_bound(page.count(), |i| Ok(page.branch_element(i)?.key.cmp(key)))?;
+            let idx = if idx < page.count() && page.branch_element(idx)?.key == key {
+                idx
+            } else {
+                idx.saturating_sub(1)
+            };
+            if let Some(top) = self.stack.last_mut() {
+                top.1 = idx;
+            }
+            if page.count() == 0 {
+                return self.settle();
+            }
+            let el = page.branch_element(idx)?;
+            let child = self.bucket.tree_page(el.pgid)?;
+            self.push(child)?;
+        }
+    }
+}
+
+fn item(e: LeafElement<'_>) -> Item<'_> {
+    Item {
+        key: e.key,
+        value: e.value,
+        flags: e.flags,
+    }
+}
+
+/// First index in `0..n` whose element compares `>=` the target (`cmp` returns element vs
+/// target), assuming sorted elements; `n` when none.
+fn lower_bound(n: usize, mut cmp: impl FnMut(usize) -> Result<Ordering>) -> Result<usize> {
+    let (mut lo, mut hi) = (0usize, n);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if cmp(mid)? == Ordering::Less {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(lo)
+}
+
+/// Iterator over a bucket's entries in key order; see [`Bucket::iter`].
+#[derive(Debug, Clone)]
+pub struct Iter<'a> {
+    cursor: Cursor<'a>,
+    started: bool,
+    done: bool,
+}
+
+impl<'a> Iter<'a> {
+    /// The page id of the leaf page holding the entry last returned.
+    pub fn leaf_pgid(&self) -> Option<Pgid> {
+        self.cursor.leaf_pgid()
+    }
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = Result<Item<'a>>;
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let r = if self.started {
+            self.cursor.next()
+        } else {
+            self.started = true;
+            self.cursor.first()
+        };
+        match r {
+            Ok(Some(it)) => Some(Ok(it)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}

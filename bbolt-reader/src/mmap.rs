@@ -1,0 +1,74 @@
+//! Opening a file by path: a read-only memory map.
+//!
+//! This is the only module of the crate with `unsafe` code: mapping a file is unsafe in
+//! Rust because another process could change the file while it is mapped. The rest of the
+//! crate never trusts the bytes anyway (every offset is checked), so a changing file can
+//! give wrong answers but cannot make the reader touch memory outside the mapping.
+
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::meta::MetaChoice;
+use memmap2::Mmap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+/// A bbolt file mapped read-only. Owns the mapping; [`MappedFile::db`] borrows it.
+#[derive(Debug)]
+pub struct MappedFile {
+    path: PathBuf,
+    map: Option<Mmap>,
+}
+
+impl MappedFile {
+    /// Opens `path` read-only and maps it. No lock is taken, so a running bbolt user is
+    /// never blocked (and may change the file under the reader: see the module docs).
+    pub fn open(path: impl AsRef<Path>) -> Result<MappedFile> {
+        let path = path.as_ref().to_path_buf();
+        let io = |source| Error::Io {
+            path: path.clone(),
+            source,
+        };
+        let file = File::open(&path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        // An empty file cannot be mapped on Linux; it is simply zero bytes.
+        let map = if len == 0 {
+            None
+        } else {
+            Some(map_read_only(&file).map_err(io)?)
+        };
+        Ok(MappedFile { path, map })
+    }
+
+    /// The path that was opened.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        self.map.as_deref().unwrap_or(&[])
+    }
+
+    /// Opens the mapped bytes as a bbolt database (newest valid meta).
+    pub fn db(&self) -> Result<Db<'_>> {
+        Db::open(self.bytes())
+    }
+
+    /// Opens the mapped bytes with a chosen meta page.
+    pub fn db_with(&self, choice: MetaChoice) -> Result<Db<'_>> {
+        Db::open_with(self.bytes(), choice)
+    }
+}
+
+/// Maps `file` read-only.
+///
+/// # Safety argument
+/// `Mmap::map` is unsafe because the mapped bytes may change if the file is modified by
+/// anyone while mapped. The file is opened read-only here and the map is never written;
+/// readers of this crate bounds-check every access, so modified contents can only yield
+/// wrong results or errors, never out-of-bounds reads.
+#[allow(unsafe_code)]
+fn map_read_only(file: &File) -> std::io::Result<Mmap> {
+    // SAFETY: see the function's documentation above.
+    unsafe { Mmap::map(file) }
+}

@@ -1,0 +1,400 @@
+//! Page views that borrow the file's bytes.
+//!
+//! Every page starts with a 16-byte header (little-endian):
+//!
+//! | offset | size | field                                             |
+//! |-------:|-----:|---------------------------------------------------|
+//! |      0 |    8 | id (pgid)                                         |
+//! |      8 |    2 | flags: branch 0x01, leaf 0x02, meta 0x04, freelist 0x10 |
+//! |     10 |    2 | count: elements (or freelist ids)                 |
+//! |     12 |    4 | overflow: the page spans `1 + overflow` pages     |
+//!
+//! Branch and leaf elements (16 bytes each) follow the header. A branch element is
+//! `pos u32, ksize u32, pgid u64`; a leaf element is `flags u32, pos u32, ksize u32,
+//! vsize u32` with flag 0x01 marking a nested bucket. `pos` counts from the element's own
+//! address; a leaf value follows its key. A freelist page holds `count` pgids (u64); when
+//! `count` is 0xFFFF the real count is the first u64 and the ids follow it.
+//!
+//! A [`Page`] is bounded by its span (`1 + overflow` pages) cut at the end of the file,
+//! or for an inline bucket by the bucket's value. Any element, key or value that would
+//! leave those bounds is an [`Error::ElementOutOfPage`], never a panic.
+
+use crate::error::{Error, Result};
+use crate::raw::{u16_at, u32_at, u64_at};
+use crate::Pgid;
+use std::fmt;
+
+/// Size of a page header.
+pub const PAGE_HEADER_SIZE: usize = 16;
+/// Size of one branch element header.
+pub const BRANCH_ELEMENT_SIZE: usize = 16;
+/// Size of one leaf element header.
+pub const LEAF_ELEMENT_SIZE: usize = 16;
+/// Page flag: branch page.
+pub const FLAG_BRANCH: u16 = 0x01;
+/// Page flag: leaf page.
+pub const FLAG_LEAF: u16 = 0x02;
+/// Page flag: meta page.
+pub const FLAG_META: u16 = 0x04;
+/// Page flag: freelist page.
+pub const FLAG_FREELIST: u16 = 0x10;
+/// Leaf element flag: the value is a nested bucket.
+pub const LEAF_FLAG_BUCKET: u32 = 0x01;
+/// Freelist `count` value meaning "the real count is the first u64".
+pub const FREELIST_COUNT_OVERFLOW: u16 = 0xFFFF;
+
+/// What a page's flags say it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PageKind {
+    /// Interior B+tree page.
+    Branch,
+    /// B+tree leaf page.
+    Leaf,
+    /// Meta page.
+    Meta,
+    /// Freelist page.
+    Freelist,
+    /// Any other flags value.
+    Unknown(u16),
+}
+
+impl PageKind {
+    /// Decodes a header's flags field. bbolt tests the bits in this order.
+    pub fn from_flags(flags: u16) -> PageKind {
+        if flags & FLAG_BRANCH != 0 {
+            PageKind::Branch
+        } else if flags & FLAG_LEAF != 0 {
+            PageKind::Leaf
+        } else if flags & FLAG_META != 0 {
+            PageKind::Meta
+        } else if flags & FLAG_FREELIST != 0 {
+            PageKind::Freelist
+        } else {
+            PageKind::Unknown(flags)
+        }
+    }
+}
+
+impl fmt::Display for PageKind {
+    /// The names `bbolt pages` prints: `branch`, `leaf`, `meta`, `freelist`, `unknown<XX>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PageKind::Branch => f.write_str("branch"),
+            PageKind::Leaf => f.write_str("leaf"),
+            PageKind::Meta => f.write_str("meta"),
+            PageKind::Freelist => f.write_str("freelist"),
+            PageKind::Unknown(x) => write!(f, "unknown<{x:02x}>"),
+        }
+    }
+}
+
+/// A view of one page: a page of the file (with its overflow), or an inline bucket's page
+/// inside a value.
+#[derive(Clone, Copy)]
+pub struct Page<'a> {
+    /// Header followed by the rest of the span, cut at the end of the file.
+    bytes: &'a [u8],
+    /// The page id this view was read from; for an inline page, the leaf page holding it.
+    pgid: Pgid,
+    /// File offset of the header.
+    offset: u64,
+    inline: bool,
+}
+
+impl fmt::Debug for Page<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Page")
+            .field("pgid", &self.pgid)
+            .field("inline", &self.inline)
+            .field("id", &self.id())
+            .field("kind", &self.kind())
+            .field("count", &self.count())
+            .field("overflow", &self.overflow())
+            .field("len", &self.bytes.len())
+            .finish()
+    }
+}
+
+impl<'a> Page<'a> {
+    /// A page view over `bytes` (header first). Returns `None` when `bytes` is shorter than a
+    /// header. `pgid` is where it was read from (for an inline page, the leaf page holding
+    /// it) and `offset` the file offset of its header.
+    pub fn new(bytes: &'a [u8], pgid: Pgid, offset: u64, inline: bool) -> Option<Page<'a>> {
+        (bytes.len() >= PAGE_HEADER_SIZE).then_some(Page {
+            bytes,
+            pgid,
+            offset,
+            inline,
+        })
+    }
+
+    /// The id stored in the header (equals [`Page::pgid`] in a sound file; 0 for inline pages).
+    pub fn id(&self) -> Pgid {
+        u64_at(self.bytes, 0).unwrap_or(0)
+    }
+
+    /// The page id this view was read from; for an inline page, the leaf page holding it.
+    pub fn pgid(&self) -> Pgid {
+        self.pgid
+    }
+
+    /// File offset of the page header.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// True for an inline bucket's page, which lives inside a value.
+    pub fn is_inline(&self) -> bool {
+        self.inline
+    }
+
+    /// Raw header flags.
+    pub fn flags(&self) -> u16 {
+        u16_at(self.bytes, 8).unwrap_or(0)
+    }
+
+    /// Element count as stored (for a freelist see [`Page::freelist_ids`]).
+    pub fn count(&self) -> usize {
+        usize::from(u16_at(self.bytes, 10).unwrap_or(0))
+    }
+
+    /// Number of extra pages this page spans.
+    pub fn overflow(&self) -> u32 {
+        u32_at(self.bytes, 12).unwrap_or(0)
+    }
+
+    /// What the flags say this page is.
+    pub fn kind(&self) -> PageKind {
+        PageKind::from_flags(self.flags())
+    }
+
+    /// True for a branch page.
+    pub fn is_branch(&self) -> bool {
+        self.kind() == PageKind::Branch
+    }
+
+    /// True for a leaf page.
+    pub fn is_leaf(&self) -> bool {
+        self.kind() == PageKind::Leaf
+    }
+
+    /// The bytes of the view: header and span, cut at the end of the file.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    fn element_header(&self, index: usize) -> Result<(usize, &'a [u8])> {
+        let off = index
+            .checked_mul(BRANCH_ELEMENT_SIZE)
+            .and_then(|x| x.checked_add(PAGE_HEADER_SIZE));
+        match off.and_then(|o| Some((o, self.bytes.get(o..o.checked_add(16)?)?))) {
+            Some(x) => Ok(x),
+            None => Err(self.out_of_page(index, off.unwrap_or(usize::MAX), "header")),
+        }
+    }
+
+    fn out_of_page(&self, index: usize, elem_off: usize, what: &'static str) -> Error {
+        Error::ElementOutOfPage {
+            pgid: self.pgid,
+            index,
+            offset: self.offset.saturating_add(elem_off as u64),
+            what,
+        }
+    }
+
+    /// Slice `[elem_off + pos, + len)` of the page, if inside it.
+    fn span(&self, elem_off: usize, pos: u32, len: u32) -> Option<(usize, &'a [u8])> {
+        let start = elem_off.checked_add(usize::try_from(pos).ok()?)?;
+        let end = start.checked_add(usize::try_from(len).ok()?)?;
+        Some((end, self.bytes.get(start..end)?))
+    }
+
+    /// Branch element `index`. Does not check the page type or the count.
+    pub fn branch_element(&self, index: usize) -> Result<BranchElement<'a>> {
+        let (off, h) = self.element_header(index)?;
+        let pos = u32_at(h, 0).unwrap_or(0);
+        let ksize = u32_at(h, 4).unwrap_or(0);
+        let pgid = u64_at(h, 8).unwrap_or(0);
+        let (_, key) = self
+            .span(off, pos, ksize)
+            .ok_or_else(|| self.out_of_page(index, off, "key"))?;
+        Ok(BranchElement { pos, key, pgid })
+    }
+
+    /// Leaf element `index`. Does not check the page type or the count.
+    pub fn leaf_element(&self, index: usize) -> Result<LeafElement<'a>> {
+        let (off, h) = self.element_header(index)?;
+        let flags = u32_at(h, 0).unwrap_or(0);
+        let pos = u32_at(h, 4).unwrap_or(0);
+        let ksize = u32_at(h, 8).unwrap_or(0);
+        let vsize = u32_at(h, 12).unwrap_or(0);
+        let (kend, key) = self
+            .span(off, pos, ksize)
+            .ok_or_else(|| self.out_of_page(index, off, "key"))?;
+        let value = usize::try_from(vsize)
+            .ok()
+            .and_then(|v| self.bytes.get(kend..kend.checked_add(v)?))
+            .ok_or_else(|| self.out_of_page(index, off, "value"))?;
+        Ok(LeafElement {
+            flags,
+            pos,
+            key,
+            value,
+            offset: self.offset.saturating_add(kend as u64),
+        })
+    }
+
+    /// The branch elements, in stored order. Yields an error for an element outside the page.
+    pub fn branch_elements(&self) -> BranchElements<'a> {
+        BranchElements {
+            page: *self,
+            next: 0,
+        }
+    }
+
+    /// The leaf elements, in stored order. Yields an error for an element outside the page.
+    pub fn leaf_elements(&self) -> LeafElements<'a> {
+        LeafElements {
+            page: *self,
+            next: 0,
+        }
+    }
+
+    /// The page ids listed on a freelist page, honouring the 0xFFFF count form.
+    ///
+    /// Fails when the list runs past the page's span.
+    pub fn freelist_ids(&self) -> Result<FreelistIds<'a>> {
+        let (count, start) = if u16_at(self.bytes, 10) == Some(FREELIST_COUNT_OVERFLOW) {
+            let c = u64_at(self.bytes, PAGE_HEADER_SIZE).ok_or(Error::FreelistOutOfPage {
+                pgid: self.pgid,
+                count: u64::from(FREELIST_COUNT_OVERFLOW),
+            })?;
+            (c, PAGE_HEADER_SIZE + 8)
+        } else {
+            (self.count() as u64, PAGE_HEADER_SIZE)
+        };
+        let ids = usize::try_from(count)
+            .ok()
+            .and_then(|c| c.checked_mul(8))
+            .and_then(|len| self.bytes.get(start..start.checked_add(len)?))
+            .ok_or(Error::FreelistOutOfPage {
+                pgid: self.pgid,
+                count,
+            })?;
+        Ok(FreelistIds {
+            ids: ids.chunks_exact(8),
+        })
+    }
+
+    /// Bytes in use on this page as bbolt's `Bucket.Stats()` counts them: the header, all
+    /// element headers, and the keys (and values) up to the end of the last element's data.
+    /// Computed from the last element's `pos`/`ksize`/`vsize`, as bbolt does.
+    pub fn used_bytes(&self) -> u64 {
+        let header = PAGE_HEADER_SIZE as u64;
+        let n = self.count();
+        if n == 0 {
+            return header;
+        }
+        let Ok((_, h)) = self.element_header(n - 1) else {
+            return header;
+        };
+        let elems = (LEAF_ELEMENT_SIZE as u64) * (n as u64 - 1);
+        let field = |off| u64::from(u32_at(h, off).unwrap_or(0));
+        // The last element's data ends where all elements' data ends.
+        let tail = if self.is_branch() {
+            field(0) + field(4) // pos + ksize
+        } else {
+            field(4) + field(8) + field(12) // pos + ksize + vsize
+        };
+        header + elems + tail
+    }
+}
+
+/// One element of a branch page: the first key of a child and the child's page id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BranchElement<'a> {
+    /// Offset of the key from the element header.
+    pub pos: u32,
+    /// The smallest key in the child subtree (as recorded when the parent was written).
+    pub key: &'a [u8],
+    /// The child page.
+    pub pgid: Pgid,
+}
+
+/// One element of a leaf page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeafElement<'a> {
+    /// Element flags; [`LEAF_FLAG_BUCKET`] marks a nested bucket.
+    pub flags: u32,
+    /// Offset of the key from the element header.
+    pub pos: u32,
+    /// The key.
+    pub key: &'a [u8],
+    /// The value (for a bucket: its 16-byte header, then the inline page if any).
+    pub value: &'a [u8],
+    /// File offset of the value.
+    pub offset: u64,
+}
+
+impl LeafElement<'_> {
+    /// True when the value is a nested bucket.
+    pub fn is_bucket(&self) -> bool {
+        self.flags & LEAF_FLAG_BUCKET != 0
+    }
+}
+
+/// Iterator over a branch page's elements; see [`Page::branch_elements`].
+#[derive(Debug, Clone)]
+pub struct BranchElements<'a> {
+    page: Page<'a>,
+    next: usize,
+}
+
+impl<'a> Iterator for BranchElements<'a> {
+    type Item = Result<BranchElement<'a>>;
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.next >= self.page.count() {
+            return None;
+        }
+        let r = self.page.branch_element(self.next);
+        self.next += 1;
+        Some(r)
+    }
+}
+
+/// Iterator over a leaf page's elements; see [`Page::leaf_elements`].
+#[derive(Debug, Clone)]
+pub struct LeafElements<'a> {
+    page: Page<'a>,
+    next: usize,
+}
+
+impl<'a> Iterator for LeafElements<'a> {
+    type Item = Result<LeafElement<'a>>;
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.next >= self.page.count() {
+            return None;
+        }
+        let r = self.page.leaf_element(self.next);
+        self.next += 1;
+        Some(r)
+    }
+}
+
+/// Iterator over the page ids of a freelist page.
+#[derive(Debug, Clone)]
+pub struct FreelistIds<'a> {
+    ids: std::slice::ChunksExact<'a, u8>,
+}
+
+impl Iterator for FreelistIds<'_> {
+    type Item = Pgid;
+    fn next(&mut self) -> Option<Pgid> {
+        self.ids.next().and_then(|c| u64_at(c, 0))
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.ids.size_hint()
+    }
+}
+
+impl ExactSizeIterator for FreelistIds<'_> {}
