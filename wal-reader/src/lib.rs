@@ -1,2 +1,49 @@
 //! Reader for etcd's write-ahead log and snapshot files.
+//!
+//! Everything borrows from the bytes it is given: a [`dir::WalDir`] maps the segments
+//! read-only, [`scan::scan_wal`] verifies them in parallel (one rayon task per segment, each
+//! seeded by its opening crc record) and then links and replays them in order; records,
+//! entries and their data are slices of the mapping. Damage never stops the reader with an
+//! error: it becomes a [`Finding`] with the file name and byte offset. Default mode stops
+//! at the first damage as etcd would; [`ScanOptions::raw`] reads on and reports every
+//! damaged record.
+//!
+//! Layering: this crate knows etcd's WAL and `.snap` formats and nothing of bbolt.
 #![deny(missing_docs)]
+
+pub mod dir;
+pub mod finding;
+pub mod fuzz;
+mod map;
+pub mod pb;
+pub mod record;
+pub mod restart;
+pub mod scan;
+pub mod segment;
+pub mod snap;
+pub mod text;
+pub mod wire;
+
+pub use dir::{SegmentFile, WalDir};
+pub use finding::{Finding, FindingKind, Severity};
+pub use map::MappedFile;
+pub use record::{EntryRef, EntryType, HardState, Metadata, WalSnapshot};
+pub use restart::{restart_view, RestartView};
+pub use scan::{scan_wal, LogEntry, WalScan};
+pub use segment::{scan_segment, Item, ScanOptions, SegmentEnd, SegmentScan};
+pub use snap::{SnapDir, SnapFile};
+
+use std::path::PathBuf;
+
+/// Errors that stop reading (damage is reported as [`Finding`]s instead).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or directory could not be read or mapped.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}

@@ -1,0 +1,287 @@
+//! Reading a whole WAL: segments verified in parallel, then linked and replayed in order.
+
+use crate::dir::parse_segment_name;
+use crate::finding::{Finding, FindingKind};
+use crate::record::{EntryRef, HardState, Metadata, WalSnapshot};
+use crate::segment::{scan_segment, Item, ScanOptions, SegmentScan};
+use rayon::prelude::*;
+
+/// An entry of the raft log as etcd would hold it after reading the WAL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogEntry<'a> {
+    /// The entry.
+    pub entry: EntryRef<'a>,
+    /// Index into [`WalScan::segments`].
+    pub segment: usize,
+    /// Offset of its record in the segment.
+    pub offset: u64,
+}
+
+/// The whole WAL, read.
+#[derive(Debug, Clone)]
+pub struct WalScan<'a> {
+    /// Each segment's own verification, in order.
+    pub segments: Vec<SegmentScan<'a>>,
+    /// Every finding, in reading order: names, then per segment (links, records).
+    pub findings: Vec<Finding>,
+    /// The metadata record (from the first segment that has one).
+    pub metadata: Option<Metadata>,
+    /// The last HardState read.
+    pub hard_state: Option<HardState>,
+    /// The raft log read from the first segment on: ordered by index, an entry rewritten at
+    /// the same index replacing the old one and everything after it (raft log truncation).
+    pub entries: Vec<LogEntry<'a>>,
+    /// Entry records read, rewritten ones included.
+    pub entry_records: u64,
+    /// Entries replaced by a later entry at the same or a lower index.
+    pub rewritten: u64,
+    /// Snapshot markers, in order.
+    pub snapshots: Vec<WalSnapshot>,
+    /// Segments whose records were used (in default mode reading stops at the first damage).
+    pub segments_read: usize,
+    /// Where default-mode reading stopped: (segment name, offset).
+    pub stopped_at: Option<(String, u64)>,
+}
+
+impl WalScan<'_> {
+    /// True when any finding is damage.
+    pub fn has_damage(&self) -> bool {
+        self.findings.iter().any(|f| f.is_damage())
+    }
+
+    /// Index of the first entry in the log.
+    pub fn first_index(&self) -> Option<u64> {
+        self.entries.first().map(|e| e.entry.index)
+    }
+
+    /// Index of the last entry in the log.
+    pub fn last_index(&self) -> Option<u64> {
+        self.entries.last().map(|e| e.entry.index)
+    }
+}
+
+/// Verifies the given segments (name, bytes; in sequence order) in parallel and replays them.
+/// `findings` are carried in front (e.g. [`crate::dir::WalDir::findings`]).
+pub fn scan_wal<'a>(
+    segments: &[(&str, &'a [u8])],
+    mut findings: Vec<Finding>,
+    opts: ScanOptions,
+) -> WalScan<'a> {
+    let scans: Vec<SegmentScan<'a>> = segments
+        .par_iter()
+        .map(|(name, data)| scan_segment(name, data, opts))
+        .collect();
+    let mut w = WalScan {
+        segments: Vec::new(),
+        findings: Vec::new(),
+        metadata: None,
+        hard_state: None,
+        entries: Vec::new(),
+        entry_records: 0,
+        rewritten: 0,
+        snapshots: Vec::new(),
+        segments_read: 0,
+        stopped_at: None,
+    };
+    let mut metadata_raw: Option<&'a [u8]> = None;
+    let mut prev: Option<(u32, bool, String)> = None; // end crc, segment clean, name
+    let mut stopped = !opts.raw && findings.iter().any(|f| {
+        f.is_damage() && matches!(f.kind, FindingKind::SequenceGap | FindingKind::NoSegments)
+    });
+    if stopped {
+        w.stopped_at = findings
+            .iter()
+            .find(|f| f.is_damage())
+            .map(|f| (f.file.clone(), 0));
+    }
+    for (si, seg) in scans.iter().enumerate() {
+        if stopped {
+            findings.push(Finding::info(
+                FindingKind::NotRead,
+                &seg.name,
+                None,
+                "not read: reading stopped at earlier damage (use raw mode to read on)",
+            ));
+            continue;
+        }
+        w.segments_read += 1;
+        // Link: this segment's opening crc record must carry the previous one's final CRC.
+        if let (Some((pcrc, pclean, pname)), Some(start)) = (&prev, seg.start_crc) {
+            if *pclean && start != *pcrc {
+                findings.push(Finding::damage(
+                    FindingKind::CrcChainBreak,
+                    &seg.name,
+                    Some(0),
+                    format!(
+                        "opening crc record carries {start:#010x}, but {pname} ends with running CRC {pcrc:#010x} (etcd: wal: crc mismatch)"
+                    ),
+                ));
+                if !opts.raw {
+                    stopped = true;
+                    w.stopped_at = Some((seg.name.clone(), 0));
+                    continue;
+                }
+            }
+        }
+        if prev.is_none() {
+            if let (Some((seq, _)), Some(start)) = (parse_segment_name(&seg.name), seg.start_crc) {
+                if seq == 0 && start != 0 {
+                    findings.push(Finding::damage(
+                        FindingKind::CrcChainBreak,
+                        &seg.name,
+                        Some(0),
+                        format!("the first segment's crc record must carry 0, not {start:#010x}"),
+                    ));
+                }
+            }
+        }
+        let usable = if opts.raw {
+            seg.items.len()
+        } else {
+            seg.damaged_at_item.unwrap_or(seg.items.len())
+        };
+        let mut seg_findings: Vec<Finding> = Vec::new();
+        for item in &seg.items[..usable] {
+            if let Err(f) = replay_item(&mut w, &mut metadata_raw, si, seg, item, opts) {
+                let damage = f.is_damage();
+                seg_findings.push(f);
+                if damage && !opts.raw {
+                    stopped = true;
+                    w.stopped_at = Some((seg.name.clone(), item.offset()));
+                    break;
+                }
+            }
+        }
+        // The index in the name is the index the segment was created for (last index + 1).
+        if let (Some((_, name_index)), Some(first)) =
+            (parse_segment_name(&seg.name), seg.first_index())
+        {
+            if first > name_index {
+                seg_findings.push(Finding::damage(
+                    FindingKind::NameIndexMismatch,
+                    &seg.name,
+                    None,
+                    format!(
+                        "name says the segment starts at index {name_index}, but its first entry is {first}: misnamed segment or lost entries"
+                    ),
+                ));
+            } else if first < name_index {
+                seg_findings.push(Finding::info(
+                    FindingKind::NameIndexMismatch,
+                    &seg.name,
+                    None,
+                    format!(
+                        "name says index {name_index}, first entry is {first}: the new leader rewrote entries (raft log truncation)"
+                    ),
+                ));
+            }
+        }
+        // Segment-level findings (record damage) come first in offset order.
+        let mut all: Vec<Finding> = Vec::new();
+        if opts.raw {
+            all.extend(seg.findings.iter().cloned());
+        } else {
+            // Default mode: up to and including the first damage.
+            for f in &seg.findings {
+                all.push(f.clone());
+                if f.is_damage() {
+                    break;
+                }
+            }
+        }
+        all.extend(seg_findings);
+        all.sort_by_key(|f| f.offset.unwrap_or(u64::MAX));
+        findings.extend(all);
+        if !opts.raw && seg.damaged_at_item.is_some() && !stopped {
+            stopped = true;
+            w.stopped_at = match seg.end {
+                crate::segment::SegmentEnd::Damage { offset } => Some((seg.name.clone(), offset)),
+                _ => Some((seg.name.clone(), seg.valid_bytes)),
+            };
+        }
+        prev = Some((seg.end_crc, seg.crc_ok(), seg.name.clone()));
+    }
+    if w.rewritten > 0 {
+        findings.push(Finding::info(
+            FindingKind::EntryRewritten,
+            "",
+            None,
+            format!(
+                "{} entries were rewritten at an index already in the log (raft log truncation after a leader change); the later ones count",
+                w.rewritten
+            ),
+        ));
+    }
+    w.findings = findings;
+    w.segments = scans;
+    w
+}
+
+fn replay_item<'a>(
+    w: &mut WalScan<'a>,
+    metadata_raw: &mut Option<&'a [u8]>,
+    si: usize,
+    seg: &SegmentScan<'a>,
+    item: &Item<'a>,
+    _opts: ScanOptions,
+) -> Result<(), Finding> {
+    match item {
+        Item::Crc { .. } => {}
+        Item::Metadata {
+            offset,
+            raw,
+            metadata,
+        } => match metadata_raw {
+            Some(first) if first != raw => {
+                return Err(Finding::damage(
+                    FindingKind::MetadataConflict,
+                    &seg.name,
+                    Some(*offset),
+                    format!(
+                        "metadata (node {:x}, cluster {:x}) differs from the first segment's (etcd: wal: conflicting metadata found)",
+                        metadata.node_id, metadata.cluster_id
+                    ),
+                ));
+            }
+            Some(_) => {}
+            None => {
+                *metadata_raw = Some(raw);
+                w.metadata = Some(*metadata);
+            }
+        },
+        Item::State { state, .. } => w.hard_state = Some(*state),
+        Item::Snapshot { snapshot, .. } => w.snapshots.push((**snapshot).clone()),
+        Item::Entry { offset, entry } => {
+            w.entry_records += 1;
+            let le = LogEntry {
+                entry: *entry,
+                segment: si,
+                offset: *offset,
+            };
+            let mut gap = None;
+            if let Some(last) = w.entries.last() {
+                let last = last.entry.index;
+                if entry.index <= last {
+                    let keep = w.entries.partition_point(|e| e.entry.index < entry.index);
+                    w.rewritten += (w.entries.len() - keep) as u64;
+                    w.entries.truncate(keep);
+                } else if entry.index != last + 1 {
+                    gap = Some(Finding::damage(
+                        FindingKind::IndexGap,
+                        &seg.name,
+                        Some(*offset),
+                        format!(
+                            "entry index {} follows {last}: entries are missing (etcd: wal: slice bounds out of range)",
+                            entry.index
+                        ),
+                    ));
+                }
+            }
+            w.entries.push(le);
+            if let Some(g) = gap {
+                return Err(g);
+            }
+        }
+    }
+    Ok(())
+}

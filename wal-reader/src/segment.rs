@@ -1,0 +1,529 @@
+//! Verifying one WAL segment on its own.
+//!
+//! Every segment begins with a crc record that carries the running CRC-32C of everything
+//! before it (etcd `wal.go` `cut()`), so a segment can be checked without its predecessors:
+//! the crc record seeds the chain, each later record's `crc` must equal
+//! `crc32c(previous running crc, data)`, and whether the seed equals the previous segment's
+//! final CRC is checked afterwards ([`crate::scan`]).
+
+use crate::finding::{Finding, FindingKind};
+use crate::record::{
+    self, decode_record_body, has_zeroed_sector, EntryRef, FrameLen, HardState, Metadata,
+    Record, WalSnapshot, FRAME_HEADER, MAX_RECORD_BYTES_V34,
+};
+
+/// How to read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanOptions {
+    /// Keep going after damage: skip the bad record (or search for the next good one) and
+    /// report every damaged record. Off: stop at the first damage, as etcd does.
+    pub raw: bool,
+}
+
+/// A decoded record, in file order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item<'a> {
+    /// A crc record: the running CRC before this segment.
+    Crc {
+        /// Offset of the record.
+        offset: u64,
+        /// The CRC it carries.
+        crc: u32,
+    },
+    /// etcdserverpb.Metadata.
+    Metadata {
+        /// Offset of the record.
+        offset: u64,
+        /// The raw bytes (etcd compares them byte for byte across segments).
+        raw: &'a [u8],
+        /// Decoded.
+        metadata: Metadata,
+    },
+    /// A raft entry.
+    Entry {
+        /// Offset of the record.
+        offset: u64,
+        /// The entry.
+        entry: EntryRef<'a>,
+    },
+    /// raftpb.HardState.
+    State {
+        /// Offset of the record.
+        offset: u64,
+        /// The state.
+        state: HardState,
+    },
+    /// walpb.Snapshot marker.
+    Snapshot {
+        /// Offset of the record.
+        offset: u64,
+        /// The marker.
+        snapshot: Box<WalSnapshot>,
+    },
+}
+
+impl Item<'_> {
+    /// Offset of the record in its segment.
+    pub fn offset(&self) -> u64 {
+        match self {
+            Item::Crc { offset, .. }
+            | Item::Metadata { offset, .. }
+            | Item::Entry { offset, .. }
+            | Item::State { offset, .. }
+            | Item::Snapshot { offset, .. } => *offset,
+        }
+    }
+}
+
+/// How the readable part of a segment ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SegmentEnd {
+    /// The file ended at a record boundary (a cut segment, or a zero tail cut off).
+    Eof,
+    /// A zero length field: preallocated space follows.
+    ZeroLength {
+        /// Offset of the zero length field.
+        offset: u64,
+    },
+    /// Reading stopped at damage (default mode) or the last damage could not be skipped.
+    Damage {
+        /// Offset of the damaged record.
+        offset: u64,
+    },
+}
+
+/// Result of verifying one segment.
+#[derive(Debug, Clone)]
+pub struct SegmentScan<'a> {
+    /// File name.
+    pub name: String,
+    /// Size of the file.
+    pub file_len: u64,
+    /// Decoded records, in order (damaged ones left out).
+    pub items: Vec<Item<'a>>,
+    /// Number of good records.
+    pub records: u64,
+    /// Offset just after the last good record (etcd's `lastValidOff`).
+    pub valid_bytes: u64,
+    /// CRC carried by the opening crc record, if the segment has one first.
+    pub start_crc: Option<u32>,
+    /// Running CRC after the last good record.
+    pub end_crc: u32,
+    /// How it ended.
+    pub end: SegmentEnd,
+    /// Damage and oddities, in offset order.
+    pub findings: Vec<Finding>,
+    /// Index into `items` of the first item after the first damage (`None`: no damage).
+    /// In default mode this is `items.len()`.
+    pub damaged_at_item: Option<usize>,
+}
+
+impl SegmentScan<'_> {
+    /// True when every record verified and the segment ended cleanly.
+    pub fn crc_ok(&self) -> bool {
+        !self.findings.iter().any(|f| f.is_damage())
+    }
+
+    /// Index of the first entry in the segment.
+    pub fn first_index(&self) -> Option<u64> {
+        self.items.iter().find_map(|i| match i {
+            Item::Entry { entry, .. } => Some(entry.index),
+            _ => None,
+        })
+    }
+
+    /// Index of the last entry in the segment.
+    pub fn last_index(&self) -> Option<u64> {
+        self.items.iter().rev().find_map(|i| match i {
+            Item::Entry { entry, .. } => Some(entry.index),
+            _ => None,
+        })
+    }
+}
+
+fn u64_at(data: &[u8], off: usize) -> Option<u64> {
+    let b = data.get(off..off.checked_add(8)?)?;
+    let mut a = [0u8; 8];
+    a.copy_from_slice(b);
+    Some(u64::from_le_bytes(a))
+}
+
+/// First non-zero byte at or after `from`.
+fn first_nonzero(data: &[u8], from: usize) -> Option<usize> {
+    let tail = data.get(from..)?;
+    // Compare 8 bytes at a time; the zero tail of a preallocated segment can be 60 MB.
+    let mut chunks = tail.chunks_exact(64);
+    let mut base = from;
+    for c in &mut chunks {
+        if c.iter().fold(0u8, |a, &b| a | b) != 0 {
+            return c.iter().position(|&b| b != 0).map(|p| base + p);
+        }
+        base += 64;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b != 0)
+        .map(|p| base + p)
+}
+
+/// Outcome of reading one frame.
+enum Frame<'a> {
+    Record(Record<'a>),
+    /// Clean end at a record boundary (EOF, or only zero bytes fewer than a length field).
+    Eof,
+    Zero,
+    /// Damage at the frame; `skip` = the frame can be stepped over (length intact).
+    Bad {
+        kind: FindingKind,
+        message: String,
+        skip_to: Option<usize>,
+    },
+}
+
+fn read_frame<'a>(data: &'a [u8], off: usize) -> Frame<'a> {
+    let remaining = data.len() - off;
+    if remaining == 0 {
+        return Frame::Eof;
+    }
+    let Some(raw) = u64_at(data, off) else {
+        return if data[off..].iter().all(|&b| b == 0) {
+            Frame::Eof
+        } else {
+            Frame::Bad {
+                kind: FindingKind::TruncatedLength,
+                message: format!(
+                    "only {remaining} bytes left for an 8-byte length field (torn write; etcd: unexpected EOF)"
+                ),
+                skip_to: None,
+            }
+        };
+    };
+    if raw == 0 {
+        return Frame::Zero;
+    }
+    let fl = FrameLen::decode(raw);
+    let total = fl.total();
+    if total > remaining as u64 {
+        let etcd = if fl.rec_bytes >= MAX_RECORD_BYTES_V34 - fl.pad_bytes {
+            "wal: max entry size limit exceeded"
+        } else {
+            "unexpected EOF; etcd 3.5+: wal: max entry size limit exceeded"
+        };
+        return Frame::Bad {
+            kind: FindingKind::TruncatedRecord,
+            message: format!(
+                "record length {} runs past the end of the file ({} bytes left) (etcd 3.4: {etcd})",
+                fl.rec_bytes,
+                remaining - FRAME_HEADER
+            ),
+            skip_to: None,
+        };
+    }
+    if !FrameLen::is_canonical(raw) {
+        return Frame::Bad {
+            kind: FindingKind::BadPadding,
+            message: format!(
+                "length field {raw:#018x}: padding byte is not what etcd writes for length {}",
+                fl.rec_bytes
+            ),
+            skip_to: None,
+        };
+    }
+    // `total` fits in the file, so these conversions and sums cannot overflow.
+    let total = total as usize;
+    let body_start = off + FRAME_HEADER;
+    let body = &data[body_start..body_start + fl.rec_bytes as usize];
+    let padded = &data[body_start..off + total];
+    if fl.rec_bytes >= MAX_RECORD_BYTES_V34 - fl.pad_bytes {
+        return Frame::Bad {
+            kind: FindingKind::EntrySizeLimit,
+            message: format!(
+                "record of {} bytes: etcd 3.4 refuses it (wal: max entry size limit exceeded)",
+                fl.rec_bytes
+            ),
+            skip_to: Some(off + total),
+        };
+    }
+    match decode_record_body(body) {
+        Ok((rec_type, crc, rdata)) => Frame::Record(Record {
+            offset: off as u64,
+            frame_bytes: total as u64,
+            rec_type,
+            crc,
+            data: rdata,
+        }),
+        Err(e) => {
+            if let Some(z) = has_zeroed_sector(padded, body_start as u64) {
+                Frame::Bad {
+                    kind: FindingKind::TornWrite,
+                    message: format!(
+                        "record does not decode ({e}) and the sector at offset {z} is all zeros: torn write (etcd: unexpected EOF)"
+                    ),
+                    skip_to: None,
+                }
+            } else {
+                Frame::Bad {
+                    kind: FindingKind::BadRecord,
+                    message: format!("walpb.Record does not decode: {e}"),
+                    skip_to: None,
+                }
+            }
+        }
+    }
+}
+
+/// Looks for the next offset (8-aligned, at or after `from`) where a plausible record starts:
+/// its frame and walpb.Record decode with a known type, and the record after it either ends
+/// the segment or verifies against its CRC. Returns the offset.
+fn resync(data: &[u8], from: usize) -> Option<usize> {
+    let mut p = from.checked_add(7)? & !7;
+    while p + FRAME_HEADER <= data.len() {
+        let raw = u64_at(data, p)?;
+        if raw != 0 {
+            if let Frame::Record(r) = read_frame(data, p) {
+                if (1..=5).contains(&r.rec_type) && next_frame_confirms(data, &r) {
+                    return Some(p);
+                }
+            }
+        }
+        p += 8;
+    }
+    None
+}
+
+fn next_frame_confirms(data: &[u8], r: &Record<'_>) -> bool {
+    let next = r.offset as usize + r.frame_bytes as usize;
+    match read_frame(data, next) {
+        Frame::Eof | Frame::Zero => true,
+        Frame::Record(n) => {
+            n.rec_type == record::CRC_TYPE || crc32c::crc32c_append(r.crc, n.data) == n.crc
+        }
+        Frame::Bad { .. } => false,
+    }
+}
+
+/// Verifies one segment given its bytes. `name` is used in findings only.
+pub fn scan_segment<'a>(name: &str, data: &'a [u8], opts: ScanOptions) -> SegmentScan<'a> {
+    let mut s = SegmentScan {
+        name: name.to_string(),
+        file_len: data.len() as u64,
+        items: Vec::new(),
+        records: 0,
+        valid_bytes: 0,
+        start_crc: None,
+        end_crc: 0,
+        end: SegmentEnd::Eof,
+        findings: Vec::new(),
+        damaged_at_item: None,
+    };
+    let mut running: u32 = 0;
+    // After a resync the chain is unknown: accept the next record's CRC as the new seed.
+    let mut reseed = false;
+    let mut off = 0usize;
+    loop {
+        let damage_at = off;
+        let (kind, message, skip_to) = match read_frame(data, off) {
+            Frame::Eof => {
+                s.end = SegmentEnd::Eof;
+                break;
+            }
+            Frame::Zero => {
+                match first_nonzero(data, off) {
+                    None => {
+                        s.end = SegmentEnd::ZeroLength { offset: off as u64 };
+                        break;
+                    }
+                    Some(nz) => (
+                        FindingKind::DataAfterEnd,
+                        format!(
+                            "zero length field ends the segment at offset {off}, but non-zero bytes follow at offset {nz}: etcd stops reading here and would not see any record after it"
+                        ),
+                        None,
+                    ),
+                }
+            }
+            Frame::Bad {
+                kind,
+                message,
+                skip_to,
+            } => (kind, message, skip_to),
+            Frame::Record(r) => {
+                let next = off + r.frame_bytes as usize;
+                match check_record(&r, &mut running, &mut reseed, s.items.is_empty()) {
+                    Ok(()) => match decode_item(&r) {
+                        Ok(item) => {
+                            if let Item::Crc { crc, .. } = item {
+                                if s.items.is_empty() {
+                                    s.start_crc = Some(crc);
+                                }
+                            }
+                            if s.items.is_empty() && s.records == 0 && r.rec_type != record::CRC_TYPE
+                            {
+                                s.findings.push(Finding::damage(
+                                    FindingKind::MissingCrcRecord,
+                                    name,
+                                    Some(0),
+                                    format!(
+                                        "segment starts with a {} record, not a crc record",
+                                        record::record_type_name(r.rec_type)
+                                    ),
+                                ));
+                            }
+                            s.items.push(item);
+                            s.records += 1;
+                            s.valid_bytes = next as u64;
+                            s.end_crc = running;
+                            off = next;
+                            continue;
+                        }
+                        Err((kind, message)) => (kind, message, Some(next)),
+                    },
+                    Err((kind, message)) => {
+                        // A torn write shows as a CRC failure with a zeroed sector.
+                        let padded = &data[off + FRAME_HEADER..next];
+                        let kind_msg = if kind == FindingKind::CrcMismatch {
+                            match has_zeroed_sector(padded, (off + FRAME_HEADER) as u64) {
+                                Some(z) => (
+                                    FindingKind::TornWrite,
+                                    format!("{message}; the sector at offset {z} is all zeros: torn write (etcd: unexpected EOF)"),
+                                ),
+                                None => (kind, message),
+                            }
+                        } else {
+                            (kind, message)
+                        };
+                        // Raw mode: trust the stored CRC so one bad record does not fail all
+                        // the ones after it.
+                        running = r.crc;
+                        (kind_msg.0, kind_msg.1, Some(next))
+                    }
+                }
+            }
+        };
+        s.findings.push(Finding::damage(
+            kind,
+            name,
+            Some(damage_at as u64),
+            message,
+        ));
+        if s.damaged_at_item.is_none() {
+            s.damaged_at_item = Some(s.items.len());
+        }
+        s.end = SegmentEnd::Damage {
+            offset: damage_at as u64,
+        };
+        if !opts.raw {
+            break;
+        }
+        // Raw mode: step over the bad frame when its length is intact, else search.
+        let resume = match skip_to {
+            Some(n) if n > off => Some(n),
+            _ => {
+                let found = resync(data, off + FRAME_HEADER);
+                if let Some(p) = found {
+                    s.findings.push(Finding::info(
+                        FindingKind::Resynced,
+                        name,
+                        Some(p as u64),
+                        format!(
+                            "raw mode: skipped {} bytes after the damage at offset {off}; records resume here",
+                            p - off
+                        ),
+                    ));
+                    reseed = true;
+                }
+                found
+            }
+        };
+        match resume {
+            Some(n) => off = n,
+            None => break,
+        }
+    }
+    s
+}
+
+type Problem = (FindingKind, String);
+
+fn check_record(
+    r: &Record<'_>,
+    running: &mut u32,
+    reseed: &mut bool,
+    first: bool,
+) -> Result<(), Problem> {
+    if r.rec_type == record::CRC_TYPE {
+        // etcd checks a crc record only once a chain is running; a segment's opening crc
+        // record is checked against the previous segment later.
+        if *running != 0 && !first && !*reseed && r.crc != *running {
+            let prob = (
+                FindingKind::CrcMismatch,
+                format!(
+                    "crc record carries {:#010x} but the running CRC is {:#010x} (etcd: wal: crc mismatch)",
+                    r.crc, *running
+                ),
+            );
+            *running = r.crc;
+            return Err(prob);
+        }
+        *running = r.crc;
+        *reseed = false;
+        return Ok(());
+    }
+    let c = crc32c::crc32c_append(*running, r.data);
+    if *reseed {
+        *reseed = false;
+        *running = r.crc;
+        return Ok(());
+    }
+    if c != r.crc {
+        return Err((
+            FindingKind::CrcMismatch,
+            format!(
+                "{} record: stored CRC {:#010x}, computed {:#010x} (etcd: walpb: crc mismatch)",
+                record::record_type_name(r.rec_type),
+                r.crc,
+                c
+            ),
+        ));
+    }
+    *running = c;
+    Ok(())
+}
+
+fn decode_item<'a>(r: &Record<'a>) -> Result<Item<'a>, Problem> {
+    let offset = r.offset;
+    let bad = |what: &str, e: crate::wire::WireError| {
+        (
+            FindingKind::BadPayload,
+            format!("{what} record: payload does not decode ({e}); etcd would panic"),
+        )
+    };
+    Ok(match r.rec_type {
+        record::CRC_TYPE => Item::Crc { offset, crc: r.crc },
+        record::METADATA_TYPE => Item::Metadata {
+            offset,
+            raw: r.data,
+            metadata: Metadata::decode(r.data).map_err(|e| bad("metadata", e))?,
+        },
+        record::ENTRY_TYPE => Item::Entry {
+            offset,
+            entry: EntryRef::decode(r.data).map_err(|e| bad("entry", e))?,
+        },
+        record::STATE_TYPE => Item::State {
+            offset,
+            state: HardState::decode(r.data).map_err(|e| bad("state", e))?,
+        },
+        record::SNAPSHOT_TYPE => Item::Snapshot {
+            offset,
+            snapshot: Box::new(WalSnapshot::decode(r.data).map_err(|e| bad("snapshot", e))?),
+        },
+        t => {
+            return Err((
+                FindingKind::UnknownRecordType,
+                format!("record type {t} is unknown (etcd: unexpected block type {t})"),
+            ))
+        }
+    })
+}
