@@ -12,5 +12,6 @@ pub mod mvcc;
 pub mod output;
 pub mod progress;
 pub mod redact;
+pub mod salvage;
 
 pub use error::{CliError, Result};

@@ -13,11 +13,16 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Rebuild a fresh, compact db from what is readable in a damaged one (writes --out only).
+    Salvage(etcd_autopsy::cmd::salvage::Args),
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result: etcd_autopsy::Result<u8> = match cli.command {};
+    let result: etcd_autopsy::Result<u8> = match cli.command {
+        Command::Salvage(a) => etcd_autopsy::cmd::salvage::run(&a),
+    };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) if etcd_autopsy::output::is_broken_pipe(&e) => ExitCode::SUCCESS,

@@ -1,1 +1,2 @@
 //! One module per command (or group of related commands).
+pub mod salvage;

@@ -1,0 +1,1236 @@
+//! Salvage: rebuild a fresh etcd 3.4 db from whatever is readable in a damaged one.
+//!
+//! # How the keyspace is recovered
+//!
+//! 1. **Choose a root.** The valid meta page with the larger txid is tried first; when its
+//!    root page or the root of its `key` bucket cannot be read, the other meta (the
+//!    previous commit) is used. With neither, there is no tree: everything comes from the
+//!    page scan below.
+//! 2. **Walk the tree** of every top-level bucket from that root, bounded in depth and
+//!    visiting each page once. A page that cannot be read (out of bounds, wrong type, a
+//!    header id that is not its own pgid, elements outside the page, keys out of order or
+//!    outside the range its parent gives it) is *damaged*: its readable elements are kept,
+//!    and the key range its parent assigned to it is *lost*.
+//! 3. **Scan every page** of the file for leaf pages whose elements all look like the
+//!    `key` bucket's (a 17-byte revision `main u64 BE, '_', sub u64 BE`, an 18th byte `t`
+//!    for a tombstone, and a `mvccpb.KeyValue` value whose mod_revision is that main
+//!    revision) or the `lease` bucket's (8-byte lease ID, `leasepb.Lease` with that ID).
+//!    Pages not reached from the root are *unreachable*: freed copies from older
+//!    transactions, pages orphaned by a damaged parent, or pages of a newer transaction
+//!    whose meta page never made it to disk.
+//! 4. **Pick revisions.** Every revision reached from the root is used. A revision from
+//!    an unreachable page is used when it falls in a lost range (it fills a hole left by
+//!    damage) or, unless told otherwise, when it is newer than both every reachable
+//!    revision and the finished compaction (it was applied by a transaction newer than the
+//!    chosen root). Older unreachable revisions are ignored: compaction or a delete may
+//!    have removed them on purpose. A revision held twice keeps the reachable copy; etcd
+//!    never rewrites a revision, so copies agree.
+//! 5. **Rebuild**: for each user key, its newest revision; a key whose newest revision is
+//!    a tombstone is dropped. The KeyValue bytes are carried verbatim, so create_revision,
+//!    mod_revision, version and lease are those etcd stored.
+//!
+//! # What is written
+//!
+//! A fresh bbolt file (page size 4096) in etcd 3.4's layout, built by `bbolt-writer`:
+//! - `key`: the newest live revision of every recovered user key, in revision order;
+//! - `meta`: `consistent_index` as read (when readable), and `scheduledCompactRev` =
+//!   `finishedCompactRev` = the newest revision seen. The history below it is gone, so
+//!   etcd must answer older reads with "compacted", and its current revision (the larger
+//!   of the newest key revision and the finished compaction, etcd 3.4 `mvcc/kvstore.go`
+//!   restore) stays where it was even when the newest revisions were deletes;
+//! - `lease`: the leases read from the tree, plus leases found on unreachable pages that
+//!   a recovered key is attached to and the tree lacks;
+//! - `auth`, `authRoles`, `authUsers`, `cluster`: copied entry by entry when present;
+//! - `alarm`, `members`, `members_removed`: empty. Alarms (NOSPACE, CORRUPT) belong to the
+//!   damaged member; `etcdctl snapshot restore` deletes the members and writes the new
+//!   cluster's (etcd 3.4 `clientv3/snapshot/v3_snapshot.go` saveDB).
+
+use crate::mvcc::auth::{AUTH_BUCKET, AUTH_ROLES_BUCKET, AUTH_USERS_BUCKET};
+use crate::mvcc::cluster::{ALARM_BUCKET, CLUSTER_BUCKET, MEMBERS_BUCKET, MEMBERS_REMOVED_BUCKET};
+use crate::mvcc::lease::LEASE_BUCKET;
+use crate::mvcc::meta::{
+    CONSISTENT_INDEX_KEY, FINISHED_COMPACT_KEY, META_BUCKET, SCHEDULED_COMPACT_KEY,
+};
+use crate::mvcc::{parse_rev_key, parse_revision, Alarm, KeyValueRef, Lease, Revision, KEY_BUCKET};
+use bbolt_reader::page::{FLAG_BRANCH, FLAG_LEAF, LEAF_FLAG_BUCKET, PAGE_HEADER_SIZE};
+use bbolt_reader::{Db, MetaChoice, Page, Pgid};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+
+/// Deepest B+tree walked; real trees are a handful of levels deep.
+pub const MAX_TREE_DEPTH: usize = 64;
+/// Damaged pages listed one by one in the report (all are counted).
+pub const MAX_LISTED_DAMAGE: usize = 100;
+/// Page size of the file written.
+pub const OUTPUT_PAGE_SIZE: u32 = 4096;
+/// Buckets copied entry by entry when the input has them.
+const COPIED_BUCKETS: [&[u8]; 4] = [
+    AUTH_BUCKET,
+    AUTH_ROLES_BUCKET,
+    AUTH_USERS_BUCKET,
+    CLUSTER_BUCKET,
+];
+/// Buckets written empty.
+const EMPTY_BUCKETS: [&[u8]; 3] = [ALARM_BUCKET, MEMBERS_BUCKET, MEMBERS_REMOVED_BUCKET];
+
+/// Choices a caller can make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SalvageOptions {
+    /// Use revisions found on unreachable pages that are newer than every revision of
+    /// the chosen tree (a newer transaction whose meta page was lost or never written).
+    pub use_newer_unreachable: bool,
+}
+
+impl Default for SalvageOptions {
+    fn default() -> Self {
+        SalvageOptions {
+            use_newer_unreachable: true,
+        }
+    }
+}
+
+/// Where a revision was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// A sound leaf page reached from the chosen root.
+    Reachable,
+    /// A damaged leaf page reached from the chosen root (its readable elements).
+    DamagedPage,
+    /// A leaf page found by the scan and not reached from the root.
+    Unreachable,
+}
+
+/// One revision of the `key` bucket, borrowing the input.
+#[derive(Debug, Clone, Copy)]
+pub struct RevEntry<'a> {
+    /// The bbolt key: 17 bytes, or 18 for a tombstone.
+    pub rev_key: &'a [u8],
+    /// The revision.
+    pub rev: Revision,
+    /// True for a tombstone (the revision deleted the user key).
+    pub tombstone: bool,
+    /// The `mvccpb.KeyValue` bytes, verbatim.
+    pub kv: &'a [u8],
+    /// The user key.
+    pub user_key: &'a [u8],
+    /// The lease ID the key is attached to, 0 for none.
+    pub lease: i64,
+    /// Where it was read.
+    pub source: Source,
+    /// The page it was read from.
+    pub pgid: Pgid,
+}
+
+/// A page that could not be read, or was read only in part.
+#[derive(Debug, Clone, Serialize)]
+pub struct DamagedPage {
+    /// The page id.
+    pub pgid: Pgid,
+    /// The top-level bucket whose tree it belongs to (`""` for the root tree).
+    pub bucket: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// A range of the `key` bucket lost to damage, as revisions (`None` = unbounded).
+#[derive(Debug, Clone, Serialize)]
+pub struct LostRange {
+    /// First revision of the range (inclusive), `main_sub`.
+    pub from: Option<String>,
+    /// End of the range (exclusive), `main_sub`.
+    pub to: Option<String>,
+}
+
+/// One meta page, as the report shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MetaReport {
+    /// 0 or 1.
+    pub index: usize,
+    /// Whether it passed bbolt's checks.
+    pub valid: bool,
+    /// Its txid, when readable.
+    pub txid: Option<u64>,
+    /// Its root page, when readable.
+    pub root: Option<Pgid>,
+    /// Why it is invalid, or why its tree could not serve.
+    pub problem: Option<String>,
+}
+
+/// Counts of `key` bucket leaf pages.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct LeafPageCounts {
+    /// Sound leaf pages reached from the chosen root.
+    pub reachable: u64,
+    /// Damaged leaf pages reached from the chosen root.
+    pub reachable_damaged: u64,
+    /// Leaf pages found by the scan that the root does not reach.
+    pub unreachable_found: u64,
+    /// Of those, pages that gave at least one revision used.
+    pub unreachable_used: u64,
+}
+
+/// Counts of revisions.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct RevisionCounts {
+    /// Read from sound pages reached from the root.
+    pub reachable: u64,
+    /// Read from damaged pages reached from the root.
+    pub from_damaged_pages: u64,
+    /// Read from unreachable pages and used: filling lost ranges.
+    pub unreachable_filling_gaps: u64,
+    /// Read from unreachable pages and used: newer than the chosen tree.
+    pub unreachable_newer: u64,
+    /// Read from unreachable pages and ignored (older copies; may be compacted or deleted).
+    pub unreachable_ignored: u64,
+    /// Distinct revisions used, after removing copies.
+    pub distinct: u64,
+    /// Revisions superseded by a newer revision of the same user key.
+    pub superseded: u64,
+}
+
+/// Counts of leases.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct LeaseCounts {
+    /// Read from the `lease` bucket's tree.
+    pub reachable: u64,
+    /// Found on unreachable pages and written because a recovered key needs them.
+    pub from_unreachable_pages: u64,
+    /// Written to the new file.
+    pub written: u64,
+    /// Recovered keys attached to a lease that was not found (etcd will warn and keep
+    /// them without a lease).
+    pub keys_with_missing_lease: u64,
+}
+
+/// One bucket copied entry by entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct BucketCopy {
+    /// Its name.
+    pub name: String,
+    /// Entries written.
+    pub entries: u64,
+    /// False when part of its tree was damaged.
+    pub complete: bool,
+}
+
+/// What was written.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Written {
+    /// Page size.
+    pub page_size: u32,
+    /// Pages in the file.
+    pub pages: u64,
+    /// File size in bytes.
+    pub bytes: u64,
+    /// Entries in its `key` bucket.
+    pub keys: u64,
+    /// Entries in its `lease` bucket.
+    pub leases: u64,
+    /// Whether reading the new file back gave exactly these counts.
+    pub verified: bool,
+}
+
+/// The outcome of a salvage; see the JSON section "salvage" in docs/JSON.md.
+#[derive(Debug, Clone, Serialize)]
+pub struct SalvageReport {
+    /// Schema tag.
+    pub schema: &'static str,
+    /// Page size the input was read with.
+    pub page_size: usize,
+    /// Pages in the input (a partial last page counted).
+    pub file_pages: u64,
+    /// Both meta pages.
+    pub metas: Vec<MetaReport>,
+    /// The meta page whose tree was used, if any.
+    pub meta_used: Option<usize>,
+    /// Its txid.
+    pub meta_used_txid: Option<u64>,
+    /// Why the newest meta was not used, when it was not.
+    pub meta_fallback: Option<String>,
+    /// Pages examined by the scan.
+    pub pages_scanned: u64,
+    /// `key` bucket leaf pages.
+    pub key_leaf_pages: LeafPageCounts,
+    /// Damaged pages (all buckets), counted.
+    pub damaged_pages: u64,
+    /// Damaged pages, the first [`MAX_LISTED_DAMAGE`].
+    pub damaged: Vec<DamagedPage>,
+    /// Revision ranges of the `key` bucket lost to damage (before filling from the scan).
+    pub lost_key_ranges: Vec<LostRange>,
+    /// Revisions.
+    pub revisions: RevisionCounts,
+    /// User keys written (newest revision live).
+    pub keys_recovered: u64,
+    /// Of those, keys whose newest revision came from an unreachable page.
+    pub keys_from_unreachable_pages: u64,
+    /// User keys whose newest revision is a tombstone, not written.
+    pub tombstoned_keys_dropped: u64,
+    /// Newest revision seen (tombstones included), 0 when none.
+    pub newest_revision: i64,
+    /// `finishedCompactRev` of the input, when readable.
+    pub compact_revision_in: Option<i64>,
+    /// Compaction revision written (the newest revision seen, or the input's compaction).
+    pub compact_revision_out: i64,
+    /// `consistent_index` of the input, when readable (written verbatim).
+    pub consistent_index: Option<u64>,
+    /// Leases.
+    pub leases: LeaseCounts,
+    /// Buckets copied entry by entry.
+    pub buckets_copied: Vec<BucketCopy>,
+    /// Alarms the input held (not written).
+    pub alarms_dropped: Vec<String>,
+    /// Top-level buckets of the input that are not carried over.
+    pub buckets_not_carried: Vec<String>,
+    /// Sentences saying what was lost or is uncertain; empty when nothing was.
+    pub lost: Vec<String>,
+    /// The new file, once written.
+    pub written: Option<Written>,
+}
+
+impl SalvageReport {
+    /// True when anything was damaged, lost or taken from outside the chosen tree.
+    pub fn found_damage(&self) -> bool {
+        !self.lost.is_empty()
+    }
+}
+
+/// Everything recovered from an input, borrowing it, ready to be written.
+#[derive(Debug)]
+pub struct Recovered<'a> {
+    /// The newest live revision of every recovered user key, in revision order.
+    pub keys: Vec<RevEntry<'a>>,
+    /// Leases to write: key (lease ID, 8 bytes BE) and `leasepb.Lease` bytes, sorted.
+    pub leases: Vec<(&'a [u8], &'a [u8])>,
+    /// Buckets copied entry by entry, sorted by name, entries sorted by key.
+    pub copied: Vec<(&'static [u8], Vec<(&'a [u8], &'a [u8])>)>,
+    /// `consistent_index` value as read.
+    pub consistent_index: Option<&'a [u8]>,
+    /// The compaction revision to write.
+    pub compact_revision: i64,
+    /// The report so far (`written` is filled by [`write_db`]).
+    pub report: SalvageReport,
+}
+
+/// A bucket's entries read from the tree, with damage.
+#[derive(Debug, Default)]
+struct BucketRead<'a> {
+    entries: Vec<(&'a [u8], &'a [u8])>,
+    damaged: bool,
+    nested_skipped: u64,
+}
+
+/// What walking the tree of one meta gave.
+#[derive(Debug, Default)]
+struct TreeRead<'a> {
+    /// The root page was readable.
+    usable: bool,
+    /// The `key` bucket exists and its root page was readable.
+    key_root_ok: bool,
+    problem: Option<String>,
+    /// Every pgid (overflow spans included) reached from the root.
+    reachable: HashSet<Pgid>,
+    damaged: Vec<DamagedPage>,
+    /// Lost ranges of the `key` bucket, as raw bounds.
+    key_lost: Vec<(Option<&'a [u8]>, Option<&'a [u8]>)>,
+    key_entries: Vec<RevEntry<'a>>,
+    key_pages: u64,
+    key_pages_damaged: u64,
+    has_key_bucket: bool,
+    buckets: BTreeMap<&'a [u8], BucketRead<'a>>,
+}
+
+/// Reads what can be read from the bbolt bytes `data`.
+pub fn recover(data: &[u8], options: SalvageOptions) -> Recovered<'_> {
+    let (page_size, slots) = read_slots(data);
+    let file_pages = (data.len() as u64).div_ceil(page_size as u64);
+
+    // Meta candidates: valid ones, newest first.
+    let mut order: Vec<usize> = (0..2).filter(|&i| slots[i].is_valid()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(slots[i].meta.map_or(0, |m| m.txid)));
+    let mut metas: Vec<MetaReport> = slots
+        .iter()
+        .map(|s| MetaReport {
+            index: s.index,
+            valid: s.is_valid(),
+            txid: s.meta.map(|m| m.txid),
+            root: s.meta.map(|m| m.root),
+            problem: s.problem.map(|p| p.to_string()),
+        })
+        .collect();
+    // The first tree whose root and key bucket root read; failing that, the first whose
+    // root reads (its key bucket then comes from the scan alone).
+    let mut trees: Vec<(usize, TreeRead<'_>)> = Vec::new();
+    for &i in &order {
+        let choice = if i == 0 {
+            MetaChoice::Meta0
+        } else {
+            MetaChoice::Meta1
+        };
+        if let Ok(db) = Db::open_with(data, choice) {
+            let tree = read_tree(db);
+            if !tree.usable || !tree.key_root_ok {
+                metas[i].problem = tree.problem.clone();
+            }
+            trees.push((i, tree));
+        }
+    }
+    let pick = trees
+        .iter()
+        .position(|(_, t)| t.usable && t.key_root_ok)
+        .or_else(|| trees.iter().position(|(_, t)| t.usable));
+    let chosen = pick.map(|n| trees.swap_remove(n));
+    let mut fallback: Option<String> = None;
+    if let Some((i, t)) = &chosen {
+        if Some(i) != order.first() {
+            let newest = order[0];
+            fallback = Some(format!(
+                "meta {newest} (txid {}) was not used: {}; meta {i} (the previous commit) was",
+                metas[newest].txid.unwrap_or(0),
+                metas[newest].problem.clone().unwrap_or_default()
+            ));
+        } else if !t.key_root_ok {
+            fallback = Some(format!(
+                "meta {i}: {}; the key bucket comes from the page scan",
+                t.problem.clone().unwrap_or_default()
+            ));
+        }
+    } else if order.is_empty() {
+        fallback =
+            Some("neither meta page is valid: every revision comes from the page scan".into());
+    } else {
+        fallback = Some(
+            "no meta page leads to a readable root page: every revision comes from the page scan"
+                .into(),
+        );
+    }
+    let (meta_used, tree) = match chosen {
+        Some((i, t)) => (Some(i), t),
+        None => (
+            None,
+            TreeRead {
+                key_lost: vec![(None, None)],
+                ..TreeRead::default()
+            },
+        ),
+    };
+
+    // The scan, over every page the tree did not reach.
+    let scan = scan_pages(data, page_size, &tree.reachable);
+
+    // Meta bucket facts.
+    let meta_bucket = tree.buckets.get(META_BUCKET);
+    let find = |k: &[u8]| {
+        meta_bucket.and_then(|b| b.entries.iter().find(|(key, _)| *key == k).map(|(_, v)| *v))
+    };
+    let consistent_index = find(CONSISTENT_INDEX_KEY).filter(|v| v.len() == 8);
+    let compact_in = find(FINISHED_COMPACT_KEY)
+        .and_then(|v| parse_revision(v).ok())
+        .map(|r| r.main);
+
+    // Choose revisions.
+    let mut rc = RevisionCounts::default();
+    let max_reachable = tree.key_entries.iter().map(|e| e.rev).max();
+    let newer_than = max_reachable
+        .unwrap_or_default()
+        .max(Revision::new(compact_in.unwrap_or(0), i64::MAX));
+    let in_lost = |k: &[u8]| {
+        tree.key_lost
+            .iter()
+            .any(|(lo, hi)| lo.map_or(true, |lo| k >= lo) && hi.map_or(true, |hi| k < hi))
+    };
+    let mut all: Vec<RevEntry<'_>> = Vec::with_capacity(tree.key_entries.len());
+    for e in &tree.key_entries {
+        match e.source {
+            Source::DamagedPage => rc.from_damaged_pages += 1,
+            _ => rc.reachable += 1,
+        }
+        all.push(*e);
+    }
+    let mut used_pages: HashSet<Pgid> = HashSet::new();
+    for e in &scan.key_entries {
+        let fills_gap = in_lost(e.rev_key);
+        let newer = options.use_newer_unreachable && e.rev > newer_than;
+        if fills_gap || newer {
+            if fills_gap {
+                rc.unreachable_filling_gaps += 1;
+            } else {
+                rc.unreachable_newer += 1;
+            }
+            used_pages.insert(e.pgid);
+            all.push(*e);
+        } else {
+            rc.unreachable_ignored += 1;
+        }
+    }
+    // One copy per revision, the reachable one first.
+    all.sort_by(|a, b| (a.rev, a.source).cmp(&(b.rev, b.source)));
+    all.dedup_by(|b, a| a.rev == b.rev);
+    rc.distinct = all.len() as u64;
+    let newest_revision = all.last().map_or(0, |e| e.rev.main);
+
+    // Newest revision of each user key.
+    let mut newest: HashMap<&[u8], usize> = HashMap::with_capacity(all.len());
+    for (i, e) in all.iter().enumerate() {
+        newest.insert(e.user_key, i);
+    }
+    rc.superseded = (all.len() - newest.len()) as u64;
+    let mut live: Vec<usize> = Vec::with_capacity(newest.len());
+    let mut tombstoned = 0u64;
+    for &i in newest.values() {
+        if all[i].tombstone {
+            tombstoned += 1;
+        } else {
+            live.push(i);
+        }
+    }
+    live.sort_unstable();
+    let keys: Vec<RevEntry<'_>> = live.iter().map(|&i| all[i]).collect();
+    let keys_from_unreachable = keys
+        .iter()
+        .filter(|e| e.source == Source::Unreachable)
+        .count() as u64;
+
+    // Leases.
+    let mut lc = LeaseCounts::default();
+    let mut leases: BTreeMap<&[u8], &[u8]> = BTreeMap::new();
+    if let Some(b) = tree.buckets.get(LEASE_BUCKET) {
+        for &(k, v) in &b.entries {
+            if k.len() == 8 && leases.insert(k, v).is_none() {
+                lc.reachable += 1;
+            }
+        }
+    }
+    let wanted: HashSet<[u8; 8]> = keys
+        .iter()
+        .filter(|e| e.lease != 0)
+        .map(|e| (e.lease as u64).to_be_bytes())
+        .collect();
+    for &(k, v) in &scan.lease_entries {
+        if wanted.contains(k) && !leases.contains_key(k) {
+            leases.insert(k, v);
+            lc.from_unreachable_pages += 1;
+        }
+    }
+    lc.keys_with_missing_lease = keys
+        .iter()
+        .filter(|e| e.lease != 0 && !leases.contains_key(&(e.lease as u64).to_be_bytes()[..]))
+        .count() as u64;
+    lc.written = leases.len() as u64;
+
+    // Buckets copied, dropped, not carried.
+    let mut copied = Vec::new();
+    let mut buckets_copied = Vec::new();
+    for name in COPIED_BUCKETS {
+        if let Some(b) = tree.buckets.get(name) {
+            let mut entries = b.entries.clone();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            entries.dedup_by(|b, a| a.0 == b.0);
+            buckets_copied.push(BucketCopy {
+                name: String::from_utf8_lossy(name).into_owned(),
+                entries: entries.len() as u64,
+                complete: !b.damaged && b.nested_skipped == 0,
+            });
+            copied.push((name, entries));
+        }
+    }
+    let alarms_dropped: Vec<String> = tree
+        .buckets
+        .get(ALARM_BUCKET)
+        .map(|b| {
+            b.entries
+                .iter()
+                .map(|(k, _)| match Alarm::parse(k) {
+                    Ok(a) => format!("{} on member {:x}", a.alarm.name(), a.member_id),
+                    Err(_) => format!("unreadable alarm entry ({} bytes)", k.len()),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let carried: Vec<&[u8]> = COPIED_BUCKETS
+        .iter()
+        .chain(EMPTY_BUCKETS.iter())
+        .copied()
+        .chain([KEY_BUCKET, LEASE_BUCKET, META_BUCKET])
+        .collect();
+    let buckets_not_carried: Vec<String> = tree
+        .buckets
+        .keys()
+        .filter(|n| !carried.contains(n))
+        .map(|n| crate::output::sanitize(n))
+        .collect();
+
+    let compact_revision = newest_revision.max(compact_in.unwrap_or(0));
+
+    // What was lost, in sentences.
+    let mut lost = Vec::new();
+    if let Some(f) = &fallback {
+        lost.push(f.clone());
+    }
+    if !tree.damaged.is_empty() {
+        lost.push(format!(
+            "{} damaged page(s) reached from the root; {} revision range(s) of the key bucket were lost to damage",
+            tree.damaged.len(),
+            if meta_used.is_some() { tree.key_lost.len() } else { 0 }
+        ));
+    }
+    if meta_used.is_some() && !tree.key_lost.is_empty() {
+        lost.push(format!(
+            "{} revision(s) were taken from unreachable pages to fill the lost ranges; revisions of those ranges with no surviving copy are lost, and an older copy may stand in for a newer revision or a delete that did not survive",
+            rc.unreachable_filling_gaps
+        ));
+    }
+    if rc.unreachable_newer > 0 {
+        lost.push(format!(
+            "{} revision(s) newer than the chosen tree were taken from unreachable pages (a transaction whose meta page is missing); they may be an incomplete part of it",
+            rc.unreachable_newer
+        ));
+    }
+    if meta_used.is_none() {
+        lost.push(
+            "no usable tree: any user key whose revisions all sit on overwritten pages is lost, and deletes may be missing".into(),
+        );
+    }
+    for b in tree
+        .buckets
+        .iter()
+        .filter(|(n, b)| **n != KEY_BUCKET && b.damaged)
+    {
+        lost.push(format!(
+            "bucket {} is damaged: only its readable entries were kept",
+            crate::output::sanitize(b.0)
+        ));
+    }
+    if meta_used.is_some() && !tree.has_key_bucket {
+        lost.push("the tree has no key bucket".into());
+    }
+    if lc.keys_with_missing_lease > 0 {
+        lost.push(format!(
+            "{} recovered key(s) are attached to a lease that was not found",
+            lc.keys_with_missing_lease
+        ));
+    }
+    if meta_used.is_some() && consistent_index.is_none() {
+        lost.push("meta/consistent_index was not readable".into());
+    }
+
+    let report = SalvageReport {
+        schema: "etcd-autopsy/salvage/v1",
+        page_size,
+        file_pages,
+        metas,
+        meta_used,
+        meta_used_txid: meta_used.and_then(|i| slots[i].meta.map(|m| m.txid)),
+        meta_fallback: fallback,
+        pages_scanned: scan.pages_scanned,
+        key_leaf_pages: LeafPageCounts {
+            reachable: tree.key_pages,
+            reachable_damaged: tree.key_pages_damaged,
+            unreachable_found: scan.key_pages,
+            unreachable_used: used_pages.len() as u64,
+        },
+        damaged_pages: tree.damaged.len() as u64,
+        damaged: tree
+            .damaged
+            .iter()
+            .take(MAX_LISTED_DAMAGE)
+            .cloned()
+            .collect(),
+        lost_key_ranges: if meta_used.is_some() {
+            tree.key_lost
+                .iter()
+                .map(|(lo, hi)| LostRange {
+                    from: lo
+                        .and_then(crate::mvcc::revision::rev_lenient)
+                        .map(|r| r.to_string()),
+                    to: hi
+                        .and_then(crate::mvcc::revision::rev_lenient)
+                        .map(|r| r.to_string()),
+                })
+                .collect()
+        } else {
+            vec![LostRange {
+                from: None,
+                to: None,
+            }]
+        },
+        revisions: rc,
+        keys_recovered: keys.len() as u64,
+        keys_from_unreachable_pages: keys_from_unreachable,
+        tombstoned_keys_dropped: tombstoned,
+        newest_revision,
+        compact_revision_in: compact_in,
+        compact_revision_out: compact_revision,
+        consistent_index: consistent_index
+            .map(|v| u64::from_be_bytes(v.try_into().unwrap_or([0; 8]))),
+        leases: lc,
+        buckets_copied,
+        alarms_dropped,
+        buckets_not_carried,
+        lost,
+        written: None,
+    };
+    Recovered {
+        keys,
+        leases: leases.into_iter().collect(),
+        copied,
+        consistent_index,
+        compact_revision,
+        report,
+    }
+}
+
+/// Writes `rec` as a new bbolt file at `out` (which must not exist), reads it back to
+/// check the counts, and records the outcome in the report.
+pub fn write_db(rec: &mut Recovered<'_>, out: &Path) -> Result<Written, bbolt_writer::Error> {
+    let options = bbolt_writer::Options {
+        page_size: OUTPUT_PAGE_SIZE,
+        ..bbolt_writer::Options::default()
+    };
+    let result = write_buckets(rec, out, options);
+    let summary = match result {
+        Ok(s) => s,
+        Err(e) => {
+            if !matches!(e, bbolt_writer::Error::Exists { .. }) {
+                std::fs::remove_file(out).ok();
+            }
+            return Err(e);
+        }
+    };
+    let mut written = Written {
+        page_size: summary.page_size,
+        pages: summary.high_water_mark,
+        bytes: summary.high_water_mark * u64::from(summary.page_size),
+        keys: rec.keys.len() as u64,
+        leases: rec.leases.len() as u64,
+        verified: false,
+    };
+    written.verified = verify(out, &written);
+    rec.report.written = Some(written);
+    Ok(written)
+}
+
+fn write_buckets(
+    rec: &Recovered<'_>,
+    out: &Path,
+    options: bbolt_writer::Options,
+) -> Result<bbolt_writer::Summary, bbolt_writer::Error> {
+    let mut w = bbolt_writer::BoltWriter::create(out, options, false)?;
+    // Top-level buckets in byte order, as bbolt keeps them.
+    let mut names: Vec<&[u8]> = EMPTY_BUCKETS.to_vec();
+    names.extend([KEY_BUCKET, LEASE_BUCKET, META_BUCKET]);
+    names.extend(rec.copied.iter().map(|(n, _)| *n));
+    names.sort_unstable();
+    names.dedup();
+    let compact = Revision::new(rec.compact_revision, 0).to_bytes();
+    for name in names {
+        w.begin_bucket(name)?;
+        if name == KEY_BUCKET {
+            for e in &rec.keys {
+                w.put(e.rev_key, e.kv)?;
+            }
+        } else if name == LEASE_BUCKET {
+            for (k, v) in &rec.leases {
+                w.put(k, v)?;
+            }
+        } else if name == META_BUCKET {
+            if let Some(ci) = rec.consistent_index {
+                w.put(CONSISTENT_INDEX_KEY, ci)?;
+            }
+            if rec.compact_revision > 0 {
+                w.put(FINISHED_COMPACT_KEY, &compact)?;
+                w.put(SCHEDULED_COMPACT_KEY, &compact)?;
+            }
+        } else if let Some((_, entries)) = rec.copied.iter().find(|(n, _)| *n == name) {
+            for (k, v) in entries {
+                w.put(k, v)?;
+            }
+        }
+        w.end_bucket()?;
+    }
+    w.finish_file()
+}
+
+/// Reads the new file back: its `key` and `lease` buckets must hold exactly what was
+/// written.
+fn verify(out: &Path, written: &Written) -> bool {
+    let Ok(bytes) = std::fs::read(out) else {
+        return false;
+    };
+    let Ok(db) = Db::open(&bytes) else {
+        return false;
+    };
+    let count = |name: &[u8]| -> Option<u64> {
+        let b = db.bucket(name).ok()??;
+        let mut n = 0u64;
+        for item in b.iter() {
+            item.ok()?;
+            n += 1;
+        }
+        Some(n)
+    };
+    count(KEY_BUCKET) == Some(written.keys) && count(LEASE_BUCKET) == Some(written.leases)
+}
+
+/// The meta slots and the page size to read with. When neither meta is valid, the page
+/// size stored in meta 0 is used if plausible, else 4096.
+fn read_slots(data: &[u8]) -> (usize, [bbolt_reader::MetaSlot; 2]) {
+    if let Ok(db) = Db::open(data) {
+        return (db.page_size(), db.metas());
+    }
+    let m0 = bbolt_reader::MetaSlot::read(data, 0, 0);
+    let ps = m0
+        .meta
+        .map(|m| m.page_size as usize)
+        .filter(|p| p.is_power_of_two() && (512..=65536).contains(p))
+        .unwrap_or(4096);
+    (ps, [m0, bbolt_reader::MetaSlot::read(data, 1, ps)])
+}
+
+/// Marks a page's span as reachable.
+fn mark_span(reachable: &mut HashSet<Pgid>, page: &Page<'_>, file_pages: u64) {
+    let last = page
+        .pgid()
+        .saturating_add(u64::from(page.overflow()))
+        .min(file_pages.saturating_sub(1));
+    for p in page.pgid()..=last {
+        reachable.insert(p);
+    }
+}
+
+/// Reads the whole tree of one meta: the root bucket and every top-level bucket.
+fn read_tree(db: Db<'_>) -> TreeRead<'_> {
+    let mut t = TreeRead {
+        key_root_ok: true,
+        ..TreeRead::default()
+    };
+    let mut visited = HashSet::new();
+    // The root bucket's entries are the top-level buckets.
+    let mut tops: Vec<(&[u8], &[u8], Pgid, u64)> = Vec::new();
+    let root = db.meta().root;
+    let root_ok = walk_tree(
+        db,
+        root,
+        "",
+        &mut visited,
+        &mut t,
+        &mut |page, lo, hi, _t| {
+            let mut damage = None;
+            let mut prev: Option<&[u8]> = None;
+            for i in 0..page.count() {
+                match page.leaf_element(i) {
+                    Ok(el) => {
+                        if !in_range(el.key, lo, hi) || prev.is_some_and(|p| el.key <= p) {
+                            damage = Some(format!("element {i}: key out of order"));
+                            continue;
+                        }
+                        prev = Some(el.key);
+                        if el.flags & LEAF_FLAG_BUCKET != 0 {
+                            tops.push((el.key, el.value, page.pgid(), el.offset));
+                        }
+                    }
+                    Err(e) => damage = Some(e.to_string()),
+                }
+            }
+            damage
+        },
+    );
+    if !root_ok {
+        t.problem = Some(format!("root page {root} is not readable"));
+        return t;
+    }
+    for (name, value, holder, value_offset) in tops {
+        let label = crate::output::sanitize(name);
+        let is_key = name == KEY_BUCKET;
+        if is_key {
+            t.has_key_bucket = true;
+        }
+        let Some(header) = value.get(..16) else {
+            t.damaged.push(DamagedPage {
+                pgid: holder,
+                bucket: label.clone(),
+                reason: format!("bucket value of {} bytes is too short", value.len()),
+            });
+            if is_key {
+                t.key_lost.push((None, None));
+            }
+            t.buckets.entry(name).or_default().damaged = true;
+            continue;
+        };
+        let bucket_root = u64::from_le_bytes(header[..8].try_into().unwrap_or([0; 8]));
+        let ok = if bucket_root == 0 {
+            // Inline: the bucket's only leaf page follows the header inside the value.
+            match Page::new(&value[16..], holder, value_offset + 16, true) {
+                Some(p) if p.flags() & FLAG_LEAF != 0 => {
+                    visit_leaf(&p, None, None, name, &mut t);
+                    true
+                }
+                _ => {
+                    t.damaged.push(DamagedPage {
+                        pgid: holder,
+                        bucket: label.clone(),
+                        reason: "inline bucket page is not a leaf page".into(),
+                    });
+                    if is_key {
+                        t.key_lost.push((None, None));
+                    }
+                    false
+                }
+            }
+        } else {
+            walk_tree(
+                db,
+                bucket_root,
+                &label,
+                &mut visited,
+                &mut t,
+                &mut |page, lo, hi, t| visit_leaf(page, lo, hi, name, t),
+            )
+        };
+        if !ok {
+            t.buckets.entry(name).or_default().damaged = true;
+            if is_key {
+                t.problem = Some(format!(
+                    "root page {bucket_root} of the key bucket is not readable"
+                ));
+                t.key_root_ok = false;
+            }
+        }
+    }
+    if !t.has_key_bucket {
+        t.problem = Some("the root bucket has no key bucket".into());
+        t.key_root_ok = false;
+        t.key_lost.push((None, None));
+    }
+    t.usable = true;
+    t
+}
+
+/// Reads one leaf page of top-level bucket `name`; returns why it is damaged, if it is.
+fn visit_leaf<'a>(
+    page: &Page<'a>,
+    lo: Option<&'a [u8]>,
+    hi: Option<&'a [u8]>,
+    name: &'a [u8],
+    t: &mut TreeRead<'a>,
+) -> Option<String> {
+    let mut damage = None;
+    let mut prev: Option<&[u8]> = None;
+    let is_key = name == KEY_BUCKET;
+    let mut entries = Vec::new();
+    let mut revs = Vec::new();
+    let mut nested = 0;
+    for i in 0..page.count() {
+        let el = match page.leaf_element(i) {
+            Ok(el) => el,
+            Err(e) => {
+                damage = Some(e.to_string());
+                continue;
+            }
+        };
+        if !in_range(el.key, lo, hi) || prev.is_some_and(|p| el.key <= p) {
+            damage = Some(format!(
+                "element {i}: key out of order or outside the page's range"
+            ));
+            continue;
+        }
+        prev = Some(el.key);
+        if el.flags & LEAF_FLAG_BUCKET != 0 {
+            nested += 1;
+            continue;
+        }
+        if is_key {
+            match rev_entry(el.key, el.value, Source::Reachable, page.pgid()) {
+                Ok(e) => revs.push(e),
+                Err(why) => damage = Some(format!("element {i}: {why}")),
+            }
+        } else {
+            entries.push((el.key, el.value));
+        }
+    }
+    if is_key {
+        t.key_pages += 1;
+        if damage.is_some() {
+            t.key_pages_damaged += 1;
+            t.key_pages = t.key_pages.saturating_sub(1);
+            for e in &mut revs {
+                e.source = Source::DamagedPage;
+            }
+        }
+        t.key_entries.extend(revs);
+    }
+    let b = t.buckets.entry(name).or_default();
+    b.entries.extend(entries);
+    b.nested_skipped += nested;
+    if damage.is_some() {
+        b.damaged = true;
+    }
+    damage
+}
+
+fn in_range(k: &[u8], lo: Option<&[u8]>, hi: Option<&[u8]>) -> bool {
+    lo.map_or(true, |lo| k >= lo) && hi.map_or(true, |hi| k < hi)
+}
+
+/// A pending page of a tree walk and the key range its parent gives it.
+struct Pending<'a> {
+    pgid: Pgid,
+    lo: Option<&'a [u8]>,
+    hi: Option<&'a [u8]>,
+    depth: usize,
+}
+
+/// Walks the B+tree rooted at `root` in key order, handing each leaf page to `leaf`
+/// (which returns why the page is damaged, if it is). Damaged pages are recorded, and for
+/// the `key` bucket so is the key range they held. Returns false when the root page
+/// itself is unusable.
+fn walk_tree<'a>(
+    db: Db<'a>,
+    root: Pgid,
+    bucket: &str,
+    visited: &mut HashSet<Pgid>,
+    t: &mut TreeRead<'a>,
+    leaf: &mut dyn FnMut(
+        &Page<'a>,
+        Option<&'a [u8]>,
+        Option<&'a [u8]>,
+        &mut TreeRead<'a>,
+    ) -> Option<String>,
+) -> bool {
+    let file_pages = db.page_count();
+    let is_key = bucket.as_bytes() == KEY_BUCKET;
+    let mut stack = vec![Pending {
+        pgid: root,
+        lo: None,
+        hi: None,
+        depth: 0,
+    }];
+    let mut root_ok = true;
+    while let Some(p) = stack.pop() {
+        let problem = (|| {
+            if p.depth >= MAX_TREE_DEPTH {
+                return Err(format!("tree deeper than {MAX_TREE_DEPTH} levels"));
+            }
+            if p.pgid < 2 {
+                return Err("points at a meta page".into());
+            }
+            if !visited.insert(p.pgid) {
+                return Err("page referenced twice".into());
+            }
+            let page = db.page(p.pgid).map_err(|e| e.to_string())?;
+            if page.id() != p.pgid {
+                return Err(format!("page header says id {}", page.id()));
+            }
+            if db.page_span_truncated(&page) {
+                return Err("page runs past the end of the file".into());
+            }
+            Ok(page)
+        })();
+        let page = match problem {
+            Ok(page) => page,
+            Err(reason) => {
+                record_damage(t, p.pgid, bucket, reason, is_key, p.lo, p.hi);
+                if p.depth == 0 {
+                    root_ok = false;
+                }
+                continue;
+            }
+        };
+        mark_span(&mut t.reachable, &page, file_pages);
+        if page.flags() & FLAG_BRANCH != 0 {
+            let mut children = Vec::with_capacity(page.count().min(4096));
+            let mut bad = None;
+            for i in 0..page.count() {
+                match page.branch_element(i) {
+                    Ok(el) => children.push(el),
+                    Err(e) => {
+                        bad = Some(e.to_string());
+                        break;
+                    }
+                }
+            }
+            if bad.is_none() {
+                let sorted = children.windows(2).all(|w| w[0].key < w[1].key);
+                let inside = children.iter().skip(1).all(|c| in_range(c.key, p.lo, p.hi));
+                if children.is_empty() {
+                    bad = Some("branch page with no elements".into());
+                } else if !sorted || !inside {
+                    bad = Some("branch keys out of order or outside the page's range".into());
+                }
+            }
+            if let Some(reason) = bad {
+                record_damage(t, p.pgid, bucket, reason, is_key, p.lo, p.hi);
+                if p.depth == 0 {
+                    root_ok = false;
+                }
+                continue;
+            }
+            // Child i holds [key_i, key_{i+1}); the first one also anything below key_1.
+            for i in (0..children.len()).rev() {
+                let lo = if i == 0 { p.lo } else { Some(children[i].key) };
+                let hi = children.get(i + 1).map(|c| c.key).or(p.hi);
+                stack.push(Pending {
+                    pgid: children[i].pgid,
+                    lo,
+                    hi,
+                    depth: p.depth + 1,
+                });
+            }
+        } else if page.flags() & FLAG_LEAF != 0 {
+            if let Some(reason) = leaf(&page, p.lo, p.hi, t) {
+                record_damage(t, p.pgid, bucket, reason, is_key, p.lo, p.hi);
+            }
+        } else {
+            let reason = format!("expected a branch or leaf page, found {}", page.kind());
+            record_damage(t, p.pgid, bucket, reason, is_key, p.lo, p.hi);
+            if p.depth == 0 {
+                root_ok = false;
+            }
+        }
+    }
+    root_ok
+}
+
+fn record_damage<'a>(
+    t: &mut TreeRead<'a>,
+    pgid: Pgid,
+    bucket: &str,
+    reason: String,
+    is_key: bool,
+    lo: Option<&'a [u8]>,
+    hi: Option<&'a [u8]>,
+) {
+    t.damaged.push(DamagedPage {
+        pgid,
+        bucket: bucket.to_string(),
+        reason,
+    });
+    if is_key {
+        t.key_lost.push((lo, hi));
+    }
+}
+
+/// Checks one element of the `key` bucket and borrows it as a revision.
+fn rev_entry<'a>(
+    key: &'a [u8],
+    value: &'a [u8],
+    source: Source,
+    pgid: Pgid,
+) -> Result<RevEntry<'a>, String> {
+    let rk = parse_rev_key(key).map_err(|e| e.to_string())?;
+    if rk.rev.main <= 0 || rk.rev.sub < 0 {
+        return Err(format!("revision {} is not positive", rk.rev));
+    }
+    let kv = KeyValueRef::parse(value).map_err(|e| format!("KeyValue: {e}"))?;
+    if kv.key.is_empty() {
+        return Err("KeyValue has no key".into());
+    }
+    if !rk.tombstone && kv.mod_revision != rk.rev.main {
+        return Err(format!(
+            "KeyValue mod_revision {} differs from its revision {}",
+            kv.mod_revision, rk.rev
+        ));
+    }
+    Ok(RevEntry {
+        rev_key: key,
+        rev: rk.rev,
+        tombstone: rk.tombstone,
+        kv: value,
+        user_key: kv.key,
+        lease: kv.lease,
+        source,
+        pgid,
+    })
+}
+
+/// What the page scan found outside the tree.
+#[derive(Debug, Default)]
+struct Scan<'a> {
+    pages_scanned: u64,
+    key_pages: u64,
+    key_entries: Vec<RevEntry<'a>>,
+    lease_entries: Vec<(&'a [u8], &'a [u8])>,
+}
+
+enum ScanHit<'a> {
+    Key(Vec<RevEntry<'a>>),
+    Lease(Vec<(&'a [u8], &'a [u8])>),
+}
+
+/// Looks at every page not in `reachable` for a leaf page of the `key` or `lease` bucket.
+fn scan_pages<'a>(data: &'a [u8], page_size: usize, reachable: &HashSet<Pgid>) -> Scan<'a> {
+    let file_pages = (data.len() / page_size) as u64;
+    let hits: Vec<ScanHit<'a>> = (2..file_pages)
+        .into_par_iter()
+        .filter(|p| !reachable.contains(p))
+        .filter_map(|pgid| scan_page(data, page_size, pgid))
+        .collect();
+    let mut s = Scan {
+        pages_scanned: file_pages.saturating_sub(2),
+        ..Scan::default()
+    };
+    for h in hits {
+        match h {
+            ScanHit::Key(v) => {
+                s.key_pages += 1;
+                s.key_entries.extend(v);
+            }
+            ScanHit::Lease(v) => s.lease_entries.extend(v),
+        }
+    }
+    s
+}
+
+fn scan_page(data: &[u8], page_size: usize, pgid: Pgid) -> Option<ScanHit<'_>> {
+    let start = usize::try_from(pgid).ok()?.checked_mul(page_size)?;
+    let head = data.get(start..start.checked_add(PAGE_HEADER_SIZE)?)?;
+    // A page written by bbolt carries its own id; overflow continuation pages and
+    // garbage almost never do.
+    if u64::from_le_bytes(head[..8].try_into().ok()?) != pgid {
+        return None;
+    }
+    if u16::from_le_bytes([head[8], head[9]]) != FLAG_LEAF {
+        return None;
+    }
+    let overflow = u32::from_le_bytes(head[12..16].try_into().ok()?);
+    let span = (u64::from(overflow) + 1).saturating_mul(page_size as u64);
+    let end = (start as u64).saturating_add(span).min(data.len() as u64) as usize;
+    let page = Page::new(&data[start..end], pgid, start as u64, false)?;
+    if page.count() == 0 {
+        return None;
+    }
+    let first = page.leaf_element(0).ok()?;
+    let mut prev: Option<&[u8]> = None;
+    if first.key.len() == 17 || first.key.len() == 18 {
+        let mut out = Vec::with_capacity(page.count());
+        for i in 0..page.count() {
+            let el = page.leaf_element(i).ok()?;
+            if el.flags != 0 || prev.is_some_and(|p| el.key <= p) {
+                return None;
+            }
+            prev = Some(el.key);
+            out.push(rev_entry(el.key, el.value, Source::Unreachable, pgid).ok()?);
+        }
+        Some(ScanHit::Key(out))
+    } else if first.key.len() == 8 {
+        let mut out = Vec::with_capacity(page.count());
+        for i in 0..page.count() {
+            let el = page.leaf_element(i).ok()?;
+            if el.flags != 0 || prev.is_some_and(|p| el.key <= p) {
+                return None;
+            }
+            prev = Some(el.key);
+            let id = crate::mvcc::lease::lease_id_from_key(el.key)?;
+            let lease = Lease::parse(el.value).ok()?;
+            if lease.id != id || id == 0 {
+                return None;
+            }
+            out.push((el.key, el.value));
+        }
+        Some(ScanHit::Lease(out))
+    } else {
+        None
+    }
+}
