@@ -7,11 +7,15 @@
 
 pub mod auth;
 pub mod cluster;
+pub mod defrag;
+pub mod fasthash;
+pub mod hash;
 pub mod kv;
 pub mod lease;
 pub mod meta;
 pub mod proto;
 pub mod revision;
+pub mod scan;
 
 pub use auth::User;
 pub use cluster::{parse_member, Alarm, AlarmType, MemberRecord};

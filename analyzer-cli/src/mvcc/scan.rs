@@ -1,0 +1,481 @@
+//! One parallel pass over the `key` bucket: per user key, what the file holds of it.
+//!
+//! The key bucket is ordered by revision, so one user key's revisions are scattered over
+//! the whole tree. The scan takes the bucket's leaf pages (found by reading branch pages
+//! only), cuts them into chunks whose size depends only on the number of leaf pages, and
+//! folds each run of chunks on a rayon thread into a map user key -> [`KeyAcc`]. Maps are
+//! merged by sums and "newest revision wins", so the result does not depend on how many
+//! threads ran or how rayon split the work. User keys are slices of the mapping; nothing is
+//! kept per revision.
+//!
+//! Per entry the scan reads the 16-byte leaf element, the revision key and the KeyValue's
+//! fields; the value itself is only measured (its bytes are skipped), so the middle pages
+//! of a large value are never touched.
+
+use super::fasthash::FastMap;
+use super::kv::KeyValueRef;
+use super::revision::{parse_rev_key, Revision};
+use bbolt_reader::{Bucket, Page, Pgid};
+use rayon::prelude::*;
+
+/// At most this many problems are kept (the smallest by position); all are counted.
+pub const MAX_PROBLEMS: usize = 50;
+
+/// Something in the key bucket that does not follow etcd's layout.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct Problem {
+    /// Leaf page holding the entry.
+    pub pgid: Pgid,
+    /// Element index within the page.
+    pub index: usize,
+    /// What is wrong.
+    pub what: String,
+}
+
+/// What the file holds of one user key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyAcc {
+    /// Revisions (puts and tombstones) in the file.
+    pub revisions: u32,
+    /// Of which tombstones.
+    pub tombstones: u32,
+    /// Sum of the user value's length over all revisions.
+    pub value_bytes: u64,
+    /// Sum of bbolt key + value bytes over all revisions.
+    pub entry_bytes: u64,
+    /// Newest revision.
+    pub newest: Revision,
+    /// Whether the newest revision is a tombstone (the key is deleted).
+    pub newest_tombstone: bool,
+    /// User value length of the newest revision.
+    pub newest_value_len: u64,
+    /// bbolt key + value bytes of the newest revision.
+    pub newest_entry_bytes: u64,
+    /// Lease of the newest revision (0 = none).
+    pub newest_lease: i64,
+    /// Revisions with main <= the scan's limit.
+    pub below_count: u32,
+    /// Their bbolt key + value bytes.
+    pub below_entry_bytes: u64,
+    /// Newest revision <= the limit, if any.
+    pub below_newest: Option<Revision>,
+    /// Whether that one is a tombstone.
+    pub below_newest_tombstone: bool,
+    /// Its bbolt key + value bytes.
+    pub below_newest_entry_bytes: u64,
+}
+
+impl KeyAcc {
+    /// True when the newest revision is a put.
+    pub fn is_live(&self) -> bool {
+        self.revisions > 0 && !self.newest_tombstone
+    }
+
+    /// Folds in one revision.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    fn add(
+        &mut self,
+        rev: Revision,
+        tombstone: bool,
+        value_len: u64,
+        entry_bytes: u64,
+        lease: i64,
+        limit: i64,
+    ) {
+        self.revisions += 1;
+        self.tombstones += u32::from(tombstone);
+        self.value_bytes += value_len;
+        self.entry_bytes += entry_bytes;
+        if self.revisions == 1 || (rev, tombstone) > (self.newest, self.newest_tombstone) {
+            self.newest = rev;
+            self.newest_tombstone = tombstone;
+            self.newest_value_len = value_len;
+            self.newest_entry_bytes = entry_bytes;
+            self.newest_lease = lease;
+        }
+        if rev.main <= limit {
+            self.below_count += 1;
+            self.below_entry_bytes += entry_bytes;
+            let newer = match self.below_newest {
+                None => true,
+                Some(b) => (rev, tombstone) > (b, self.below_newest_tombstone),
+            };
+            if newer {
+                self.below_newest = Some(rev);
+                self.below_newest_tombstone = tombstone;
+                self.below_newest_entry_bytes = entry_bytes;
+            }
+        }
+    }
+
+    /// Merges another record of the same key.
+    fn merge(&mut self, o: &KeyAcc) {
+        if o.revisions == 0 {
+            return;
+        }
+        if self.revisions == 0
+            || (o.newest, o.newest_tombstone) > (self.newest, self.newest_tombstone)
+        {
+            self.newest = o.newest;
+            self.newest_tombstone = o.newest_tombstone;
+            self.newest_value_len = o.newest_value_len;
+            self.newest_entry_bytes = o.newest_entry_bytes;
+            self.newest_lease = o.newest_lease;
+        }
+        self.revisions += o.revisions;
+        self.tombstones += o.tombstones;
+        self.value_bytes += o.value_bytes;
+        self.entry_bytes += o.entry_bytes;
+        if let Some(ob) = o.below_newest {
+            let newer = match self.below_newest {
+                None => true,
+                Some(b) => (ob, o.below_newest_tombstone) > (b, self.below_newest_tombstone),
+            };
+            if newer {
+                self.below_newest = Some(ob);
+                self.below_newest_tombstone = o.below_newest_tombstone;
+                self.below_newest_entry_bytes = o.below_newest_entry_bytes;
+            }
+        }
+        self.below_count += o.below_count;
+        self.below_entry_bytes += o.below_entry_bytes;
+    }
+
+    /// Revisions a compaction at the limit would delete: all <= limit except the newest,
+    /// and that one too when it is a tombstone (etcd 3.4 `keyIndex.compact`).
+    pub fn compaction_dropped(&self) -> (u64, u64) {
+        let keep = self.below_newest.is_some() && !self.below_newest_tombstone;
+        if keep {
+            (
+                u64::from(self.below_count) - 1,
+                self.below_entry_bytes - self.below_newest_entry_bytes,
+            )
+        } else {
+            (u64::from(self.below_count), self.below_entry_bytes)
+        }
+    }
+}
+
+/// Counts over all entries of the key bucket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct EntryTotals {
+    /// Entries (revisions) read.
+    pub entries: u64,
+    /// Of which tombstones.
+    pub tombstones: u64,
+    /// Sum of bbolt key + value bytes.
+    pub entry_bytes: u64,
+    /// Sum of user value lengths.
+    pub value_bytes: u64,
+    /// Leaf pages read (first pages of nodes).
+    pub leaf_nodes: u64,
+    /// Pages spanned by the leaf nodes (overflow included).
+    pub leaf_pages: u64,
+    /// Bytes of the leaf nodes in use (bbolt's accounting).
+    pub leaf_used_bytes: u64,
+    /// Newest revision seen.
+    pub max_rev: Option<Revision>,
+    /// Oldest revision seen.
+    pub min_rev: Option<Revision>,
+    /// Entries whose key is not a revision or whose value is not a KeyValue.
+    pub malformed: u64,
+}
+
+impl EntryTotals {
+    fn merge(&mut self, o: &EntryTotals) {
+        self.entries += o.entries;
+        self.tombstones += o.tombstones;
+        self.entry_bytes += o.entry_bytes;
+        self.value_bytes += o.value_bytes;
+        self.leaf_nodes += o.leaf_nodes;
+        self.leaf_pages += o.leaf_pages;
+        self.leaf_used_bytes += o.leaf_used_bytes;
+        self.malformed += o.malformed;
+        self.max_rev = match (self.max_rev, o.max_rev) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        self.min_rev = match (self.min_rev, o.min_rev) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
+/// The outcome of [`scan_keyspace`].
+#[derive(Debug)]
+pub struct Keyspace<'a> {
+    /// Per user key.
+    pub keys: FastMap<&'a [u8], KeyAcc>,
+    /// Over all entries.
+    pub totals: EntryTotals,
+    /// The revision limit used for the `below_*` fields.
+    pub limit: i64,
+    /// First problems found, by position.
+    pub problems: Vec<Problem>,
+    /// Number of problems found.
+    pub problem_count: u64,
+}
+
+#[derive(Default)]
+struct Acc<'a> {
+    keys: FastMap<&'a [u8], KeyAcc>,
+    totals: EntryTotals,
+    problems: Vec<Problem>,
+    problem_count: u64,
+}
+
+impl<'a> Acc<'a> {
+    fn problem(&mut self, pgid: Pgid, index: usize, what: String) {
+        self.problem_count += 1;
+        self.problems.push(Problem { pgid, index, what });
+        if self.problems.len() >= 2 * MAX_PROBLEMS {
+            self.problems.sort();
+            self.problems.truncate(MAX_PROBLEMS);
+        }
+    }
+
+    fn scan_page(&mut self, page: &Page<'a>, limit: i64) {
+        self.totals.leaf_nodes += 1;
+        self.totals.leaf_pages += u64::from(page.overflow()) + 1;
+        self.totals.leaf_used_bytes += page.used_bytes();
+        if !page.is_leaf() {
+            self.problem(page.pgid(), 0, "not a leaf page".into());
+            return;
+        }
+        for (index, el) in page.leaf_elements().enumerate() {
+            let el = match el {
+                Ok(el) => el,
+                Err(e) => {
+                    self.totals.malformed += 1;
+                    self.problem(page.pgid(), index, e.to_string());
+                    continue;
+                }
+            };
+            if el.is_bucket() {
+                self.totals.malformed += 1;
+                self.problem(
+                    page.pgid(),
+                    index,
+                    "nested bucket inside the key bucket".into(),
+                );
+                continue;
+            }
+            let rk = match parse_rev_key(el.key) {
+                Ok(rk) => rk,
+                Err(e) => {
+                    self.totals.malformed += 1;
+                    self.problem(page.pgid(), index, e.to_string());
+                    continue;
+                }
+            };
+            let kv = match KeyValueRef::parse(el.value) {
+                Ok(kv) => kv,
+                Err(e) => {
+                    self.totals.malformed += 1;
+                    self.problem(
+                        page.pgid(),
+                        index,
+                        format!("revision {}: KeyValue: {e}", rk.rev),
+                    );
+                    continue;
+                }
+            };
+            let entry_bytes = (el.key.len() + el.value.len()) as u64;
+            let value_len = kv.value.len() as u64;
+            let t = &mut self.totals;
+            t.entries += 1;
+            t.tombstones += u64::from(rk.tombstone);
+            t.entry_bytes += entry_bytes;
+            t.value_bytes += value_len;
+            t.max_rev = Some(t.max_rev.map_or(rk.rev, |m| m.max(rk.rev)));
+            t.min_rev = Some(t.min_rev.map_or(rk.rev, |m| m.min(rk.rev)));
+            self.keys.entry(kv.key).or_default().add(
+                rk.rev,
+                rk.tombstone,
+                value_len,
+                entry_bytes,
+                kv.lease,
+                limit,
+            );
+        }
+    }
+
+    fn merge(mut self, mut o: Acc<'a>) -> Acc<'a> {
+        if o.keys.len() > self.keys.len() {
+            std::mem::swap(&mut self.keys, &mut o.keys);
+        }
+        for (k, v) in o.keys {
+            self.keys.entry(k).and_modify(|a| a.merge(&v)).or_insert(v);
+        }
+        self.totals.merge(&o.totals);
+        self.problem_count += o.problem_count;
+        self.problems.extend(o.problems);
+        self.problems.sort();
+        self.problems.truncate(MAX_PROBLEMS);
+        self
+    }
+}
+
+/// Leaf pages per chunk for a bucket of `n` leaf pages (depends on `n` only, never on the
+/// thread count).
+pub fn chunk_pages(n: usize) -> usize {
+    (n / 512).clamp(16, 4096)
+}
+
+/// Scans the key bucket. `limit` is the revision up to which [`KeyAcc`]'s `below_*`
+/// fields count (a compaction revision; `i64::MAX` for "all"). `progress` is called with
+/// the number of leaf pages done after each chunk. Runs on the current rayon pool.
+pub fn scan_keyspace<'a>(
+    bucket: &Bucket<'a>,
+    limit: i64,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Keyspace<'a>, bbolt_reader::Error> {
+    let pages = bucket.leaf_pages()?;
+    Ok(scan_leaf_pages(&pages, limit, progress))
+}
+
+/// [`scan_keyspace`] over leaf pages already listed.
+pub fn scan_leaf_pages<'a>(
+    pages: &[Page<'a>],
+    limit: i64,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Keyspace<'a> {
+    let per = chunk_pages(pages.len());
+    let acc = pages
+        .par_chunks(per)
+        .fold(Acc::default, |mut acc, ps| {
+            for p in ps {
+                acc.scan_page(p, limit);
+            }
+            progress(ps.len() as u64);
+            acc
+        })
+        .reduce(Acc::default, Acc::merge);
+    let mut problems = acc.problems;
+    problems.sort();
+    problems.truncate(MAX_PROBLEMS);
+    Keyspace {
+        keys: acc.keys,
+        totals: acc.totals,
+        limit,
+        problems,
+        problem_count: acc.problem_count,
+    }
+}
+
+/// Per-prefix figures (the `prefixes` command's fields).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PrefixStats {
+    /// Distinct user keys.
+    pub keys: u64,
+    /// Keys whose newest revision is not a tombstone.
+    pub live_keys: u64,
+    /// Revisions kept in the file (puts and tombstones).
+    pub revisions: u64,
+    /// Of which tombstones.
+    pub tombstones: u64,
+    /// User key length summed over every revision.
+    pub key_bytes: u64,
+    /// User value length summed over every revision.
+    pub value_bytes: u64,
+    /// Value length of each live key's newest revision.
+    pub live_value_bytes: u64,
+    /// Live keys whose newest revision is attached to a lease.
+    pub leased_keys: u64,
+}
+
+impl PrefixStats {
+    /// Adds one key.
+    pub fn add_key(&mut self, key: &[u8], a: &KeyAcc) {
+        self.keys += 1;
+        self.revisions += u64::from(a.revisions);
+        self.tombstones += u64::from(a.tombstones);
+        self.key_bytes += key.len() as u64 * u64::from(a.revisions);
+        self.value_bytes += a.value_bytes;
+        if a.is_live() {
+            self.live_keys += 1;
+            self.live_value_bytes += a.newest_value_len;
+            if a.newest_lease != 0 {
+                self.leased_keys += 1;
+            }
+        }
+    }
+
+    /// Adds another prefix's figures.
+    pub fn add(&mut self, o: &PrefixStats) {
+        self.keys += o.keys;
+        self.live_keys += o.live_keys;
+        self.revisions += o.revisions;
+        self.tombstones += o.tombstones;
+        self.key_bytes += o.key_bytes;
+        self.value_bytes += o.value_bytes;
+        self.live_value_bytes += o.live_value_bytes;
+        self.leased_keys += o.leased_keys;
+    }
+}
+
+/// Groups keys by their prefix at `depth` (only keys starting with `filter`), sorted by
+/// value bytes (largest first), then by prefix.
+pub fn group_by_prefix<'a>(
+    ks: &Keyspace<'a>,
+    depth: usize,
+    filter: &[u8],
+) -> (PrefixStats, Vec<(&'a [u8], PrefixStats)>) {
+    let mut groups: FastMap<&'a [u8], PrefixStats> = FastMap::default();
+    let mut totals = PrefixStats::default();
+    for (&k, a) in &ks.keys {
+        if !k.starts_with(filter) {
+            continue;
+        }
+        let p = super::prefix_at_depth(k, depth);
+        groups.entry(p).or_default().add_key(k, a);
+        totals.add_key(k, a);
+    }
+    let mut v: Vec<(&'a [u8], PrefixStats)> = groups.into_iter().collect();
+    v.sort_by(|a, b| b.1.value_bytes.cmp(&a.1.value_bytes).then(a.0.cmp(b.0)));
+    (totals, v)
+}
+
+/// What a compaction at the scan's limit would delete.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CompactionEffect {
+    /// Revisions deleted.
+    pub revisions_dropped: u64,
+    /// Their bbolt key + value bytes.
+    pub bytes_dropped: u64,
+    /// bbolt key + value bytes of the entries kept.
+    pub bytes_kept: u64,
+    /// Entries kept.
+    pub entries_kept: u64,
+}
+
+impl Keyspace<'_> {
+    /// Effect of compacting at [`Keyspace::limit`].
+    pub fn compaction_effect(&self) -> CompactionEffect {
+        let mut e = CompactionEffect::default();
+        for a in self.keys.values() {
+            let (n, b) = a.compaction_dropped();
+            e.revisions_dropped += n;
+            e.bytes_dropped += b;
+        }
+        e.bytes_kept = self.totals.entry_bytes - e.bytes_dropped;
+        e.entries_kept = self.totals.entries - e.revisions_dropped;
+        e
+    }
+
+    /// Number of keys whose newest revision is live.
+    pub fn live_keys(&self) -> u64 {
+        self.keys.values().filter(|a| a.is_live()).count() as u64
+    }
+
+    /// bbolt key + value bytes of the live keys' newest revisions.
+    pub fn live_entry_bytes(&self) -> u64 {
+        self.keys
+            .values()
+            .filter(|a| a.is_live())
+            .map(|a| a.newest_entry_bytes)
+            .sum()
+    }
+}
