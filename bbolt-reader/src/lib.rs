@@ -48,19 +48,26 @@
 #![deny(missing_docs)]
 
 pub mod bucket;
+pub mod check;
 pub mod db;
 pub mod error;
+pub mod fuzz;
 pub mod meta;
 mod mmap;
 pub mod page;
 mod raw;
+pub mod stats;
+pub mod walk;
 
 pub use bucket::{Bucket, Cursor, Item, Iter};
+pub use check::{check, check_bytes, CheckReport, Finding, FindingKind};
 pub use db::Db;
 pub use error::{Error, Result};
 pub use meta::{Meta, MetaChoice, MetaProblem, MetaSlot};
 pub use mmap::MappedFile;
 pub use page::{BranchElement, LeafElement, Page, PageKind};
+pub use stats::BucketStats;
+pub use walk::{walk, PageGraph, PageUse, Walk};
 
 /// A page id: the page's index in the file (its byte offset divided by the page size).
 pub type Pgid = u64;

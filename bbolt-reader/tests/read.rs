@@ -12,7 +12,7 @@ fn newest_valid_meta_is_chosen_and_both_are_reported() {
     assert_eq!(db.page_size(), PS);
     assert_eq!(db.meta_index(), 1);
     assert_eq!(db.meta().txid, 3);
-    assert_eq!(db.meta().high_water_mark, 7);
+    assert_eq!(db.meta().high_water_mark, 8);
     assert!(db.metas().iter().all(|m| m.is_valid()));
     let older = Db::open_with(&data, MetaChoice::Meta0).unwrap();
     assert_eq!(older.meta().txid, 2);

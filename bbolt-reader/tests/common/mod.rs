@@ -81,6 +81,10 @@ impl FileBuilder {
             data.extend_from_slice(k);
         }
         elems.extend_from_slice(&data);
+        assert!(
+            16 + elems.len() <= self.ps,
+            "test branch page must fit one page"
+        );
         self.header(id, 0x01, n as u16, 0);
         let off = id as usize * self.ps + 16;
         self.bytes[off..off + elems.len()].copy_from_slice(&elems);
@@ -144,11 +148,10 @@ pub fn inline_bucket(entries: &[(u32, &[u8], &[u8])]) -> Vec<u8> {
 
 /// A sound two-level file:
 /// page 2: freelist (empty), page 3: root bucket leaf with buckets "a" (page 4 branch) and
-/// "b" (inline, odd offset); page 4: branch -> leaves 5, 6; high-water mark 7.
+/// "bbbb" (inline, odd offset); page 4: branch -> leaves 5, 6 (6 with one overflow page);
+/// high-water mark 8.
 pub fn sample() -> Vec<u8> {
     let mut f = FileBuilder::new(PS, 7);
-    f.meta(0, 3, 2, 7, 2);
-    f.meta(1, 3, 2, 7, 3);
     f.freelist(2, &[], false);
     let inline = inline_bucket(&[(0, b"x", b"1"), (0, b"yy", b"22")]);
     let a = bucket_value(4);
@@ -161,5 +164,31 @@ pub fn sample() -> Vec<u8> {
         (50..100).map(|i| (0, &keys[i][..], &vals[i][..])).collect();
     f.leaf(5, &left);
     f.leaf(6, &right);
+    let hwm = (f.bytes.len() / PS) as u64;
+    f.meta(0, 3, 2, hwm, 2);
+    f.meta(1, 3, 2, hwm, 3);
+    f.bytes
+}
+
+/// A file whose bucket "big" has a root branch page (3) over `n` leaf pages (4..4+n), each
+/// with 10 keys; root bucket leaf at page 2; freelist not persisted.
+pub fn wide(n: usize) -> Vec<u8> {
+    let mut f = FileBuilder::new(PS, 4 + n);
+    let bv = bucket_value(3);
+    f.leaf(2, &[(1, b"big", &bv)]);
+    let keys: Vec<Vec<u8>> = (0..n * 10)
+        .map(|i| format!("key{i:08}").into_bytes())
+        .collect();
+    let children: Vec<(&[u8], u64)> = (0..n).map(|l| (&keys[l * 10][..], 4 + l as u64)).collect();
+    f.branch(3, &children);
+    for l in 0..n {
+        let entries: Vec<(u32, &[u8], &[u8])> = (0..10)
+            .map(|j| (0u32, &keys[l * 10 + j][..], &b"value"[..]))
+            .collect();
+        f.leaf(4 + l as u64, &entries);
+    }
+    let hwm = (4 + n) as u64;
+    f.meta(0, 2, u64::MAX, hwm, 4);
+    f.meta(1, 2, u64::MAX, hwm, 5);
     f.bytes
 }

@@ -1,0 +1,181 @@
+//! Findings: what is wrong with a file, page by page.
+//!
+//! [`check`] runs bbolt's own consistency checks (bbolt `tx_check.go`: page out of bounds,
+//! referenced twice, reachable and free, unreachable and not free, wrong page type, keys
+//! out of order) and the checks a hostile file needs (cycles, elements outside their page,
+//! overflow past the end of the file, a truncated file, invalid metas). Each finding names
+//! one page id. A file with findings is still read as far as it safely can be.
+
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::meta::{MetaChoice, MetaProblem, MAGIC};
+use crate::walk::{walk, Walk};
+use crate::Pgid;
+use std::fmt;
+
+/// What kind of damage a [`Finding`] reports. [`FindingKind::as_str`] gives the stable
+/// snake_case name used in reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum FindingKind {
+    /// A meta page fails validation (magic, version, checksum or page size).
+    MetaInvalid,
+    /// A page is referenced that lies at or past the high-water mark or the file's end.
+    PageOutOfBounds,
+    /// A page is referenced by two parents (or listed twice in the freelist).
+    PageReferencedTwice,
+    /// A page is reachable from the root and also listed as free.
+    PageReachableAndFree,
+    /// A page below the high-water mark is neither reachable nor free.
+    PageUnreachableNotFree,
+    /// A page's type is not what its place in the tree requires.
+    WrongPageType,
+    /// Keys are not strictly ascending, or a child's keys fall outside its parent's range.
+    KeysOutOfOrder,
+    /// An element header, key or value lies outside its page, or a bucket value is too short.
+    ElementOutOfPage,
+    /// A page's span (`1 + overflow` pages) runs past the end of the file.
+    OverflowPastFileEnd,
+    /// A branch page leads back to one of its ancestors.
+    Cycle,
+    /// The file is shorter than its high-water mark says (pages are missing at the end).
+    FileTruncated,
+    /// A page header's id differs from the page's position.
+    PageIdMismatch,
+    /// A tree or bucket nesting deeper than any real file has; the walk stopped descending.
+    TooDeep,
+}
+
+impl FindingKind {
+    /// The stable name: `meta_invalid`, `page_out_of_bounds`, `page_referenced_twice`,
+    /// `page_reachable_and_free`, `page_unreachable_not_free`, `wrong_page_type`,
+    /// `keys_out_of_order`, `element_out_of_page`, `overflow_past_file_end`, `cycle`,
+    /// `file_truncated`, `page_id_mismatch`, `too_deep`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            FindingKind::MetaInvalid => "meta_invalid",
+            FindingKind::PageOutOfBounds => "page_out_of_bounds",
+            FindingKind::PageReferencedTwice => "page_referenced_twice",
+            FindingKind::PageReachableAndFree => "page_reachable_and_free",
+            FindingKind::PageUnreachableNotFree => "page_unreachable_not_free",
+            FindingKind::WrongPageType => "wrong_page_type",
+            FindingKind::KeysOutOfOrder => "keys_out_of_order",
+            FindingKind::ElementOutOfPage => "element_out_of_page",
+            FindingKind::OverflowPastFileEnd => "overflow_past_file_end",
+            FindingKind::Cycle => "cycle",
+            FindingKind::FileTruncated => "file_truncated",
+            FindingKind::PageIdMismatch => "page_id_mismatch",
+            FindingKind::TooDeep => "too_deep",
+        }
+    }
+}
+
+impl fmt::Display for FindingKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One thing wrong with the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// The page that is wrong (for a bad reference: the page referred to).
+    pub page: Pgid,
+    /// What is wrong.
+    pub kind: FindingKind,
+    /// A sentence naming the page, and where it helps the parent page and offsets.
+    pub message: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "page {}: {}: {}", self.page, self.kind, self.message)
+    }
+}
+
+/// The result of [`check`].
+#[derive(Debug, Clone)]
+pub struct CheckReport {
+    /// Which meta page the tree was read from (`None` when neither is valid).
+    pub meta_index: Option<usize>,
+    /// Everything found, meta findings first, then in walk order.
+    pub findings: Vec<Finding>,
+}
+
+impl CheckReport {
+    /// True when nothing was found.
+    pub fn is_clean(&self) -> bool {
+        self.findings.is_empty()
+    }
+}
+
+/// Checks the whole file as of the newest valid meta. Invalid metas are findings.
+///
+/// Fails only when the bytes do not look like a bbolt file at all (neither meta page carries
+/// the magic number); a file with two damaged metas is reported, not rejected.
+pub fn check_bytes(data: &[u8]) -> Result<CheckReport> {
+    check_bytes_with(data, MetaChoice::Newest)
+}
+
+/// Like [`check_bytes`], reading the tree from the chosen meta page.
+pub fn check_bytes_with(data: &[u8], choice: MetaChoice) -> Result<CheckReport> {
+    match Db::open_with(data, choice) {
+        Ok(db) => Ok(check(&db)),
+        Err(e @ (Error::NoValidMeta { .. } | Error::MetaInvalid { .. })) => {
+            let slots = [
+                crate::meta::MetaSlot::read(data, 0, 0),
+                crate::meta::MetaSlot::read(data, 1, guess_meta1_offset(data)),
+            ];
+            if slots
+                .iter()
+                .all(|s| s.meta.is_none_or(|m| m.magic != MAGIC))
+            {
+                return Err(e);
+            }
+            let findings = slots
+                .iter()
+                .filter_map(|s| meta_finding(s.index, s.problem))
+                .collect();
+            Ok(CheckReport {
+                meta_index: None,
+                findings,
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn guess_meta1_offset(data: &[u8]) -> usize {
+    let m0 = crate::meta::MetaSlot::read(data, 0, 0);
+    m0.meta
+        .map(|m| m.page_size as usize)
+        .filter(|ps| (128..=(1 << 26)).contains(ps))
+        .unwrap_or(4096)
+}
+
+pub(crate) fn meta_finding(index: usize, problem: Option<MetaProblem>) -> Option<Finding> {
+    problem.map(|p| Finding {
+        page: index as Pgid,
+        kind: FindingKind::MetaInvalid,
+        message: format!("meta page {index} is invalid: {p}"),
+    })
+}
+
+/// Checks the tree of `db`'s meta, the page accounting and both metas.
+pub fn check(db: &Db<'_>) -> CheckReport {
+    check_walk(db, &walk(db))
+}
+
+/// The findings of an existing [`Walk`] plus the meta findings of `db`.
+pub fn check_walk(db: &Db<'_>, w: &Walk<'_>) -> CheckReport {
+    let mut findings: Vec<Finding> = db
+        .metas()
+        .iter()
+        .filter_map(|s| meta_finding(s.index, s.problem))
+        .collect();
+    findings.extend(w.findings.iter().cloned());
+    CheckReport {
+        meta_index: Some(db.meta_index()),
+        findings,
+    }
+}

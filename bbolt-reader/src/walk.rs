@@ -1,0 +1,979 @@
+//! One pass over the whole file: which page is what, who owns it, and what is wrong.
+//!
+//! The walk starts at the chosen meta's root bucket and follows every bucket's B+tree,
+//! nested buckets included. It keeps one entry per page of the file (sized by the file's
+//! length, never by a number read from it) and enters a page only the first time it is
+//! referenced, so cycles and shared subtrees cost one finding each, not an endless walk.
+//! Branch pages are walked in key order on one thread; leaf pages are analysed in batches
+//! in parallel (rayon) and their results merged in key order, so the output does not
+//! depend on the number of threads.
+//!
+//! Free pages come from the freelist page when the meta names one. When the freelist pgid
+//! is `u64::MAX` (not persisted: etcd on Linux runs bbolt with `NoFreelistSync`), free pages
+//! are reconstructed as bbolt does on open: every page below the high-water mark that is
+//! neither a meta page nor reachable.
+
+use crate::bucket::{Bucket, MAX_DEPTH};
+use crate::check::{Finding, FindingKind};
+use crate::db::Db;
+use crate::meta::PGID_NO_FREELIST;
+use crate::page::{Page, PageKind};
+use crate::stats::{BucketStats, TreeStats};
+use crate::Pgid;
+use rayon::prelude::*;
+use std::collections::VecDeque;
+
+/// Buckets nested deeper than this are not entered (real files nest a few levels).
+pub const MAX_BUCKET_NESTING: usize = 64;
+
+/// Leaf pages gathered before a parallel batch is analysed.
+const LEAF_BATCH: usize = 4096;
+/// Below this many leaves a batch is analysed on the calling thread.
+const PARALLEL_MIN: usize = 64;
+
+/// Owner index meaning "no bucket" (the freelist's overflow pages).
+pub const NO_BUCKET: u32 = u32::MAX;
+
+/// What the walk found a page to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageUse {
+    /// Not reached from the root (free, lost, or past the high-water mark).
+    Unreached,
+    /// Meta page 0 or 1.
+    Meta,
+    /// The freelist page (or one of its overflow pages).
+    Freelist,
+    /// A branch page of bucket `.0` (index into [`Walk::buckets`]).
+    Branch(u32),
+    /// A leaf page of bucket `.0`.
+    Leaf(u32),
+    /// An overflow page continuing a page of bucket `.0` ([`NO_BUCKET`] for the freelist).
+    Overflow(u32),
+    /// Reached as part of bucket `.0`'s tree but neither a branch nor a leaf page.
+    Invalid(u32),
+}
+
+impl PageUse {
+    /// The owning bucket's index, for pages that belong to a bucket.
+    pub fn bucket(&self) -> Option<usize> {
+        match *self {
+            PageUse::Branch(b) | PageUse::Leaf(b) | PageUse::Overflow(b) | PageUse::Invalid(b)
+                if b != NO_BUCKET =>
+            {
+                Some(b as usize)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Where the free-page set came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FreelistSource {
+    /// Read from the freelist page at this pgid.
+    Persisted(Pgid),
+    /// The freelist page named by the meta could not be read; no page counts as free.
+    Unreadable(Pgid),
+    /// Not persisted (freelist pgid `u64::MAX`): every unreachable page below the
+    /// high-water mark.
+    Reconstructed,
+}
+
+/// Every page of the file and what it is.
+#[derive(Debug, Clone)]
+pub struct PageGraph {
+    /// Page size in bytes.
+    pub page_size: usize,
+    /// The meta's high-water mark (one past the highest page in use).
+    pub high_water_mark: Pgid,
+    /// Pages the file holds (a partial last page counts).
+    pub file_pages: u64,
+    /// Where the free pages come from.
+    pub freelist: FreelistSource,
+    uses: Vec<PageUse>,
+    free: Vec<u64>,
+}
+
+impl PageGraph {
+    /// What page `pgid` is; `None` past the end of the file.
+    pub fn page_use(&self, pgid: Pgid) -> Option<PageUse> {
+        usize::try_from(pgid)
+            .ok()
+            .and_then(|i| self.uses.get(i))
+            .copied()
+    }
+
+    /// True when `pgid` is free (listed in the freelist, or reconstructed as free).
+    pub fn is_free(&self, pgid: Pgid) -> bool {
+        bit(&self.free, pgid)
+    }
+
+    /// True when `pgid` was reached from the root (metas and freelist included).
+    pub fn is_reachable(&self, pgid: Pgid) -> bool {
+        self.page_use(pgid).is_some_and(|u| u != PageUse::Unreached)
+    }
+
+    /// Number of free pages (within the file).
+    pub fn free_count(&self) -> u64 {
+        self.free.iter().map(|w| u64::from(w.count_ones())).sum()
+    }
+
+    /// Number of reachable pages (metas and freelist included, overflow pages counted).
+    pub fn reachable_count(&self) -> u64 {
+        self.uses
+            .iter()
+            .filter(|u| **u != PageUse::Unreached)
+            .count() as u64
+    }
+
+    /// Pages the file holds at or past the high-water mark (preallocated or stale space).
+    pub fn past_high_water_count(&self) -> u64 {
+        self.file_pages.saturating_sub(self.high_water_mark)
+    }
+
+    /// The free page ids in ascending order.
+    pub fn free_pages(&self) -> impl Iterator<Item = Pgid> + '_ {
+        (0..self.file_pages).filter(|p| self.is_free(*p))
+    }
+}
+
+/// A bucket met by the walk. Index 0 is the root bucket (empty name, no parent).
+#[derive(Debug, Clone)]
+pub struct BucketNode<'a> {
+    /// The bucket's key in its parent (empty for the root bucket).
+    pub name: &'a [u8],
+    /// Index of the parent bucket.
+    pub parent: Option<usize>,
+    /// Root page, or `None` for an inline bucket.
+    pub root: Option<Pgid>,
+    /// Nesting level: 0 for the root bucket, 1 for top-level buckets.
+    pub nesting: usize,
+    /// Statistics of this bucket's own tree (sub-buckets not included).
+    pub own: TreeStats,
+}
+
+/// The result of [`walk`].
+#[derive(Debug, Clone)]
+pub struct Walk<'a> {
+    /// Every page and what it is.
+    pub graph: PageGraph,
+    /// Every bucket, parents before children, siblings in key order.
+    pub buckets: Vec<BucketNode<'a>>,
+    /// Damage met on the way, in walk order, then the page accounting.
+    pub findings: Vec<Finding>,
+}
+
+impl<'a> Walk<'a> {
+    /// The bucket's path from the top level: `[b"key"]`, `[b"a", b"b"]`; empty for the root.
+    pub fn path(&self, index: usize) -> Vec<&'a [u8]> {
+        let mut out = Vec::new();
+        let mut cur = Some(index);
+        while let Some(i) = cur {
+            let Some(node) = self.buckets.get(i) else {
+                break;
+            };
+            if node.parent.is_none() || out.len() > MAX_BUCKET_NESTING {
+                break;
+            }
+            out.push(node.name);
+            cur = node.parent;
+        }
+        out.reverse();
+        out
+    }
+
+    /// Indices of the top-level buckets, in key order.
+    pub fn top_level(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.buckets.len()).filter(|i| self.buckets[*i].parent == Some(0))
+    }
+
+    /// bbolt `Bucket.Stats()` for every bucket (same indices as [`Walk::buckets`]): its own
+    /// tree plus all sub-buckets, with bbolt's rules (an inline bucket's sub-buckets are
+    /// not counted; depth adds the deepest sub-bucket's depth).
+    pub fn bucket_stats(&self) -> Vec<BucketStats> {
+        let ps = self.graph.page_size as u64;
+        let mut agg: Vec<BucketStats> = self
+            .buckets
+            .iter()
+            .map(|b| BucketStats::from_own(&b.own, b.root.is_none(), ps))
+            .collect();
+        let mut sub: Vec<BucketStats> = vec![BucketStats::default(); self.buckets.len()];
+        // Children always come after their parent, so a reverse sweep sees each bucket
+        // complete before it is folded into its parent.
+        for i in (1..self.buckets.len()).rev() {
+            let mut me = agg[i].clone();
+            me.depth += sub[i].depth;
+            me.add(&sub[i]);
+            agg[i] = me.clone();
+            if let Some(p) = self.buckets[i].parent {
+                if self.buckets.get(p).is_some_and(|pb| pb.root.is_some()) {
+                    sub[p].add(&me);
+                }
+            }
+        }
+        if let Some(root) = agg.first_mut() {
+            root.depth += sub[0].depth;
+            root.add(&sub[0]);
+        }
+        agg
+    }
+
+    /// Sum of [`Walk::bucket_stats`] over the top-level buckets, as `bbolt stats` prints it.
+    pub fn total_stats(&self) -> BucketStats {
+        let all = self.bucket_stats();
+        let mut t = BucketStats::default();
+        for i in self.top_level() {
+            t.add(&all[i]);
+        }
+        t
+    }
+}
+
+/// Walks the whole file as of `db`'s meta.
+pub fn walk<'a>(db: &Db<'a>) -> Walk<'a> {
+    Walker::new(*db).run()
+}
+
+fn bit(bits: &[u64], i: u64) -> bool {
+    usize::try_from(i / 64)
+        .ok()
+        .and_then(|w| bits.get(w))
+        .is_some_and(|w| w & (1 << (i % 64)) != 0)
+}
+
+fn set_bit(bits: &mut [u64], i: u64) {
+    if let Some(w) = usize::try_from(i / 64).ok().and_then(|w| bits.get_mut(w)) {
+        *w |= 1 << (i % 64);
+    }
+}
+
+/// A leaf page waiting for analysis, with the key range its ancestors allow.
+#[derive(Debug, Clone, Copy)]
+struct LeafTask<'a> {
+    page: Page<'a>,
+    min: Option<&'a [u8]>,
+    max: Option<&'a [u8]>,
+}
+
+/// What one leaf page holds; computed without shared state, so it can run on any thread.
+#[derive(Debug, Default)]
+struct LeafResult<'a> {
+    findings: Vec<Finding>,
+    used: u64,
+    first: Option<&'a [u8]>,
+    last: Option<&'a [u8]>,
+    nested: Vec<(&'a [u8], &'a [u8])>,
+    out_of_order: bool,
+}
+
+fn show_key(k: &[u8]) -> String {
+    const MAX: usize = 48;
+    let mut s = String::new();
+    for b in k.iter().take(MAX) {
+        s.push_str(&format!("{b:02x}"));
+    }
+    if k.len() > MAX {
+        s.push_str("...");
+    }
+    s
+}
+
+fn analyze_leaf<'a>(t: &LeafTask<'a>) -> LeafResult<'a> {
+    let page = t.page;
+    let pgid = page.pgid();
+    let mut r = LeafResult {
+        used: page.used_bytes(),
+        ..LeafResult::default()
+    };
+    let where_ = if page.is_inline() {
+        format!("inline bucket page in page {pgid}")
+    } else {
+        format!("leaf page {pgid}")
+    };
+    for i in 0..page.count() {
+        let el = match page.leaf_element(i) {
+            Ok(el) => el,
+            Err(e) => {
+                r.findings.push(Finding {
+                    page: pgid,
+                    kind: FindingKind::ElementOutOfPage,
+                    message: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let key = el.key;
+        let mut bad = None;
+        match r.last {
+            Some(prev) if prev >= key => {
+                bad = Some(format!(
+                    "key[{i}]=(hex){} on {where_} is not greater than the previous key (hex){}",
+                    show_key(key),
+                    show_key(prev)
+                ));
+            }
+            None => {
+                if let Some(min) = t.min.filter(|m| key < *m) {
+                    bad = Some(format!(
+                        "first key (hex){} on {where_} is below its parent's key (hex){}",
+                        show_key(key),
+                        show_key(min)
+                    ));
+                }
+            }
+            _ => {}
+        }
+        if bad.is_none() {
+            if let Some(max) = t.max.filter(|m| key >= *m) {
+                bad = Some(format!(
+                    "key[{i}]=(hex){} on {where_} is not below the next key in its ancestor (hex){}",
+                    show_key(key),
+                    show_key(max)
+                ));
+            }
+        }
+        if let Some(message) = bad {
+            r.out_of_order = true;
+            r.findings.push(Finding {
+                page: pgid,
+                kind: FindingKind::KeysOutOfOrder,
+                message,
+            });
+        }
+        if r.first.is_none() {
+            r.first = Some(key);
+        }
+        r.last = Some(key);
+        if el.is_bucket() {
+            r.nested.push((key, el.value));
+        }
+    }
+    r
+}
+
+/// A bucket waiting to be walked.
+#[derive(Debug, Clone, Copy)]
+enum Pending<'a> {
+    Tree {
+        bucket: usize,
+        root: Pgid,
+        holder: Option<Pgid>,
+    },
+    Inline {
+        bucket: usize,
+        page: Page<'a>,
+    },
+}
+
+/// A branch page on the walk's stack.
+#[derive(Debug, Clone, Copy)]
+struct Frame<'a> {
+    page: Page<'a>,
+    next: usize,
+    max: Option<&'a [u8]>,
+}
+
+struct Walker<'a> {
+    db: Db<'a>,
+    hwm: Pgid,
+    file_pages: u64,
+    uses: Vec<PageUse>,
+    free: Vec<u64>,
+    listed_free: bool,
+    freelist: FreelistSource,
+    findings: Vec<Finding>,
+    buckets: Vec<BucketNode<'a>>,
+    queue: VecDeque<Pending<'a>>,
+}
+
+impl<'a> Walker<'a> {
+    fn new(db: Db<'a>) -> Self {
+        let file_pages = db.page_count();
+        // Sized by the file's real length: one entry per page it holds.
+        let n = usize::try_from(file_pages).unwrap_or(usize::MAX);
+        Walker {
+            db,
+            hwm: db.meta().high_water_mark,
+            file_pages,
+            uses: vec![PageUse::Unreached; n],
+            free: vec![0; n.div_ceil(64)],
+            listed_free: false,
+            freelist: FreelistSource::Reconstructed,
+            findings: Vec::new(),
+            buckets: Vec::new(),
+            queue: VecDeque::new(),
+        }
+    }
+
+    fn find(&mut self, page: Pgid, kind: FindingKind, message: String) {
+        self.findings.push(Finding {
+            page,
+            kind,
+            message,
+        });
+    }
+
+    fn use_at(&self, pgid: Pgid) -> PageUse {
+        usize::try_from(pgid)
+            .ok()
+            .and_then(|i| self.uses.get(i))
+            .copied()
+            .unwrap_or(PageUse::Unreached)
+    }
+
+    fn set_use(&mut self, pgid: Pgid, u: PageUse) {
+        if let Some(slot) = usize::try_from(pgid)
+            .ok()
+            .and_then(|i| self.uses.get_mut(i))
+        {
+            *slot = u;
+        }
+    }
+
+    fn run(mut self) -> Walk<'a> {
+        for m in 0..2u64.min(self.file_pages) {
+            self.set_use(m, PageUse::Meta);
+        }
+        self.read_freelist();
+        self.buckets.push(BucketNode {
+            name: b"",
+            parent: None,
+            root: Some(self.db.meta().root),
+            nesting: 0,
+            own: TreeStats::default(),
+        });
+        self.queue.push_back(Pending::Tree {
+            bucket: 0,
+            root: self.db.meta().root,
+            holder: None,
+        });
+        while let Some(p) = self.queue.pop_front() {
+            match p {
+                Pending::Tree {
+                    bucket,
+                    root,
+                    holder,
+                } => self.walk_tree(bucket, root, holder),
+                Pending::Inline { bucket, page } => self.walk_inline(bucket, page),
+            }
+        }
+        self.account();
+        Walk {
+            graph: PageGraph {
+                page_size: self.db.page_size(),
+                high_water_mark: self.hwm,
+                file_pages: self.file_pages,
+                freelist: self.freelist,
+                uses: self.uses,
+                free: self.free,
+            },
+            buckets: self.buckets,
+            findings: self.findings,
+        }
+    }
+
+    fn read_freelist(&mut self) {
+        let fl = self.db.meta().freelist;
+        if fl == PGID_NO_FREELIST {
+            self.freelist = FreelistSource::Reconstructed;
+            return;
+        }
+        self.freelist = FreelistSource::Unreadable(fl);
+        if fl >= self.hwm || fl >= self.file_pages {
+            let why = if fl >= self.file_pages {
+                "past the end of the file"
+            } else {
+                "at or past the high-water mark"
+            };
+            self.find(
+                fl,
+                FindingKind::PageOutOfBounds,
+                format!(
+                    "freelist page {fl} named by the meta is {why} ({})",
+                    self.hwm
+                ),
+            );
+            return;
+        }
+        let page = match self.db.page(fl) {
+            Ok(p) => p,
+            Err(e) => {
+                self.find(fl, FindingKind::PageOutOfBounds, e.to_string());
+                return;
+            }
+        };
+        if page.kind() != PageKind::Freelist {
+            self.find(
+                fl,
+                FindingKind::WrongPageType,
+                format!(
+                    "page {fl} is named as the freelist by the meta but is a {} page",
+                    page.kind()
+                ),
+            );
+            return;
+        }
+        if self.use_at(fl) != PageUse::Unreached {
+            self.find(
+                fl,
+                FindingKind::PageReferencedTwice,
+                format!("freelist page {fl} is also a meta page"),
+            );
+            return;
+        }
+        self.set_use(fl, PageUse::Freelist);
+        self.mark_overflow(&page, PageUse::Freelist);
+        let ids = match page.freelist_ids() {
+            Ok(ids) => ids,
+            Err(e) => {
+                self.find(fl, FindingKind::ElementOutOfPage, e.to_string());
+                return;
+            }
+        };
+        self.freelist = FreelistSource::Persisted(fl);
+        self.listed_free = true;
+        for id in ids {
+            if id >= self.hwm || id >= self.file_pages {
+                self.find(
+                    id,
+                    FindingKind::PageOutOfBounds,
+                    format!(
+                        "freelist page {fl} lists page {id}, at or past the high-water mark {}",
+                        self.hwm
+                    ),
+                );
+            } else if bit(&self.free, id) {
+                self.find(
+                    id,
+                    FindingKind::PageReferencedTwice,
+                    format!("page {id} is listed twice in freelist page {fl} (already freed)"),
+                );
+            } else {
+                set_bit(&mut self.free, id);
+            }
+        }
+    }
+
+    /// Marks the overflow pages of `page`; stops at the file's end or at the first page
+    /// already in use (reporting it), so overlapping spans cost one finding each.
+    fn mark_overflow(&mut self, page: &Page<'a>, u: PageUse) {
+        let pgid = page.pgid();
+        let ovf = u64::from(page.overflow());
+        let end = pgid.saturating_add(1).saturating_add(ovf);
+        if self.db.page_span_truncated(page) {
+            self.find(
+                pgid,
+                FindingKind::OverflowPastFileEnd,
+                format!(
+                    "page {pgid} spans {} pages (overflow {ovf}), past the end of the file at page {}",
+                    ovf + 1,
+                    self.file_pages
+                ),
+            );
+        } else if end > self.hwm {
+            self.find(
+                pgid,
+                FindingKind::PageOutOfBounds,
+                format!(
+                    "page {pgid} with overflow {ovf} runs past the high-water mark {}",
+                    self.hwm
+                ),
+            );
+        }
+        for id in pgid.saturating_add(1)..end.min(self.file_pages) {
+            if self.use_at(id) != PageUse::Unreached {
+                self.find(
+                    id,
+                    FindingKind::PageReferencedTwice,
+                    format!(
+                        "page {id} is overflow of page {pgid} and is also in use as {:?}",
+                        self.use_at(id)
+                    ),
+                );
+                break;
+            }
+            self.set_use(id, u);
+        }
+    }
+
+    fn bucket_label(&self, bucket: usize) -> String {
+        if bucket == 0 {
+            return "the root bucket".to_string();
+        }
+        let mut parts = Vec::new();
+        let mut cur = Some(bucket);
+        while let Some(i) = cur {
+            match self.buckets.get(i) {
+                Some(b) if b.parent.is_some() && parts.len() <= MAX_BUCKET_NESTING => {
+                    parts.push(String::from_utf8_lossy(b.name).into_owned());
+                    cur = b.parent;
+                }
+                _ => break,
+            }
+        }
+        parts.reverse();
+        format!("bucket {:?}", parts.join("/"))
+    }
+
+    /// Enters page `pgid`, referenced by `parent` (or by a bucket value when `None`), as
+    /// part of `bucket`'s tree. Returns the page when it should be descended into.
+    fn enter(
+        &mut self,
+        bucket: usize,
+        pgid: Pgid,
+        parent: Option<Pgid>,
+        stack: &[Frame<'a>],
+    ) -> Option<Page<'a>> {
+        let from = match parent {
+            Some(p) => format!("referenced by page {p}"),
+            None => format!("root of {}", self.bucket_label(bucket)),
+        };
+        if pgid >= self.file_pages && pgid < self.hwm {
+            self.find(
+                pgid,
+                FindingKind::FileTruncated,
+                format!(
+                    "page {pgid} ({from}) is below the high-water mark {} but past the end of the file ({} pages)",
+                    self.hwm, self.file_pages
+                ),
+            );
+            return None;
+        }
+        if pgid >= self.hwm || pgid >= self.file_pages {
+            self.find(
+                pgid,
+                FindingKind::PageOutOfBounds,
+                format!(
+                    "page {pgid} ({from}) is out of bounds: high-water mark {}, file holds {} pages",
+                    self.hwm, self.file_pages
+                ),
+            );
+            return None;
+        }
+        match self.use_at(pgid) {
+            PageUse::Unreached => {}
+            u @ (PageUse::Meta | PageUse::Freelist) => {
+                self.find(
+                    pgid,
+                    FindingKind::WrongPageType,
+                    format!("page {pgid} ({from}) is a {u:?} page, not a branch or leaf"),
+                );
+                return None;
+            }
+            u => {
+                if stack.iter().any(|f| f.page.pgid() == pgid) {
+                    self.find(
+                        pgid,
+                        FindingKind::Cycle,
+                        format!("page {pgid} ({from}) is one of its own ancestors"),
+                    );
+                } else {
+                    let owner = u.bucket().map(|b| self.bucket_label(b)).unwrap_or_default();
+                    self.find(
+                        pgid,
+                        FindingKind::PageReferencedTwice,
+                        format!("page {pgid} ({from}) was already reached as {u:?} {owner}"),
+                    );
+                }
+                return None;
+            }
+        }
+        let page = match self.db.page(pgid) {
+            Ok(p) => p,
+            Err(e) => {
+                self.find(pgid, FindingKind::PageOutOfBounds, e.to_string());
+                return None;
+            }
+        };
+        let b = u32::try_from(bucket).unwrap_or(NO_BUCKET - 1);
+        let depth = stack.len();
+        self.buckets[bucket].own.depth = self.buckets[bucket].own.depth.max(depth as u64 + 1);
+        if page.id() != pgid {
+            self.find(
+                pgid,
+                FindingKind::PageIdMismatch,
+                format!("page {pgid} ({from}) has id {} in its header", page.id()),
+            );
+        }
+        match page.kind() {
+            PageKind::Branch => self.set_use(pgid, PageUse::Branch(b)),
+            PageKind::Leaf => self.set_use(pgid, PageUse::Leaf(b)),
+            kind => {
+                self.set_use(pgid, PageUse::Invalid(b));
+                self.find(
+                    pgid,
+                    FindingKind::WrongPageType,
+                    format!(
+                        "page {pgid} ({from}) in {} has invalid type {kind} (flags {:#04x})",
+                        self.bucket_label(bucket),
+                        page.flags()
+                    ),
+                );
+                return None;
+            }
+        }
+        self.mark_overflow(&page, PageUse::Overflow(b));
+        Some(page)
+    }
+
+    /// Checks a branch page's elements; records its statistics.
+    fn check_branch(
+        &mut self,
+        bucket: usize,
+        page: &Page<'a>,
+        min: Option<&'a [u8]>,
+        max: Option<&'a [u8]>,
+    ) {
+        let own = &mut self.buckets[bucket].own;
+        own.branch_pages += 1;
+        own.branch_overflow += u64::from(page.overflow());
+        own.branch_inuse += page.used_bytes();
+        let pgid = page.pgid();
+        let mut prev: Option<&[u8]> = None;
+        for i in 0..page.count() {
+            let el = match page.branch_element(i) {
+                Ok(el) => el,
+                Err(e) => {
+                    self.find(pgid, FindingKind::ElementOutOfPage, e.to_string());
+                    continue;
+                }
+            };
+            let msg = match prev {
+                Some(p) if p >= el.key => Some(format!(
+                    "key[{i}]=(hex){} on branch page {pgid} is not greater than the previous key (hex){}",
+                    show_key(el.key),
+                    show_key(p)
+                )),
+                None if min.is_some_and(|m| el.key < m) => Some(format!(
+                    "first key (hex){} on branch page {pgid} is below its parent's key",
+                    show_key(el.key)
+                )),
+                _ if max.is_some_and(|m| el.key >= m) => Some(format!(
+                    "key[{i}]=(hex){} on branch page {pgid} is not below the next key in its ancestor",
+                    show_key(el.key)
+                )),
+                _ => None,
+            };
+            if let Some(m) = msg {
+                self.find(pgid, FindingKind::KeysOutOfOrder, m);
+            }
+            prev = Some(el.key);
+        }
+    }
+
+    fn walk_tree(&mut self, bucket: usize, root: Pgid, holder: Option<Pgid>) {
+        let mut stack: Vec<Frame<'a>> = Vec::new();
+        let mut batch: Vec<LeafTask<'a>> = Vec::new();
+        let mut prev_last: Option<&'a [u8]> = None;
+        if let Some(page) = self.enter(bucket, root, holder, &stack) {
+            self.push_page(bucket, page, None, None, &mut stack, &mut batch);
+        }
+        loop {
+            if batch.len() >= LEAF_BATCH {
+                self.run_batch(bucket, &mut batch, &mut prev_last);
+            }
+            let Some(top) = stack.last_mut() else {
+                break;
+            };
+            if top.next >= top.page.count() {
+                stack.pop();
+                continue;
+            }
+            let i = top.next;
+            top.next += 1;
+            let frame = *top;
+            let Ok(el) = frame.page.branch_element(i) else {
+                continue; // reported by check_branch
+            };
+            let min = Some(el.key);
+            let max = match frame.page.branch_element(i + 1) {
+                Ok(next) if i + 1 < frame.page.count() => Some(next.key),
+                _ => frame.max,
+            };
+            if let Some(page) = self.enter(bucket, el.pgid, Some(frame.page.pgid()), &stack) {
+                self.push_page(bucket, page, min, max, &mut stack, &mut batch);
+            }
+        }
+        self.run_batch(bucket, &mut batch, &mut prev_last);
+    }
+
+    fn push_page(
+        &mut self,
+        bucket: usize,
+        page: Page<'a>,
+        min: Option<&'a [u8]>,
+        max: Option<&'a [u8]>,
+        stack: &mut Vec<Frame<'a>>,
+        batch: &mut Vec<LeafTask<'a>>,
+    ) {
+        if page.is_leaf() {
+            batch.push(LeafTask { page, min, max });
+            return;
+        }
+        self.check_branch(bucket, &page, min, max);
+        if stack.len() + 1 >= MAX_DEPTH {
+            self.find(
+                page.pgid(),
+                FindingKind::TooDeep,
+                format!(
+                    "branch page {} is at depth {}, deeper than any real tree; its children are not walked",
+                    page.pgid(),
+                    stack.len() + 1
+                ),
+            );
+            return;
+        }
+        stack.push(Frame { page, next: 0, max });
+    }
+
+    fn run_batch(
+        &mut self,
+        bucket: usize,
+        batch: &mut Vec<LeafTask<'a>>,
+        prev_last: &mut Option<&'a [u8]>,
+    ) {
+        if batch.is_empty() {
+            return;
+        }
+        let results: Vec<LeafResult<'a>> = if batch.len() >= PARALLEL_MIN {
+            batch.par_iter().map(analyze_leaf).collect()
+        } else {
+            batch.iter().map(analyze_leaf).collect()
+        };
+        for (task, r) in batch.iter().zip(results) {
+            let own = &mut self.buckets[bucket].own;
+            own.leaf_pages += 1;
+            own.leaf_overflow += u64::from(task.page.overflow());
+            own.leaf_inuse += r.used;
+            own.keys += task.page.count() as u64;
+            self.leaf_done(bucket, &task.page, r, prev_last);
+        }
+        batch.clear();
+    }
+
+    fn leaf_done(
+        &mut self,
+        bucket: usize,
+        page: &Page<'a>,
+        r: LeafResult<'a>,
+        prev_last: &mut Option<&'a [u8]>,
+    ) {
+        let pgid = page.pgid();
+        if let (Some(prev), Some(first)) = (*prev_last, r.first) {
+            if prev >= first && !r.out_of_order {
+                self.find(
+                    pgid,
+                    FindingKind::KeysOutOfOrder,
+                    format!(
+                        "first key (hex){} on leaf page {pgid} is not greater than the last key of the previous leaf (hex){}",
+                        show_key(first),
+                        show_key(prev)
+                    ),
+                );
+            }
+        }
+        if r.last.is_some() {
+            *prev_last = r.last;
+        }
+        self.findings.extend(r.findings);
+        let nesting = self.buckets[bucket].nesting + 1;
+        for (key, value) in r.nested {
+            if nesting > MAX_BUCKET_NESTING {
+                self.find(
+                    pgid,
+                    FindingKind::TooDeep,
+                    format!("bucket nesting deeper than {MAX_BUCKET_NESTING} at page {pgid}; not walked"),
+                );
+                break;
+            }
+            let b = match Bucket::from_value(self.db, value, pgid) {
+                Ok(b) => b,
+                Err(e) => {
+                    self.find(pgid, FindingKind::ElementOutOfPage, e.to_string());
+                    continue;
+                }
+            };
+            let index = self.buckets.len();
+            self.buckets.push(BucketNode {
+                name: key,
+                parent: Some(bucket),
+                root: b.root_pgid(),
+                nesting,
+                own: TreeStats::default(),
+            });
+            match (b.root_pgid(), b.root_page()) {
+                (Some(root), _) => self.queue.push_back(Pending::Tree {
+                    bucket: index,
+                    root,
+                    holder: Some(pgid),
+                }),
+                (None, Ok(page)) => self.queue.push_back(Pending::Inline {
+                    bucket: index,
+                    page,
+                }),
+                (None, Err(e)) => self.find(pgid, FindingKind::WrongPageType, e.to_string()),
+            }
+        }
+    }
+
+    fn walk_inline(&mut self, bucket: usize, page: Page<'a>) {
+        let r = analyze_leaf(&LeafTask {
+            page,
+            min: None,
+            max: None,
+        });
+        let own = &mut self.buckets[bucket].own;
+        own.keys += page.count() as u64;
+        own.inline_inuse += r.used;
+        own.depth = 1;
+        let mut prev = None;
+        self.leaf_done(bucket, &page, r, &mut prev);
+    }
+
+    /// Reachable versus free, below the high-water mark; a file shorter than it.
+    fn account(&mut self) {
+        let ps = self.db.page_size() as u64;
+        let len = self.db.data().len() as u64;
+        if self.hwm.saturating_mul(ps) > len {
+            let first_missing = len / ps;
+            self.find(
+                first_missing,
+                FindingKind::FileTruncated,
+                format!(
+                    "file is {len} bytes but the high-water mark {} needs {} bytes: pages from {first_missing} on are missing or partial",
+                    self.hwm,
+                    self.hwm.saturating_mul(ps)
+                ),
+            );
+        }
+        let limit = self.hwm.min(self.file_pages);
+        if self.listed_free {
+            for id in 0..limit {
+                let reachable = self.use_at(id) != PageUse::Unreached;
+                let free = bit(&self.free, id);
+                if reachable && free {
+                    self.find(
+                        id,
+                        FindingKind::PageReachableAndFree,
+                        format!(
+                            "page {id} is reachable ({:?}) and listed as free",
+                            self.use_at(id)
+                        ),
+                    );
+                } else if !reachable && !free {
+                    self.find(
+                        id,
+                        FindingKind::PageUnreachableNotFree,
+                        format!("page {id} is below the high-water mark, unreachable and not free"),
+                    );
+                }
+            }
+        } else if !matches!(self.freelist, FreelistSource::Unreadable(_)) {
+            for id in 2..limit {
+                if self.use_at(id) == PageUse::Unreached {
+                    set_bit(&mut self.free, id);
+                }
+            }
+        }
+    }
+}
