@@ -14,14 +14,26 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Keys, revisions and bytes per key prefix (where the space went).
+    Prefixes(etcd_autopsy::cmd::prefixes::Args),
+    /// etcd's HashKV at a revision (as `etcdctl endpoint hashkv`), or the whole-db hash (--db).
+    Hash(etcd_autopsy::cmd::hash::Args),
     /// Rebuild a fresh, compact db from what is readable in a damaged one (writes --out only).
     Salvage(etcd_autopsy::cmd::salvage::Args),
+    /// Dump, verify and summarise the WAL (etcd-dump-logs layout; --summary; --json).
+    Wal(etcd_autopsy::cmd::wal::WalArgs),
+    /// List the .snap files with index, term, voters and CRC status.
+    Snap(etcd_autopsy::cmd::wal::SnapArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: etcd_autopsy::Result<u8> = match cli.command {
+        Command::Prefixes(a) => etcd_autopsy::cmd::prefixes::run(&a),
+        Command::Hash(a) => etcd_autopsy::cmd::hash::run(&a),
         Command::Salvage(a) => etcd_autopsy::cmd::salvage::run(&a),
+        Command::Wal(a) => etcd_autopsy::cmd::wal::run(&a),
+        Command::Snap(a) => etcd_autopsy::cmd::wal::run_snap(&a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -153,10 +153,12 @@ pub fn scan_wal<'a>(
             }
         }
         // The index in the name is the index the segment was created for (last index + 1).
-        if let (Some((_, name_index)), Some(first)) =
+        // The first segment (sequence 0) is always named index 0, its entries may start anywhere.
+        if let (Some((seq, name_index)), Some(first)) =
             (parse_segment_name(&seg.name), seg.first_index())
         {
-            if first > name_index {
+            if seq == 0 {
+            } else if first > name_index {
                 seg_findings.push(Finding::damage(
                     FindingKind::NameIndexMismatch,
                     &seg.name,

@@ -339,7 +339,8 @@ pub fn dump_filter_passes(d: &DecodedEntry, filters: &[DumpFilter]) -> bool {
     })
 }
 
-/// One etcd-dump-logs row (without newline): `term\tindex\ttype\tdata`.
+/// One etcd-dump-logs row (without newline): `term\tindex\ttype\tdata`. Data from the WAL is
+/// always escaped, so the row holds no control characters besides its tabs.
 pub fn dump_row(e: &EntryRef<'_>, d: &DecodedEntry, redact: Option<&Redact<'_>>) -> String {
     let head = format!("{:4}\t{:10}", e.term, e.index);
     match d {
@@ -362,6 +363,9 @@ pub fn dump_row(e: &EntryRef<'_>, d: &DecodedEntry, redact: Option<&Redact<'_>>)
         }
         DecodedEntry::Normal(NormalData::V2(r)) => {
             let method = r.method.as_slice();
+            // Go prints the method as is; escape it so a row never holds control characters.
+            let m = go_quote(method);
+            let m = &m[1..m.len() - 1];
             let hidden = redact.is_some_and(|x| (x.hides)(&r.path));
             let val: &[u8] = if hidden {
                 redact.map_or(&[][..], |x| x.marker.as_bytes())
@@ -372,13 +376,11 @@ pub fn dump_row(e: &EntryRef<'_>, d: &DecodedEntry, redact: Option<&Redact<'_>>)
                 b"" => format!("{head}\tnorm\tnoop"),
                 b"SYNC" => format!("{head}\tnorm\tmethod=SYNC time={}", go_quote(go_time_utc(r.time).as_bytes())),
                 b"QGET" | b"DELETE" => format!(
-                    "{head}\tnorm\tmethod={} path={}",
-                    String::from_utf8_lossy(method),
+                    "{head}\tnorm\tmethod={m} path={}",
                     excerpt(&r.path, 64, 64)
                 ),
                 _ => format!(
-                    "{head}\tnorm\tmethod={} path={} val={}",
-                    String::from_utf8_lossy(method),
+                    "{head}\tnorm\tmethod={m} path={} val={}",
                     excerpt(&r.path, 64, 64),
                     excerpt(val, 128, 0)
                 ),

@@ -1,0 +1,680 @@
+//! `wal <DATA-DIR|WAL-DIR>`: dump, verify and summarise a member's write-ahead log;
+//! `snap <DATA-DIR>`: list its `.snap` files.
+//!
+//! Text output of `wal` follows etcd-dump-logs (etcd v3.4 `tools/etcd-dump-logs`): the
+//! `Snapshot:` block, `WAL metadata:`, `WAL entries: N`, `lastIndex=`, then one
+//! `term\tindex\ttype\tdata` row per entry (InternalRaftRequests in Go's compact text
+//! form), then `Entry types (...) count is : N`; findings (damage with segment file and
+//! byte offset) follow under `Findings:`. Entries shown are those etcd would replay on
+//! restart: after the newest usable snapshot, or from `--start-index` (inclusive) to
+//! `--end-index` (exclusive) over the whole log read from the first segment on.
+//!
+//! # JSON
+//! - `wal --json`: JSON lines. One object per entry: `{"term", "index", "type"
+//!   ("EntryNormal" | "EntryConfChange" | "EntryConfChangeV2" | "EntryUnknown"), "segment",
+//!   "offset", "data_kind" ("internal_raft_request" | "v2_request" | "noop" | "conf_change"
+//!   | "conf_change_v2" | "undecodable"), "request"}` where `request` is the decoded
+//!   message keyed by its `.proto` field names (bytes as `{"text"}`/`{"base64"}`, enums by
+//!   name, repeated fields as arrays); then one `{"finding": {...}}` line per finding.
+//! - `wal --summary --json`: one object, schema `etcd-autopsy/wal-summary/v1`: `metadata`
+//!   {node_id, cluster_id, node_id_hex, cluster_id_hex}, `hard_state` {term, vote, commit},
+//!   `entries`, `first_index`, `last_index`, `entry_types` {EntryNormal: n, ...},
+//!   `requests` {put: n, txn: n, ...} (InternalRaftRequest field names; `v2` for v2
+//!   Requests), `noop_entries`, `undecodable_entries`, `rewritten_entries`, `snapshots`
+//!   [{index, term}], `segments` [{name, records, bytes, file_bytes, first_index,
+//!   last_index, crc_ok, end}], `restart` {snapshot_index, snapshot_term, snapshot_in_wal,
+//!   entries, first_index, last_index, commit, committed, uncommitted}, `stopped_at`
+//!   {segment, offset} | null, `tmp_files`, `broken_files`, `findings` [{kind, severity,
+//!   file, offset, message}].
+//! - `snap --json`: `{"dir", "loaded", "files": [{name, index, term, voters, learners,
+//!   crc, crc_computed, crc_ok, status, size, data_size}], "findings"}`.
+//!
+//! Exit status: 0 clean, 1 damage found, 2 unreadable.
+
+use crate::error::{CliError, Result, EXIT_DAMAGE, EXIT_OK};
+use crate::output::{sanitize, JsonBytes};
+use crate::redact::{Redactor, REDACTED};
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use wal_reader::pb::{NormalData, Scalar, Visit, Visitor};
+use wal_reader::text::{self, DecodedEntry, DumpFilter, Redact};
+use wal_reader::{
+    restart_view, scan_wal, Finding, LogEntry, ScanOptions, SnapDir, SnapFile, WalDir, WalScan,
+};
+
+/// Arguments of `wal`.
+#[derive(Debug, clap::Args)]
+pub struct WalArgs {
+    /// Data dir, member dir, or the `member/wal` directory itself.
+    pub input: PathBuf,
+    /// First raft index to dump (inclusive). Default: after the newest usable snapshot.
+    #[arg(long)]
+    pub start_index: Option<u64>,
+    /// Raft index to stop at (exclusive).
+    #[arg(long)]
+    pub end_index: Option<u64>,
+    /// Only these entry types, comma separated: ConfigChange, Normal, Request,
+    /// InternalRaftRequest, IRRRange, IRRPut, IRRDeleteRange, IRRTxn, IRRCompaction,
+    /// IRRLeaseGrant, IRRLeaseRevoke, IRRLeaseCheckpoint.
+    #[arg(long, value_name = "TYPES")]
+    pub entry_type: Option<String>,
+    /// Read on past damage and report every damaged record (default: stop at the first
+    /// damage, as etcd does).
+    #[arg(long)]
+    pub raw: bool,
+    /// Print a summary instead of the entries.
+    #[arg(long)]
+    pub summary: bool,
+    /// Show values stored under /registry/secrets/.
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// JSON lines (one per entry), or one JSON object with --summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `snap`.
+#[derive(Debug, clap::Args)]
+pub struct SnapArgs {
+    /// Data dir, member dir, or the `member/snap` directory itself.
+    pub input: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn has_ext(dir: &Path, ext: &str) -> bool {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .any(|e| e.path().extension().is_some_and(|x| x == ext))
+        })
+        .unwrap_or(false)
+}
+
+/// (wal dir, snap dir) for a data dir, member dir, or WAL dir.
+fn locate(path: &Path) -> Result<(PathBuf, Option<PathBuf>)> {
+    if path.is_dir() && has_ext(path, "wal") {
+        let snap = path.parent().map(|p| p.join("snap")).filter(|p| p.is_dir());
+        return Ok((path.to_path_buf(), snap));
+    }
+    let member = crate::input::resolve(path)?;
+    if let Some(w) = crate::input::running_member_warning(&member) {
+        eprintln!("etcd-autopsy: {w}");
+    }
+    let wal = member
+        .wal_dir
+        .ok_or_else(|| CliError::input(path, "no member/wal directory found"))?;
+    Ok((wal, member.snap_dir))
+}
+
+fn io_err(e: wal_reader::Error) -> CliError {
+    match e {
+        wal_reader::Error::Io { path, source } => CliError::Io { path, source },
+    }
+}
+
+/// Runs `wal`; returns the exit status.
+pub fn run(args: &WalArgs) -> Result<u8> {
+    let (wal_dir, snap_dir) = locate(&args.input)?;
+    let filters = parse_filters(args.entry_type.as_deref())?;
+    let wal = WalDir::open(&wal_dir).map_err(io_err)?;
+    let snaps = match &snap_dir {
+        Some(d) => Some(SnapDir::open(d).map_err(io_err)?),
+        None => None,
+    };
+    let total: u64 = wal.segments.iter().map(|s| s.file.bytes().len() as u64).sum();
+    let bar = crate::progress::bar(total, "verifying", args.json && !args.summary);
+    let scan = scan_wal(
+        &wal.segment_bytes(),
+        wal.findings.clone(),
+        ScanOptions { raw: args.raw },
+    );
+    bar.finish_and_clear();
+    let loaded = snaps.as_ref().and_then(|s| s.loaded());
+    let snap_point = loaded
+        .and_then(|s| s.metadata.as_ref())
+        .map(|m| (m.index, m.term));
+    let rv = restart_view(&scan, snap_point);
+    let mut findings: Vec<Finding> = scan.findings.clone();
+    if let Some(s) = &snaps {
+        findings.extend(s.findings.iter().cloned());
+    }
+    // The restart view's problems only matter when the WAL itself read cleanly.
+    if !scan.has_damage() {
+        findings.extend(rv.findings.iter().cloned());
+    }
+    let damage = findings.iter().any(|f| f.is_damage());
+    let redactor = Redactor {
+        show_secrets: args.show_secrets,
+    };
+    if args.summary {
+        summary(&wal, &scan, &rv, &findings, args.json, loaded)?;
+    } else {
+        let selected: Vec<&LogEntry<'_>> = scan
+            .entries
+            .iter()
+            .filter(|e| {
+                let i = e.entry.index;
+                let lo = match args.start_index {
+                    Some(s) => i >= s,
+                    None => i > rv.snapshot_index,
+                };
+                lo && args.end_index.is_none_or(|end| i < end)
+            })
+            .collect();
+        if args.json {
+            json_lines(&scan, &selected, &filters, &findings, redactor)?;
+        } else {
+            dump(args, &scan, &selected, &filters, &findings, redactor, loaded)?;
+        }
+    }
+    Ok(if damage { EXIT_DAMAGE } else { EXIT_OK })
+}
+
+fn parse_filters(s: Option<&str>) -> Result<Vec<DumpFilter>> {
+    let mut out = Vec::new();
+    for name in s.unwrap_or("").split(',').filter(|x| !x.is_empty()) {
+        match DumpFilter::parse(name.trim()) {
+            Some(f) => out.push(f),
+            None => {
+                return Err(CliError::Other(format!(
+                    "--entry-type: [{name}] is not a valid entry type; use one or more of: {}",
+                    text::DUMP_FILTER_NAMES.join(", ")
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn hides(r: Redactor) -> impl Fn(&[u8]) -> bool {
+    move |k: &[u8]| r.hides(k)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn dump(
+    args: &WalArgs,
+    scan: &WalScan<'_>,
+    selected: &[&LogEntry<'_>],
+    filters: &[DumpFilter],
+    findings: &[Finding],
+    redactor: Redactor,
+    loaded: Option<&SnapFile>,
+) -> Result<()> {
+    let mut out = crate::output::stdout();
+    match args.start_index {
+        Some(s) => writeln!(out, "Start dumping log entries from index {s}.")?,
+        None => {
+            writeln!(out, "Snapshot:")?;
+            match loaded.and_then(|l| l.metadata.as_ref()) {
+                Some(m) => {
+                    let nodes: Vec<String> =
+                        m.conf_state.voters.iter().map(|v| text::id_hex(*v)).collect();
+                    writeln!(
+                        out,
+                        "term={} index={} nodes=[{}]",
+                        m.term,
+                        m.index,
+                        nodes.join(" ")
+                    )?;
+                }
+                None => writeln!(out, "empty")?,
+            }
+            // etcd-dump-logs' own spelling.
+            writeln!(out, "Start dupmping log entries from snapshot.")?;
+        }
+    }
+    let md = scan.metadata.unwrap_or_default();
+    let hs = scan.hard_state.unwrap_or_default();
+    writeln!(out, "WAL metadata:")?;
+    writeln!(
+        out,
+        "nodeID={} clusterID={} term={} commitIndex={} vote={}",
+        text::id_hex(md.node_id),
+        text::id_hex(md.cluster_id),
+        hs.term,
+        hs.commit,
+        text::id_hex(hs.vote)
+    )?;
+    writeln!(out, "WAL entries: {}", selected.len())?;
+    match selected.last() {
+        Some(e) => writeln!(out, "lastIndex={}", e.entry.index)?,
+        None => writeln!(out, "lastIndex=")?,
+    }
+    writeln!(out, "{:>4}\t{:>10}\ttype\tdata", "term", "index")?;
+    let h = hides(redactor);
+    let red = Redact {
+        hides: &h,
+        marker: REDACTED,
+    };
+    let bar = crate::progress::bar(selected.len() as u64, "entries", false);
+    let mut count = 0u64;
+    for (n, e) in selected.iter().enumerate() {
+        let d = DecodedEntry::decode(&e.entry);
+        if text::dump_filter_passes(&d, filters) {
+            count += 1;
+            let row = text::dump_row(&e.entry, &d, Some(&red));
+            // dump_row escapes everything taken from the WAL; only its own tabs remain.
+            writeln!(out, "{row}")?;
+        }
+        if n % 4096 == 0 {
+            bar.set_position(n as u64);
+        }
+    }
+    bar.finish_and_clear();
+    let names = args.entry_type.as_deref().unwrap_or("");
+    writeln!(out, "\nEntry types ({names}) count is : {count}")?;
+    if !findings.is_empty() {
+        writeln!(out, "\nFindings:")?;
+        for f in findings {
+            writeln!(out, "{}", sanitize(f.to_string().as_bytes()))?;
+        }
+    }
+    if let Some((seg, off)) = &scan.stopped_at {
+        writeln!(
+            out,
+            "Reading stopped at {seg} offset {off}, as etcd would; --raw reads on."
+        )?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Builds JSON from a message through the field visitor, hiding secret values.
+struct JsonVisitor {
+    obj: Map<String, Value>,
+    key: Option<Vec<u8>>,
+    redactor: Redactor,
+}
+
+/// Fields that are `repeated` in etcd's protos: always arrays in JSON.
+const REPEATED: &[&str] = &[
+    "compare",
+    "success",
+    "failure",
+    "checkpoints",
+    "Changes",
+    "client_urls",
+];
+
+impl JsonVisitor {
+    fn put(&mut self, name: &'static str, v: Value) {
+        if REPEATED.contains(&name) {
+            match self.obj.entry(name).or_insert_with(|| Value::Array(Vec::new())) {
+                Value::Array(a) => a.push(v),
+                other => *other = v,
+            }
+        } else {
+            self.obj.insert(name.to_string(), v);
+        }
+    }
+}
+
+fn bytes_json(b: &[u8]) -> Value {
+    serde_json::to_value(JsonBytes::new(b)).unwrap_or(Value::Null)
+}
+
+impl Visitor for JsonVisitor {
+    fn scalar(&mut self, name: &'static str, value: Scalar<'_>) {
+        let v = match value {
+            Scalar::U64(x) => json!(x),
+            Scalar::I64(x) => json!(x),
+            Scalar::Bool(x) => json!(x),
+            Scalar::Enum(_, Some(n)) => json!(n),
+            Scalar::Enum(x, None) => json!(x),
+            Scalar::Bytes(b) => {
+                if text::is_key_field(name) {
+                    self.key = Some(b.to_vec());
+                }
+                let hidden = text::is_value_field(name)
+                    && self.key.as_deref().is_some_and(|k| self.redactor.hides(k));
+                if hidden {
+                    json!({ "redacted": REDACTED })
+                } else {
+                    bytes_json(b)
+                }
+            }
+        };
+        self.put(name, v);
+    }
+
+    fn message(&mut self, name: &'static str, m: &dyn Visit) {
+        let v = message_json(m, self.redactor);
+        self.put(name, v);
+    }
+}
+
+fn message_json(m: &dyn Visit, redactor: Redactor) -> Value {
+    let mut v = JsonVisitor {
+        obj: Map::new(),
+        key: None,
+        redactor,
+    };
+    m.visit(&mut v);
+    Value::Object(v.obj)
+}
+
+/// One entry as a JSON object (the `wal --json` line).
+pub fn entry_json(scan: &WalScan<'_>, e: &LogEntry<'_>, d: &DecodedEntry, redactor: Redactor) -> Value {
+    let (kind, request) = match d {
+        DecodedEntry::Normal(NormalData::Empty) => ("noop", Value::Null),
+        DecodedEntry::Normal(NormalData::Internal(r)) => {
+            ("internal_raft_request", message_json(r.as_ref(), redactor))
+        }
+        DecodedEntry::Normal(NormalData::V2(r)) => ("v2_request", message_json(r.as_ref(), redactor)),
+        DecodedEntry::ConfChange(Some(c)) => ("conf_change", message_json(c, redactor)),
+        DecodedEntry::ConfChangeV2(Some(c)) => ("conf_change_v2", message_json(c, redactor)),
+        _ => ("undecodable", Value::Null),
+    };
+    json!({
+        "term": e.entry.term,
+        "index": e.entry.index,
+        "type": e.entry.entry_type.name(),
+        "segment": scan.segments.get(e.segment).map(|s| s.name.as_str()),
+        "offset": e.offset,
+        "data_kind": kind,
+        "request": request,
+    })
+}
+
+fn json_lines(
+    scan: &WalScan<'_>,
+    selected: &[&LogEntry<'_>],
+    filters: &[DumpFilter],
+    findings: &[Finding],
+    redactor: Redactor,
+) -> Result<()> {
+    let mut out = crate::output::stdout();
+    for e in selected {
+        let d = DecodedEntry::decode(&e.entry);
+        if !text::dump_filter_passes(&d, filters) {
+            continue;
+        }
+        serde_json::to_writer(&mut out, &entry_json(scan, e, &d, redactor))?;
+        out.write_all(b"\n")?;
+    }
+    for f in findings {
+        serde_json::to_writer(&mut out, &json!({ "finding": f }))?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct SegmentJson<'a> {
+    name: &'a str,
+    records: u64,
+    bytes: u64,
+    file_bytes: u64,
+    first_index: Option<u64>,
+    last_index: Option<u64>,
+    crc_ok: bool,
+    end: wal_reader::SegmentEnd,
+}
+
+#[derive(Default)]
+struct Counts {
+    requests: BTreeMap<&'static str, u64>,
+    noop: u64,
+    undecodable: u64,
+}
+
+fn count_requests(entries: &[LogEntry<'_>]) -> Counts {
+    entries
+        .par_iter()
+        .fold(Counts::default, |mut c, e| {
+            if e.entry.entry_type == wal_reader::EntryType::Normal {
+                match NormalData::decode(e.entry.data) {
+                    NormalData::Empty => c.noop += 1,
+                    NormalData::Internal(r) => {
+                        for n in r.request_names() {
+                            *c.requests.entry(n).or_default() += 1;
+                        }
+                    }
+                    NormalData::V2(_) => *c.requests.entry("v2").or_default() += 1,
+                    NormalData::Unknown => c.undecodable += 1,
+                }
+            }
+            c
+        })
+        .reduce(Counts::default, |mut a, b| {
+            for (k, v) in b.requests {
+                *a.requests.entry(k).or_default() += v;
+            }
+            a.noop += b.noop;
+            a.undecodable += b.undecodable;
+            a
+        })
+}
+
+fn summary(
+    wal: &WalDir,
+    scan: &WalScan<'_>,
+    rv: &wal_reader::RestartView,
+    findings: &[Finding],
+    as_json: bool,
+    loaded: Option<&SnapFile>,
+) -> Result<()> {
+    let mut entry_types: BTreeMap<&'static str, u64> = BTreeMap::new();
+    for e in &scan.entries {
+        *entry_types.entry(e.entry.entry_type.name()).or_default() += 1;
+    }
+    let counts = count_requests(&scan.entries);
+    let md = scan.metadata.unwrap_or_default();
+    let segments: Vec<SegmentJson<'_>> = scan
+        .segments
+        .iter()
+        .map(|s| SegmentJson {
+            name: &s.name,
+            records: s.records,
+            bytes: s.valid_bytes,
+            file_bytes: s.file_len,
+            first_index: s.first_index(),
+            last_index: s.last_index(),
+            crc_ok: s.crc_ok(),
+            end: s.end,
+        })
+        .collect();
+    if as_json {
+        let mut rvj = serde_json::to_value(rv)?;
+        if let Value::Object(o) = &mut rvj {
+            o.remove("findings");
+        }
+        let v = json!({
+            "schema": "etcd-autopsy/wal-summary/v1",
+            "metadata": scan.metadata.map(|_| json!({
+                "node_id": md.node_id,
+                "cluster_id": md.cluster_id,
+                "node_id_hex": text::id_hex(md.node_id),
+                "cluster_id_hex": text::id_hex(md.cluster_id),
+            })),
+            "hard_state": scan.hard_state,
+            "entries": scan.entries.len(),
+            "first_index": scan.first_index(),
+            "last_index": scan.last_index(),
+            "entry_types": entry_types,
+            "requests": counts.requests,
+            "noop_entries": counts.noop,
+            "undecodable_entries": counts.undecodable,
+            "rewritten_entries": scan.rewritten,
+            "snapshots": scan.snapshots.iter().map(|s| json!({"index": s.index, "term": s.term})).collect::<Vec<_>>(),
+            "segments": segments,
+            "restart": rvj,
+            "loaded_snap": loaded.map(|l| l.name.as_str()),
+            "stopped_at": scan.stopped_at.as_ref().map(|(s, o)| json!({"segment": s, "offset": o})),
+            "tmp_files": wal.tmp_files,
+            "broken_files": wal.broken_files,
+            "findings": findings,
+        });
+        crate::output::print_json(&v)?;
+        return Ok(());
+    }
+    let mut out = crate::output::stdout();
+    writeln!(out, "WAL directory: {}", wal.dir.display())?;
+    if scan.metadata.is_some() {
+        writeln!(
+            out,
+            "member {}  cluster {}",
+            text::id_hex(md.node_id),
+            text::id_hex(md.cluster_id)
+        )?;
+    }
+    if let Some(h) = scan.hard_state {
+        writeln!(
+            out,
+            "hard state: term {}  vote {}  commit {}",
+            h.term,
+            text::id_hex(h.vote),
+            h.commit
+        )?;
+    }
+    writeln!(
+        out,
+        "entries: {} (index {} .. {}), {} rewritten by raft log truncation",
+        scan.entries.len(),
+        scan.first_index().map_or("-".into(), |i| i.to_string()),
+        scan.last_index().map_or("-".into(), |i| i.to_string()),
+        scan.rewritten
+    )?;
+    for (k, v) in &entry_types {
+        writeln!(out, "  {k:<20} {v}")?;
+    }
+    writeln!(out, "requests:")?;
+    for (k, v) in &counts.requests {
+        writeln!(out, "  {k:<20} {v}")?;
+    }
+    writeln!(out, "  {:<20} {}", "(no-op)", counts.noop)?;
+    if counts.undecodable > 0 {
+        writeln!(out, "  {:<20} {}", "(undecodable)", counts.undecodable)?;
+    }
+    let marks: Vec<String> = scan
+        .snapshots
+        .iter()
+        .map(|s| format!("{}@{}", s.index, s.term))
+        .collect();
+    writeln!(out, "snapshot records (index@term): {}", marks.join(" "))?;
+    writeln!(out, "segments:")?;
+    for s in &segments {
+        writeln!(
+            out,
+            "  {}  {} records  {} of {} bytes  index {}..{}  {}",
+            s.name,
+            s.records,
+            s.bytes,
+            s.file_bytes,
+            s.first_index.map_or("-".into(), |i| i.to_string()),
+            s.last_index.map_or("-".into(), |i| i.to_string()),
+            if s.crc_ok { "ok" } else { "DAMAGED" }
+        )?;
+    }
+    writeln!(
+        out,
+        "on restart: snapshot {} (index {} term {}{}), {} entries to replay ({} committed, {} uncommitted tail)",
+        loaded.map_or("none", |l| l.name.as_str()),
+        rv.snapshot_index,
+        rv.snapshot_term,
+        if rv.snapshot_in_wal { ", found in WAL" } else { ", NOT in WAL" },
+        rv.entries,
+        rv.committed,
+        rv.uncommitted
+    )?;
+    if findings.is_empty() {
+        writeln!(out, "findings: none")?;
+    } else {
+        writeln!(out, "findings:")?;
+        for f in findings {
+            writeln!(out, "  {}", sanitize(f.to_string().as_bytes()))?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Runs `snap`; returns the exit status.
+pub fn run_snap(args: &SnapArgs) -> Result<u8> {
+    let dir = if args.input.is_dir() && has_ext(&args.input, "snap") {
+        args.input.clone()
+    } else {
+        let member = crate::input::resolve(&args.input)?;
+        member
+            .snap_dir
+            .ok_or_else(|| CliError::input(&args.input, "no member/snap directory found"))?
+    };
+    let snaps = SnapDir::open(&dir).map_err(io_err)?;
+    let loaded = snaps.loaded().map(|l| l.name.clone());
+    let damage = snaps.findings.iter().any(|f| f.is_damage());
+    if args.json {
+        let files: Vec<Value> = snaps
+            .files
+            .iter()
+            .map(|f| {
+                let m = f.metadata.as_ref();
+                json!({
+                    "name": f.name,
+                    "index": m.map_or(f.name_index, |m| m.index),
+                    "term": m.map_or(f.name_term, |m| m.term),
+                    "voters": m.map(|m| m.conf_state.voters.iter().map(|v| text::id_hex(*v)).collect::<Vec<_>>()),
+                    "learners": m.map(|m| m.conf_state.learners.iter().map(|v| text::id_hex(*v)).collect::<Vec<_>>()),
+                    "crc": f.crc,
+                    "crc_computed": f.crc_computed,
+                    "crc_ok": f.crc == f.crc_computed && f.crc != 0,
+                    "status": f.status,
+                    "size": f.size,
+                    "data_size": f.data_size,
+                })
+            })
+            .collect();
+        crate::output::print_json(&json!({
+            "dir": dir.display().to_string(),
+            "loaded": loaded,
+            "files": files,
+            "findings": snaps.findings,
+        }))?;
+    } else {
+        let mut out = crate::output::stdout();
+        writeln!(out, "snap directory: {}", dir.display())?;
+        if snaps.files.is_empty() {
+            writeln!(out, "no .snap files: etcd replays the WAL from the start")?;
+        }
+        for f in &snaps.files {
+            let m = f.metadata.as_ref();
+            let voters: Vec<String> = m
+                .map(|m| m.conf_state.voters.iter().map(|v| text::id_hex(*v)).collect())
+                .unwrap_or_default();
+            let learners: Vec<String> = m
+                .map(|m| m.conf_state.learners.iter().map(|v| text::id_hex(*v)).collect())
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "{}{}  index {}  term {}  voters [{}]{}  crc {}  data {} bytes{}",
+                sanitize(f.name.as_bytes()),
+                if Some(&f.name) == loaded.as_ref() { " (loaded)" } else { "" },
+                m.map_or(f.name_index, |m| m.index),
+                m.map_or(f.name_term, |m| m.term),
+                voters.join(" "),
+                if learners.is_empty() {
+                    String::new()
+                } else {
+                    format!("  learners [{}]", learners.join(" "))
+                },
+                if f.is_ok() { "ok" } else { "BAD" },
+                f.data_size,
+                match f.status {
+                    wal_reader::snap::SnapStatus::Ok => String::new(),
+                    ref s => format!("  ({s:?})"),
+                }
+            )?;
+        }
+        for f in &snaps.findings {
+            writeln!(out, "{}", sanitize(f.to_string().as_bytes()))?;
+        }
+        out.flush()?;
+    }
+    Ok(if damage { EXIT_DAMAGE } else { EXIT_OK })
+}

@@ -1,0 +1,44 @@
+//! Prints what the library reads from a WAL directory: findings, segments and the last
+//! entries. `cargo run -p wal-reader --example walscan -- <member/wal> [raw] [N]`.
+
+use wal_reader::text::{dump_row, DecodedEntry};
+use wal_reader::{scan_wal, ScanOptions, WalDir};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let Some(dir) = args.get(1) else {
+        eprintln!("usage: walscan <member/wal> [raw] [last-N]");
+        std::process::exit(2);
+    };
+    let raw = args.iter().any(|a| a == "raw");
+    let n: usize = args.iter().skip(2).find_map(|a| a.parse().ok()).unwrap_or(10);
+    let wal = match WalDir::open(std::path::Path::new(dir)) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let scan = scan_wal(&wal.segment_bytes(), wal.findings.clone(), ScanOptions { raw });
+    for f in &scan.findings {
+        println!("{f}");
+    }
+    for s in &scan.segments {
+        println!(
+            "{} records={} valid_bytes={} end={:?} first={:?} last={:?}",
+            s.name,
+            s.records,
+            s.valid_bytes,
+            s.end,
+            s.first_index(),
+            s.last_index()
+        );
+    }
+    println!("metadata={:?} hard_state={:?}", scan.metadata, scan.hard_state);
+    println!("snapshots={:?}", scan.snapshots);
+    let start = scan.entries.len().saturating_sub(n);
+    for e in &scan.entries[start..] {
+        let d = DecodedEntry::decode(&e.entry);
+        println!("{}", dump_row(&e.entry, &d, None));
+    }
+}
