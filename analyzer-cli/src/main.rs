@@ -15,7 +15,6 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Keys, revisions and bytes per key prefix (where the space went).
-    Prefixes(etcd_autopsy::cmd::prefixes::Args),
     /// etcd's HashKV at a revision (as `etcdctl endpoint hashkv`), or the whole-db hash (--db).
     Hash(etcd_autopsy::cmd::hash::Args),
     /// Rebuild a fresh, compact db from what is readable in a damaged one (writes --out only).
@@ -29,7 +28,6 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: etcd_autopsy::Result<u8> = match cli.command {
-        Command::Prefixes(a) => etcd_autopsy::cmd::prefixes::run(&a),
         Command::Hash(a) => etcd_autopsy::cmd::hash::run(&a),
         Command::Salvage(a) => etcd_autopsy::cmd::salvage::run(&a),
         Command::Wal(a) => etcd_autopsy::cmd::wal::run(&a),

@@ -1,5 +1,4 @@
 //! One module per command (or group of related commands).
 pub mod hash;
-pub mod prefixes;
 pub mod salvage;
 pub mod wal;

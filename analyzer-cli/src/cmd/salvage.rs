@@ -2,7 +2,7 @@
 //! readable in a damaged one (see [`crate::salvage`] for how).
 //!
 //! The input is only read. The output must be a new file, and it may not lie inside the
-//! input's member directory (nor next to a bare db file given as input).
+//! input's member directory (for a db file at `…/snap/db`, the directory above `snap`).
 //!
 //! # JSON (`--json`), schema `etcd-autopsy/salvage/v1`
 //!
@@ -106,28 +106,21 @@ fn check_output_path(out: &Path, member: &input::Member) -> Result<()> {
         path: parent.clone(),
         source: e,
     })?;
+    // A bare db file is protected only when it sits in a member directory
+    // (`member/snap/db`); elsewhere the output may go beside it, as --out says.
     let protected = match member.kind {
-        InputKind::DataDir => member.given.join("member"),
-        InputKind::MemberDir => member.given.clone(),
+        InputKind::DataDir => Some(member.given.join("member")),
+        InputKind::MemberDir => Some(member.given.clone()),
         InputKind::DbFile | InputKind::SnapshotFile => {
             let db = member.db.clone().unwrap_or_else(|| member.given.clone());
-            let dir = db.parent().map(Path::to_path_buf).unwrap_or_default();
-            let dir = if dir.as_os_str().is_empty() {
-                PathBuf::from(".")
-            } else {
-                dir
-            };
-            match (dir.file_name(), dir.parent()) {
-                (Some(n), Some(up))
-                    if n == "snap" && up.file_name().is_some_and(|m| m == "member") =>
-                {
-                    up.to_path_buf()
-                }
-                _ => dir,
-            }
+            let db = db.canonicalize().unwrap_or(db);
+            db.parent()
+                .filter(|d| d.file_name().is_some_and(|n| n == "snap"))
+                .and_then(Path::parent)
+                .map(Path::to_path_buf)
         }
     };
-    if let Ok(protected) = protected.canonicalize() {
+    if let Some(Ok(protected)) = protected.map(|p| p.canonicalize()) {
         if parent.starts_with(&protected) {
             return Err(CliError::input(
                 out,

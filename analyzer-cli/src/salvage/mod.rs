@@ -397,6 +397,15 @@ pub fn recover(data: &[u8], options: SalvageOptions) -> Recovered<'_> {
                 t.problem.clone().unwrap_or_default()
             ));
         }
+        if fallback.is_none() {
+            if let Some(bad) = metas.iter().find(|m| !m.valid) {
+                fallback = Some(format!(
+                    "meta {} is invalid ({}); meta {i} was used: a transaction newer than it survives only on unreachable pages",
+                    bad.index,
+                    bad.problem.clone().unwrap_or_default()
+                ));
+            }
+        }
     } else if order.is_empty() {
         fallback =
             Some("neither meta page is valid: every revision comes from the page scan".into());
@@ -1203,7 +1212,7 @@ fn scan_page(data: &[u8], page_size: usize, pgid: Pgid) -> Option<ScanHit<'_>> {
     }
     let first = page.leaf_element(0).ok()?;
     let mut prev: Option<&[u8]> = None;
-    if first.key.len() == 17 || first.key.len() == 18 {
+    if first.flags == 0 && (first.key.len() == 17 || first.key.len() == 18) {
         let mut out = Vec::with_capacity(page.count());
         for i in 0..page.count() {
             let el = page.leaf_element(i).ok()?;
@@ -1214,23 +1223,48 @@ fn scan_page(data: &[u8], page_size: usize, pgid: Pgid) -> Option<ScanHit<'_>> {
             out.push(rev_entry(el.key, el.value, Source::Unreachable, pgid).ok()?);
         }
         Some(ScanHit::Key(out))
-    } else if first.key.len() == 8 {
-        let mut out = Vec::with_capacity(page.count());
+    } else if first.flags == 0 && first.key.len() == 8 {
+        lease_entries(&page).map(ScanHit::Lease)
+    } else if first.flags & LEAF_FLAG_BUCKET != 0 {
+        // A root page of an older transaction: its inline `lease` bucket, if any.
         for i in 0..page.count() {
             let el = page.leaf_element(i).ok()?;
-            if el.flags != 0 || prev.is_some_and(|p| el.key <= p) {
+            if el.flags & LEAF_FLAG_BUCKET == 0 || el.key != LEASE_BUCKET {
+                continue;
+            }
+            let root = u64::from_le_bytes(el.value.get(..8)?.try_into().ok()?);
+            if root != 0 {
                 return None;
             }
-            prev = Some(el.key);
-            let id = crate::mvcc::lease::lease_id_from_key(el.key)?;
-            let lease = Lease::parse(el.value).ok()?;
-            if lease.id != id || id == 0 {
+            let inline = Page::new(el.value.get(16..)?, pgid, el.offset + 16, true)?;
+            if inline.flags() & FLAG_LEAF == 0 || inline.count() == 0 {
                 return None;
             }
-            out.push((el.key, el.value));
+            return lease_entries(&inline).map(ScanHit::Lease);
         }
-        Some(ScanHit::Lease(out))
+        None
     } else {
         None
     }
+}
+
+/// The entries of a leaf page when every one is a `lease` bucket entry: an 8-byte lease
+/// ID and a `leasepb.Lease` carrying that same ID.
+fn lease_entries<'a>(page: &Page<'a>) -> Option<Vec<(&'a [u8], &'a [u8])>> {
+    let mut out = Vec::with_capacity(page.count());
+    let mut prev: Option<&[u8]> = None;
+    for i in 0..page.count() {
+        let el = page.leaf_element(i).ok()?;
+        if el.flags != 0 || prev.is_some_and(|p| el.key <= p) {
+            return None;
+        }
+        prev = Some(el.key);
+        let id = crate::mvcc::lease::lease_id_from_key(el.key)?;
+        let lease = Lease::parse(el.value).ok()?;
+        if lease.id != id || id == 0 {
+            return None;
+        }
+        out.push((el.key, el.value));
+    }
+    Some(out)
 }
