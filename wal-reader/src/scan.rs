@@ -85,16 +85,18 @@ pub fn scan_wal<'a>(
     };
     let mut metadata_raw: Option<&'a [u8]> = None;
     let mut prev: Option<(u32, bool, String)> = None; // end crc, segment clean, name
-    let mut stopped = !opts.raw && findings.iter().any(|f| {
-        f.is_damage() && matches!(f.kind, FindingKind::SequenceGap | FindingKind::NoSegments)
-    });
-    if stopped {
-        w.stopped_at = findings
-            .iter()
-            .find(|f| f.is_damage())
-            .map(|f| (f.file.clone(), 0));
-    }
+    let mut stopped = false;
+    // Segments that follow a gap in the sequence: default mode reads up to the gap.
+    let gap_at: Vec<String> = findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::SequenceGap)
+        .map(|f| f.file.clone())
+        .collect();
     for (si, seg) in scans.iter().enumerate() {
+        if !opts.raw && !stopped && gap_at.contains(&seg.name) {
+            stopped = true;
+            w.stopped_at = Some((seg.name.clone(), 0));
+        }
         if stopped {
             findings.push(Finding::info(
                 FindingKind::NotRead,
