@@ -17,6 +17,10 @@ enum Command {
     /// Keys, revisions and bytes per key prefix (where the space went).
     /// etcd's HashKV at a revision (as `etcdctl endpoint hashkv`), or the whole-db hash (--db).
     Hash(etcd_autopsy::cmd::hash::Args),
+    /// Keys, revisions and bytes per key prefix (where the space went).
+    Prefixes(etcd_autopsy::cmd::prefixes::Args),
+    /// The figures of `etcdctl snapshot status`, and whether a snapshot's SHA-256 trailer matches.
+    Status(etcd_autopsy::cmd::status::Args),
     /// Rebuild a fresh, compact db from what is readable in a damaged one (writes --out only).
     Salvage(etcd_autopsy::cmd::salvage::Args),
     /// Dump, verify and summarise the WAL (etcd-dump-logs layout; --summary; --json).
@@ -29,6 +33,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: etcd_autopsy::Result<u8> = match cli.command {
         Command::Hash(a) => etcd_autopsy::cmd::hash::run(&a),
+        Command::Prefixes(a) => etcd_autopsy::cmd::prefixes::run(&a),
+        Command::Status(a) => etcd_autopsy::cmd::status::run(&a),
         Command::Salvage(a) => etcd_autopsy::cmd::salvage::run(&a),
         Command::Wal(a) => etcd_autopsy::cmd::wal::run(&a),
         Command::Snap(a) => etcd_autopsy::cmd::wal::run_snap(&a),

@@ -70,6 +70,12 @@ pub fn run(args: &Args) -> Result<u8> {
         use_newer_unreachable: !args.ignore_newer_unreachable,
     };
     let mut rec = salvage::recover(image.bytes(), options);
+    if rec.report.meta_used.is_none() && rec.report.key_leaf_pages.unreachable_found == 0 {
+        return Err(CliError::input(
+            &image.path,
+            "no usable meta page and no page of the key bucket found: nothing to salvage",
+        ));
+    }
     salvage::write_db(&mut rec, &args.out)
         .map_err(|e| CliError::Other(format!("writing {}: {e}", args.out.display())))?;
     let report = &rec.report;

@@ -1166,6 +1166,8 @@ struct Scan<'a> {
 enum ScanHit<'a> {
     Key(Vec<RevEntry<'a>>),
     Lease(Vec<(&'a [u8], &'a [u8])>),
+    /// An older root page: its inline `key` and `lease` buckets.
+    Root(Vec<RevEntry<'a>>, Vec<(&'a [u8], &'a [u8])>),
 }
 
 /// Looks at every page not in `reachable` for a leaf page of the `key` or `lease` bucket.
@@ -1187,6 +1189,13 @@ fn scan_pages<'a>(data: &'a [u8], page_size: usize, reachable: &HashSet<Pgid>) -
                 s.key_entries.extend(v);
             }
             ScanHit::Lease(v) => s.lease_entries.extend(v),
+            ScanHit::Root(k, l) => {
+                if !k.is_empty() {
+                    s.key_pages += 1;
+                    s.key_entries.extend(k);
+                }
+                s.lease_entries.extend(l);
+            }
         }
     }
     s
@@ -1211,43 +1220,60 @@ fn scan_page(data: &[u8], page_size: usize, pgid: Pgid) -> Option<ScanHit<'_>> {
         return None;
     }
     let first = page.leaf_element(0).ok()?;
-    let mut prev: Option<&[u8]> = None;
     if first.flags == 0 && (first.key.len() == 17 || first.key.len() == 18) {
-        let mut out = Vec::with_capacity(page.count());
-        for i in 0..page.count() {
-            let el = page.leaf_element(i).ok()?;
-            if el.flags != 0 || prev.is_some_and(|p| el.key <= p) {
-                return None;
-            }
-            prev = Some(el.key);
-            out.push(rev_entry(el.key, el.value, Source::Unreachable, pgid).ok()?);
-        }
-        Some(ScanHit::Key(out))
+        key_entries(&page, pgid).map(ScanHit::Key)
     } else if first.flags == 0 && first.key.len() == 8 {
         lease_entries(&page).map(ScanHit::Lease)
     } else if first.flags & LEAF_FLAG_BUCKET != 0 {
-        // A root page of an older transaction: its inline `lease` bucket, if any.
+        // A root page of an older transaction: its inline `key` and `lease` buckets.
+        let (mut keys, mut leases) = (Vec::new(), Vec::new());
         for i in 0..page.count() {
-            let el = page.leaf_element(i).ok()?;
-            if el.flags & LEAF_FLAG_BUCKET == 0 || el.key != LEASE_BUCKET {
+            let Ok(el) = page.leaf_element(i) else {
+                continue;
+            };
+            if el.flags & LEAF_FLAG_BUCKET == 0 || (el.key != KEY_BUCKET && el.key != LEASE_BUCKET)
+            {
                 continue;
             }
-            let root = u64::from_le_bytes(el.value.get(..8)?.try_into().ok()?);
-            if root != 0 {
-                return None;
+            let Some(inline) = inline_page(el.value, pgid, el.offset) else {
+                continue;
+            };
+            if el.key == KEY_BUCKET {
+                keys = key_entries(&inline, pgid).unwrap_or_default();
+            } else {
+                leases = lease_entries(&inline).unwrap_or_default();
             }
-            let inline = Page::new(el.value.get(16..)?, pgid, el.offset + 16, true)?;
-            if inline.flags() & FLAG_LEAF == 0 || inline.count() == 0 {
-                return None;
-            }
-            return lease_entries(&inline).map(ScanHit::Lease);
         }
-        None
+        (!keys.is_empty() || !leases.is_empty()).then_some(ScanHit::Root(keys, leases))
     } else {
         None
     }
 }
 
+/// The page inside an inline bucket's value, when the value is one (root pgid 0).
+fn inline_page(value: &[u8], holder: Pgid, value_offset: u64) -> Option<Page<'_>> {
+    let root = u64::from_le_bytes(value.get(..8)?.try_into().ok()?);
+    if root != 0 {
+        return None;
+    }
+    let page = Page::new(value.get(16..)?, holder, value_offset + 16, true)?;
+    (page.flags() & FLAG_LEAF != 0 && page.count() > 0).then_some(page)
+}
+
+/// The entries of a leaf page when every one is a sound `key` bucket revision.
+fn key_entries<'a>(page: &Page<'a>, pgid: Pgid) -> Option<Vec<RevEntry<'a>>> {
+    let mut out = Vec::with_capacity(page.count());
+    let mut prev: Option<&[u8]> = None;
+    for i in 0..page.count() {
+        let el = page.leaf_element(i).ok()?;
+        if el.flags != 0 || prev.is_some_and(|p| el.key <= p) {
+            return None;
+        }
+        prev = Some(el.key);
+        out.push(rev_entry(el.key, el.value, Source::Unreachable, pgid).ok()?);
+    }
+    Some(out)
+}
 /// The entries of a leaf page when every one is a `lease` bucket entry: an 8-byte lease
 /// ID and a `leasepb.Lease` carrying that same ID.
 fn lease_entries<'a>(page: &Page<'a>) -> Option<Vec<(&'a [u8], &'a [u8])>> {
@@ -1268,3 +1294,6 @@ fn lease_entries<'a>(page: &Page<'a>) -> Option<Vec<(&'a [u8], &'a [u8])>> {
     }
     Some(out)
 }
+
+#[cfg(test)]
+mod tests;

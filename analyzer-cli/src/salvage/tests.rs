@@ -1,0 +1,280 @@
+//! Salvage policy on synthetic files built with bbolt-writer: which revisions are taken
+//! from where. Unreachable pages are made by appending leaf pages of another file past the
+//! high-water mark (their header ids patched to their new position), as freed pages of an
+//! older transaction, or pages of a newer one whose meta was lost, would sit.
+
+use super::*;
+use crate::mvcc::KeyValue;
+use bbolt_writer::{BoltWriter, Options};
+use std::io::Cursor;
+
+const PS: usize = 4096;
+
+/// One revision to write: (main, key, value); an empty value with `del` = tombstone.
+#[derive(Clone)]
+struct R {
+    main: i64,
+    key: &'static str,
+    value: &'static str,
+    del: bool,
+    lease: i64,
+}
+
+fn put(main: i64, key: &'static str, value: &'static str) -> R {
+    R {
+        main,
+        key,
+        value,
+        del: false,
+        lease: 0,
+    }
+}
+
+fn del(main: i64, key: &'static str) -> R {
+    R {
+        main,
+        key,
+        value: "",
+        del: true,
+        lease: 0,
+    }
+}
+
+/// An etcd-shaped file: key bucket with `revs`, lease bucket with `leases`, meta bucket
+/// with a consistent index and, when given, a finished compaction.
+fn build(revs: &[R], leases: &[i64], compact: Option<i64>, pad: usize) -> Vec<u8> {
+    let mut w = BoltWriter::new(Cursor::new(Vec::new()), Options::default()).unwrap();
+    w.begin_bucket(b"key").unwrap();
+    for r in revs {
+        let rev = Revision::new(r.main, 0);
+        let kv = if r.del {
+            KeyValue {
+                key: r.key.as_bytes().to_vec(),
+                ..KeyValue::default()
+            }
+        } else {
+            let mut value = r.value.as_bytes().to_vec();
+            value.resize(value.len() + pad, b'.');
+            KeyValue {
+                key: r.key.as_bytes().to_vec(),
+                create_revision: r.main,
+                mod_revision: r.main,
+                version: 1,
+                value,
+                lease: r.lease,
+            }
+        };
+        let k = if r.del {
+            rev.to_tombstone_bytes().to_vec()
+        } else {
+            rev.to_bytes().to_vec()
+        };
+        w.put(&k, &kv.encode_to_vec_etcd()).unwrap();
+    }
+    w.end_bucket().unwrap();
+    w.begin_bucket(b"lease").unwrap();
+    for &id in leases {
+        let lease = [8u8, id as u8, 16, 60]; // {ID: id (< 128), TTL: 60}
+        w.put(&(id as u64).to_be_bytes(), &lease).unwrap();
+    }
+    w.end_bucket().unwrap();
+    w.begin_bucket(b"meta").unwrap();
+    w.put(b"consistent_index", &42u64.to_be_bytes()).unwrap();
+    if let Some(c) = compact {
+        w.put(b"finishedCompactRev", &Revision::new(c, 0).to_bytes())
+            .unwrap();
+    }
+    w.end_bucket().unwrap();
+    w.finish().unwrap().0.into_inner()
+}
+
+/// Appends every leaf page of `other` that holds revision keys to `base`, as unreachable
+/// pages. Returns the pgids they got.
+fn append_key_leaves(base: &mut Vec<u8>, other: &[u8]) -> Vec<u64> {
+    let mut added = Vec::new();
+    for pgid in 2..(other.len() / PS) as u64 {
+        let page = &other[pgid as usize * PS..][..PS];
+        let flags = u16::from_le_bytes([page[8], page[9]]);
+        let first_ksize = u32::from_le_bytes(page[24..28].try_into().unwrap());
+        if flags != 0x02 || !(17..=18).contains(&first_ksize) || page[10..12] == [0, 0] {
+            continue;
+        }
+        let new_pgid = (base.len() / PS) as u64;
+        let mut copy = page.to_vec();
+        copy[..8].copy_from_slice(&new_pgid.to_le_bytes());
+        base.extend_from_slice(&copy);
+        added.push(new_pgid);
+    }
+    added
+}
+
+fn live_keys(rec: &Recovered<'_>) -> Vec<(String, i64)> {
+    rec.keys
+        .iter()
+        .map(|e| (String::from_utf8_lossy(e.user_key).into_owned(), e.rev.main))
+        .collect()
+}
+
+#[test]
+fn sound_file_carries_newest_live_revisions_and_drops_deleted_keys() {
+    let revs = [
+        put(2, "/a", "1"),
+        put(3, "/b", "1"),
+        put(4, "/a", "2"),
+        del(5, "/b"),
+        put(6, "/c", "1"),
+    ];
+    let bytes = build(&revs, &[], None, 0);
+    let rec = recover(&bytes, SalvageOptions::default());
+    assert_eq!(live_keys(&rec), [("/a".into(), 4), ("/c".into(), 6)]);
+    assert_eq!(rec.report.tombstoned_keys_dropped, 1);
+    assert_eq!(rec.report.revisions.superseded, 2);
+    assert_eq!(rec.report.newest_revision, 6);
+    assert_eq!(rec.compact_revision, 6);
+    assert_eq!(rec.report.consistent_index, Some(42));
+    assert!(rec.report.lost.is_empty(), "{:?}", rec.report.lost);
+}
+
+#[test]
+fn unreachable_older_revisions_do_not_resurrect_deleted_keys() {
+    // Old state: /gone was live at 3. Later it was deleted at 7 and compacted at 8, which
+    // removed both revisions; the freed page with revision 3 is still in the file.
+    let old = build(&[put(2, "/a", "1"), put(3, "/gone", "x")], &[], None, 1100);
+    let mut bytes = build(&[put(2, "/a", "1"), put(9, "/z", "1")], &[], Some(8), 1100);
+    assert!(!append_key_leaves(&mut bytes, &old).is_empty());
+    let rec = recover(&bytes, SalvageOptions::default());
+    assert_eq!(live_keys(&rec), [("/a".into(), 2), ("/z".into(), 9)]);
+    assert_eq!(rec.report.revisions.unreachable_ignored, 2);
+    assert_eq!(rec.report.key_leaf_pages.unreachable_found, 1);
+    assert_eq!(rec.report.key_leaf_pages.unreachable_used, 0);
+}
+
+#[test]
+fn unreachable_newer_revisions_are_used_unless_told_not_to() {
+    // The tree ends at revision 4; a newer transaction's page (revisions 5, 6) made it to
+    // disk but its meta page did not.
+    let newer = build(&[put(5, "/a", "new"), put(6, "/n", "1")], &[], None, 1100);
+    let mut bytes = build(&[put(2, "/a", "old"), put(4, "/b", "1")], &[], None, 1100);
+    append_key_leaves(&mut bytes, &newer);
+    let rec = recover(&bytes, SalvageOptions::default());
+    assert_eq!(
+        live_keys(&rec),
+        [("/b".into(), 4), ("/a".into(), 5), ("/n".into(), 6)]
+    );
+    assert_eq!(rec.report.revisions.unreachable_newer, 2);
+    assert_eq!(rec.report.keys_from_unreachable_pages, 2);
+    assert!(!rec.report.lost.is_empty());
+
+    let strict = SalvageOptions {
+        use_newer_unreachable: false,
+    };
+    let rec = recover(&bytes, strict);
+    assert_eq!(live_keys(&rec), [("/a".into(), 2), ("/b".into(), 4)]);
+}
+
+#[test]
+fn damaged_leaf_range_is_filled_from_unreachable_copies() {
+    let names: Vec<&'static str> = (0..400)
+        .map(|i| &*Box::leak(format!("/k/{i:04}").into_boxed_str()))
+        .collect();
+    let revs: Vec<R> = names
+        .iter()
+        .enumerate()
+        .map(|(i, k)| put(i as i64 + 2, k, "v"))
+        .collect();
+    let mut bytes = build(&revs, &[], None, 200);
+    let copy = bytes.clone();
+    append_key_leaves(&mut bytes, &copy);
+    // Zero the third leaf page of the key bucket.
+    let db = Db::open(&bytes).unwrap();
+    let leaves = db.bucket(b"key").unwrap().unwrap().leaf_pages().unwrap();
+    assert!(leaves.len() > 5);
+    let victim = leaves[2].pgid() as usize;
+    bytes[victim * PS..(victim + 1) * PS].fill(0);
+
+    let rec = recover(&bytes, SalvageOptions::default());
+    assert_eq!(rec.keys.len(), 400, "every key comes back");
+    assert_eq!(rec.report.damaged_pages, 1);
+    assert_eq!(rec.report.lost_key_ranges.len(), 1);
+    assert!(rec.report.revisions.unreachable_filling_gaps > 0);
+    assert_eq!(
+        rec.report.key_leaf_pages.unreachable_used, 1,
+        "only the copy of the lost page"
+    );
+    assert!(rec.report.found_damage());
+}
+
+#[test]
+fn without_valid_metas_the_scan_alone_recovers_the_keys() {
+    let mut bytes = build(
+        &[put(2, "/a", "1"), put(3, "/b", "1"), del(4, "/a")],
+        &[],
+        None,
+        0,
+    );
+    bytes[..2 * PS].fill(0);
+    let rec = recover(&bytes, SalvageOptions::default());
+    assert_eq!(rec.report.meta_used, None);
+    assert_eq!(live_keys(&rec), [("/b".into(), 3)]);
+    assert_eq!(rec.report.tombstoned_keys_dropped, 1);
+    assert!(rec.report.meta_fallback.is_some());
+}
+
+#[test]
+fn leases_of_recovered_keys_come_from_older_root_pages_when_the_tree_lacks_them() {
+    // The lease bucket is small, so it is inline in the root page. An older copy of the
+    // root page survives; the current root page is zeroed.
+    let mut r = put(2, "/leased", "1");
+    r.lease = 7;
+    let older = build(&[r.clone()], &[7, 9], None, 0);
+    let mut bytes = build(&[r], &[7, 9], None, 0);
+    let old_db = Db::open(&older).unwrap();
+    let old_root = old_db.meta().root as usize;
+    let new_pgid = (bytes.len() / PS) as u64;
+    let mut page = older[old_root * PS..][..PS].to_vec();
+    page[..8].copy_from_slice(&new_pgid.to_le_bytes());
+    bytes.extend_from_slice(&page);
+    let root = Db::open(&bytes).unwrap().meta().root as usize;
+    bytes[root * PS..(root + 1) * PS].fill(0);
+
+    let rec = recover(&bytes, SalvageOptions::default());
+    assert_eq!(live_keys(&rec), [("/leased".into(), 2)]);
+    assert_eq!(
+        rec.report.leases.from_unreachable_pages, 1,
+        "only the lease a key needs"
+    );
+    assert_eq!(rec.leases.len(), 1);
+    assert_eq!(rec.report.leases.keys_with_missing_lease, 0);
+}
+
+#[test]
+fn written_file_reads_back_with_the_same_keys() {
+    let bytes = build(&[put(2, "/a", "1"), put(3, "/b", "2")], &[], None, 0);
+    let mut rec = recover(&bytes, SalvageOptions::default());
+    let dir = std::env::temp_dir().join(format!("salvage-unit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("out.db");
+    std::fs::remove_file(&out).ok();
+    let written = write_db(&mut rec, &out).unwrap();
+    assert!(written.verified);
+    assert_eq!(written.keys, 2);
+    let data = std::fs::read(&out).unwrap();
+    let db = Db::open(&data).unwrap();
+    let meta = db.bucket(b"meta").unwrap().unwrap();
+    assert_eq!(
+        meta.get(b"finishedCompactRev").unwrap(),
+        Some(&Revision::new(3, 0).to_bytes()[..])
+    );
+    assert_eq!(
+        meta.get(b"consistent_index").unwrap(),
+        Some(&42u64.to_be_bytes()[..])
+    );
+    for name in [&b"alarm"[..], b"members", b"members_removed", b"lease"] {
+        assert!(db.bucket(name).unwrap().is_some());
+    }
+    assert!(matches!(
+        write_db(&mut rec, &out),
+        Err(bbolt_writer::Error::Exists { .. })
+    ));
+    std::fs::remove_dir_all(&dir).ok();
+}
