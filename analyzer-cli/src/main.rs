@@ -14,7 +14,6 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Keys, revisions and bytes per key prefix (where the space went).
     /// etcd's HashKV at a revision (as `etcdctl endpoint hashkv`), or the whole-db hash (--db).
     Hash(etcd_autopsy::cmd::hash::Args),
     /// Keys, revisions and bytes per key prefix (where the space went).

@@ -97,20 +97,22 @@ impl MetaInfo {
 
     /// The compact revision etcd would use after a restart: the finished one, raised to
     /// the scheduled one when a compaction was interrupted (etcd resumes it on start).
+    /// -1 when the keyspace was never compacted, as etcd reports it.
     pub fn effective_compact_rev(&self) -> i64 {
-        let f = self.finished_compact_rev.map_or(0, |r| r.main);
-        let s = self.scheduled_compact_rev.map_or(0, |r| r.main);
+        let f = self.finished_compact_rev.map_or(-1, |r| r.main);
+        let s = self.scheduled_compact_rev.map_or(-1, |r| r.main);
         f.max(s)
     }
 
-    /// The compact revision etcd reports before resuming anything (`finishedCompactRev`).
+    /// The compact revision etcd reports before resuming anything (`finishedCompactRev`);
+    /// -1 when never compacted (etcd's initial value).
     pub fn finished_compact_main(&self) -> i64 {
-        self.finished_compact_rev.map_or(0, |r| r.main)
+        self.finished_compact_rev.map_or(-1, |r| r.main)
     }
 
     /// True when a compaction was scheduled but not finished.
     pub fn compaction_interrupted(&self) -> bool {
-        self.scheduled_compact_rev.map_or(0, |r| r.main) > self.finished_compact_main()
+        self.scheduled_compact_rev.map_or(-1, |r| r.main) > self.finished_compact_main()
     }
 }
 

@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod defrag;
 pub mod fasthash;
 pub mod hash;
+pub mod info;
 pub mod kv;
 pub mod lease;
 pub mod meta;

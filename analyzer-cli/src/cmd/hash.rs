@@ -1,0 +1,163 @@
+//! `hash <DB|DATA-DIR> [--rev R] [--db]`: etcd's hashes computed offline.
+//!
+//! Without `--db`: HashKV at revision R (default: the newest), the figure
+//! `etcdctl endpoint hashkv --rev R` gives for the member (etcd 3.4 `HashByRev`: crc32c over
+//! "key" and the key bucket's entries up to R, leaving out entries at or below the compact
+//! revision that a compaction at R would delete). The compact revision is the db's
+//! `finishedCompactRev`, or `scheduledCompactRev` when that is newer (etcd finishes an
+//! interrupted compaction at start-up).
+//!
+//! With `--db`: etcd-dump-db's `hash` of the whole db (etcd 3.4 `backend.Hash` with
+//! `DefaultIgnores`: crc32c over every bucket name, key and value, `meta/consistent_index`
+//! left out).
+//!
+//! # JSON (`--json`), schema `etcd-autopsy/hash/v1`
+//!
+//! HashKV: `{"schema", "kind": "hashkv", "hash", "revision", "compact_revision",
+//! "entries_hashed", "entries_skipped"}`. Whole db: `{"schema", "kind": "db", "hash"}`.
+//! `hash` is a number (as etcdctl prints it in JSON).
+//!
+//! Exit status: 0; 2 when the db cannot be read or R is compacted (R <= compact revision)
+//! or in the future (R > newest revision), as etcd refuses those too.
+
+use super::prefixes::{bolt_err, open_db, open_image, thread_pool};
+use crate::error::{CliError, Result, EXIT_OK};
+use crate::mvcc::hash::{hash_db, hash_kv, DbHashMode};
+use crate::mvcc::info::read_info;
+use crate::mvcc::revision::rev_lenient;
+use serde::Serialize;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Arguments of `hash`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Data dir, member dir, db file or `etcdctl snapshot save` file.
+    pub input: PathBuf,
+    /// Revision to hash at (default: the newest).
+    #[arg(long)]
+    pub rev: Option<i64>,
+    /// The whole-db hash of etcd-dump-db instead of HashKV.
+    #[arg(long, conflicts_with = "rev")]
+    pub db: bool,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Print JSON (schema `etcd-autopsy/hash/v1`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct KvJson {
+    schema: &'static str,
+    kind: &'static str,
+    hash: u32,
+    revision: i64,
+    compact_revision: i64,
+    entries_hashed: u64,
+    entries_skipped: u64,
+}
+
+#[derive(Serialize)]
+struct DbJson {
+    schema: &'static str,
+    kind: &'static str,
+    hash: u32,
+}
+
+/// The newest main revision in the key bucket (its last entry), or 0.
+pub(crate) fn newest_revision(
+    db: &bbolt_reader::Db<'_>,
+) -> std::result::Result<i64, bbolt_reader::Error> {
+    let Some(b) = db.bucket(crate::mvcc::KEY_BUCKET)? else {
+        return Ok(0);
+    };
+    let pages = b.leaf_pages()?;
+    for p in pages.iter().rev() {
+        if let Some(Ok(el)) = p.leaf_elements().last() {
+            return Ok(rev_lenient(el.key).map_or(0, |r| r.main));
+        }
+    }
+    Ok(0)
+}
+
+/// Runs `hash`; returns the exit status.
+pub fn run(args: &Args) -> Result<u8> {
+    let image = open_image(&args.input)?;
+    let db = open_db(&image)?;
+    let pool = thread_pool(args.threads)?;
+    if args.db {
+        let bar = crate::progress::bar(db.meta().high_water_mark, "hashing", false);
+        let h = pool
+            .install(|| hash_db(&db, DbHashMode::DumpDb, &|n| bar.inc(n)))
+            .map_err(|e| bolt_err(&image, e))?;
+        bar.finish_and_clear();
+        if args.json {
+            crate::output::print_json(&DbJson {
+                schema: "etcd-autopsy/hash/v1",
+                kind: "db",
+                hash: h.hash,
+            })?;
+        } else {
+            let mut out = crate::output::stdout();
+            // etcd-dump-db prints the hash in decimal.
+            writeln!(out, "db path: {}", image.path.display())?;
+            writeln!(out, "Hash: {}", h.hash)?;
+            out.flush()?;
+        }
+        return Ok(EXIT_OK);
+    }
+    let info = read_info(&db);
+    let compact = info.meta.effective_compact_rev();
+    let newest = newest_revision(&db)
+        .map_err(|e| bolt_err(&image, e))?
+        .max(compact);
+    let rev = match args.rev {
+        None | Some(0) => newest,
+        Some(r) if r < 0 => {
+            return Err(CliError::Other(format!(
+                "--rev {r}: a revision is positive"
+            )))
+        }
+        Some(r) if r <= compact => {
+            return Err(CliError::Other(format!(
+                "--rev {r}: required revision has been compacted (compact revision {compact})"
+            )))
+        }
+        Some(r) if r > newest => {
+            return Err(CliError::Other(format!(
+                "--rev {r}: required revision is a future revision (newest {newest})"
+            )))
+        }
+        Some(r) => r,
+    };
+    let bucket = db
+        .bucket(crate::mvcc::KEY_BUCKET)
+        .map_err(|e| bolt_err(&image, e))?;
+    let bar = crate::progress::bar(db.meta().high_water_mark, "hashing", false);
+    let h = pool
+        .install(|| hash_kv(bucket.as_ref(), rev, compact, &|n| bar.inc(n)))
+        .map_err(|e| bolt_err(&image, e))?;
+    bar.finish_and_clear();
+    if args.json {
+        crate::output::print_json(&KvJson {
+            schema: "etcd-autopsy/hash/v1",
+            kind: "hashkv",
+            hash: h.hash,
+            revision: h.revision,
+            compact_revision: h.compact_revision,
+            entries_hashed: h.entries_hashed,
+            entries_skipped: h.entries_skipped,
+        })?;
+    } else {
+        let mut out = crate::output::stdout();
+        writeln!(
+            out,
+            "hashkv {} at revision {} (compact revision {}; {} entries hashed, {} left out by compaction)",
+            h.hash, h.revision, h.compact_revision, h.entries_hashed, h.entries_skipped
+        )?;
+        out.flush()?;
+    }
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,269 @@
+//! `prefixes <DB|DATA-DIR> [--depth N] [--top N] [--prefix P]`: where the keyspace's
+//! bytes are, grouped by key prefix.
+//!
+//! The prefix of a user key at depth N is the key up to and including its N-th '/'; a key
+//! with fewer '/' maps to the key up to and including its last '/', or to "" when it has
+//! none (default depth 3: "/registry/pods/default/x" gives "/registry/pods/").
+//!
+//! # JSON (`--json`), schema `etcd-autopsy/prefixes/v1`
+//!
+//! ```text
+//! {"schema", "depth", "prefix_filter", "revision", "compact_revision",
+//!  "totals": {<fields>}, "prefixes": [{"prefix", <fields>}, ...]}
+//! <fields> = keys, live_keys, revisions, tombstones, key_bytes, value_bytes,
+//!            live_value_bytes, leased_keys
+//! ```
+//!
+//! `keys` counts distinct user keys; `live_keys` those whose newest revision is not a
+//! tombstone; `revisions` every revision kept in the file (puts and tombstones);
+//! `key_bytes` and `value_bytes` sum the user key and the value over every revision (a
+//! tombstone has a key and no value); `live_value_bytes` sums the value of each live key's
+//! newest revision; `leased_keys` counts live keys whose newest revision has a lease.
+//! Prefixes are sorted by `value_bytes`, largest first (ties by prefix). `prefix` is a
+//! string; when the prefix is not valid UTF-8 it is given lossily and `prefix_base64`
+//! holds the exact bytes. `--top N` keeps the first N (text default 20, JSON default all).
+//!
+//! Exit status: 0; 1 when entries of the key bucket could not be decoded (counted in
+//! `malformed_entries`); 2 when the db cannot be read.
+
+use crate::error::{CliError, Result, EXIT_DAMAGE, EXIT_OK};
+use crate::input::{self, DbImage};
+use crate::mvcc::info::read_info;
+use crate::mvcc::scan::{group_by_prefix, scan_keyspace, Keyspace, PrefixStats};
+use crate::output::{human_bytes, sanitize};
+use base64::Engine as _;
+use bbolt_reader::Db;
+use serde::Serialize;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Arguments of `prefixes`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Data dir, member dir, db file or `etcdctl snapshot save` file.
+    pub input: PathBuf,
+    /// Group by the key up to its N-th '/'.
+    #[arg(long, default_value_t = 3)]
+    pub depth: usize,
+    /// Show only the N largest prefixes (text default 20, JSON default all).
+    #[arg(long)]
+    pub top: Option<usize>,
+    /// Only count keys starting with this prefix.
+    #[arg(long, default_value = "")]
+    pub prefix: String,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Print JSON (schema `etcd-autopsy/prefixes/v1`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A rayon pool of `threads` threads (default: available cores).
+pub(crate) fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
+    let n = threads
+        .filter(|n| *n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build()
+        .map_err(|e| CliError::Other(format!("starting {n} threads: {e}")))
+}
+
+/// Opens the image's bbolt file; warns on stderr when etcd appears to be running on it.
+pub(crate) fn open_image(path: &Path) -> Result<DbImage> {
+    if let Ok(member) = input::resolve(path) {
+        if let Some(w) = input::running_member_warning(&member) {
+            eprintln!("etcd-autopsy: {w}");
+        }
+    }
+    DbImage::open(path)
+}
+
+/// The bbolt view of an image.
+pub(crate) fn open_db<'a>(image: &'a DbImage) -> Result<Db<'a>> {
+    Db::open(image.bytes()).map_err(|e| bolt_err(image, e))
+}
+
+/// A reader error naming the file.
+pub(crate) fn bolt_err(image: &DbImage, e: bbolt_reader::Error) -> CliError {
+    CliError::Input {
+        path: image.path.clone(),
+        message: e.to_string(),
+    }
+}
+
+/// Scans the key bucket with a progress bar; `limit` as in [`scan_keyspace`].
+pub(crate) fn scan_with_progress<'a>(
+    image: &DbImage,
+    db: &Db<'a>,
+    pool: &rayon::ThreadPool,
+    limit: i64,
+) -> Result<Option<Keyspace<'a>>> {
+    let Some(bucket) = db
+        .bucket(crate::mvcc::KEY_BUCKET)
+        .map_err(|e| bolt_err(image, e))?
+    else {
+        return Ok(None);
+    };
+    let leaf_guess = db.meta().high_water_mark;
+    let bar = crate::progress::bar(leaf_guess, "key bucket", false);
+    let ks = pool
+        .install(|| scan_keyspace(&bucket, limit, &|n| bar.inc(n)))
+        .map_err(|e| bolt_err(image, e))?;
+    bar.finish_and_clear();
+    Ok(Some(ks))
+}
+
+/// One prefix in JSON.
+#[derive(Debug, Serialize)]
+pub struct PrefixJson {
+    /// The prefix (lossy when not UTF-8).
+    pub prefix: String,
+    /// Exact bytes when the prefix is not UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix_base64: Option<String>,
+    /// The figures.
+    #[serde(flatten)]
+    pub stats: PrefixStats,
+}
+
+impl PrefixJson {
+    /// From a prefix and its figures.
+    pub fn new(p: &[u8], stats: PrefixStats) -> Self {
+        let (prefix, prefix_base64) = match std::str::from_utf8(p) {
+            Ok(s) => (s.to_string(), None),
+            Err(_) => (
+                String::from_utf8_lossy(p).into_owned(),
+                Some(base64::engine::general_purpose::STANDARD.encode(p)),
+            ),
+        };
+        PrefixJson {
+            prefix,
+            prefix_base64,
+            stats,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Report {
+    schema: &'static str,
+    depth: usize,
+    prefix_filter: String,
+    revision: i64,
+    compact_revision: i64,
+    malformed_entries: u64,
+    totals: PrefixStats,
+    prefixes: Vec<PrefixJson>,
+}
+
+/// Runs `prefixes`; returns the exit status.
+pub fn run(args: &Args) -> Result<u8> {
+    let image = open_image(&args.input)?;
+    let db = open_db(&image)?;
+    let pool = thread_pool(args.threads)?;
+    let info = read_info(&db);
+    let ks = scan_with_progress(&image, &db, &pool, i64::MAX)?;
+    let compact = info.meta.finished_compact_main();
+    let (totals, groups, revision, malformed) = match &ks {
+        Some(ks) => {
+            let (t, g) = group_by_prefix(ks, args.depth, args.prefix.as_bytes());
+            let rev = ks.totals.max_rev.map_or(0, |r| r.main).max(compact);
+            (t, g, rev, ks.totals.malformed)
+        }
+        None => (PrefixStats::default(), Vec::new(), compact, 0),
+    };
+    let top = args.top.unwrap_or(if args.json { usize::MAX } else { 20 });
+    let shown = groups.len().min(top);
+    if args.json {
+        crate::output::print_json(&Report {
+            schema: "etcd-autopsy/prefixes/v1",
+            depth: args.depth,
+            prefix_filter: args.prefix.clone(),
+            revision,
+            compact_revision: compact,
+            malformed_entries: malformed,
+            totals,
+            prefixes: groups
+                .into_iter()
+                .take(top)
+                .map(|(p, s)| PrefixJson::new(p, s))
+                .collect(),
+        })?;
+    } else {
+        let mut out = crate::output::stdout();
+        writeln!(
+            out,
+            "{} keys ({} live) in {} revisions at revision {revision} (compacted at {compact}), depth {}{}",
+            totals.keys,
+            totals.live_keys,
+            totals.revisions,
+            args.depth,
+            if args.prefix.is_empty() {
+                String::new()
+            } else {
+                format!(", under {}", sanitize(args.prefix.as_bytes()))
+            }
+        )?;
+        write_table(&mut out, &groups[..shown], &totals)?;
+        if shown < groups.len() {
+            writeln!(
+                out,
+                "({} more prefixes; --top N to show more)",
+                groups.len() - shown
+            )?;
+        }
+        if malformed > 0 {
+            writeln!(
+                out,
+                "{malformed} entries of the key bucket could not be decoded"
+            )?;
+        }
+        out.flush()?;
+    }
+    Ok(if malformed > 0 { EXIT_DAMAGE } else { EXIT_OK })
+}
+
+/// Writes the prefix table in text.
+pub(crate) fn write_table(
+    out: &mut dyn Write,
+    rows: &[(&[u8], PrefixStats)],
+    totals: &PrefixStats,
+) -> std::io::Result<()> {
+    let width = rows
+        .iter()
+        .map(|(p, _)| sanitize(p).chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(6, 60);
+    writeln!(
+        out,
+        "{:<width$}  {:>8} {:>8} {:>9} {:>8} {:>10} {:>10} {:>10} {:>7}",
+        "PREFIX", "KEYS", "LIVE", "REVS", "TOMBS", "KEY B", "VALUE B", "LIVE VAL", "LEASED"
+    )?;
+    let line = |out: &mut dyn Write, name: &str, s: &PrefixStats| {
+        writeln!(
+            out,
+            "{:<width$}  {:>8} {:>8} {:>9} {:>8} {:>10} {:>10} {:>10} {:>7}",
+            name,
+            s.keys,
+            s.live_keys,
+            s.revisions,
+            s.tombstones,
+            human_bytes(s.key_bytes),
+            human_bytes(s.value_bytes),
+            human_bytes(s.live_value_bytes),
+            s.leased_keys
+        )
+    };
+    for (p, s) in rows {
+        let name = if p.is_empty() {
+            "(no '/')".to_string()
+        } else {
+            sanitize(p)
+        };
+        line(out, &name, s)?;
+    }
+    line(out, "TOTAL", totals)
+}
