@@ -376,15 +376,15 @@ fn manifest_cases() -> Vec<Case> {
         else {
             continue;
         };
-        let kind = e
-            .get("kind")
-            .or_else(|| e.get("type"))
-            .and_then(Value::as_str)
+        // Only the bbolt variants; WAL and .snap damage is not salvage's business.
+        let kind = ["component", "kind", "type"]
+            .iter()
+            .find_map(|f| e.get(*f).and_then(Value::as_str))
             .unwrap_or("");
-        let input = dir.join(path);
-        if kind.contains("wal") || kind.contains("snap") && !kind.contains("snapshot") {
+        if !kind.is_empty() && !["bbolt", "db", "boltdb"].contains(&kind) {
             continue;
         }
+        let input = dir.join(path);
         let is_db = input.join("member/snap/db").is_file()
             || input.join("snap/db").is_file()
             || input.is_file() && !path.ends_with(".wal") && !path.ends_with(".snap");
