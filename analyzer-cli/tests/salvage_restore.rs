@@ -474,7 +474,7 @@ fn salvaged_dbs_restore_and_etcd_serves_exactly_the_salvaged_keys() {
         "no fixtures found under {}",
         fixtures().display()
     );
-    let slots = usize::from((PORT_LAST - PORT_BASE + 1) / 2);
+    let slots = usize::from((PORT_LAST - PORT_BASE).div_ceil(2));
     for (i, case) in cases.iter().enumerate() {
         let port = PORT_BASE + 2 * (i % slots) as u16;
         run_case(case, port);

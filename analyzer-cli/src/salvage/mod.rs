@@ -297,6 +297,12 @@ impl SalvageReport {
     }
 }
 
+/// A key and its value, borrowed from the input.
+pub type Pair<'a> = (&'a [u8], &'a [u8]);
+
+/// A key range `[lo, hi)` of a tree; `None` is an open end.
+type KeyRange<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+
 /// Everything recovered from an input, borrowing it, ready to be written.
 #[derive(Debug)]
 pub struct Recovered<'a> {
@@ -305,7 +311,7 @@ pub struct Recovered<'a> {
     /// Leases to write: key (lease ID, 8 bytes BE) and `leasepb.Lease` bytes, sorted.
     pub leases: Vec<(&'a [u8], &'a [u8])>,
     /// Buckets copied entry by entry, sorted by name, entries sorted by key.
-    pub copied: Vec<(&'static [u8], Vec<(&'a [u8], &'a [u8])>)>,
+    pub copied: Vec<(&'static [u8], Vec<Pair<'a>>)>,
     /// `consistent_index` value as read.
     pub consistent_index: Option<&'a [u8]>,
     /// The compaction revision to write.
@@ -334,7 +340,7 @@ struct TreeRead<'a> {
     reachable: HashSet<Pgid>,
     damaged: Vec<DamagedPage>,
     /// Lost ranges of the `key` bucket, as raw bounds.
-    key_lost: Vec<(Option<&'a [u8]>, Option<&'a [u8]>)>,
+    key_lost: Vec<KeyRange<'a>>,
     key_entries: Vec<RevEntry<'a>>,
     key_pages: u64,
     key_pages_damaged: u64,
@@ -448,7 +454,7 @@ pub fn recover(data: &[u8], options: SalvageOptions) -> Recovered<'_> {
     let in_lost = |k: &[u8]| {
         tree.key_lost
             .iter()
-            .any(|(lo, hi)| lo.map_or(true, |lo| k >= lo) && hi.map_or(true, |hi| k < hi))
+            .any(|(lo, hi)| lo.is_none_or(|lo| k >= lo) && hi.is_none_or(|hi| k < hi))
     };
     let mut all: Vec<RevEntry<'_>> = Vec::with_capacity(tree.key_entries.len());
     for e in &tree.key_entries {
@@ -475,7 +481,7 @@ pub fn recover(data: &[u8], options: SalvageOptions) -> Recovered<'_> {
         }
     }
     // One copy per revision, the reachable one first.
-    all.sort_by(|a, b| (a.rev, a.source).cmp(&(b.rev, b.source)));
+    all.sort_by_key(|a| (a.rev, a.source));
     all.dedup_by(|b, a| a.rev == b.rev);
     rc.distinct = all.len() as u64;
     let newest_revision = all.last().map_or(0, |e| e.rev.main);
@@ -980,8 +986,13 @@ fn visit_leaf<'a>(
 }
 
 fn in_range(k: &[u8], lo: Option<&[u8]>, hi: Option<&[u8]>) -> bool {
-    lo.map_or(true, |lo| k >= lo) && hi.map_or(true, |hi| k < hi)
+    lo.is_none_or(|lo| k >= lo) && hi.is_none_or(|hi| k < hi)
 }
+
+/// Reads one leaf page with the key range its parent gives it; returns why the page is
+/// damaged, if it is.
+type LeafVisitor<'a, 'f> = dyn FnMut(&Page<'a>, Option<&'a [u8]>, Option<&'a [u8]>, &mut TreeRead<'a>) -> Option<String>
+    + 'f;
 
 /// A pending page of a tree walk and the key range its parent gives it.
 struct Pending<'a> {
@@ -1001,12 +1012,7 @@ fn walk_tree<'a>(
     bucket: &str,
     visited: &mut HashSet<Pgid>,
     t: &mut TreeRead<'a>,
-    leaf: &mut dyn FnMut(
-        &Page<'a>,
-        Option<&'a [u8]>,
-        Option<&'a [u8]>,
-        &mut TreeRead<'a>,
-    ) -> Option<String>,
+    leaf: &mut LeafVisitor<'a, '_>,
 ) -> bool {
     let file_pages = db.page_count();
     let is_key = bucket.as_bytes() == KEY_BUCKET;
