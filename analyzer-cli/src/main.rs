@@ -14,6 +14,22 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Page size, file size and both meta pages of the bbolt file.
+    Info(etcd_autopsy::cmd::bbolt::InfoArgs),
+    /// Bucket names (nested as paths) and key counts.
+    Buckets(etcd_autopsy::cmd::bbolt::BucketsArgs),
+    /// Per-bucket statistics with bbolt's Bucket.Stats() meaning.
+    Stats(etcd_autopsy::cmd::bbolt::StatsArgs),
+    /// The page table, as `bbolt pages` prints it.
+    Pages(etcd_autopsy::cmd::bbolt::PagesArgs),
+    /// One or more pages' items, as `bbolt page` prints them.
+    Page(etcd_autopsy::cmd::bbolt::PageArgs),
+    /// Consistency check of the bbolt file (exit 0 clean, 1 damage, 2 unreadable).
+    Check(etcd_autopsy::cmd::bbolt::CheckArgs),
+    /// Top-level bucket names, as etcd-dump-db list-bucket prints them.
+    ListBucket(etcd_autopsy::cmd::dumpdb::ListBucketArgs),
+    /// A bucket's entries in reverse key order, as etcd-dump-db iterate-bucket prints them.
+    IterateBucket(etcd_autopsy::cmd::dumpdb::IterateBucketArgs),
     /// etcd's HashKV at a revision (as `etcdctl endpoint hashkv`), or the whole-db hash (--db).
     Hash(etcd_autopsy::cmd::hash::Args),
     /// Keys, revisions and bytes per key prefix (where the space went).
@@ -31,6 +47,14 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: etcd_autopsy::Result<u8> = match cli.command {
+        Command::Info(a) => etcd_autopsy::cmd::bbolt::run_info(&a),
+        Command::Buckets(a) => etcd_autopsy::cmd::bbolt::run_buckets(&a),
+        Command::Stats(a) => etcd_autopsy::cmd::bbolt::run_stats(&a),
+        Command::Pages(a) => etcd_autopsy::cmd::bbolt::run_pages(&a),
+        Command::Page(a) => etcd_autopsy::cmd::bbolt::run_page(&a),
+        Command::Check(a) => etcd_autopsy::cmd::bbolt::run_check(&a),
+        Command::ListBucket(a) => etcd_autopsy::cmd::dumpdb::run_list_bucket(&a),
+        Command::IterateBucket(a) => etcd_autopsy::cmd::dumpdb::run_iterate_bucket(&a),
         Command::Hash(a) => etcd_autopsy::cmd::hash::run(&a),
         Command::Prefixes(a) => etcd_autopsy::cmd::prefixes::run(&a),
         Command::Status(a) => etcd_autopsy::cmd::status::run(&a),

@@ -67,7 +67,7 @@ pub use meta::{Meta, MetaChoice, MetaProblem, MetaSlot};
 pub use mmap::MappedFile;
 pub use page::{BranchElement, LeafElement, Page, PageKind};
 pub use stats::BucketStats;
-pub use walk::{walk, PageGraph, PageUse, Walk};
+pub use walk::{walk, walk_with_progress, PageGraph, PageUse, Walk};
 
 /// A page id: the page's index in the file (its byte offset divided by the page size).
 pub type Pgid = u64;

@@ -231,7 +231,13 @@ impl<'a> Walk<'a> {
 
 /// Walks the whole file as of `db`'s meta.
 pub fn walk<'a>(db: &Db<'a>) -> Walk<'a> {
-    Walker::new(*db).run()
+    walk_with_progress(db, &|_| {})
+}
+
+/// Like [`walk`], calling `progress` now and then with the number of pages reached so far
+/// (at most [`Db::page_count`]); meant for a progress bar.
+pub fn walk_with_progress<'a>(db: &Db<'a>, progress: &dyn Fn(u64)) -> Walk<'a> {
+    Walker::new(*db, progress).run()
 }
 
 fn bit(bits: &[u64], i: u64) -> bool {
@@ -373,8 +379,10 @@ struct Frame<'a> {
     max: Option<&'a [u8]>,
 }
 
-struct Walker<'a> {
+struct Walker<'a, 'p> {
     db: Db<'a>,
+    progress: &'p dyn Fn(u64),
+    entered: u64,
     hwm: Pgid,
     file_pages: u64,
     uses: Vec<PageUse>,
@@ -386,13 +394,15 @@ struct Walker<'a> {
     queue: VecDeque<Pending<'a>>,
 }
 
-impl<'a> Walker<'a> {
-    fn new(db: Db<'a>) -> Self {
+impl<'a, 'p> Walker<'a, 'p> {
+    fn new(db: Db<'a>, progress: &'p dyn Fn(u64)) -> Self {
         let file_pages = db.page_count();
         // Sized by the file's real length: one entry per page it holds.
         let n = usize::try_from(file_pages).unwrap_or(usize::MAX);
         Walker {
             db,
+            progress,
+            entered: 0,
             hwm: db.meta().high_water_mark,
             file_pages,
             uses: vec![PageUse::Unreached; n],
@@ -840,6 +850,8 @@ impl<'a> Walker<'a> {
         } else {
             batch.iter().map(analyze_leaf).collect()
         };
+        self.entered += batch.len() as u64;
+        (self.progress)(self.entered);
         for (task, r) in batch.iter().zip(results) {
             let own = &mut self.buckets[bucket].own;
             own.leaf_pages += 1;

@@ -1,4 +1,6 @@
 //! One module per command (or group of related commands).
+pub mod bbolt;
+pub mod dumpdb;
 pub mod hash;
 pub mod prefixes;
 pub mod salvage;

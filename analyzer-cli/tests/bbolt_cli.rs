@@ -1,0 +1,345 @@
+//! The bbolt-layer commands run as a user would run them, on the fixtures made by real
+//! etcd 3.4, compared with the truth recorded from the live etcd.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn fixtures() -> PathBuf {
+    root().join("fixtures")
+}
+
+/// Runs the binary; returns (exit code, stdout, stderr).
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_etcd-autopsy"))
+        .args(args)
+        .output()
+        .expect("binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn run_json(args: &[&str]) -> (i32, Value) {
+    let (code, out, err) = run(args);
+    let v = serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {out}\nstderr: {err}"));
+    (code, v)
+}
+
+/// Healthy fixtures: (scenario, the DB argument, truth.json).
+fn healthy() -> Vec<(String, PathBuf, Value)> {
+    let mut out = Vec::new();
+    let scenarios = [
+        "k8s",
+        "k8s-defrag",
+        "nospace",
+        "many-snaps",
+        "killed",
+        "cluster/m1",
+        "cluster/m2",
+        "cluster/m3",
+    ];
+    for s in scenarios {
+        let dir = fixtures().join(s);
+        let truth = dir.join("truth.json");
+        if dir.join("data").is_dir() && truth.is_file() {
+            let t: Value = serde_json::from_slice(&std::fs::read(truth).unwrap()).unwrap();
+            out.push((s.to_string(), dir.join("data"), t));
+        }
+    }
+    let snap = fixtures().join("snapshot");
+    if snap.join("snapshot.db").is_file() && snap.join("truth.json").is_file() {
+        let t: Value =
+            serde_json::from_slice(&std::fs::read(snap.join("truth.json")).unwrap()).unwrap();
+        out.push(("snapshot".into(), snap.join("snapshot.db"), t));
+    }
+    assert!(
+        !out.is_empty(),
+        "no fixtures found under {}",
+        fixtures().display()
+    );
+    out
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn check_is_clean_on_every_healthy_fixture() {
+    for (name, db, _) in healthy() {
+        let (code, v) = run_json(&["check", s(&db), "--json"]);
+        assert_eq!(v["ok"], true, "{name}: {v}");
+        assert_eq!(v["findings"].as_array().unwrap().len(), 0, "{name}: {v}");
+        assert_eq!(code, 0, "{name}");
+        let (code, text, _) = run(&["check", s(&db)]);
+        assert_eq!((code, text.trim()), (0, "OK"), "{name}");
+    }
+}
+
+#[test]
+fn stats_size_matches_the_db_size_etcd_reported() {
+    for (name, db, truth) in healthy() {
+        let (code, v) = run_json(&["stats", s(&db), "--json"]);
+        assert_eq!(code, 0, "{name}");
+        let size = v["high_water_mark"].as_u64().unwrap() * v["page_size"].as_u64().unwrap();
+        // etcd's dbSize is bbolt's tx.Size(): high-water mark x page size. The killed
+        // scenario's truth was recorded before the final burst of writes.
+        if truth.get("truth_recorded_before_burst").is_none() {
+            assert_eq!(size, truth["db_size"].as_u64().unwrap(), "{name}: db_size");
+        }
+        // In-use size: etcd subtracts the free pages it knows of (pending ones included,
+        // which we cannot see after a restart), so ours is never smaller.
+        let inuse = size - v["free_pages"].as_u64().unwrap() * v["page_size"].as_u64().unwrap();
+        if truth.get("truth_recorded_before_burst").is_none() {
+            let want = truth["db_size_in_use"].as_u64().unwrap();
+            assert!(
+                inuse <= size && inuse + 64 * 4096 >= want && inuse <= want + 64 * 4096,
+                "{name}: in use {inuse} vs etcd {want}"
+            );
+        }
+        let names: Vec<&str> = v["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["name"].as_str().unwrap())
+            .collect();
+        for b in [
+            "key", "meta", "lease", "members", "cluster", "alarm", "auth",
+        ] {
+            assert!(
+                names.contains(&b),
+                "{name}: bucket {b} missing from {names:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn snapshot_totals_match_etcdctl_snapshot_status() {
+    let snap = fixtures().join("snapshot/snapshot.db");
+    let status = fixtures().join("snapshot/truth/snapshot-status.json");
+    if !snap.is_file() || !status.is_file() {
+        return;
+    }
+    let st: Value = serde_json::from_slice(&std::fs::read(status).unwrap()).unwrap();
+    let (_, v) = run_json(&["stats", s(&snap), "--json"]);
+    // `snapshot status` sums KeyN of every bucket and reports tx.Size().
+    let total_keys: u64 = v["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["keys"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total_keys, st["totalKey"].as_u64().unwrap());
+    assert_eq!(v["total"]["keys"].as_u64().unwrap(), total_keys);
+    let size = v["high_water_mark"].as_u64().unwrap() * v["page_size"].as_u64().unwrap();
+    assert_eq!(size, st["totalSize"].as_u64().unwrap());
+    let (code, info) = run_json(&["info", s(&snap), "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(info["input_kind"], "snapshot_file");
+    assert_eq!(info["sha256_trailer_ok"], true);
+    assert_eq!(info["metas"][0]["valid"], true);
+}
+
+#[test]
+fn buckets_key_counts_agree_with_stats_and_iterate_bucket() {
+    let (name, db, truth) = healthy().into_iter().next().unwrap();
+    let (_, b) = run_json(&["buckets", s(&db), "--json"]);
+    let list = b["buckets"].as_array().unwrap();
+    let key = list.iter().find(|x| x["name"] == "key").unwrap();
+    let key_n = key["keys"].as_u64().unwrap();
+    // Every revision written and not compacted away is a key of the key bucket.
+    assert!(
+        key_n >= truth["total_live_keys"].as_u64().unwrap(),
+        "{name}"
+    );
+    let (code, out, _) = run(&["iterate-bucket", s(&db), "key"]);
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count() as u64, key_n, "{name}");
+    let (_, lim, _) = run(&["iterate-bucket", s(&db), "key", "--limit", "5"]);
+    assert_eq!(lim.lines().count(), 5);
+    // Reverse order: the first line is the newest revision.
+    assert_eq!(lim.lines().next(), out.lines().next());
+    let lease = list.iter().find(|x| x["name"] == "lease").unwrap();
+    let (_, leases, _) = run(&["iterate-bucket", s(&db), "lease", "--decode"]);
+    assert_eq!(
+        leases.lines().count() as u64,
+        lease["keys"].as_u64().unwrap()
+    );
+    assert!(leases
+        .lines()
+        .all(|l| l.starts_with("lease ID=") && l.ends_with('s')));
+}
+
+#[test]
+fn iterate_bucket_decodes_revisions_and_redacts_secrets() {
+    let (name, db, _) = healthy().into_iter().next().unwrap();
+    let (code, out, _) = run(&["iterate-bucket", s(&db), "key", "--decode"]);
+    assert_eq!(code, 0);
+    let mut secrets = 0;
+    for line in out.lines() {
+        assert!(line.starts_with("rev={main:"), "{name}: {line}");
+        assert!(line.contains(" | created "), "{line}");
+        if line.contains("[key \"/registry/secrets/") {
+            secrets += 1;
+            assert!(line.contains("<redacted"), "{line}");
+        }
+    }
+    let (_, raw, _) = run(&["iterate-bucket", s(&db), "key"]);
+    for line in raw.lines() {
+        assert!(line.starts_with("key=\"\\x00"), "{line}");
+    }
+    if secrets > 0 {
+        let (_, shown, _) = run(&[
+            "iterate-bucket",
+            s(&db),
+            "key",
+            "--decode",
+            "--show-secrets",
+        ]);
+        assert!(!shown.contains("<redacted"));
+    }
+}
+
+#[test]
+fn list_bucket_prints_the_etcd_buckets_in_key_order() {
+    let (_, db, _) = healthy().into_iter().next().unwrap();
+    let (code, out, _) = run(&["list-bucket", s(&db)]);
+    assert_eq!(code, 0);
+    let names: Vec<&str> = out.lines().collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+    for b in [
+        "alarm", "auth", "cluster", "key", "lease", "members", "meta",
+    ] {
+        assert!(names.contains(&b), "{names:?}");
+    }
+}
+
+#[test]
+fn pages_cover_every_page_below_the_high_water_mark() {
+    for (name, db, _) in healthy() {
+        let (code, v) = run_json(&["pages", s(&db), "--json"]);
+        assert_eq!(code, 0);
+        let hwm = v["high_water_mark"].as_u64().unwrap();
+        let mut covered = 0;
+        let mut next = 0;
+        for p in v["pages"].as_array().unwrap() {
+            assert_eq!(p["id"].as_u64().unwrap(), next, "{name}");
+            let span = if p["free"] == true {
+                1
+            } else {
+                1 + p["overflow"].as_u64().unwrap()
+            };
+            covered += span;
+            next += span;
+        }
+        assert_eq!(covered, hwm, "{name}");
+        let (_, text, _) = run(&["pages", s(&db)]);
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some("ID       TYPE       ITEMS  OVRFLW"));
+        assert_eq!(lines.next(), Some("======== ========== ====== ======"));
+        assert!(lines.next().unwrap().starts_with("0        meta       0"));
+    }
+}
+
+#[test]
+fn page_prints_meta_and_leaf_like_bbolt_page() {
+    let (_, db, _) = healthy().into_iter().next().unwrap();
+    let (code, out, _) = run(&["page", s(&db), "0"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("Page ID:    0\nPage Type:  meta\nTotal Size: 4096 bytes\n"));
+    assert!(out.contains("\nVersion:    2\n"));
+    let (_, v) = run_json(&["pages", s(&db), "--json"]);
+    let leaf = v["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["type"] == "leaf")
+        .unwrap()["id"]
+        .as_u64()
+        .unwrap();
+    let (code, out, _) = run(&["page", s(&db), &leaf.to_string(), "0"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Page Type:  leaf\n"));
+    assert!(out.contains("Item Count: "));
+    assert!(out.contains("==============================================="));
+}
+
+#[test]
+fn info_shows_both_metas_and_picks_the_newer() {
+    for (name, db, _) in healthy() {
+        let (code, v) = run_json(&["info", s(&db), "--json"]);
+        assert_eq!(code, 0, "{name}");
+        let m = v["metas"].as_array().unwrap();
+        let t0 = m[0]["txid"].as_u64().unwrap();
+        let t1 = m[1]["txid"].as_u64().unwrap();
+        let want = usize::from(t1 > t0) as u64;
+        assert_eq!(v["meta_in_use"].as_u64().unwrap(), want, "{name}");
+        assert_eq!(v["page_size"], 4096);
+        // etcd on Linux does not persist the freelist.
+        assert!(m[0]["freelist"].is_null(), "{name}");
+    }
+}
+
+#[test]
+fn the_older_meta_can_be_read_and_checks_clean() {
+    for (name, db, _) in healthy() {
+        let (_, info) = run_json(&["info", s(&db), "--json"]);
+        let older = 1 - info["meta_in_use"].as_u64().unwrap();
+        let (code, v) = run_json(&["check", s(&db), "--meta", &older.to_string(), "--json"]);
+        assert_eq!(v["meta_in_use"].as_u64(), Some(older), "{name}");
+        assert_eq!(code, 0, "{name}: {v}");
+    }
+}
+
+#[test]
+fn check_exits_2_on_a_file_that_is_not_bbolt() {
+    let (code, _, err) = run(&["check", s(&root().join("Cargo.toml"))]);
+    assert_eq!(code, 2, "{err}");
+    let (code, _, _) = run(&["check", "/nonexistent/path/db"]);
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn damaged_bbolt_variants_report_each_expected_finding() {
+    let manifest = fixtures().join("damaged/manifest.json");
+    let Ok(bytes) = std::fs::read(&manifest) else {
+        return;
+    };
+    let m: Value = serde_json::from_slice(&bytes).unwrap();
+    let variants: Vec<&Value> = m["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["component"] == "bbolt")
+        .collect();
+    for v in variants {
+        let path = fixtures().join("damaged").join(v["path"].as_str().unwrap());
+        let (code, out, err) = run(&["check", s(&path), "--json"]);
+        assert!(!err.contains("panicked"), "{}: {err}", v["name"]);
+        if let Some(want) = v["expected_exit"].as_i64() {
+            assert_eq!(code as i64, want, "{}: {out}{err}", v["name"]);
+        }
+        if code == 2 {
+            continue;
+        }
+        let got: Value = serde_json::from_str(&out).unwrap();
+        let findings = got["findings"].as_array().unwrap();
+        for f in v["expected_findings"].as_array().unwrap() {
+            let hit = findings.iter().any(|g| {
+                g["kind"] == f["kind"] && (f.get("page").is_none() || g["page"] == f["page"])
+            });
+            assert!(hit, "{}: expected {f} in {out}", v["name"]);
+        }
+    }
+}
