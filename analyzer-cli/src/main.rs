@@ -30,12 +30,14 @@ enum Command {
     ListBucket(etcd_autopsy::cmd::dumpdb::ListBucketArgs),
     /// A bucket's entries in reverse key order, as etcd-dump-db iterate-bucket prints them.
     IterateBucket(etcd_autopsy::cmd::dumpdb::IterateBucketArgs),
-    /// etcd's HashKV at a revision (as `etcdctl endpoint hashkv`), or the whole-db hash (--db).
-    Hash(etcd_autopsy::cmd::hash::Args),
     /// Keys, revisions and bytes per key prefix (where the space went).
     Prefixes(etcd_autopsy::cmd::prefixes::Args),
+    /// etcd's HashKV at a revision (as `etcdctl endpoint hashkv`), or the whole-db hash (--db).
+    Hash(etcd_autopsy::cmd::hash::Args),
     /// The figures of `etcdctl snapshot status`, and whether a snapshot's SHA-256 trailer matches.
     Status(etcd_autopsy::cmd::status::Args),
+    /// Where the file's bytes go; what defrag and compaction would give back; quota use.
+    Space(etcd_autopsy::cmd::space::Args),
     /// Rebuild a fresh, compact db from what is readable in a damaged one (writes --out only).
     Salvage(etcd_autopsy::cmd::salvage::Args),
     /// Dump, verify and summarise the WAL (etcd-dump-logs layout; --summary; --json).
@@ -55,9 +57,10 @@ fn main() -> ExitCode {
         Command::Check(a) => etcd_autopsy::cmd::bbolt::run_check(&a),
         Command::ListBucket(a) => etcd_autopsy::cmd::dumpdb::run_list_bucket(&a),
         Command::IterateBucket(a) => etcd_autopsy::cmd::dumpdb::run_iterate_bucket(&a),
-        Command::Hash(a) => etcd_autopsy::cmd::hash::run(&a),
         Command::Prefixes(a) => etcd_autopsy::cmd::prefixes::run(&a),
+        Command::Hash(a) => etcd_autopsy::cmd::hash::run(&a),
         Command::Status(a) => etcd_autopsy::cmd::status::run(&a),
+        Command::Space(a) => etcd_autopsy::cmd::space::run(&a),
         Command::Salvage(a) => etcd_autopsy::cmd::salvage::run(&a),
         Command::Wal(a) => etcd_autopsy::cmd::wal::run(&a),
         Command::Snap(a) => etcd_autopsy::cmd::wal::run_snap(&a),

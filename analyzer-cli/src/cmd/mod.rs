@@ -4,5 +4,6 @@ pub mod dumpdb;
 pub mod hash;
 pub mod prefixes;
 pub mod salvage;
+pub mod space;
 pub mod status;
 pub mod wal;

@@ -44,6 +44,8 @@ pub struct LevelTotals {
     pub pages: u64,
     /// Bytes used by the nodes (headers, element headers, keys, values).
     pub used_bytes: u64,
+    /// Elements in the nodes.
+    pub entries: u64,
 }
 
 impl LevelTotals {
@@ -52,6 +54,7 @@ impl LevelTotals {
         self.nodes += o.nodes;
         self.pages += o.pages;
         self.used_bytes += o.used_bytes;
+        self.entries += o.entries;
     }
 }
 
@@ -111,6 +114,7 @@ impl NodePacker {
         self.totals.nodes += 1;
         self.totals.pages += size.div_ceil(self.page_size);
         self.totals.used_bytes += size;
+        self.totals.entries += n as u64;
         self.emitted_first_keys.push(first_key);
         self.scan_i = 0;
         self.scan_sz = PAGE_HEADER_SIZE;
@@ -277,27 +281,39 @@ pub fn model_from_leaf_pages(pages: &[bbolt_reader::Page<'_>], page_size: u64) -
     t.finish()
 }
 
+/// etcd 3.4's `defragLimit`: the copy commits after this many puts.
+pub const DEFRAG_COMMIT_EVERY: u64 = 10_000;
+
 /// Predicted size of the db after defrag, from each top-level bucket's model and its name.
 ///
 /// The file holds two meta pages, the root bucket's leaf (one element per bucket: name,
 /// 16-byte bucket header, plus the inline page for inline buckets; split at bbolt's default
-/// fill), every bucket's pages, and a few pages freed by the last commits that the fresh
-/// file keeps as free space below its high-water mark.
+/// fill), every bucket's pages, and the pages freed by the last commit, which stay free
+/// below the high-water mark:
+/// - a copy done in one commit frees only the fresh file's initial freelist page and
+///   empty root leaf (pages 2 and 3);
+/// - with several commits, pages freed by one commit are reused by the next, and the last
+///   one leaves free the path it rewrote: one page per level of the deepest bucket and
+///   the root bucket's pages.
 pub fn predicted_size(page_size: u64, buckets: &[(Vec<u8>, TreeModel)]) -> DefragPrediction {
     let mut root = TreeBuilder::new(page_size, BBOLT_DEFAULT_FILL_PERCENT);
     let mut bucket_pages = 0;
     let mut deepest = 1;
+    let mut entries = 0;
     for (name, m) in buckets {
         let value = 16 + if m.inline { m.inline_size } else { 0 };
         root.push(name.len() as u32, value);
         bucket_pages += m.pages();
         deepest = deepest.max(m.depth);
+        entries += m.leaf.entries;
     }
     let root_model = root.finish();
     let root_pages = root_model.leaf.pages + root_model.branch.pages;
-    // The last commit rewrites the path to the last leaf of the last bucket written and the
-    // root bucket's page; those pages are free (not reused) when the copy ends.
-    let slack = u64::from(deepest) + root_pages;
+    let slack = if entries <= DEFRAG_COMMIT_EVERY {
+        2
+    } else {
+        u64::from(deepest) + root_pages
+    };
     let pages = 2 + root_pages + bucket_pages + slack;
     DefragPrediction {
         pages,
@@ -446,8 +462,18 @@ mod tests {
             (b"meta".to_vec(), meta.finish()),
         ];
         let p = predicted_size(4096, &buckets);
-        // 2 metas + 1 root leaf + 37 leaves + 1 branch + slack (depth 2 + 1 root page).
+        // 2 metas + 1 root leaf + 37 leaves + 1 branch + the 2 pages a one-commit copy frees.
         assert_eq!(p.tree_pages, 1 + 37 + 1);
-        assert_eq!(p.pages, 2 + 39 + 3);
+        assert_eq!(p.pages, 2 + 39 + 2);
+        // Above 10,000 entries: several commits; the last leaves its path free.
+        let mut big = TreeBuilder::new(4096, 0.9);
+        for _ in 0..20_000 {
+            big.push(17, 100);
+        }
+        let big = big.finish();
+        let depth = u64::from(big.depth);
+        let p = predicted_size(4096, &[(b"key".to_vec(), big.clone())]);
+        assert_eq!(p.free_pages, depth + 1);
+        assert_eq!(p.pages, 2 + 1 + big.pages() + depth + 1);
     }
 }

@@ -17,6 +17,7 @@ pub mod meta;
 pub mod proto;
 pub mod revision;
 pub mod scan;
+pub mod space;
 
 pub use auth::User;
 pub use cluster::{parse_member, Alarm, AlarmType, MemberRecord};

@@ -1,0 +1,207 @@
+//! `space <DB|DATA-DIR> [--rev R] [--quota BYTES]`: where the file's bytes go and what
+//! defrag and compaction would give back.
+//!
+//! See [`crate::mvcc::space`] for how each figure is computed. `--rev` sets the
+//! compaction revision to evaluate (default: the newest revision); `--quota` the backend
+//! quota (default 2 GiB, etcd's default `--quota-backend-bytes`).
+//!
+//! # JSON (`--json`), schema `etcd-autopsy/space/v1`
+//!
+//! ```text
+//! {"schema", "file_size", "db_size", "page_size", "pages_total", "pages_reachable",
+//!  "pages_free", "pages_past_high_water", "bytes_in_use",
+//!  "leaf": {"pages", "alloc", "inuse", "fill"}, "branch": {same},
+//!  "buckets": [{"name", "keys", "pages", "bytes", "inuse", "inline", "defrag_pages"}],
+//!  "predicted_defrag_size",
+//!  "defrag": {"pages", "size", "tree_pages", "free_pages"},
+//!  "compaction": {"revision", "revisions_dropped", "bytes_dropped", "predicted_size_after"},
+//!  "quota": {"bytes", "used", "after_defrag", "after_compaction", "exceeded"}}
+//! ```
+//!
+//! `db_size` (high-water mark x page size) is etcd's dbSize; `bytes_in_use` its
+//! dbSizeInUse; `pages_total` = pages below the high-water mark = `pages_reachable` +
+//! `pages_free`. Fractions are 0..1 (`used` may exceed 1).
+//!
+//! Exit status: 0; 1 when the page walk found damage; 2 when the db cannot be read.
+
+use super::prefixes::{open_db, open_image, scan_with_progress, thread_pool};
+use crate::error::{CliError, Result, EXIT_DAMAGE, EXIT_OK};
+use crate::mvcc::info::read_info;
+use crate::mvcc::space::{space, Space, DEFAULT_QUOTA};
+use crate::output::human_bytes;
+use serde::Serialize;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Arguments of `space`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Data dir, member dir, db file or `etcdctl snapshot save` file.
+    pub input: PathBuf,
+    /// Revision of the compaction to evaluate (default: the newest revision).
+    #[arg(long)]
+    pub rev: Option<i64>,
+    /// Backend quota in bytes (etcd's --quota-backend-bytes; default 2 GiB).
+    #[arg(long, default_value_t = DEFAULT_QUOTA)]
+    pub quota: u64,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Print JSON (schema `etcd-autopsy/space/v1`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    schema: &'static str,
+    #[serde(flatten)]
+    space: &'a Space,
+}
+
+/// Computes the space figures for an opened db (shared with `report`).
+pub(crate) fn compute<'a>(
+    image: &crate::input::DbImage,
+    db: &bbolt_reader::Db<'a>,
+    pool: &rayon::ThreadPool,
+    rev: Option<i64>,
+    quota: u64,
+) -> Result<(
+    Space,
+    Option<crate::mvcc::scan::Keyspace<'a>>,
+    bbolt_reader::walk::Walk<'a>,
+)> {
+    let newest =
+        super::hash::newest_revision(db).map_err(|e| super::prefixes::bolt_err(image, e))?;
+    let info = read_info(db);
+    let newest = newest.max(info.meta.effective_compact_rev());
+    let at = match rev {
+        None => newest,
+        Some(r) if r <= 0 || r > newest => {
+            return Err(CliError::Other(format!(
+                "--rev {r}: out of range (newest revision is {newest})"
+            )))
+        }
+        Some(r) => r,
+    };
+    let walk = pool.install(|| bbolt_reader::walk::walk(db));
+    let ks = scan_with_progress(image, db, pool, at)?;
+    let sp = space(db, &walk, ks.as_ref(), at, image.file_len(), quota);
+    Ok((sp, ks, walk))
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+/// Runs `space`; returns the exit status.
+pub fn run(args: &Args) -> Result<u8> {
+    let image = open_image(&args.input)?;
+    let db = open_db(&image)?;
+    let pool = thread_pool(args.threads)?;
+    let (sp, _ks, walk) = compute(&image, &db, &pool, args.rev, args.quota)?;
+    let damaged = !walk.findings.is_empty();
+    if args.json {
+        crate::output::print_json(&Report {
+            schema: "etcd-autopsy/space/v1",
+            space: &sp,
+        })?;
+    } else {
+        let mut out = crate::output::stdout();
+        write_text(&mut out, &sp)?;
+        if damaged {
+            writeln!(
+                out,
+                "note: the page walk found {} problem(s); figures cover what is reachable (see `etcd-autopsy check`)",
+                walk.findings.len()
+            )?;
+        }
+        out.flush()?;
+    }
+    Ok(if damaged { EXIT_DAMAGE } else { EXIT_OK })
+}
+
+/// The text form.
+pub(crate) fn write_text(out: &mut dyn Write, sp: &Space) -> std::io::Result<()> {
+    let ps = sp.page_size;
+    writeln!(
+        out,
+        "db size      {} ({} pages of {} B below the high-water mark); file on disk {}",
+        human_bytes(sp.db_size),
+        sp.pages_total,
+        ps,
+        human_bytes(sp.file_size)
+    )?;
+    writeln!(
+        out,
+        "in use       {} ({} reachable pages); free {} ({} pages){}",
+        human_bytes(sp.bytes_in_use),
+        sp.pages_reachable,
+        human_bytes(sp.pages_free * ps),
+        sp.pages_free,
+        if sp.pages_past_high_water > 0 {
+            format!(
+                "; {} pages past the high-water mark",
+                sp.pages_past_high_water
+            )
+        } else {
+            String::new()
+        }
+    )?;
+    writeln!(
+        out,
+        "page fill    leaf {} pages {} full; branch {} pages {} full",
+        sp.leaf.pages,
+        pct(sp.leaf.fill),
+        sp.branch.pages,
+        pct(sp.branch.fill)
+    )?;
+    writeln!(out, "buckets")?;
+    for b in &sp.buckets {
+        writeln!(
+            out,
+            "  {:<16} {:>9} keys {:>10} {:>8} pages{}  after defrag {} pages",
+            crate::output::sanitize(b.name.as_bytes()),
+            b.keys,
+            human_bytes(b.bytes),
+            b.pages,
+            if b.inline { " (inline)" } else { "" },
+            b.defrag_pages
+        )?;
+    }
+    let change = |to: u64| {
+        if sp.db_size == 0 {
+            String::new()
+        } else {
+            format!(" ({:+.0}%)", (to as f64 / sp.db_size as f64 - 1.0) * 100.0)
+        }
+    };
+    writeln!(
+        out,
+        "defrag       would write a file of {}{}",
+        human_bytes(sp.predicted_defrag_size),
+        change(sp.predicted_defrag_size)
+    )?;
+    writeln!(
+        out,
+        "compaction   at revision {} deletes {} revisions ({}); then defrag: about {}{}",
+        sp.compaction.revision,
+        sp.compaction.revisions_dropped,
+        human_bytes(sp.compaction.bytes_dropped),
+        human_bytes(sp.compaction.predicted_size_after),
+        change(sp.compaction.predicted_size_after)
+    )?;
+    writeln!(
+        out,
+        "quota        {}: {} used{}; after defrag {}; after compaction and defrag {}",
+        human_bytes(sp.quota.bytes),
+        pct(sp.quota.used),
+        if sp.quota.exceeded {
+            " (EXCEEDED: etcd raises NOSPACE)"
+        } else {
+            ""
+        },
+        pct(sp.quota.after_defrag),
+        pct(sp.quota.after_compaction)
+    )
+}

@@ -1,0 +1,249 @@
+//! Where the bytes of a db file go, and what defrag and compaction would give back.
+//!
+//! - `db_size` is bbolt's high-water mark times the page size: what etcd reports as
+//!   dbSize and compares with `--quota-backend-bytes` (etcd 3.4 `backend.Size` = bbolt
+//!   `Tx.Size`). The file on disk can be longer (bbolt grows it ahead of use).
+//! - `bytes_in_use` is etcd's dbSizeInUse: `db_size` less the free pages times the page
+//!   size (etcd 3.4 `backend.go`: size - FreePageN * pageSize). With etcd's
+//!   `NoFreelistSync` the free pages are those below the high-water mark that no tree
+//!   reaches (bbolt rebuilds its freelist that way on open).
+//! - The defrag prediction models bbolt's page split over the entries defrag would copy
+//!   (see [`super::defrag`]).
+//! - The compaction figures come from the key-bucket scan: per user key, the revisions at
+//!   or below R except the newest (and that one too when it is a tombstone). The size after
+//!   compaction and defrag scales the key bucket's predicted pages by the share of element
+//!   bytes (16-byte element header + key + value) that stays: an estimate, not a replay.
+
+use super::defrag::{model_from_leaf_pages, predicted_size, DefragPrediction, TreeModel};
+use super::scan::{CompactionEffect, Keyspace};
+use bbolt_reader::walk::Walk;
+use bbolt_reader::Db;
+
+/// etcd's default `--quota-backend-bytes` (2 GiB).
+pub const DEFAULT_QUOTA: u64 = 2 * 1024 * 1024 * 1024;
+
+/// Fill of one kind of page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct Fill {
+    /// Pages (overflow pages included).
+    pub pages: u64,
+    /// Bytes allocated (pages x page size).
+    pub alloc: u64,
+    /// Bytes in use on them.
+    pub inuse: u64,
+    /// inuse / alloc (0 when no pages).
+    pub fill: f64,
+}
+
+impl Fill {
+    fn new(pages: u64, inuse: u64, page_size: u64) -> Self {
+        let alloc = pages * page_size;
+        Fill {
+            pages,
+            alloc,
+            inuse,
+            fill: if alloc == 0 {
+                0.0
+            } else {
+                inuse as f64 / alloc as f64
+            },
+        }
+    }
+}
+
+/// One top-level bucket.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct BucketSpace {
+    /// Name (lossy UTF-8).
+    pub name: String,
+    /// Entries.
+    pub keys: u64,
+    /// Pages of its own (leaf + branch + overflow; 0 when inline).
+    pub pages: u64,
+    /// pages x page size.
+    pub bytes: u64,
+    /// Bytes in use on those pages (or in the inline page).
+    pub inuse: u64,
+    /// Stored inline in the root bucket's leaf.
+    pub inline: bool,
+    /// Pages it would take after defrag.
+    pub defrag_pages: u64,
+}
+
+/// What a compaction would do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CompactionSpace {
+    /// The revision compacted at.
+    pub revision: i64,
+    /// Revisions it deletes.
+    pub revisions_dropped: u64,
+    /// Their bbolt key + value bytes.
+    pub bytes_dropped: u64,
+    /// Predicted db size after this compaction and a defrag (estimate).
+    pub predicted_size_after: u64,
+}
+
+/// Use of the backend quota (NOSPACE is raised when db_size exceeds it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct QuotaUse {
+    /// The quota.
+    pub bytes: u64,
+    /// db_size / quota now.
+    pub used: f64,
+    /// predicted defrag size / quota.
+    pub after_defrag: f64,
+    /// predicted size after compaction and defrag / quota.
+    pub after_compaction: f64,
+    /// db_size exceeds the quota (etcd raises NOSPACE).
+    pub exceeded: bool,
+}
+
+/// The `space` figures.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Space {
+    /// Size of the file on disk (a snapshot file's trailer included).
+    pub file_size: u64,
+    /// High-water mark x page size: etcd's dbSize.
+    pub db_size: u64,
+    /// Page size.
+    pub page_size: u64,
+    /// Pages below the high-water mark.
+    pub pages_total: u64,
+    /// Pages reachable (metas, freelist, every tree page).
+    pub pages_reachable: u64,
+    /// Free pages.
+    pub pages_free: u64,
+    /// Pages the file holds at or past the high-water mark.
+    pub pages_past_high_water: u64,
+    /// etcd's dbSizeInUse.
+    pub bytes_in_use: u64,
+    /// Leaf pages.
+    pub leaf: Fill,
+    /// Branch pages.
+    pub branch: Fill,
+    /// Per top-level bucket.
+    pub buckets: Vec<BucketSpace>,
+    /// Predicted db size after `etcdctl defrag`.
+    pub predicted_defrag_size: u64,
+    /// Details of that prediction.
+    pub defrag: DefragPrediction,
+    /// Compaction at R, then defrag.
+    pub compaction: CompactionSpace,
+    /// Quota use.
+    pub quota: QuotaUse,
+}
+
+/// Computes the space figures. `ks` is the key bucket scan with its limit at the
+/// compaction revision `compact_at`; `file_size` the file's length on disk.
+pub fn space(
+    db: &Db<'_>,
+    walk: &Walk<'_>,
+    ks: Option<&Keyspace<'_>>,
+    compact_at: i64,
+    file_size: u64,
+    quota: u64,
+) -> Space {
+    let ps = db.page_size() as u64;
+    let g = &walk.graph;
+    let hwm = g.high_water_mark;
+    let free = g.free_count();
+    let stats = walk.bucket_stats();
+    let mut leaf_pages = 0;
+    let mut leaf_inuse = 0;
+    let mut branch_pages = 0;
+    let mut branch_inuse = 0;
+    for b in &walk.buckets {
+        leaf_pages += b.own.leaf_pages + b.own.leaf_overflow;
+        leaf_inuse += b.own.leaf_inuse;
+        branch_pages += b.own.branch_pages + b.own.branch_overflow;
+        branch_inuse += b.own.branch_inuse;
+    }
+    let root = db.root();
+    let mut buckets = Vec::new();
+    let mut models: Vec<(Vec<u8>, TreeModel)> = Vec::new();
+    let mut key_model_index = None;
+    for i in walk.top_level() {
+        let node = &walk.buckets[i];
+        let st = &stats[i];
+        let model = match root.bucket(node.name) {
+            Ok(Some(b)) => b
+                .leaf_pages()
+                .map(|pages| model_from_leaf_pages(&pages, ps))
+                .unwrap_or_default(),
+            _ => TreeModel::default(),
+        };
+        if node.name == super::KEY_BUCKET {
+            key_model_index = Some(models.len());
+        }
+        let pages = st.leaf_pages + st.leaf_overflow + st.branch_pages + st.branch_overflow;
+        buckets.push(BucketSpace {
+            name: String::from_utf8_lossy(node.name).into_owned(),
+            keys: st.keys,
+            pages,
+            bytes: pages * ps,
+            inuse: st.leaf_inuse + st.branch_inuse + st.inline_inuse,
+            inline: node.root.is_none(),
+            defrag_pages: model.pages(),
+        });
+        models.push((node.name.to_vec(), model));
+    }
+    let defrag = predicted_size(ps, &models);
+    let db_size = hwm * ps;
+
+    let effect = ks.map(|k| k.compaction_effect()).unwrap_or_default();
+    let after = match (ks, key_model_index) {
+        (Some(k), Some(i)) => {
+            let mut scaled = models.clone();
+            scaled[i].1 = scale_tree(&scaled[i].1, k, &effect);
+            predicted_size(ps, &scaled).size
+        }
+        _ => defrag.size,
+    };
+    let q = quota.max(1) as f64;
+    Space {
+        file_size,
+        db_size,
+        page_size: ps,
+        pages_total: hwm,
+        pages_reachable: g.reachable_count(),
+        pages_free: free,
+        pages_past_high_water: g.past_high_water_count(),
+        bytes_in_use: hwm.saturating_sub(free) * ps,
+        leaf: Fill::new(leaf_pages, leaf_inuse, ps),
+        branch: Fill::new(branch_pages, branch_inuse, ps),
+        buckets,
+        predicted_defrag_size: defrag.size,
+        defrag,
+        compaction: CompactionSpace {
+            revision: compact_at,
+            revisions_dropped: effect.revisions_dropped,
+            bytes_dropped: effect.bytes_dropped,
+            predicted_size_after: after,
+        },
+        quota: QuotaUse {
+            bytes: quota,
+            used: db_size as f64 / q,
+            after_defrag: defrag.size as f64 / q,
+            after_compaction: after as f64 / q,
+            exceeded: db_size > quota,
+        },
+    }
+}
+
+/// The key bucket's defrag tree shrunk to the share of element bytes a compaction keeps.
+fn scale_tree(m: &TreeModel, ks: &Keyspace<'_>, e: &CompactionEffect) -> TreeModel {
+    let all = ks.totals.entry_bytes + 16 * ks.totals.entries;
+    if all == 0 {
+        return m.clone();
+    }
+    let kept = e.bytes_kept + 16 * e.entries_kept;
+    let scale = |n: u64| ((n as u128 * kept as u128).div_ceil(all as u128)) as u64;
+    let mut out = m.clone();
+    out.leaf.pages = scale(m.leaf.pages);
+    out.leaf.nodes = scale(m.leaf.nodes).max(1);
+    out.leaf.used_bytes = scale(m.leaf.used_bytes);
+    out.branch.pages = scale(m.branch.pages);
+    out.branch.nodes = scale(m.branch.nodes);
+    out.branch.used_bytes = scale(m.branch.used_bytes);
+    out
+}
