@@ -76,7 +76,11 @@ fn main() {
     let mut entries = 0usize;
     let verify = best(|| {
         let wal = WalDir::open(&dir).expect("open wal");
-        let scan = scan_wal(&wal.segment_bytes(), wal.findings.clone(), ScanOptions::default());
+        let scan = scan_wal(
+            &wal.segment_bytes(),
+            wal.findings.clone(),
+            ScanOptions::default(),
+        );
         assert!(!scan.has_damage(), "corpus has damage: {:?}", scan.findings);
         records = scan.segments.iter().map(|s| s.records).sum();
         entries = scan.entries.len();
@@ -114,8 +118,25 @@ fn main() {
         entries,
         rayon::current_num_threads()
     );
-    println!("cat > /dev/null (warm cache):    {:8.1} MB/s  {:?}", mbps(total, cat), cat);
-    println!("verify (all threads):            {:8.1} MB/s  {:?}  = {:.2}x cat's time", mbps(total, verify), verify, verify.as_secs_f64() / cat.as_secs_f64());
-    println!("verify (1 thread):               {:8.1} MB/s  {:?}", mbps(total, verify_1), verify_1);
-    println!("verify + decode all requests:    {:8.1} MB/s  {:?}", mbps(total, decode), decode);
+    println!(
+        "cat > /dev/null (warm cache):    {:8.1} MB/s  {:?}",
+        mbps(total, cat),
+        cat
+    );
+    println!(
+        "verify (all threads):            {:8.1} MB/s  {:?}  = {:.2}x cat's time",
+        mbps(total, verify),
+        verify,
+        verify.as_secs_f64() / cat.as_secs_f64()
+    );
+    println!(
+        "verify (1 thread):               {:8.1} MB/s  {:?}",
+        mbps(total, verify_1),
+        verify_1
+    );
+    println!(
+        "verify + decode all requests:    {:8.1} MB/s  {:?}",
+        mbps(total, decode),
+        decode
+    );
 }

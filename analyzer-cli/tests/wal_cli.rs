@@ -45,13 +45,31 @@ fn summary_json_matches_the_k8s_truth() {
     assert_eq!(s["hard_state"]["term"], truth["raft_term"]);
     let last = s["last_index"].as_u64().unwrap();
     assert!(last >= truth["raft_index"].as_u64().unwrap());
-    assert_eq!(s["entries"].as_u64().unwrap(), last - s["first_index"].as_u64().unwrap() + 1);
+    assert_eq!(
+        s["entries"].as_u64().unwrap(),
+        last - s["first_index"].as_u64().unwrap() + 1
+    );
     assert!(s["requests"]["put"].as_u64().unwrap() > 0);
     assert!(s["segments"][0]["crc_ok"].as_bool().unwrap());
-    for k in ["name", "records", "bytes", "first_index", "last_index", "crc_ok"] {
+    for k in [
+        "name",
+        "records",
+        "bytes",
+        "first_index",
+        "last_index",
+        "crc_ok",
+    ] {
         assert!(s["segments"][0].get(k).is_some(), "segments[].{k}");
     }
-    assert_eq!(s["findings"].as_array().unwrap().iter().filter(|f| f["severity"] == "damage").count(), 0);
+    assert_eq!(
+        s["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["severity"] == "damage")
+            .count(),
+        0
+    );
 }
 
 #[test]
@@ -63,10 +81,19 @@ fn dump_follows_etcd_dump_logs_layout_and_counts_entries() {
     assert_eq!(lines[0], "Snapshot:");
     assert!(lines.contains(&"WAL metadata:"));
     let md = lines.iter().find(|l| l.starts_with("nodeID=")).unwrap();
-    assert!(md.contains(&format!("nodeID={}", truth["member_id_hex"].as_str().unwrap())));
-    assert!(md.contains(&format!("clusterID={}", truth["cluster_id_hex"].as_str().unwrap())));
+    assert!(md.contains(&format!(
+        "nodeID={}",
+        truth["member_id_hex"].as_str().unwrap()
+    )));
+    assert!(md.contains(&format!(
+        "clusterID={}",
+        truth["cluster_id_hex"].as_str().unwrap()
+    )));
     assert!(lines.contains(&"term\t     index\ttype\tdata"));
-    let rows = lines.iter().filter(|l| l.split('\t').count() >= 4 && !l.starts_with("term")).count();
+    let rows = lines
+        .iter()
+        .filter(|l| l.split('\t').count() >= 4 && !l.starts_with("term"))
+        .count();
     let count: usize = lines
         .iter()
         .find_map(|l| l.strip_prefix("Entry types () count is : "))
@@ -98,7 +125,15 @@ fn entry_type_filter_counts_puts_like_the_summary() {
 #[test]
 fn start_and_end_index_select_a_half_open_range() {
     let Some((data, _)) = k8s() else { return };
-    let (_, out, _) = run(&["wal", "--json", "--start-index", "10", "--end-index", "20", &data]);
+    let (_, out, _) = run(&[
+        "wal",
+        "--json",
+        "--start-index",
+        "10",
+        "--end-index",
+        "20",
+        &data,
+    ]);
     let idx: Vec<u64> = out
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
@@ -122,10 +157,16 @@ fn json_lines_hide_secret_values_unless_asked() {
         .collect();
     assert!(!secret_puts.is_empty(), "fixture writes secrets");
     for v in &secret_puts {
-        assert!(v["request"]["put"]["value"].get("redacted").is_some(), "{v}");
+        assert!(
+            v["request"]["put"]["value"].get("redacted").is_some(),
+            "{v}"
+        );
     }
     let (_, text, _) = run(&["wal", "--entry-type", "IRRPut", &data]);
-    for l in text.lines().filter(|l| l.contains("key:\"/registry/secrets/")) {
+    for l in text
+        .lines()
+        .filter(|l| l.contains("key:\"/registry/secrets/"))
+    {
         assert!(l.contains("redacted"), "{l}");
     }
     let (_, shown, _) = run(&["wal", "--json", "--show-secrets", &data]);
@@ -144,6 +185,22 @@ fn damaged_variant_exits_1_with_the_finding_and_raw_reads_on() {
         return;
     }
     let p = d.display().to_string();
+    // The damaged segment's name, as the manifest records it.
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("damaged/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let seg = manifest
+        .as_object()
+        .and_then(|o| o.values().find_map(|v| v.as_array()))
+        .or_else(|| manifest.as_array())
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "wal-crc-middle-segment")
+        .unwrap()["expected_findings"][0]["file"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let (code, s) = summary(&p);
     assert_eq!(code, 1);
     let f = s["findings"]
@@ -152,9 +209,9 @@ fn damaged_variant_exits_1_with_the_finding_and_raw_reads_on() {
         .iter()
         .find(|f| f["kind"] == "crc_mismatch")
         .unwrap();
-    assert_eq!(f["file"], "0000000000000001-00000000000000b9.wal");
+    assert_eq!(f["file"], seg.as_str());
     assert!(f["offset"].as_u64().is_some());
-    assert_eq!(s["stopped_at"]["segment"], "0000000000000001-00000000000000b9.wal");
+    assert_eq!(s["stopped_at"]["segment"], seg.as_str());
     let (code, out, _) = run(&["wal", "--summary", "--json", "--raw", &p]);
     assert_eq!(code, 1);
     let r: Value = serde_json::from_str(&out).unwrap();

@@ -11,7 +11,11 @@ fn main() {
         std::process::exit(2);
     };
     let raw = args.iter().any(|a| a == "raw");
-    let n: usize = args.iter().skip(2).find_map(|a| a.parse().ok()).unwrap_or(10);
+    let n: usize = args
+        .iter()
+        .skip(2)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(10);
     let wal = match WalDir::open(std::path::Path::new(dir)) {
         Ok(w) => w,
         Err(e) => {
@@ -19,7 +23,11 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let scan = scan_wal(&wal.segment_bytes(), wal.findings.clone(), ScanOptions { raw });
+    let scan = scan_wal(
+        &wal.segment_bytes(),
+        wal.findings.clone(),
+        ScanOptions { raw },
+    );
     for f in &scan.findings {
         println!("{f}");
     }
@@ -34,7 +42,10 @@ fn main() {
             s.last_index()
         );
     }
-    println!("metadata={:?} hard_state={:?}", scan.metadata, scan.hard_state);
+    println!(
+        "metadata={:?} hard_state={:?}",
+        scan.metadata, scan.hard_state
+    );
     println!("snapshots={:?}", scan.snapshots);
     let start = scan.entries.len().saturating_sub(n);
     for e in &scan.entries[start..] {

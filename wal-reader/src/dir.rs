@@ -186,8 +186,14 @@ mod tests {
         );
         assert_eq!(parse_segment_name("1-2.wal"), None);
         assert_eq!(parse_segment_name("0.tmp"), None);
-        assert_eq!(parse_segment_name("000000000000000g-0000000000000000.wal"), None);
-        assert_eq!(segment_name(1, 0xab), "0000000000000001-00000000000000ab.wal");
+        assert_eq!(
+            parse_segment_name("000000000000000g-0000000000000000.wal"),
+            None
+        );
+        assert_eq!(
+            segment_name(1, 0xab),
+            "0000000000000001-00000000000000ab.wal"
+        );
     }
 
     #[test]

@@ -142,11 +142,7 @@ impl std::fmt::Display for Finding {
             Severity::Damage => "DAMAGE",
         };
         match self.offset {
-            Some(o) => write!(
-                f,
-                "{sev}: {} at offset {o}: {}",
-                self.file, self.message
-            ),
+            Some(o) => write!(f, "{sev}: {} at offset {o}: {}", self.file, self.message),
             None => write!(f, "{sev}: {}: {}", self.file, self.message),
         }
     }

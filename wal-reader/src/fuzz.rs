@@ -10,12 +10,17 @@ use crate::text::{dump_row, DecodedEntry};
 pub fn exercise(data: &[u8]) {
     for raw in [false, true] {
         let opts = ScanOptions { raw };
-        let scan = crate::scan::scan_wal(&[("0000000000000000-0000000000000000.wal", data)], Vec::new(), opts);
+        let scan = crate::scan::scan_wal(
+            &[("0000000000000000-0000000000000000.wal", data)],
+            Vec::new(),
+            opts,
+        );
         for e in &scan.entries {
             let d = DecodedEntry::decode(&e.entry);
             let _ = dump_row(&e.entry, &d, None);
         }
-        let _ = crate::restart::restart_view(&scan, scan.snapshots.last().map(|s| (s.index, s.term)));
+        let _ =
+            crate::restart::restart_view(&scan, scan.snapshots.last().map(|s| (s.index, s.term)));
         // Split at an 8-byte boundary in the middle: two segments linked by the chain check.
         let mid = (data.len() / 2) & !7;
         let (a, b) = data.split_at(mid);

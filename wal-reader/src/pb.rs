@@ -781,7 +781,11 @@ impl Visit for InternalRaftRequest {
         m(v, "auth_user_add", &self.auth_user_add);
         m(v, "auth_user_delete", &self.auth_user_delete);
         m(v, "auth_user_get", &self.auth_user_get);
-        m(v, "auth_user_change_password", &self.auth_user_change_password);
+        m(
+            v,
+            "auth_user_change_password",
+            &self.auth_user_change_password,
+        );
         m(v, "auth_user_grant_role", &self.auth_user_grant_role);
         m(v, "auth_user_revoke_role", &self.auth_user_revoke_role);
         m(v, "auth_user_list", &self.auth_user_list);
@@ -789,8 +793,16 @@ impl Visit for InternalRaftRequest {
         m(v, "auth_role_add", &self.auth_role_add);
         m(v, "auth_role_delete", &self.auth_role_delete);
         m(v, "auth_role_get", &self.auth_role_get);
-        m(v, "auth_role_grant_permission", &self.auth_role_grant_permission);
-        m(v, "auth_role_revoke_permission", &self.auth_role_revoke_permission);
+        m(
+            v,
+            "auth_role_grant_permission",
+            &self.auth_role_grant_permission,
+        );
+        m(
+            v,
+            "auth_role_revoke_permission",
+            &self.auth_role_revoke_permission,
+        );
         m(v, "cluster_version_set", &self.cluster_version_set);
         m(v, "cluster_member_attr_set", &self.cluster_member_attr_set);
         m(v, "downgrade_info_set", &self.downgrade_info_set);
@@ -832,7 +844,10 @@ impl Visit for ConfChange {
     fn visit(&self, v: &mut dyn Visitor) {
         v.scalar(
             "Type",
-            Scalar::Enum(self.change_type, enum_name(CONF_CHANGE_TYPE, self.change_type)),
+            Scalar::Enum(
+                self.change_type,
+                enum_name(CONF_CHANGE_TYPE, self.change_type),
+            ),
         );
         v.scalar("NodeID", Scalar::U64(self.node_id));
         if let Some(c) = &self.context {
@@ -853,7 +868,10 @@ impl Visit for ConfChangeSingle {
     fn visit(&self, v: &mut dyn Visitor) {
         v.scalar(
             "Type",
-            Scalar::Enum(self.change_type, enum_name(CONF_CHANGE_TYPE, self.change_type)),
+            Scalar::Enum(
+                self.change_type,
+                enum_name(CONF_CHANGE_TYPE, self.change_type),
+            ),
         );
         v.scalar("NodeID", Scalar::U64(self.node_id));
     }
@@ -872,7 +890,10 @@ impl Visit for ConfChangeV2 {
     fn visit(&self, v: &mut dyn Visitor) {
         v.scalar(
             "Transition",
-            Scalar::Enum(self.transition, enum_name(CONF_CHANGE_TRANSITION, self.transition)),
+            Scalar::Enum(
+                self.transition,
+                enum_name(CONF_CHANGE_TRANSITION, self.transition),
+            ),
         );
         for c in &self.changes {
             v.message("Changes", c);

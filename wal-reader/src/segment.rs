@@ -8,8 +8,8 @@
 
 use crate::finding::{Finding, FindingKind};
 use crate::record::{
-    self, decode_record_body, has_zeroed_sector, EntryRef, FrameLen, HardState, Metadata,
-    Record, WalSnapshot, FRAME_HEADER, MAX_RECORD_BYTES_V34,
+    self, decode_record_body, has_zeroed_sector, EntryRef, FrameLen, HardState, Metadata, Record,
+    WalSnapshot, FRAME_HEADER, MAX_RECORD_BYTES_V34,
 };
 
 /// How to read.
@@ -402,12 +402,8 @@ pub fn scan_segment<'a>(name: &str, data: &'a [u8], opts: ScanOptions) -> Segmen
                 }
             }
         };
-        s.findings.push(Finding::damage(
-            kind,
-            name,
-            Some(damage_at as u64),
-            message,
-        ));
+        s.findings
+            .push(Finding::damage(kind, name, Some(damage_at as u64), message));
         if s.damaged_at_item.is_none() {
             s.damaged_at_item = Some(s.items.len());
         }

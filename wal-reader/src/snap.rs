@@ -215,7 +215,9 @@ pub fn snap_findings(files: &[SnapFile]) -> Vec<Finding> {
     let loaded = files.iter().position(|f| f.is_ok());
     for (i, f) in files.iter().enumerate() {
         let note = match loaded {
-            Some(l) if l > i => format!("; etcd sets it aside and uses the older {}", files[l].name),
+            Some(l) if l > i => {
+                format!("; etcd sets it aside and uses the older {}", files[l].name)
+            }
             _ => String::new(),
         };
         match f.status {

@@ -16,7 +16,9 @@ pub struct Redact<'r> {
 
 impl std::fmt::Debug for Redact<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Redact").field("marker", &self.marker).finish()
+        f.debug_struct("Redact")
+            .field("marker", &self.marker)
+            .finish()
     }
 }
 
@@ -177,7 +179,11 @@ pub fn excerpt(b: &[u8], pre: usize, suf: usize) -> String {
     if pre + suf > b.len() {
         return go_quote(b);
     }
-    format!("{}...{}", go_quote(&b[..pre]), go_quote(&b[b.len() - suf..]))
+    format!(
+        "{}...{}",
+        go_quote(&b[..pre]),
+        go_quote(&b[b.len() - suf..])
+    )
 }
 
 /// Go's `time.Time` String of `ns` nanoseconds after the epoch, in UTC:
@@ -324,7 +330,10 @@ pub fn dump_filter_passes(d: &DecodedEntry, filters: &[DumpFilter]) -> bool {
         return !matches!(d, DecodedEntry::Unknown);
     }
     filters.iter().any(|f| match f {
-        ConfigChange => matches!(d, DecodedEntry::ConfChange(_) | DecodedEntry::ConfChangeV2(_)),
+        ConfigChange => matches!(
+            d,
+            DecodedEntry::ConfChange(_) | DecodedEntry::ConfChangeV2(_)
+        ),
         Normal => matches!(d, DecodedEntry::Normal(_)),
         Request => matches!(d, DecodedEntry::Normal(NormalData::V2(_))),
         InternalRaftRequest => irr(d).is_some(),
@@ -374,11 +383,13 @@ pub fn dump_row(e: &EntryRef<'_>, d: &DecodedEntry, redact: Option<&Redact<'_>>)
             };
             match method {
                 b"" => format!("{head}\tnorm\tnoop"),
-                b"SYNC" => format!("{head}\tnorm\tmethod=SYNC time={}", go_quote(go_time_utc(r.time).as_bytes())),
-                b"QGET" | b"DELETE" => format!(
-                    "{head}\tnorm\tmethod={m} path={}",
-                    excerpt(&r.path, 64, 64)
+                b"SYNC" => format!(
+                    "{head}\tnorm\tmethod=SYNC time={}",
+                    go_quote(go_time_utc(r.time).as_bytes())
                 ),
+                b"QGET" | b"DELETE" => {
+                    format!("{head}\tnorm\tmethod={m} path={}", excerpt(&r.path, 64, 64))
+                }
                 _ => format!(
                     "{head}\tnorm\tmethod={m} path={} val={}",
                     excerpt(&r.path, 64, 64),
@@ -464,6 +475,9 @@ mod tests {
     #[test]
     fn go_time_formats_epoch_plus_one_ns() {
         assert_eq!(go_time_utc(1), "1970-01-01 00:00:00.000000001 +0000 UTC");
-        assert_eq!(go_time_utc(1_600_000_000_000_000_000), "2020-09-13 12:26:40 +0000 UTC");
+        assert_eq!(
+            go_time_utc(1_600_000_000_000_000_000),
+            "2020-09-13 12:26:40 +0000 UTC"
+        );
     }
 }

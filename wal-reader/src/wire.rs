@@ -234,11 +234,7 @@ pub fn bytes(field: u32, v: Value<'_>) -> Result<&[u8], WireError> {
 }
 
 /// A repeated uint64 field, accepted both packed and unpacked (as gogo does); calls `f` per value.
-pub fn repeated_u64(
-    field: u32,
-    v: Value<'_>,
-    mut f: impl FnMut(u64),
-) -> Result<(), WireError> {
+pub fn repeated_u64(field: u32, v: Value<'_>, mut f: impl FnMut(u64)) -> Result<(), WireError> {
     match v {
         Value::Varint(x) => {
             f(x);

@@ -37,13 +37,23 @@ fn every_wal_variant_gives_its_expected_finding_in_default_and_raw_mode() {
     assert!(vs.len() >= 7, "all variants listed");
     for v in vs {
         let name = v["name"].as_str().unwrap();
-        let dir = damaged().join(v["path"].as_str().unwrap()).join("member/wal");
+        let dir = damaged()
+            .join(v["path"].as_str().unwrap())
+            .join("member/wal");
         let wal = WalDir::open(&dir).unwrap();
         for raw in [false, true] {
-            let scan = scan_wal(&wal.segment_bytes(), wal.findings.clone(), ScanOptions { raw });
+            let scan = scan_wal(
+                &wal.segment_bytes(),
+                wal.findings.clone(),
+                ScanOptions { raw },
+            );
             let expected = v["expected_findings"].as_array().unwrap();
             if expected.is_empty() {
-                assert!(!scan.has_damage(), "{name}: clean variant has damage: {:?}", scan.findings);
+                assert!(
+                    !scan.has_damage(),
+                    "{name}: clean variant has damage: {:?}",
+                    scan.findings
+                );
             }
             for ex in expected {
                 let kind = ex["kind"].as_str().unwrap();
@@ -55,13 +65,21 @@ fn every_wal_variant_gives_its_expected_finding_in_default_and_raw_mode() {
                         && f.file == file
                         && f.offset == offset
                 });
-                assert!(hit, "{name} (raw={raw}): expected {kind} in {file} at {offset:?}, got {:#?}", scan.findings);
+                assert!(
+                    hit,
+                    "{name} (raw={raw}): expected {kind} in {file} at {offset:?}, got {:#?}",
+                    scan.findings
+                );
             }
             if !raw {
                 // Default mode stops at the first damage: it is the first damage reported.
                 if let Some(ex) = expected.first() {
                     let first = scan.findings.iter().find(|f| f.is_damage()).unwrap();
-                    assert_eq!(serde_json::to_value(first.kind).unwrap(), ex["kind"], "{name}");
+                    assert_eq!(
+                        serde_json::to_value(first.kind).unwrap(),
+                        ex["kind"],
+                        "{name}"
+                    );
                 }
             }
         }
@@ -80,8 +98,15 @@ fn raw_mode_reads_past_a_flipped_byte_to_the_last_entry() {
     let clean_dir = damaged().join("wal/three-segments/member/wal");
     let clean = WalDir::open(&clean_dir).unwrap();
     let clean = scan_wal(&clean.segment_bytes(), Vec::new(), ScanOptions::default());
-    assert!(def.last_index() < clean.last_index(), "default mode stops early");
-    assert_eq!(raw.last_index(), clean.last_index(), "raw mode reads to the end");
+    assert!(
+        def.last_index() < clean.last_index(),
+        "default mode stops early"
+    );
+    assert_eq!(
+        raw.last_index(),
+        clean.last_index(),
+        "raw mode reads to the end"
+    );
     // Exactly one entry is lost: the damaged one (raw mode leaves it out and reports a gap).
     assert_eq!(raw.entries.len() + 1, clean.entries.len());
 }

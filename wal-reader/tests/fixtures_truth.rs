@@ -22,7 +22,14 @@ fn hex(v: &serde_json::Value, k: &str) -> u64 {
 /// Every member data dir under fixtures/ with a truth.json (cluster members too).
 fn members() -> Vec<(String, PathBuf)> {
     let mut out = Vec::new();
-    for sc in ["k8s", "k8s-defrag", "nospace", "many-snaps", "killed", "snapshot"] {
+    for sc in [
+        "k8s",
+        "k8s-defrag",
+        "nospace",
+        "many-snaps",
+        "killed",
+        "snapshot",
+    ] {
         let d = fixtures().join(sc);
         if d.join("data/member/wal").is_dir() {
             out.push((sc.to_string(), d));
@@ -47,20 +54,34 @@ fn fixture_wals_match_truth_ids_and_last_index_and_term() {
     for (name, dir) in ms {
         let Some(t) = truth(&dir) else { continue };
         let wal = WalDir::open(&dir.join("data/member/wal")).unwrap();
-        let scan = scan_wal(&wal.segment_bytes(), wal.findings.clone(), ScanOptions::default());
+        let scan = scan_wal(
+            &wal.segment_bytes(),
+            wal.findings.clone(),
+            ScanOptions::default(),
+        );
         let killed = name == "killed";
         for f in &scan.findings {
             // The killed member may end in a torn tail; every other WAL must be clean.
             if f.is_damage() {
                 assert!(
-                    killed && matches!(f.kind, wal_reader::FindingKind::TornWrite | wal_reader::FindingKind::TruncatedRecord | wal_reader::FindingKind::TruncatedLength),
+                    killed
+                        && matches!(
+                            f.kind,
+                            wal_reader::FindingKind::TornWrite
+                                | wal_reader::FindingKind::TruncatedRecord
+                                | wal_reader::FindingKind::TruncatedLength
+                        ),
                     "{name}: unexpected finding {f}"
                 );
             }
         }
         let md = scan.metadata.expect("metadata record");
         assert_eq!(md.node_id, hex(&t, "member_id_hex"), "{name}: member id");
-        assert_eq!(md.cluster_id, hex(&t, "cluster_id_hex"), "{name}: cluster id");
+        assert_eq!(
+            md.cluster_id,
+            hex(&t, "cluster_id_hex"),
+            "{name}: cluster id"
+        );
         let last = scan.entries.last().expect("entries");
         let raft_index = t["raft_index"].as_u64().unwrap();
         let raft_term = t["raft_term"].as_u64().unwrap();
@@ -80,10 +101,19 @@ fn fixture_wals_match_truth_ids_and_last_index_and_term() {
                     DecodedEntry::Normal(NormalData::Internal(r)) => r.request_names(),
                     _ => vec![],
                 };
-                assert_eq!(names, vec!["alarm"], "{name}: entry {} after raft_index", e.entry.index);
+                assert_eq!(
+                    names,
+                    vec!["alarm"],
+                    "{name}: entry {} after raft_index",
+                    e.entry.index
+                );
             }
             assert_eq!(last.entry.term, raft_term, "{name}: last term");
-            assert_eq!(scan.hard_state.unwrap().commit, last.entry.index, "{name}: commit");
+            assert_eq!(
+                scan.hard_state.unwrap().commit,
+                last.entry.index,
+                "{name}: commit"
+            );
         }
         // The log read from the first segment on is contiguous.
         for w in scan.entries.windows(2) {
@@ -101,9 +131,16 @@ fn fixture_wals_match_truth_ids_and_last_index_and_term() {
             .map(|m| (m.index, m.term));
         let rv = restart_view(&scan, loaded);
         assert!(rv.snapshot_in_wal, "{name}: snapshot marker in WAL");
-        assert_eq!(rv.entries, last.entry.index - rv.snapshot_index, "{name}: entries after snapshot");
+        assert_eq!(
+            rv.entries,
+            last.entry.index - rv.snapshot_index,
+            "{name}: entries after snapshot"
+        );
         if !killed {
-            assert_eq!(rv.uncommitted, 0, "{name}: nothing uncommitted after a clean stop");
+            assert_eq!(
+                rv.uncommitted, 0,
+                "{name}: nothing uncommitted after a clean stop"
+            );
         }
     }
 }

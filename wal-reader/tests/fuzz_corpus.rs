@@ -36,11 +36,20 @@ fn damage_seeds_are_recognised() {
     }
     assert_eq!(first_damage("real-prefix-16k"), None);
     assert_eq!(first_damage("real-prefix-16k-zero-tail"), None);
-    assert_eq!(first_damage("real-prefix-cut-mid-record"), Some(FindingKind::TruncatedRecord));
+    assert_eq!(
+        first_damage("real-prefix-cut-mid-record"),
+        Some(FindingKind::TruncatedRecord)
+    );
     assert_eq!(first_damage("flipped-byte"), Some(FindingKind::CrcMismatch));
     assert_eq!(first_damage("zeroed-sector"), Some(FindingKind::TornWrite));
-    assert_eq!(first_damage("length-past-eof"), Some(FindingKind::TruncatedRecord));
-    assert_eq!(first_damage("unknown-record-type"), Some(FindingKind::UnknownRecordType));
+    assert_eq!(
+        first_damage("length-past-eof"),
+        Some(FindingKind::TruncatedRecord)
+    );
+    assert_eq!(
+        first_damage("unknown-record-type"),
+        Some(FindingKind::UnknownRecordType)
+    );
     assert_eq!(first_damage("bad-padding"), Some(FindingKind::BadPadding));
 }
 

@@ -127,7 +127,11 @@ pub fn run(args: &WalArgs) -> Result<u8> {
         Some(d) => Some(SnapDir::open(d).map_err(io_err)?),
         None => None,
     };
-    let total: u64 = wal.segments.iter().map(|s| s.file.bytes().len() as u64).sum();
+    let total: u64 = wal
+        .segments
+        .iter()
+        .map(|s| s.file.bytes().len() as u64)
+        .sum();
     let bar = crate::progress::bar(total, "verifying", args.json && !args.summary);
     let scan = scan_wal(
         &wal.segment_bytes(),
@@ -170,7 +174,9 @@ pub fn run(args: &WalArgs) -> Result<u8> {
         if args.json {
             json_lines(&scan, &selected, &filters, &findings, redactor)?;
         } else {
-            dump(args, &scan, &selected, &filters, &findings, redactor, loaded)?;
+            dump(
+                args, &scan, &selected, &filters, &findings, redactor, loaded,
+            )?;
         }
     }
     Ok(if damage { EXIT_DAMAGE } else { EXIT_OK })
@@ -213,8 +219,12 @@ fn dump(
             writeln!(out, "Snapshot:")?;
             match loaded.and_then(|l| l.metadata.as_ref()) {
                 Some(m) => {
-                    let nodes: Vec<String> =
-                        m.conf_state.voters.iter().map(|v| text::id_hex(*v)).collect();
+                    let nodes: Vec<String> = m
+                        .conf_state
+                        .voters
+                        .iter()
+                        .map(|v| text::id_hex(*v))
+                        .collect();
                     writeln!(
                         out,
                         "term={} index={} nodes=[{}]",
@@ -305,7 +315,11 @@ const REPEATED: &[&str] = &[
 impl JsonVisitor {
     fn put(&mut self, name: &'static str, v: Value) {
         if REPEATED.contains(&name) {
-            match self.obj.entry(name).or_insert_with(|| Value::Array(Vec::new())) {
+            match self
+                .obj
+                .entry(name)
+                .or_insert_with(|| Value::Array(Vec::new()))
+            {
                 Value::Array(a) => a.push(v),
                 other => *other = v,
             }
@@ -360,13 +374,20 @@ fn message_json(m: &dyn Visit, redactor: Redactor) -> Value {
 }
 
 /// One entry as a JSON object (the `wal --json` line).
-pub fn entry_json(scan: &WalScan<'_>, e: &LogEntry<'_>, d: &DecodedEntry, redactor: Redactor) -> Value {
+pub fn entry_json(
+    scan: &WalScan<'_>,
+    e: &LogEntry<'_>,
+    d: &DecodedEntry,
+    redactor: Redactor,
+) -> Value {
     let (kind, request) = match d {
         DecodedEntry::Normal(NormalData::Empty) => ("noop", Value::Null),
         DecodedEntry::Normal(NormalData::Internal(r)) => {
             ("internal_raft_request", message_json(r.as_ref(), redactor))
         }
-        DecodedEntry::Normal(NormalData::V2(r)) => ("v2_request", message_json(r.as_ref(), redactor)),
+        DecodedEntry::Normal(NormalData::V2(r)) => {
+            ("v2_request", message_json(r.as_ref(), redactor))
+        }
         DecodedEntry::ConfChange(Some(c)) => ("conf_change", message_json(c, redactor)),
         DecodedEntry::ConfChangeV2(Some(c)) => ("conf_change_v2", message_json(c, redactor)),
         _ => ("undecodable", Value::Null),
@@ -645,16 +666,32 @@ pub fn run_snap(args: &SnapArgs) -> Result<u8> {
         for f in &snaps.files {
             let m = f.metadata.as_ref();
             let voters: Vec<String> = m
-                .map(|m| m.conf_state.voters.iter().map(|v| text::id_hex(*v)).collect())
+                .map(|m| {
+                    m.conf_state
+                        .voters
+                        .iter()
+                        .map(|v| text::id_hex(*v))
+                        .collect()
+                })
                 .unwrap_or_default();
             let learners: Vec<String> = m
-                .map(|m| m.conf_state.learners.iter().map(|v| text::id_hex(*v)).collect())
+                .map(|m| {
+                    m.conf_state
+                        .learners
+                        .iter()
+                        .map(|v| text::id_hex(*v))
+                        .collect()
+                })
                 .unwrap_or_default();
             writeln!(
                 out,
                 "{}{}  index {}  term {}  voters [{}]{}  crc {}  data {} bytes{}",
                 sanitize(f.name.as_bytes()),
-                if Some(&f.name) == loaded.as_ref() { " (loaded)" } else { "" },
+                if Some(&f.name) == loaded.as_ref() {
+                    " (loaded)"
+                } else {
+                    ""
+                },
                 m.map_or(f.name_index, |m| m.index),
                 m.map_or(f.name_term, |m| m.term),
                 voters.join(" "),
