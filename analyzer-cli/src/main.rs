@@ -38,6 +38,8 @@ enum Command {
     Status(etcd_autopsy::cmd::status::Args),
     /// Where the file's bytes go; what defrag and compaction would give back; quota use.
     Space(etcd_autopsy::cmd::space::Args),
+    /// The on-call summary: identity, revisions, alarms, where the space went, next steps.
+    Report(etcd_autopsy::cmd::report::Args),
     /// Rebuild a fresh, compact db from what is readable in a damaged one (writes --out only).
     Salvage(etcd_autopsy::cmd::salvage::Args),
     /// Dump, verify and summarise the WAL (etcd-dump-logs layout; --summary; --json).
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
         Command::Hash(a) => etcd_autopsy::cmd::hash::run(&a),
         Command::Status(a) => etcd_autopsy::cmd::status::run(&a),
         Command::Space(a) => etcd_autopsy::cmd::space::run(&a),
+        Command::Report(a) => etcd_autopsy::cmd::report::run(&a),
         Command::Salvage(a) => etcd_autopsy::cmd::salvage::run(&a),
         Command::Wal(a) => etcd_autopsy::cmd::wal::run(&a),
         Command::Snap(a) => etcd_autopsy::cmd::wal::run_snap(&a),

@@ -3,6 +3,7 @@ pub mod bbolt;
 pub mod dumpdb;
 pub mod hash;
 pub mod prefixes;
+pub mod report;
 pub mod salvage;
 pub mod space;
 pub mod status;

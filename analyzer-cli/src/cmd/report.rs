@@ -1,0 +1,946 @@
+//! `report <DATA-DIR|DB>`: the one screen an on-call engineer needs when etcd is down or
+//! out of space.
+//!
+//! What the member is (member and cluster ids, revision, compact revision, consistent
+//! index, alarms), how the file divides into live data, history, overhead and free pages,
+//! the prefixes that hold the bytes, and the next steps in plain words with numbers.
+//! Member and cluster ids come from the WAL's metadata record when a data dir is given,
+//! else from the db's `members` bucket (which names every member; the db alone cannot
+//! say which one it belongs to when there are several).
+//!
+//! # JSON (`--json`), schema `etcd-autopsy/report/v1`
+//!
+//! ```text
+//! {"schema", "input", "input_kind", "running_warning",
+//!  "member": {"member_id_hex", "cluster_id_hex", "source"},
+//!  "members": [{"id", "id_hex", "name", "peerURLs", "clientURLs", "isLearner"}],
+//!  "cluster_version", "etcd_version_hint",
+//!  "revision", "compact_revision", "scheduled_compact_revision", "consistent_index",
+//!  "term", "storage_version",
+//!  "wal": null | {"segments", "first_index", "last_index", "term", "commit",
+//!                 "damage", "findings"},
+//!  "alarms": [{"member_id_hex", "alarm"}],
+//!  "keys": {"distinct", "live", "revisions", "tombstones", "leased_live", "leases"},
+//!  "division": {"db_size", "live_bytes", "history_bytes", "overhead_bytes", "free_bytes",
+//!               "past_high_water_bytes"},
+//!  "space": {<the space command's object>},
+//!  "prefixes": [{<the prefixes command's prefix object>, "share_of_data",
+//!               "share_of_live"}],
+//!  "dominant_prefix": null | {"prefix", "share_of_data", "share_of_live"},
+//!  "nospace": bool, "quota_inferred_max": null | bytes,
+//!  "next_steps": [{"id", "text", "command"}],
+//!  "problems": [string]}
+//! ```
+//!
+//! `division`: `live_bytes` are the bbolt key + value bytes of each live key's newest
+//! revision; `history_bytes` those of all other revisions (older versions, tombstones);
+//! `overhead_bytes` the rest of the pages in use (page and element headers, partly filled
+//! pages, the other buckets); `free_bytes` the free pages below the high-water mark. The
+//! four add up to `db_size`. `share_of_data` is the prefix's part of all key and value
+//! bytes over every revision; `share_of_live` its part of the live values. `next_steps`
+//! ids: `nospace`, `filled_by`, `start`, `compact`, `defrag`, `disarm`, `quota`,
+//! `events_ttl`, `never_compacted`, `compaction_interrupted`, `defrag_only`,
+//! `compact_then_defrag`, `dominant`, `wal_damage`, `db_damage`.
+//!
+//! Exit status: 0; 1 when damage was found (in the db or the WAL) or the member is out of
+//! space (NOSPACE alarm or db size above the quota); 2 when the db cannot be read.
+
+use super::prefixes::{open_db, open_image, thread_pool, PrefixJson};
+use crate::error::{Result, EXIT_DAMAGE, EXIT_OK};
+use crate::input::{self, InputKind};
+use crate::mvcc::cluster::{AlarmType, MemberRecord};
+use crate::mvcc::info::{read_info, EtcdInfo};
+use crate::mvcc::scan::{group_by_prefix, Keyspace, PrefixStats};
+use crate::mvcc::space::{Space, DEFAULT_QUOTA};
+use crate::output::{human_bytes, sanitize};
+use serde::Serialize;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Arguments of `report`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Data dir (preferred: the WAL is read too), member dir, db file or snapshot file.
+    pub input: PathBuf,
+    /// The member's --quota-backend-bytes (default 2 GiB), for quota figures and advice.
+    #[arg(long, default_value_t = DEFAULT_QUOTA)]
+    pub quota: u64,
+    /// Prefixes shown (by size).
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    /// Prefix depth (as in `prefixes`).
+    #[arg(long, default_value_t = 3)]
+    pub depth: usize,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Print JSON (schema `etcd-autopsy/report/v1`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Member identity.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MemberId {
+    /// This member's id (16 hex digits), when known.
+    pub member_id_hex: Option<String>,
+    /// The cluster id, when known (WAL only).
+    pub cluster_id_hex: Option<String>,
+    /// "wal", "db" (the only member in the members bucket), or "unknown".
+    pub source: &'static str,
+}
+
+/// What the WAL says.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WalSummary {
+    /// Segments found.
+    pub segments: usize,
+    /// First entry index.
+    pub first_index: Option<u64>,
+    /// Last entry index.
+    pub last_index: Option<u64>,
+    /// Term of the last HardState.
+    pub term: Option<u64>,
+    /// Commit index of the last HardState.
+    pub commit: Option<u64>,
+    /// Damage found.
+    pub damage: bool,
+    /// Number of findings.
+    pub findings: usize,
+}
+
+/// One alarm.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlarmJson {
+    /// Member that raised it.
+    pub member_id_hex: String,
+    /// NOSPACE, CORRUPT, ...
+    pub alarm: String,
+}
+
+/// Key counts.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct KeyCounts {
+    /// Distinct user keys in the file.
+    pub distinct: u64,
+    /// Live keys.
+    pub live: u64,
+    /// Revisions.
+    pub revisions: u64,
+    /// Tombstones.
+    pub tombstones: u64,
+    /// Live keys with a lease.
+    pub leased_live: u64,
+    /// Leases in the lease bucket.
+    pub leases: u64,
+}
+
+/// How db_size divides.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Division {
+    /// High-water mark x page size.
+    pub db_size: u64,
+    /// Newest revisions of live keys.
+    pub live_bytes: u64,
+    /// Every other revision.
+    pub history_bytes: u64,
+    /// Rest of the pages in use.
+    pub overhead_bytes: u64,
+    /// Free pages.
+    pub free_bytes: u64,
+    /// Bytes of the file past the high-water mark.
+    pub past_high_water_bytes: u64,
+}
+
+/// A prefix with its shares.
+#[derive(Debug, Serialize)]
+pub struct PrefixShare {
+    /// Prefix and figures.
+    #[serde(flatten)]
+    pub p: PrefixJson,
+    /// Part of all key + value bytes over every revision.
+    pub share_of_data: f64,
+    /// Part of the live value bytes.
+    pub share_of_live: f64,
+}
+
+/// The dominant prefix.
+#[derive(Debug, Clone, Serialize)]
+pub struct Dominant {
+    /// The prefix.
+    pub prefix: String,
+    /// Part of all key + value bytes.
+    pub share_of_data: f64,
+    /// Part of live value bytes.
+    pub share_of_live: f64,
+}
+
+/// One piece of advice.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Step {
+    /// Stable id.
+    pub id: &'static str,
+    /// The advice in plain words.
+    pub text: String,
+    /// A command to run, when there is one.
+    pub command: Option<String>,
+}
+
+/// The whole report.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    schema: &'static str,
+    input: String,
+    input_kind: InputKind,
+    running_warning: Option<String>,
+    member: MemberId,
+    members: Vec<MemberRecord>,
+    cluster_version: Option<String>,
+    revision: i64,
+    compact_revision: i64,
+    scheduled_compact_revision: Option<i64>,
+    consistent_index: Option<u64>,
+    term: Option<u64>,
+    storage_version: Option<String>,
+    wal: Option<WalSummary>,
+    alarms: Vec<AlarmJson>,
+    keys: KeyCounts,
+    division: Division,
+    space: Space,
+    prefixes: Vec<PrefixShare>,
+    dominant_prefix: Option<Dominant>,
+    nospace: bool,
+    quota_inferred_max: Option<u64>,
+    next_steps: Vec<Step>,
+    problems: Vec<String>,
+}
+
+fn read_wal(member: &input::Member) -> Option<(WalSummary, Option<(u64, u64)>)> {
+    let dir = member.wal_dir.as_ref()?;
+    let wd = match wal_reader::WalDir::open(dir) {
+        Ok(d) => d,
+        Err(_) => {
+            return Some((
+                WalSummary {
+                    damage: true,
+                    findings: 1,
+                    ..WalSummary::default()
+                },
+                None,
+            ))
+        }
+    };
+    let segs = wd.segment_bytes();
+    let scan = wal_reader::scan_wal(
+        &segs,
+        wd.findings.clone(),
+        wal_reader::ScanOptions::default(),
+    );
+    let ids = scan.metadata.map(|m| (m.node_id, m.cluster_id));
+    Some((
+        WalSummary {
+            segments: wd.segments.len(),
+            first_index: scan.first_index(),
+            last_index: scan.last_index(),
+            term: scan.hard_state.map(|h| h.term),
+            commit: scan.hard_state.map(|h| h.commit),
+            damage: scan.has_damage(),
+            findings: scan.findings.iter().filter(|f| f.is_damage()).count(),
+        },
+        ids,
+    ))
+}
+
+fn share(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+fn pct(x: f64) -> String {
+    if x > 0.0 && x < 0.01 {
+        "<1%".into()
+    } else {
+        format!("{:.0}%", x * 100.0)
+    }
+}
+
+/// The facts advice is drawn from (kept separate so the rules can be tested).
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// NOSPACE alarm raised.
+    pub nospace_alarm: bool,
+    /// Quota given (or default).
+    pub quota: u64,
+    /// Whether the quota was given explicitly... (false = default 2 GiB).
+    pub db_size: u64,
+    /// Predicted defrag size.
+    pub defrag_size: u64,
+    /// Predicted size after compaction at the newest revision and defrag.
+    pub compacted_size: u64,
+    /// Newest revision.
+    pub revision: i64,
+    /// Compact revision (-1 never).
+    pub compact_revision: i64,
+    /// Scheduled compaction not finished.
+    pub compaction_interrupted: Option<i64>,
+    /// Revisions a compaction at the newest revision deletes.
+    pub revisions_dropped: u64,
+    /// Their bytes.
+    pub bytes_dropped: u64,
+    /// Dominant prefix (prefix, share of data, share of live, revisions, keys, value bytes).
+    pub dominant: Option<(String, f64, f64, u64, u64, u64)>,
+    /// Live keys under the dominant prefix with a lease.
+    pub dominant_leased: u64,
+    /// WAL damage found.
+    pub wal_damage: bool,
+    /// db damage found.
+    pub db_damage: bool,
+    /// Number of members recorded.
+    pub members: usize,
+}
+
+/// The next steps for `f`, in the order to take them.
+pub fn next_steps(f: &Facts) -> Vec<Step> {
+    let mut s = Vec::new();
+    let step = |id, text: String, command: Option<&str>| Step {
+        id,
+        text,
+        command: command.map(String::from),
+    };
+    let over_quota = f.db_size > f.quota;
+    let nospace = f.nospace_alarm || over_quota;
+    if f.db_damage {
+        s.push(step(
+            "db_damage",
+            "The bbolt file has damage (see `etcd-autopsy check`); figures below cover what is reachable. Do not start etcd on it before taking a copy.".into(),
+            None,
+        ));
+    }
+    if f.wal_damage {
+        s.push(step(
+            "wal_damage",
+            "The WAL has damage (see `etcd-autopsy wal --summary`); etcd may refuse to start until it is repaired or the member is replaced.".into(),
+            None,
+        ));
+    }
+    if nospace {
+        let why = if f.nospace_alarm && f.db_size <= f.quota {
+            format!(
+                "The NOSPACE alarm is raised: etcd refuses every write (\"mvcc: database space exceeded\") until it is disarmed. The db is {}, below the {} assumed here, so this member runs with a smaller --quota-backend-bytes (at most about {}).",
+                human_bytes(f.db_size),
+                human_bytes(f.quota),
+                human_bytes(f.db_size)
+            )
+        } else if f.nospace_alarm {
+            format!(
+                "The NOSPACE alarm is raised: etcd refuses every write (\"mvcc: database space exceeded\") until it is disarmed. The db ({}) is above the quota of {}.",
+                human_bytes(f.db_size),
+                human_bytes(f.quota)
+            )
+        } else {
+            format!(
+                "The db ({}) is above the quota of {}: etcd will raise the NOSPACE alarm and refuse writes.",
+                human_bytes(f.db_size),
+                human_bytes(f.quota)
+            )
+        };
+        s.push(step("nospace", why, None));
+        if let Some((p, data, live, revs, keys, _)) = &f.dominant {
+            let mut text = format!(
+                "{p} filled it: it holds {} of all keys and values in the file ({revs} revisions of {keys} keys) and {} of the live data.",
+                pct(*data),
+                pct(*live)
+            );
+            if f.dominant_leased > 0 {
+                text.push_str(&format!(
+                    " {} of its live keys are attached to leases and go away when those expire.",
+                    f.dominant_leased
+                ));
+            }
+            s.push(step("filled_by", text, None));
+        }
+        s.push(step(
+            "start",
+            "Start etcd as it is: it serves reads and accepts compaction and defrag with the alarm raised. Then, in order:".into(),
+            None,
+        ));
+        if f.revisions_dropped > 0 {
+            s.push(step(
+                "compact",
+                format!(
+                    "Compact at the newest revision {}: deletes {} old revisions ({}).",
+                    f.revision,
+                    f.revisions_dropped,
+                    human_bytes(f.bytes_dropped)
+                ),
+                Some(&format!("etcdctl compact {}", f.revision)),
+            ));
+            s.push(step(
+                "defrag",
+                format!(
+                    "Defragment each member, one at a time: the file goes from {} to about {}.",
+                    human_bytes(f.db_size),
+                    human_bytes(f.compacted_size)
+                ),
+                Some("etcdctl defrag"),
+            ));
+        } else {
+            s.push(step(
+                "defrag",
+                format!(
+                    "Defragment each member, one at a time: the file goes from {} to about {} (nothing to compact: every revision is the newest of its key).",
+                    human_bytes(f.db_size),
+                    human_bytes(f.defrag_size)
+                ),
+                Some("etcdctl defrag"),
+            ));
+        }
+        s.push(step(
+            "disarm",
+            "Disarm the alarm so writes are accepted again.".into(),
+            Some("etcdctl alarm disarm"),
+        ));
+        let after = if f.revisions_dropped > 0 {
+            f.compacted_size
+        } else {
+            f.defrag_size
+        };
+        // Below ~80% of the quota there is room to work; above it the member fills again soon.
+        let quota_now = if f.nospace_alarm && f.db_size <= f.quota {
+            f.db_size
+        } else {
+            f.quota
+        };
+        if after as f64 > 0.8 * quota_now as f64 {
+            s.push(step(
+                "quota",
+                format!(
+                    "Even then the file stays near the quota ({} of about {}): raise --quota-backend-bytes on every member (etcd suggests at most 8 GiB), or delete keys under the prefix that filled it.",
+                    human_bytes(after),
+                    human_bytes(quota_now)
+                ),
+                None,
+            ));
+        }
+        if let Some((p, ..)) = &f.dominant {
+            if p.starts_with("/registry/events/") {
+                s.push(step(
+                    "events_ttl",
+                    "Events filled it: lower kube-apiserver's --event-ttl (default 1h) or find the component that emits them in a loop.".into(),
+                    None,
+                ));
+            }
+        }
+        if f.compact_revision < 0 && f.revision > 1000 {
+            s.push(step(
+                "never_compacted",
+                format!(
+                    "This keyspace was never compacted ({} revisions of history): kube-apiserver compacts every 5 minutes by default (--etcd-compaction-interval); check it, or run etcd with --auto-compaction-retention.",
+                    f.revision
+                ),
+                None,
+            ));
+        }
+    } else {
+        if f.defrag_size < f.db_size && (f.db_size - f.defrag_size) * 10 >= f.db_size {
+            s.push(step(
+                "defrag_only",
+                format!(
+                    "Defrag takes the file from {} to about {} ({} free or fragmented).",
+                    human_bytes(f.db_size),
+                    human_bytes(f.defrag_size),
+                    pct(share(f.db_size - f.defrag_size, f.db_size))
+                ),
+                Some("etcdctl defrag"),
+            ));
+        }
+        if f.revisions_dropped > 0 && f.compacted_size * 10 <= f.defrag_size * 9 {
+            s.push(step(
+                "compact_then_defrag",
+                format!(
+                    "Compaction at revision {} (deletes {} old revisions, {}) and then defrag takes it to about {}.",
+                    f.revision,
+                    f.revisions_dropped,
+                    human_bytes(f.bytes_dropped),
+                    human_bytes(f.compacted_size)
+                ),
+                Some(&format!("etcdctl compact {} && etcdctl defrag", f.revision)),
+            ));
+        }
+        if let Some((p, data, live, ..)) = &f.dominant {
+            if *data >= 0.3 || *live >= 0.3 {
+                s.push(step(
+                    "dominant",
+                    format!(
+                        "{p} holds {} of the live bytes ({} of all keys and values kept in the file).",
+                        pct(*live),
+                        pct(*data)
+                    ),
+                    None,
+                ));
+            }
+        }
+        if f.compact_revision < 0 && f.revision > 10_000 {
+            s.push(step(
+                "never_compacted",
+                format!(
+                    "This keyspace was never compacted ({} revisions): check kube-apiserver's --etcd-compaction-interval or etcd's --auto-compaction-retention.",
+                    f.revision
+                ),
+                None,
+            ));
+        }
+    }
+    if let Some(r) = f.compaction_interrupted {
+        s.push(step(
+            "compaction_interrupted",
+            format!(
+                "A compaction at revision {r} was scheduled but not finished; etcd finishes it when it starts."
+            ),
+            None,
+        ));
+    }
+    s
+}
+
+fn member_identity(info: &EtcdInfo, wal_ids: Option<(u64, u64)>) -> MemberId {
+    if let Some((m, c)) = wal_ids {
+        return MemberId {
+            member_id_hex: Some(format!("{m:016x}")),
+            cluster_id_hex: Some(format!("{c:016x}")),
+            source: "wal",
+        };
+    }
+    if info.members.len() == 1 {
+        return MemberId {
+            member_id_hex: Some(info.members[0].id_hex.clone()),
+            cluster_id_hex: None,
+            source: "db",
+        };
+    }
+    MemberId {
+        member_id_hex: None,
+        cluster_id_hex: None,
+        source: "unknown",
+    }
+}
+
+/// Builds the report.
+pub fn build(args: &Args) -> Result<Report> {
+    let member = input::resolve(&args.input)?;
+    let running_warning = input::running_member_warning(&member);
+    if let Some(w) = &running_warning {
+        eprintln!("etcd-autopsy: {w}");
+    }
+    let image = crate::input::DbImage::open(&args.input)?;
+    let db = open_db(&image)?;
+    let pool = thread_pool(args.threads)?;
+    let info = read_info(&db);
+    let (space, ks, walk) = super::space::compute(&image, &db, &pool, None, args.quota)?;
+    let wal = pool.install(|| read_wal(&member));
+    let (wal_summary, wal_ids) = match wal {
+        Some((s, ids)) => (Some(s), ids),
+        None => (None, None),
+    };
+    let compact = info.meta.finished_compact_main();
+    let empty = Keyspace {
+        keys: Default::default(),
+        totals: Default::default(),
+        limit: i64::MAX,
+        problems: Vec::new(),
+        problem_count: 0,
+    };
+    let ks_ref: &Keyspace<'_> = ks.as_ref().unwrap_or(&empty);
+    let revision = ks_ref
+        .totals
+        .max_rev
+        .map_or(0, |r| r.main)
+        .max(info.meta.effective_compact_rev());
+    let (totals, groups) = group_by_prefix(ks_ref, args.depth, b"");
+    let data_total = totals.key_bytes + totals.value_bytes;
+    let share_data = |s: &PrefixStats| share(s.key_bytes + s.value_bytes, data_total);
+    let dominant = groups
+        .iter()
+        .max_by(|a, b| {
+            (a.1.key_bytes + a.1.value_bytes)
+                .cmp(&(b.1.key_bytes + b.1.value_bytes))
+                .then(b.0.cmp(a.0))
+        })
+        .map(|(p, s)| (*p, s.clone()));
+    let live_bytes = ks_ref.live_entry_bytes();
+    let history_bytes = ks_ref.totals.entry_bytes.saturating_sub(live_bytes);
+    let ps = space.page_size;
+    let division = Division {
+        db_size: space.db_size,
+        live_bytes,
+        history_bytes,
+        overhead_bytes: space
+            .bytes_in_use
+            .saturating_sub(live_bytes + history_bytes),
+        free_bytes: space.pages_free * ps,
+        past_high_water_bytes: space.file_size.saturating_sub(space.db_size),
+    };
+    let nospace_alarm = info.alarms.iter().any(|a| a.alarm == AlarmType::NoSpace);
+    let facts = Facts {
+        nospace_alarm,
+        quota: args.quota,
+        db_size: space.db_size,
+        defrag_size: space.predicted_defrag_size,
+        compacted_size: space.compaction.predicted_size_after,
+        revision,
+        compact_revision: compact,
+        compaction_interrupted: info
+            .meta
+            .compaction_interrupted()
+            .then(|| info.meta.scheduled_compact_rev.map_or(0, |r| r.main)),
+        revisions_dropped: space.compaction.revisions_dropped,
+        bytes_dropped: space.compaction.bytes_dropped,
+        dominant: dominant.as_ref().map(|(p, s)| {
+            (
+                String::from_utf8_lossy(p).into_owned(),
+                share_data(s),
+                share(s.live_value_bytes, totals.live_value_bytes),
+                s.revisions,
+                s.keys,
+                s.value_bytes,
+            )
+        }),
+        dominant_leased: dominant.as_ref().map_or(0, |(_, s)| s.leased_keys),
+        wal_damage: wal_summary.as_ref().is_some_and(|w| w.damage),
+        db_damage: !walk.findings.is_empty() || ks_ref.totals.malformed > 0,
+        members: info.members.len(),
+    };
+    let next = next_steps(&facts);
+    let nospace = nospace_alarm || space.db_size > args.quota;
+    let mut problems: Vec<String> = info.problems.clone();
+    problems.extend(
+        ks_ref
+            .problems
+            .iter()
+            .map(|p| format!("key bucket page {} element {}: {}", p.pgid, p.index, p.what)),
+    );
+    let member_id = member_identity(&info, wal_ids);
+    Ok(Report {
+        schema: "etcd-autopsy/report/v1",
+        input: args.input.display().to_string(),
+        input_kind: member.kind,
+        running_warning,
+        member: member_id,
+        members: info.members.clone(),
+        cluster_version: info.cluster_version.clone(),
+        revision,
+        compact_revision: compact,
+        scheduled_compact_revision: info.meta.scheduled_compact_rev.map(|r| r.main),
+        consistent_index: info.meta.consistent_index,
+        term: info.meta.term,
+        storage_version: info.meta.storage_version.clone(),
+        wal: wal_summary,
+        alarms: info
+            .alarms
+            .iter()
+            .map(|a| AlarmJson {
+                member_id_hex: format!("{:016x}", a.member_id),
+                alarm: a.alarm.name(),
+            })
+            .collect(),
+        keys: KeyCounts {
+            distinct: totals.keys,
+            live: totals.live_keys,
+            revisions: totals.revisions,
+            tombstones: totals.tombstones,
+            leased_live: totals.leased_keys,
+            leases: info.lease_count,
+        },
+        division,
+        prefixes: groups
+            .iter()
+            .take(args.top)
+            .map(|(p, s)| PrefixShare {
+                share_of_data: share_data(s),
+                share_of_live: share(s.live_value_bytes, totals.live_value_bytes),
+                p: PrefixJson::new(p, s.clone()),
+            })
+            .collect(),
+        dominant_prefix: facts.dominant.as_ref().map(|(p, d, l, ..)| Dominant {
+            prefix: p.clone(),
+            share_of_data: *d,
+            share_of_live: *l,
+        }),
+        nospace,
+        quota_inferred_max: (nospace_alarm && space.db_size <= args.quota).then_some(space.db_size),
+        space,
+        next_steps: next,
+        problems,
+    })
+}
+
+/// Runs `report`; returns the exit status.
+pub fn run(args: &Args) -> Result<u8> {
+    let _ = open_image; // shared opener used by the other commands
+    let r = build(args)?;
+    let bad = r.nospace
+        || r.wal.as_ref().is_some_and(|w| w.damage)
+        || r.next_steps.iter().any(|s| s.id == "db_damage");
+    if args.json {
+        crate::output::print_json(&r)?;
+    } else {
+        let mut out = crate::output::stdout();
+        write_text(&mut out, &r)?;
+        out.flush()?;
+    }
+    Ok(if bad { EXIT_DAMAGE } else { EXIT_OK })
+}
+
+fn write_text(out: &mut dyn Write, r: &Report) -> std::io::Result<()> {
+    let dash = "-".to_string();
+    writeln!(out, "etcd member report: {}", sanitize(r.input.as_bytes()))?;
+    writeln!(
+        out,
+        "member       {}  cluster {}{}",
+        r.member.member_id_hex.as_ref().unwrap_or(&dash),
+        r.member.cluster_id_hex.as_ref().unwrap_or(&dash),
+        match r.member.source {
+            "wal" => " (from the WAL)",
+            "db" => " (the only member recorded in the db)",
+            _ => "",
+        }
+    )?;
+    if !r.members.is_empty() {
+        let list: Vec<String> = r
+            .members
+            .iter()
+            .map(|m| {
+                format!(
+                    "{} {}{}",
+                    m.id_hex,
+                    sanitize(m.name.as_bytes()),
+                    m.peer_urls
+                        .first()
+                        .map(|u| format!(" {}", sanitize(u.as_bytes())))
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        writeln!(out, "members      {}", list.join("; "))?;
+    }
+    writeln!(
+        out,
+        "revision     {}  compacted at {}{}  consistent index {}{}",
+        r.revision,
+        if r.compact_revision < 0 {
+            "never".to_string()
+        } else {
+            r.compact_revision.to_string()
+        },
+        match r.scheduled_compact_revision {
+            Some(s) if s > r.compact_revision => format!(" (scheduled {s}, unfinished)"),
+            _ => String::new(),
+        },
+        r.consistent_index.map_or(dash.clone(), |c| c.to_string()),
+        r.cluster_version
+            .as_ref()
+            .map(|v| format!("  cluster version {}", sanitize(v.as_bytes())))
+            .unwrap_or_default()
+    )?;
+    if let Some(w) = &r.wal {
+        writeln!(
+            out,
+            "wal          {} segment(s), entries {}..{}, term {}, commit {}{}",
+            w.segments,
+            w.first_index.map_or(dash.clone(), |x| x.to_string()),
+            w.last_index.map_or(dash.clone(), |x| x.to_string()),
+            w.term.map_or(dash.clone(), |x| x.to_string()),
+            w.commit.map_or(dash.clone(), |x| x.to_string()),
+            if w.damage {
+                format!(", {} damage finding(s)", w.findings)
+            } else {
+                String::new()
+            }
+        )?;
+    }
+    if r.alarms.is_empty() {
+        writeln!(out, "alarms       none")?;
+    } else {
+        let a: Vec<String> = r
+            .alarms
+            .iter()
+            .map(|a| format!("{} (member {})", a.alarm, a.member_id_hex))
+            .collect();
+        writeln!(out, "alarms       {}", a.join(", "))?;
+    }
+    writeln!(
+        out,
+        "keys         {} live of {} distinct, {} revisions ({} tombstones), {} leases",
+        r.keys.live, r.keys.distinct, r.keys.revisions, r.keys.tombstones, r.keys.leases
+    )?;
+    let d = &r.division;
+    writeln!(
+        out,
+        "file         {} (db size; quota {} = {:.1}%){}",
+        human_bytes(d.db_size),
+        human_bytes(r.space.quota.bytes),
+        r.space.quota.used * 100.0,
+        if d.past_high_water_bytes > 0 {
+            format!(
+                ", {} more on disk past the high-water mark",
+                human_bytes(d.past_high_water_bytes)
+            )
+        } else {
+            String::new()
+        }
+    )?;
+    let part = |n: u64| pct(share(n, d.db_size));
+    writeln!(
+        out,
+        "  live data  {:>10}  {:>4}  newest revision of each live key",
+        human_bytes(d.live_bytes),
+        part(d.live_bytes)
+    )?;
+    writeln!(
+        out,
+        "  history    {:>10}  {:>4}  older revisions and tombstones",
+        human_bytes(d.history_bytes),
+        part(d.history_bytes)
+    )?;
+    writeln!(
+        out,
+        "  overhead   {:>10}  {:>4}  page headers, part-filled pages, other buckets",
+        human_bytes(d.overhead_bytes),
+        part(d.overhead_bytes)
+    )?;
+    writeln!(
+        out,
+        "  free       {:>10}  {:>4}  free pages (defrag returns them)",
+        human_bytes(d.free_bytes),
+        part(d.free_bytes)
+    )?;
+    if !r.prefixes.is_empty() {
+        writeln!(out, "top prefixes (by bytes over all revisions)")?;
+        for p in &r.prefixes {
+            writeln!(
+                out,
+                "  {:<40} {:>10} {:>4} of data  {:>6} keys {:>7} revs  live {:>4}",
+                if p.p.prefix.is_empty() {
+                    "(no '/')".to_string()
+                } else {
+                    sanitize(p.p.prefix.as_bytes())
+                },
+                human_bytes(p.p.stats.key_bytes + p.p.stats.value_bytes),
+                pct(p.share_of_data),
+                p.p.stats.live_keys,
+                p.p.stats.revisions,
+                pct(p.share_of_live)
+            )?;
+        }
+    }
+    writeln!(out, "next steps")?;
+    if r.next_steps.is_empty() {
+        writeln!(
+            out,
+            "  nothing to do: the file is compact and within its quota"
+        )?;
+    }
+    let mut n = 0;
+    for s in &r.next_steps {
+        n += 1;
+        writeln!(out, "  {n}. {}", s.text)?;
+        if let Some(c) = &s.command {
+            writeln!(out, "       $ {c}")?;
+        }
+    }
+    for p in r.problems.iter().take(10) {
+        writeln!(out, "problem: {}", sanitize(p.as_bytes()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nospace_facts() -> Facts {
+        Facts {
+            nospace_alarm: true,
+            quota: 2 << 20,
+            db_size: 2_101_248,
+            defrag_size: 2_088_960,
+            compacted_size: 376_832,
+            revision: 989,
+            compact_revision: -1,
+            revisions_dropped: 826,
+            bytes_dropped: 1_200_000,
+            dominant: Some(("/registry/events/".into(), 0.9, 0.8, 950, 136, 1_800_000)),
+            dominant_leased: 136,
+            ..Facts::default()
+        }
+    }
+
+    #[test]
+    fn nospace_advice_names_the_prefix_and_the_commands_in_order() {
+        let steps = next_steps(&nospace_facts());
+        let ids: Vec<&str> = steps.iter().map(|s| s.id).collect();
+        assert_eq!(
+            ids,
+            [
+                "nospace",
+                "filled_by",
+                "start",
+                "compact",
+                "defrag",
+                "disarm",
+                "events_ttl"
+            ]
+        );
+        assert!(steps[1].text.starts_with("/registry/events/ filled it"));
+        assert_eq!(steps[3].command.as_deref(), Some("etcdctl compact 989"));
+        assert!(steps[4].text.contains("368.0 KiB"));
+        assert_eq!(steps[5].command.as_deref(), Some("etcdctl alarm disarm"));
+    }
+
+    #[test]
+    fn quota_advice_when_compaction_does_not_free_enough() {
+        let mut f = nospace_facts();
+        f.compacted_size = 2_000_000;
+        let ids: Vec<&str> = next_steps(&f).iter().map(|s| s.id).collect();
+        assert!(ids.contains(&"quota"));
+    }
+
+    #[test]
+    fn healthy_compact_member_gets_no_advice() {
+        let f = Facts {
+            quota: DEFAULT_QUOTA,
+            db_size: 1 << 20,
+            defrag_size: 1 << 20,
+            compacted_size: 1 << 20,
+            revision: 50,
+            compact_revision: 40,
+            dominant: Some(("/registry/pods/".into(), 0.2, 0.2, 10, 10, 100)),
+            ..Facts::default()
+        };
+        assert!(next_steps(&f).is_empty());
+    }
+
+    #[test]
+    fn fragmented_member_gets_defrag_and_compaction_figures() {
+        let f = Facts {
+            quota: DEFAULT_QUOTA,
+            db_size: 1_282_048,
+            defrag_size: 954_368,
+            compacted_size: 741_376,
+            revision: 543,
+            compact_revision: 381,
+            revisions_dropped: 155,
+            bytes_dropped: 170_000,
+            dominant: Some(("/registry/configmaps/".into(), 0.35, 0.45, 21, 18, 250_000)),
+            ..Facts::default()
+        };
+        let steps = next_steps(&f);
+        let ids: Vec<&str> = steps.iter().map(|s| s.id).collect();
+        assert_eq!(ids, ["defrag_only", "compact_then_defrag", "dominant"]);
+        assert!(steps[0].text.contains("from 1.2 MiB to about 932.0 KiB"));
+        assert!(steps[2].text.contains("45% of the live bytes"));
+    }
+}
