@@ -277,13 +277,19 @@ fn read_frame<'a>(data: &'a [u8], off: usize) -> Frame<'a> {
 /// Looks for the next offset (8-aligned, at or after `from`) where a plausible record starts:
 /// its frame and walpb.Record decode with a known type, and the record after it either ends
 /// the segment or verifies against its CRC. Returns the offset.
-fn resync(data: &[u8], from: usize) -> Option<usize> {
+///
+/// Decoding a candidate costs up to its length, so a hostile file with a plausible length
+/// at every offset could make this quadratic: `budget` (bytes of candidates examined, shared
+/// by all searches in a segment) bounds the work; when it runs out the search gives up.
+fn resync(data: &[u8], from: usize, budget: &mut u64) -> Option<usize> {
     let mut p = from.checked_add(7)? & !7;
     while p + FRAME_HEADER <= data.len() {
         let raw = u64_at(data, p)?;
-        if raw != 0 {
+        if raw != 0 && FrameLen::is_canonical(raw) {
+            let cost = FrameLen::decode(raw).total().min(data.len() as u64);
+            *budget = budget.checked_sub(cost)?;
             if let Frame::Record(r) = read_frame(data, p) {
-                if (1..=5).contains(&r.rec_type) && next_frame_confirms(data, &r) {
+                if (1..=5).contains(&r.rec_type) && next_frame_confirms(data, &r, budget)? {
                     return Some(p);
                 }
             }
@@ -293,15 +299,20 @@ fn resync(data: &[u8], from: usize) -> Option<usize> {
     None
 }
 
-fn next_frame_confirms(data: &[u8], r: &Record<'_>) -> bool {
+/// Whether the frame after `r` confirms it; `None` when the budget is used up.
+fn next_frame_confirms(data: &[u8], r: &Record<'_>, budget: &mut u64) -> Option<bool> {
     let next = r.offset as usize + r.frame_bytes as usize;
-    match read_frame(data, next) {
+    let cost = u64_at(data, next)
+        .map(|raw| FrameLen::decode(raw).total().min(data.len() as u64))
+        .unwrap_or(0);
+    *budget = budget.checked_sub(cost)?;
+    Some(match read_frame(data, next) {
         Frame::Eof | Frame::Zero => true,
         Frame::Record(n) => {
             n.rec_type == record::CRC_TYPE || crc32c::crc32c_append(r.crc, n.data) == n.crc
         }
         Frame::Bad { .. } => false,
-    }
+    })
 }
 
 /// Verifies one segment given its bytes. `name` is used in findings only.
@@ -322,6 +333,10 @@ pub fn scan_segment<'a>(name: &str, data: &'a [u8], opts: ScanOptions) -> Segmen
     // After a resync the chain is unknown: accept the next record's CRC as the new seed.
     let mut reseed = false;
     let mut off = 0usize;
+    // Work allowed for raw-mode searches after damage: a few passes over the segment.
+    let mut budget = (data.len() as u64)
+        .saturating_mul(8)
+        .saturating_add(1 << 20);
     loop {
         let damage_at = off;
         let (kind, message, skip_to) = match read_frame(data, off) {
@@ -417,7 +432,7 @@ pub fn scan_segment<'a>(name: &str, data: &'a [u8], opts: ScanOptions) -> Segmen
         let resume = match skip_to {
             Some(n) if n > off => Some(n),
             _ => {
-                let found = resync(data, off + FRAME_HEADER);
+                let found = resync(data, off + FRAME_HEADER, &mut budget);
                 if let Some(p) = found {
                     s.findings.push(Finding::info(
                         FindingKind::Resynced,

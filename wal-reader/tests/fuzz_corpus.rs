@@ -62,3 +62,14 @@ fn hostile_lengths_and_empty_input_do_not_panic_or_allocate_by_length() {
     v[..8].copy_from_slice(&u64::MAX.to_le_bytes());
     wal_reader::fuzz::exercise(&v);
 }
+
+#[test]
+fn raw_mode_search_on_a_file_of_plausible_lengths_stays_bounded() {
+    // Every 8-byte word is a canonical length of 1 MiB: each offset looks like a record.
+    let mut v = Vec::with_capacity(8 << 20);
+    while v.len() < (8 << 20) {
+        v.extend_from_slice(&(1u64 << 20).to_le_bytes());
+    }
+    let s = scan_segment("x.wal", &v, ScanOptions { raw: true });
+    assert!(s.findings.iter().any(|f| f.is_damage()));
+}
