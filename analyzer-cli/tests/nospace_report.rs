@@ -1,0 +1,125 @@
+//! `report` as the on-call engineer runs it: on the NOSPACE fixture it must name the
+//! prefix that filled the db and say what to do; on a healthy member it must identify the
+//! member from the WAL and give the figures of the other commands.
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+}
+
+fn run(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_etcd-autopsy"))
+        .args(args)
+        .output()
+        .expect("binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+fn truth(s: &str) -> Option<Value> {
+    let p = fixtures().join(s).join("truth.json");
+    let text = std::fs::read_to_string(p).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+#[test]
+fn nospace_report_names_the_filling_prefix_and_the_way_out() {
+    let Some(t) = truth("nospace") else {
+        eprintln!("note: fixture nospace not generated; skipped");
+        return;
+    };
+    let data = fixtures().join("nospace/data");
+    let data = data.to_str().unwrap();
+    let (code, text) = run(&["report", data]);
+    assert_eq!(code, 1, "out of space is a finding: {text}");
+    let dominant = t["dominant_prefix"].as_str().unwrap();
+    assert!(text.contains(&format!("{dominant} filled it")), "{text}");
+    for cmd in [
+        format!("etcdctl compact {}", t["revision"]),
+        "etcdctl defrag".to_string(),
+        "etcdctl alarm disarm".to_string(),
+    ] {
+        assert!(text.contains(&cmd), "missing `{cmd}` in:\n{text}");
+    }
+    assert!(text.contains("NOSPACE"), "{text}");
+
+    let (_, json) = run(&["report", "--json", data]);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["nospace"], true);
+    assert_eq!(v["dominant_prefix"]["prefix"], dominant);
+    assert_eq!(v["alarms"][0]["alarm"], "NOSPACE");
+    assert_eq!(
+        v["alarms"][0]["member_id_hex"],
+        t["alarms"][0]["member_id_hex"]
+    );
+    let ids: Vec<&str> = v["next_steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    let pos = |id: &str| ids.iter().position(|x| *x == id).unwrap_or(usize::MAX);
+    assert!(
+        pos("compact") < pos("defrag") && pos("defrag") < pos("disarm"),
+        "{ids:?}"
+    );
+    // The db alone reached the quota the fixture ran with: the report infers its bound.
+    assert_eq!(v["quota_inferred_max"], t["db_size"]);
+}
+
+#[test]
+fn report_identifies_the_member_and_matches_the_other_commands() {
+    let t = truth("k8s").expect("k8s fixture");
+    let data = fixtures().join("k8s/data");
+    let data = data.to_str().unwrap();
+    let (code, json) = run(&["report", "--json", data]);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["member"]["member_id_hex"], t["member_id_hex"]);
+    assert_eq!(v["member"]["cluster_id_hex"], t["cluster_id_hex"]);
+    assert_eq!(v["member"]["source"], "wal");
+    assert_eq!(v["revision"], t["revision"]);
+    assert_eq!(v["compact_revision"], t["compact_revision"]);
+    assert_eq!(v["keys"]["live"], t["total_live_keys"]);
+    assert_eq!(v["space"]["db_size"], t["db_size"]);
+    let d = &v["division"];
+    let sum: u64 = [
+        "live_bytes",
+        "history_bytes",
+        "overhead_bytes",
+        "free_bytes",
+    ]
+    .iter()
+    .map(|k| d[k].as_u64().unwrap())
+    .sum();
+    assert_eq!(
+        sum,
+        d["db_size"].as_u64().unwrap(),
+        "the division adds up to the db size"
+    );
+    // The db's consistent index is the last raft entry applied to it: at most the live
+    // member's applied index (entries that change no key, like the leader's no-op after a
+    // restart, need not reach the db).
+    let ci = v["consistent_index"].as_u64().unwrap();
+    let applied = t["raft_applied_index"].as_u64().unwrap();
+    assert!(
+        ci <= applied && applied - ci <= 5,
+        "consistent index {ci}, applied {applied}"
+    );
+}
+
+#[test]
+fn report_on_a_bare_db_file_takes_the_member_from_the_members_bucket() {
+    let t = truth("k8s").expect("k8s fixture");
+    let db = fixtures().join("k8s/data/member/snap/db");
+    let (_, json) = run(&["report", "--json", db.to_str().unwrap()]);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["member"]["member_id_hex"], t["member_id_hex"]);
+    assert_eq!(v["member"]["source"], "db");
+    assert_eq!(v["wal"], Value::Null);
+}
