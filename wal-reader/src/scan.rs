@@ -64,12 +64,27 @@ impl WalScan<'_> {
 /// `findings` are carried in front (e.g. [`crate::dir::WalDir::findings`]).
 pub fn scan_wal<'a>(
     segments: &[(&str, &'a [u8])],
+    findings: Vec<Finding>,
+    opts: ScanOptions,
+) -> WalScan<'a> {
+    scan_wal_with_progress(segments, findings, opts, &|_| {})
+}
+
+/// [`scan_wal`], calling `progress(bytes)` from the worker threads as each segment of that
+/// many bytes is verified (for a progress bar).
+pub fn scan_wal_with_progress<'a>(
+    segments: &[(&str, &'a [u8])],
     mut findings: Vec<Finding>,
     opts: ScanOptions,
+    progress: &(dyn Fn(u64) + Sync),
 ) -> WalScan<'a> {
     let scans: Vec<SegmentScan<'a>> = segments
         .par_iter()
-        .map(|(name, data)| scan_segment(name, data, opts))
+        .map(|(name, data)| {
+            let s = scan_segment(name, data, opts);
+            progress(data.len() as u64);
+            s
+        })
         .collect();
     let mut w = WalScan {
         segments: Vec::new(),

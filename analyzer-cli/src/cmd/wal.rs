@@ -43,7 +43,8 @@ use std::path::{Path, PathBuf};
 use wal_reader::pb::{NormalData, Scalar, Visit, Visitor};
 use wal_reader::text::{self, DecodedEntry, DumpFilter, Redact};
 use wal_reader::{
-    restart_view, scan_wal, Finding, LogEntry, ScanOptions, SnapDir, SnapFile, WalDir, WalScan,
+    restart_view, scan_wal_with_progress, Finding, LogEntry, ScanOptions, SnapDir, SnapFile,
+    WalDir, WalScan,
 };
 
 /// Arguments of `wal`.
@@ -132,11 +133,12 @@ pub fn run(args: &WalArgs) -> Result<u8> {
         .iter()
         .map(|s| s.file.bytes().len() as u64)
         .sum();
-    let bar = crate::progress::bar(total, "verifying", args.json && !args.summary);
-    let scan = scan_wal(
+    let bar = crate::progress::bar(total, "verifying", false);
+    let scan = scan_wal_with_progress(
         &wal.segment_bytes(),
         wal.findings.clone(),
         ScanOptions { raw: args.raw },
+        &|n| bar.inc(n),
     );
     bar.finish_and_clear();
     let loaded = snaps.as_ref().and_then(|s| s.loaded());
