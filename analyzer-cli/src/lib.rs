@@ -12,6 +12,7 @@ pub mod mvcc;
 pub mod output;
 pub mod progress;
 pub mod redact;
+pub mod replay;
 pub mod salvage;
 
 pub use error::{CliError, Result};

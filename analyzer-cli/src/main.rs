@@ -46,6 +46,8 @@ enum Command {
     Wal(etcd_autopsy::cmd::wal::WalArgs),
     /// List the .snap files with index, term, voters and CRC status.
     Snap(etcd_autopsy::cmd::wal::SnapArgs),
+    /// The live keyspace at a revision as JSON lines (--replay-wal: with the unapplied WAL tail).
+    Export(etcd_autopsy::cmd::export::Args),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
         Command::Salvage(a) => etcd_autopsy::cmd::salvage::run(&a),
         Command::Wal(a) => etcd_autopsy::cmd::wal::run(&a),
         Command::Snap(a) => etcd_autopsy::cmd::wal::run_snap(&a),
+        Command::Export(a) => etcd_autopsy::cmd::export::run(&a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,6 +1,7 @@
 //! One module per command (or group of related commands).
 pub mod bbolt;
 pub mod dumpdb;
+pub mod export;
 pub mod hash;
 pub mod prefixes;
 pub mod report;

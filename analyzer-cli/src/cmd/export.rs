@@ -1,0 +1,264 @@
+//! `export <DATA-DIR|DB> [--rev R] [--prefix P] [--show-secrets] [--replay-wal]`: the live
+//! keyspace at revision R (default: the newest), one key per line, in key order — what
+//! `etcdctl get "" --from-key --rev R` would return from this member.
+//!
+//! With `--replay-wal` (data or member dir only) the committed WAL entries the db has
+//! not applied yet (index above the db's consistent index) are applied first, as etcd
+//! does on start: puts, deletes, txns with their compares, lease grants and revokes
+//! (revoking deletes the lease's keys), compactions, NOSPACE/CORRUPT alarms; every
+//! request that changes the keyspace takes one revision. Entries up to HardState.commit
+//! count as committed; when the db's members bucket lists a single member (the sole
+//! voter), the whole WAL does, since etcd commits it on start.
+//!
+//! # JSON (`--json`): JSON lines, schema `etcd-autopsy/export/v1`
+//!
+//! One object per live key: `{"key": {"text"} | {"base64"}, "value": {"text"} |
+//! {"base64"} | null, "redacted": true (only when the value is hidden),
+//! "create_revision", "mod_revision", "version", "lease"}`. Values under
+//! `/registry/secrets/` are `null` with `"redacted": true` unless `--show-secrets`.
+//! A summary goes to stderr (`exported N keys at revision R ...`), never to stdout.
+//!
+//! Text: one line per key: key, create/mod revision, version, lease (hex), and the value
+//! (sanitized; cut after 200 bytes).
+//!
+//! Exit status: 0; 1 when the replay met damage (WAL unreadable past some point, missing
+//! entries, refused requests are not damage); 2 when the input cannot be read or R is
+//! compacted or in the future.
+
+use super::prefixes::{open_db, open_image, thread_pool};
+use crate::error::{CliError, Result, EXIT_DAMAGE, EXIT_OK};
+use crate::input::{self, Member};
+use crate::mvcc::info::{read_info, EtcdInfo};
+use crate::output::{sanitize, JsonBytes};
+use crate::redact::Redactor;
+use crate::replay::{load_at, replay, LoadError, Loaded, ReplayBound, ReplayReport, State};
+use serde::Serialize;
+use std::io::Write;
+use std::path::PathBuf;
+use wal_reader::{scan_wal, ScanOptions, WalDir};
+
+/// Arguments of `export`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Data dir, member dir, db file or `etcdctl snapshot save` file.
+    pub input: PathBuf,
+    /// Revision to export at (default: the newest).
+    #[arg(long, conflicts_with = "replay_wal")]
+    pub rev: Option<i64>,
+    /// Only keys starting with this prefix.
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// Show values stored under /registry/secrets/.
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// Apply the committed WAL entries the db has not applied yet (data or member dir).
+    #[arg(long)]
+    pub replay_wal: bool,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// JSON lines (schema `etcd-autopsy/export/v1`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A loaded keyspace, possibly with the WAL replayed on top.
+#[derive(Debug)]
+pub(crate) struct Replayed {
+    /// What the replay did.
+    pub report: ReplayReport,
+    /// Which bound was used.
+    pub bound: ReplayBound,
+    /// The db's consistent index.
+    pub consistent_index: u64,
+    /// HardState.commit.
+    pub commit: u64,
+    /// Where reading the WAL stopped at damage: (segment, offset).
+    pub wal_stopped_at: Option<(String, u64)>,
+}
+
+/// Maps `err` of the keyspace loader to a CLI error naming the input.
+pub(crate) fn load_err(path: &std::path::Path, e: LoadError) -> CliError {
+    match e {
+        LoadError::Bolt(m) => CliError::input(path, m),
+        other => CliError::Other(format!("--rev: {other}")),
+    }
+}
+
+/// Replays `member`'s WAL on top of `state` (whose db has `info`).
+pub(crate) fn replay_member(
+    member: &Member,
+    info: &EtcdInfo,
+    state: &mut State<'_>,
+) -> Result<Replayed> {
+    let Some(wal_dir) = &member.wal_dir else {
+        return Err(CliError::input(
+            &member.given,
+            "--replay-wal needs a data dir or member dir with member/wal",
+        ));
+    };
+    let wal = WalDir::open(wal_dir).map_err(|e| CliError::Other(e.to_string()))?;
+    let scan = scan_wal(
+        &wal.segment_bytes(),
+        wal.findings.clone(),
+        ScanOptions { raw: false },
+    );
+    let commit = scan.hard_state.map_or(0, |h| h.commit);
+    let last = scan.last_index().unwrap_or(0);
+    let voters = info.members.iter().filter(|m| !m.is_learner).count();
+    let bound = if voters == 1 {
+        ReplayBound::LastIndex
+    } else {
+        ReplayBound::Commit
+    };
+    let through = match bound {
+        ReplayBound::Commit => commit,
+        ReplayBound::LastIndex => last.max(commit),
+    };
+    let ci = info.meta.consistent_index.unwrap_or(0);
+    let report = replay(state, &scan.entries, ci, through);
+    Ok(Replayed {
+        report,
+        bound,
+        consistent_index: ci,
+        commit,
+        wal_stopped_at: scan.stopped_at.clone(),
+    })
+}
+
+#[derive(Serialize)]
+struct Line {
+    key: JsonBytes,
+    value: Option<JsonBytes>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    redacted: bool,
+    create_revision: i64,
+    mod_revision: i64,
+    version: i64,
+    lease: i64,
+}
+
+/// Cut for values in text output.
+const TEXT_VALUE_MAX: usize = 200;
+
+fn write_keys(
+    out: &mut dyn Write,
+    state: &State<'_>,
+    prefix: &[u8],
+    redactor: Redactor,
+    json: bool,
+) -> Result<u64> {
+    let mut n = 0;
+    let range = crate::replay::KeyRange::From(prefix);
+    for (k, kv) in state.range(range) {
+        if !k.starts_with(prefix) {
+            break;
+        }
+        n += 1;
+        let hidden = redactor.hides(k);
+        if json {
+            let line = Line {
+                key: JsonBytes::new(k),
+                value: (!hidden).then(|| JsonBytes::new(&kv.value)),
+                redacted: hidden,
+                create_revision: kv.create_revision,
+                mod_revision: kv.mod_revision,
+                version: kv.version,
+                lease: kv.lease,
+            };
+            serde_json::to_writer(&mut *out, &line)?;
+            out.write_all(b"\n")?;
+        } else {
+            let value = if hidden {
+                crate::redact::REDACTED.to_string()
+            } else if kv.value.len() > TEXT_VALUE_MAX {
+                format!(
+                    "{}... ({} bytes)",
+                    sanitize(&kv.value[..TEXT_VALUE_MAX]),
+                    kv.value.len()
+                )
+            } else {
+                sanitize(&kv.value)
+            };
+            writeln!(
+                out,
+                "{}\tcreate={} mod={} version={} lease={:x}\t{}",
+                sanitize(k),
+                kv.create_revision,
+                kv.mod_revision,
+                kv.version,
+                kv.lease,
+                value
+            )?;
+        }
+    }
+    Ok(n)
+}
+
+/// Loads the keyspace of `image` at `rev` on `pool`.
+pub(crate) fn load<'a>(
+    image: &crate::input::DbImage,
+    db: &bbolt_reader::Db<'a>,
+    info: &EtcdInfo,
+    rev: Option<i64>,
+    pool: &rayon::ThreadPool,
+) -> Result<Loaded<'a>> {
+    pool.install(|| load_at(db, &info.meta, rev))
+        .map_err(|e| load_err(&image.path, e))
+}
+
+/// Runs `export`; returns the exit status.
+pub fn run(args: &Args) -> Result<u8> {
+    let member = input::resolve(&args.input)?;
+    let image = open_image(&args.input)?;
+    let db = open_db(&image)?;
+    let pool = thread_pool(args.threads)?;
+    let info = read_info(&db);
+    let mut loaded = load(&image, &db, &info, args.rev, &pool)?;
+    let mut code = EXIT_OK;
+    let mut note = String::new();
+    if args.replay_wal {
+        let r = replay_member(&member, &info, &mut loaded.state)?;
+        let rep = &r.report;
+        note = format!(
+            "; replayed WAL entries {}..={} ({} entries, bound {}: consistent index {}, commit {}), revision {} -> {}, {} requests refused",
+            rep.from_index,
+            rep.to_index,
+            rep.entries,
+            match r.bound {
+                ReplayBound::Commit => "HardState.commit",
+                ReplayBound::LastIndex => "last index (sole voter)",
+            },
+            r.consistent_index,
+            r.commit,
+            rep.revision_before,
+            rep.revision_after,
+            rep.refused.values().sum::<u64>()
+        );
+        if rep.missing_before_first > 0 {
+            note.push_str(&format!(
+                "; DAMAGE: {} committed entries after index {} are missing from the WAL",
+                rep.missing_before_first, r.consistent_index
+            ));
+            code = EXIT_DAMAGE;
+        }
+        if let Some((seg, off)) = &r.wal_stopped_at {
+            note.push_str(&format!(
+                "; DAMAGE: WAL unreadable from {seg}+{off}: later entries not replayed"
+            ));
+            code = EXIT_DAMAGE;
+        }
+    }
+    let redactor = Redactor {
+        show_secrets: args.show_secrets,
+    };
+    let prefix = args.prefix.as_deref().unwrap_or("").as_bytes();
+    let mut out = crate::output::stdout();
+    let n = write_keys(&mut out, &loaded.state, prefix, redactor, args.json)?;
+    out.flush()?;
+    eprintln!(
+        "etcd-autopsy: exported {n} keys at revision {} (compact revision {}){note}",
+        loaded.state.revision, loaded.state.compact_revision
+    );
+    Ok(code)
+}

@@ -1,0 +1,234 @@
+//! The keyspace of a db at a revision, read from the `key` bucket.
+//!
+//! The key bucket is ordered by revision, so a user key's revisions are spread over the
+//! whole tree. One parallel pass over the leaf pages keeps, per user key, the newest
+//! revision at or below R (a put or a tombstone) and the slice of its KeyValue; the live
+//! keys are the ones whose newest revision is a put. A compaction at C keeps for every
+//! key its newest revision <= C unless that one is a tombstone, and every revision above
+//! C (FORMATS.md), so any R >= C can be read back exactly; R < C cannot, as etcd answers
+//! "required revision has been compacted".
+
+use super::state::{LiveKv, State};
+use crate::mvcc::cluster::{Alarm, AlarmType};
+use crate::mvcc::fasthash::FastMap;
+use crate::mvcc::kv::KeyValueRef;
+use crate::mvcc::lease::{lease_id_from_key, Lease, LEASE_BUCKET};
+use crate::mvcc::revision::{parse_rev_key, rev_lenient, Revision};
+use crate::mvcc::scan::chunk_pages;
+use crate::mvcc::{MetaInfo, KEY_BUCKET};
+use bbolt_reader::{Db, Page};
+use rayon::prelude::*;
+use std::borrow::Cow;
+
+/// Revisions of a db, as etcd would restore them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct DbRevisions {
+    /// The newest main revision in the key bucket, raised to the compact revision
+    /// (etcd 3.4 `kvstore.restore`).
+    pub current: i64,
+    /// The compact revision etcd would use (-1 when never compacted).
+    pub compact: i64,
+}
+
+/// Why a keyspace cannot be read at the revision asked for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    /// The tree could not be walked.
+    #[error("{0}")]
+    Bolt(String),
+    /// R is at or below the compact revision.
+    #[error("required revision {rev} has been compacted (compact revision {compact})")]
+    Compacted {
+        /// Asked for.
+        rev: i64,
+        /// The db's compact revision.
+        compact: i64,
+    },
+    /// R is above the newest revision.
+    #[error("required revision {rev} is a future revision (newest {current})")]
+    Future {
+        /// Asked for.
+        rev: i64,
+        /// The db's newest revision.
+        current: i64,
+    },
+}
+
+/// A db's keyspace at one revision, with the counts of what could not be read.
+#[derive(Debug)]
+pub struct Loaded<'a> {
+    /// The state (its `revision` is the revision read at).
+    pub state: State<'a>,
+    /// The db's own revisions.
+    pub revisions: DbRevisions,
+    /// Entries of the key bucket that are not a revision key with a KeyValue.
+    pub malformed_entries: u64,
+    /// Malformed leases.
+    pub malformed_leases: u64,
+}
+
+/// The newest and compact revisions of `db`.
+pub fn db_revisions(db: &Db<'_>, meta: &MetaInfo) -> Result<DbRevisions, LoadError> {
+    let compact = meta.effective_compact_rev();
+    let mut newest = 0;
+    if let Some(b) = db
+        .bucket(KEY_BUCKET)
+        .map_err(|e| LoadError::Bolt(e.to_string()))?
+    {
+        let pages = b.leaf_pages().map_err(|e| LoadError::Bolt(e.to_string()))?;
+        for p in pages.iter().rev() {
+            if let Some(Ok(el)) = p.leaf_elements().last() {
+                newest = rev_lenient(el.key).map_or(0, |r| r.main);
+                break;
+            }
+        }
+    }
+    Ok(DbRevisions {
+        current: newest.max(compact),
+        compact,
+    })
+}
+
+/// Per user key: newest revision <= R, tombstone flag, encoded KeyValue.
+type Newest<'a> = FastMap<&'a [u8], (Revision, bool, &'a [u8])>;
+
+fn keep_newer<'a>(m: &mut Newest<'a>, key: &'a [u8], cand: (Revision, bool, &'a [u8])) {
+    m.entry(key)
+        .and_modify(|e| {
+            if (cand.0, cand.1) > (e.0, e.1) {
+                *e = cand
+            }
+        })
+        .or_insert(cand);
+}
+
+fn newest_entries<'a>(pages: &[Page<'a>], rev: i64) -> (Newest<'a>, u64) {
+    pages
+        .par_chunks(chunk_pages(pages.len()))
+        .fold(
+            || (Newest::default(), 0u64),
+            |(mut m, mut bad), ps| {
+                for p in ps {
+                    for el in p.leaf_elements() {
+                        let Ok(el) = el else {
+                            bad += 1;
+                            continue;
+                        };
+                        let Ok(rk) = parse_rev_key(el.key) else {
+                            bad += 1;
+                            continue;
+                        };
+                        if rk.rev.main > rev {
+                            continue;
+                        }
+                        let Ok(kv) = KeyValueRef::parse(el.value) else {
+                            bad += 1;
+                            continue;
+                        };
+                        keep_newer(&mut m, kv.key, (rk.rev, rk.tombstone, el.value));
+                    }
+                }
+                (m, bad)
+            },
+        )
+        .reduce(
+            || (Newest::default(), 0),
+            |(mut a, x), (mut b, y)| {
+                if b.len() > a.len() {
+                    std::mem::swap(&mut a, &mut b);
+                }
+                for (k, v) in b {
+                    keep_newer(&mut a, k, v);
+                }
+                (a, x + y)
+            },
+        )
+}
+
+/// Reads the keyspace of `db` at `rev` (None = the newest). Runs on the current rayon pool.
+pub fn load_at<'a>(
+    db: &Db<'a>,
+    meta: &MetaInfo,
+    rev: Option<i64>,
+) -> Result<Loaded<'a>, LoadError> {
+    let revisions = db_revisions(db, meta)?;
+    let rev = match rev {
+        None | Some(0) => revisions.current,
+        Some(r) if r > revisions.current => {
+            return Err(LoadError::Future {
+                rev: r,
+                current: revisions.current,
+            })
+        }
+        // etcd refuses reads below the compact revision and serves the compact revision
+        // itself (mvcc `rangeKeys`: rev < compactMainRev is ErrCompacted).
+        Some(r) if r < revisions.compact => {
+            return Err(LoadError::Compacted {
+                rev: r,
+                compact: revisions.compact,
+            })
+        }
+        Some(r) => r,
+    };
+    let bolt = |e: bbolt_reader::Error| LoadError::Bolt(e.to_string());
+    let mut state = State {
+        revision: rev,
+        compact_revision: revisions.compact,
+        ..State::default()
+    };
+    let mut malformed_entries = 0;
+    if let Some(b) = db.bucket(KEY_BUCKET).map_err(bolt)? {
+        let pages = b.leaf_pages().map_err(bolt)?;
+        let (newest, bad) = newest_entries(&pages, rev);
+        malformed_entries = bad;
+        for (key, (_, tomb, raw)) in newest {
+            if tomb {
+                continue;
+            }
+            let Ok(kv) = KeyValueRef::parse(raw) else {
+                continue;
+            };
+            state.keys.insert(
+                Cow::Borrowed(key),
+                LiveKv {
+                    value: Cow::Borrowed(kv.value),
+                    create_revision: kv.create_revision,
+                    mod_revision: kv.mod_revision,
+                    version: kv.version,
+                    lease: kv.lease,
+                },
+            );
+        }
+    }
+    let mut malformed_leases = 0;
+    if let Some(b) = db.bucket(LEASE_BUCKET).map_err(bolt)? {
+        for item in b.iter() {
+            let item = item.map_err(bolt)?;
+            match (lease_id_from_key(item.key), Lease::parse(item.value)) {
+                (Some(id), Ok(l)) => {
+                    state.leases.insert(id, l.ttl);
+                }
+                _ => malformed_leases += 1,
+            }
+        }
+    }
+    if let Some(b) = db
+        .bucket(crate::mvcc::cluster::ALARM_BUCKET)
+        .map_err(bolt)?
+    {
+        for item in b.iter() {
+            let item = item.map_err(bolt)?;
+            match Alarm::parse(item.key).map(|a| a.alarm) {
+                Ok(AlarmType::NoSpace) => state.nospace = true,
+                Ok(AlarmType::Corrupt) => state.corrupt = true,
+                _ => {}
+            }
+        }
+    }
+    Ok(Loaded {
+        state,
+        revisions,
+        malformed_entries,
+        malformed_leases,
+    })
+}

@@ -1,0 +1,12 @@
+//! The keyspace as state: read from a db at a revision ([`load`]), changed by replaying
+//! requests the way etcd's applier does ([`apply`], [`wal`]). Used by `export`, `diff`,
+//! `members` and the whole-member `check`.
+
+pub mod apply;
+pub mod load;
+pub mod state;
+pub mod wal;
+
+pub use load::{db_revisions, load_at, DbRevisions, LoadError, Loaded};
+pub use state::{Bytes, KeyRange, LiveKv, State};
+pub use wal::{replay, ReplayBound, ReplayReport};
