@@ -3,6 +3,7 @@ pub mod bbolt;
 pub mod dumpdb;
 pub mod export;
 pub mod hash;
+pub mod member_check;
 pub mod prefixes;
 pub mod report;
 pub mod salvage;
