@@ -1141,6 +1141,12 @@ struct FindingJson<'a> {
 
 /// Runs `check`.
 pub fn run_check(args: &CheckArgs) -> Result<u8> {
+    // A data dir or member dir gets the whole-member check (db, WAL, snapshots, agreement).
+    if let Ok(m) = input::resolve(&args.db.db) {
+        if matches!(m.kind, InputKind::DataDir | InputKind::MemberDir) {
+            return super::member_check::run(&m, args.db.meta.into(), args.db.json);
+        }
+    }
     let image = open_image(&args.db.db)?;
     let data = image.bytes();
     let report = match Db::open_with(data, args.db.meta.into()) {
