@@ -30,8 +30,9 @@
 //! "consistent_index", "revision", "compact_revision", "node_id_hex", "cluster_id_hex",
 //! "term", "commit", "first_index", "last_index", "wal_segments", "wal_stopped_at":
 //! {"segment", "offset"} | null, "snapshot": {"file", "index", "term"} | null,
-//! "unapplied_committed_entries", "verdicts": [text]}}`. `ok` is false when any finding
-//! is damage; info findings do not count.
+//! "unapplied_committed_entries", "verdicts": [text], "notes": [finding]}}`.
+//! `findings` holds damage only (`ok` = it is empty); informational findings are in
+//! `member.notes`.
 //!
 //! Exit status: 0 no damage, 1 damage found, 2 nothing readable (no db and no WAL).
 
@@ -138,6 +139,9 @@ pub struct MemberSummary {
     pub unapplied_committed_entries: u64,
     /// What it all means, for a person.
     pub verdicts: Vec<String>,
+    /// Informational findings (not damage): `unapplied_entries`, `tmp_file`,
+    /// `db_missing_rebuildable`, ...
+    pub notes: Vec<MemberFinding>,
 }
 
 /// The whole-member check's result.
@@ -405,7 +409,11 @@ pub fn check_member(member: &Member, meta: MetaChoice) -> Result<MemberCheck> {
             ));
         }
     }
-    let ok = !findings.iter().any(|f| f.is_damage());
+    let (damage, notes): (Vec<MemberFinding>, Vec<MemberFinding>) =
+        findings.into_iter().partition(|f| f.is_damage());
+    let findings = damage;
+    sum.notes = notes;
+    let ok = findings.is_empty();
     if ok && sum.verdicts.is_empty() {
         sum.verdicts.push(if sum.unapplied_committed_entries > 0 {
             format!(
@@ -552,60 +560,76 @@ fn agreement(
     }
 }
 
+fn finding_line(f: &MemberFinding) -> String {
+    let place = match (&f.page, &f.file, f.offset) {
+        (Some(p), _, _) => format!("page {p}: "),
+        (None, Some(file), Some(o)) => format!("{}+{o}: ", sanitize(file.as_bytes())),
+        (None, Some(file), None) => format!("{}: ", sanitize(file.as_bytes())),
+        _ => String::new(),
+    };
+    format!(
+        "{} {} {}: {place}{}",
+        f.component,
+        if f.is_damage() { "DAMAGE" } else { "info" },
+        f.kind,
+        sanitize(f.message.as_bytes())
+    )
+}
+
+/// Text: when the member is clean stdout holds only `OK` (as `check <DB>`), and the
+/// figures and notes go to stderr; otherwise stdout holds the figures, every finding,
+/// the verdicts and `N problems found`.
 fn print_report(r: &MemberCheck, json: bool) -> Result<()> {
     if json {
         return print_json(r);
     }
-    let mut out = stdout();
     let m = &r.member;
     let opt = |v: Option<u64>| v.map_or("-".to_string(), |x| x.to_string());
-    writeln!(
-        out,
-        "member {} (cluster {}): consistent index {}, revision {}, compact revision {}",
-        m.node_id_hex.as_deref().unwrap_or("?"),
-        m.cluster_id_hex.as_deref().unwrap_or("?"),
-        opt(m.consistent_index),
-        m.revision.map_or("-".into(), |x| x.to_string()),
-        m.compact_revision.map_or("-".into(), |x| x.to_string()),
-    )?;
-    writeln!(
-        out,
-        "WAL: {} segments, entries {}..{}, term {}, commit {}; snapshot {}",
-        m.wal_segments,
-        opt(m.first_index),
-        opt(m.last_index),
-        opt(m.term),
-        opt(m.commit),
-        m.snapshot.as_ref().map_or("none".to_string(), |s| format!(
-            "{} (index {}, term {})",
-            s.file, s.index, s.term
-        )),
-    )?;
+    let mut context = vec![
+        format!(
+            "member {} (cluster {}): consistent index {}, revision {}, compact revision {}",
+            m.node_id_hex.as_deref().unwrap_or("?"),
+            m.cluster_id_hex.as_deref().unwrap_or("?"),
+            opt(m.consistent_index),
+            m.revision.map_or("-".into(), |x| x.to_string()),
+            m.compact_revision.map_or("-".into(), |x| x.to_string()),
+        ),
+        format!(
+            "WAL: {} segments, entries {}..{}, term {}, commit {}; snapshot {}",
+            m.wal_segments,
+            opt(m.first_index),
+            opt(m.last_index),
+            opt(m.term),
+            opt(m.commit),
+            m.snapshot.as_ref().map_or("none".to_string(), |s| format!(
+                "{} (index {}, term {})",
+                s.file, s.index, s.term
+            )),
+        ),
+    ];
+    context.extend(m.notes.iter().map(finding_line));
+    let mut out = stdout();
+    if r.ok {
+        for l in &context {
+            eprintln!("{l}");
+        }
+        for v in &m.verdicts {
+            eprintln!("verdict: {}", sanitize(v.as_bytes()));
+        }
+        writeln!(out, "OK")?;
+        out.flush()?;
+        return Ok(());
+    }
+    for l in &context {
+        writeln!(out, "{l}")?;
+    }
     for f in &r.findings {
-        let place = match (&f.page, &f.file, f.offset) {
-            (Some(p), _, _) => format!("page {p}: "),
-            (None, Some(file), Some(o)) => format!("{}+{o}: ", sanitize(file.as_bytes())),
-            (None, Some(file), None) => format!("{}: ", sanitize(file.as_bytes())),
-            _ => String::new(),
-        };
-        writeln!(
-            out,
-            "{} {} {}: {place}{}",
-            f.component,
-            if f.is_damage() { "DAMAGE" } else { "info" },
-            f.kind,
-            sanitize(f.message.as_bytes())
-        )?;
+        writeln!(out, "{}", finding_line(f))?;
     }
     for v in &m.verdicts {
         writeln!(out, "verdict: {}", sanitize(v.as_bytes()))?;
     }
-    let damage = r.findings.iter().filter(|f| f.is_damage()).count();
-    if r.ok {
-        writeln!(out, "OK")?;
-    } else {
-        writeln!(out, "{damage} problems found")?;
-    }
+    writeln!(out, "{} problems found", r.findings.len())?;
     out.flush()?;
     Ok(())
 }
