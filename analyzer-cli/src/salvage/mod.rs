@@ -771,10 +771,10 @@ fn write_buckets(
 /// Reads the new file back: its `key` and `lease` buckets must hold exactly what was
 /// written.
 fn verify(out: &Path, written: &Written) -> bool {
-    let Ok(bytes) = std::fs::read(out) else {
+    let Ok(file) = bbolt_reader::MappedFile::open(out) else {
         return false;
     };
-    let Ok(db) = Db::open(&bytes) else {
+    let Ok(db) = file.db() else {
         return false;
     };
     let count = |name: &[u8]| -> Option<u64> {
