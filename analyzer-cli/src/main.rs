@@ -48,6 +48,8 @@ enum Command {
     Snap(etcd_autopsy::cmd::wal::SnapArgs),
     /// The live keyspace at a revision as JSON lines (--replay-wal: with the unapplied WAL tail).
     Export(etcd_autopsy::cmd::export::Args),
+    /// Several members side by side: ids, indexes, revisions, HashKV; who holds the most data.
+    Members(etcd_autopsy::cmd::members::Args),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +72,7 @@ fn main() -> ExitCode {
         Command::Wal(a) => etcd_autopsy::cmd::wal::run(&a),
         Command::Snap(a) => etcd_autopsy::cmd::wal::run_snap(&a),
         Command::Export(a) => etcd_autopsy::cmd::export::run(&a),
+        Command::Members(a) => etcd_autopsy::cmd::members::run(&a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

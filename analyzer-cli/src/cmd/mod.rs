@@ -4,6 +4,7 @@ pub mod dumpdb;
 pub mod export;
 pub mod hash;
 pub mod member_check;
+pub mod members;
 pub mod prefixes;
 pub mod report;
 pub mod salvage;

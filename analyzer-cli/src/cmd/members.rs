@@ -1,0 +1,353 @@
+//! `members <DATA-DIR>...`: several members of one cluster side by side, to decide which
+//! one to restore from (or to run `--force-new-cluster` on) and which ones disagree.
+//!
+//! Per member: cluster and member ID (WAL metadata), raft term and commit index
+//! (HardState), last WAL index, applied index (db `consistent_index`), the index the
+//! member reaches after a restart (it applies its committed WAL entries: the larger of the
+//! applied index and min(commit, last readable index)), revision, compact revision, the
+//! whole-member check's verdict, and etcd's HashKV at one revision all members have: the
+//! smallest newest revision among them, hashed with the largest compact revision among
+//! them, so that entries one member compacted and another did not are left out alike.
+//!
+//! Disagreement: another cluster ID; a HashKV that differs from the others' at the common
+//! revision (the keyspaces differ at a revision both hold: split brain or corruption);
+//! the same applied index with different revisions. The member that holds the most
+//! committed data is the healthy one with the highest index after restart (then term).
+//!
+//! # JSON (`--json`), schema `etcd-autopsy/members/v1`
+//!
+//! `{"schema", "members": [{"path", "member_id_hex", "cluster_id_hex", "name", "term",
+//! "commit", "last_index", "consistent_index", "index_after_restart", "revision",
+//! "compact_revision", "healthy", "problems": [text], "hash": int | null}],
+//! "common_revision": int | null, "hash_compact_revision": int | null, "agree": bool,
+//! "most_committed": [path], "disagreements": [text]}`.
+//!
+//! Exit status: 0 the members agree, 1 they disagree or one is damaged, 2 an input is
+//! unreadable.
+
+use super::member_check::{check_member, MemberCheck};
+use super::prefixes::thread_pool;
+use crate::error::{CliError, Result, EXIT_DAMAGE, EXIT_OK};
+use crate::input::{self, DbImage};
+use crate::mvcc::hash::hash_kv;
+use crate::mvcc::info::read_info;
+use crate::output::{print_json, sanitize, stdout};
+use bbolt_reader::{Db, MetaChoice};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Arguments of `members`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Data dirs (or member dirs) of the members.
+    #[arg(required = true, num_args = 1..)]
+    pub inputs: Vec<PathBuf>,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Print JSON (schema `etcd-autopsy/members/v1`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One member's row.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberRow {
+    /// The path given.
+    pub path: String,
+    /// Member ID (WAL metadata).
+    pub member_id_hex: Option<String>,
+    /// Cluster ID (WAL metadata).
+    pub cluster_id_hex: Option<String>,
+    /// Name from the db's members bucket.
+    pub name: Option<String>,
+    /// HardState.term.
+    pub term: Option<u64>,
+    /// HardState.commit.
+    pub commit: Option<u64>,
+    /// Last readable WAL index.
+    pub last_index: Option<u64>,
+    /// db consistent index.
+    pub consistent_index: Option<u64>,
+    /// Applied index after a restart.
+    pub index_after_restart: u64,
+    /// db revision.
+    pub revision: Option<i64>,
+    /// db compact revision.
+    pub compact_revision: Option<i64>,
+    /// The whole-member check found no damage.
+    pub healthy: bool,
+    /// Damage found, one line each.
+    pub problems: Vec<String>,
+    /// HashKV at the common revision.
+    pub hash: Option<u32>,
+}
+
+/// The comparison.
+#[derive(Debug, Clone, Serialize)]
+pub struct MembersReport {
+    /// `etcd-autopsy/members/v1`.
+    pub schema: &'static str,
+    /// One row per input, in order.
+    pub members: Vec<MemberRow>,
+    /// Revision every member holds (the smallest newest revision).
+    pub common_revision: Option<i64>,
+    /// Compact revision used for the hashes (the largest).
+    pub hash_compact_revision: Option<i64>,
+    /// No disagreement and no damage.
+    pub agree: bool,
+    /// Paths of the members holding the most committed data.
+    pub most_committed: Vec<String>,
+    /// Why they disagree.
+    pub disagreements: Vec<String>,
+}
+
+fn row(path: &std::path::Path, c: &MemberCheck, name: Option<String>) -> MemberRow {
+    let m = &c.member;
+    let readable_last = m.last_index.unwrap_or(0);
+    let after = m
+        .consistent_index
+        .unwrap_or(0)
+        .max(m.commit.unwrap_or(0).min(readable_last));
+    MemberRow {
+        path: path.display().to_string(),
+        member_id_hex: m.node_id_hex.clone(),
+        cluster_id_hex: m.cluster_id_hex.clone(),
+        name,
+        term: m.term,
+        commit: m.commit,
+        last_index: m.last_index,
+        consistent_index: m.consistent_index,
+        index_after_restart: after,
+        revision: m.revision,
+        compact_revision: m.compact_revision,
+        healthy: c.ok,
+        problems: c
+            .findings
+            .iter()
+            .map(|f| format!("{} {}: {}", f.component, f.kind, f.message))
+            .collect(),
+        hash: None,
+    }
+}
+
+/// Compares the members at `inputs`.
+pub fn compare(inputs: &[PathBuf], pool: &rayon::ThreadPool) -> Result<MembersReport> {
+    let mut rows = Vec::new();
+    let mut images: Vec<Option<DbImage>> = Vec::new();
+    for p in inputs {
+        let member = input::resolve(p)?;
+        if let Some(w) = input::running_member_warning(&member) {
+            eprintln!("etcd-autopsy: {w}");
+        }
+        let check = check_member(&member, MetaChoice::Newest)?;
+        let image = match &member.db {
+            Some(db) => Some(DbImage::open_file(db, member.kind)?),
+            None => None,
+        };
+        let id = check
+            .member
+            .node_id_hex
+            .as_deref()
+            .and_then(|h| u64::from_str_radix(h, 16).ok());
+        let name = image
+            .as_ref()
+            .and_then(|i| Db::open(i.bytes()).ok())
+            .and_then(|db| {
+                read_info(&db)
+                    .members
+                    .into_iter()
+                    .find(|m| Some(m.id) == id)
+                    .map(|m| m.name)
+            });
+        rows.push(row(p, &check, name));
+        images.push(image);
+    }
+    let revs: Vec<i64> = rows.iter().filter_map(|r| r.revision).collect();
+    let compacts: Vec<i64> = rows.iter().filter_map(|r| r.compact_revision).collect();
+    let common = revs.iter().copied().min();
+    let hash_compact = compacts.iter().copied().max();
+    let mut disagreements = Vec::new();
+    if let (Some(r), Some(c)) = (common, hash_compact) {
+        if r > c {
+            for (row, image) in rows.iter_mut().zip(&images) {
+                let Some(image) = image else { continue };
+                let Ok(db) = Db::open(image.bytes()) else {
+                    continue;
+                };
+                let Ok(bucket) = db.bucket(crate::mvcc::KEY_BUCKET) else {
+                    continue;
+                };
+                let h = pool.install(|| hash_kv(bucket.as_ref(), r, c, &|_| {}));
+                row.hash = h.ok().map(|h| h.hash);
+            }
+        } else {
+            disagreements.push(format!(
+                "no revision all members hold above the largest compact revision {c} (smallest newest revision {r}): HashKV cannot be compared"
+            ));
+        }
+    }
+    // Cluster IDs.
+    let mut clusters: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for r in &rows {
+        if let Some(c) = &r.cluster_id_hex {
+            clusters.entry(c).or_default().push(&r.path);
+        }
+    }
+    if clusters.len() > 1 {
+        disagreements.push(format!(
+            "the members belong to different clusters: {}",
+            clusters
+                .iter()
+                .map(|(c, ps)| format!("{c} ({})", ps.join(", ")))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    // Hashes: the largest group is the reference.
+    let mut by_hash: BTreeMap<u32, Vec<&str>> = BTreeMap::new();
+    for r in &rows {
+        if let Some(h) = r.hash {
+            by_hash.entry(h).or_default().push(&r.path);
+        }
+    }
+    if by_hash.len() > 1 {
+        let rev = common.unwrap_or(0);
+        disagreements.push(format!(
+            "the keyspaces differ at revision {rev}, which every member holds (HashKV with compact revision {}): {} — members with another hash than the majority diverged (split brain or corruption); compare them with `etcd-autopsy diff A B --rev {rev}`",
+            hash_compact.unwrap_or(-1),
+            by_hash
+                .iter()
+                .map(|(h, ps)| format!("{h} ({})", ps.join(", ")))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    // Same applied index, different revision.
+    let mut by_ci: BTreeMap<u64, BTreeMap<i64, Vec<&str>>> = BTreeMap::new();
+    for r in &rows {
+        if let (Some(ci), Some(rev)) = (r.consistent_index, r.revision) {
+            by_ci
+                .entry(ci)
+                .or_default()
+                .entry(rev)
+                .or_default()
+                .push(&r.path);
+        }
+    }
+    for (ci, revs) in &by_ci {
+        if revs.len() > 1 {
+            disagreements.push(format!(
+                "applied index {ci} gives different revisions: {}",
+                revs.iter()
+                    .map(|(rev, ps)| format!("{rev} ({})", ps.join(", ")))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ));
+        }
+    }
+    for r in &rows {
+        if !r.healthy {
+            disagreements.push(format!(
+                "{} is damaged: {}",
+                r.path,
+                r.problems.first().map_or("", |s| s.as_str())
+            ));
+        }
+    }
+    // Most committed data: healthy first, then index after restart, then term.
+    let key = |r: &MemberRow| (r.healthy, r.index_after_restart, r.term.unwrap_or(0));
+    let best = rows.iter().map(key).max();
+    let most_committed = rows
+        .iter()
+        .filter(|r| Some(key(r)) == best)
+        .map(|r| r.path.clone())
+        .collect();
+    Ok(MembersReport {
+        schema: "etcd-autopsy/members/v1",
+        agree: disagreements.is_empty(),
+        members: rows,
+        common_revision: common,
+        hash_compact_revision: hash_compact,
+        most_committed,
+        disagreements,
+    })
+}
+
+/// Runs `members`; returns the exit status.
+pub fn run(args: &Args) -> Result<u8> {
+    if args.inputs.is_empty() {
+        return Err(CliError::Other(
+            "members: give at least one data dir".into(),
+        ));
+    }
+    let pool = thread_pool(args.threads)?;
+    let r = compare(&args.inputs, &pool)?;
+    let code = if r.agree { EXIT_OK } else { EXIT_DAMAGE };
+    if args.json {
+        print_json(&r)?;
+        return Ok(code);
+    }
+    let mut out = stdout();
+    let o = |v: Option<u64>| v.map_or("-".to_string(), |x| x.to_string());
+    let oi = |v: Option<i64>| v.map_or("-".to_string(), |x| x.to_string());
+    writeln!(
+        out,
+        "{:<30} {:<16} {:<16} {:>5} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10}  health",
+        "member",
+        "id",
+        "cluster",
+        "term",
+        "commit",
+        "last",
+        "applied",
+        "restart",
+        "rev",
+        "compact",
+        "hashkv"
+    )?;
+    for m in &r.members {
+        writeln!(
+            out,
+            "{:<30} {:<16} {:<16} {:>5} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10}  {}",
+            sanitize(m.path.as_bytes()),
+            m.member_id_hex.as_deref().unwrap_or("-"),
+            m.cluster_id_hex.as_deref().unwrap_or("-"),
+            o(m.term),
+            o(m.commit),
+            o(m.last_index),
+            o(m.consistent_index),
+            m.index_after_restart,
+            oi(m.revision),
+            oi(m.compact_revision),
+            m.hash.map_or("-".to_string(), |h| h.to_string()),
+            if m.healthy { "ok" } else { "DAMAGED" }
+        )?;
+    }
+    writeln!(
+        out,
+        "common revision {} (HashKV with compact revision {})",
+        oi(r.common_revision),
+        oi(r.hash_compact_revision)
+    )?;
+    writeln!(
+        out,
+        "most committed data: {} (restore from it, or run etcd --force-new-cluster on it)",
+        r.most_committed
+            .iter()
+            .map(|p| sanitize(p.as_bytes()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )?;
+    if r.agree {
+        writeln!(out, "the members agree")?;
+    } else {
+        for d in &r.disagreements {
+            writeln!(out, "DISAGREE: {}", sanitize(d.as_bytes()))?;
+        }
+    }
+    out.flush()?;
+    Ok(code)
+}
