@@ -50,6 +50,8 @@ enum Command {
     Export(etcd_autopsy::cmd::export::Args),
     /// Several members side by side: ids, indexes, revisions, HashKV; who holds the most data.
     Members(etcd_autopsy::cmd::members::Args),
+    /// Keys that differ between two members, dbs or snapshots (counts per prefix; --keys).
+    Diff(etcd_autopsy::cmd::diff::Args),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +75,7 @@ fn main() -> ExitCode {
         Command::Snap(a) => etcd_autopsy::cmd::wal::run_snap(&a),
         Command::Export(a) => etcd_autopsy::cmd::export::run(&a),
         Command::Members(a) => etcd_autopsy::cmd::members::run(&a),
+        Command::Diff(a) => etcd_autopsy::cmd::diff::run(&a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,5 +1,6 @@
 //! One module per command (or group of related commands).
 pub mod bbolt;
+pub mod diff;
 pub mod dumpdb;
 pub mod export;
 pub mod hash;
