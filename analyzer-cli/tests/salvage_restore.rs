@@ -392,7 +392,8 @@ fn manifest_cases() -> Vec<Case> {
             continue;
         }
         let source = e
-            .get("source")
+            .get("derived_from")
+            .or_else(|| e.get("source"))
             .or_else(|| e.get("scenario"))
             .or_else(|| e.get("from"))
             .and_then(Value::as_str)

@@ -1031,7 +1031,7 @@ fn walk_tree<'a>(
             if p.pgid < 2 {
                 return Err("points at a meta page".into());
             }
-            if !visited.insert(p.pgid) {
+            if visited.contains(&p.pgid) {
                 return Err("page referenced twice".into());
             }
             let page = db.page(p.pgid).map_err(|e| e.to_string())?;
@@ -1053,7 +1053,9 @@ fn walk_tree<'a>(
                 continue;
             }
         };
-        mark_span(&mut t.reachable, &page, file_pages);
+        // A page is taken into the tree (visited, reachable) only once it proves to belong
+        // where it is referenced: a wrong pointer must not keep the right parent from
+        // reaching it later, nor hide it from the scan.
         if page.flags() & FLAG_BRANCH != 0 {
             let mut children = Vec::with_capacity(page.count().min(4096));
             let mut bad = None;
@@ -1082,6 +1084,8 @@ fn walk_tree<'a>(
                 }
                 continue;
             }
+            visited.insert(p.pgid);
+            mark_span(&mut t.reachable, &page, file_pages);
             // Child i holds [key_i, key_{i+1}); the first one also anything below key_1.
             for i in (0..children.len()).rev() {
                 let lo = if i == 0 { p.lo } else { Some(children[i].key) };
@@ -1094,6 +1098,13 @@ fn walk_tree<'a>(
                 });
             }
         } else if page.flags() & FLAG_LEAF != 0 {
+            if !leaf_fits(&page, p.lo, p.hi) {
+                let reason = "its keys lie outside the range its parent gives it".to_string();
+                record_damage(t, p.pgid, bucket, reason, is_key, p.lo, p.hi);
+                continue;
+            }
+            visited.insert(p.pgid);
+            mark_span(&mut t.reachable, &page, file_pages);
             if let Some(reason) = leaf(&page, p.lo, p.hi, t) {
                 record_damage(t, p.pgid, bucket, reason, is_key, p.lo, p.hi);
             }
@@ -1106,6 +1117,18 @@ fn walk_tree<'a>(
         }
     }
     root_ok
+}
+
+/// Whether a leaf page's first and last keys (when readable) lie in `[lo, hi)`.
+fn leaf_fits(page: &Page<'_>, lo: Option<&[u8]>, hi: Option<&[u8]>) -> bool {
+    let n = page.count();
+    if n == 0 {
+        return true;
+    }
+    [0, n - 1].iter().all(|&i| match page.leaf_element(i) {
+        Ok(el) => in_range(el.key, lo, hi),
+        Err(_) => true,
+    })
 }
 
 fn record_damage<'a>(
