@@ -593,7 +593,7 @@ pub fn recover(data: &[u8], options: SalvageOptions) -> Recovered<'_> {
     }
     if meta_used.is_some() && !tree.key_lost.is_empty() {
         lost.push(format!(
-            "{} revision(s) were taken from unreachable pages to fill the lost ranges; revisions of those ranges with no surviving copy are lost, and an older copy may stand in for a newer revision or a delete that did not survive",
+            "{} revision(s) were taken from unreachable pages to fill the lost ranges; a revision of those ranges with no surviving copy is lost: a key it created is missing, and a key it changed or deleted comes back as its previous revision",
             rc.unreachable_filling_gaps
         ));
     }
