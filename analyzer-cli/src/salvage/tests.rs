@@ -278,3 +278,46 @@ fn written_file_reads_back_with_the_same_keys() {
     ));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn mutated_files_never_panic_and_keep_the_key_count_bounded() {
+    let names: Vec<&'static str> = (0..300)
+        .map(|i| &*Box::leak(format!("/m/{i:04}").into_boxed_str()))
+        .collect();
+    let revs: Vec<R> = names
+        .iter()
+        .enumerate()
+        .map(|(i, k)| put(i as i64 + 2, k, "v"))
+        .collect();
+    let base = build(&revs, &[1, 2], Some(3), 100);
+    // A small LCG: deterministic, no extra dependency.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: usize| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((state >> 33) as usize) % n.max(1)
+    };
+    for round in 0..300 {
+        let mut bytes = base.clone();
+        let edits = [1, 4, 32, 256][round % 4];
+        for _ in 0..edits {
+            // Half the edits hit page headers and element headers, where damage matters most.
+            let at = if next(2) == 0 {
+                next(bytes.len() / PS) * PS + next(48)
+            } else {
+                next(bytes.len())
+            };
+            bytes[at] = next(256) as u8;
+        }
+        if round % 7 == 0 {
+            bytes.truncate(next(bytes.len()));
+        }
+        let rec = recover(&bytes, SalvageOptions::default());
+        assert!(
+            rec.keys.len() <= 300,
+            "round {round}: {} keys",
+            rec.keys.len()
+        );
+    }
+}
