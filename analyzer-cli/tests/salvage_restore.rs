@@ -480,6 +480,10 @@ fn salvaged_dbs_restore_and_etcd_serves_exactly_the_salvaged_keys() {
         let port = PORT_BASE + 2 * (i % slots) as u16;
         run_case(case, port);
     }
+    std::fs::remove_dir_all(
+        std::env::temp_dir().join(format!("etcd-autopsy-salvage-{}", std::process::id())),
+    )
+    .ok();
 }
 
 #[test]
