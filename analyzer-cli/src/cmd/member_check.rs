@@ -414,6 +414,33 @@ pub fn check_member(member: &Member, meta: MetaChoice) -> Result<MemberCheck> {
     let findings = damage;
     sum.notes = notes;
     let ok = findings.is_empty();
+    // Damage that no rule above turned into a verdict still gets one per component.
+    for component in ["db", "snap", "wal", "member"] {
+        let of: Vec<&MemberFinding> = findings
+            .iter()
+            .filter(|f| f.component == component)
+            .collect();
+        let Some(first) = of.first() else { continue };
+        let covered = match component {
+            "wal" => sum.wal_stopped_at.is_some(),
+            "member" => true,
+            _ => false,
+        };
+        if covered {
+            continue;
+        }
+        let advice = match component {
+            "db" => "etcd may crash or serve wrong data on it; rebuild a restorable db with `etcd-autopsy salvage`, or restore from a healthy member",
+            "snap" => "etcd sets damaged .snap files aside and loads an older one (or none)",
+            _ => "etcd may fail to open the WAL at a later snapshot; keep a copy and compare with the other members (`etcd-autopsy members`)",
+        };
+        sum.verdicts.push(format!(
+            "{component} damaged: {} finding(s), first {} ({}); {advice}",
+            of.len(),
+            first.kind,
+            first.message
+        ));
+    }
     if ok && sum.verdicts.is_empty() {
         sum.verdicts.push(if sum.unapplied_committed_entries > 0 {
             format!(

@@ -10,7 +10,9 @@
 //! them, so that entries one member compacted and another did not are left out alike.
 //!
 //! Disagreement: another cluster ID; a HashKV that differs from the others' at the common
-//! revision (the keyspaces differ at a revision both hold: split brain or corruption);
+//! revision (the keyspaces differ at a revision both hold: split brain or corruption), or,
+//! among the members ahead of the common revision, at each higher revision several of
+//! them hold (they diverged after it);
 //! the same applied index with different revisions. The member that holds the most
 //! committed data is the healthy one with the highest index after restart (then term).
 //!
@@ -133,6 +135,21 @@ fn row(path: &std::path::Path, c: &MemberCheck, name: Option<String>) -> MemberR
     }
 }
 
+/// HashKV of `image` at `rev` with compact revision `compact`.
+fn hash_at(image: &DbImage, rev: i64, compact: i64, pool: &rayon::ThreadPool) -> Option<u32> {
+    let db = Db::open(image.bytes()).ok()?;
+    let bucket = db.bucket(crate::mvcc::KEY_BUCKET).ok()?;
+    let h = pool.install(|| hash_kv(bucket.as_ref(), rev, compact, &|_| {}));
+    h.ok().map(|h| h.hash)
+}
+
+fn hash_groups(g: &BTreeMap<u32, Vec<&str>>) -> String {
+    g.iter()
+        .map(|(h, ps)| format!("{h} ({})", ps.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Compares the members at `inputs`.
 pub fn compare(inputs: &[PathBuf], pool: &rayon::ThreadPool) -> Result<MembersReport> {
     let mut rows = Vec::new();
@@ -173,15 +190,7 @@ pub fn compare(inputs: &[PathBuf], pool: &rayon::ThreadPool) -> Result<MembersRe
     if let (Some(r), Some(c)) = (common, hash_compact) {
         if r > c {
             for (row, image) in rows.iter_mut().zip(&images) {
-                let Some(image) = image else { continue };
-                let Ok(db) = Db::open(image.bytes()) else {
-                    continue;
-                };
-                let Ok(bucket) = db.bucket(crate::mvcc::KEY_BUCKET) else {
-                    continue;
-                };
-                let h = pool.install(|| hash_kv(bucket.as_ref(), r, c, &|_| {}));
-                row.hash = h.ok().map(|h| h.hash);
+                row.hash = image.as_ref().and_then(|i| hash_at(i, r, c, pool));
             }
         } else {
             disagreements.push(format!(
@@ -206,7 +215,7 @@ pub fn compare(inputs: &[PathBuf], pool: &rayon::ThreadPool) -> Result<MembersRe
                 .join("; ")
         ));
     }
-    // Hashes: the largest group is the reference.
+    // Hashes at the common revision: the largest group is the reference.
     let mut by_hash: BTreeMap<u32, Vec<&str>> = BTreeMap::new();
     for r in &rows {
         if let Some(h) = r.hash {
@@ -218,12 +227,33 @@ pub fn compare(inputs: &[PathBuf], pool: &rayon::ThreadPool) -> Result<MembersRe
         disagreements.push(format!(
             "the keyspaces differ at revision {rev}, which every member holds (HashKV with compact revision {}): {} — members with another hash than the majority diverged (split brain or corruption); compare them with `etcd-autopsy diff A B --rev {rev}`",
             hash_compact.unwrap_or(-1),
-            by_hash
-                .iter()
-                .map(|(h, ps)| format!("{h} ({})", ps.join(", ")))
-                .collect::<Vec<_>>()
-                .join("; ")
+            hash_groups(&by_hash)
         ));
+    } else if let (Some(c), Some(_)) = (hash_compact, common) {
+        // Members ahead of the common revision may still disagree among themselves above
+        // it: compare them at each higher revision some of them hold.
+        let mut levels: Vec<i64> = revs.iter().copied().filter(|&r| Some(r) > common).collect();
+        levels.sort_unstable();
+        levels.dedup();
+        for level in levels {
+            let mut groups: BTreeMap<u32, Vec<&str>> = BTreeMap::new();
+            for (row, image) in rows.iter().zip(&images) {
+                if row.revision.is_none_or(|r| r < level) {
+                    continue;
+                }
+                if let Some(h) = image.as_ref().and_then(|i| hash_at(i, level, c, pool)) {
+                    groups.entry(h).or_default().push(&row.path);
+                }
+            }
+            if groups.len() > 1 {
+                disagreements.push(format!(
+                    "the keyspaces of the members ahead of the others differ at revision {level}: {} — they diverged after revision {} (split brain: each accepted other writes); compare them with `etcd-autopsy diff A B --rev {level}`",
+                    hash_groups(&groups),
+                    common.unwrap_or(0)
+                ));
+                break;
+            }
+        }
     }
     // Same applied index, different revision.
     let mut by_ci: BTreeMap<u64, BTreeMap<i64, Vec<&str>>> = BTreeMap::new();

@@ -1,0 +1,478 @@
+//! `export`, `check <DATA-DIR>`, `members` and `diff` against the real-etcd fixtures and
+//! their truth (fixtures/<scenario>/truth.json and truth/kvs.json, the live member's
+//! `etcdctl get "" --from-key -w json`), the damaged variants of fixtures/damaged/, and
+//! members made to diverge.
+
+use base64::Engine as _;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_etcd-autopsy");
+
+/// value, create_revision, mod_revision, version, lease.
+type Kv = (Vec<u8>, i64, i64, i64, i64);
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(BIN).args(args).output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn run_json(args: &[&str]) -> (i32, Value) {
+    let (code, out, err) = run(args);
+    let v = serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {out}\nstderr: {err}"));
+    (code, v)
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn b64(v: &Value) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(v.as_str().unwrap_or(""))
+        .unwrap()
+}
+
+fn bytes(b: &Value) -> Vec<u8> {
+    match (b.get("text"), b.get("base64")) {
+        (Some(t), _) => t.as_str().unwrap().as_bytes().to_vec(),
+        (_, Some(x)) => b64(x),
+        _ => Vec::new(),
+    }
+}
+
+fn truth_kvs(path: &Path) -> BTreeMap<Vec<u8>, Kv> {
+    let v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    v["kvs"]
+        .as_array()
+        .map(|a| a.as_slice())
+        .unwrap_or(&[])
+        .iter()
+        .map(|kv| {
+            let i = |f: &str| kv[f].as_i64().unwrap_or(0);
+            (
+                b64(&kv["key"]),
+                (
+                    b64(&kv["value"]),
+                    i("create_revision"),
+                    i("mod_revision"),
+                    i("version"),
+                    i("lease"),
+                ),
+            )
+        })
+        .collect()
+}
+
+fn export(args: &[&str]) -> (i32, BTreeMap<Vec<u8>, Kv>, Vec<Value>) {
+    let mut all = vec!["export", "--json"];
+    all.extend_from_slice(args);
+    let (code, out, err) = run(&all);
+    assert!(code == 0 || code == 1, "{args:?}: {err}");
+    let mut m = BTreeMap::new();
+    let mut lines = Vec::new();
+    for line in out.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let i = |f: &str| v[f].as_i64().unwrap();
+        m.insert(
+            bytes(&v["key"]),
+            (
+                bytes(&v["value"]),
+                i("create_revision"),
+                i("mod_revision"),
+                i("version"),
+                i("lease"),
+            ),
+        );
+        lines.push(v);
+    }
+    (code, m, lines)
+}
+
+/// (scenario, input for the db, truth/kvs.json)
+fn live_fixtures() -> Vec<(String, PathBuf, PathBuf)> {
+    let mut out = Vec::new();
+    for sc in [
+        "k8s",
+        "k8s-defrag",
+        "nospace",
+        "many-snaps",
+        "cluster/m1",
+        "cluster/m2",
+        "cluster/m3",
+    ] {
+        let d = fixtures().join(sc);
+        if d.join("data").is_dir() && d.join("truth/kvs.json").is_file() {
+            out.push((sc.to_string(), d.join("data"), d.join("truth/kvs.json")));
+        }
+    }
+    let snap = fixtures().join("snapshot");
+    if snap.join("snapshot.db").is_file() && snap.join("truth/kvs.json").is_file() {
+        out.push((
+            "snapshot".into(),
+            snap.join("snapshot.db"),
+            snap.join("truth/kvs.json"),
+        ));
+    }
+    assert!(
+        !out.is_empty(),
+        "no fixtures under {}",
+        fixtures().display()
+    );
+    out
+}
+
+fn first_difference(a: &BTreeMap<Vec<u8>, Kv>, b: &BTreeMap<Vec<u8>, Kv>) -> Option<String> {
+    a.keys()
+        .chain(b.keys())
+        .find(|k| a.get(*k) != b.get(*k))
+        .map(|k| String::from_utf8_lossy(k).into_owned())
+}
+
+#[test]
+fn export_equals_the_live_members_keys_on_every_fixture() {
+    for (name, input, kvs) in live_fixtures() {
+        let want = truth_kvs(&kvs);
+        let (code, got, _) = export(&[s(&input), "--show-secrets"]);
+        assert_eq!(code, 0, "{name}");
+        assert_eq!(got.len(), want.len(), "{name}");
+        assert_eq!(first_difference(&got, &want), None, "{name}");
+    }
+}
+
+#[test]
+fn export_redacts_secrets_unless_asked() {
+    let input = fixtures().join("k8s/data");
+    let (_, _, lines) = export(&[s(&input)]);
+    let secrets: Vec<&Value> = lines
+        .iter()
+        .filter(|l| bytes(&l["key"]).starts_with(b"/registry/secrets/"))
+        .collect();
+    assert!(!secrets.is_empty());
+    for l in &secrets {
+        assert!(l["value"].is_null() && l["redacted"] == true, "{l}");
+    }
+    let others = lines.iter().filter(|l| l["redacted"].is_null()).count();
+    assert_eq!(others + secrets.len(), lines.len());
+}
+
+#[test]
+fn export_at_an_older_revision_shows_keys_deleted_later_and_refuses_compacted_ones() {
+    let dir = fixtures().join("k8s");
+    let t: Value = serde_json::from_slice(&std::fs::read(dir.join("truth.json")).unwrap()).unwrap();
+    let pd = &t["prefix_delete"];
+    let (prefix, rev, deleted) = (
+        pd["prefix"].as_str().unwrap(),
+        pd["revision"].as_i64().unwrap(),
+        pd["deleted"].as_u64().unwrap(),
+    );
+    let data = dir.join("data");
+    let before = (rev - 1).to_string();
+    let (_, old, _) = export(&[s(&data), "--rev", &before, "--prefix", prefix]);
+    let (_, now, _) = export(&[s(&data), "--prefix", prefix]);
+    assert_eq!(old.len() as u64 - now.len() as u64, deleted);
+    assert!(old.keys().all(|k| k.starts_with(prefix.as_bytes())));
+    let compact = t["compact_revision"].as_i64().unwrap();
+    let (code, _, err) = run(&["export", s(&data), "--rev", &(compact - 1).to_string()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("compacted"), "{err}");
+}
+
+#[test]
+fn check_of_a_healthy_data_dir_is_clean() {
+    for (name, input, _) in live_fixtures() {
+        if name == "snapshot" {
+            continue;
+        }
+        let (code, v) = run_json(&["check", s(&input), "--json"]);
+        assert_eq!(code, 0, "{name}: {v}");
+        assert_eq!(v["ok"], true, "{name}");
+        assert!(v["findings"].as_array().unwrap().is_empty(), "{name}: {v}");
+        let m = &v["member"];
+        assert!(m["consistent_index"].as_u64().unwrap() <= m["commit"].as_u64().unwrap());
+        let (_, text, _) = run(&["check", s(&input)]);
+        assert_eq!(text.trim(), "OK", "{name}");
+    }
+    // The killed member too: its db lags the WAL, which etcd replays on start.
+    let killed = fixtures().join("killed/data");
+    if killed.is_dir() {
+        let (code, v) = run_json(&["check", s(&killed), "--json"]);
+        assert_eq!(code, 0, "{v}");
+        let notes = v["member"]["notes"].as_array().unwrap();
+        assert!(
+            notes.iter().any(|n| n["kind"] == "unapplied_entries"),
+            "{v}"
+        );
+        assert!(v["member"]["unapplied_committed_entries"].as_u64().unwrap() > 0);
+    }
+}
+
+#[test]
+fn check_reports_each_damaged_wal_variant_with_component_wal() {
+    let manifest = fixtures().join("damaged/manifest.json");
+    let Ok(bytes) = std::fs::read(&manifest) else {
+        eprintln!("no damaged manifest; skipped");
+        return;
+    };
+    let m: Value = serde_json::from_slice(&bytes).unwrap();
+    let mut seen = 0;
+    for v in m["variants"].as_array().unwrap() {
+        if v["component"] != "wal" {
+            continue;
+        }
+        seen += 1;
+        let dir = fixtures().join("damaged").join(v["path"].as_str().unwrap());
+        let (code, r) = run_json(&["check", s(&dir), "--json"]);
+        assert_eq!(
+            code as i64,
+            v["expected_exit"].as_i64().unwrap(),
+            "{}: {r}",
+            v["name"]
+        );
+        let found = r["findings"].as_array().unwrap();
+        for want in v["expected_findings"].as_array().unwrap() {
+            assert!(
+                found.iter().any(|f| f["component"] == "wal"
+                    && f["kind"] == want["kind"]
+                    && f["file"] == want["file"]
+                    && f["offset"] == want["offset"]),
+                "{}: missing {want} in {r}",
+                v["name"]
+            );
+        }
+        if code == 1 {
+            assert_eq!(r["ok"], false);
+            assert!(!r["member"]["verdicts"].as_array().unwrap().is_empty());
+        }
+    }
+    assert!(seen > 0);
+}
+
+#[test]
+fn a_torn_wal_tail_is_judged_repairable_and_a_crc_mismatch_blocks_start() {
+    let d = fixtures().join("damaged/wal");
+    if !d.is_dir() {
+        return;
+    }
+    for (variant, verdict) in [
+        ("zeroed-sector", "wal_tail_truncated_on_start"),
+        ("truncated-record", "wal_tail_truncated_on_start"),
+        ("flipped-byte", "wal_blocks_start"),
+        ("missing-segment", "wal_blocks_start"),
+    ] {
+        let (_, r) = run_json(&["check", s(&d.join(variant)), "--json"]);
+        let f = r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["kind"] == verdict)
+            .unwrap_or_else(|| panic!("{variant}: no {verdict} in {r}"));
+        assert_eq!(f["component"], "wal");
+        let msg = f["message"].as_str().unwrap();
+        assert!(msg.contains("after index"), "{msg}");
+    }
+}
+
+fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::remove_dir_all(dst).ok();
+    std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(src)
+        .arg(dst)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+fn scratch(name: &str) -> PathBuf {
+    std::env::temp_dir()
+        .join(format!("etcd-autopsy-recovery-cli-{}", std::process::id()))
+        .join(name)
+}
+
+#[test]
+fn check_of_a_data_dir_with_a_damaged_db_reports_component_db() {
+    let manifest = fixtures().join("damaged/manifest.json");
+    let src = fixtures().join("k8s/data");
+    let Ok(bytes) = std::fs::read(&manifest) else {
+        return;
+    };
+    let m: Value = serde_json::from_slice(&bytes).unwrap();
+    let mut seen = 0;
+    for v in m["variants"].as_array().unwrap() {
+        if v["component"] != "bbolt" || v["derived_from"] != "k8s/data/member/snap/db" {
+            continue;
+        }
+        let name = v["name"].as_str().unwrap();
+        let dir = scratch(name);
+        copy_dir(&src, &dir);
+        std::fs::copy(
+            fixtures().join("damaged").join(v["file"].as_str().unwrap()),
+            dir.join("member/snap/db"),
+        )
+        .unwrap();
+        let (code, r) = run_json(&["check", s(&dir), "--json"]);
+        if v["expected_exit"].as_i64() == Some(0) {
+            continue;
+        }
+        seen += 1;
+        assert_eq!(code, 1, "{name}: {r}");
+        assert!(
+            r["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["component"] == "db"),
+            "{name}: {r}"
+        );
+    }
+    assert!(
+        seen > 0,
+        "no damaged bbolt variant of the k8s db in the manifest"
+    );
+}
+
+#[test]
+fn check_finds_a_db_from_another_member_and_a_db_behind_the_snapshot() {
+    let many = fixtures().join("many-snaps/data");
+    let k8s_db = fixtures().join("k8s/data/member/snap/db");
+    if !many.is_dir() {
+        return;
+    }
+    let dir = scratch("foreign-db");
+    copy_dir(&many, &dir);
+    std::fs::copy(&k8s_db, dir.join("member/snap/db")).unwrap();
+    let (code, r) = run_json(&["check", s(&dir), "--json"]);
+    assert_eq!(code, 1, "{r}");
+    let kinds: Vec<&str> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"member_not_in_db"), "{r}");
+    assert!(kinds.contains(&"db_behind_snapshot"), "{r}");
+}
+
+fn cluster() -> Option<Vec<PathBuf>> {
+    let ms: Vec<PathBuf> = (1..=3)
+        .map(|i| fixtures().join(format!("cluster/m{i}/data")))
+        .collect();
+    ms.iter().all(|m| m.is_dir()).then_some(ms)
+}
+
+#[test]
+fn members_of_the_cluster_fixture_agree_and_hash_as_etcd_did() {
+    let Some(ms) = cluster() else { return };
+    let args: Vec<&str> = ["members", "--json"]
+        .into_iter()
+        .chain(ms.iter().map(|m| s(m)))
+        .collect();
+    let (code, r) = run_json(&args);
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(r["agree"], true);
+    assert_eq!(r["most_committed"].as_array().unwrap().len(), 3, "{r}");
+    for (i, row) in r["members"].as_array().unwrap().iter().enumerate() {
+        let t: Value = serde_json::from_slice(
+            &std::fs::read(fixtures().join(format!("cluster/m{}/truth.json", i + 1))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(row["member_id_hex"], t["member_id_hex"]);
+        assert_eq!(row["cluster_id_hex"], t["cluster_id_hex"]);
+        assert_eq!(row["revision"], t["revision"]);
+        if r["common_revision"] == t["hashkv_revision"] {
+            assert_eq!(row["hash"], t["hashkv_hash"], "{row}");
+        }
+    }
+}
+
+/// Changes one byte of `key`'s newest value inside the db file (same length, so the
+/// bbolt file stays well-formed): the member now holds other data at the same revision.
+fn corrupt_value(db: &Path, value: &[u8]) {
+    let mut bytes = std::fs::read(db).unwrap();
+    let mut hits = 0;
+    let mut i = 0;
+    while let Some(p) = bytes[i..]
+        .windows(value.len())
+        .position(|w| w == value)
+        .map(|p| p + i)
+    {
+        bytes[p + value.len() - 1] ^= 0x01;
+        hits += 1;
+        i = p + value.len();
+    }
+    assert!(hits > 0);
+    std::fs::write(db, bytes).unwrap();
+}
+
+#[test]
+fn members_and_diff_report_a_member_whose_value_was_altered() {
+    let Some(ms) = cluster() else { return };
+    // A live text value to alter: /other/app/config.
+    let kvs = truth_kvs(&fixtures().join("cluster/m2/truth/kvs.json"));
+    let (key, kv) = kvs
+        .iter()
+        .find(|(k, v)| k.starts_with(b"/other/app/") && v.0.len() > 8)
+        .expect("a text value under /other/app/");
+    let dir = scratch("altered-m2");
+    copy_dir(&ms[1], &dir);
+    corrupt_value(&dir.join("member/snap/db"), &kv.0);
+    let (code, r) = run_json(&["members", "--json", s(&ms[0]), s(&dir), s(&ms[2])]);
+    assert_eq!(code, 1, "{r}");
+    assert_eq!(r["agree"], false);
+    let d = r["disagreements"].to_string();
+    assert!(d.contains("differ at revision"), "{r}");
+    let (code, r) = run_json(&["diff", s(&ms[1]), s(&dir), "--keys", "--json"]);
+    assert_eq!(code, 1, "{r}");
+    assert_eq!(r["different_value"], 1, "{r}");
+    assert_eq!(
+        r["only_a"].as_u64().unwrap() + r["only_b"].as_u64().unwrap(),
+        0
+    );
+    let k = &r["keys"][0];
+    assert_eq!(bytes(&k["key"]), *key);
+    assert_eq!(k["status"], "different_value");
+}
+
+#[test]
+fn diff_of_a_member_with_itself_and_with_an_older_snapshot() {
+    let k8s = fixtures().join("k8s/data");
+    let (code, r) = run_json(&["diff", s(&k8s), s(&k8s), "--json"]);
+    assert_eq!((code, &r["identical"]), (0, &Value::Bool(true)));
+    let snap = fixtures().join("snapshot/snapshot.db");
+    if !snap.is_file() {
+        return;
+    }
+    let a = truth_kvs(&fixtures().join("k8s/truth/kvs.json"));
+    let b = truth_kvs(&fixtures().join("snapshot/truth/kvs.json"));
+    let (code, r) = run_json(&["diff", s(&k8s), s(&snap), "--json"]);
+    assert_eq!(code, 1);
+    let only_a = a.keys().filter(|k| !b.contains_key(*k)).count() as u64;
+    let only_b = b.keys().filter(|k| !a.contains_key(*k)).count() as u64;
+    let changed = a
+        .iter()
+        .filter(|(k, v)| b.get(*k).is_some_and(|w| w.0 != v.0))
+        .count() as u64;
+    assert_eq!(r["only_a"].as_u64(), Some(only_a));
+    assert_eq!(r["only_b"].as_u64(), Some(only_b));
+    assert_eq!(r["different_value"].as_u64(), Some(changed));
+    let per: u64 = r["prefixes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["only_a"].as_u64().unwrap())
+        .sum();
+    assert_eq!(per, only_a);
+}
