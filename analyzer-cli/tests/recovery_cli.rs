@@ -3,102 +3,12 @@
 //! `etcdctl get "" --from-key -w json`), the damaged variants of fixtures/damaged/, and
 //! members made to diverge.
 
-use base64::Engine as _;
+mod recovery_common;
+
+use recovery_common::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-const BIN: &str = env!("CARGO_BIN_EXE_etcd-autopsy");
-
-/// value, create_revision, mod_revision, version, lease.
-type Kv = (Vec<u8>, i64, i64, i64, i64);
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
-}
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(BIN).args(args).output().unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn run_json(args: &[&str]) -> (i32, Value) {
-    let (code, out, err) = run(args);
-    let v = serde_json::from_str(&out)
-        .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {out}\nstderr: {err}"));
-    (code, v)
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn b64(v: &Value) -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD
-        .decode(v.as_str().unwrap_or(""))
-        .unwrap()
-}
-
-fn bytes(b: &Value) -> Vec<u8> {
-    match (b.get("text"), b.get("base64")) {
-        (Some(t), _) => t.as_str().unwrap().as_bytes().to_vec(),
-        (_, Some(x)) => b64(x),
-        _ => Vec::new(),
-    }
-}
-
-fn truth_kvs(path: &Path) -> BTreeMap<Vec<u8>, Kv> {
-    let v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    v["kvs"]
-        .as_array()
-        .map(|a| a.as_slice())
-        .unwrap_or(&[])
-        .iter()
-        .map(|kv| {
-            let i = |f: &str| kv[f].as_i64().unwrap_or(0);
-            (
-                b64(&kv["key"]),
-                (
-                    b64(&kv["value"]),
-                    i("create_revision"),
-                    i("mod_revision"),
-                    i("version"),
-                    i("lease"),
-                ),
-            )
-        })
-        .collect()
-}
-
-fn export(args: &[&str]) -> (i32, BTreeMap<Vec<u8>, Kv>, Vec<Value>) {
-    let mut all = vec!["export", "--json"];
-    all.extend_from_slice(args);
-    let (code, out, err) = run(&all);
-    assert!(code == 0 || code == 1, "{args:?}: {err}");
-    let mut m = BTreeMap::new();
-    let mut lines = Vec::new();
-    for line in out.lines() {
-        let v: Value = serde_json::from_str(line).unwrap();
-        let i = |f: &str| v[f].as_i64().unwrap();
-        m.insert(
-            bytes(&v["key"]),
-            (
-                bytes(&v["value"]),
-                i("create_revision"),
-                i("mod_revision"),
-                i("version"),
-                i("lease"),
-            ),
-        );
-        lines.push(v);
-    }
-    (code, m, lines)
-}
 
 /// (scenario, input for the db, truth/kvs.json)
 fn live_fixtures() -> Vec<(String, PathBuf, PathBuf)> {
@@ -144,7 +54,7 @@ fn first_difference(a: &BTreeMap<Vec<u8>, Kv>, b: &BTreeMap<Vec<u8>, Kv>) -> Opt
 fn export_equals_the_live_members_keys_on_every_fixture() {
     for (name, input, kvs) in live_fixtures() {
         let want = truth_kvs(&kvs);
-        let (code, got, _) = export(&[s(&input), "--show-secrets"]);
+        let (code, got, _, _) = export(&[s(&input), "--show-secrets"]);
         assert_eq!(code, 0, "{name}");
         assert_eq!(got.len(), want.len(), "{name}");
         assert_eq!(first_difference(&got, &want), None, "{name}");
@@ -154,7 +64,7 @@ fn export_equals_the_live_members_keys_on_every_fixture() {
 #[test]
 fn export_redacts_secrets_unless_asked() {
     let input = fixtures().join("k8s/data");
-    let (_, _, lines) = export(&[s(&input)]);
+    let (_, _, lines, _) = export(&[s(&input)]);
     let secrets: Vec<&Value> = lines
         .iter()
         .filter(|l| bytes(&l["key"]).starts_with(b"/registry/secrets/"))
@@ -179,8 +89,8 @@ fn export_at_an_older_revision_shows_keys_deleted_later_and_refuses_compacted_on
     );
     let data = dir.join("data");
     let before = (rev - 1).to_string();
-    let (_, old, _) = export(&[s(&data), "--rev", &before, "--prefix", prefix]);
-    let (_, now, _) = export(&[s(&data), "--prefix", prefix]);
+    let (_, old, _, _) = export(&[s(&data), "--rev", &before, "--prefix", prefix]);
+    let (_, now, _, _) = export(&[s(&data), "--prefix", prefix]);
     assert_eq!(old.len() as u64 - now.len() as u64, deleted);
     assert!(old.keys().all(|k| k.starts_with(prefix.as_bytes())));
     let compact = t["compact_revision"].as_i64().unwrap();
@@ -282,24 +192,6 @@ fn a_torn_wal_tail_is_judged_repairable_and_a_crc_mismatch_blocks_start() {
         let msg = f["message"].as_str().unwrap();
         assert!(msg.contains("after index"), "{msg}");
     }
-}
-
-fn copy_dir(src: &Path, dst: &Path) {
-    std::fs::remove_dir_all(dst).ok();
-    std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
-    let st = Command::new("cp")
-        .arg("-a")
-        .arg(src)
-        .arg(dst)
-        .status()
-        .unwrap();
-    assert!(st.success());
-}
-
-fn scratch(name: &str) -> PathBuf {
-    std::env::temp_dir()
-        .join(format!("etcd-autopsy-recovery-cli-{}", std::process::id()))
-        .join(name)
 }
 
 #[test]

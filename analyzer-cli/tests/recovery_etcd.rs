@@ -2,50 +2,15 @@
 //! gives the keyspace etcd served (truth/kvs.json), and `export --replay-wal` on the
 //! killed member equals what etcd serves after restarting on a copy of it.
 
-use base64::Engine as _;
+mod recovery_common;
+
 use etcd_autopsy::replay::{replay, State};
+use recovery_common::*;
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use wal_reader::{scan_wal, ScanOptions, WalDir};
 
-/// One key as etcd serves it: value, create_revision, mod_revision, version, lease.
-type Kv = (Vec<u8>, i64, i64, i64, i64);
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
-}
-
-fn b64(v: &Value) -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD
-        .decode(v.as_str().unwrap_or(""))
-        .unwrap()
-}
-
-/// `etcdctl get "" --from-key -w json` output as a map.
-fn etcdctl_kvs(v: &Value) -> BTreeMap<Vec<u8>, Kv> {
-    v["kvs"]
-        .as_array()
-        .map(|a| a.as_slice())
-        .unwrap_or(&[])
-        .iter()
-        .map(|kv| {
-            let i = |f: &str| kv[f].as_i64().unwrap_or(0);
-            (
-                b64(&kv["key"]),
-                (
-                    b64(&kv["value"]),
-                    i("create_revision"),
-                    i("mod_revision"),
-                    i("version"),
-                    i("lease"),
-                ),
-            )
-        })
-        .collect()
-}
-
-fn state_kvs(s: &State<'_>) -> BTreeMap<Vec<u8>, Kv> {
+fn state_kvs(s: &State<'_>) -> Kvs {
     s.keys
         .iter()
         .map(|(k, v)| {
@@ -120,8 +85,6 @@ use std::io::Write as _;
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_etcd-autopsy");
 
 /// An etcd process, stopped by PID when dropped.
 struct Etcd {
@@ -214,15 +177,6 @@ impl Etcd {
     }
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir()
-        .join(format!("etcd-autopsy-recovery-{}", std::process::id()))
-        .join(name);
-    std::fs::remove_dir_all(&d).ok();
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 /// Every request kind the replay models, with outcomes etcd refuses as well.
 fn workload(e: &Etcd) {
     for i in 0..20 {
@@ -279,42 +233,6 @@ fn workload(e: &Etcd) {
     e.must(&["put", "/last", "1"]);
 }
 
-fn export_kvs(input: &Path, extra: &[&str]) -> (BTreeMap<Vec<u8>, Kv>, String) {
-    let out = Command::new(BIN)
-        .arg("export")
-        .arg(input)
-        .args(["--json", "--show-secrets"])
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut m = BTreeMap::new();
-    for line in String::from_utf8(out.stdout).unwrap().lines() {
-        let v: Value = serde_json::from_str(line).unwrap();
-        let bytes = |b: &Value| match (b.get("text"), b.get("base64")) {
-            (Some(t), _) => t.as_str().unwrap().as_bytes().to_vec(),
-            (_, Some(x)) => b64(x),
-            _ => Vec::new(),
-        };
-        let i = |f: &str| v[f].as_i64().unwrap();
-        m.insert(
-            bytes(&v["key"]),
-            (
-                bytes(&v["value"]),
-                i("create_revision"),
-                i("mod_revision"),
-                i("version"),
-                i("lease"),
-            ),
-        );
-    }
-    (m, String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
 #[test]
 fn replay_of_a_workload_with_txns_leases_and_deletes_matches_the_real_etcd() {
     let dir = scratch("workload");
@@ -349,7 +267,7 @@ fn replay_of_a_workload_with_txns_leases_and_deletes_matches_the_real_etcd() {
     );
 
     // 2. The db plus its unapplied WAL tail, through the CLI.
-    let (got, note) = export_kvs(&data, &["--replay-wal"]);
+    let (_, got, _, note) = export(&[s(&data), "--show-secrets", "--replay-wal"]);
     assert_eq!(got, want, "export --replay-wal: {note}");
     assert!(note.contains(&format!("revision {want_rev}")), "{note}");
 }
@@ -365,16 +283,10 @@ fn export_replay_wal_on_the_killed_member_equals_etcd_restarted_on_a_copy() {
     let t: Value = serde_json::from_slice(&std::fs::read(&truth).unwrap()).unwrap();
     let dir = scratch("killed");
     let data = dir.join("data");
-    let st = Command::new("cp")
-        .args(["-a"])
-        .arg(&src)
-        .arg(&data)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    copy_dir(&src, &data);
     // Export first: the copy is untouched by etcd yet.
-    let (got, note) = export_kvs(&data, &["--replay-wal"]);
-    let (plain, _) = export_kvs(&data, &[]);
+    let (_, got, _, note) = export(&[s(&data), "--show-secrets", "--replay-wal"]);
+    let (_, plain, _, _) = export(&[s(&data), "--show-secrets"]);
     // The last acknowledged put is there at the acknowledged revision.
     let last_key = t["last_acked_key"].as_str().unwrap().as_bytes().to_vec();
     let last_rev = t["last_acked_revision"].as_i64().unwrap();
@@ -424,13 +336,7 @@ fn members_finds_a_split_brain_made_with_force_new_cluster() {
     let mut copies = Vec::new();
     for (i, port) in [(1usize, 24210u16), (2, 24220)] {
         let data = dir.join(format!("m{}", i + 1));
-        let st = Command::new("cp")
-            .arg("-a")
-            .arg(&ms[i])
-            .arg(&data)
-            .status()
-            .unwrap();
-        assert!(st.success());
+        copy_dir(&ms[i], &data);
         let e = Etcd::start(
             &format!("m{}", i + 1),
             &data,
