@@ -16,6 +16,7 @@ fn main() {
         .skip(2)
         .find_map(|a| a.parse().ok())
         .unwrap_or(10);
+    let t0 = std::time::Instant::now();
     let wal = match WalDir::open(std::path::Path::new(dir)) {
         Ok(w) => w,
         Err(e) => {
@@ -23,11 +24,9 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let scan = scan_wal(
-        &wal.segment_bytes(),
-        wal.findings.clone(),
-        ScanOptions { raw },
-    );
+    let t1 = std::time::Instant::now();
+    let scan = scan_wal(&wal.segment_bytes(), wal.findings.clone(), ScanOptions { raw });
+    eprintln!("open+map {:?}, verify {:?}", t1 - t0, t1.elapsed());
     for f in &scan.findings {
         println!("{f}");
     }
