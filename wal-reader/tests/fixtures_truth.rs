@@ -115,6 +115,17 @@ fn fixture_wals_match_truth_ids_and_last_index_and_term() {
                 "{name}: commit"
             );
         }
+        if killed {
+            // Every write acknowledged before SIGKILL is in the WAL: the last acked key too.
+            if let Some(k) = t["last_acked_key"].as_str() {
+                let found = scan.entries.iter().any(|e| {
+                    matches!(DecodedEntry::decode(&e.entry),
+                        DecodedEntry::Normal(NormalData::Internal(r))
+                            if r.put.as_ref().is_some_and(|p| p.key == k.as_bytes()))
+                });
+                assert!(found, "killed: last acked key {k} in the WAL");
+            }
+        }
         // The log read from the first segment on is contiguous.
         for w in scan.entries.windows(2) {
             assert_eq!(w[1].entry.index, w[0].entry.index + 1, "{name}: contiguous");
