@@ -210,17 +210,42 @@ pub(crate) fn load<'a>(
 /// Runs `export`; returns the exit status.
 pub fn run(args: &Args) -> Result<u8> {
     let member = input::resolve(&args.input)?;
+    if member.db.is_none() && args.replay_wal && member.wal_dir.is_some() {
+        return run_wal_only(args, &member);
+    }
     let image = open_image(&args.input)?;
     let db = open_db(&image)?;
     let pool = thread_pool(args.threads)?;
     let info = read_info(&db);
     let mut loaded = load(&image, &db, &info, args.rev, &pool)?;
-    let mut code = EXIT_OK;
-    let mut note = String::new();
-    if args.replay_wal {
+    let (code, note) = if args.replay_wal {
         let r = replay_member(&member, &info, &mut loaded.state)?;
-        let rep = &r.report;
-        note = format!(
+        replay_note(&r)
+    } else {
+        (EXIT_OK, String::new())
+    };
+    finish(args, &loaded.state, code, &note)
+}
+
+/// A data dir without a db: etcd creates an empty one and applies the whole WAL; so does
+/// this (a fresh store is at revision 1, its first write takes revision 2).
+fn run_wal_only(args: &Args, member: &Member) -> Result<u8> {
+    let mut state = State {
+        revision: 1,
+        compact_revision: -1,
+        ..State::default()
+    };
+    let r = replay_member(member, &EtcdInfo::default(), &mut state)?;
+    let (code, mut note) = replay_note(&r);
+    note.insert_str(0, "; no db: the keyspace was rebuilt from the WAL alone");
+    finish(args, &state, code, &note)
+}
+
+/// Exit status and summary text of a replay.
+fn replay_note(r: &Replayed) -> (u8, String) {
+    let mut code = EXIT_OK;
+    let rep = &r.report;
+    let mut note = format!(
             "; replayed WAL entries {}..={} ({} entries, bound {}: consistent index {}, commit {}), revision {} -> {}, {} requests refused",
             rep.from_index,
             rep.to_index,
@@ -235,30 +260,34 @@ pub fn run(args: &Args) -> Result<u8> {
             rep.revision_after,
             rep.refused.values().sum::<u64>()
         );
-        if rep.missing_before_first > 0 {
-            note.push_str(&format!(
-                "; DAMAGE: {} committed entries after index {} are missing from the WAL",
-                rep.missing_before_first, r.consistent_index
-            ));
-            code = EXIT_DAMAGE;
-        }
-        if let Some((seg, off)) = &r.wal_stopped_at {
-            note.push_str(&format!(
-                "; DAMAGE: WAL unreadable from {seg}+{off}: later entries not replayed"
-            ));
-            code = EXIT_DAMAGE;
-        }
+    if rep.missing_before_first > 0 {
+        note.push_str(&format!(
+            "; DAMAGE: {} committed entries after index {} are missing from the WAL",
+            rep.missing_before_first, r.consistent_index
+        ));
+        code = EXIT_DAMAGE;
     }
+    if let Some((seg, off)) = &r.wal_stopped_at {
+        note.push_str(&format!(
+            "; DAMAGE: WAL unreadable from {seg}+{off}: later entries not replayed"
+        ));
+        code = EXIT_DAMAGE;
+    }
+    (code, note)
+}
+
+/// Prints the keys of `state` and the summary; returns `code`.
+fn finish(args: &Args, state: &State<'_>, code: u8, note: &str) -> Result<u8> {
     let redactor = Redactor {
         show_secrets: args.show_secrets,
     };
     let prefix = args.prefix.as_deref().unwrap_or("").as_bytes();
     let mut out = crate::output::stdout();
-    let n = write_keys(&mut out, &loaded.state, prefix, redactor, args.json)?;
+    let n = write_keys(&mut out, state, prefix, redactor, args.json)?;
     out.flush()?;
     eprintln!(
         "etcd-autopsy: exported {n} keys at revision {} (compact revision {}){note}",
-        loaded.state.revision, loaded.state.compact_revision
+        state.revision, state.compact_revision
     );
     Ok(code)
 }

@@ -524,12 +524,17 @@ fn agreement(
             &mut sum.verdicts,
         );
     }
-    if ci > last && !torn {
+    if ci > last {
+        let why = if torn {
+            "once etcd cuts the damaged tail, its raft log ends there"
+        } else {
+            "the WAL lost its tail (or belongs to another db)"
+        };
         add(
             true,
             "db_ahead_of_wal",
             format!(
-                "db has applied index {ci} but the WAL ends at {last}: the WAL lost its tail (or belongs to another db); etcd will start, but entries {}..={ci} re-sent by the leader are skipped and new ones at those indexes are never applied",
+                "db has applied index {ci} but the readable WAL ends at {last}: {why}; etcd will start, but entries {}..={ci} written again at those indexes are skipped as already applied — in a cluster remove and re-add this member, alone restore from a snapshot of this db",
                 last + 1
             ),
             &mut sum.verdicts,
