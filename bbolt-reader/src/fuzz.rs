@@ -18,9 +18,11 @@ pub fn exercise(data: &[u8]) {
         let _ = w.graph.free_count();
         // Read every bucket the walk found through the public cursor API as well.
         let root = db.root();
-        for item in root.iter().take(10_000).flatten() {
+        // Bounded so that one input stays fast: the walk above already covers every
+        // bucket; this exercises the cursor API on a sample.
+        for item in root.iter().take(16).flatten() {
             if let Ok(Some(b)) = root.bucket(item.key) {
-                let _ = b.iter().take(100_000).count();
+                let _ = b.iter().take(4096).count();
                 let _ = b.leaf_pages();
                 let _ = b.get(item.key);
                 let mut c = b.cursor();

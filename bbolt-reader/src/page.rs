@@ -178,6 +178,16 @@ impl<'a> Page<'a> {
         self.kind() == PageKind::Leaf
     }
 
+    /// The same page with its view cut to at most `len` bytes (never below the header):
+    /// used when a page's claimed span overlaps pages that belong to others.
+    pub fn restricted(&self, len: usize) -> Page<'a> {
+        let len = len.max(PAGE_HEADER_SIZE).min(self.bytes.len());
+        Page {
+            bytes: &self.bytes[..len],
+            ..*self
+        }
+    }
+
     /// The bytes of the view: header and span, cut at the end of the file.
     pub fn bytes(&self) -> &'a [u8] {
         self.bytes

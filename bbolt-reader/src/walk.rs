@@ -296,6 +296,24 @@ fn analyze_leaf<'a>(t: &LeafTask<'a>) -> LeafResult<'a> {
     } else {
         format!("leaf page {pgid}")
     };
+    // Keys and values of a sound page are disjoint, so together they fit in the page.
+    // Elements that overlap could make key comparison quadratic; they are reported and
+    // their order is not compared.
+    let data_bytes: u64 = (0..page.count())
+        .filter_map(|i| page.leaf_element(i).ok())
+        .map(|e| (e.key.len() + e.value.len()) as u64)
+        .sum();
+    let overlapping = data_bytes > page.bytes().len() as u64;
+    if overlapping {
+        r.findings.push(Finding {
+            page: pgid,
+            kind: FindingKind::ElementOutOfPage,
+            message: format!(
+                "elements of {where_} overlap: their keys and values total {data_bytes} bytes, more than the page's {}",
+                page.bytes().len()
+            ),
+        });
+    }
     for i in 0..page.count() {
         let el = match page.leaf_element(i) {
             Ok(el) => el,
@@ -309,6 +327,12 @@ fn analyze_leaf<'a>(t: &LeafTask<'a>) -> LeafResult<'a> {
             }
         };
         let key = el.key;
+        if overlapping {
+            if el.is_bucket() {
+                r.nested.push((key, el.value));
+            }
+            continue;
+        }
         let mut bad = None;
         match r.last {
             Some(prev) if prev >= key => {
@@ -392,6 +416,8 @@ struct Walker<'a, 'p> {
     findings: Vec<Finding>,
     buckets: Vec<BucketNode<'a>>,
     queue: VecDeque<Pending<'a>>,
+    inline_bytes: u64,
+    inline_budget_reported: bool,
 }
 
 impl<'a, 'p> Walker<'a, 'p> {
@@ -412,6 +438,8 @@ impl<'a, 'p> Walker<'a, 'p> {
             findings: Vec::new(),
             buckets: Vec::new(),
             queue: VecDeque::new(),
+            inline_bytes: 0,
+            inline_budget_reported: false,
         }
     }
 
@@ -532,7 +560,8 @@ impl<'a, 'p> Walker<'a, 'p> {
             return;
         }
         self.set_use(fl, PageUse::Freelist);
-        self.mark_overflow(&page, PageUse::Freelist);
+        let owned = self.mark_overflow(&page, PageUse::Freelist);
+        let page = page.restricted(self.span_len(owned));
         let ids = match page.freelist_ids() {
             Ok(ids) => ids,
             Err(e) => {
@@ -566,7 +595,8 @@ impl<'a, 'p> Walker<'a, 'p> {
 
     /// Marks the overflow pages of `page`; stops at the file's end or at the first page
     /// already in use (reporting it), so overlapping spans cost one finding each.
-    fn mark_overflow(&mut self, page: &Page<'a>, u: PageUse) {
+    /// Returns how many pages, from the page itself on, now belong to it alone.
+    fn mark_overflow(&mut self, page: &Page<'a>, u: PageUse) -> u64 {
         let pgid = page.pgid();
         let ovf = u64::from(page.overflow());
         let end = pgid.saturating_add(1).saturating_add(ovf);
@@ -590,6 +620,7 @@ impl<'a, 'p> Walker<'a, 'p> {
                 ),
             );
         }
+        let mut owned = 1;
         for id in pgid.saturating_add(1)..end.min(self.file_pages) {
             if self.use_at(id) != PageUse::Unreached {
                 self.find(
@@ -603,7 +634,9 @@ impl<'a, 'p> Walker<'a, 'p> {
                 break;
             }
             self.set_use(id, u);
+            owned += 1;
         }
+        owned
     }
 
     fn bucket_label(&self, bucket: usize) -> String {
@@ -722,8 +755,15 @@ impl<'a, 'p> Walker<'a, 'p> {
                 return None;
             }
         }
-        self.mark_overflow(&page, PageUse::Overflow(b));
-        Some(page)
+        // A span that runs into pages owned by others is read only as far as its own
+        // pages go, so no byte is analysed as part of two pages (this keeps the walk
+        // linear in the file size whatever the overflow fields say).
+        let owned = self.mark_overflow(&page, PageUse::Overflow(b));
+        Some(page.restricted(self.span_len(owned)))
+    }
+
+    fn span_len(&self, pages: u64) -> usize {
+        usize::try_from(pages.saturating_mul(self.db.page_size() as u64)).unwrap_or(usize::MAX)
     }
 
     /// Checks a branch page's elements; records its statistics.
@@ -739,6 +779,21 @@ impl<'a, 'p> Walker<'a, 'p> {
         own.branch_overflow += u64::from(page.overflow());
         own.branch_inuse += page.used_bytes();
         let pgid = page.pgid();
+        let key_bytes: u64 = (0..page.count())
+            .filter_map(|i| page.branch_element(i).ok())
+            .map(|e| e.key.len() as u64)
+            .sum();
+        if key_bytes > page.bytes().len() as u64 {
+            self.find(
+                pgid,
+                FindingKind::ElementOutOfPage,
+                format!(
+                    "elements of branch page {pgid} overlap: their keys total {key_bytes} bytes, more than the page's {}",
+                    page.bytes().len()
+                ),
+            );
+            return;
+        }
         let mut prev: Option<&[u8]> = None;
         for i in 0..page.count() {
             let el = match page.branch_element(i) {
@@ -929,6 +984,24 @@ impl<'a, 'p> Walker<'a, 'p> {
     }
 
     fn walk_inline(&mut self, bucket: usize, page: Page<'a>) {
+        // Inline buckets live inside values, not pages, so the page table cannot stop
+        // them from being read twice. In a sound file they are disjoint: more inline bytes
+        // than the file holds means values overlap (forged elements).
+        self.inline_bytes = self.inline_bytes.saturating_add(page.bytes().len() as u64);
+        if self.inline_bytes > (self.db.data().len() as u64).saturating_mul(2) {
+            if !self.inline_budget_reported {
+                self.inline_budget_reported = true;
+                self.find(
+                    page.pgid(),
+                    FindingKind::TooDeep,
+                    format!(
+                        "inline buckets overlap (more inline bucket bytes than the file holds, first noticed in page {}); the rest are not walked",
+                        page.pgid()
+                    ),
+                );
+            }
+            return;
+        }
         let r = analyze_leaf(&LeafTask {
             page,
             min: None,

@@ -2,7 +2,7 @@
 
 mod common;
 
-use bbolt_reader::{Db, Error};
+use bbolt_reader::{check, Db, Error, FindingKind};
 use common::*;
 
 fn file_with_root(build: impl FnOnce(&mut FileBuilder)) -> Vec<u8> {
@@ -150,4 +150,74 @@ fn every_truncation_of_a_sound_file_opens_or_errors_without_panic() {
             }
         }
     }
+}
+
+/// A leaf page at `id` whose `n` elements all point at one shared key and value.
+fn shared_element_leaf(
+    f: &mut FileBuilder,
+    id: u64,
+    n: usize,
+    flags: u32,
+    key: &[u8],
+    value: &[u8],
+) {
+    f.header(id, 0x02, n as u16, 0);
+    let page = id as usize * PS;
+    let data = 16 + 16 * n;
+    for i in 0..n {
+        let el = page + 16 + 16 * i;
+        let pos = (data - 16 - 16 * i) as u32;
+        f.bytes[el..el + 4].copy_from_slice(&flags.to_le_bytes());
+        f.bytes[el + 4..el + 8].copy_from_slice(&pos.to_le_bytes());
+        f.bytes[el + 8..el + 12].copy_from_slice(&(key.len() as u32).to_le_bytes());
+        f.bytes[el + 12..el + 16].copy_from_slice(&(value.len() as u32).to_le_bytes());
+    }
+    f.bytes[page + data..page + data + key.len()].copy_from_slice(key);
+    let v = page + data + key.len();
+    f.bytes[v..v + value.len()].copy_from_slice(value);
+}
+
+#[test]
+fn elements_sharing_one_inline_bucket_are_reported_and_the_walk_stays_linear() {
+    // 200 elements x a 233-byte inline bucket = 46,600 bytes of inline pages in a
+    // 16 KiB file: more than twice the file, so the budget stops the walk.
+    let mut f = FileBuilder::new(PS, 4);
+    let inline = inline_bucket(&[(0, b"k", &[b'v'; 200])]);
+    shared_element_leaf(&mut f, 3, 200, 1, b"b", &inline);
+    f.meta(0, 3, u64::MAX, 4, 0);
+    f.meta(1, 3, u64::MAX, 4, 1);
+    let r = check(&Db::open(&f.bytes).unwrap());
+    let kinds: Vec<FindingKind> = r.findings.iter().map(|x| x.kind).collect();
+    assert!(kinds.contains(&FindingKind::ElementOutOfPage), "{kinds:?}");
+    assert!(kinds.contains(&FindingKind::TooDeep), "{kinds:?}");
+    bbolt_reader::fuzz::exercise(&f.bytes);
+}
+
+#[test]
+fn overflow_spans_claiming_the_same_pages_are_each_read_only_as_their_own() {
+    // Pages 4..8 each claim to span to the end of the file; each must be analysed only
+    // over the pages it owns, and every overlap is reported.
+    let mut f = FileBuilder::new(PS, 9);
+    let bv = bucket_value(3);
+    f.leaf(2, &[(1, b"b", &bv)]);
+    f.branch(3, &[(b"a", 8), (b"b", 7), (b"c", 6), (b"d", 5), (b"e", 4)]);
+    for (i, id) in (4..9u64).enumerate() {
+        let k = [b'a' + (4 - i as u8)];
+        f.leaf(id, &[(0, &k, b"v")]);
+        let off = id as usize * PS + 12;
+        f.bytes[off..off + 4].copy_from_slice(&100u32.to_le_bytes());
+    }
+    f.meta(0, 2, u64::MAX, 9, 0);
+    f.meta(1, 2, u64::MAX, 9, 1);
+    let r = check(&Db::open(&f.bytes).unwrap());
+    let twice = r
+        .findings
+        .iter()
+        .filter(|x| x.kind == FindingKind::PageReferencedTwice)
+        .count();
+    assert!(twice >= 1, "{:?}", r.findings);
+    assert!(r
+        .findings
+        .iter()
+        .any(|x| x.kind == FindingKind::OverflowPastFileEnd));
 }
