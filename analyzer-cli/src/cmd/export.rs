@@ -80,7 +80,10 @@ pub(crate) struct Replayed {
 /// Maps `err` of the keyspace loader to a CLI error naming the input.
 pub(crate) fn load_err(path: &std::path::Path, e: LoadError) -> CliError {
     match e {
-        LoadError::Bolt(m) => CliError::input(path, m),
+        LoadError::Bolt(m) => CliError::input(
+            path,
+            format!("{m} (the db is damaged: `etcd-autopsy check` names the damage, `etcd-autopsy salvage` rebuilds what is readable)"),
+        ),
         other => CliError::Other(format!("--rev: {other}")),
     }
 }
@@ -245,21 +248,28 @@ fn run_wal_only(args: &Args, member: &Member) -> Result<u8> {
 fn replay_note(r: &Replayed) -> (u8, String) {
     let mut code = EXIT_OK;
     let rep = &r.report;
-    let mut note = format!(
-            "; replayed WAL entries {}..={} ({} entries, bound {}: consistent index {}, commit {}), revision {} -> {}, {} requests refused",
+    let bound = match r.bound {
+        ReplayBound::Commit => "HardState.commit",
+        ReplayBound::LastIndex => "last index (sole voter)",
+    };
+    let mut note = if rep.entries == 0 {
+        format!(
+            "; no WAL entry to replay (consistent index {}, commit {}, bound {bound})",
+            r.consistent_index, r.commit
+        )
+    } else {
+        format!(
+            "; replayed WAL entries {}..={} ({} entries, bound {bound}: consistent index {}, commit {}), revision {} -> {}, {} requests refused",
             rep.from_index,
             rep.to_index,
             rep.entries,
-            match r.bound {
-                ReplayBound::Commit => "HardState.commit",
-                ReplayBound::LastIndex => "last index (sole voter)",
-            },
             r.consistent_index,
             r.commit,
             rep.revision_before,
             rep.revision_after,
             rep.refused.values().sum::<u64>()
-        );
+        )
+    };
     if rep.missing_before_first > 0 {
         note.push_str(&format!(
             "; DAMAGE: {} committed entries after index {} are missing from the WAL",

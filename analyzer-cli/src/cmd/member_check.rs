@@ -541,7 +541,7 @@ fn agreement(
         );
     }
     if commit > ci {
-        let first_needed = ci.max(snap_index) + 1;
+        let first_needed = ci.max(snap_index).saturating_add(1);
         let have_from = scan
             .entries
             .iter()

@@ -97,7 +97,8 @@ impl<'a> State<'a> {
     /// Starts a write transaction at the next revision.
     pub fn write(&mut self) -> WriteTxn<'_, 'a> {
         WriteTxn {
-            rev: self.revision + 1,
+            // A hostile db can hold any revision; etcd would wrap, we stop at the top.
+            rev: self.revision.saturating_add(1),
             changes: 0,
             state: self,
         }
@@ -126,7 +127,7 @@ impl<'a> WriteTxn<'_, 'a> {
             Some(kv) => {
                 kv.value = value;
                 kv.mod_revision = rev;
-                kv.version += 1;
+                kv.version = kv.version.saturating_add(1);
                 kv.lease = lease;
             }
             None => {
@@ -142,7 +143,7 @@ impl<'a> WriteTxn<'_, 'a> {
                 );
             }
         }
-        self.changes += 1;
+        self.changes = self.changes.saturating_add(1);
     }
 
     /// Deletes the live keys in `r`; returns how many.
@@ -151,7 +152,7 @@ impl<'a> WriteTxn<'_, 'a> {
         for k in &doomed {
             self.state.keys.remove(k.as_ref());
         }
-        self.changes += doomed.len() as u32;
+        self.changes = self.changes.saturating_add(doomed.len() as u32);
         doomed.len()
     }
 

@@ -75,13 +75,13 @@ pub fn replay(
     through: u64,
 ) -> ReplayReport {
     let mut rep = ReplayReport {
-        from_index: after + 1,
+        from_index: after.saturating_add(1),
         revision_before: state.revision,
         ..Default::default()
     };
     let start = log.partition_point(|e| e.entry.index <= after);
     if let Some(first) = log.get(start) {
-        if first.entry.index > after + 1 && first.entry.index <= through {
+        if first.entry.index > after.saturating_add(1) && first.entry.index <= through {
             rep.missing_before_first = first.entry.index - after - 1;
         }
     } else if through > after {
