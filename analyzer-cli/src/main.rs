@@ -24,7 +24,7 @@ enum Command {
     Pages(etcd_autopsy::cmd::bbolt::PagesArgs),
     /// One or more pages' items, as `bbolt page` prints them.
     Page(etcd_autopsy::cmd::bbolt::PageArgs),
-    /// Consistency check of the bbolt file (exit 0 clean, 1 damage, 2 unreadable).
+    /// Consistency check of the bbolt file; for a data dir the whole member: db, WAL, snapshots (exit 0/1/2).
     Check(etcd_autopsy::cmd::bbolt::CheckArgs),
     /// Top-level bucket names, as etcd-dump-db list-bucket prints them.
     ListBucket(etcd_autopsy::cmd::dumpdb::ListBucketArgs),
