@@ -73,13 +73,9 @@ pub(crate) fn newest_revision(
     let Some(b) = db.bucket(crate::mvcc::KEY_BUCKET)? else {
         return Ok(0);
     };
-    let pages = b.leaf_pages()?;
-    for p in pages.iter().rev() {
-        if let Some(Ok(el)) = p.leaf_elements().last() {
-            return Ok(rev_lenient(el.key).map_or(0, |r| r.main));
-        }
-    }
-    Ok(0)
+    Ok(crate::mvcc::scan::last_key(&b)?
+        .and_then(rev_lenient)
+        .map_or(0, |r| r.main))
 }
 
 /// Runs `hash`; returns the exit status.

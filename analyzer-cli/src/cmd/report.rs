@@ -552,6 +552,7 @@ pub fn build(args: &Args) -> Result<Report> {
         limit: i64::MAX,
         problems: Vec::new(),
         problem_count: 0,
+        leaf_pages: Vec::new(),
     };
     let ks_ref: &Keyspace<'_> = ks.as_ref().unwrap_or(&empty);
     let revision = ks_ref
@@ -559,7 +560,14 @@ pub fn build(args: &Args) -> Result<Report> {
         .max_rev
         .map_or(0, |r| r.main)
         .max(info.meta.effective_compact_rev());
-    let (totals, groups) = group_by_prefix(ks_ref, args.depth, b"");
+    let (totals, mut groups) = group_by_prefix(ks_ref, args.depth, b"");
+    // The report ranks by everything a prefix keeps in the file: keys and values of all
+    // revisions.
+    groups.sort_by(|a, b| {
+        (b.1.key_bytes + b.1.value_bytes)
+            .cmp(&(a.1.key_bytes + a.1.value_bytes))
+            .then(a.0.cmp(b.0))
+    });
     let data_total = totals.key_bytes + totals.value_bytes;
     let share_data = |s: &PrefixStats| share(s.key_bytes + s.value_bytes, data_total);
     let dominant = groups

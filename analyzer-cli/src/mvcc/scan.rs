@@ -216,6 +216,8 @@ pub struct Keyspace<'a> {
     pub problems: Vec<Problem>,
     /// Number of problems found.
     pub problem_count: u64,
+    /// The key bucket's leaf pages in key order (as scanned), for later passes.
+    pub leaf_pages: Vec<Page<'a>>,
 }
 
 #[derive(Default)]
@@ -333,26 +335,70 @@ pub fn scan_keyspace<'a>(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Keyspace<'a>, bbolt_reader::Error> {
     let pages = bucket.leaf_pages()?;
-    Ok(scan_leaf_pages(&pages, limit, progress))
+    let mut ks = scan_leaf_pages(&pages, limit, progress);
+    ks.leaf_pages = pages;
+    Ok(ks)
 }
 
-/// [`scan_keyspace`] over leaf pages already listed.
+/// The newest entry of a bucket ordered by revision: its last key, found by descending
+/// the rightmost branch elements (bounded depth), reading one page per level.
+pub fn last_key<'a>(bucket: &Bucket<'a>) -> Result<Option<&'a [u8]>, bbolt_reader::Error> {
+    let mut page = bucket.root_page()?;
+    for _ in 0..bbolt_reader::bucket::MAX_DEPTH {
+        if page.is_leaf() {
+            // Skip a damaged last element rather than fail: take the last readable one.
+            for i in (0..page.count()).rev() {
+                if let Ok(el) = page.leaf_element(i) {
+                    return Ok(Some(el.key));
+                }
+            }
+            return Ok(None);
+        }
+        if page.count() == 0 {
+            return Ok(None);
+        }
+        let el = page.branch_element(page.count() - 1)?;
+        page = bucket.tree_page(el.pgid)?;
+    }
+    Ok(None)
+}
+
+/// [`scan_keyspace`] over leaf pages already listed (in key order).
+///
+/// The pages are cut into as many contiguous groups as the pool has threads (twice that
+/// when it has several, for balance); each group is scanned into its own map, sized from
+/// the element counts in the page headers, and the maps are merged. Merging is by sums and
+/// "newest revision wins", so the outcome is the same for any grouping.
 pub fn scan_leaf_pages<'a>(
     pages: &[Page<'a>],
     limit: i64,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Keyspace<'a> {
-    let per = chunk_pages(pages.len());
-    let acc = pages
-        .par_chunks(per)
-        .fold(Acc::default, |mut acc, ps| {
-            for p in ps {
-                acc.scan_page(p, limit);
+    let threads = rayon::current_num_threads().max(1);
+    let groups = if threads == 1 { 1 } else { threads * 2 };
+    let per_group = pages.len().div_ceil(groups).max(1);
+    let per_chunk = chunk_pages(pages.len());
+    let accs: Vec<Acc<'a>> = pages
+        .par_chunks(per_group)
+        .map(|group| {
+            let entries: usize = group.iter().map(|p| p.count()).sum();
+            // Most keys have few revisions; a quarter of the entries, capped, avoids most
+            // rehashing without reserving memory by an untrusted count.
+            let cap = (entries / 4).min(1 << 22);
+            let mut acc = Acc {
+                keys: FastMap::with_capacity_and_hasher(cap, Default::default()),
+                ..Acc::default()
+            };
+            for chunk in group.chunks(per_chunk) {
+                for p in chunk {
+                    acc.scan_page(p, limit);
+                }
+                progress(chunk.len() as u64);
             }
-            progress(ps.len() as u64);
             acc
         })
-        .reduce(Acc::default, Acc::merge);
+        .collect();
+    let acc = merge_all(accs);
     let mut problems = acc.problems;
     problems.sort();
     problems.truncate(MAX_PROBLEMS);
@@ -362,7 +408,27 @@ pub fn scan_leaf_pages<'a>(
         limit,
         problems,
         problem_count: acc.problem_count,
+        leaf_pages: Vec::new(),
     }
+}
+
+/// Merges per-group results pairwise in parallel (a balanced tree of merges).
+fn merge_all(mut accs: Vec<Acc<'_>>) -> Acc<'_> {
+    while accs.len() > 1 {
+        let odd = if accs.len() % 2 == 1 {
+            accs.pop()
+        } else {
+            None
+        };
+        let mut pairs = Vec::with_capacity(accs.len() / 2);
+        let mut it = accs.into_iter();
+        while let (Some(a), Some(b)) = (it.next(), it.next()) {
+            pairs.push((a, b));
+        }
+        accs = pairs.into_par_iter().map(|(a, b)| a.merge(b)).collect();
+        accs.extend(odd);
+    }
+    accs.pop().unwrap_or_default()
 }
 
 /// Per-prefix figures (the `prefixes` command's fields).

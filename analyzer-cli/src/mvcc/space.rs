@@ -165,8 +165,10 @@ pub fn space(
     for i in walk.top_level() {
         let node = &walk.buckets[i];
         let st = &stats[i];
-        let model = match root.bucket(node.name) {
-            Ok(Some(b)) => b
+        let scanned = ks.filter(|k| node.name == super::KEY_BUCKET && !k.leaf_pages.is_empty());
+        let model = match (scanned, root.bucket(node.name)) {
+            (Some(k), _) => model_from_leaf_pages(&k.leaf_pages, ps),
+            (None, Ok(Some(b))) => b
                 .leaf_pages()
                 .map(|pages| model_from_leaf_pages(&pages, ps))
                 .unwrap_or_default(),

@@ -1,0 +1,403 @@
+//! Writes a Kubernetes-like etcd 3.4 db for benchmarks (not real etcd: written directly in
+//! etcd's bbolt layout with bbolt-writer, which is far faster than filling a live etcd).
+//!
+//! Layout written, as etcd 3.4 has it: buckets alarm, auth (authRevision), authRoles,
+//! authUsers, cluster (clusterVersion), key (revision -> mvccpb.KeyValue), lease (ID ->
+//! leasepb.Lease), members (hex ID -> JSON), members_removed, meta (consistent_index,
+//! scheduledCompactRev, finishedCompactRev). The keyspace is kube-apiserver's:
+//! `/registry/<resource>/<namespace>/<name>` with value sizes and update rates per
+//! resource, events attached to leases, deletes as tombstones, and a compaction at 40% of
+//! the history (older revisions dropped as etcd's compaction drops them). Values start with
+//! "k8s\0" and are filled with pseudo-random bytes. Deterministic for a given size.
+//!
+//! Usage: `make-k8s-db OUT.db [SIZE_MIB]` (default 1100 MiB of key/value data).
+
+#![allow(dead_code)]
+
+use etcd_autopsy::mvcc::kv::KeyValue;
+use etcd_autopsy::mvcc::revision::Revision;
+use prost::Message;
+use std::path::Path;
+
+/// A tiny deterministic generator (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.below(hi - lo + 1)
+    }
+}
+
+struct Resource {
+    name: &'static str,
+    namespaced: bool,
+    keys: u32,
+    /// Value size range in bytes.
+    vmin: u32,
+    vmax: u32,
+    /// Relative share of writes.
+    weight: u32,
+    /// Share of writes that delete (per mille).
+    delete_permille: u32,
+    leased: bool,
+}
+
+const RESOURCES: &[Resource] = &[
+    Resource {
+        name: "pods",
+        namespaced: true,
+        keys: 12_000,
+        vmin: 3_000,
+        vmax: 14_000,
+        weight: 30,
+        delete_permille: 30,
+        leased: false,
+    },
+    Resource {
+        name: "events",
+        namespaced: true,
+        keys: 60_000,
+        vmin: 600,
+        vmax: 1_400,
+        weight: 30,
+        delete_permille: 0,
+        leased: true,
+    },
+    Resource {
+        name: "configmaps",
+        namespaced: true,
+        keys: 3_000,
+        vmin: 500,
+        vmax: 60_000,
+        weight: 6,
+        delete_permille: 10,
+        leased: false,
+    },
+    Resource {
+        name: "secrets",
+        namespaced: true,
+        keys: 4_000,
+        vmin: 1_000,
+        vmax: 4_000,
+        weight: 3,
+        delete_permille: 10,
+        leased: false,
+    },
+    Resource {
+        name: "leases",
+        namespaced: true,
+        keys: 400,
+        vmin: 300,
+        vmax: 500,
+        weight: 12,
+        delete_permille: 0,
+        leased: false,
+    },
+    Resource {
+        name: "replicasets",
+        namespaced: true,
+        keys: 4_000,
+        vmin: 2_000,
+        vmax: 8_000,
+        weight: 6,
+        delete_permille: 20,
+        leased: false,
+    },
+    Resource {
+        name: "deployments",
+        namespaced: true,
+        keys: 1_500,
+        vmin: 2_000,
+        vmax: 9_000,
+        weight: 4,
+        delete_permille: 5,
+        leased: false,
+    },
+    Resource {
+        name: "services/endpoints",
+        namespaced: true,
+        keys: 2_000,
+        vmin: 500,
+        vmax: 6_000,
+        weight: 5,
+        delete_permille: 5,
+        leased: false,
+    },
+    Resource {
+        name: "minions",
+        namespaced: false,
+        keys: 300,
+        vmin: 8_000,
+        vmax: 30_000,
+        weight: 3,
+        delete_permille: 0,
+        leased: false,
+    },
+    Resource {
+        name: "apiextensions.k8s.io/customresourcedefinitions",
+        namespaced: false,
+        keys: 200,
+        vmin: 20_000,
+        vmax: 300_000,
+        weight: 1,
+        delete_permille: 0,
+        leased: false,
+    },
+];
+
+/// Summary of a generated db.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Made {
+    /// Revisions written to the key bucket.
+    pub revisions: u64,
+    /// Newest revision.
+    pub newest: i64,
+    /// Compact revision.
+    pub compact: i64,
+    /// File size.
+    pub bytes: u64,
+}
+
+struct Op {
+    key: u32,
+    delete: bool,
+    vlen: u32,
+}
+
+fn fill(rng: &mut Rng, buf: &mut Vec<u8>, len: usize) {
+    buf.clear();
+    buf.extend_from_slice(b"k8s\0");
+    while buf.len() < len {
+        let x = rng.next().to_le_bytes();
+        let n = (len - buf.len()).min(8);
+        buf.extend_from_slice(&x[..n]);
+    }
+}
+
+/// Writes the db to `out` with about `target_mib` MiB of key/value data.
+pub fn generate(out: &Path, target_mib: u64) -> Result<Made, String> {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    // Keys.
+    let mut keys: Vec<(String, usize)> = Vec::new();
+    let mut by_res: Vec<(u32, u32)> = Vec::new();
+    for (ri, r) in RESOURCES.iter().enumerate() {
+        let start = keys.len() as u32;
+        for i in 0..r.keys {
+            let k = if r.namespaced {
+                format!(
+                    "/registry/{}/ns-{:03}/{}-{:08x}",
+                    r.name,
+                    i % 120,
+                    r.name.replace('/', "-"),
+                    rng.next() as u32 ^ i
+                )
+            } else {
+                format!(
+                    "/registry/{}/{}-{i:06}",
+                    r.name,
+                    r.name.rsplit('/').next().unwrap_or("x")
+                )
+            };
+            keys.push((k, ri));
+        }
+        by_res.push((start, keys.len() as u32));
+    }
+    let weights: u32 = RESOURCES.iter().map(|r| r.weight).sum();
+    // Write history (metadata only) until the target size of data kept is reached.
+    let target = target_mib << 20;
+    let mut ops: Vec<Op> = Vec::new();
+    let mut alive = vec![false; keys.len()];
+    let mut bytes_total = 0u64;
+    // The compaction at 40% drops about half of the first 40%: aim past the target.
+    while bytes_total < target * 13 / 10 {
+        let mut w = rng.below(u64::from(weights)) as u32;
+        let mut ri = 0;
+        for (i, r) in RESOURCES.iter().enumerate() {
+            if w < r.weight {
+                ri = i;
+                break;
+            }
+            w -= r.weight;
+        }
+        let r = &RESOURCES[ri];
+        let (a, b) = by_res[ri];
+        let key = a + rng.below(u64::from(b - a)) as u32;
+        let delete = alive[key as usize] && rng.below(1000) < u64::from(r.delete_permille);
+        let vlen = if delete {
+            0
+        } else {
+            rng.range(u64::from(r.vmin), u64::from(r.vmax)) as u32
+        };
+        alive[key as usize] = !delete;
+        bytes_total += u64::from(vlen) + keys[key as usize].0.len() as u64 + 40;
+        ops.push(Op { key, delete, vlen });
+    }
+    // Revision of op i is i + 2 (revision 1 is etcd's empty start). Compaction at 40%.
+    let compact_idx = ops.len() * 4 / 10;
+    let compact = compact_idx as i64 + 1;
+    let mut newest_before: Vec<Option<usize>> = vec![None; keys.len()];
+    for (i, op) in ops.iter().enumerate().take(compact_idx) {
+        newest_before[op.key as usize] = Some(i);
+    }
+    let keep = |i: usize, op: &Op| -> bool {
+        if i >= compact_idx {
+            return true;
+        }
+        newest_before[op.key as usize] == Some(i) && !op.delete
+    };
+    // Per key: create revision and version, replayed in order.
+    let mut created: Vec<i64> = vec![0; keys.len()];
+    let mut version: Vec<i64> = vec![0; keys.len()];
+    let leases: Vec<i64> = (0..64).map(|i| 0x694d_8a2b_1c3e_0000 + i).collect();
+
+    let mut w = bbolt_writer::BoltWriter::create(
+        out,
+        bbolt_writer::Options {
+            page_size: 4096,
+            fill_percent: 0.9,
+            txid: ops.len() as u64,
+        },
+        true,
+    )
+    .map_err(|e| e.to_string())?;
+    let err = |e: bbolt_writer::Error| e.to_string();
+    for name in ["alarm"] {
+        w.begin_bucket(name.as_bytes()).map_err(err)?;
+        w.end_bucket().map_err(err)?;
+    }
+    w.begin_bucket(b"auth").map_err(err)?;
+    w.put(b"authRevision", &1u64.to_be_bytes()).map_err(err)?;
+    w.end_bucket().map_err(err)?;
+    for name in ["authRoles", "authUsers"] {
+        w.begin_bucket(name.as_bytes()).map_err(err)?;
+        w.end_bucket().map_err(err)?;
+    }
+    w.begin_bucket(b"cluster").map_err(err)?;
+    w.put(b"clusterVersion", b"3.4.0").map_err(err)?;
+    w.end_bucket().map_err(err)?;
+
+    w.begin_bucket(b"key").map_err(err)?;
+    let mut value = Vec::new();
+    let mut written = 0u64;
+    for (i, op) in ops.iter().enumerate() {
+        let rev = i as i64 + 2;
+        let k = op.key as usize;
+        if op.delete {
+            created[k] = 0;
+            version[k] = 0;
+        } else {
+            if created[k] == 0 {
+                created[k] = rev;
+            }
+            version[k] += 1;
+        }
+        if !keep(i, op) {
+            continue;
+        }
+        let r = &RESOURCES[keys[k].1];
+        let kv = if op.delete {
+            KeyValue {
+                key: keys[k].0.as_bytes().to_vec(),
+                ..Default::default()
+            }
+        } else {
+            fill(&mut rng, &mut value, op.vlen as usize);
+            KeyValue {
+                key: keys[k].0.as_bytes().to_vec(),
+                create_revision: created[k],
+                mod_revision: rev,
+                version: version[k],
+                value: std::mem::take(&mut value),
+                lease: if r.leased {
+                    leases[(i / 5000) % leases.len()]
+                } else {
+                    0
+                },
+            }
+        };
+        let rk = Revision::new(rev, 0);
+        let enc = kv.encode_to_vec();
+        if op.delete {
+            w.put(&rk.to_tombstone_bytes(), &enc).map_err(err)?;
+        } else {
+            w.put(&rk.to_bytes(), &enc).map_err(err)?;
+        }
+        value = kv.value;
+        written += 1;
+    }
+    w.end_bucket().map_err(err)?;
+
+    w.begin_bucket(b"lease").map_err(err)?;
+    for id in &leases {
+        // leasepb.Lease {ID=1, TTL=2}: varints.
+        let mut v = Vec::new();
+        for (tag, x) in [(0x08u8, *id as u64), (0x10, 3600)] {
+            v.push(tag);
+            let mut x = x;
+            while x >= 0x80 {
+                v.push((x as u8) | 0x80);
+                x >>= 7;
+            }
+            v.push(x as u8);
+        }
+        w.put(&(*id as u64).to_be_bytes(), &v).map_err(err)?;
+    }
+    w.end_bucket().map_err(err)?;
+    w.begin_bucket(b"members").map_err(err)?;
+    w.put(
+        b"8e9e05c52164694d",
+        br#"{"id":10276657743932975437,"peerURLs":["http://localhost:2380"],"name":"bench","clientURLs":["http://localhost:2379"]}"#,
+    )
+    .map_err(err)?;
+    w.end_bucket().map_err(err)?;
+    w.begin_bucket(b"members_removed").map_err(err)?;
+    w.end_bucket().map_err(err)?;
+    w.begin_bucket(b"meta").map_err(err)?;
+    w.put(b"consistent_index", &(ops.len() as u64 + 10).to_be_bytes())
+        .map_err(err)?;
+    w.put(b"finishedCompactRev", &Revision::new(compact, 0).to_bytes())
+        .map_err(err)?;
+    w.put(
+        b"scheduledCompactRev",
+        &Revision::new(compact, 0).to_bytes(),
+    )
+    .map_err(err)?;
+    w.end_bucket().map_err(err)?;
+    let summary = w.finish_file().map_err(err)?;
+    Ok(Made {
+        revisions: written,
+        newest: ops.len() as i64 + 1,
+        compact,
+        bytes: summary.high_water_mark * u64::from(summary.page_size),
+    })
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let Some(out) = args.next() else {
+        eprintln!("usage: make-k8s-db OUT.db [SIZE_MIB]");
+        std::process::exit(2);
+    };
+    let mib = args.next().and_then(|s| s.parse().ok()).unwrap_or(1100);
+    match generate(Path::new(&out), mib) {
+        Ok(m) => println!(
+            "{out}: {} bytes, {} revisions kept, newest revision {}, compacted at {}",
+            m.bytes, m.revisions, m.newest, m.compact
+        ),
+        Err(e) => {
+            eprintln!("make-k8s-db: {e}");
+            std::process::exit(1);
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! `cargo bench -p etcd-autopsy-benches --bench report`: `report` alone on the bench db
+//! (see the `prefixes` bench for the setup).
+
+#[path = "prefixes_harness.rs"]
+mod harness;
+
+fn main() {
+    harness::bench(&["report"]);
+}
