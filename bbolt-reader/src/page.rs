@@ -163,6 +163,13 @@ impl<'a> Page<'a> {
         u32_at(self.bytes, 12).unwrap_or(0)
     }
 
+    /// How many of the `count` element headers lie inside the view (16 bytes each after
+    /// the page header). Less than [`Page::count`] only on a damaged page.
+    pub fn elements_in_view(&self) -> usize {
+        let room = self.bytes.len().saturating_sub(PAGE_HEADER_SIZE) / LEAF_ELEMENT_SIZE;
+        self.count().min(room)
+    }
+
     /// What the flags say this page is.
     pub fn kind(&self) -> PageKind {
         PageKind::from_flags(self.flags())

@@ -299,7 +299,18 @@ fn analyze_leaf<'a>(t: &LeafTask<'a>) -> LeafResult<'a> {
     // Keys and values of a sound page are disjoint, so together they fit in the page.
     // Elements that overlap could make key comparison quadratic; they are reported and
     // their order is not compared.
-    let data_bytes: u64 = (0..page.count())
+    let fit = page.elements_in_view();
+    if fit < page.count() {
+        r.findings.push(Finding {
+            page: pgid,
+            kind: FindingKind::ElementOutOfPage,
+            message: format!(
+                "{where_} claims {} elements but only {fit} element headers fit in it",
+                page.count()
+            ),
+        });
+    }
+    let data_bytes: u64 = (0..fit)
         .filter_map(|i| page.leaf_element(i).ok())
         .map(|e| (e.key.len() + e.value.len()) as u64)
         .sum();
@@ -314,7 +325,7 @@ fn analyze_leaf<'a>(t: &LeafTask<'a>) -> LeafResult<'a> {
             ),
         });
     }
-    for i in 0..page.count() {
+    for i in 0..fit {
         let el = match page.leaf_element(i) {
             Ok(el) => el,
             Err(e) => {
@@ -779,7 +790,18 @@ impl<'a, 'p> Walker<'a, 'p> {
         own.branch_overflow += u64::from(page.overflow());
         own.branch_inuse += page.used_bytes();
         let pgid = page.pgid();
-        let key_bytes: u64 = (0..page.count())
+        let fit = page.elements_in_view();
+        if fit < page.count() {
+            self.find(
+                pgid,
+                FindingKind::ElementOutOfPage,
+                format!(
+                    "branch page {pgid} claims {} elements but only {fit} element headers fit in it",
+                    page.count()
+                ),
+            );
+        }
+        let key_bytes: u64 = (0..fit)
             .filter_map(|i| page.branch_element(i).ok())
             .map(|e| e.key.len() as u64)
             .sum();
@@ -795,7 +817,7 @@ impl<'a, 'p> Walker<'a, 'p> {
             return;
         }
         let mut prev: Option<&[u8]> = None;
-        for i in 0..page.count() {
+        for i in 0..fit {
             let el = match page.branch_element(i) {
                 Ok(el) => el,
                 Err(e) => {
@@ -840,7 +862,7 @@ impl<'a, 'p> Walker<'a, 'p> {
             let Some(top) = stack.last_mut() else {
                 break;
             };
-            if top.next >= top.page.count() {
+            if top.next >= top.page.elements_in_view() {
                 stack.pop();
                 continue;
             }
