@@ -60,6 +60,9 @@ const ALARM_DEACTIVATE: i32 = 2;
 const ALARM_NOSPACE: i32 = 1;
 const ALARM_CORRUPT: i32 = 2;
 
+/// etcd's `lease.MaxLeaseTTL` in seconds.
+const MAX_LEASE_TTL: i64 = 9_000_000_000;
+
 /// Nesting bound for txns inside txns (etcd bounds it by request size; a hostile WAL
 /// must not make us recurse without limit).
 const MAX_TXN_DEPTH: usize = 64;
@@ -114,6 +117,9 @@ pub fn apply(state: &mut State<'_>, req: &InternalRaftRequest) -> Outcome {
         if g.id == 0 {
             return Outcome::Refused("lease not found");
         }
+        if g.ttl > MAX_LEASE_TTL {
+            return Outcome::Refused("lease: TTL is too large");
+        }
         if state.leases.contains_key(&g.id) {
             return Outcome::Refused("lease already exists");
         }
@@ -145,17 +151,37 @@ pub fn apply(state: &mut State<'_>, req: &InternalRaftRequest) -> Outcome {
     Outcome::NoEffect
 }
 
+/// etcd 3.4 `applierV3backend.Alarm`: the alarm store is per member and type; a new
+/// NOSPACE alarm replaces the applier with the capped one, a new CORRUPT alarm with the
+/// one that refuses everything; when the last alarm of a type is deactivated the applier
+/// goes back to normal (whatever other alarm is still raised).
 fn alarm(state: &mut State<'_>, a: &AlarmRequest) {
-    let on = match a.action {
-        ALARM_ACTIVATE => true,
-        ALARM_DEACTIVATE => false,
-        _ => return,
-    };
-    // The alarm store is per member; a cluster-wide view of "any NOSPACE raised" is what
-    // the applier checks, and fixtures raise it on one member. Deactivating clears it.
-    match a.alarm {
-        ALARM_NOSPACE => state.nospace = on,
-        ALARM_CORRUPT => state.corrupt = on,
+    if a.alarm != ALARM_NOSPACE && a.alarm != ALARM_CORRUPT {
+        return;
+    }
+    let key = (a.member_id, a.alarm);
+    match a.action {
+        ALARM_ACTIVATE => {
+            if !state.alarms.insert(key) {
+                return;
+            }
+            if a.alarm == ALARM_NOSPACE {
+                state.nospace = true;
+                state.corrupt = false;
+            } else {
+                state.corrupt = true;
+                state.nospace = false;
+            }
+        }
+        ALARM_DEACTIVATE => {
+            if !state.alarms.remove(&key) {
+                return;
+            }
+            if !state.alarms.iter().any(|&(_, t)| t == a.alarm) {
+                state.nospace = false;
+                state.corrupt = false;
+            }
+        }
         _ => {}
     }
 }
@@ -514,6 +540,31 @@ mod tests {
         );
         assert_eq!(out, Outcome::Applied { bumped: false });
         assert_eq!(s.revision, 1);
+    }
+
+    #[test]
+    fn alarms_switch_the_applier_per_member_and_type() {
+        let mut s = State::default();
+        let alarm = |action, member_id| InternalRaftRequest {
+            alarm: Some(AlarmRequest {
+                action,
+                member_id,
+                alarm: ALARM_NOSPACE,
+            }),
+            ..Default::default()
+        };
+        apply(&mut s, &alarm(ALARM_ACTIVATE, 1));
+        apply(&mut s, &alarm(ALARM_ACTIVATE, 2));
+        assert!(s.nospace);
+        // One member's alarm cleared: the other's still caps the applier.
+        apply(&mut s, &alarm(ALARM_DEACTIVATE, 1));
+        assert!(s.nospace);
+        apply(&mut s, &alarm(ALARM_DEACTIVATE, 2));
+        assert!(!s.nospace);
+        assert_eq!(
+            apply(&mut s, &put_req("k", "v", 0)),
+            Outcome::Applied { bumped: true }
+        );
     }
 
     #[test]

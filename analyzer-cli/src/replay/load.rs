@@ -218,9 +218,16 @@ pub fn load_at<'a>(
     {
         for item in b.iter() {
             let item = item.map_err(bolt)?;
-            match Alarm::parse(item.key).map(|a| a.alarm) {
-                Ok(AlarmType::NoSpace) => state.nospace = true,
-                Ok(AlarmType::Corrupt) => state.corrupt = true,
+            // etcd 3.4 `restoreAlarms`: any NOSPACE caps the applier, any CORRUPT stops it.
+            match Alarm::parse(item.key) {
+                Ok(a) if a.alarm == AlarmType::NoSpace => {
+                    state.alarms.insert((a.member_id, 1));
+                    state.nospace = true;
+                }
+                Ok(a) if a.alarm == AlarmType::Corrupt => {
+                    state.alarms.insert((a.member_id, 2));
+                    state.corrupt = true;
+                }
                 _ => {}
             }
         }

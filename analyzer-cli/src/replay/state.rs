@@ -67,9 +67,12 @@ pub struct State<'a> {
     pub revision: i64,
     /// The compact revision (-1 when never compacted).
     pub compact_revision: i64,
-    /// A NOSPACE alarm is raised: puts, txns with puts and lease grants are refused.
+    /// Raised alarms: (member ID, alarm type number: 1 NOSPACE, 2 CORRUPT).
+    pub alarms: std::collections::BTreeSet<(u64, i32)>,
+    /// The applier is capped (a NOSPACE alarm): puts, txns with puts and lease grants are
+    /// refused.
     pub nospace: bool,
-    /// A CORRUPT alarm is raised: every request is refused.
+    /// The applier refuses everything (a CORRUPT alarm).
     pub corrupt: bool,
 }
 
