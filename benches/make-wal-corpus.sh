@@ -2,10 +2,11 @@
 # Makes >= 300 MB of real etcd WAL for `cargo bench -p etcd-autopsy-benches --bench wal`.
 #
 # Starts etcd 3.4 (/usr/bin/etcd) on 127.0.0.1 ports 23850/23851 with its data under
-# benches/data/wal-corpus (gitignored), writes a Kubernetes-like mix through etcdctl:
-# transactions of many puts (values 1-16 KiB, as kube-apiserver objects), single puts,
-# deletes and lease grants, until the WAL directory holds TARGET_MB of records, then stops
-# etcd by its PID. Run it again to start over.
+# benches/data/wal-corpus (gitignored), writes through etcdctl first a minute of many small
+# concurrent puts (`etcdctl check perf`), then transactions of many puts (values 1-16 KiB,
+# as kube-apiserver objects) with single puts, deletes and lease grants in between, until
+# the WAL directory holds TARGET_MB of records; then stops etcd by its PID. Run it again to
+# start over (takes about 5 minutes).
 set -euo pipefail
 
 TARGET_MB=${TARGET_MB:-320}
@@ -66,6 +67,13 @@ print()
 PY
 }
 
+# Phase 1: many small entries. `etcdctl check perf` runs 60 s of concurrent 1 KiB puts
+# (up to 8000/s with load l) and deletes its prefix at the end: a few hundred thousand
+# entries of ~1.3 KB each, like a busy cluster's stream of small writes.
+"$ETCDCTL" --endpoints "$CLIENT" check perf --load=l >&2 || true
+echo "after check perf: $(( $(wal_bytes) / 1000000 )) MB of WAL records" >&2
+
+# Phase 2: large transactions (kube-apiserver-sized objects) until the target is reached.
 batch=0
 while :; do
   have=$(wal_bytes)
