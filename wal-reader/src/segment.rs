@@ -374,7 +374,11 @@ pub fn scan_segment<'a>(name: &str, data: &'a [u8], opts: ScanOptions) -> Segmen
                                     s.start_crc = Some(crc);
                                 }
                             }
-                            if s.items.is_empty() && s.records == 0 && r.rec_type != record::CRC_TYPE
+                            // Only the segment's real first record: after damage and a raw-mode
+                            // search the first good record is anywhere.
+                            if s.records == 0
+                                && s.damaged_at_item.is_none()
+                                && r.rec_type != record::CRC_TYPE
                             {
                                 s.findings.push(Finding::damage(
                                     FindingKind::MissingCrcRecord,
