@@ -11,11 +11,17 @@
 //!   (see [`super::defrag`]).
 //! - The compaction figures come from the key-bucket scan: per user key, the revisions at
 //!   or below R except the newest (and that one too when it is a tombstone). The size after
-//!   compaction and defrag scales the key bucket's predicted pages by the share of element
-//!   bytes (16-byte element header + key + value) that stays: an estimate, not a replay.
+//!   compaction and defrag runs the defrag model over the entries that stay, in key order
+//!   (a second, sequential pass over the leaf elements that reads each entry's user key
+//!   only when its revision is at or below R).
 
-use super::defrag::{model_from_leaf_pages, predicted_size, DefragPrediction, TreeModel};
-use super::scan::{CompactionEffect, Keyspace};
+use super::defrag::{
+    model_from_leaf_pages, predicted_size, DefragPrediction, TreeBuilder, TreeModel,
+    ETCD_DEFRAG_FILL_PERCENT,
+};
+use super::kv::KeyValueRef;
+use super::revision::parse_rev_key;
+use super::scan::Keyspace;
 use bbolt_reader::walk::Walk;
 use bbolt_reader::Db;
 
@@ -195,9 +201,9 @@ pub fn space(
     let effect = ks.map(|k| k.compaction_effect()).unwrap_or_default();
     let after = match (ks, key_model_index) {
         (Some(k), Some(i)) => {
-            let mut scaled = models.clone();
-            scaled[i].1 = scale_tree(&scaled[i].1, k, &effect);
-            predicted_size(ps, &scaled).size
+            let mut compacted = models.clone();
+            compacted[i].1 = model_after_compaction(k, ps);
+            predicted_size(ps, &compacted).size
         }
         _ => defrag.size,
     };
@@ -232,20 +238,27 @@ pub fn space(
     }
 }
 
-/// The key bucket's defrag tree shrunk to the share of element bytes a compaction keeps.
-fn scale_tree(m: &TreeModel, ks: &Keyspace<'_>, e: &CompactionEffect) -> TreeModel {
-    let all = ks.totals.entry_bytes + 16 * ks.totals.entries;
-    if all == 0 {
-        return m.clone();
+/// The key bucket's defrag tree after a compaction at the scan's limit: the entries that
+/// stay, in key order, through the bbolt split model.
+fn model_after_compaction(ks: &Keyspace<'_>, page_size: u64) -> TreeModel {
+    let limit = ks.limit;
+    let mut t = TreeBuilder::new(page_size, ETCD_DEFRAG_FILL_PERCENT);
+    for p in &ks.leaf_pages {
+        for el in p.leaf_elements().flatten() {
+            let keep = match parse_rev_key(el.key) {
+                Err(_) => true,
+                Ok(rk) if rk.rev.main > limit => true,
+                Ok(rk) => match KeyValueRef::parse(el.value) {
+                    Err(_) => true,
+                    Ok(kv) => ks.keys.get(kv.key).is_some_and(|a| {
+                        a.below_newest == Some(rk.rev) && !a.below_newest_tombstone
+                    }),
+                },
+            };
+            if keep {
+                t.push(el.key.len() as u32, el.value.len() as u64);
+            }
+        }
     }
-    let kept = e.bytes_kept + 16 * e.entries_kept;
-    let scale = |n: u64| ((n as u128 * kept as u128).div_ceil(all as u128)) as u64;
-    let mut out = m.clone();
-    out.leaf.pages = scale(m.leaf.pages);
-    out.leaf.nodes = scale(m.leaf.nodes).max(1);
-    out.leaf.used_bytes = scale(m.leaf.used_bytes);
-    out.branch.pages = scale(m.branch.pages);
-    out.branch.nodes = scale(m.branch.nodes);
-    out.branch.used_bytes = scale(m.branch.used_bytes);
-    out
+    t.finish()
 }
