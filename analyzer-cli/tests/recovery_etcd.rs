@@ -358,6 +358,7 @@ fn members_finds_a_split_brain_made_with_force_new_cluster() {
     assert_eq!(r["agree"], false);
     let d = r["disagreements"].to_string();
     assert!(d.contains("diverged after revision"), "{r}");
+    assert!(d.contains("different memberships"), "{r}");
     // The two restarted members hold more than m1 did when it stopped.
     let most = r["most_committed"].to_string();
     assert!(!most.contains(ms[0].to_str().unwrap()), "{r}");

@@ -13,14 +13,17 @@
 //! revision (the keyspaces differ at a revision both hold: split brain or corruption), or,
 //! among the members ahead of the common revision, at each higher revision several of
 //! them hold (they diverged after it);
-//! the same applied index with different revisions. The member that holds the most
+//! the same applied index with different revisions; different memberships recorded in
+//! the dbs (a member behind a membership change, or `--force-new-cluster` run on one).
+//! The member that holds the most
 //! committed data is the healthy one with the highest index after restart (then term).
 //!
 //! # JSON (`--json`), schema `etcd-autopsy/members/v1`
 //!
 //! `{"schema", "members": [{"path", "member_id_hex", "cluster_id_hex", "name", "term",
 //! "commit", "last_index", "consistent_index", "index_after_restart", "revision",
-//! "compact_revision", "healthy", "problems": [text], "hash": int | null}],
+//! "compact_revision", "healthy", "problems": [text], "hash": int | null,
+//! "db_members": [member ID hex]}],
 //! "common_revision": int | null, "hash_compact_revision": int | null, "agree": bool,
 //! "most_committed": [path], "disagreements": [text]}`.
 //!
@@ -85,6 +88,8 @@ pub struct MemberRow {
     pub problems: Vec<String>,
     /// HashKV at the common revision.
     pub hash: Option<u32>,
+    /// Member IDs (hex) the db's members bucket lists.
+    pub db_members: Vec<String>,
 }
 
 /// The comparison.
@@ -106,7 +111,12 @@ pub struct MembersReport {
     pub disagreements: Vec<String>,
 }
 
-fn row(path: &std::path::Path, c: &MemberCheck, name: Option<String>) -> MemberRow {
+fn row(
+    path: &std::path::Path,
+    c: &MemberCheck,
+    name: Option<String>,
+    db_members: Vec<String>,
+) -> MemberRow {
     let m = &c.member;
     let readable_last = m.last_index.unwrap_or(0);
     let after = m
@@ -132,6 +142,7 @@ fn row(path: &std::path::Path, c: &MemberCheck, name: Option<String>) -> MemberR
             .map(|f| format!("{} {}: {}", f.component, f.kind, f.message))
             .collect(),
         hash: None,
+        db_members,
     }
 }
 
@@ -169,17 +180,18 @@ pub fn compare(inputs: &[PathBuf], pool: &rayon::ThreadPool) -> Result<MembersRe
             .node_id_hex
             .as_deref()
             .and_then(|h| u64::from_str_radix(h, 16).ok());
-        let name = image
+        let recorded = image
             .as_ref()
             .and_then(|i| Db::open(i.bytes()).ok())
-            .and_then(|db| {
-                read_info(&db)
-                    .members
-                    .into_iter()
-                    .find(|m| Some(m.id) == id)
-                    .map(|m| m.name)
-            });
-        rows.push(row(p, &check, name));
+            .map(|db| read_info(&db).members)
+            .unwrap_or_default();
+        let name = recorded
+            .iter()
+            .find(|m| Some(m.id) == id)
+            .map(|m| m.name.clone());
+        let mut ids: Vec<String> = recorded.iter().map(|m| m.id_hex.clone()).collect();
+        ids.sort();
+        rows.push(row(p, &check, name, ids));
         images.push(image);
     }
     let revs: Vec<i64> = rows.iter().filter_map(|r| r.revision).collect();
@@ -277,6 +289,24 @@ pub fn compare(inputs: &[PathBuf], pool: &rayon::ThreadPool) -> Result<MembersRe
                     .join("; ")
             ));
         }
+    }
+    // Membership as each db records it.
+    let mut by_members: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| !r.db_members.is_empty()) {
+        by_members
+            .entry(r.db_members.join(","))
+            .or_default()
+            .push(&r.path);
+    }
+    if by_members.len() > 1 {
+        disagreements.push(format!(
+            "the dbs record different memberships: {} — one member lags behind a membership change, or --force-new-cluster was run on one",
+            by_members
+                .iter()
+                .map(|(m, ps)| format!("[{m}] ({})", ps.join(", ")))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
     }
     for r in &rows {
         if !r.healthy {
