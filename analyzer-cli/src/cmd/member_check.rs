@@ -30,7 +30,7 @@
 //! "consistent_index", "revision", "compact_revision", "node_id_hex", "cluster_id_hex",
 //! "term", "commit", "first_index", "last_index", "wal_segments", "wal_stopped_at":
 //! {"segment", "offset"} | null, "snapshot": {"file", "index", "term"} | null,
-//! "unapplied_committed_entries", "verdicts": [text], "notes": [finding]}}`.
+//! "snapshot_db": name | null, "unapplied_committed_entries", "verdicts": [text], "notes": [finding]}}`.
 //! `findings` holds damage only (`ok` = it is empty); informational findings are in
 //! `member.notes`.
 //!
@@ -135,6 +135,9 @@ pub struct MemberSummary {
     pub wal_stopped_at: Option<StopPoint>,
     /// The snapshot etcd would load.
     pub snapshot: Option<SnapPoint>,
+    /// `<index>.snap.db` for that snapshot, when present (a db received from the leader
+    /// that etcd swaps in on start when its own db is older).
+    pub snapshot_db: Option<String>,
     /// Committed entries above the consistent index (etcd applies them on start).
     pub unapplied_committed_entries: u64,
     /// What it all means, for a person.
@@ -344,6 +347,12 @@ pub fn check_member(member: &Member, meta: MetaChoice) -> Result<MemberCheck> {
         })
     });
     let snap_index = sum.snapshot.as_ref().map_or(0, |s| s.index);
+    if let (Some(d), true) = (&member.snap_dir, snap_index > 0) {
+        let name = format!("{snap_index:016x}.snap.db");
+        if d.join(&name).is_file() {
+            sum.snapshot_db = Some(name);
+        }
+    }
     let ci = sum.consistent_index;
 
     // wal
@@ -514,7 +523,17 @@ fn agreement(
         }
         return;
     };
-    if ci < snap_index {
+    if ci < snap_index && sum.snapshot_db.is_some() {
+        add(
+            false,
+            "snapshot_db_pending",
+            format!(
+                "db consistent index {ci} < snapshot index {snap_index}, and member/snap/{} is present: etcd will swap it in as the db on start",
+                sum.snapshot_db.as_deref().unwrap_or("")
+            ),
+            &mut sum.verdicts,
+        );
+    } else if ci < snap_index {
         add(
             true,
             "db_behind_snapshot",
