@@ -29,7 +29,7 @@
 use crate::error::{CliError, Result, EXIT_DAMAGE, EXIT_OK};
 use crate::input::{self, DbImage};
 use crate::mvcc::info::read_info;
-use crate::mvcc::scan::{group_by_prefix, scan_keyspace, Keyspace, PrefixStats};
+use crate::mvcc::scan::{group_by_prefix, Keyspace, PrefixStats};
 use crate::output::{human_bytes, sanitize};
 use base64::Engine as _;
 use bbolt_reader::Db;
@@ -106,11 +106,11 @@ pub(crate) fn scan_with_progress<'a>(
     else {
         return Ok(None);
     };
-    let leaf_guess = db.meta().high_water_mark;
-    let bar = crate::progress::bar(leaf_guess, "key bucket", false);
-    let ks = pool
-        .install(|| scan_keyspace(&bucket, limit, &|n| bar.inc(n)))
-        .map_err(|e| bolt_err(image, e))?;
+    let pages = bucket.leaf_pages().map_err(|e| bolt_err(image, e))?;
+    let bar = crate::progress::bar(pages.len() as u64, "key bucket", false);
+    let mut ks =
+        pool.install(|| crate::mvcc::scan::scan_leaf_pages(&pages, limit, &|n| bar.inc(n)));
+    ks.leaf_pages = pages;
     bar.finish_and_clear();
     Ok(Some(ks))
 }

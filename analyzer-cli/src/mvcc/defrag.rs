@@ -409,12 +409,12 @@ mod tests {
                 }
                 let mut sz = 16;
                 let mut idx = 0;
-                for i in 0..rest.len() - 2 {
+                for (i, &e) in rest.iter().enumerate().take(rest.len() - 2) {
                     idx = i;
-                    if i >= 2 && sz + rest[i] > thr {
+                    if i >= 2 && sz + e > thr {
                         break;
                     }
-                    sz += rest[i];
+                    sz += e;
                 }
                 let first: u64 = 16 + rest[..idx].iter().sum::<u64>();
                 nodes += 1;

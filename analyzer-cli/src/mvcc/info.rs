@@ -45,6 +45,9 @@ pub struct EtcdInfo {
     pub problems: Vec<String>,
 }
 
+/// Called with each entry of a bucket and the problem list.
+type EntryFn<'f> = dyn FnMut(&[u8], &[u8], &mut Vec<String>) + 'f;
+
 /// Reads the small buckets. Damage becomes a problem line; it never stops the read.
 pub fn read_info(db: &Db<'_>) -> EtcdInfo {
     let mut info = EtcdInfo::default();
@@ -60,25 +63,24 @@ pub fn read_info(db: &Db<'_>) -> EtcdInfo {
             }
         }
     }
-    let mut each =
-        |name: &[u8], f: &mut dyn FnMut(&[u8], &[u8], &mut Vec<String>)| match db.bucket(name) {
-            Ok(Some(b)) => {
-                for kv in b.iter() {
-                    match kv {
-                        Ok(kv) => f(kv.key, kv.value, &mut info.problems),
-                        Err(e) => {
-                            info.problems
-                                .push(format!("bucket {}: {e}", String::from_utf8_lossy(name)));
-                            break;
-                        }
+    let mut each = |name: &[u8], f: &mut EntryFn<'_>| match db.bucket(name) {
+        Ok(Some(b)) => {
+            for kv in b.iter() {
+                match kv {
+                    Ok(kv) => f(kv.key, kv.value, &mut info.problems),
+                    Err(e) => {
+                        info.problems
+                            .push(format!("bucket {}: {e}", String::from_utf8_lossy(name)));
+                        break;
                     }
                 }
             }
-            Ok(None) => {}
-            Err(e) => info
-                .problems
-                .push(format!("bucket {}: {e}", String::from_utf8_lossy(name))),
-        };
+        }
+        Ok(None) => {}
+        Err(e) => info
+            .problems
+            .push(format!("bucket {}: {e}", String::from_utf8_lossy(name))),
+    };
     let mut meta_pairs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     each(META_BUCKET, &mut |k, v, _| {
         if meta_pairs.len() < 1000 {
