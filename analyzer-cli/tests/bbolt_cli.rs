@@ -324,22 +324,34 @@ fn damaged_bbolt_variants_report_each_expected_finding() {
         .filter(|v| v["component"] == "bbolt")
         .collect();
     for v in variants {
-        let path = fixtures().join("damaged").join(v["path"].as_str().unwrap());
+        let name = v["name"].as_str().unwrap_or("?");
+        let rel = v["file"].as_str().or(v["path"].as_str()).unwrap();
+        let path = fixtures().join("damaged").join(rel);
         let (code, out, err) = run(&["check", s(&path), "--json"]);
-        assert!(!err.contains("panicked"), "{}: {err}", v["name"]);
-        if let Some(want) = v["expected_exit"].as_i64() {
-            assert_eq!(code as i64, want, "{}: {out}{err}", v["name"]);
-        }
-        if code == 2 {
-            continue;
-        }
+        assert!(!err.contains("panicked"), "{name}: {err}");
+        // Damage found and reported: exit 1, also when no meta is valid.
+        assert_eq!(code, 1, "{name}: {out}{err}");
         let got: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(got["ok"], false, "{name}");
         let findings = got["findings"].as_array().unwrap();
+        let mut allowed: Vec<&str> = Vec::new();
         for f in v["expected_findings"].as_array().unwrap() {
-            let hit = findings.iter().any(|g| {
-                g["kind"] == f["kind"] && (f.get("page").is_none() || g["page"] == f["page"])
-            });
-            assert!(hit, "{}: expected {f} in {out}", v["name"]);
+            allowed.push(f["kind"].as_str().unwrap());
+            let hit = findings
+                .iter()
+                .any(|g| g["kind"] == f["kind"] && (f["page"].is_null() || g["page"] == f["page"]));
+            assert!(hit, "{name}: expected {f} in {out}");
+        }
+        if let Some(extra) = v["also_possible"].as_array() {
+            allowed.extend(extra.iter().filter_map(|k| k.as_str()));
+        }
+        allowed.push("page_id_mismatch");
+        for g in findings {
+            let kind = g["kind"].as_str().unwrap();
+            assert!(allowed.contains(&kind), "{name}: unexpected finding {g}");
+        }
+        if v["expect_open"] == false {
+            assert!(got["meta_in_use"].is_null(), "{name}");
         }
     }
 }
