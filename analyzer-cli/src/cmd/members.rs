@@ -351,11 +351,18 @@ pub fn run(args: &Args) -> Result<u8> {
         return Ok(code);
     }
     let mut out = stdout();
+    let w = r
+        .members
+        .iter()
+        .map(|m| sanitize(m.path.as_bytes()).chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(6);
     let o = |v: Option<u64>| v.map_or("-".to_string(), |x| x.to_string());
     let oi = |v: Option<i64>| v.map_or("-".to_string(), |x| x.to_string());
     writeln!(
         out,
-        "{:<30} {:<16} {:<16} {:>5} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10}  health",
+        "{:<w$} {:<16} {:<16} {:>5} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10}  health",
         "member",
         "id",
         "cluster",
@@ -371,7 +378,7 @@ pub fn run(args: &Args) -> Result<u8> {
     for m in &r.members {
         writeln!(
             out,
-            "{:<30} {:<16} {:<16} {:>5} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10}  {}",
+            "{:<w$} {:<16} {:<16} {:>5} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10}  {}",
             sanitize(m.path.as_bytes()),
             m.member_id_hex.as_deref().unwrap_or("-"),
             m.cluster_id_hex.as_deref().unwrap_or("-"),
