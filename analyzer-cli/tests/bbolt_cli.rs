@@ -355,3 +355,40 @@ fn damaged_bbolt_variants_report_each_expected_finding() {
         }
     }
 }
+
+#[test]
+fn info_reports_both_broken_metas_with_exit_1() {
+    let db = fixtures().join("damaged/bbolt/both-metas-checksum.db");
+    if !db.is_file() {
+        return;
+    }
+    let (code, v) = run_json(&["info", s(&db), "--json"]);
+    assert_eq!(code, 1);
+    assert!(v["meta_in_use"].is_null());
+    for m in v["metas"].as_array().unwrap() {
+        assert_eq!(m["valid"], false);
+        assert_eq!(m["checksum_ok"], false);
+        assert!(m["problem"].as_str().unwrap().contains("checksum"));
+    }
+}
+
+#[test]
+fn iterate_bucket_json_carries_the_text_lines() {
+    let (_, db, _) = healthy().into_iter().next().unwrap();
+    let (code, v) = run_json(&["iterate-bucket", s(&db), "meta", "--json"]);
+    assert_eq!(code, 0);
+    let (_, text, _) = run(&["iterate-bucket", s(&db), "meta"]);
+    let lines: Vec<&str> = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["line"].as_str().unwrap())
+        .collect();
+    assert_eq!(lines, text.lines().collect::<Vec<_>>());
+    assert!(lines
+        .iter()
+        .any(|l| l.starts_with("key=\"consistent_index\", value=")));
+    let (code, _, err) = run(&["iterate-bucket", s(&db), "no-such-bucket"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("got nil bucket for no-such-bucket"), "{err}");
+}

@@ -44,6 +44,32 @@
 //! # }
 //! ```
 //!
+//! Checking a whole file, and bbolt's `Bucket.Stats()` for each top-level bucket:
+//!
+//! ```no_run
+//! # fn f(bytes: &[u8]) -> Result<(), bbolt_reader::Error> {
+//! let db = bbolt_reader::Db::open(bytes)?;
+//! let walk = bbolt_reader::walk(&db); // one pass: page graph, statistics, findings
+//! let stats = walk.bucket_stats();
+//! for i in walk.top_level() {
+//!     println!("{:?}: {} keys, depth {}", walk.path(i), stats[i].keys, stats[i].depth);
+//! }
+//! println!("{} free pages", walk.graph.free_count());
+//! for finding in bbolt_reader::check::check_walk(&db, &walk).findings {
+//!     println!("{finding}"); // e.g. "page 163: cycle: ..."
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Modules
+//!
+//! - [`meta`], [`page`]: the on-disk structures, with their layouts documented.
+//! - [`db`], [`bucket`]: reading: [`Db`], [`Bucket`], [`Cursor`].
+//! - [`walk`](mod@walk): the whole-file pass (page graph, owners, free pages) that [`stats`](mod@stats) and
+//!   [`check`](mod@check) build on; parallel over leaf pages with rayon, deterministic.
+//! - [`fuzz`]: the body of the `bbolt_open_walk_check` fuzz target.
+//!
 //! [bbolt]: https://github.com/etcd-io/bbolt
 #![deny(missing_docs)]
 
