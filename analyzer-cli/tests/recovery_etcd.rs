@@ -372,3 +372,34 @@ fn members_finds_a_split_brain_made_with_force_new_cluster() {
     assert_eq!(r["different_value"], 1, "{r}");
     assert_eq!(r["keys"][0]["key"]["text"], "/split/brain");
 }
+
+#[test]
+fn a_data_dir_made_by_snapshot_restore_checks_clean_and_equals_its_snapshot() {
+    let snap = fixtures().join("snapshot/snapshot.db");
+    if !snap.is_file() {
+        return;
+    }
+    let dir = scratch("restored");
+    let data = dir.join("data");
+    let out = Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .args(["snapshot", "restore", s(&snap), "--data-dir", s(&data)])
+        .args([
+            "--name",
+            "r1",
+            "--initial-cluster",
+            "r1=http://127.0.0.1:24230",
+        ])
+        .args(["--initial-advertise-peer-urls", "http://127.0.0.1:24230"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (code, r) = run_json(&["check", s(&data), "--json"]);
+    assert_eq!(code, 0, "{r}");
+    let (code, r) = run_json(&["diff", s(&data), s(&snap), "--json"]);
+    assert_eq!((code, &r["identical"]), (0, &Value::Bool(true)), "{r}");
+}

@@ -10,9 +10,10 @@
 //!   `wal_blocks_start` (damage etcd refuses to start with);
 //! - `snap`: the `.snap` files (`snap_crc_mismatch`, `snap_corrupt`, ...);
 //! - `member`: whether db, WAL and snapshot agree: `db_behind_snapshot`,
-//!   `commit_beyond_last_index`, `entries_missing`, `db_ahead_of_wal`,
-//!   `member_not_in_db`, and the informational `unapplied_entries` (committed entries the
-//!   db has not applied; etcd applies them on start — normal after a hard stop).
+//!   `commit_beyond_last_index`, `entries_missing`, `db_ahead_of_wal`, and the
+//!   informational `unapplied_entries` (committed entries the db has not applied; etcd
+//!   applies them on start — normal after a hard stop) and `member_not_in_db` (the WAL's
+//!   member is not in the db's members bucket: normal after `etcdctl snapshot restore`).
 //!
 //! Facts (etcd 3.4): on start etcd loads the newest readable `.snap`; when its index is
 //! above the db's consistent index it needs `<index>.snap.db` and fails without it
@@ -598,11 +599,13 @@ fn agreement(
     }
     if let Some(m) = scan.metadata {
         if !db_members.is_empty() && !db_members.contains(&m.node_id) {
+            // Not damage by itself: etcd 3.4 keeps the membership in the v2 store of the
+            // .snap file, and `etcdctl snapshot restore` leaves the old members in the db.
             add(
-                true,
+                false,
                 "member_not_in_db",
                 format!(
-                    "the WAL belongs to member {:016x}, which the db's members bucket does not list: the db may come from another member or cluster",
+                    "the WAL belongs to member {:016x}, which the db's members bucket does not list: normal for a data dir made by `etcdctl snapshot restore` (etcd 3.4 keeps membership in the .snap file); otherwise the db may come from another member or cluster",
                     m.node_id
                 ),
                 &mut sum.verdicts,
