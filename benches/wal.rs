@@ -9,6 +9,10 @@
 //! every record's walpb.Record and payload (entries, states, metadata), link the segments
 //! and replay the raft log; "decode requests" adds decoding every normal entry's
 //! InternalRaftRequest with prost.
+//!
+//! Measured 2026-11-21 on the 2-core dev machine (other builds running, load ~5), corpus of
+//! 384 MB / 6 segments / 225k entries: cat 4.4-4.9 GB/s, verify 3.3-3.9 GB/s (1.25-1.35x
+//! cat's time), verify + decode all requests 1.8-2.0 GB/s.
 
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
