@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
 # The project's one test command: installs what the tests need on a fresh Debian machine
 # with a Rust toolchain (etcd-server and etcd-client from Debian, for the tests that run a
-# real etcd), then builds and runs every test in the workspace.
+# real etcd; python3 for the scripts that derive the damaged fixtures), then builds and runs
+# every test in the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need_etcd=0
-command -v etcd >/dev/null 2>&1 || need_etcd=1
-command -v etcdctl >/dev/null 2>&1 || need_etcd=1
-if [ "$need_etcd" = 1 ]; then
+missing=()
+command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
+command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+if [ "${#missing[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  echo "== installing etcd-server and etcd-client from Debian"
+  echo "== installing from Debian: ${missing[*]}"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq etcd-server etcd-client >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 etcd --version | head -1
+
+echo "== deriving the damaged fixture variants (fixtures/make-damaged.sh)"
+bash fixtures/make-damaged.sh
 
 echo "== cargo test (workspace)"
 cargo test --workspace --locked
