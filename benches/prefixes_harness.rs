@@ -49,6 +49,14 @@ pub fn maybe_child() {
             std::process::exit(2);
         }
     };
+    // Anonymous memory still held (the parent sets glibc to keep freed memory, so this is
+    // close to the peak of heap use); file pages of the mapping are not counted here.
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        if let Some(l) = status.lines().find(|l| l.starts_with("RssAnon:")) {
+            let kb = l.split_whitespace().nth(1).unwrap_or("0");
+            eprintln!("ANON_KB {kb}");
+        }
+    }
     std::process::exit(match r {
         Ok(c) => i32::from(c),
         Err(e) => {
@@ -81,12 +89,25 @@ fn devnull() -> Stdio {
     Stdio::from(std::fs::File::create("/dev/null").expect("/dev/null"))
 }
 
-/// One measured run: wall seconds and peak RSS in KiB (None without /usr/bin/time).
-pub fn run_once(argv: &[String]) -> (f64, Option<u64>) {
+/// One measured run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Run {
+    /// Wall seconds.
+    pub secs: f64,
+    /// CPU seconds (user + system) from /usr/bin/time.
+    pub cpu: Option<f64>,
+    /// Peak RSS in KiB from /usr/bin/time (mapped file pages included).
+    pub rss_kb: Option<u64>,
+    /// Anonymous memory at exit in KiB (children of this bench only).
+    pub anon_kb: Option<u64>,
+}
+
+/// One measured run: wall seconds, CPU, peak RSS (None without /usr/bin/time), anon KiB.
+pub fn run_once(argv: &[String]) -> Run {
     let time = Path::new("/usr/bin/time");
     let mut c = if time.is_file() {
         let mut c = Command::new(time);
-        c.args(["-f", "RSS_KB %M"]).args(argv);
+        c.args(["-f", "RSS_KB %M CPU %U %S"]).args(argv);
         c
     } else {
         let mut c = Command::new(&argv[0]);
@@ -94,33 +115,55 @@ pub fn run_once(argv: &[String]) -> (f64, Option<u64>) {
         c
     };
     c.stdout(devnull()).stderr(Stdio::piped());
+    // Keep freed heap memory in the process so RssAnon at exit shows the peak.
+    c.env("MALLOC_MMAP_THRESHOLD_", "33554432")
+        .env("MALLOC_TRIM_THRESHOLD_", "1099511627776");
     let t = Instant::now();
     let out = c.output().expect("child runs");
     let secs = t.elapsed().as_secs_f64();
     let err = String::from_utf8_lossy(&out.stderr);
-    let rss = err
+    let time_line = err.lines().filter_map(|l| l.strip_prefix("RSS_KB ")).last();
+    let rss_kb = time_line
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|s| s.parse().ok());
+    let cpu = time_line.and_then(|l| {
+        let f: Vec<f64> = l
+            .split_whitespace()
+            .skip(2)
+            .filter_map(|s| s.parse().ok())
+            .collect();
+        (f.len() == 2).then(|| f[0] + f[1])
+    });
+    let anon_kb = err
         .lines()
-        .filter_map(|l| l.strip_prefix("RSS_KB "))
+        .filter_map(|l| l.strip_prefix("ANON_KB "))
         .last()
         .and_then(|s| s.trim().parse().ok());
     assert!(
         out.status.code().is_some_and(|c| c <= 1),
         "{argv:?} failed: {err}"
     );
-    (secs, rss)
+    Run {
+        secs,
+        cpu,
+        rss_kb,
+        anon_kb,
+    }
 }
 
-/// Median wall time and largest peak RSS over `n` runs.
-pub fn measure(argv: &[String], n: usize) -> (f64, Option<u64>) {
-    let mut times = Vec::new();
-    let mut rss = None;
-    for _ in 0..n {
-        let (t, r) = run_once(argv);
-        times.push(t);
-        rss = rss.max(r);
+/// Median wall and CPU time, largest memory figures over `n` runs.
+pub fn measure(argv: &[String], n: usize) -> Run {
+    let runs: Vec<Run> = (0..n.max(1)).map(|_| run_once(argv)).collect();
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v.get(v.len() / 2).copied()
+    };
+    Run {
+        secs: median(runs.iter().map(|r| r.secs).collect()).unwrap_or(0.0),
+        cpu: median(runs.iter().filter_map(|r| r.cpu).collect()),
+        rss_kb: runs.iter().filter_map(|r| r.rss_kb).max(),
+        anon_kb: runs.iter().filter_map(|r| r.anon_kb).max(),
     }
-    times.sort_by(|a, b| a.total_cmp(b));
-    (times[times.len() / 2], rss)
 }
 
 /// argv for a child running `cmd` with `threads` on `db`.
@@ -150,34 +193,40 @@ pub fn bench(cmds: &[&str]) {
     // Warm the page cache.
     run_once(&cat);
     run_once(&cat);
-    let (cat_t, cat_rss) = measure(&cat, runs);
+    let c = measure(&cat, runs);
     println!(
-        "db {} ({:.2} GiB), warm cache, median of {runs} runs",
+        "db {} ({:.2} GiB), warm cache, median of {runs} runs (2 cores shared with whatever else runs)",
         db.display(),
         size as f64 / (1u64 << 30) as f64
     );
     println!(
-        "{:<24} {:>9} {:>9} {:>12}",
-        "command", "seconds", "x cat", "peak RSS"
+        "{:<24} {:>8} {:>7} {:>8} {:>7} {:>10} {:>10}",
+        "command", "wall s", "x cat", "cpu s", "x cat", "peak RSS", "heap"
     );
-    let rss_s = |r: Option<u64>| r.map_or("-".to_string(), |k| format!("{} MiB", k / 1024));
-    println!(
-        "{:<24} {:>9.3} {:>9.2} {:>12}",
-        "cat db > /dev/null",
-        cat_t,
-        1.0,
-        rss_s(cat_rss)
-    );
+    let mib = |k: Option<u64>| k.map_or("-".to_string(), |k| format!("{} MiB", k / 1024));
+    let opt = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.3}"));
+    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+        _ => "-".to_string(),
+    };
+    let line = |name: &str, r: &Run| {
+        println!(
+            "{:<24} {:>8.3} {:>7.2} {:>8} {:>7} {:>10} {:>10}",
+            name,
+            r.secs,
+            r.secs / c.secs,
+            opt(r.cpu),
+            ratio(r.cpu, c.cpu),
+            mib(r.rss_kb),
+            mib(r.anon_kb)
+        )
+    };
+    line("cat db > /dev/null", &c);
     for cmd in cmds {
         for threads in [1, 2] {
-            let (t, rss) = measure(&child_argv(cmd, threads, &db), runs);
-            println!(
-                "{:<24} {:>9.3} {:>9.2} {:>12}",
-                format!("{cmd} --threads {threads}"),
-                t,
-                t / cat_t,
-                rss_s(rss)
-            );
+            let r = measure(&child_argv(cmd, threads, &db), runs);
+            line(&format!("{cmd} --threads {threads}"), &r);
         }
     }
+    println!("peak RSS counts the file pages the kernel maps around each touched page; heap = anonymous memory");
 }

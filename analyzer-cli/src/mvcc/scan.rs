@@ -63,6 +63,8 @@ pub struct KeyAcc {
     pub below_newest_tombstone: bool,
     /// Its bbolt key + value bytes.
     pub below_newest_entry_bytes: u64,
+    /// Its position among the bucket's leaf elements (page by page, element by element).
+    pub below_newest_ordinal: u64,
 }
 
 impl KeyAcc {
@@ -82,6 +84,7 @@ impl KeyAcc {
         entry_bytes: u64,
         lease: i64,
         limit: i64,
+        ordinal: u64,
     ) {
         self.revisions += 1;
         self.tombstones += u32::from(tombstone);
@@ -105,6 +108,7 @@ impl KeyAcc {
                 self.below_newest = Some(rev);
                 self.below_newest_tombstone = tombstone;
                 self.below_newest_entry_bytes = entry_bytes;
+                self.below_newest_ordinal = ordinal;
             }
         }
     }
@@ -136,6 +140,7 @@ impl KeyAcc {
                 self.below_newest = Some(ob);
                 self.below_newest_tombstone = o.below_newest_tombstone;
                 self.below_newest_entry_bytes = o.below_newest_entry_bytes;
+                self.below_newest_ordinal = o.below_newest_ordinal;
             }
         }
         self.below_count += o.below_count;
@@ -238,7 +243,7 @@ impl<'a> Acc<'a> {
         }
     }
 
-    fn scan_page(&mut self, page: &Page<'a>, limit: i64) {
+    fn scan_page(&mut self, page: &Page<'a>, limit: i64, base: u64) {
         self.totals.leaf_nodes += 1;
         self.totals.leaf_pages += u64::from(page.overflow()) + 1;
         self.totals.leaf_used_bytes += page.used_bytes();
@@ -300,6 +305,7 @@ impl<'a> Acc<'a> {
                 entry_bytes,
                 kv.lease,
                 limit,
+                base + index as u64,
             );
         }
     }
@@ -378,20 +384,23 @@ pub fn scan_leaf_pages<'a>(
     let groups = if threads == 1 { 1 } else { threads * 2 };
     let per_group = pages.len().div_ceil(groups).max(1);
     let per_chunk = chunk_pages(pages.len());
+    let bases = element_bases(pages);
     let accs: Vec<Acc<'a>> = pages
         .par_chunks(per_group)
-        .map(|group| {
+        .enumerate()
+        .map(|(g, group)| {
             let entries: usize = group.iter().map(|p| p.count()).sum();
-            // Most keys have few revisions; a quarter of the entries, capped, avoids most
+            // Most keys have few revisions; half the entries, capped, avoids most
             // rehashing without reserving memory by an untrusted count.
-            let cap = (entries / 4).min(1 << 22);
+            let cap = (entries / 2).min(1 << 21);
             let mut acc = Acc {
                 keys: FastMap::with_capacity_and_hasher(cap, Default::default()),
                 ..Acc::default()
             };
-            for chunk in group.chunks(per_chunk) {
-                for p in chunk {
-                    acc.scan_page(p, limit);
+            let first = g * per_group;
+            for (c, chunk) in group.chunks(per_chunk).enumerate() {
+                for (i, p) in chunk.iter().enumerate() {
+                    acc.scan_page(p, limit, bases[first + c * per_chunk + i]);
                 }
                 progress(chunk.len() as u64);
             }
@@ -410,6 +419,19 @@ pub fn scan_leaf_pages<'a>(
         problem_count: acc.problem_count,
         leaf_pages: Vec::new(),
     }
+}
+
+/// For each page, the ordinal of its first element among all leaf elements of `pages`.
+pub fn element_bases(pages: &[Page<'_>]) -> Vec<u64> {
+    let mut n = 0u64;
+    pages
+        .iter()
+        .map(|p| {
+            let b = n;
+            n += p.count() as u64;
+            b
+        })
+        .collect()
 }
 
 /// Merges per-group results pairwise in parallel (a balanced tree of merges).
@@ -529,6 +551,23 @@ impl Keyspace<'_> {
         e.bytes_kept = self.totals.entry_bytes - e.bytes_dropped;
         e.entries_kept = self.totals.entries - e.revisions_dropped;
         e
+    }
+
+    /// One bit per leaf element (by ordinal, see [`element_bases`]): set for the entries a
+    /// compaction at the limit keeps among those at or below it — each key's newest
+    /// revision at or below the limit, when that is not a tombstone. 1 bit per entry.
+    pub fn kept_below_limit(&self) -> Vec<u64> {
+        let slots: u64 = self.leaf_pages.iter().map(|p| p.count() as u64).sum();
+        let mut bits = vec![0u64; slots.div_ceil(64) as usize];
+        for a in self.keys.values() {
+            if a.below_newest.is_some() && !a.below_newest_tombstone {
+                let o = a.below_newest_ordinal;
+                if let Some(w) = bits.get_mut((o / 64) as usize) {
+                    *w |= 1 << (o % 64);
+                }
+            }
+        }
+        bits
     }
 
     /// Number of keys whose newest revision is live.

@@ -19,7 +19,6 @@ use super::defrag::{
     model_from_leaf_pages, predicted_size, DefragPrediction, TreeBuilder, TreeModel,
     ETCD_DEFRAG_FILL_PERCENT,
 };
-use super::kv::KeyValueRef;
 use super::revision::parse_rev_key;
 use super::scan::Keyspace;
 use bbolt_reader::walk::Walk;
@@ -239,26 +238,31 @@ pub fn space(
 }
 
 /// The key bucket's defrag tree after a compaction at the scan's limit: the entries that
-/// stay, in key order, through the bbolt split model.
+/// stay, in key order, through the bbolt split model. Which entries at or below the limit
+/// stay comes from the scan (one bit per entry), so this pass reads only revision keys.
 fn model_after_compaction(ks: &Keyspace<'_>, page_size: u64) -> TreeModel {
     let limit = ks.limit;
+    let kept = ks.kept_below_limit();
+    let bit = |o: u64| {
+        kept.get((o / 64) as usize)
+            .is_some_and(|w| w & (1 << (o % 64)) != 0)
+    };
     let mut t = TreeBuilder::new(page_size, ETCD_DEFRAG_FILL_PERCENT);
+    let mut ordinal = 0u64;
     for p in &ks.leaf_pages {
-        for el in p.leaf_elements().flatten() {
+        for (i, el) in p.leaf_elements().enumerate() {
+            let o = ordinal + i as u64;
+            let Ok(el) = el else { continue };
             let keep = match parse_rev_key(el.key) {
+                // Not a revision: the scan could not place it; defrag copies it as it is.
                 Err(_) => true,
-                Ok(rk) if rk.rev.main > limit => true,
-                Ok(rk) => match KeyValueRef::parse(el.value) {
-                    Err(_) => true,
-                    Ok(kv) => ks.keys.get(kv.key).is_some_and(|a| {
-                        a.below_newest == Some(rk.rev) && !a.below_newest_tombstone
-                    }),
-                },
+                Ok(rk) => rk.rev.main > limit || bit(o),
             };
             if keep {
                 t.push(el.key.len() as u32, el.value.len() as u64);
             }
         }
+        ordinal += p.count() as u64;
     }
     t.finish()
 }
