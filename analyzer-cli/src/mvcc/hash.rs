@@ -302,3 +302,95 @@ mod tests {
         assert_eq!(a.then(Crc::default()), a);
     }
 }
+
+#[cfg(test)]
+mod keep_rule_tests {
+    use super::*;
+    use crate::mvcc::testdb::{build, encode, Entry};
+
+    fn expected(entries: &[Entry<'_>]) -> u32 {
+        let mut c = Crc::default();
+        c.update(b"key");
+        for e in entries {
+            let (k, v) = encode(e);
+            c.update(&k);
+            c.update(&v);
+        }
+        c.crc
+    }
+
+    fn hashkv(db: &[u8], rev: i64, compact: i64) -> HashKv {
+        let db = Db::open(db).unwrap();
+        let b = db.bucket(b"key").unwrap().unwrap();
+        hash_kv(Some(&b), rev, compact, &|_| {}).unwrap()
+    }
+
+    const A2: Entry<'static> = (2, "/a", Some(b"a-v1"), 0);
+    const B3: Entry<'static> = (3, "/b", Some(b"b-v1"), 0);
+    const A4: Entry<'static> = (4, "/a", Some(b"a-v2"), 0);
+    const B5: Entry<'static> = (5, "/b", None, 0);
+    const C6: Entry<'static> = (6, "/c", Some(b"c-v1"), 7);
+    const A7: Entry<'static> = (7, "/a", Some(b"a-v3"), 0);
+
+    #[test]
+    fn without_compaction_every_revision_up_to_r_is_hashed() {
+        let all = [A2, B3, A4, B5, C6, A7];
+        let db = build(&all, None);
+        assert_eq!(hashkv(&db, 7, -1).hash, expected(&all));
+        assert_eq!(hashkv(&db, 5, -1).hash, expected(&all[..4]));
+    }
+
+    #[test]
+    fn a_tombstone_at_the_compact_revision_and_superseded_revisions_are_left_out() {
+        // Compacted at 5, the revision of /b's delete: /b's newest revision at or below R is
+        // a tombstone, so none of its revisions is kept; /a's newest at or below R = 7 is 7,
+        // so its versions 2 and 4 (both <= 5) are left out too.
+        let all = [A2, B3, A4, B5, C6, A7];
+        let db = build(&all, Some(5));
+        let h = hashkv(&db, 7, 5);
+        assert_eq!(h.hash, expected(&[C6, A7]));
+        assert_eq!(h.entries_skipped, 4);
+        // The same keyspace after etcd's compaction deleted those entries hashes the same.
+        let compacted = build(&[A4, C6, A7], Some(5));
+        assert_eq!(hashkv(&compacted, 7, 5).hash, h.hash);
+    }
+
+    #[test]
+    fn below_r_the_keep_set_is_taken_at_r_not_at_the_compact_revision() {
+        // At R = 6 (> C = 3) the keep set is each key's newest revision <= 6: /a@4 and
+        // /c@6 (/b's is its delete). So /a@2 and /b@3 (<= C) are left out, although a
+        // compaction at 3 keeps both; every revision above C is hashed.
+        let all = [A2, B3, A4, B5, C6, A7];
+        let db = build(&all, Some(3));
+        assert_eq!(hashkv(&db, 6, 3).hash, expected(&[A4, B5, C6]));
+        // /b: newest <= 4 is its put at 3, which stays.
+        assert_eq!(hashkv(&db, 4, 3).hash, expected(&[B3, A4]));
+    }
+
+    #[test]
+    fn an_empty_keep_set_hashes_everything_up_to_r() {
+        // Every key is deleted at or below R: nothing to keep, and etcd then skips nothing.
+        let x2: Entry<'_> = (2, "/x", Some(b"x"), 0);
+        let x3: Entry<'_> = (3, "/x", None, 0);
+        let db = build(&[x2, x3], Some(3));
+        assert_eq!(hashkv(&db, 3, 3).hash, expected(&[x2, x3]));
+    }
+
+    #[test]
+    fn whole_db_hash_skips_the_consistent_index_only_in_dump_db_mode() {
+        let db = build(&[A2], None);
+        let db = Db::open(&db).unwrap();
+        let full = hash_db(&db, DbHashMode::SnapshotStatus, &|_| {}).unwrap();
+        let dump = hash_db(&db, DbHashMode::DumpDb, &|_| {}).unwrap();
+        assert_ne!(full.hash, dump.hash);
+        assert_eq!(full.total_key, 2);
+        assert_eq!(full.revision, 2);
+        let mut c = Crc::default();
+        c.update(b"key");
+        let (k, v) = encode(&A2);
+        c.update(&k);
+        c.update(&v);
+        c.update(b"meta");
+        assert_eq!(dump.hash, c.crc);
+    }
+}

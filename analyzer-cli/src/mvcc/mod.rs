@@ -86,3 +86,68 @@ mod tests {
         assert_eq!(prefix_at_depth(b"x", 0), b"");
     }
 }
+
+/// Builds small etcd-layout dbs for unit tests.
+#[cfg(test)]
+pub(crate) mod testdb {
+    use super::kv::KeyValue;
+    use super::revision::Revision;
+    use prost::Message;
+
+    /// One key-bucket entry: (main revision, user key, value, lease); `None` value = delete.
+    pub type Entry<'a> = (i64, &'a str, Option<&'a [u8]>, i64);
+
+    /// The bbolt key and KeyValue bytes etcd writes for `e` (create revision and version
+    /// are not tracked: tests here do not read them).
+    pub fn encode(e: &Entry<'_>) -> (Vec<u8>, Vec<u8>) {
+        let (rev, key, value, lease) = *e;
+        let r = Revision::new(rev, 0);
+        match value {
+            Some(v) => (
+                r.to_bytes().to_vec(),
+                KeyValue {
+                    key: key.as_bytes().to_vec(),
+                    create_revision: rev,
+                    mod_revision: rev,
+                    version: 1,
+                    value: v.to_vec(),
+                    lease,
+                }
+                .encode_to_vec(),
+            ),
+            None => (
+                r.to_tombstone_bytes().to_vec(),
+                KeyValue {
+                    key: key.as_bytes().to_vec(),
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+        }
+    }
+
+    /// A db with a key bucket of `entries` (in revision order) and a meta bucket with
+    /// `finishedCompactRev` = `compact` when given. Small pages (512 bytes) so that a
+    /// handful of entries spreads over several leaf pages.
+    pub fn build(entries: &[Entry<'_>], compact: Option<i64>) -> Vec<u8> {
+        let opts = bbolt_writer::Options {
+            page_size: 512,
+            ..Default::default()
+        };
+        let mut w = bbolt_writer::BoltWriter::new(std::io::Cursor::new(Vec::new()), opts).unwrap();
+        w.begin_bucket(b"key").unwrap();
+        for e in entries {
+            let (k, v) = encode(e);
+            w.put(&k, &v).unwrap();
+        }
+        w.end_bucket().unwrap();
+        w.begin_bucket(b"meta").unwrap();
+        w.put(b"consistent_index", &9u64.to_be_bytes()).unwrap();
+        if let Some(c) = compact {
+            w.put(b"finishedCompactRev", &Revision::new(c, 0).to_bytes())
+                .unwrap();
+        }
+        w.end_bucket().unwrap();
+        w.finish().unwrap().0.into_inner()
+    }
+}

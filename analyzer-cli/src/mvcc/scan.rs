@@ -584,3 +584,121 @@ impl Keyspace<'_> {
             .sum()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mvcc::testdb::{build, Entry};
+    use bbolt_reader::Db;
+
+    const ENTRIES: [Entry<'static>; 9] = [
+        (2, "/registry/pods/default/a", Some(b"pod-a-1"), 0),
+        (3, "/registry/events/default/e1", Some(b"event-1"), 0x55),
+        (4, "/registry/pods/default/a", Some(b"pod-a-2-longer"), 0),
+        (5, "/registry/pods/default/b", Some(b"pod-b"), 0),
+        (6, "/registry/pods/default/b", None, 0),
+        (7, "/registry/events/default/e2", Some(b"event-2"), 0x55),
+        (8, "compact_rev_key", Some(b"7"), 0),
+        (9, "/registry/pods/default/a", Some(b"pod-a-3"), 0),
+        (10, "compact_rev_key", Some(b"9"), 0),
+    ];
+
+    fn scan(db: &[u8], limit: i64, threads: usize) -> Keyspace<'_> {
+        let db = Db::open(db).unwrap();
+        let b = db.bucket(b"key").unwrap().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| scan_keyspace(&b, limit, &|_| {})).unwrap()
+    }
+
+    #[test]
+    fn per_prefix_figures_follow_the_definitions() {
+        let db = build(&ENTRIES, None);
+        let ks = scan(&db, i64::MAX, 1);
+        assert!(ks.leaf_pages.len() > 1, "small pages spread the entries");
+        let (totals, groups) = group_by_prefix(&ks, 3, b"");
+        let get = |p: &str| {
+            groups
+                .iter()
+                .find(|g| g.0 == p.as_bytes())
+                .unwrap()
+                .1
+                .clone()
+        };
+        let pods = get("/registry/pods/");
+        assert_eq!(pods.keys, 2);
+        assert_eq!(pods.live_keys, 1);
+        assert_eq!(pods.revisions, 5);
+        assert_eq!(pods.tombstones, 1);
+        assert_eq!(pods.key_bytes, 24 * 5);
+        assert_eq!(pods.value_bytes, 7 + 14 + 5 + 7);
+        assert_eq!(pods.live_value_bytes, 7);
+        let events = get("/registry/events/");
+        assert_eq!((events.live_keys, events.leased_keys), (2, 2));
+        let none = get("");
+        assert_eq!(
+            (none.keys, none.revisions, none.live_value_bytes),
+            (1, 2, 1)
+        );
+        assert_eq!(totals.revisions, 9);
+        assert_eq!(ks.totals.max_rev, Some(Revision::new(10, 0)));
+        // Sorted by value bytes, largest first.
+        assert_eq!(groups[0].0, b"/registry/pods/");
+        // The prefix filter counts only keys under it.
+        let (t, g) = group_by_prefix(&ks, 4, b"/registry/events/");
+        assert_eq!((t.keys, g.len()), (2, 1));
+        assert_eq!(g[0].0, b"/registry/events/default/");
+    }
+
+    #[test]
+    fn compaction_drops_superseded_revisions_and_tombstoned_keys() {
+        let db = build(&ENTRIES, None);
+        // At 6: /a keeps 4 (drops 2), /b's newest <= 6 is a delete (drops 5 and 6),
+        // events and compact_rev_key have one revision each <= 6.
+        let ks = scan(&db, 6, 1);
+        let e = ks.compaction_effect();
+        assert_eq!(e.revisions_dropped, 3);
+        assert_eq!(e.entries_kept, 6);
+        // The kept-entry bitmap marks exactly the newest revision <= 6 of live keys.
+        let bits = ks.kept_below_limit();
+        let kept: Vec<u64> = (0..9).filter(|o| bits[0] & (1 << o) != 0).collect();
+        assert_eq!(kept, vec![1, 2]); // ordinals of revisions 3 and 4
+    }
+
+    #[test]
+    fn results_are_the_same_for_any_thread_count() {
+        let db = build(&ENTRIES, None);
+        let one = scan(&db, 7, 1);
+        for threads in [2, 3, 5] {
+            let n = scan(&db, 7, threads);
+            assert_eq!(n.totals, one.totals);
+            assert_eq!(n.keys, one.keys);
+            assert_eq!(n.compaction_effect(), one.compaction_effect());
+            assert_eq!(n.kept_below_limit(), one.kept_below_limit());
+        }
+    }
+
+    #[test]
+    fn undecodable_entries_are_counted_with_their_place() {
+        let opts = bbolt_writer::Options {
+            page_size: 512,
+            ..Default::default()
+        };
+        let mut w = bbolt_writer::BoltWriter::new(std::io::Cursor::new(Vec::new()), opts).unwrap();
+        w.begin_bucket(b"key").unwrap();
+        w.put(&Revision::new(2, 0).to_bytes(), &[0x0a, 0x7f, b'x'])
+            .unwrap(); // length past end
+        let good = crate::mvcc::testdb::encode(&(4, "/ok", Some(b"v"), 0));
+        w.put(&Revision::new(4, 0).to_bytes(), &good.1).unwrap();
+        w.put(b"not-a-revision", b"").unwrap(); // sorts after the binary revision keys
+        w.end_bucket().unwrap();
+        let db = w.finish().unwrap().0.into_inner();
+        let ks = scan(&db, i64::MAX, 2);
+        assert_eq!(ks.totals.malformed, 2);
+        assert_eq!(ks.totals.entries, 1);
+        assert_eq!(ks.problem_count, 2);
+        assert!(ks.problems.iter().any(|p| p.what.contains("KeyValue")));
+    }
+}
