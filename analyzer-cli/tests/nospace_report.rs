@@ -123,3 +123,36 @@ fn report_on_a_bare_db_file_takes_the_member_from_the_members_bucket() {
     assert_eq!(v["member"]["source"], "db");
     assert_eq!(v["wal"], Value::Null);
 }
+
+#[test]
+fn each_cluster_member_is_identified_from_its_own_wal() {
+    for m in ["m1", "m2", "m3"] {
+        let dir = fixtures().join("cluster").join(m);
+        let Ok(text) = std::fs::read_to_string(dir.join("truth.json")) else {
+            eprintln!("note: fixture cluster/{m} not generated; skipped");
+            continue;
+        };
+        let t: Value = serde_json::from_str(&text).unwrap();
+        let (_, json) = run(&["report", "--json", dir.join("data").to_str().unwrap()]);
+        let v: Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["member"]["member_id_hex"], t["member_id_hex"], "{m}");
+        assert_eq!(v["member"]["cluster_id_hex"], t["cluster_id_hex"], "{m}");
+        assert_eq!(v["members"].as_array().unwrap().len(), 3, "{m}");
+    }
+}
+
+#[test]
+fn a_killed_member_shows_the_wal_entries_its_db_has_not_applied() {
+    let Some(t) = truth("killed") else {
+        eprintln!("note: fixture killed not generated; skipped");
+        return;
+    };
+    let data = fixtures().join("killed/data");
+    let (_, json) = run(&["report", "--json", data.to_str().unwrap()]);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    let ci = v["consistent_index"].as_u64().unwrap();
+    let commit = v["wal"]["commit"].as_u64().unwrap();
+    assert_eq!(v["wal"]["entries_after_db"].as_u64().unwrap(), commit - ci);
+    // Every acknowledged write is either in the db or in the WAL ahead of it.
+    assert!(v["revision"].as_i64().unwrap() <= t["last_acked_revision"].as_i64().unwrap());
+}

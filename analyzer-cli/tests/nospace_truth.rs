@@ -47,6 +47,18 @@ fn scenarios() -> Vec<(String, String, Value)> {
         let t: Value = serde_json::from_str(&std::fs::read_to_string(&truth).unwrap()).unwrap();
         out.push((s.to_string(), data.display().to_string(), t));
     }
+    for m in ["m1", "m2", "m3"] {
+        let dir = fixtures().join("cluster").join(m);
+        let truth = dir.join("truth.json");
+        if let (true, Ok(text)) = (dir.join("data").is_dir(), std::fs::read_to_string(&truth)) {
+            let t: Value = serde_json::from_str(&text).unwrap();
+            out.push((
+                format!("cluster/{m}"),
+                dir.join("data").display().to_string(),
+                t,
+            ));
+        }
+    }
     assert!(
         out.iter().any(|(s, ..)| s == "k8s"),
         "the k8s fixture must be present"

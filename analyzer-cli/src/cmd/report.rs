@@ -18,7 +18,7 @@
 //!  "revision", "compact_revision", "scheduled_compact_revision", "consistent_index",
 //!  "term", "storage_version",
 //!  "wal": null | {"segments", "first_index", "last_index", "term", "commit",
-//!                 "damage", "findings"},
+//!                 "entries_after_db", "damage", "findings"},
 //!  "alarms": [{"member_id_hex", "alarm"}],
 //!  "keys": {"distinct", "live", "revisions", "tombstones", "leased_live", "leases"},
 //!  "division": {"db_size", "live_bytes", "history_bytes", "overhead_bytes", "free_bytes",
@@ -103,6 +103,9 @@ pub struct WalSummary {
     pub term: Option<u64>,
     /// Commit index of the last HardState.
     pub commit: Option<u64>,
+    /// Entries in the WAL past the db's consistent index: etcd applies them to the db when
+    /// it starts (0 when the db is up to date).
+    pub entries_after_db: Option<u64>,
     /// Damage found.
     pub damage: bool,
     /// Number of findings.
@@ -244,6 +247,7 @@ fn read_wal(member: &input::Member) -> Option<(WalSummary, Option<(u64, u64)>)> 
             last_index: scan.last_index(),
             term: scan.hard_state.map(|h| h.term),
             commit: scan.hard_state.map(|h| h.commit),
+            entries_after_db: None,
             damage: scan.has_damage(),
             findings: scan.findings.iter().filter(|f| f.is_damage()).count(),
         },
@@ -542,7 +546,13 @@ pub fn build(args: &Args) -> Result<Report> {
     let (space, ks, walk) = super::space::compute(&image, &db, &pool, None, args.quota)?;
     let wal = pool.install(|| read_wal(&member));
     let (wal_summary, wal_ids) = match wal {
-        Some((s, ids)) => (Some(s), ids),
+        Some((mut s, ids)) => {
+            s.entries_after_db = match (s.commit, info.meta.consistent_index) {
+                (Some(c), Some(ci)) => Some(c.saturating_sub(ci)),
+                _ => None,
+            };
+            (Some(s), ids)
+        }
         None => (None, None),
     };
     let compact = info.meta.finished_compact_main();
@@ -589,7 +599,7 @@ pub fn build(args: &Args) -> Result<Report> {
             .bytes_in_use
             .saturating_sub(live_bytes + history_bytes),
         free_bytes: space.pages_free * ps,
-        past_high_water_bytes: space.file_size.saturating_sub(space.db_size),
+        past_high_water_bytes: space.pages_past_high_water * ps,
     };
     let nospace_alarm = info.alarms.iter().any(|a| a.alarm == AlarmType::NoSpace);
     let facts = Facts {
@@ -756,12 +766,18 @@ fn write_text(out: &mut dyn Write, r: &Report) -> std::io::Result<()> {
     if let Some(w) = &r.wal {
         writeln!(
             out,
-            "wal          {} segment(s), entries {}..{}, term {}, commit {}{}",
+            "wal          {} segment(s), entries {}..{}, term {}, commit {}{}{}",
             w.segments,
             w.first_index.map_or(dash.clone(), |x| x.to_string()),
             w.last_index.map_or(dash.clone(), |x| x.to_string()),
             w.term.map_or(dash.clone(), |x| x.to_string()),
             w.commit.map_or(dash.clone(), |x| x.to_string()),
+            match w.entries_after_db {
+                Some(n) if n > 0 => format!(
+                    " ({n} committed entries past the db's consistent index: etcd applies them on start)"
+                ),
+                _ => String::new(),
+            },
             if w.damage {
                 format!(", {} damage finding(s)", w.findings)
             } else {
