@@ -371,9 +371,10 @@ pub fn last_key<'a>(bucket: &Bucket<'a>) -> Result<Option<&'a [u8]>, bbolt_reade
 
 /// [`scan_keyspace`] over leaf pages already listed (in key order).
 ///
-/// The pages are cut into as many contiguous groups as the pool has threads (twice that
-/// when it has several, for balance); each group is scanned into its own map, sized from
-/// the element counts in the page headers, and the maps are merged. Merging is by sums and
+/// The pages are cut into as many contiguous groups as the pool has threads (fewer groups
+/// mean fewer maps to merge; leaf pages are alike enough that the groups take about the
+/// same time); each group is scanned into its own map, sized from the element counts in
+/// the page headers, and the maps are merged. Merging is by sums and
 /// "newest revision wins", so the outcome is the same for any grouping.
 pub fn scan_leaf_pages<'a>(
     pages: &[Page<'a>],
@@ -381,7 +382,7 @@ pub fn scan_leaf_pages<'a>(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Keyspace<'a> {
     let threads = rayon::current_num_threads().max(1);
-    let groups = if threads == 1 { 1 } else { threads * 2 };
+    let groups = threads;
     let per_group = pages.len().div_ceil(groups).max(1);
     let per_chunk = chunk_pages(pages.len());
     let bases = element_bases(pages);
