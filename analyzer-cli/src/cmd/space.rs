@@ -84,7 +84,9 @@ pub(crate) fn compute<'a>(
         }
         Some(r) => r,
     };
-    let walk = pool.install(|| bbolt_reader::walk::walk(db));
+    let bar = crate::progress::bar(db.meta().high_water_mark, "page walk", false);
+    let walk = pool.install(|| bbolt_reader::walk::walk_with_progress(db, &|n| bar.inc(n)));
+    bar.finish_and_clear();
     let ks = scan_with_progress(image, db, pool, at)?;
     let sp = space(db, &walk, ks.as_ref(), at, image.file_len(), quota);
     Ok((sp, ks, walk))
