@@ -272,10 +272,8 @@ pub fn generate(out: &Path, target_mib: u64) -> Result<Made, String> {
     )
     .map_err(|e| e.to_string())?;
     let err = |e: bbolt_writer::Error| e.to_string();
-    for name in ["alarm"] {
-        w.begin_bucket(name.as_bytes()).map_err(err)?;
-        w.end_bucket().map_err(err)?;
-    }
+    w.begin_bucket(b"alarm").map_err(err)?;
+    w.end_bucket().map_err(err)?;
     w.begin_bucket(b"auth").map_err(err)?;
     w.put(b"authRevision", &1u64.to_be_bytes()).map_err(err)?;
     w.end_bucket().map_err(err)?;

@@ -122,7 +122,7 @@ pub fn run_once(argv: &[String]) -> Run {
     let out = c.output().expect("child runs");
     let secs = t.elapsed().as_secs_f64();
     let err = String::from_utf8_lossy(&out.stderr);
-    let time_line = err.lines().filter_map(|l| l.strip_prefix("RSS_KB ")).last();
+    let time_line = err.lines().rev().find_map(|l| l.strip_prefix("RSS_KB "));
     let rss_kb = time_line
         .and_then(|l| l.split_whitespace().next())
         .and_then(|s| s.parse().ok());
@@ -136,8 +136,8 @@ pub fn run_once(argv: &[String]) -> Run {
     });
     let anon_kb = err
         .lines()
-        .filter_map(|l| l.strip_prefix("ANON_KB "))
-        .last()
+        .rev()
+        .find_map(|l| l.strip_prefix("ANON_KB "))
         .and_then(|s| s.trim().parse().ok());
     assert!(
         out.status.code().is_some_and(|c| c <= 1),
