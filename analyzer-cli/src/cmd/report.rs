@@ -428,6 +428,16 @@ pub fn next_steps(f: &Facts) -> Vec<Step> {
                 ),
                 None,
             ));
+        } else {
+            s.push(step(
+                "quota",
+                format!(
+                    "That leaves the file at {} of its quota of about {}; raise --quota-backend-bytes (on every member; etcd suggests at most 8 GiB) only if the data is meant to grow.",
+                    pct(share(after, quota_now)),
+                    human_bytes(quota_now)
+                ),
+                None,
+            ));
         }
         if let Some((p, ..)) = &f.dominant {
             if p.starts_with("/registry/events/") {
@@ -915,6 +925,7 @@ mod tests {
                 "compact",
                 "defrag",
                 "disarm",
+                "quota",
                 "events_ttl"
             ]
         );
@@ -928,8 +939,9 @@ mod tests {
     fn quota_advice_when_compaction_does_not_free_enough() {
         let mut f = nospace_facts();
         f.compacted_size = 2_000_000;
-        let ids: Vec<&str> = next_steps(&f).iter().map(|s| s.id).collect();
-        assert!(ids.contains(&"quota"));
+        let steps = next_steps(&f);
+        let q = steps.iter().find(|s| s.id == "quota").unwrap();
+        assert!(q.text.starts_with("Even then"), "{}", q.text);
     }
 
     #[test]
