@@ -23,8 +23,9 @@
 //! string; when the prefix is not valid UTF-8 it is given lossily and `prefix_base64`
 //! holds the exact bytes. `--top N` keeps the first N (text default 20, JSON default all).
 //!
-//! Exit status: 0; 1 when entries of the key bucket could not be decoded (counted in
-//! `malformed_entries`); 2 when the db cannot be read.
+//! Exit status: 0; 1 when part of the key bucket could not be read (damaged branch pages
+//! are skipped, undecodable entries counted; `problems` says what and where); 2 when the
+//! db cannot be read at all.
 
 use crate::error::{CliError, Result, EXIT_DAMAGE, EXIT_OK};
 use crate::input::{self, DbImage};
@@ -106,11 +107,13 @@ pub(crate) fn scan_with_progress<'a>(
     else {
         return Ok(None);
     };
-    let pages = bucket.leaf_pages().map_err(|e| bolt_err(image, e))?;
+    // Damaged branches are skipped and reported: the figures cover what is readable.
+    let (pages, damage) = crate::mvcc::scan::leaf_pages_tolerant(&bucket);
     let bar = crate::progress::bar(pages.len() as u64, "key bucket", false);
     let mut ks =
         pool.install(|| crate::mvcc::scan::scan_leaf_pages(&pages, limit, &|n| bar.inc(n)));
     ks.leaf_pages = pages;
+    ks.add_problems(damage);
     bar.finish_and_clear();
     Ok(Some(ks))
 }
@@ -154,6 +157,7 @@ struct Report {
     revision: i64,
     compact_revision: i64,
     malformed_entries: u64,
+    problems: Vec<crate::mvcc::scan::Problem>,
     totals: PrefixStats,
     prefixes: Vec<PrefixJson>,
 }
@@ -166,11 +170,11 @@ pub fn run(args: &Args) -> Result<u8> {
     let info = read_info(&db);
     let ks = scan_with_progress(&image, &db, &pool, i64::MAX)?;
     let compact = info.meta.finished_compact_main();
-    let (totals, groups, revision, malformed) = match &ks {
+    let (totals, groups, revision, problems) = match &ks {
         Some(ks) => {
             let (t, g) = group_by_prefix(ks, args.depth, args.prefix.as_bytes());
             let rev = ks.totals.max_rev.map_or(0, |r| r.main).max(compact);
-            (t, g, rev, ks.totals.malformed)
+            (t, g, rev, ks.problem_count)
         }
         None => (PrefixStats::default(), Vec::new(), compact, 0),
     };
@@ -183,7 +187,8 @@ pub fn run(args: &Args) -> Result<u8> {
             prefix_filter: args.prefix.clone(),
             revision,
             compact_revision: compact,
-            malformed_entries: malformed,
+            malformed_entries: ks.as_ref().map_or(0, |k| k.totals.malformed),
+            problems: ks.as_ref().map(|k| k.problems.clone()).unwrap_or_default(),
             totals,
             prefixes: groups
                 .into_iter()
@@ -214,15 +219,34 @@ pub fn run(args: &Args) -> Result<u8> {
                 groups.len() - shown
             )?;
         }
-        if malformed > 0 {
-            writeln!(
-                out,
-                "{malformed} entries of the key bucket could not be decoded"
-            )?;
+        if let Some(ks) = &ks {
+            write_problems(&mut out, ks)?;
         }
         out.flush()?;
     }
-    Ok(if malformed > 0 { EXIT_DAMAGE } else { EXIT_OK })
+    Ok(if problems > 0 { EXIT_DAMAGE } else { EXIT_OK })
+}
+
+/// Lists the key bucket's problems (the first few) in text.
+pub(crate) fn write_problems(out: &mut dyn Write, ks: &Keyspace<'_>) -> std::io::Result<()> {
+    if ks.problem_count == 0 {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "damage: {} problem(s) in the key bucket; the figures cover what could be read",
+        ks.problem_count
+    )?;
+    for p in ks.problems.iter().take(10) {
+        writeln!(
+            out,
+            "  page {} element {}: {}",
+            p.pgid,
+            p.index,
+            sanitize(p.what.as_bytes())
+        )?;
+    }
+    Ok(())
 }
 
 /// Writes the prefix table in text.

@@ -274,6 +274,8 @@ fn pct(x: f64) -> String {
 /// The facts advice is drawn from (kept separate so the rules can be tested).
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
+    /// The path given (for commands in the advice).
+    pub input: String,
     /// NOSPACE alarm raised.
     pub nospace_alarm: bool,
     /// Quota given (or default).
@@ -302,6 +304,10 @@ pub struct Facts {
     pub wal_damage: bool,
     /// db damage found.
     pub db_damage: bool,
+    /// Problems in the key bucket (unreadable pages, undecodable entries) and the page walk.
+    pub db_problems: u64,
+    /// The first of them, in words.
+    pub db_first_problem: Option<String>,
     /// Number of members recorded.
     pub members: usize,
 }
@@ -319,9 +325,30 @@ pub fn next_steps(f: &Facts) -> Vec<Step> {
     if f.db_damage {
         s.push(step(
             "db_damage",
-            "The bbolt file has damage (see `etcd-autopsy check`); figures below cover what is reachable. Do not start etcd on it before taking a copy.".into(),
-            None,
+            format!(
+                "The bbolt file is damaged ({} problem(s){}); the figures cover what could be read. Keep a copy before anything else; `etcd-autopsy check` lists the damage and `etcd-autopsy salvage` writes a fresh db from what is readable.",
+                f.db_problems,
+                f.db_first_problem
+                    .as_ref()
+                    .map(|p| format!(", first: {p}"))
+                    .unwrap_or_default()
+            ),
+            Some(&format!("etcd-autopsy check {}", f.input)),
         ));
+        // etcdctl compact/defrag need etcd running on this file: not advised until the
+        // damage is dealt with. Say only where the data is.
+        if let Some((p, data, live, ..)) = &f.dominant {
+            s.push(step(
+                "dominant",
+                format!(
+                    "{p} holds {} of the live bytes ({} of all keys and values read).",
+                    pct(*live),
+                    pct(*data)
+                ),
+                None,
+            ));
+        }
+        return s;
     }
     if f.wal_damage {
         s.push(step(
@@ -613,6 +640,7 @@ pub fn build(args: &Args) -> Result<Report> {
     };
     let nospace_alarm = info.alarms.iter().any(|a| a.alarm == AlarmType::NoSpace);
     let facts = Facts {
+        input: args.input.display().to_string(),
         nospace_alarm,
         quota: args.quota,
         db_size: space.db_size,
@@ -638,7 +666,13 @@ pub fn build(args: &Args) -> Result<Report> {
         }),
         dominant_leased: dominant.as_ref().map_or(0, |(_, s)| s.leased_keys),
         wal_damage: wal_summary.as_ref().is_some_and(|w| w.damage),
-        db_damage: !walk.findings.is_empty() || ks_ref.totals.malformed > 0,
+        db_damage: !walk.findings.is_empty() || ks_ref.problem_count > 0,
+        db_problems: walk.findings.len() as u64 + ks_ref.problem_count,
+        db_first_problem: ks_ref
+            .problems
+            .first()
+            .map(|p| format!("key bucket page {} element {}: {}", p.pgid, p.index, p.what))
+            .or_else(|| walk.findings.first().map(|f| format!("{f:?}"))),
         members: info.members.len(),
     };
     let next = next_steps(&facts);
@@ -942,6 +976,21 @@ mod tests {
         let steps = next_steps(&f);
         let q = steps.iter().find(|s| s.id == "quota").unwrap();
         assert!(q.text.starts_with("Even then"), "{}", q.text);
+    }
+
+    #[test]
+    fn a_damaged_db_gets_no_etcdctl_advice() {
+        let mut f = nospace_facts();
+        f.db_damage = true;
+        f.db_problems = 2;
+        f.input = "/var/lib/etcd".into();
+        let steps = next_steps(&f);
+        let ids: Vec<&str> = steps.iter().map(|s| s.id).collect();
+        assert_eq!(ids, ["db_damage", "dominant"]);
+        assert_eq!(
+            steps[0].command.as_deref(),
+            Some("etcd-autopsy check /var/lib/etcd")
+        );
     }
 
     #[test]

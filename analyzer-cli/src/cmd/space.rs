@@ -71,23 +71,37 @@ pub(crate) fn compute<'a>(
     Option<crate::mvcc::scan::Keyspace<'a>>,
     bbolt_reader::walk::Walk<'a>,
 )> {
-    let newest =
-        super::hash::newest_revision(db).map_err(|e| super::prefixes::bolt_err(image, e))?;
     let info = read_info(db);
-    let newest = newest.max(info.meta.effective_compact_rev());
-    let at = match rev {
-        None => newest,
-        Some(r) if r <= 0 || r > newest => {
-            return Err(CliError::Other(format!(
-                "--rev {r}: out of range (newest revision is {newest})"
-            )))
+    let compact = info.meta.effective_compact_rev();
+    // Compaction at the newest revision keeps the newest revision of each key: the same as
+    // no upper limit, which needs no look-up of the newest revision before the scan.
+    let limit = match rev {
+        None => i64::MAX,
+        Some(r) => {
+            // On a damaged file the rightmost path may be unreadable: then R is not checked
+            // against the newest revision here (the scan still bounds what it counts).
+            let newest = super::hash::newest_revision(db).unwrap_or(i64::MAX);
+            if r <= 0 || r > newest.max(compact) {
+                return Err(CliError::Other(format!(
+                    "--rev {r}: out of range (newest revision is {})",
+                    newest.max(compact)
+                )));
+            }
+            r
         }
-        Some(r) => r,
     };
     let bar = crate::progress::bar(db.meta().high_water_mark, "page walk", false);
     let walk = pool.install(|| bbolt_reader::walk::walk_with_progress(db, &|n| bar.inc(n)));
     bar.finish_and_clear();
-    let ks = scan_with_progress(image, db, pool, at)?;
+    let ks = scan_with_progress(image, db, pool, limit)?;
+    let at = match rev {
+        Some(r) => r,
+        None => ks
+            .as_ref()
+            .and_then(|k| k.totals.max_rev)
+            .map_or(0, |r| r.main)
+            .max(compact),
+    };
     let sp = space(db, &walk, ks.as_ref(), at, image.file_len(), quota);
     Ok((sp, ks, walk))
 }
@@ -101,8 +115,8 @@ pub fn run(args: &Args) -> Result<u8> {
     let image = open_image(&args.input)?;
     let db = open_db(&image)?;
     let pool = thread_pool(args.threads)?;
-    let (sp, _ks, walk) = compute(&image, &db, &pool, args.rev, args.quota)?;
-    let damaged = !walk.findings.is_empty();
+    let (sp, ks, walk) = compute(&image, &db, &pool, args.rev, args.quota)?;
+    let damaged = !walk.findings.is_empty() || ks.as_ref().is_some_and(|k| k.problem_count > 0);
     if args.json {
         crate::output::print_json(&Report {
             schema: "etcd-autopsy/space/v1",
@@ -111,6 +125,9 @@ pub fn run(args: &Args) -> Result<u8> {
     } else {
         let mut out = crate::output::stdout();
         write_text(&mut out, &sp)?;
+        if let Some(k) = &ks {
+            super::prefixes::write_problems(&mut out, k)?;
+        }
         if damaged {
             writeln!(
                 out,

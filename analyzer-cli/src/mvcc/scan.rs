@@ -346,6 +346,89 @@ pub fn scan_keyspace<'a>(
     Ok(ks)
 }
 
+/// The bucket's leaf pages in key order, going on past damage: a branch element that
+/// points outside the file, at a page that is neither branch nor leaf, at a page already
+/// entered (a cycle or a shared subtree) or deeper than any real tree is skipped and
+/// reported, and the walk continues with the next element. Every page is entered at most
+/// once, so the walk ends on any bytes.
+pub fn leaf_pages_tolerant<'a>(bucket: &Bucket<'a>) -> (Vec<Page<'a>>, Vec<Problem>) {
+    let mut problems = Vec::new();
+    let root = match bucket.root_page() {
+        Ok(p) => p,
+        Err(e) => {
+            problems.push(Problem {
+                pgid: bucket.root_pgid().unwrap_or(0),
+                index: 0,
+                what: e.to_string(),
+            });
+            return (Vec::new(), problems);
+        }
+    };
+    if root.is_leaf() {
+        return (vec![root], problems);
+    }
+    let db = bucket.db();
+    // One bit per page of the file: sized by the file, never by a number read from it.
+    let mut seen = vec![0u64; (db.page_count() as usize).div_ceil(64)];
+    let mut mark = |pgid: Pgid| -> bool {
+        let (w, b) = ((pgid / 64) as usize, pgid % 64);
+        match seen.get_mut(w) {
+            Some(word) if *word & (1 << b) == 0 => {
+                *word |= 1 << b;
+                true
+            }
+            Some(_) => false,
+            None => true,
+        }
+    };
+    mark(root.pgid());
+    let mut out = Vec::new();
+    let mut stack: Vec<(Page<'a>, usize)> = vec![(root, 0)];
+    while let Some((page, idx)) = stack.last_mut() {
+        if *idx >= page.count() {
+            stack.pop();
+            continue;
+        }
+        let (parent, index) = (page.pgid(), *idx);
+        *idx += 1;
+        let el = match page.branch_element(index) {
+            Ok(el) => el,
+            Err(e) => {
+                problems.push(Problem { pgid: parent, index, what: e.to_string() });
+                continue;
+            }
+        };
+        if !mark(el.pgid) {
+            problems.push(Problem {
+                pgid: parent,
+                index,
+                what: format!("child page {} already entered (cycle or shared subtree): skipped", el.pgid),
+            });
+            continue;
+        }
+        match bucket.tree_page(el.pgid) {
+            Ok(child) if child.is_leaf() => out.push(child),
+            Ok(child) => {
+                if stack.len() >= bbolt_reader::bucket::MAX_DEPTH {
+                    problems.push(Problem {
+                        pgid: parent,
+                        index,
+                        what: format!("child page {} is deeper than any real tree: skipped", el.pgid),
+                    });
+                } else {
+                    stack.push((child, 0));
+                }
+            }
+            Err(e) => problems.push(Problem {
+                pgid: parent,
+                index,
+                what: format!("child page {}: {e}: its keys are not counted", el.pgid),
+            }),
+        }
+    }
+    (out, problems)
+}
+
 /// The newest entry of a bucket ordered by revision: its last key, found by descending
 /// the rightmost branch elements (bounded depth), reading one page per level.
 pub fn last_key<'a>(bucket: &Bucket<'a>) -> Result<Option<&'a [u8]>, bbolt_reader::Error> {
@@ -552,6 +635,14 @@ impl Keyspace<'_> {
         e.bytes_kept = self.totals.entry_bytes - e.bytes_dropped;
         e.entries_kept = self.totals.entries - e.revisions_dropped;
         e
+    }
+
+    /// Adds problems found outside the scan (e.g. while listing the leaf pages).
+    pub fn add_problems(&mut self, more: Vec<Problem>) {
+        self.problem_count += more.len() as u64;
+        self.problems.extend(more);
+        self.problems.sort();
+        self.problems.truncate(MAX_PROBLEMS);
     }
 
     /// One bit per leaf element (by ordinal, see [`element_bases`]): set for the entries a
