@@ -9,6 +9,7 @@
 //!
 //! ```text
 //! {"schema", "depth", "prefix_filter", "revision", "compact_revision",
+//!  "malformed_entries", "problems": [{"pgid", "index", "what"}],
 //!  "totals": {<fields>}, "prefixes": [{"prefix", <fields>}, ...]}
 //! <fields> = keys, live_keys, revisions, tombstones, key_bytes, value_bytes,
 //!            live_value_bytes, leased_keys

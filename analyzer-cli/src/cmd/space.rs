@@ -22,7 +22,8 @@
 //! dbSizeInUse; `pages_total` = pages below the high-water mark = `pages_reachable` +
 //! `pages_free`. Fractions are 0..1 (`used` may exceed 1).
 //!
-//! Exit status: 0; 1 when the page walk found damage; 2 when the db cannot be read.
+//! Exit status: 0; 1 when the page walk or the key-bucket scan found damage (figures then
+//! cover what could be read); 2 when the db cannot be read.
 
 use super::prefixes::{open_db, open_image, scan_with_progress, thread_pool};
 use crate::error::{CliError, Result, EXIT_DAMAGE, EXIT_OK};
