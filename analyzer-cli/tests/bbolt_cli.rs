@@ -392,3 +392,38 @@ fn iterate_bucket_json_carries_the_text_lines() {
     assert_eq!(code, 2);
     assert!(err.contains("got nil bucket for no-such-bucket"), "{err}");
 }
+
+#[test]
+fn bucket_key_counts_match_the_truth_of_every_fixture() {
+    for (name, db, truth) in healthy() {
+        let (code, v) = run_json(&["buckets", s(&db), "--json"]);
+        assert_eq!(code, 0, "{name}");
+        let count = |b: &str| {
+            v["buckets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["name"] == b)
+                .unwrap_or_else(|| panic!("{name}: no bucket {b}"))["keys"]
+                .as_u64()
+                .unwrap()
+        };
+        if truth.get("truth_recorded_before_burst").is_some() {
+            continue;
+        }
+        // One lease bucket entry per live lease (`etcdctl lease list`).
+        if let Some(leases) = truth["leases"].as_u64() {
+            assert_eq!(count("lease"), leases, "{name}: leases");
+        }
+        let members = if name.starts_with("cluster/") { 3 } else { 1 };
+        assert_eq!(count("members"), members, "{name}: members");
+        // Without a compaction every revision written is still in the key bucket.
+        if truth["compact_revision"].as_i64() == Some(-1) {
+            assert_eq!(
+                count("key"),
+                truth["revisions_written"].as_u64().unwrap(),
+                "{name}: revisions"
+            );
+        }
+    }
+}
