@@ -160,6 +160,15 @@ impl<'a> Bucket<'a> {
         }
     }
 
+    /// All entries from the last key to the first. Stops after the first error it yields.
+    pub fn iter_rev(&self) -> IterRev<'a> {
+        IterRev {
+            cursor: self.cursor(),
+            started: false,
+            done: false,
+        }
+    }
+
     /// The value of `key`; `None` when absent or when `key` names a nested bucket.
     pub fn get(&self, key: &[u8]) -> Result<Option<&'a [u8]>> {
         let mut c = self.cursor();
@@ -295,7 +304,7 @@ impl<'a> Cursor<'a> {
             if idx >= page.count() {
                 self.stack.pop();
                 if let Some(parent) = self.stack.last_mut() {
-                    parent.1 += 1;
+                    parent.1 = parent.1.wrapping_add(1);
                 }
                 continue;
             }
@@ -320,10 +329,57 @@ impl<'a> Cursor<'a> {
     #[allow(clippy::should_implement_trait)] // fallible; `Bucket::iter` is the Iterator
     pub fn next(&mut self) -> Result<Option<Item<'a>>> {
         match self.stack.last_mut() {
-            Some(top) => top.1 += 1,
+            Some(top) => top.1 = top.1.wrapping_add(1),
             None => return Ok(None),
         }
         self.settle()
+    }
+
+    /// The last entry.
+    pub fn last(&mut self) -> Result<Option<Item<'a>>> {
+        self.reset()?;
+        if let Some(top) = self.stack.last_mut() {
+            top.1 = last_index(&top.0);
+        }
+        self.settle_back()
+    }
+
+    /// The entry before the current one; `None` at the start or when the cursor was never
+    /// positioned.
+    pub fn prev(&mut self) -> Result<Option<Item<'a>>> {
+        match self.stack.last_mut() {
+            Some(top) => top.1 = top.1.checked_sub(1).unwrap_or(BEFORE_FIRST),
+            None => return Ok(None),
+        }
+        self.settle_back()
+    }
+
+    /// Moves backward to the nearest leaf element at or before the current position,
+    /// descending into last children and skipping exhausted or empty pages.
+    fn settle_back(&mut self) -> Result<Option<Item<'a>>> {
+        loop {
+            let Some((page, idx)) = self.stack.last().copied() else {
+                return Ok(None);
+            };
+            if idx == BEFORE_FIRST || page.count() == 0 {
+                self.stack.pop();
+                if let Some(parent) = self.stack.last_mut() {
+                    parent.1 = parent.1.checked_sub(1).unwrap_or(BEFORE_FIRST);
+                }
+                continue;
+            }
+            let idx = idx.min(page.count() - 1);
+            if page.is_leaf() {
+                let e = page.leaf_element(idx)?;
+                return Ok(Some(item(e)));
+            }
+            let el = page.branch_element(idx)?;
+            let child = self.bucket.tree_page(el.pgid)?;
+            self.push(child)?;
+            if let Some(top) = self.stack.last_mut() {
+                top.1 = last_index(&child);
+            }
+        }
     }
 
     /// The first entry whose key is `>= key`.
@@ -358,6 +414,13 @@ impl<'a> Cursor<'a> {
             self.push(child)?;
         }
     }
+}
+
+/// Stack index meaning "before the first element" during backward moves.
+const BEFORE_FIRST: usize = usize::MAX;
+
+fn last_index(page: &Page<'_>) -> usize {
+    page.count().checked_sub(1).unwrap_or(BEFORE_FIRST)
 }
 
 fn item(e: LeafElement<'_>) -> Item<'_> {
@@ -409,6 +472,40 @@ impl<'a> Iterator for Iter<'a> {
         } else {
             self.started = true;
             self.cursor.first()
+        };
+        match r {
+            Ok(Some(it)) => Some(Ok(it)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// Iterator over a bucket's entries from the last key to the first; see [`Bucket::iter_rev`].
+#[derive(Debug, Clone)]
+pub struct IterRev<'a> {
+    cursor: Cursor<'a>,
+    started: bool,
+    done: bool,
+}
+
+impl<'a> Iterator for IterRev<'a> {
+    type Item = Result<Item<'a>>;
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let r = if self.started {
+            self.cursor.prev()
+        } else {
+            self.started = true;
+            self.cursor.last()
         };
         match r {
             Ok(Some(it)) => Some(Ok(it)),

@@ -28,6 +28,8 @@ pub fn exercise(data: &[u8]) {
                 let mut c = b.cursor();
                 let _ = c.seek(b"\x00\x00\x00\x00\x00\x00\x00\x01_");
                 let _ = c.next();
+                let _ = c.prev();
+                let _ = b.iter_rev().take(4096).count();
             }
         }
         for pgid in 0..db.page_count().min(64) {

@@ -85,7 +85,7 @@ mod raw;
 pub mod stats;
 pub mod walk;
 
-pub use bucket::{Bucket, Cursor, Item, Iter};
+pub use bucket::{Bucket, Cursor, Item, Iter, IterRev};
 pub use check::{check, check_bytes, CheckReport, Finding, FindingKind};
 pub use db::Db;
 pub use error::{Error, Result};

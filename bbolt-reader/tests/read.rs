@@ -135,3 +135,31 @@ fn a_value_spanning_overflow_pages_is_read_whole() {
     let b = db.bucket(b"b").unwrap().unwrap();
     assert_eq!(b.get(b"big").unwrap().map(<[u8]>::len), Some(3 * PS));
 }
+
+#[test]
+fn reverse_iteration_is_forward_iteration_reversed() {
+    for data in [sample(), wide(3), wide(70)] {
+        let db = Db::open(&data).unwrap();
+        for top in db.root().iter() {
+            let b = db.bucket(top.unwrap().key).unwrap().unwrap();
+            let fwd: Vec<Vec<u8>> = b.iter().map(|e| e.unwrap().key.to_vec()).collect();
+            let mut rev: Vec<Vec<u8>> = b.iter_rev().map(|e| e.unwrap().key.to_vec()).collect();
+            rev.reverse();
+            assert_eq!(fwd, rev);
+        }
+    }
+}
+
+#[test]
+fn prev_after_seek_steps_back_across_leaf_pages() {
+    let data = sample();
+    let db = Db::open(&data).unwrap();
+    let a = db.bucket(b"a").unwrap().unwrap();
+    let mut c = a.cursor();
+    assert_eq!(c.seek(b"k50").unwrap().unwrap().key, b"k50");
+    assert_eq!(c.prev().unwrap().unwrap().key, b"k49");
+    assert_eq!(c.next().unwrap().unwrap().key, b"k50");
+    assert_eq!(c.last().unwrap().unwrap().key, b"k99");
+    assert_eq!(c.first().unwrap().unwrap().key, b"k00");
+    assert!(c.prev().unwrap().is_none());
+}

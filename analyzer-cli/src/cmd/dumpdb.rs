@@ -334,10 +334,9 @@ pub fn run_iterate_bucket(args: &IterateBucketArgs) -> Result<u8> {
     let redactor = Redactor {
         show_secrets: args.show_secrets,
     };
-    // Reverse order: leaf pages from the last, elements from the last (etcd-dump-db uses
-    // Cursor.Last / Prev).
-    let leaves = bucket.leaf_pages().map_err(err)?;
-    let bar = crate::progress::bar(leaves.len() as u64, "leaf pages", args.json);
+    // Reverse order, as etcd-dump-db's Cursor.Last / Prev; with --limit only the pages
+    // holding the last entries are read.
+    let bar = crate::progress::bar(db.page_count(), "pages", args.json);
     let limit = if args.limit == 0 {
         u64::MAX
     } else {
@@ -346,28 +345,32 @@ pub fn run_iterate_bucket(args: &IterateBucketArgs) -> Result<u8> {
     let mut printed = 0u64;
     let mut out = stdout();
     let mut entries = Vec::new();
-    'pages: for page in leaves.iter().rev() {
-        bar.inc(1);
-        for i in (0..page.count()).rev() {
-            if printed >= limit {
-                break 'pages;
-            }
-            let el = page.leaf_element(i).map_err(err)?;
-            let value = if el.is_bucket() { &b""[..] } else { el.value };
-            let (line, redacted) =
-                entry_line(name, el.key, value, el.is_bucket(), args.decode, &redactor);
-            printed += 1;
-            if args.json {
-                entries.push(EntryJson {
-                    key: JsonBytes::new(el.key),
-                    value: (!redacted && !el.is_bucket()).then(|| JsonBytes::new(value)),
-                    redacted,
-                    line,
-                });
-            } else {
-                writeln!(out, "{line}")?;
-            }
+    let mut cursor = bucket.cursor();
+    let mut next = cursor.last().map_err(err)?;
+    let mut leaf = cursor.leaf_pgid();
+    while let Some(el) = next {
+        if printed >= limit {
+            break;
         }
+        if cursor.leaf_pgid() != leaf {
+            leaf = cursor.leaf_pgid();
+            bar.inc(1);
+        }
+        let value = if el.is_bucket() { &b""[..] } else { el.value };
+        let (line, redacted) =
+            entry_line(name, el.key, value, el.is_bucket(), args.decode, &redactor);
+        printed += 1;
+        if args.json {
+            entries.push(EntryJson {
+                key: JsonBytes::new(el.key),
+                value: (!redacted && !el.is_bucket()).then(|| JsonBytes::new(value)),
+                redacted,
+                line,
+            });
+        } else {
+            writeln!(out, "{line}")?;
+        }
+        next = cursor.prev().map_err(err)?;
     }
     bar.finish_and_clear();
     if args.json {
