@@ -743,8 +743,9 @@ pub fn run_pages(args: &PagesArgs) -> Result<u8> {
 // ---------------------------------------------------------------------------------------
 // page
 
-/// `page <DB> <PGID>...`: one or more pages' headers and items, as `bbolt page` prints
-/// them (keys quoted when printable, else hex; values as text when printable, else hex;
+/// `page <DB> <PGID>... | --all [--format-value F]`: pages' headers and items, as `bbolt
+/// page` prints them (keys quoted when printable, else hex; values as text when printable,
+/// else hex, or as `--format-value` says;
 /// nested buckets as `<pgid=N,seq=S>`). A leaf value that is an etcd KeyValue of a key
 /// under `/registry/secrets/` is redacted unless `--show-secrets`.
 ///
@@ -759,8 +760,16 @@ pub struct PageArgs {
     /// Data dir, member dir, db file or `etcdctl snapshot save` file.
     pub db: PathBuf,
     /// Page ids to print.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
     pub pgids: Vec<Pgid>,
+    /// Print every page below the high-water mark (a page's overflow pages are skipped).
+    #[arg(long)]
+    pub all: bool,
+    /// How leaf values are printed, as `bbolt page --format-value`: `auto` (text when
+    /// printable, else hex), `ascii-encoded` (Go-quoted), `hex`, `bytes` (raw, sanitized
+    /// for the terminal), `redacted` (length and SHA-256 only).
+    #[arg(long, default_value = "auto", value_parser = ["auto", "ascii-encoded", "hex", "bytes", "redacted"])]
+    pub format_value: String,
     /// Show values under /registry/secrets/.
     #[arg(long)]
     pub show_secrets: bool,
@@ -990,6 +999,25 @@ fn describe_page(db: &Db<'_>, pgid: Pgid, redactor: &Redactor) -> PageJson {
     pj
 }
 
+/// A leaf value as `bbolt page --format-value` prints it.
+fn format_value(v: &[u8], format: &str) -> String {
+    match format {
+        "ascii-encoded" => go_quote(v),
+        "hex" => hex(v),
+        "bytes" => sanitize(v),
+        "redacted" => {
+            use sha2::{Digest, Sha256};
+            format!(
+                "<redacted len:{} sha256:{}>",
+                v.len(),
+                hex(&Sha256::digest(v))
+            )
+        }
+        _ if printable(v) => sanitize(v),
+        _ => hex(v),
+    }
+}
+
 fn key_text(k: &[u8]) -> String {
     if printable(k) {
         go_quote(k)
@@ -1005,8 +1033,22 @@ pub fn run_page(args: &PageArgs) -> Result<u8> {
     let redactor = Redactor {
         show_secrets: args.show_secrets,
     };
-    let pages: Vec<PageJson> = args
-        .pgids
+    let pgids: Vec<Pgid> = if args.all {
+        // Every page below the high-water mark, stepping over overflow pages; a page that
+        // cannot be read counts as one page.
+        let hwm = db.meta().high_water_mark.min(db.page_count());
+        let mut ids = Vec::new();
+        let mut id = 0;
+        while id < hwm {
+            ids.push(id);
+            let step = page_for_display(&db, id).map_or(1, |p| 1 + u64::from(p.overflow()));
+            id = id.saturating_add(step);
+        }
+        ids
+    } else {
+        args.pgids.clone()
+    };
+    let pages: Vec<PageJson> = pgids
         .iter()
         .map(|&id| describe_page(&db, id, &redactor))
         .collect();
@@ -1020,7 +1062,7 @@ pub fn run_page(args: &PageArgs) -> Result<u8> {
         return Ok(code);
     }
     let mut out = stdout();
-    for (i, &pgid) in args.pgids.iter().enumerate() {
+    for (i, &pgid) in pgids.iter().enumerate() {
         if i > 0 {
             writeln!(out, "===============================================")?;
         }
@@ -1073,10 +1115,8 @@ pub fn run_page(args: &PageArgs) -> Result<u8> {
                         format!("<pgid={root},seq={seq}>")
                     } else if !redactor.show_secrets && is_secret_value(el.value) {
                         crate::redact::REDACTED.to_string()
-                    } else if printable(el.value) {
-                        sanitize(el.value)
                     } else {
-                        hex(el.value)
+                        format_value(el.value, &args.format_value)
                     };
                     writeln!(out, "{}: {v}", key_text(el.key))?;
                 }
