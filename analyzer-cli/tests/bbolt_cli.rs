@@ -1,37 +1,11 @@
 //! The bbolt-layer commands run as a user would run them, on the fixtures made by real
 //! etcd 3.4, compared with the truth recorded from the live etcd.
 
+mod common;
+
+use common::*;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn fixtures() -> PathBuf {
-    root().join("fixtures")
-}
-
-/// Runs the binary; returns (exit code, stdout, stderr).
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_etcd-autopsy"))
-        .args(args)
-        .output()
-        .expect("binary runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn run_json(args: &[&str]) -> (i32, Value) {
-    let (code, out, err) = run(args);
-    let v = serde_json::from_str(&out)
-        .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {out}\nstderr: {err}"));
-    (code, v)
-}
+use std::path::PathBuf;
 
 /// Healthy fixtures: (scenario, the DB argument, truth.json).
 fn healthy() -> Vec<(String, PathBuf, Value)> {
@@ -66,10 +40,6 @@ fn healthy() -> Vec<(String, PathBuf, Value)> {
         fixtures().display()
     );
     out
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 #[test]
@@ -304,7 +274,7 @@ fn the_older_meta_can_be_read_and_checks_clean() {
 
 #[test]
 fn check_exits_2_on_a_file_that_is_not_bbolt() {
-    let (code, _, err) = run(&["check", s(&root().join("Cargo.toml"))]);
+    let (code, _, err) = run(&["check", s(&fixtures().join("../Cargo.toml"))]);
     assert_eq!(code, 2, "{err}");
     let (code, _, _) = run(&["check", "/nonexistent/path/db"]);
     assert_eq!(code, 2);

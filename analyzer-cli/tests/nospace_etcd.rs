@@ -4,18 +4,15 @@
 //! `compaction.predicted_size_after` within 5% (and `predicted_defrag_size` for defrag
 //! alone). Skipped when no etcd binary is installed.
 
+mod common;
+
+use common::*;
 use serde_json::Value;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
 
 const PORT_BASE: u16 = 24400;
 const PORT_LAST: u16 = 24499;
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
-}
 
 fn which(bin: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|p| {
@@ -25,13 +22,14 @@ fn which(bin: &str) -> Option<PathBuf> {
     })
 }
 
-fn free_port_pair() -> (u16, u16) {
+/// A client port in this test's range whose peer port (the next one) is free as well.
+fn free_port_pair() -> u16 {
     let mut p = PORT_BASE + (std::process::id() % 40) as u16 * 2;
     loop {
         if TcpListener::bind(("127.0.0.1", p)).is_ok()
             && TcpListener::bind(("127.0.0.1", p + 1)).is_ok()
         {
-            return (p, p + 1);
+            return p;
         }
         p += 2;
         if p + 1 > PORT_LAST {
@@ -40,99 +38,8 @@ fn free_port_pair() -> (u16, u16) {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), &dst).unwrap();
-        }
-    }
-}
-
-struct Etcd {
-    child: Child,
-    endpoint: String,
-}
-
-impl Drop for Etcd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn ctl(endpoint: &str, args: &[&str]) -> String {
-    let out = Command::new("etcdctl")
-        .arg("--endpoints")
-        .arg(endpoint)
-        .args(args)
-        .env("ETCDCTL_API", "3")
-        .output()
-        .expect("etcdctl runs");
-    assert!(
-        out.status.success(),
-        "etcdctl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn start(data: &Path, name: &str) -> Etcd {
-    let (c, p) = free_port_pair();
-    let client = format!("http://127.0.0.1:{c}");
-    let peer = format!("http://127.0.0.1:{p}");
-    let child = Command::new("etcd")
-        .arg("--data-dir")
-        .arg(data)
-        .args(["--name", name])
-        .args([
-            "--listen-client-urls",
-            &client,
-            "--advertise-client-urls",
-            &client,
-        ])
-        .args([
-            "--listen-peer-urls",
-            &peer,
-            "--initial-advertise-peer-urls",
-            &peer,
-        ])
-        .args(["--initial-cluster", &format!("{name}={peer}")])
-        .args(["--quota-backend-bytes", "8589934592"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("etcd starts");
-    let e = Etcd {
-        child,
-        endpoint: client,
-    };
-    let t = Instant::now();
-    loop {
-        let ok = Command::new("etcdctl")
-            .args(["--endpoints", &e.endpoint, "endpoint", "health"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if ok {
-            return e;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(30),
-            "etcd did not become healthy"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn db_size(endpoint: &str) -> u64 {
-    let v: Value =
-        serde_json::from_str(&ctl(endpoint, &["endpoint", "status", "-w", "json"])).unwrap();
+fn db_size(etcd: &Etcd) -> u64 {
+    let v: Value = serde_json::from_str(&etcd.must(&["endpoint", "status", "-w", "json"])).unwrap();
     v[0]["Status"]["dbSize"].as_u64().unwrap()
 }
 
@@ -142,38 +49,30 @@ fn check(scenario: &str) {
         eprintln!("note: fixture {scenario} not generated; skipped");
         return;
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_etcd-autopsy"))
-        .args(["space", "--json"])
-        .arg(&src)
-        .output()
-        .unwrap();
-    let sp: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (_, sp) = run_json(&["space", "--json", s(&src)]);
     let rev = sp["compaction"]["revision"].as_i64().unwrap();
-    let report: Value = serde_json::from_slice(
-        &Command::new(env!("CARGO_BIN_EXE_etcd-autopsy"))
-            .args(["report", "--json"])
-            .arg(&src)
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
+    let (_, report) = run_json(&["report", "--json", s(&src)]);
     let name = report["members"][0]["name"]
         .as_str()
         .unwrap_or("default")
         .to_string();
 
-    let tmp = std::env::temp_dir().join(format!("nospace-etcd-{scenario}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
+    let tmp = scratch(scenario);
     copy_dir(&src, &tmp.join("data"));
-    let etcd = start(&tmp.join("data"), &name);
-    ctl(&etcd.endpoint, &["defrag"]);
-    let after_defrag = db_size(&etcd.endpoint);
+    let client = free_port_pair();
+    let etcd = Etcd::start(
+        &name,
+        &tmp.join("data"),
+        client,
+        &["--quota-backend-bytes", "8589934592"],
+    );
+    etcd.must(&["defrag"]);
+    let after_defrag = db_size(&etcd);
     // --physical waits until the compaction has deleted the revisions; a defrag that runs
     // while it is still going copies what is not yet deleted.
-    ctl(&etcd.endpoint, &["compact", "--physical", &rev.to_string()]);
-    ctl(&etcd.endpoint, &["defrag"]);
-    let after_compaction = db_size(&etcd.endpoint);
+    etcd.must(&["compact", "--physical", &rev.to_string()]);
+    etcd.must(&["defrag"]);
+    let after_compaction = db_size(&etcd);
     drop(etcd);
     let _ = std::fs::remove_dir_all(&tmp);
 

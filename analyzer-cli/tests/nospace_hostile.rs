@@ -2,11 +2,13 @@
 //! truncation anywhere must end in a report or a clean error (exit 0, 1 or 2), never a
 //! panic, a hang or a crash.
 
+mod common;
+
+use common::*;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn source() -> Vec<u8> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/k8s/data/member/snap/db");
+    let p = fixtures().join("k8s/data/member/snap/db");
     std::fs::read(p).expect("k8s fixture db")
 }
 
@@ -32,10 +34,7 @@ fn run_all(path: &Path, what: &str) {
         &["report", p],
     ];
     for args in cmds {
-        let out = Command::new(env!("CARGO_BIN_EXE_etcd-autopsy"))
-            .args(args)
-            .output()
-            .expect("binary runs");
+        let out = bin().args(args).output().expect("binary runs");
         let code = out.status.code();
         assert!(
             matches!(code, Some(0..=2)),
@@ -92,7 +91,7 @@ fn damaged_copies_never_crash_the_mvcc_commands() {
 
 #[test]
 fn damaged_fixture_dbs_are_reported_as_far_as_they_can_be_read() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/damaged/bbolt");
+    let dir = fixtures().join("damaged/bbolt");
     let Ok(rd) = std::fs::read_dir(&dir) else {
         eprintln!("note: damaged bbolt fixtures not generated; skipped");
         return;
@@ -105,11 +104,7 @@ fn damaged_fixture_dbs_are_reported_as_far_as_they_can_be_read() {
     dbs.sort();
     for db in dbs {
         let name = db.file_name().unwrap().to_string_lossy().into_owned();
-        let out = Command::new(env!("CARGO_BIN_EXE_etcd-autopsy"))
-            .args(["report", "--json"])
-            .arg(&db)
-            .output()
-            .unwrap();
+        let out = bin().args(["report", "--json"]).arg(&db).output().unwrap();
         let code = out.status.code();
         if name.starts_with("both-metas") {
             // No valid meta: no root to start from; a clean refusal.

@@ -2,24 +2,10 @@
 //! prefix that filled the db and say what to do; on a healthy member it must identify the
 //! member from the WAL and give the figures of the other commands.
 
+mod common;
+
+use common::*;
 use serde_json::Value;
-use std::path::PathBuf;
-use std::process::Command;
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
-}
-
-fn run(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_etcd-autopsy"))
-        .args(args)
-        .output()
-        .expect("binary runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
-}
 
 fn truth(s: &str) -> Option<Value> {
     let p = fixtures().join(s).join("truth.json");
@@ -35,7 +21,7 @@ fn nospace_report_names_the_filling_prefix_and_the_way_out() {
     };
     let data = fixtures().join("nospace/data");
     let data = data.to_str().unwrap();
-    let (code, text) = run(&["report", data]);
+    let (code, text, _) = run(&["report", data]);
     assert_eq!(code, 1, "out of space is a finding: {text}");
     let dominant = t["dominant_prefix"].as_str().unwrap();
     assert!(text.contains(&format!("{dominant} filled it")), "{text}");
@@ -48,7 +34,7 @@ fn nospace_report_names_the_filling_prefix_and_the_way_out() {
     }
     assert!(text.contains("NOSPACE"), "{text}");
 
-    let (_, json) = run(&["report", "--json", data]);
+    let (_, json, _) = run(&["report", "--json", data]);
     let v: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["nospace"], true);
     assert_eq!(v["dominant_prefix"]["prefix"], dominant);
@@ -77,7 +63,7 @@ fn report_identifies_the_member_and_matches_the_other_commands() {
     let t = truth("k8s").expect("k8s fixture");
     let data = fixtures().join("k8s/data");
     let data = data.to_str().unwrap();
-    let (code, json) = run(&["report", "--json", data]);
+    let (code, json, _) = run(&["report", "--json", data]);
     assert_eq!(code, 0);
     let v: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["member"]["member_id_hex"], t["member_id_hex"]);
@@ -117,7 +103,7 @@ fn report_identifies_the_member_and_matches_the_other_commands() {
 fn report_on_a_bare_db_file_takes_the_member_from_the_members_bucket() {
     let t = truth("k8s").expect("k8s fixture");
     let db = fixtures().join("k8s/data/member/snap/db");
-    let (_, json) = run(&["report", "--json", db.to_str().unwrap()]);
+    let (_, json, _) = run(&["report", "--json", db.to_str().unwrap()]);
     let v: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["member"]["member_id_hex"], t["member_id_hex"]);
     assert_eq!(v["member"]["source"], "db");
@@ -133,7 +119,7 @@ fn each_cluster_member_is_identified_from_its_own_wal() {
             continue;
         };
         let t: Value = serde_json::from_str(&text).unwrap();
-        let (_, json) = run(&["report", "--json", dir.join("data").to_str().unwrap()]);
+        let (_, json, _) = run(&["report", "--json", dir.join("data").to_str().unwrap()]);
         let v: Value = serde_json::from_str(&json).unwrap();
         assert_eq!(v["member"]["member_id_hex"], t["member_id_hex"], "{m}");
         assert_eq!(v["member"]["cluster_id_hex"], t["cluster_id_hex"], "{m}");
@@ -148,7 +134,7 @@ fn a_killed_member_shows_the_wal_entries_its_db_has_not_applied() {
         return;
     };
     let data = fixtures().join("killed/data");
-    let (_, json) = run(&["report", "--json", data.to_str().unwrap()]);
+    let (_, json, _) = run(&["report", "--json", data.to_str().unwrap()]);
     let v: Value = serde_json::from_str(&json).unwrap();
     let ci = v["consistent_index"].as_u64().unwrap();
     let commit = v["wal"]["commit"].as_u64().unwrap();

@@ -3,28 +3,10 @@
 //! Scenarios whose fixture has not been generated are skipped with a note; `k8s` is
 //! committed and always checked.
 
+mod common;
+
+use common::*;
 use serde_json::Value;
-use std::path::PathBuf;
-use std::process::Command;
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
-}
-
-fn run_json(args: &[&str]) -> (i32, Value) {
-    let out = Command::new(env!("CARGO_BIN_EXE_etcd-autopsy"))
-        .args(args)
-        .output()
-        .expect("binary runs");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let v = serde_json::from_str(&text).unwrap_or_else(|e| {
-        panic!(
-            "{args:?}: not JSON ({e}): {text}\nstderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code().unwrap_or(-1), v)
-}
 
 /// (scenario, data argument, truth) for every generated scenario of a live member.
 fn scenarios() -> Vec<(String, String, Value)> {
@@ -125,7 +107,7 @@ fn hashkv_defaults_to_the_newest_revision() {
 #[test]
 fn hash_at_a_compacted_revision_is_refused_like_etcd() {
     let data = fixtures().join("k8s/data");
-    let out = Command::new(env!("CARGO_BIN_EXE_etcd-autopsy"))
+    let out = bin()
         .args(["hash", "--rev", "100"])
         .arg(&data)
         .output()

@@ -3,9 +3,9 @@
 //! `etcdctl get "" --from-key -w json`), the damaged variants of fixtures/damaged/, and
 //! members made to diverge.
 
-mod recovery_common;
+mod common;
 
-use recovery_common::*;
+use common::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

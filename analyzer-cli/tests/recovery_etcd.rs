@@ -2,12 +2,12 @@
 //! gives the keyspace etcd served (truth/kvs.json), and `export --replay-wal` on the
 //! killed member equals what etcd serves after restarting on a copy of it.
 
-mod recovery_common;
+mod common;
 
+use common::*;
 use etcd_autopsy::replay::{replay, State};
-use recovery_common::*;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use wal_reader::{scan_wal, ScanOptions, WalDir};
 
 fn state_kvs(s: &State<'_>) -> Kvs {
@@ -81,100 +81,11 @@ fn replaying_the_whole_wal_onto_an_empty_store_gives_the_keys_etcd_served() {
 // ---------------------------------------------------------------------------------------
 // A workload on a real etcd, with the request kinds the fixtures do not hold.
 
-use std::io::Write as _;
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// An etcd process, stopped by PID when dropped.
-struct Etcd {
-    child: Child,
-    endpoint: String,
-}
-
-impl Drop for Etcd {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
-}
-
-impl Etcd {
-    /// Starts etcd on `data` (created when absent) with client port `port`, peer `port+1`.
-    fn start(name: &str, data: &Path, port: u16, extra: &[&str]) -> Etcd {
-        let client = format!("http://127.0.0.1:{port}");
-        let peer = format!("http://127.0.0.1:{}", port + 1);
-        let log = std::fs::File::create(data.with_extension("log")).unwrap();
-        let child = Command::new("etcd")
-            .args(["--name", name, "--data-dir"])
-            .arg(data)
-            .args([
-                "--listen-client-urls",
-                &client,
-                "--advertise-client-urls",
-                &client,
-            ])
-            .args([
-                "--listen-peer-urls",
-                &peer,
-                "--initial-advertise-peer-urls",
-                &peer,
-            ])
-            .args(["--initial-cluster", &format!("{name}={peer}")])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("etcd 3.4 is installed");
-        let e = Etcd {
-            child,
-            endpoint: format!("127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if TcpStream::connect(&e.endpoint).is_ok() && e.ctl(&["get", "probe"]).0 {
-                return e;
-            }
-            assert!(Instant::now() < deadline, "etcd on {port} did not come up");
-            std::thread::yield_now();
-        }
-    }
-
-    /// Runs etcdctl; returns (success, stdout).
-    fn ctl(&self, args: &[&str]) -> (bool, String) {
-        self.ctl_in(args, "")
-    }
-
-    fn ctl_in(&self, args: &[&str], stdin: &str) -> (bool, String) {
-        let mut c = Command::new("etcdctl")
-            .env("ETCDCTL_API", "3")
-            .args(["--endpoints", &self.endpoint])
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("etcdctl is installed");
-        c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-        let o = c.wait_with_output().unwrap();
-        (
-            o.status.success(),
-            String::from_utf8_lossy(&o.stdout).into_owned(),
-        )
-    }
-
-    fn must(&self, args: &[&str]) -> String {
-        let (ok, out) = self.ctl(args);
-        assert!(ok, "etcdctl {args:?} failed");
-        out
-    }
-
-    fn lease(&self, ttl: &str) -> String {
-        // "lease 694d77aa9e38260f granted with TTL(600s)"
-        let out = self.must(&["lease", "grant", ttl]);
-        out.split_whitespace().nth(1).unwrap().to_string()
-    }
+/// Grants a lease of `ttl` seconds; returns its id in hex.
+fn lease(e: &Etcd, ttl: &str) -> String {
+    // "lease 694d77aa9e38260f granted with TTL(600s)"
+    let out = e.must(&["lease", "grant", ttl]);
+    out.split_whitespace().nth(1).unwrap().to_string()
 }
 
 /// Every request kind the replay models, with outcomes etcd refuses as well.
@@ -182,8 +93,8 @@ fn workload(e: &Etcd) {
     for i in 0..20 {
         e.must(&["put", &format!("/app/k{i:02}"), &format!("v{i}")]);
     }
-    let l1 = e.lease("600");
-    let l2 = e.lease("600");
+    let l1 = lease(e, "600");
+    let l2 = lease(e, "600");
     e.must(&["put", "/leased/a", "1", &format!("--lease={l1}")]);
     e.must(&["put", "/leased/b", "1", &format!("--lease={l1}")]);
     e.must(&["put", "/leased/c", "1", &format!("--lease={l2}")]);
@@ -314,14 +225,6 @@ fn export_replay_wal_on_the_killed_member_equals_etcd_restarted_on_a_copy() {
     assert_eq!(got, etcdctl_kvs(&served));
 }
 
-/// Stops `e` with SIGTERM (etcd commits its db on a graceful stop) and waits for it.
-fn stop_gracefully(mut e: Etcd) {
-    let pid = e.child.id().to_string();
-    let st = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(st.success());
-    e.child.wait().unwrap();
-}
-
 #[test]
 fn members_finds_a_split_brain_made_with_force_new_cluster() {
     let ms: Vec<PathBuf> = (1..=3)
@@ -344,10 +247,10 @@ fn members_finds_a_split_brain_made_with_force_new_cluster() {
             &["--force-new-cluster"],
         );
         e.must(&["put", "/split/brain", &format!("written on m{}", i + 1)]);
-        stop_gracefully(e);
+        e.stop_gracefully();
         copies.push(data);
     }
-    let out = Command::new(BIN)
+    let out = bin()
         .args(["members", "--json"])
         .arg(&ms[0])
         .args(&copies)
@@ -363,7 +266,7 @@ fn members_finds_a_split_brain_made_with_force_new_cluster() {
     let most = r["most_committed"].to_string();
     assert!(!most.contains(ms[0].to_str().unwrap()), "{r}");
     // diff names the key each side wrote.
-    let out = Command::new(BIN)
+    let out = bin()
         .args(["diff", "--keys", "--json"])
         .args(&copies)
         .output()
@@ -381,18 +284,19 @@ fn a_data_dir_made_by_snapshot_restore_checks_clean_and_equals_its_snapshot() {
     }
     let dir = scratch("restored");
     let data = dir.join("data");
-    let out = Command::new("etcdctl")
-        .env("ETCDCTL_API", "3")
-        .args(["snapshot", "restore", s(&snap), "--data-dir", s(&data)])
-        .args([
-            "--name",
-            "r1",
-            "--initial-cluster",
-            "r1=http://127.0.0.1:24230",
-        ])
-        .args(["--initial-advertise-peer-urls", "http://127.0.0.1:24230"])
-        .output()
-        .unwrap();
+    let out = etcdctl(&[
+        "snapshot",
+        "restore",
+        s(&snap),
+        "--data-dir",
+        s(&data),
+        "--name",
+        "r1",
+        "--initial-cluster",
+        "r1=http://127.0.0.1:24230",
+        "--initial-advertise-peer-urls",
+        "http://127.0.0.1:24230",
+    ]);
     assert!(
         out.status.success(),
         "{}",

@@ -8,76 +8,34 @@
 //! key for key and field for field. A healthy fixture must also equal its truth/kvs.json;
 //! for a damaged one the test prints how many of the truth's keys came back.
 
-use base64::Engine as _;
+mod common;
+
 use bbolt_reader::Db;
+use common::*;
 use etcd_autopsy::mvcc::KeyValueRef;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_etcd-autopsy");
 /// First port of this test's range; each case takes a client and a peer port.
 const PORT_BASE: u16 = 24100;
 const PORT_LAST: u16 = 24199;
 
-/// One key as etcd serves it: value, create_revision, mod_revision, version, lease.
-type Kv = (Vec<u8>, i64, i64, i64, i64);
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir()
-        .join(format!("etcd-autopsy-salvage-{}", std::process::id()))
-        .join(name);
-    std::fs::remove_dir_all(&dir).ok();
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// An etcd process, killed by PID when dropped.
-struct Etcd {
-    child: Child,
-    client_port: u16,
-}
-
-impl Drop for Etcd {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
-}
-
-fn etcdctl(args: &[&str]) -> std::process::Output {
-    Command::new("etcdctl")
-        .env("ETCDCTL_API", "3")
-        .args(args)
-        .output()
-        .expect("etcdctl (etcd 3.4) is installed")
-}
-
 /// Restores `db` into `dir/restored` and starts etcd on it.
 fn restore_and_start(db: &Path, dir: &Path, client_port: u16) -> Etcd {
-    let peer_port = client_port + 1;
-    let peer = format!("http://127.0.0.1:{peer_port}");
-    let client = format!("http://127.0.0.1:{client_port}");
+    let peer = format!("http://127.0.0.1:{}", client_port + 1);
     let data = dir.join("restored");
-    let cluster = format!("salvaged={peer}");
     let out = etcdctl(&[
         "snapshot",
         "restore",
-        db.to_str().unwrap(),
+        s(db),
         "--skip-hash-check",
         "--data-dir",
-        data.to_str().unwrap(),
+        s(&data),
         "--name",
         "salvaged",
         "--initial-cluster",
-        &cluster,
+        &format!("salvaged={peer}"),
         "--initial-advertise-peer-urls",
         &peer,
     ]);
@@ -87,104 +45,20 @@ fn restore_and_start(db: &Path, dir: &Path, client_port: u16) -> Etcd {
         db.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-    let log = std::fs::File::create(dir.join("etcd.log")).unwrap();
-    let child = Command::new("etcd")
-        .args(["--name", "salvaged", "--data-dir"])
-        .arg(&data)
-        .args([
-            "--listen-client-urls",
-            &client,
-            "--advertise-client-urls",
-            &client,
-        ])
-        .args([
-            "--listen-peer-urls",
-            &peer,
-            "--initial-advertise-peer-urls",
-            &peer,
-        ])
-        .args(["--initial-cluster", &cluster])
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("etcd (3.4) is installed");
-    let etcd = Etcd { child, client_port };
-    // Ready when it answers a linearizable read; bounded by a deadline, not a sleep.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let endpoint = format!("127.0.0.1:{client_port}");
-    loop {
-        if TcpStream::connect(&endpoint).is_ok() {
-            let o = etcdctl(&["--endpoints", &endpoint, "get", "health-probe"]);
-            if o.status.success() {
-                break;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "etcd on {} did not become ready; see {}",
-            db.display(),
-            dir.join("etcd.log").display()
-        );
-        std::thread::yield_now();
-    }
-    etcd
+    Etcd::start("salvaged", &data, client_port, &[])
 }
 
-fn b64(v: &Value) -> Vec<u8> {
-    v.as_str()
-        .map(|s| base64::engine::general_purpose::STANDARD.decode(s).unwrap())
-        .unwrap_or_default()
-}
-
-fn kvs_from_json(v: &Value) -> BTreeMap<Vec<u8>, Kv> {
-    let n = |kv: &Value, f: &str| kv[f].as_i64().unwrap_or(0);
-    v["kvs"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|kv| {
-                    (
-                        b64(&kv["key"]),
-                        (
-                            b64(&kv["value"]),
-                            n(kv, "create_revision"),
-                            n(kv, "mod_revision"),
-                            n(kv, "version"),
-                            n(kv, "lease"),
-                        ),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn served_kvs(etcd: &Etcd) -> (BTreeMap<Vec<u8>, Kv>, i64) {
-    let endpoint = format!("127.0.0.1:{}", etcd.client_port);
-    let out = etcdctl(&[
-        "--endpoints",
-        &endpoint,
-        "get",
-        "",
-        "--from-key",
-        "-w",
-        "json",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+fn served_kvs(etcd: &Etcd) -> (Kvs, i64) {
+    let out = etcd.must(&["get", "", "--from-key", "-w", "json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
     (
-        kvs_from_json(&v),
+        etcdctl_kvs(&v),
         v["header"]["revision"].as_i64().unwrap_or(0),
     )
 }
 
 /// The `key` bucket of a salvaged file, decoded.
-fn salvaged_kvs(db: &Path) -> BTreeMap<Vec<u8>, Kv> {
+fn salvaged_kvs(db: &Path) -> Kvs {
     let bytes = std::fs::read(db).unwrap();
     let db = Db::open(&bytes).unwrap();
     let bucket = db.bucket(b"key").unwrap().expect("key bucket");
@@ -209,7 +83,7 @@ fn salvaged_kvs(db: &Path) -> BTreeMap<Vec<u8>, Kv> {
 
 /// Runs `salvage`, returning the JSON report and its exit status.
 fn salvage(input: &Path, out: &Path) -> (Value, i32) {
-    let o = Command::new(BIN)
+    let o = bin()
         .arg("salvage")
         .arg(input)
         .arg("--out")
@@ -275,7 +149,7 @@ fn run_case(case: &Case, port: u16) -> (usize, usize, usize) {
     let (mut same, mut total) = (0, 0);
     if let Some(truth) = &case.truth {
         let t: Value = serde_json::from_slice(&std::fs::read(truth).unwrap()).unwrap();
-        let truth = kvs_from_json(&t);
+        let truth = etcdctl_kvs(&t);
         total = truth.len();
         same = truth
             .iter()
@@ -480,10 +354,7 @@ fn salvaged_dbs_restore_and_etcd_serves_exactly_the_salvaged_keys() {
         let port = PORT_BASE + 2 * (i % slots) as u16;
         run_case(case, port);
     }
-    std::fs::remove_dir_all(
-        std::env::temp_dir().join(format!("etcd-autopsy-salvage-{}", std::process::id())),
-    )
-    .ok();
+    std::fs::remove_dir_all(scratch_root()).ok();
 }
 
 #[test]
@@ -493,7 +364,7 @@ fn salvage_refuses_an_output_inside_the_input_member_dir_or_an_existing_file() {
         return;
     }
     let inside = data.join("member/salvaged.db");
-    let o = Command::new(BIN)
+    let o = bin()
         .args(["salvage"])
         .arg(&data)
         .arg("--out")
@@ -506,7 +377,7 @@ fn salvage_refuses_an_output_inside_the_input_member_dir_or_an_existing_file() {
     let dir = scratch("refuse");
     let existing = dir.join("exists.db");
     std::fs::write(&existing, b"keep me").unwrap();
-    let o = Command::new(BIN)
+    let o = bin()
         .args(["salvage"])
         .arg(&data)
         .arg("--out")

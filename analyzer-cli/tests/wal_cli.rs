@@ -1,24 +1,9 @@
 //! `etcd-autopsy wal` and `snap` against real etcd fixtures and the damaged WAL variants.
 
+mod common;
+
+use common::*;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
-}
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_etcd-autopsy"))
-        .args(args)
-        .output()
-        .expect("run etcd-autopsy");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn k8s() -> Option<(String, Value)> {
     let d = fixtures().join("k8s");

@@ -1,0 +1,272 @@
+//! Helpers shared by the integration tests (each includes it with `mod common;`): fixture
+//! paths, running the binary, reading etcdctl's and `export`'s JSON into one comparable
+//! form, temp dirs, and a real etcd started for a test and stopped by PID.
+#![allow(dead_code)]
+
+use base64::Engine as _;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_etcd-autopsy");
+
+/// One key as etcd serves it: value, create_revision, mod_revision, version, lease.
+pub type Kv = (Vec<u8>, i64, i64, i64, i64);
+
+/// Keys in order.
+pub type Kvs = BTreeMap<Vec<u8>, Kv>;
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+}
+
+/// The binary under test, ready for arguments.
+pub fn bin() -> Command {
+    Command::new(BIN)
+}
+
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Runs the binary: (exit code, stdout, stderr).
+pub fn run(args: &[&str]) -> (i32, String, String) {
+    let o = bin().args(args).output().expect("binary runs");
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Runs the binary and parses stdout as one JSON document.
+pub fn run_json(args: &[&str]) -> (i32, Value) {
+    let (code, out, err) = run(args);
+    let v = serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {out}\nstderr: {err}"));
+    (code, v)
+}
+
+pub fn b64(v: &Value) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(v.as_str().unwrap_or(""))
+        .unwrap()
+}
+
+/// `{"text"}` / `{"base64"}` to bytes.
+pub fn bytes(b: &Value) -> Vec<u8> {
+    match (b.get("text"), b.get("base64")) {
+        (Some(t), _) => t.as_str().unwrap().as_bytes().to_vec(),
+        (_, Some(x)) => b64(x),
+        _ => Vec::new(),
+    }
+}
+
+/// `etcdctl get "" --from-key -w json` output.
+pub fn etcdctl_kvs(v: &Value) -> Kvs {
+    v["kvs"]
+        .as_array()
+        .map(|a| a.as_slice())
+        .unwrap_or(&[])
+        .iter()
+        .map(|kv| {
+            let i = |f: &str| kv[f].as_i64().unwrap_or(0);
+            (
+                b64(&kv["key"]),
+                (
+                    b64(&kv["value"]),
+                    i("create_revision"),
+                    i("mod_revision"),
+                    i("version"),
+                    i("lease"),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// A fixture's truth/kvs.json.
+pub fn truth_kvs(path: &Path) -> Kvs {
+    etcdctl_kvs(&serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap())
+}
+
+/// What `export --json <args>` printed: (exit code, keys, raw lines, stderr).
+pub fn export(args: &[&str]) -> (i32, Kvs, Vec<Value>, String) {
+    let mut all = vec!["export", "--json"];
+    all.extend_from_slice(args);
+    let (code, out, err) = run(&all);
+    assert!(code == 0 || code == 1, "{args:?}: {err}");
+    let mut m = BTreeMap::new();
+    let mut lines = Vec::new();
+    for line in out.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let i = |f: &str| v[f].as_i64().unwrap();
+        m.insert(
+            bytes(&v["key"]),
+            (
+                bytes(&v["value"]),
+                i("create_revision"),
+                i("mod_revision"),
+                i("version"),
+                i("lease"),
+            ),
+        );
+        lines.push(v);
+    }
+    (code, m, lines, err)
+}
+
+/// This test process's temp dir, under which [`scratch`] makes one dir per case.
+pub fn scratch_root() -> PathBuf {
+    std::env::temp_dir().join(format!("etcd-autopsy-test-{}", std::process::id()))
+}
+
+/// An empty temp dir for one test case.
+pub fn scratch(name: &str) -> PathBuf {
+    let d = scratch_root().join(name);
+    std::fs::remove_dir_all(&d).ok();
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// `cp -a src dst` (dst must not exist yet; its parent is created).
+pub fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::remove_dir_all(dst).ok();
+    std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(src)
+        .arg(dst)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+/// Runs etcdctl (API v3) with `args`, no endpoint added.
+pub fn etcdctl(args: &[&str]) -> Output {
+    Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .args(args)
+        .output()
+        .expect("etcdctl (etcd 3.4) is installed")
+}
+
+/// A single-member etcd on 127.0.0.1 started for a test, stopped by PID (SIGKILL) when
+/// dropped. Each test file uses its own port range.
+pub struct Etcd {
+    child: Child,
+    /// `127.0.0.1:<client port>`.
+    pub endpoint: String,
+    /// Where etcd's stdout and stderr go: the data dir's path with `.log` appended.
+    pub log: PathBuf,
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+impl Etcd {
+    /// Starts etcd named `name` on `data` (created when absent) with client port `port`
+    /// and peer port `port + 1`, `extra` flags appended, and waits until it answers a
+    /// linearizable read (bounded by a deadline, not a sleep).
+    pub fn start(name: &str, data: &Path, port: u16, extra: &[&str]) -> Etcd {
+        let client = format!("http://127.0.0.1:{port}");
+        let peer = format!("http://127.0.0.1:{}", port + 1);
+        let log = data.with_extension("log");
+        std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+        let out = std::fs::File::create(&log).unwrap();
+        let child = Command::new("etcd")
+            .args(["--name", name, "--data-dir"])
+            .arg(data)
+            .args([
+                "--listen-client-urls",
+                &client,
+                "--advertise-client-urls",
+                &client,
+            ])
+            .args([
+                "--listen-peer-urls",
+                &peer,
+                "--initial-advertise-peer-urls",
+                &peer,
+            ])
+            .args(["--initial-cluster", &format!("{name}={peer}")])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("etcd 3.4 is installed");
+        let e = Etcd {
+            child,
+            endpoint: format!("127.0.0.1:{port}"),
+            log,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if TcpStream::connect(&e.endpoint).is_ok() && e.ctl(&["get", "probe"]).0 {
+                return e;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "etcd {name} on {port} did not come up; see {}",
+                e.log.display()
+            );
+            std::thread::yield_now();
+        }
+    }
+
+    /// Runs etcdctl against this member; returns (success, stdout).
+    pub fn ctl(&self, args: &[&str]) -> (bool, String) {
+        self.ctl_in(args, "")
+    }
+
+    /// [`Etcd::ctl`] with `stdin` fed to etcdctl (for `txn`).
+    pub fn ctl_in(&self, args: &[&str], stdin: &str) -> (bool, String) {
+        let o = self.output(args, stdin);
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        )
+    }
+
+    /// Runs etcdctl against this member, which must succeed; returns stdout.
+    pub fn must(&self, args: &[&str]) -> String {
+        let o = self.output(args, "");
+        assert!(
+            o.status.success(),
+            "etcdctl {args:?} failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    fn output(&self, args: &[&str], stdin: &str) -> Output {
+        let mut c = Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .args(["--endpoints", &self.endpoint])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("etcdctl is installed");
+        c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        c.wait_with_output().unwrap()
+    }
+
+    /// Stops etcd with SIGTERM (it commits its db on a graceful stop) and waits for it.
+    pub fn stop_gracefully(mut self) {
+        let pid = self.child.id().to_string();
+        let st = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(st.success());
+        self.child.wait().unwrap();
+    }
+}
