@@ -5,6 +5,7 @@
 //! `member/` dir, a db file or an `etcdctl snapshot save` file. JSON schemas are in each
 //! command's doc below and in docs/JSON.md.
 
+use super::{bolt_err, open_image};
 use crate::error::{CliError, Result, EXIT_DAMAGE, EXIT_OK, EXIT_UNREADABLE};
 use crate::input::{self, DbImage, InputKind};
 use crate::output::{print_json, sanitize, stdout, JsonBytes};
@@ -14,7 +15,7 @@ use bbolt_reader::walk::{FreelistSource, PageUse, Walk};
 use bbolt_reader::{Db, MetaChoice, MetaSlot, Page, PageKind, Pgid};
 use serde::Serialize;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Which meta page to read, on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -52,20 +53,6 @@ pub struct DbArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
-}
-
-/// Maps the image read-only, warning on stderr when a live etcd holds it.
-pub fn open_image(path: &Path) -> Result<DbImage> {
-    if let Ok(member) = input::resolve(path) {
-        if let Some(w) = input::running_member_warning(&member) {
-            eprintln!("etcd-autopsy: {w}");
-        }
-    }
-    DbImage::open(path)
-}
-
-fn bolt_err(image: &DbImage, e: bbolt_reader::Error) -> CliError {
-    CliError::input(image.path.clone(), e.to_string())
 }
 
 fn open_db<'a>(image: &'a DbImage, meta: MetaArg) -> Result<Db<'a>> {

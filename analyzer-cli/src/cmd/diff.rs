@@ -21,7 +21,8 @@
 //! R is not held by both.
 
 use super::export::{load, replay_member};
-use super::prefixes::{open_db, open_image, thread_pool};
+use super::open_image;
+use super::prefixes::{open_db, thread_pool};
 use crate::error::{Result, EXIT_DAMAGE, EXIT_OK};
 use crate::input;
 use crate::mvcc::info::read_info;

@@ -19,7 +19,8 @@
 //! information, so they are printed in protobuf text form; a value that cannot be decoded
 //! prints `<undecodable: ...>` where etcd-dump-db would panic.
 
-use super::bbolt::{go_quote, open_image};
+use super::bbolt::go_quote;
+use super::open_image;
 use crate::error::{CliError, Result, EXIT_OK};
 use crate::mvcc::proto::{expect_bytes, expect_varint, FieldReader, Wire};
 use crate::mvcc::KeyValueRef;

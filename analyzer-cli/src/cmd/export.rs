@@ -25,7 +25,8 @@
 //! entries, refused requests are not damage); 2 when the input cannot be read or R is
 //! compacted or in the future.
 
-use super::prefixes::{open_db, open_image, thread_pool};
+use super::open_image;
+use super::prefixes::{open_db, thread_pool};
 use crate::error::{CliError, Result, EXIT_DAMAGE, EXIT_OK};
 use crate::input::{self, Member};
 use crate::mvcc::info::{read_info, EtcdInfo};

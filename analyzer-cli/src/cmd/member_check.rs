@@ -38,7 +38,7 @@
 //! Exit status: 0 no damage, 1 damage found, 2 nothing readable (no db and no WAL).
 
 use crate::error::{CliError, Result, EXIT_DAMAGE, EXIT_OK};
-use crate::input::{self, DbImage, Member};
+use crate::input::{DbImage, Member};
 use crate::mvcc::info::read_info;
 use crate::output::{print_json, sanitize, stdout};
 use crate::replay::db_revisions;
@@ -268,9 +268,7 @@ fn stop_verdict(
 
 /// Runs the whole-member check of `member` and prints it; returns the exit status.
 pub fn run(member: &Member, meta: MetaChoice, json: bool) -> Result<u8> {
-    if let Some(w) = input::running_member_warning(member) {
-        eprintln!("etcd-autopsy: {w}");
-    }
+    super::warn_if_running(member);
     if member.db.is_none() && member.wal_dir.is_none() {
         return Err(CliError::input(
             &member.given,

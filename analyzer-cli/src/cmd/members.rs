@@ -167,9 +167,7 @@ pub fn compare(inputs: &[PathBuf], pool: &rayon::ThreadPool) -> Result<MembersRe
     let mut images: Vec<Option<DbImage>> = Vec::new();
     for p in inputs {
         let member = input::resolve(p)?;
-        if let Some(w) = input::running_member_warning(&member) {
-            eprintln!("etcd-autopsy: {w}");
-        }
+        super::warn_if_running(&member);
         let check = check_member(&member, MetaChoice::Newest)?;
         let image = match &member.db {
             Some(db) => Some(DbImage::open_file(db, member.kind)?),

@@ -28,8 +28,9 @@
 //! are skipped, undecodable entries counted; `problems` says what and where); 2 when the
 //! db cannot be read at all.
 
+use super::{bolt_err, open_image};
 use crate::error::{CliError, Result, EXIT_DAMAGE, EXIT_OK};
-use crate::input::{self, DbImage};
+use crate::input::DbImage;
 use crate::mvcc::info::read_info;
 use crate::mvcc::scan::{group_by_prefix, Keyspace, PrefixStats};
 use crate::output::{human_bytes, sanitize};
@@ -37,7 +38,7 @@ use base64::Engine as _;
 use bbolt_reader::Db;
 use serde::Serialize;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Arguments of `prefixes`.
 #[derive(Debug, clap::Args)]
@@ -72,27 +73,9 @@ pub(crate) fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
         .map_err(|e| CliError::Other(format!("starting {n} threads: {e}")))
 }
 
-/// Opens the image's bbolt file; warns on stderr when etcd appears to be running on it.
-pub(crate) fn open_image(path: &Path) -> Result<DbImage> {
-    if let Ok(member) = input::resolve(path) {
-        if let Some(w) = input::running_member_warning(&member) {
-            eprintln!("etcd-autopsy: {w}");
-        }
-    }
-    DbImage::open(path)
-}
-
 /// The bbolt view of an image.
 pub(crate) fn open_db<'a>(image: &'a DbImage) -> Result<Db<'a>> {
     Db::open(image.bytes()).map_err(|e| bolt_err(image, e))
-}
-
-/// A reader error naming the file.
-pub(crate) fn bolt_err(image: &DbImage, e: bbolt_reader::Error) -> CliError {
-    CliError::Input {
-        path: image.path.clone(),
-        message: e.to_string(),
-    }
 }
 
 /// Scans the key bucket with a progress bar; `limit` as in [`scan_keyspace`].

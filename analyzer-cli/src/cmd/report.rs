@@ -45,7 +45,7 @@
 //! Exit status: 0; 1 when damage was found (in the db or the WAL) or the member is out of
 //! space (NOSPACE alarm or db size above the quota); 2 when the db cannot be read.
 
-use super::prefixes::{open_db, open_image, thread_pool, PrefixJson};
+use super::prefixes::{open_db, thread_pool, PrefixJson};
 use crate::error::{Result, EXIT_DAMAGE, EXIT_OK};
 use crate::input::{self, InputKind};
 use crate::mvcc::cluster::{AlarmType, MemberRecord};
@@ -572,10 +572,7 @@ fn member_identity(info: &EtcdInfo, wal_ids: Option<(u64, u64)>) -> MemberId {
 /// Builds the report.
 pub fn build(args: &Args) -> Result<Report> {
     let member = input::resolve(&args.input)?;
-    let running_warning = input::running_member_warning(&member);
-    if let Some(w) = &running_warning {
-        eprintln!("etcd-autopsy: {w}");
-    }
+    let running_warning = super::warn_if_running(&member);
     let image = crate::input::DbImage::open(&args.input)?;
     let db = open_db(&image)?;
     let pool = thread_pool(args.threads)?;
@@ -741,7 +738,6 @@ pub fn build(args: &Args) -> Result<Report> {
 
 /// Runs `report`; returns the exit status.
 pub fn run(args: &Args) -> Result<u8> {
-    let _ = open_image; // shared opener used by the other commands
     let r = build(args)?;
     let bad = r.nospace
         || r.wal.as_ref().is_some_and(|w| w.damage)

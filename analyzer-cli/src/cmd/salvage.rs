@@ -61,9 +61,7 @@ struct JsonReport<'a> {
 /// Runs `salvage`; returns the exit status.
 pub fn run(args: &Args) -> Result<u8> {
     let member = input::resolve(&args.input)?;
-    if let Some(w) = input::running_member_warning(&member) {
-        eprintln!("etcd-autopsy: warning: {w}");
-    }
+    super::warn_if_running(&member);
     check_output_path(&args.out, &member)?;
     let image = DbImage::open(&args.input)?;
     let options = SalvageOptions {

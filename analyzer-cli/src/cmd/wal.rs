@@ -104,9 +104,7 @@ fn locate(path: &Path) -> Result<(PathBuf, Option<PathBuf>)> {
         return Ok((path.to_path_buf(), snap));
     }
     let member = crate::input::resolve(path)?;
-    if let Some(w) = crate::input::running_member_warning(&member) {
-        eprintln!("etcd-autopsy: {w}");
-    }
+    super::warn_if_running(&member);
     let wal = member
         .wal_dir
         .ok_or_else(|| CliError::input(path, "no member/wal directory found"))?;
