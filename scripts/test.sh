@@ -23,7 +23,13 @@ echo "== deriving the damaged fixture variants (fixtures/make-damaged.sh)"
 bash fixtures/make-damaged.sh
 
 echo "== cargo test (workspace)"
-cargo test --workspace --locked
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --locked 2>&1 | tee "$log"
 
 echo "== library docs (missing docs and broken links are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps -p bbolt-reader -p wal-reader -p bbolt-writer
+
+# One closing line over every test binary and doc-test run above.
+awk '/^test result:/ { p += $4; f += $6; i += $8 }
+     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"
