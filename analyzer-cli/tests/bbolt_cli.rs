@@ -22,16 +22,12 @@ fn healthy() -> Vec<(String, PathBuf, Value)> {
     ];
     for s in scenarios {
         let dir = fixtures().join(s);
-        let truth = dir.join("truth.json");
-        if dir.join("data").is_dir() && truth.is_file() {
-            let t: Value = serde_json::from_slice(&std::fs::read(truth).unwrap()).unwrap();
+        if let (true, Some(t)) = (dir.join("data").is_dir(), truth(s)) {
             out.push((s.to_string(), dir.join("data"), t));
         }
     }
     let snap = fixtures().join("snapshot");
-    if snap.join("snapshot.db").is_file() && snap.join("truth.json").is_file() {
-        let t: Value =
-            serde_json::from_slice(&std::fs::read(snap.join("truth.json")).unwrap()).unwrap();
+    if let (true, Some(t)) = (snap.join("snapshot.db").is_file(), truth("snapshot")) {
         out.push(("snapshot".into(), snap.join("snapshot.db"), t));
     }
     assert!(
@@ -99,7 +95,7 @@ fn snapshot_totals_match_etcdctl_snapshot_status() {
     if !snap.is_file() || !status.is_file() {
         return;
     }
-    let st: Value = serde_json::from_slice(&std::fs::read(status).unwrap()).unwrap();
+    let st = read_json(&status);
     let (_, v) = run_json(&["stats", s(&snap), "--json"]);
     // `snapshot status` sums KeyN of every bucket and reports tx.Size().
     let total_keys: u64 = v["buckets"]

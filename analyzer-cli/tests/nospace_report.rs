@@ -7,12 +7,6 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-fn truth(s: &str) -> Option<Value> {
-    let p = fixtures().join(s).join("truth.json");
-    let text = std::fs::read_to_string(p).ok()?;
-    serde_json::from_str(&text).ok()
-}
-
 #[test]
 fn nospace_report_names_the_filling_prefix_and_the_way_out() {
     let Some(t) = truth("nospace") else {
@@ -114,11 +108,10 @@ fn report_on_a_bare_db_file_takes_the_member_from_the_members_bucket() {
 fn each_cluster_member_is_identified_from_its_own_wal() {
     for m in ["m1", "m2", "m3"] {
         let dir = fixtures().join("cluster").join(m);
-        let Ok(text) = std::fs::read_to_string(dir.join("truth.json")) else {
+        let Some(t) = truth(&format!("cluster/{m}")) else {
             eprintln!("note: fixture cluster/{m} not generated; skipped");
             continue;
         };
-        let t: Value = serde_json::from_str(&text).unwrap();
         let (_, json, _) = run(&["report", "--json", dir.join("data").to_str().unwrap()]);
         let v: Value = serde_json::from_str(&json).unwrap();
         assert_eq!(v["member"]["member_id_hex"], t["member_id_hex"], "{m}");

@@ -19,21 +19,16 @@ fn scenarios() -> Vec<(String, String, Value)> {
         "snapshot",
         "killed",
     ] {
-        let dir = fixtures().join(s);
-        let truth = dir.join("truth.json");
-        let data = dir.join("data");
-        if !truth.is_file() || !data.is_dir() {
+        let data = fixtures().join(s).join("data");
+        let (Some(t), true) = (truth(s), data.is_dir()) else {
             eprintln!("note: fixture {s} not generated; skipped");
             continue;
-        }
-        let t: Value = serde_json::from_str(&std::fs::read_to_string(&truth).unwrap()).unwrap();
+        };
         out.push((s.to_string(), data.display().to_string(), t));
     }
     for m in ["m1", "m2", "m3"] {
         let dir = fixtures().join("cluster").join(m);
-        let truth = dir.join("truth.json");
-        if let (true, Ok(text)) = (dir.join("data").is_dir(), std::fs::read_to_string(&truth)) {
-            let t: Value = serde_json::from_str(&text).unwrap();
+        if let (true, Some(t)) = (dir.join("data").is_dir(), truth(&format!("cluster/{m}"))) {
             out.push((
                 format!("cluster/{m}"),
                 dir.join("data").display().to_string(),
@@ -145,26 +140,21 @@ fn db_size_equals_etcd_and_in_use_is_what_etcd_reports_after_a_restart() {
 
 #[test]
 fn in_use_after_defrag_equals_etcd_exactly() {
-    let dir = fixtures().join("k8s-defrag");
-    if !dir.join("truth.json").is_file() {
+    let Some(t) = truth("k8s-defrag") else {
         eprintln!("note: fixture k8s-defrag not generated; skipped");
         return;
-    }
-    let t: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("truth.json")).unwrap()).unwrap();
+    };
+    let dir = fixtures().join("k8s-defrag");
     let (_, v) = run_json(&["space", "--json", dir.join("data").to_str().unwrap()]);
     assert_eq!(v["bytes_in_use"], t["db_size_in_use"]);
 }
 
 #[test]
 fn predicted_defrag_size_is_within_5_percent_of_etcdctl_defrag() {
-    let dir = fixtures().join("k8s-defrag");
-    if !dir.join("truth.json").is_file() {
+    let Some(t) = truth("k8s-defrag") else {
         eprintln!("note: fixture k8s-defrag not generated; skipped");
         return;
-    }
-    let t: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("truth.json")).unwrap()).unwrap();
+    };
     let real = t["db_size_after_defrag"].as_f64().unwrap();
     // Before defrag (the k8s member it was derived from) and after (defrag of a defragged file).
     for s in ["k8s", "k8s-defrag"] {
@@ -189,10 +179,7 @@ fn snapshot_status_equals_etcdctl_snapshot_status() {
         eprintln!("note: fixture snapshot not generated; skipped");
         return;
     }
-    let want: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("truth/snapshot-status.json")).unwrap(),
-    )
-    .unwrap();
+    let want = read_json(&dir.join("truth/snapshot-status.json"));
     let (code, v) = run_json(&["status", "--json", file.to_str().unwrap()]);
     assert_eq!(code, 0);
     for k in ["hash", "revision", "totalKey", "totalSize"] {

@@ -80,7 +80,7 @@ fn export_redacts_secrets_unless_asked() {
 #[test]
 fn export_at_an_older_revision_shows_keys_deleted_later_and_refuses_compacted_ones() {
     let dir = fixtures().join("k8s");
-    let t: Value = serde_json::from_slice(&std::fs::read(dir.join("truth.json")).unwrap()).unwrap();
+    let t = truth("k8s").expect("k8s fixture");
     let pd = &t["prefix_delete"];
     let (prefix, rev, deleted) = (
         pd["prefix"].as_str().unwrap(),

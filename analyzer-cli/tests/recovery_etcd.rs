@@ -39,7 +39,7 @@ fn replaying_the_whole_wal_onto_an_empty_store_gives_the_keys_etcd_served() {
             continue;
         }
         tried += 1;
-        let truth: Value = serde_json::from_slice(&std::fs::read(&kvs).unwrap()).unwrap();
+        let truth = read_json(&kvs);
         let wal = WalDir::open(&wal_dir).unwrap();
         let scan = scan_wal(&wal.segment_bytes(), Vec::new(), ScanOptions { raw: false });
         assert!(scan.stopped_at.is_none(), "{scenario}: WAL damaged");
@@ -186,12 +186,10 @@ fn replay_of_a_workload_with_txns_leases_and_deletes_matches_the_real_etcd() {
 #[test]
 fn export_replay_wal_on_the_killed_member_equals_etcd_restarted_on_a_copy() {
     let src = fixtures().join("killed/data");
-    let truth = fixtures().join("killed/truth.json");
-    if !src.is_dir() || !truth.is_file() {
+    let (true, Some(t)) = (src.is_dir(), truth("killed")) else {
         eprintln!("killed fixture missing; skipped");
         return;
-    }
-    let t: Value = serde_json::from_slice(&std::fs::read(&truth).unwrap()).unwrap();
+    };
     let dir = scratch("killed");
     let data = dir.join("data");
     copy_dir(&src, &data);

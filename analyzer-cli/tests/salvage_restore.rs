@@ -148,8 +148,7 @@ fn run_case(case: &Case, port: u16) -> (usize, usize, usize) {
 
     let (mut same, mut total) = (0, 0);
     if let Some(truth) = &case.truth {
-        let t: Value = serde_json::from_slice(&std::fs::read(truth).unwrap()).unwrap();
-        let truth = etcdctl_kvs(&t);
+        let truth = truth_kvs(truth);
         total = truth.len();
         same = truth
             .iter()

@@ -89,9 +89,21 @@ pub fn etcdctl_kvs(v: &Value) -> Kvs {
         .collect()
 }
 
+/// A JSON file, which must exist and parse.
+pub fn read_json(path: &Path) -> Value {
+    let text = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_slice(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// fixtures/<scenario>/truth.json, or None when that fixture has not been generated.
+pub fn truth(scenario: &str) -> Option<Value> {
+    let path = fixtures().join(scenario).join("truth.json");
+    path.is_file().then(|| read_json(&path))
+}
+
 /// A fixture's truth/kvs.json.
 pub fn truth_kvs(path: &Path) -> Kvs {
-    etcdctl_kvs(&serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap())
+    etcdctl_kvs(&read_json(path))
 }
 
 /// What `export --json <args>` printed: (exit code, keys, raw lines, stderr).
