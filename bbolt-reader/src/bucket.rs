@@ -4,10 +4,12 @@
 //! sequence u64`; a root of 0 marks an inline bucket, whose single leaf page follows the
 //! header inside the value (at whatever byte offset the value has).
 //!
-//! Descents are bounded twice: a cursor's stack never grows past [`MAX_DEPTH`], and one
-//! pass of a cursor (from `first`/`seek` on) never enters more pages than the file holds.
-//! A cycle between branch pages or a subtree shared by many parents therefore ends in an
-//! [`Error`] instead of an endless or exponential walk.
+//! Descents are bounded three ways: a cursor's stack never grows past [`MAX_DEPTH`], one
+//! pass of a cursor (from `first`/`seek`/`last` on) never enters more pages than the file
+//! holds, and never hands out more key and value bytes than twice the file's length (a
+//! sound file holds every key and value once). A cycle between branch pages, a subtree
+//! shared by many parents or leaf pages whose overflow spans overlap therefore end in an
+//! [`Error`] instead of an endless, exponential or quadratic walk.
 
 use crate::db::Db;
 use crate::error::{Error, Result};
@@ -148,6 +150,7 @@ impl<'a> Bucket<'a> {
             bucket: *self,
             stack: Vec::new(),
             descents: 0,
+            handed_out: 0,
         }
     }
 
@@ -209,6 +212,8 @@ impl<'a> Bucket<'a> {
             return Ok(out);
         }
         let budget = self.db.page_count();
+        let span_limit = span_budget(&self.db);
+        let mut spans: u64 = 0;
         let mut entered: u64 = 1;
         // (branch page, next element index); depth bounded by MAX_DEPTH.
         let mut stack: Vec<(Page<'a>, usize)> = vec![(root, 0)];
@@ -228,6 +233,15 @@ impl<'a> Bucket<'a> {
             }
             let child = self.tree_page(el.pgid)?;
             if child.is_leaf() {
+                // Leaf views are what callers read in full: in a sound file they are
+                // disjoint, so together they are never longer than the file.
+                spans = spans.saturating_add(child.bytes().len() as u64);
+                if spans > span_limit {
+                    return Err(Error::SpanBudgetExceeded {
+                        pgid: el.pgid,
+                        limit: span_limit,
+                    });
+                }
                 out.push(child);
             } else {
                 if stack.len() >= MAX_DEPTH {
@@ -248,8 +262,11 @@ impl<'a> Bucket<'a> {
 pub struct Cursor<'a> {
     bucket: Bucket<'a>,
     stack: Vec<(Page<'a>, usize)>,
-    /// Pages entered since the last `first`/`seek`, bounded by the file's page count.
+    /// Pages entered since the last `first`/`seek`/`last`, bounded by the file's page count.
     descents: u64,
+    /// Key and value bytes handed out since the last `first`/`seek`/`last`, bounded by
+    /// twice the file's length.
+    handed_out: u64,
 }
 
 impl<'a> Cursor<'a> {
@@ -287,9 +304,26 @@ impl<'a> Cursor<'a> {
         Ok(())
     }
 
+    /// Counts the bytes of an item about to be returned against the pass's budget.
+    fn hand_out(&mut self, page: &Page<'a>, index: usize, e: LeafElement<'a>) -> Result<Item<'a>> {
+        let len = (e.key.len() as u64).saturating_add(e.value.len() as u64);
+        self.handed_out = self.handed_out.saturating_add(len);
+        if self.handed_out > span_budget(&self.bucket.db) {
+            return Err(Error::ElementsOverlap {
+                pgid: page.pgid(),
+                index,
+                offset: page.offset(),
+                data_bytes: self.handed_out,
+                page_bytes: page.bytes().len(),
+            });
+        }
+        Ok(item(e))
+    }
+
     fn reset(&mut self) -> Result<()> {
         self.stack.clear();
         self.descents = 0;
+        self.handed_out = 0;
         let root = self.bucket.root_page()?;
         self.push(root)
     }
@@ -310,7 +344,7 @@ impl<'a> Cursor<'a> {
             }
             if page.is_leaf() {
                 let e = page.leaf_element(idx)?;
-                return Ok(Some(item(e)));
+                return self.hand_out(&page, idx, e).map(Some);
             }
             let el = page.branch_element(idx)?;
             let child = self.bucket.tree_page(el.pgid)?;
@@ -371,7 +405,7 @@ impl<'a> Cursor<'a> {
             let idx = idx.min(page.count() - 1);
             if page.is_leaf() {
                 let e = page.leaf_element(idx)?;
-                return Ok(Some(item(e)));
+                return self.hand_out(&page, idx, e).map(Some);
             }
             let el = page.branch_element(idx)?;
             let child = self.bucket.tree_page(el.pgid)?;
@@ -414,6 +448,14 @@ impl<'a> Cursor<'a> {
             self.push(child)?;
         }
     }
+}
+
+/// Bytes one pass may read: twice the file (a sound file holds each page and each key and
+/// value once), plus a page for files smaller than one.
+fn span_budget(db: &Db<'_>) -> u64 {
+    (db.data().len() as u64)
+        .saturating_mul(2)
+        .saturating_add(db.page_size() as u64)
 }
 
 /// Stack index meaning "before the first element" during backward moves.

@@ -101,6 +101,31 @@ pub enum Error {
         /// The limit.
         limit: usize,
     },
+    /// The keys and values of a page's elements overlap: together they are longer than
+    /// the page. A sound page never has this; reading on would read the same bytes again
+    /// and again.
+    #[error("page {pgid} at file offset {offset}: elements overlap: by element {index} their keys and values total {data_bytes} bytes, more than the page's {page_bytes}")]
+    ElementsOverlap {
+        /// The page (for an inline page, the leaf page holding it).
+        pgid: Pgid,
+        /// The element at which the total outgrew the page.
+        index: usize,
+        /// File offset of the page header.
+        offset: u64,
+        /// Key and value bytes of the elements up to `index`.
+        data_bytes: u64,
+        /// Length of the page view.
+        page_bytes: usize,
+    },
+    /// A pass over a tree met more page bytes than the file holds: overflow spans
+    /// overlap, or pages are referenced more than once.
+    #[error("page {pgid}: pages read in one pass span more than {limit} bytes (twice the file): overflow spans overlap or pages are referenced more than once")]
+    SpanBudgetExceeded {
+        /// The page at which the budget ran out.
+        pgid: Pgid,
+        /// The budget in bytes.
+        limit: u64,
+    },
     /// A walk descended into more pages than the file holds: some page is reached more
     /// than once (a cycle or a shared subtree).
     #[error("page {pgid}: walk visited more pages than the file holds ({file_pages}): pages are referenced more than once")]

@@ -262,19 +262,64 @@ impl<'a> Page<'a> {
     }
 
     /// The branch elements, in stored order. Yields an error for an element outside the page.
+    ///
+    /// The keys of a sound page are disjoint parts of it, so together they are never longer
+    /// than the page. Forged elements can all point at the same bytes (65,535 keys of a
+    /// page's length each); the iterator yields [`Error::ElementsOverlap`] and ends once the
+    /// keys handed out outgrow the page, so whatever a caller does per key costs at most
+    /// the page's length in total.
     pub fn branch_elements(&self) -> BranchElements<'a> {
         BranchElements {
             page: *self,
             next: 0,
+            data_bytes: 0,
         }
     }
 
     /// The leaf elements, in stored order. Yields an error for an element outside the page.
+    ///
+    /// As with [`Page::branch_elements`], once the keys and values handed out outgrow the
+    /// page (elements that overlap, which a sound page never has) the iterator yields
+    /// [`Error::ElementsOverlap`] and ends.
     pub fn leaf_elements(&self) -> LeafElements<'a> {
         LeafElements {
             page: *self,
             next: 0,
+            data_bytes: 0,
         }
+    }
+
+    /// Sum of key and value lengths over the readable leaf elements (key lengths only for
+    /// a branch page). More than [`Page::bytes`]' length means elements overlap: the page
+    /// is forged or damaged, and reading every element would read some bytes many times.
+    pub fn element_data_bytes(&self) -> u64 {
+        let fit = self.elements_in_view();
+        if self.is_branch() {
+            (0..fit)
+                .filter_map(|i| self.branch_element(i).ok())
+                .map(|e| e.key.len() as u64)
+                .fold(0u64, u64::saturating_add)
+        } else {
+            (0..fit)
+                .filter_map(|i| self.leaf_element(i).ok())
+                .map(|e| (e.key.len() as u64).saturating_add(e.value.len() as u64))
+                .fold(0u64, u64::saturating_add)
+        }
+    }
+
+    /// True when the elements' keys and values overlap (see [`Page::element_data_bytes`]).
+    pub fn elements_overlap(&self) -> bool {
+        self.element_data_bytes() > self.bytes.len() as u64
+    }
+
+    fn overlap_error(&self, index: usize, data_bytes: u64) -> Option<Error> {
+        (data_bytes > self.bytes.len() as u64).then_some(Error::ElementsOverlap {
+            pgid: self.pgid,
+            index,
+            offset: self.offset,
+            data_bytes,
+            page_bytes: self.bytes.len(),
+        })
     }
 
     /// The page ids listed on a freelist page, honouring the 0xFFFF count form.
@@ -365,6 +410,8 @@ impl LeafElement<'_> {
 pub struct BranchElements<'a> {
     page: Page<'a>,
     next: usize,
+    /// Key bytes handed out so far; see [`Page::branch_elements`].
+    data_bytes: u64,
 }
 
 impl<'a> Iterator for BranchElements<'a> {
@@ -373,8 +420,16 @@ impl<'a> Iterator for BranchElements<'a> {
         if self.next >= self.page.count() {
             return None;
         }
-        let r = self.page.branch_element(self.next);
+        let index = self.next;
         self.next += 1;
+        let r = self.page.branch_element(index);
+        if let Ok(el) = &r {
+            self.data_bytes = self.data_bytes.saturating_add(el.key.len() as u64);
+            if let Some(e) = self.page.overlap_error(index, self.data_bytes) {
+                self.next = usize::MAX;
+                return Some(Err(e));
+            }
+        }
         Some(r)
     }
 }
@@ -384,6 +439,8 @@ impl<'a> Iterator for BranchElements<'a> {
 pub struct LeafElements<'a> {
     page: Page<'a>,
     next: usize,
+    /// Key and value bytes handed out so far; see [`Page::leaf_elements`].
+    data_bytes: u64,
 }
 
 impl<'a> Iterator for LeafElements<'a> {
@@ -392,8 +449,17 @@ impl<'a> Iterator for LeafElements<'a> {
         if self.next >= self.page.count() {
             return None;
         }
-        let r = self.page.leaf_element(self.next);
+        let index = self.next;
         self.next += 1;
+        let r = self.page.leaf_element(index);
+        if let Ok(el) = &r {
+            let len = (el.key.len() as u64).saturating_add(el.value.len() as u64);
+            self.data_bytes = self.data_bytes.saturating_add(len);
+            if let Some(e) = self.page.overlap_error(index, self.data_bytes) {
+                self.next = usize::MAX;
+                return Some(Err(e));
+            }
+        }
         Some(r)
     }
 }

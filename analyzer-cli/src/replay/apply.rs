@@ -22,7 +22,7 @@
 //!   Auth permission checks are not modelled (a request refused for permissions by etcd
 //!   would be applied here).
 
-use super::state::{KeyRange, State, WriteTxn};
+use super::state::{KeyRange, State, WriteTxn, MAX_RANGE_WORK};
 use std::borrow::Cow;
 use wal_reader::pb::{
     AlarmRequest, Compare, CompareTargetUnion, DeleteRangeRequest, InternalRaftRequest, PutRequest,
@@ -130,6 +130,12 @@ pub fn apply(state: &mut State<'_>, req: &InternalRaftRequest) -> Outcome {
         if !state.leases.contains_key(&r.id) {
             return Outcome::Refused("lease not found");
         }
+        // Finding the lease's keys reads every key (the state keeps no lease index).
+        let work = state.range_work.saturating_add(state.keys.len() as u64);
+        if work > MAX_RANGE_WORK {
+            return Outcome::Refused(WORK_LIMIT);
+        }
+        state.range_work = work;
         let attached: Vec<Vec<u8>> = state
             .keys
             .iter()
@@ -262,11 +268,20 @@ fn compare_kv(c: &Compare, value: &[u8], create: i64, modr: i64, version: i64, l
     }
 }
 
-/// etcd `applyCompare`.
-pub fn compare_holds(state: &State<'_>, c: &Compare) -> bool {
+/// Why a txn or lease revoke is refused once [`MAX_RANGE_WORK`] is used up.
+pub const WORK_LIMIT: &str =
+    "replay work limit reached: compares and lease revokes read too many keys (hostile WAL?)";
+
+/// etcd `applyCompare`. Each key the compare reads counts one unit of `work`; past
+/// [`MAX_RANGE_WORK`] the answer is [`WORK_LIMIT`].
+pub fn compare_holds(state: &State<'_>, c: &Compare, work: &mut u64) -> Result<bool, &'static str> {
     let mut any = false;
     for (_, kv) in state.range(KeyRange::new(&c.key, &c.range_end)) {
         any = true;
+        *work = work.saturating_add(1);
+        if *work > MAX_RANGE_WORK {
+            return Err(WORK_LIMIT);
+        }
         if !compare_kv(
             c,
             &kv.value,
@@ -275,31 +290,41 @@ pub fn compare_holds(state: &State<'_>, c: &Compare) -> bool {
             kv.version,
             kv.lease,
         ) {
-            return false;
+            return Ok(false);
         }
     }
     if any {
-        return true;
+        return Ok(true);
     }
     // No key: a value compare always fails; the others compare against zeros.
-    c.target != T_VALUE && compare_kv(c, &[], 0, 0, 0, 0)
+    Ok(c.target != T_VALUE && compare_kv(c, &[], 0, 0, 0, 0))
 }
 
 /// The ops a txn runs, by evaluating its compares against `state`.
-fn branch<'r>(state: &State<'_>, t: &'r TxnRequest) -> &'r [RequestOp] {
-    if t.compare.iter().all(|c| compare_holds(state, c)) {
-        &t.success
-    } else {
-        &t.failure
+fn branch<'r>(
+    state: &State<'_>,
+    t: &'r TxnRequest,
+    work: &mut u64,
+) -> Result<&'r [RequestOp], &'static str> {
+    for c in &t.compare {
+        if !compare_holds(state, c, work)? {
+            return Ok(&t.failure);
+        }
     }
+    Ok(&t.success)
 }
 
 /// Checks the chosen path of `t` (and nested txns) as etcd's `checkRequests` does.
-fn check_path(state: &State<'_>, t: &TxnRequest, depth: usize) -> Result<(), &'static str> {
+fn check_path(
+    state: &State<'_>,
+    t: &TxnRequest,
+    depth: usize,
+    work: &mut u64,
+) -> Result<(), &'static str> {
     if depth > MAX_TXN_DEPTH {
         return Err("txn nested too deep");
     }
-    for op in branch(state, t) {
+    for op in branch(state, t, work)? {
         match &op.request {
             Some(RequestOpKind::RequestPut(p)) => {
                 if (p.ignore_value || p.ignore_lease) && !state.keys.contains_key(p.key.as_slice())
@@ -318,7 +343,7 @@ fn check_path(state: &State<'_>, t: &TxnRequest, depth: usize) -> Result<(), &'s
                     return Err("mvcc: required revision has been compacted");
                 }
             }
-            Some(RequestOpKind::RequestTxn(n)) => check_path(state, n, depth + 1)?,
+            Some(RequestOpKind::RequestTxn(n)) => check_path(state, n, depth + 1, work)?,
             _ => {}
         }
     }
@@ -326,17 +351,24 @@ fn check_path(state: &State<'_>, t: &TxnRequest, depth: usize) -> Result<(), &'s
 }
 
 /// Chosen branches of `t` and its nested txns, in etcd's order (decided before any op runs).
-fn plan<'r>(state: &State<'_>, t: &'r TxnRequest, depth: usize, out: &mut Vec<&'r [RequestOp]>) {
-    let ops = branch(state, t);
+fn plan<'r>(
+    state: &State<'_>,
+    t: &'r TxnRequest,
+    depth: usize,
+    out: &mut Vec<&'r [RequestOp]>,
+    work: &mut u64,
+) -> Result<(), &'static str> {
+    let ops = branch(state, t, work)?;
     out.push(ops);
     if depth >= MAX_TXN_DEPTH {
-        return;
+        return Ok(());
     }
     for op in ops {
         if let Some(RequestOpKind::RequestTxn(n)) = &op.request {
-            plan(state, n, depth + 1, out);
+            plan(state, n, depth + 1, out, work)?;
         }
     }
+    Ok(())
 }
 
 /// Runs the planned branches; `next` walks `plan` in the same order it was built.
@@ -375,11 +407,14 @@ fn txn(state: &mut State<'_>, tx: &TxnRequest) -> Outcome {
     if state.nospace && (has_put(&tx.success) || has_put(&tx.failure)) {
         return Outcome::Refused("etcdserver: mvcc: database space exceeded");
     }
-    if let Err(e) = check_path(state, tx, 0) {
+    let mut work = state.range_work;
+    let checked = check_path(state, tx, 0, &mut work);
+    let mut p = Vec::new();
+    let planned = checked.and_then(|()| plan(state, tx, 0, &mut p, &mut work));
+    state.range_work = work;
+    if let Err(e) = planned {
         return Outcome::Refused(e);
     }
-    let mut p = Vec::new();
-    plan(state, tx, 0, &mut p);
     let mut t = state.write();
     let mut next = 0;
     // etcd panics on an op error after the checks passed; here the changes made so far
@@ -497,24 +532,33 @@ mod tests {
     #[test]
     fn value_compare_on_a_missing_key_fails_and_create_compare_sees_zero() {
         let s = State::default();
-        assert!(!compare_holds(
-            &s,
-            &cmp(
-                "nope",
-                T_VALUE,
-                NOT_EQUAL,
-                CompareTargetUnion::Value(b"x".to_vec())
-            )
-        ));
-        assert!(compare_holds(
-            &s,
-            &cmp(
-                "nope",
-                T_CREATE,
-                EQUAL,
-                CompareTargetUnion::CreateRevision(0)
-            )
-        ));
+        let mut work = 0;
+        assert_eq!(
+            compare_holds(
+                &s,
+                &cmp(
+                    "nope",
+                    T_VALUE,
+                    NOT_EQUAL,
+                    CompareTargetUnion::Value(b"x".to_vec())
+                ),
+                &mut work
+            ),
+            Ok(false)
+        );
+        assert_eq!(
+            compare_holds(
+                &s,
+                &cmp(
+                    "nope",
+                    T_CREATE,
+                    EQUAL,
+                    CompareTargetUnion::CreateRevision(0)
+                ),
+                &mut work
+            ),
+            Ok(true)
+        );
     }
 
     #[test]
@@ -584,5 +628,113 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(apply(&mut s, &del), Outcome::Applied { bumped: true });
+    }
+
+    /// A txn whose success branch holds a txn, `depth` times; the innermost puts `k`.
+    fn nested(depth: usize) -> TxnRequest {
+        let mut t = TxnRequest {
+            success: vec![op_put("k", "v")],
+            ..Default::default()
+        };
+        for _ in 0..depth {
+            t = TxnRequest {
+                success: vec![RequestOp {
+                    request: Some(RequestOpKind::RequestTxn(t)),
+                }],
+                ..Default::default()
+            };
+        }
+        t
+    }
+
+    fn txn_req(t: TxnRequest) -> InternalRaftRequest {
+        InternalRaftRequest {
+            txn: Some(t),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn deeply_nested_txn_is_bounded() {
+        // Within the limit the innermost put runs; far past it the txn is refused before
+        // any op runs, without recursing past the limit.
+        let mut s = State::default();
+        assert_eq!(
+            apply(&mut s, &txn_req(nested(MAX_TXN_DEPTH))),
+            Outcome::Applied { bumped: true }
+        );
+        assert!(s.keys.contains_key(b"k".as_slice()));
+        let mut s = State::default();
+        assert_eq!(
+            apply(&mut s, &txn_req(nested(2_000))),
+            Outcome::Refused("txn nested too deep")
+        );
+        assert!(s.keys.is_empty());
+        assert_eq!(s.revision, 0);
+    }
+
+    #[test]
+    fn delete_range_over_everything_repeated_costs_each_key_once() {
+        let mut s = State::default();
+        for i in 0..5_000 {
+            apply(&mut s, &put_req(&format!("/k/{i:05}"), "v", 0));
+        }
+        let all = InternalRaftRequest {
+            delete_range: Some(DeleteRangeRequest {
+                key: vec![0],
+                range_end: vec![0],
+                prev_kv: false,
+            }),
+            ..Default::default()
+        };
+        assert_eq!(apply(&mut s, &all), Outcome::Applied { bumped: true });
+        let rev = s.revision;
+        // Every later delete of everything finds nothing: no revision, no work.
+        for _ in 0..100_000 {
+            assert_eq!(apply(&mut s, &all), Outcome::Applied { bumped: false });
+        }
+        assert!(s.keys.is_empty());
+        assert_eq!(s.revision, rev);
+    }
+
+    #[test]
+    fn compares_over_every_key_stop_at_the_replay_work_limit() {
+        let mut s = State::default();
+        for i in 0..10 {
+            apply(&mut s, &put_req(&format!("k{i}"), "v", 0));
+        }
+        let over_all = Compare {
+            result: GREATER,
+            target: T_VERSION,
+            key: vec![0],
+            target_union: Some(CompareTargetUnion::Version(0)),
+            range_end: vec![0],
+        };
+        let t = TxnRequest {
+            compare: vec![over_all; 3],
+            success: vec![op_put("x", "1")],
+            ..Default::default()
+        };
+        assert_eq!(
+            apply(&mut s, &txn_req(t.clone())),
+            Outcome::Applied { bumped: true }
+        );
+        // 3 compares x 10 keys, read twice (check, then plan), before the put.
+        assert_eq!(s.range_work, 60);
+        s.range_work = MAX_RANGE_WORK - 20;
+        let rev = s.revision;
+        assert_eq!(apply(&mut s, &txn_req(t)), Outcome::Refused(WORK_LIMIT));
+        assert_eq!(s.revision, rev);
+        // Lease revokes read every key too and are refused the same way.
+        let grant = InternalRaftRequest {
+            lease_grant: Some(LeaseGrantRequest { ttl: 10, id: 9 }),
+            ..Default::default()
+        };
+        apply(&mut s, &grant);
+        let revoke = InternalRaftRequest {
+            lease_revoke: Some(LeaseRevokeRequest { id: 9 }),
+            ..Default::default()
+        };
+        assert_eq!(apply(&mut s, &revoke), Outcome::Refused(WORK_LIMIT));
     }
 }

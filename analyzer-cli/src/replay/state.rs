@@ -74,7 +74,16 @@ pub struct State<'a> {
     pub nospace: bool,
     /// The applier refuses everything (a CORRUPT alarm).
     pub corrupt: bool,
+    /// Keys visited so far by txn compares over ranges and by lease revokes: work that is
+    /// not paid for by a change to the keyspace, so a hostile WAL (millions of compares
+    /// over every key) could make it quadratic. Bounded by [`MAX_RANGE_WORK`].
+    pub range_work: u64,
 }
+
+/// Keys one replay may visit in compares and lease revokes before it refuses further
+/// txns and revokes ("replay work limit reached"): far above what a real WAL needs (each
+/// compare of a real txn reads a key or a small range), far below an endless replay.
+pub const MAX_RANGE_WORK: u64 = 1 << 28;
 
 impl<'a> State<'a> {
     /// Live keys in `r`, in key order.

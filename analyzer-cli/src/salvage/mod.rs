@@ -348,6 +348,57 @@ struct TreeRead<'a> {
     buckets: BTreeMap<&'a [u8], BucketRead<'a>>,
 }
 
+/// The lost key ranges merged into disjoint ones in key order, for lookups by binary
+/// search. `None` bounds are open (below every key / above every key).
+struct LostIndex<'a> {
+    ranges: Vec<KeyRange<'a>>,
+}
+
+impl<'a> LostIndex<'a> {
+    fn new(lost: &[KeyRange<'a>]) -> Self {
+        let mut sorted: Vec<KeyRange<'a>> = lost
+            .iter()
+            .copied()
+            .filter(|(lo, hi)| match (lo, hi) {
+                (Some(lo), Some(hi)) => lo < hi,
+                _ => true,
+            })
+            .collect();
+        // `None < Some(_)`, so an open low bound sorts first, as it should.
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut ranges: Vec<KeyRange<'a>> = Vec::with_capacity(sorted.len());
+        for (lo, hi) in sorted {
+            if let Some(last) = ranges.last_mut() {
+                // Overlapping or touching: `lo <= last.hi`, where an open `lo` (sorted
+                // first, so `last` is open below too) or an open `last.hi` always is.
+                let touches = match (lo, last.1) {
+                    (Some(lo), Some(lhi)) => lo <= lhi,
+                    _ => true,
+                };
+                if touches {
+                    last.1 = match (last.1, hi) {
+                        (Some(a), Some(b)) => Some(a.max(b)),
+                        _ => None,
+                    };
+                    continue;
+                }
+            }
+            ranges.push((lo, hi));
+        }
+        LostIndex { ranges }
+    }
+
+    fn contains(&self, k: &[u8]) -> bool {
+        // The last range starting at or below k is the only one that can hold it.
+        let n = self
+            .ranges
+            .partition_point(|(lo, _)| lo.is_none_or(|lo| lo <= k));
+        n.checked_sub(1)
+            .and_then(|i| self.ranges.get(i))
+            .is_some_and(|(_, hi)| hi.is_none_or(|hi| k < hi))
+    }
+}
+
 /// Reads what can be read from the bbolt bytes `data`.
 pub fn recover(data: &[u8], options: SalvageOptions) -> Recovered<'_> {
     let (page_size, slots) = read_slots(data);
@@ -451,11 +502,10 @@ pub fn recover(data: &[u8], options: SalvageOptions) -> Recovered<'_> {
     let newer_than = max_reachable
         .unwrap_or_default()
         .max(Revision::new(compact_in.unwrap_or(0), i64::MAX));
-    let in_lost = |k: &[u8]| {
-        tree.key_lost
-            .iter()
-            .any(|(lo, hi)| lo.is_none_or(|lo| k >= lo) && hi.is_none_or(|hi| k < hi))
-    };
+    // Merged once, looked up by binary search: a hostile tree can lose one range per
+    // branch element and the scan can find a revision per 40 bytes of file.
+    let lost_index = LostIndex::new(&tree.key_lost);
+    let in_lost = |k: &[u8]| lost_index.contains(k);
     let mut all: Vec<RevEntry<'_>> = Vec::with_capacity(tree.key_entries.len());
     for e in &tree.key_entries {
         match e.source {
@@ -804,15 +854,28 @@ fn read_slots(data: &[u8]) -> (usize, [bbolt_reader::MetaSlot; 2]) {
     (ps, [m0, bbolt_reader::MetaSlot::read(data, 1, ps)])
 }
 
-/// Marks a page's span as reachable.
-fn mark_span(reachable: &mut HashSet<Pgid>, page: &Page<'_>, file_pages: u64) {
+/// Marks a page's span as reachable, stopping at the first page already marked (spans of
+/// a sound file never overlap), and returns the page cut to the pages it was first to
+/// claim. So each page of the file is marked and read as part of one page only, whatever
+/// the overflow fields say, and the walk stays linear in the file's size.
+fn mark_span<'a>(
+    reachable: &mut HashSet<Pgid>,
+    page: &Page<'a>,
+    file_pages: u64,
+    page_size: usize,
+) -> Page<'a> {
     let last = page
         .pgid()
         .saturating_add(u64::from(page.overflow()))
         .min(file_pages.saturating_sub(1));
+    let mut owned = 0usize;
     for p in page.pgid()..=last {
-        reachable.insert(p);
+        if !reachable.insert(p) {
+            break;
+        }
+        owned += 1;
     }
+    page.restricted(owned.max(1).saturating_mul(page_size))
 }
 
 /// Reads the whole tree of one meta: the root bucket and every top-level bucket.
@@ -834,8 +897,8 @@ fn read_tree(db: Db<'_>) -> TreeRead<'_> {
         &mut |page, lo, hi, _t| {
             let mut damage = None;
             let mut prev: Option<&[u8]> = None;
-            for i in 0..page.count() {
-                match page.leaf_element(i) {
+            for (i, el) in page.leaf_elements().enumerate() {
+                match el {
                     Ok(el) => {
                         if !in_range(el.key, lo, hi) || prev.is_some_and(|p| el.key <= p) {
                             damage = Some(format!("element {i}: key out of order"));
@@ -937,8 +1000,10 @@ fn visit_leaf<'a>(
     let mut entries = Vec::new();
     let mut revs = Vec::new();
     let mut nested = 0;
-    for i in 0..page.count() {
-        let el = match page.leaf_element(i) {
+    // The iterator ends in an error once keys and values outgrow the page (overlapping
+    // elements), so decoding each costs at most the page in total.
+    for (i, el) in page.leaf_elements().enumerate() {
+        let el = match el {
             Ok(el) => el,
             Err(e) => {
                 damage = Some(e.to_string());
@@ -1057,10 +1122,12 @@ fn walk_tree<'a>(
         // where it is referenced: a wrong pointer must not keep the right parent from
         // reaching it later, nor hide it from the scan.
         if page.flags() & FLAG_BRANCH != 0 {
-            let mut children = Vec::with_capacity(page.count().min(4096));
+            let mut children = Vec::with_capacity(page.elements_in_view());
             let mut bad = None;
-            for i in 0..page.count() {
-                match page.branch_element(i) {
+            // The iterator ends in an error once the keys outgrow the page (forged,
+            // overlapping elements), so sorting them below costs at most the page.
+            for el in page.branch_elements() {
+                match el {
                     Ok(el) => children.push(el),
                     Err(e) => {
                         bad = Some(e.to_string());
@@ -1085,7 +1152,7 @@ fn walk_tree<'a>(
                 continue;
             }
             visited.insert(p.pgid);
-            mark_span(&mut t.reachable, &page, file_pages);
+            mark_span(&mut t.reachable, &page, file_pages, db.page_size());
             // Child i holds [key_i, key_{i+1}); the first one also anything below key_1.
             for i in (0..children.len()).rev() {
                 let lo = if i == 0 { p.lo } else { Some(children[i].key) };
@@ -1104,7 +1171,7 @@ fn walk_tree<'a>(
                 continue;
             }
             visited.insert(p.pgid);
-            mark_span(&mut t.reachable, &page, file_pages);
+            let page = mark_span(&mut t.reachable, &page, file_pages, db.page_size());
             if let Some(reason) = leaf(&page, p.lo, p.hi, t) {
                 record_damage(t, p.pgid, bucket, reason, is_key, p.lo, p.hi);
             }
@@ -1202,10 +1269,21 @@ enum ScanHit<'a> {
 /// Looks at every page not in `reachable` for a leaf page of the `key` or `lease` bucket.
 fn scan_pages<'a>(data: &'a [u8], page_size: usize, reachable: &HashSet<Pgid>) -> Scan<'a> {
     let file_pages = (data.len() / page_size) as u64;
-    let hits: Vec<ScanHit<'a>> = (2..file_pages)
+    // Pages whose header carries their own id, in order. A candidate page is read only up
+    // to the next of them: overflow claims cannot make two candidates read the same bytes,
+    // so the scan reads each byte of the file at most once.
+    let starts: Vec<Pgid> = (2..file_pages)
         .into_par_iter()
-        .filter(|p| !reachable.contains(p))
-        .filter_map(|pgid| scan_page(data, page_size, pgid))
+        .filter(|&p| self_identified(data, page_size, p))
+        .collect();
+    let hits: Vec<ScanHit<'a>> = starts
+        .par_iter()
+        .enumerate()
+        .filter(|(_, p)| !reachable.contains(p))
+        .filter_map(|(i, &pgid)| {
+            let next = starts.get(i + 1).copied().unwrap_or(file_pages);
+            scan_page(data, page_size, pgid, next)
+        })
         .collect();
     let mut s = Scan {
         pages_scanned: file_pages.saturating_sub(2),
@@ -1230,21 +1308,32 @@ fn scan_pages<'a>(data: &'a [u8], page_size: usize, reachable: &HashSet<Pgid>) -
     s
 }
 
-fn scan_page(data: &[u8], page_size: usize, pgid: Pgid) -> Option<ScanHit<'_>> {
+/// Whether page `pgid`'s header carries its own id. A page written by bbolt does;
+/// overflow continuation pages and garbage almost never do.
+fn self_identified(data: &[u8], page_size: usize, pgid: Pgid) -> bool {
+    let head = usize::try_from(pgid)
+        .ok()
+        .and_then(|p| p.checked_mul(page_size))
+        .and_then(|start| data.get(start..)?.get(..8));
+    head.is_some_and(|h| h == pgid.to_le_bytes())
+}
+
+/// Reads page `pgid` (whose header carries its id) as a leaf of the `key` or `lease`
+/// bucket, its span cut at page `next` (the next page carrying its own id).
+fn scan_page(data: &[u8], page_size: usize, pgid: Pgid, next: Pgid) -> Option<ScanHit<'_>> {
     let start = usize::try_from(pgid).ok()?.checked_mul(page_size)?;
     let head = data.get(start..start.checked_add(PAGE_HEADER_SIZE)?)?;
-    // A page written by bbolt carries its own id; overflow continuation pages and
-    // garbage almost never do.
-    if u64::from_le_bytes(head[..8].try_into().ok()?) != pgid {
+    if head.get(..8)? != pgid.to_le_bytes() {
         return None;
     }
-    if u16::from_le_bytes([head[8], head[9]]) != FLAG_LEAF {
+    if u16::from_le_bytes([*head.get(8)?, *head.get(9)?]) != FLAG_LEAF {
         return None;
     }
-    let overflow = u32::from_le_bytes(head[12..16].try_into().ok()?);
-    let span = (u64::from(overflow) + 1).saturating_mul(page_size as u64);
-    let end = (start as u64).saturating_add(span).min(data.len() as u64) as usize;
-    let page = Page::new(&data[start..end], pgid, start as u64, false)?;
+    let overflow = u32::from_le_bytes(head.get(12..16)?.try_into().ok()?);
+    let pages = (u64::from(overflow) + 1).min(next.saturating_sub(pgid).max(1));
+    let span = pages.saturating_mul(page_size as u64);
+    let end = usize::try_from((start as u64).saturating_add(span).min(data.len() as u64)).ok()?;
+    let page = Page::new(data.get(start..end)?, pgid, start as u64, false)?;
     if page.count() == 0 {
         return None;
     }
@@ -1256,8 +1345,8 @@ fn scan_page(data: &[u8], page_size: usize, pgid: Pgid) -> Option<ScanHit<'_>> {
     } else if first.flags & LEAF_FLAG_BUCKET != 0 {
         // A root page of an older transaction: its inline `key` and `lease` buckets.
         let (mut keys, mut leases) = (Vec::new(), Vec::new());
-        for i in 0..page.count() {
-            let Ok(el) = page.leaf_element(i) else {
+        for el in page.leaf_elements() {
+            let Ok(el) = el else {
                 continue;
             };
             if el.flags & LEAF_FLAG_BUCKET == 0 || (el.key != KEY_BUCKET && el.key != LEASE_BUCKET)
@@ -1291,10 +1380,10 @@ fn inline_page(value: &[u8], holder: Pgid, value_offset: u64) -> Option<Page<'_>
 
 /// The entries of a leaf page when every one is a sound `key` bucket revision.
 fn key_entries<'a>(page: &Page<'a>, pgid: Pgid) -> Option<Vec<RevEntry<'a>>> {
-    let mut out = Vec::with_capacity(page.count());
+    let mut out = Vec::with_capacity(page.elements_in_view());
     let mut prev: Option<&[u8]> = None;
-    for i in 0..page.count() {
-        let el = page.leaf_element(i).ok()?;
+    for el in page.leaf_elements() {
+        let el = el.ok()?;
         if el.flags != 0 || prev.is_some_and(|p| el.key <= p) {
             return None;
         }
@@ -1306,10 +1395,10 @@ fn key_entries<'a>(page: &Page<'a>, pgid: Pgid) -> Option<Vec<RevEntry<'a>>> {
 /// The entries of a leaf page when every one is a `lease` bucket entry: an 8-byte lease
 /// ID and a `leasepb.Lease` carrying that same ID.
 fn lease_entries<'a>(page: &Page<'a>) -> Option<Vec<(&'a [u8], &'a [u8])>> {
-    let mut out = Vec::with_capacity(page.count());
+    let mut out = Vec::with_capacity(page.elements_in_view());
     let mut prev: Option<&[u8]> = None;
-    for i in 0..page.count() {
-        let el = page.leaf_element(i).ok()?;
+    for el in page.leaf_elements() {
+        let el = el.ok()?;
         if el.flags != 0 || prev.is_some_and(|p| el.key <= p) {
             return None;
         }
