@@ -67,6 +67,27 @@ fn walk_with_bar<'a>(db: &Db<'a>) -> Walk<'a> {
     w
 }
 
+/// Exit status of a command that walked the whole file: 1 when the walk found damage.
+fn walk_exit_status(w: &Walk<'_>) -> u8 {
+    if w.findings.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_DAMAGE
+    }
+}
+
+/// Ends a walking command's text: points to `check` when the walk found damage.
+fn finish_walk_text(mut out: impl Write, w: &Walk<'_>) -> std::io::Result<()> {
+    if !w.findings.is_empty() {
+        writeln!(
+            out,
+            "warning: {} findings while walking; run `etcd-autopsy check`",
+            w.findings.len()
+        )?;
+    }
+    out.flush()
+}
+
 /// A byte string as text for humans: lossy UTF-8 with control characters escaped.
 fn name_text(b: &[u8]) -> String {
     sanitize(b)
@@ -327,11 +348,7 @@ pub fn run_buckets(args: &BucketsArgs) -> Result<u8> {
             (i, own, children[i])
         })
         .collect();
-    let code = if w.findings.is_empty() {
-        EXIT_OK
-    } else {
-        EXIT_DAMAGE
-    };
+    let code = walk_exit_status(&w);
     if args.db.json {
         let list: Vec<BucketJson> = rows
             .iter()
@@ -361,14 +378,7 @@ pub fn run_buckets(args: &BucketsArgs) -> Result<u8> {
             writeln!(out, "{name:<width$}  {keys:>10}")?;
         }
     }
-    if !w.findings.is_empty() {
-        writeln!(
-            out,
-            "warning: {} findings while walking; run `etcd-autopsy check`",
-            w.findings.len()
-        )?;
-    }
-    out.flush()?;
+    finish_walk_text(out, &w)?;
     Ok(code)
 }
 
@@ -471,11 +481,7 @@ pub fn run_stats(args: &StatsArgs) -> Result<u8> {
     for i in &chosen {
         total.add(&all[*i]);
     }
-    let code = if w.findings.is_empty() {
-        EXIT_OK
-    } else {
-        EXIT_DAMAGE
-    };
+    let code = walk_exit_status(&w);
     let g = &w.graph;
     if args.db.json {
         let buckets: Vec<BucketStatsJson> = chosen
@@ -589,14 +595,7 @@ pub fn run_stats(args: &StatsArgs) -> Result<u8> {
         g.past_high_water_count(),
         g.page_size
     )?;
-    if !w.findings.is_empty() {
-        writeln!(
-            out,
-            "warning: {} findings while walking; run `etcd-autopsy check`",
-            w.findings.len()
-        )?;
-    }
-    out.flush()?;
+    finish_walk_text(out, &w)?;
     Ok(code)
 }
 
