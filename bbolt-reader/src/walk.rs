@@ -26,6 +26,33 @@ use std::collections::VecDeque;
 /// Buckets nested deeper than this are not entered (real files nest a few levels).
 pub const MAX_BUCKET_NESTING: usize = 64;
 
+/// Findings listed for one page's elements (or one freelist's ids) before the rest are
+/// only counted in a closing finding: a forged page holds thousands of bad elements and a
+/// forged freelist millions of bad ids, and a line each would grow the report (and its
+/// memory) by a line per 8 or 16 bytes of file.
+pub const MAX_FINDINGS_PER_PAGE: usize = 16;
+
+/// Cuts the findings from `start` on down to [`MAX_FINDINGS_PER_PAGE`], adding one that
+/// counts those left out.
+fn cap_findings(findings: &mut Vec<Finding>, start: usize, page: Pgid, what: &str) {
+    let listed = findings.len().saturating_sub(start);
+    if listed <= MAX_FINDINGS_PER_PAGE {
+        return;
+    }
+    let kind = findings
+        .get(start + MAX_FINDINGS_PER_PAGE)
+        .map_or(FindingKind::ElementOutOfPage, |f| f.kind);
+    findings.truncate(start + MAX_FINDINGS_PER_PAGE);
+    findings.push(Finding {
+        page,
+        kind,
+        message: format!(
+            "{} more findings on {what} are not listed",
+            listed - MAX_FINDINGS_PER_PAGE
+        ),
+    });
+}
+
 /// Leaf pages gathered before a parallel batch is analysed.
 const LEAF_BATCH: usize = 4096;
 /// Below this many leaves a batch is analysed on the calling thread.
@@ -392,6 +419,7 @@ fn analyze_leaf<'a>(t: &LeafTask<'a>) -> LeafResult<'a> {
             r.nested.push((key, el.value));
         }
     }
+    cap_findings(&mut r.findings, 0, pgid, &where_);
     r
 }
 
@@ -585,7 +613,18 @@ impl<'a, 'p> Walker<'a, 'p> {
         };
         self.freelist = FreelistSource::Persisted(fl);
         self.listed_free = true;
+        let first_finding = self.findings.len();
+        let mut unlisted = 0u64;
         for id in ids {
+            // Past the cap, bad ids are only counted (the list can hold millions).
+            if self.findings.len() - first_finding >= MAX_FINDINGS_PER_PAGE {
+                if id >= self.hwm || id >= self.file_pages || bit(&self.free, id) {
+                    unlisted += 1;
+                } else {
+                    set_bit(&mut self.free, id);
+                }
+                continue;
+            }
             if id >= self.hwm || id >= self.file_pages {
                 self.find(
                     id,
@@ -604,6 +643,15 @@ impl<'a, 'p> Walker<'a, 'p> {
             } else {
                 set_bit(&mut self.free, id);
             }
+        }
+        if unlisted > 0 {
+            self.find(
+                fl,
+                FindingKind::PageOutOfBounds,
+                format!(
+                    "{unlisted} more ids of freelist page {fl} are out of bounds or listed twice; not listed"
+                ),
+            );
         }
     }
 
@@ -825,6 +873,7 @@ impl<'a, 'p> Walker<'a, 'p> {
             return;
         }
         let mut prev: Option<&[u8]> = None;
+        let first_finding = self.findings.len();
         for i in 0..fit {
             let el = match page.branch_element(i) {
                 Ok(el) => el,
@@ -854,6 +903,12 @@ impl<'a, 'p> Walker<'a, 'p> {
             }
             prev = Some(el.key);
         }
+        cap_findings(
+            &mut self.findings,
+            first_finding,
+            pgid,
+            &format!("branch page {pgid}"),
+        );
     }
 
     fn walk_tree(&mut self, bucket: usize, root: Pgid, holder: Option<Pgid>) {

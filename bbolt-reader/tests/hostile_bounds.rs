@@ -295,3 +295,58 @@ fn inline_buckets_nested_two_hundred_deep_are_bounded() {
     assert_eq!(levels, 200);
     bbolt_reader::fuzz::exercise(&f.bytes);
 }
+
+#[test]
+fn freelist_listing_a_hundred_thousand_bogus_ids_lists_a_bounded_number_of_findings() {
+    // A freelist of 100,000 ids past the high-water mark (800 KB of ids): one finding per
+    // id would be 100,000 lines; the walk lists a few and counts the rest.
+    let n = 100_000u64;
+    let pages = 2 + (16 + 8 + 8 * n as usize).div_ceil(PS) + 1;
+    let mut f = FileBuilder::new(PS, pages);
+    let overflow = (16 + 8 + 8 * n as usize).div_ceil(PS) as u32 - 1;
+    f.header(2, 0x10, 0xFFFF, overflow);
+    let mut off = 2 * PS + 16;
+    f.bytes[off..off + 8].copy_from_slice(&n.to_le_bytes());
+    off += 8;
+    for i in 0..n {
+        f.bytes[off..off + 8].copy_from_slice(&(1_000_000 + i).to_le_bytes());
+        off += 8;
+    }
+    let root = pages as u64 - 1;
+    f.leaf(root, &[]);
+    let hwm = pages as u64;
+    f.meta(0, root, 2, hwm, 0);
+    f.meta(1, root, 2, hwm, 1);
+    let r = check(&Db::open(&f.bytes).unwrap());
+    let from_freelist = r
+        .findings
+        .iter()
+        .filter(|x| x.kind == FindingKind::PageOutOfBounds)
+        .count();
+    assert!(
+        (2..=bbolt_reader::walk::MAX_FINDINGS_PER_PAGE + 1).contains(&from_freelist),
+        "{from_freelist} findings"
+    );
+    assert!(r
+        .findings
+        .iter()
+        .any(|x| x.message.contains("99984 more ids")));
+}
+
+#[test]
+fn a_leaf_of_keys_all_out_of_order_lists_a_bounded_number_of_findings() {
+    let keys: Vec<Vec<u8>> = (0..200u32)
+        .rev()
+        .map(|i| format!("k{i:03}").into_bytes())
+        .collect();
+    let entries: Vec<(u32, &[u8], &[u8])> = keys.iter().map(|k| (0, &k[..], &b"v"[..])).collect();
+    let data = file_with_bucket(8, 4, |f| f.leaf(4, &entries));
+    let r = check(&Db::open(&data).unwrap());
+    let on_page: Vec<_> = r.findings.iter().filter(|x| x.page == 4).collect();
+    assert_eq!(
+        on_page.len(),
+        bbolt_reader::walk::MAX_FINDINGS_PER_PAGE + 1,
+        "{on_page:?}"
+    );
+    assert!(on_page.last().unwrap().message.contains("more findings"));
+}

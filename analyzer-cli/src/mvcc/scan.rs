@@ -382,6 +382,11 @@ pub fn leaf_pages_tolerant<'a>(bucket: &Bucket<'a>) -> (Vec<Page<'a>>, Vec<Probl
         }
     };
     mark(root.pgid());
+    // Leaf views are what callers read in full. In a sound file they are disjoint; leaves
+    // whose overflow fields claim the rest of the file would make the callers' reads
+    // quadratic, so the listing stops once the views outgrow twice the file.
+    let span_limit = (db.data().len() as u64).saturating_mul(2);
+    let mut spans = 0u64;
     let mut out = Vec::new();
     let mut stack: Vec<(Page<'a>, usize)> = vec![(root, 0)];
     while let Some((page, idx)) = stack.last_mut() {
@@ -394,7 +399,11 @@ pub fn leaf_pages_tolerant<'a>(bucket: &Bucket<'a>) -> (Vec<Page<'a>>, Vec<Probl
         let el = match page.branch_element(index) {
             Ok(el) => el,
             Err(e) => {
-                problems.push(Problem { pgid: parent, index, what: e.to_string() });
+                problems.push(Problem {
+                    pgid: parent,
+                    index,
+                    what: e.to_string(),
+                });
                 continue;
             }
         };
@@ -402,18 +411,38 @@ pub fn leaf_pages_tolerant<'a>(bucket: &Bucket<'a>) -> (Vec<Page<'a>>, Vec<Probl
             problems.push(Problem {
                 pgid: parent,
                 index,
-                what: format!("child page {} already entered (cycle or shared subtree): skipped", el.pgid),
+                what: format!(
+                    "child page {} already entered (cycle or shared subtree): skipped",
+                    el.pgid
+                ),
             });
             continue;
         }
         match bucket.tree_page(el.pgid) {
-            Ok(child) if child.is_leaf() => out.push(child),
+            Ok(child) if child.is_leaf() => {
+                spans = spans.saturating_add(child.bytes().len() as u64);
+                if spans > span_limit {
+                    problems.push(Problem {
+                        pgid: parent,
+                        index,
+                        what: format!(
+                            "leaf pages listed up to page {} span more than twice the file (overflow spans overlap): the rest are not counted",
+                            el.pgid
+                        ),
+                    });
+                    break;
+                }
+                out.push(child)
+            }
             Ok(child) => {
                 if stack.len() >= bbolt_reader::bucket::MAX_DEPTH {
                     problems.push(Problem {
                         pgid: parent,
                         index,
-                        what: format!("child page {} is deeper than any real tree: skipped", el.pgid),
+                        what: format!(
+                            "child page {} is deeper than any real tree: skipped",
+                            el.pgid
+                        ),
                     });
                 } else {
                     stack.push((child, 0));
@@ -792,5 +821,42 @@ mod tests {
         assert_eq!(ks.totals.entries, 1);
         assert_eq!(ks.problem_count, 2);
         assert!(ks.problems.iter().any(|p| p.what.contains("KeyValue")));
+    }
+
+    #[test]
+    fn leaves_claiming_overflow_to_the_end_of_the_file_stop_the_listing() {
+        // 200 revisions over 512-byte pages: many leaves. Each leaf then claims to span to
+        // the end of the file, so reading every listed leaf in full would read the file
+        // once per leaf; the strict listing fails and the tolerant one stops at twice the
+        // file, with a problem naming where.
+        let names: Vec<String> = (0..200)
+            .map(|i| format!("/registry/pods/p{i:03}"))
+            .collect();
+        let entries: Vec<Entry<'_>> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (i as i64 + 2, n.as_str(), Some(&b"value"[..]), 0))
+            .collect();
+        let mut bytes = build(&entries, None);
+        let db = Db::open(&bytes).unwrap();
+        let key = db.bucket(b"key").unwrap().unwrap();
+        let leaves: Vec<u64> = key.leaf_pages().unwrap().iter().map(|p| p.pgid()).collect();
+        assert!(leaves.len() > 8, "{} leaves", leaves.len());
+        let ps = db.page_size();
+        for &pgid in &leaves {
+            let off = pgid as usize * ps + 12;
+            bytes[off..off + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        }
+        let db = Db::open(&bytes).unwrap();
+        let key = db.bucket(b"key").unwrap().unwrap();
+        assert!(key.leaf_pages().is_err());
+        let (pages, problems) = leaf_pages_tolerant(&key);
+        let read: u64 = pages.iter().map(|p| p.bytes().len() as u64).sum();
+        assert!(read <= 2 * bytes.len() as u64, "{read} bytes listed");
+        assert!(
+            problems.iter().any(|p| p.what.contains("twice the file")),
+            "{problems:?}"
+        );
+        let _ = scan_leaf_pages(&pages, i64::MAX, &|_| {});
     }
 }
