@@ -71,12 +71,7 @@ fn stats_size_matches_the_db_size_etcd_reported() {
                 "{name}: in use {inuse} vs etcd {want}"
             );
         }
-        let names: Vec<&str> = v["buckets"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|b| b["name"].as_str().unwrap())
-            .collect();
+        let names = strs(&v["buckets"], "name");
         for b in [
             "key", "meta", "lease", "members", "cluster", "alarm", "auth",
         ] {
@@ -344,12 +339,7 @@ fn iterate_bucket_json_carries_the_text_lines() {
     let (code, v) = run_json(&["iterate-bucket", s(&db), "meta", "--json"]);
     assert_eq!(code, 0);
     let (_, text, _) = run(&["iterate-bucket", s(&db), "meta"]);
-    let lines: Vec<&str> = v["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["line"].as_str().unwrap())
-        .collect();
+    let lines = strs(&v["entries"], "line");
     assert_eq!(lines, text.lines().collect::<Vec<_>>());
     assert!(lines
         .iter()

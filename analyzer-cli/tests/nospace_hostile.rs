@@ -116,12 +116,7 @@ fn damaged_fixture_dbs_are_reported_as_far_as_they_can_be_read() {
         let tree_damage = !name.starts_with("meta");
         if tree_damage {
             assert_eq!(code, Some(1), "{name}");
-            let ids: Vec<&str> = v["next_steps"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|s| s["id"].as_str().unwrap())
-                .collect();
+            let ids = strs(&v["next_steps"], "id");
             assert_eq!(ids.first(), Some(&"db_damage"), "{name}: {ids:?}");
             assert!(
                 !ids.contains(&"defrag_only"),

@@ -37,12 +37,7 @@ fn nospace_report_names_the_filling_prefix_and_the_way_out() {
         v["alarms"][0]["member_id_hex"],
         t["alarms"][0]["member_id_hex"]
     );
-    let ids: Vec<&str> = v["next_steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["id"].as_str().unwrap())
-        .collect();
+    let ids = strs(&v["next_steps"], "id");
     let pos = |id: &str| ids.iter().position(|x| *x == id).unwrap_or(usize::MAX);
     assert!(
         pos("compact") < pos("defrag") && pos("defrag") < pos("disarm"),

@@ -57,6 +57,14 @@ pub fn b64(v: &Value) -> Vec<u8> {
         .unwrap()
 }
 
+/// The string `field` of each object in the JSON array `list`.
+pub fn strs<'a>(list: &'a Value, field: &str) -> Vec<&'a str> {
+    let items = list
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {list}"));
+    items.iter().map(|x| x[field].as_str().unwrap()).collect()
+}
+
 /// `{"text"}` / `{"base64"}` to bytes.
 pub fn bytes(b: &Value) -> Vec<u8> {
     match (b.get("text"), b.get("base64")) {
