@@ -71,9 +71,15 @@ impl BucketStats {
             leaf_overflow: t.leaf_overflow,
             keys: t.keys,
             depth: t.depth,
-            branch_alloc: (t.branch_pages + t.branch_overflow).saturating_mul(page_size),
+            branch_alloc: t
+                .branch_pages
+                .saturating_add(t.branch_overflow)
+                .saturating_mul(page_size),
             branch_inuse: t.branch_inuse,
-            leaf_alloc: (t.leaf_pages + t.leaf_overflow).saturating_mul(page_size),
+            leaf_alloc: t
+                .leaf_pages
+                .saturating_add(t.leaf_overflow)
+                .saturating_mul(page_size),
             leaf_inuse: t.leaf_inuse,
             buckets: 1,
             inline_buckets: u64::from(inline),
@@ -83,18 +89,18 @@ impl BucketStats {
 
     /// Adds `o` as bbolt's `BucketStats.Add` does: sums, and the larger depth.
     pub fn add(&mut self, o: &BucketStats) {
-        self.branch_pages += o.branch_pages;
-        self.branch_overflow += o.branch_overflow;
-        self.leaf_pages += o.leaf_pages;
-        self.leaf_overflow += o.leaf_overflow;
-        self.keys += o.keys;
+        self.branch_pages = self.branch_pages.saturating_add(o.branch_pages);
+        self.branch_overflow = self.branch_overflow.saturating_add(o.branch_overflow);
+        self.leaf_pages = self.leaf_pages.saturating_add(o.leaf_pages);
+        self.leaf_overflow = self.leaf_overflow.saturating_add(o.leaf_overflow);
+        self.keys = self.keys.saturating_add(o.keys);
         self.depth = self.depth.max(o.depth);
-        self.branch_alloc += o.branch_alloc;
-        self.branch_inuse += o.branch_inuse;
-        self.leaf_alloc += o.leaf_alloc;
-        self.leaf_inuse += o.leaf_inuse;
-        self.buckets += o.buckets;
-        self.inline_buckets += o.inline_buckets;
-        self.inline_inuse += o.inline_inuse;
+        self.branch_alloc = self.branch_alloc.saturating_add(o.branch_alloc);
+        self.branch_inuse = self.branch_inuse.saturating_add(o.branch_inuse);
+        self.leaf_alloc = self.leaf_alloc.saturating_add(o.leaf_alloc);
+        self.leaf_inuse = self.leaf_inuse.saturating_add(o.leaf_inuse);
+        self.buckets = self.buckets.saturating_add(o.buckets);
+        self.inline_buckets = self.inline_buckets.saturating_add(o.inline_buckets);
+        self.inline_inuse = self.inline_inuse.saturating_add(o.inline_inuse);
     }
 }

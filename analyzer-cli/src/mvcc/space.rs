@@ -42,7 +42,7 @@ pub struct Fill {
 
 impl Fill {
     fn new(pages: u64, inuse: u64, page_size: u64) -> Self {
-        let alloc = pages * page_size;
+        let alloc = pages.saturating_mul(page_size);
         Fill {
             pages,
             alloc,
@@ -187,7 +187,7 @@ pub fn space(
             name: String::from_utf8_lossy(node.name).into_owned(),
             keys: st.keys,
             pages,
-            bytes: pages * ps,
+            bytes: pages.saturating_mul(ps),
             inuse: st.leaf_inuse + st.branch_inuse + st.inline_inuse,
             inline: node.root.is_none(),
             defrag_pages: model.pages(),
@@ -195,7 +195,7 @@ pub fn space(
         models.push((node.name.to_vec(), model));
     }
     let defrag = predicted_size(ps, &models);
-    let db_size = hwm * ps;
+    let db_size = hwm.saturating_mul(ps);
 
     let effect = ks.map(|k| k.compaction_effect()).unwrap_or_default();
     let after = match (ks, key_model_index) {
@@ -215,7 +215,7 @@ pub fn space(
         pages_reachable: g.reachable_count(),
         pages_free: free,
         pages_past_high_water: g.past_high_water_count(),
-        bytes_in_use: hwm.saturating_sub(free) * ps,
+        bytes_in_use: hwm.saturating_sub(free).saturating_mul(ps),
         leaf: Fill::new(leaf_pages, leaf_inuse, ps),
         branch: Fill::new(branch_pages, branch_inuse, ps),
         buckets,
@@ -265,4 +265,33 @@ fn model_after_compaction(ks: &Keyspace<'_>, page_size: u64) -> TreeModel {
         ordinal += p.count() as u64;
     }
     t.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mvcc::testdb::build;
+
+    /// Rewrites both metas' high-water mark, keeping their checksums valid.
+    fn forge_high_water_mark(bytes: &mut [u8], ps: usize, hwm: u64) {
+        for id in 0..2 {
+            let body = id * ps + 16;
+            bytes[body + 40..body + 48].copy_from_slice(&hwm.to_le_bytes());
+            let sum = bbolt_reader::meta::fnv1a64(&bytes[body..body + 56]);
+            bytes[body + 56..body + 64].copy_from_slice(&sum.to_le_bytes());
+        }
+    }
+
+    #[test]
+    fn high_water_mark_u64_max_gives_saturated_sizes_not_an_overflow() {
+        let mut bytes = build(&[(2, "/a", Some(b"v"), 0)], None);
+        let ps = Db::open(&bytes).unwrap().page_size();
+        forge_high_water_mark(&mut bytes, ps, u64::MAX);
+        let db = Db::open(&bytes).unwrap();
+        assert_eq!(db.meta().high_water_mark, u64::MAX);
+        let walk = bbolt_reader::walk(&db);
+        let s = space(&db, &walk, None, 0, bytes.len() as u64, DEFAULT_QUOTA);
+        assert_eq!(s.db_size, u64::MAX);
+        assert!(s.quota.exceeded);
+    }
 }
