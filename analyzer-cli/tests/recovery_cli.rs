@@ -78,6 +78,23 @@ fn export_redacts_secrets_unless_asked() {
 }
 
 #[test]
+fn export_prints_json_lines_by_default_and_a_readable_view_with_text() {
+    let input = fixtures().join("k8s/data");
+    let (code, plain, _) = run(&["export", s(&input)]);
+    let (_, with_flag, _) = run(&["export", s(&input), "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(plain, with_flag, "--json is the default");
+    assert!(plain
+        .lines()
+        .all(|l| serde_json::from_str::<Value>(l).is_ok()));
+    let (code, text, _) = run(&["export", s(&input), "--text"]);
+    assert_eq!(code, 0);
+    assert_eq!(text.lines().count(), plain.lines().count());
+    assert!(text.lines().all(|l| !l.starts_with('{')));
+    assert!(!text.contains("\"base64\""));
+}
+
+#[test]
 fn export_at_an_older_revision_shows_keys_deleted_later_and_refuses_compacted_ones() {
     let dir = fixtures().join("k8s");
     let t = truth("k8s").expect("k8s fixture");

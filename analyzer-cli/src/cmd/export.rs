@@ -10,7 +10,7 @@
 //! count as committed; when the db's members bucket lists a single member (the sole
 //! voter), the whole WAL does, since etcd commits it on start.
 //!
-//! # JSON (`--json`): JSON lines, schema `etcd-autopsy/export/v1`
+//! # Output: JSON lines (the default, also `--json`), schema `etcd-autopsy/export/v1`
 //!
 //! One object per live key: `{"key": {"text"} | {"base64"}, "value": {"text"} |
 //! {"base64"} | null, "redacted": true (only when the value is hidden),
@@ -18,8 +18,8 @@
 //! `/registry/secrets/` are `null` with `"redacted": true` unless `--show-secrets`.
 //! A summary goes to stderr (`exported N keys at revision R ...`), never to stdout.
 //!
-//! Text: one line per key: key, create/mod revision, version, lease (hex), and the value
-//! (sanitized; cut after 200 bytes).
+//! `--text`: a readable view, one line per key: key, create/mod revision, version, lease,
+//! and the value (sanitized; cut after 200 bytes).
 //!
 //! Exit status: 0; 1 when the replay met damage (WAL unreadable past some point, missing
 //! entries, refused requests are not damage); 2 when the input cannot be read or R is
@@ -58,9 +58,14 @@ pub struct Args {
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
-    /// JSON lines (schema `etcd-autopsy/export/v1`).
-    #[arg(long)]
+    /// JSON lines (schema `etcd-autopsy/export/v1`); this is the default, the flag is
+    /// accepted so that every command takes `--json`.
+    #[arg(long, conflicts_with = "text")]
     pub json: bool,
+    /// A readable view instead of JSON lines: one line per key, values cut after 200
+    /// bytes. Not an export: use the JSON lines to move data.
+    #[arg(long)]
+    pub text: bool,
 }
 
 /// A loaded keyspace, possibly with the WAL replayed on top.
@@ -294,7 +299,7 @@ fn finish(args: &Args, state: &State<'_>, code: u8, note: &str) -> Result<u8> {
     };
     let prefix = args.prefix.as_deref().unwrap_or("").as_bytes();
     let mut out = crate::output::stdout();
-    let n = write_keys(&mut out, state, prefix, redactor, args.json)?;
+    let n = write_keys(&mut out, state, prefix, redactor, !args.text)?;
     out.flush()?;
     eprintln!(
         "etcd-autopsy: exported {n} keys at revision {} (compact revision {}){note}",
