@@ -660,18 +660,9 @@ fn print_report(r: &MemberCheck, json: bool) -> Result<()> {
         ),
     ];
     context.extend(m.notes.iter().map(finding_line));
+    // The figures and verdicts are the answer an operator needs either way, so they go to
+    // stdout; the last line says OK (as `check <DB>` does) or counts the problems.
     let mut out = stdout();
-    if r.ok {
-        for l in &context {
-            eprintln!("{l}");
-        }
-        for v in &m.verdicts {
-            eprintln!("verdict: {}", sanitize(v.as_bytes()));
-        }
-        writeln!(out, "OK")?;
-        out.flush()?;
-        return Ok(());
-    }
     for l in &context {
         writeln!(out, "{l}")?;
     }
@@ -681,7 +672,11 @@ fn print_report(r: &MemberCheck, json: bool) -> Result<()> {
     for v in &m.verdicts {
         writeln!(out, "verdict: {}", sanitize(v.as_bytes()))?;
     }
-    writeln!(out, "{} problems found", r.findings.len())?;
+    if r.ok {
+        writeln!(out, "OK")?;
+    } else {
+        writeln!(out, "{} problems found", r.findings.len())?;
+    }
     out.flush()?;
     Ok(())
 }
