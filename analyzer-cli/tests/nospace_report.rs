@@ -16,7 +16,13 @@ fn nospace_report_names_the_filling_prefix_and_the_way_out() {
     let data = fixtures().join("nospace/data");
     let data = data.to_str().unwrap();
     let (code, text, _) = run(&["report", data]);
-    assert_eq!(code, 1, "out of space is a finding: {text}");
+    assert_eq!(
+        code, 0,
+        "out of space is the member's state, not damage: {text}"
+    );
+    let (_, json, _) = run(&["report", "--json", data]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["nospace"], true, "{json}");
     let dominant = t["dominant_prefix"].as_str().unwrap();
     assert!(text.contains(&format!("{dominant} filled it")), "{text}");
     for cmd in [

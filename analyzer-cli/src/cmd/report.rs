@@ -42,8 +42,9 @@
 //! `events_ttl`, `never_compacted`, `compaction_interrupted`, `defrag_only`,
 //! `compact_then_defrag`, `dominant`, `wal_damage`, `db_damage`.
 //!
-//! Exit status: 0; 1 when damage was found (in the db or the WAL) or the member is out of
-//! space (NOSPACE alarm or db size above the quota); 2 when the db cannot be read.
+//! Exit status, as for `check`: 0 when the report was made and the files are sound (a
+//! member that is out of space is a state of the cluster, not damage: JSON `nospace` says
+//! it); 1 when damage was found in the db or the WAL; 2 when the db cannot be read.
 
 use super::prefixes::{open_db, thread_pool, PrefixJson};
 use crate::error::{Result, EXIT_DAMAGE, EXIT_OK};
@@ -739,8 +740,7 @@ pub fn build(args: &Args) -> Result<Report> {
 /// Runs `report`; returns the exit status.
 pub fn run(args: &Args) -> Result<u8> {
     let r = build(args)?;
-    let bad = r.nospace
-        || r.wal.as_ref().is_some_and(|w| w.damage)
+    let bad = r.wal.as_ref().is_some_and(|w| w.damage)
         || r.next_steps.iter().any(|s| s.id == "db_damage");
     if args.json {
         crate::output::print_json(&r)?;
