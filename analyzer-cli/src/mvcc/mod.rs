@@ -19,6 +19,9 @@ pub mod revision;
 pub mod scan;
 pub mod space;
 
+#[cfg(test)]
+mod hostile_tests;
+
 pub use auth::User;
 pub use cluster::{parse_member, Alarm, AlarmType, MemberRecord};
 pub use kv::{KeyValue, KeyValueRef};
