@@ -914,8 +914,56 @@ pub enum NormalData {
     Internal(Box<InternalRaftRequest>),
     /// etcdserverpb.Request (v2).
     V2(Box<Request>),
-    /// Neither decodes.
+    /// Neither decodes, or the data holds more txn compares and ops than
+    /// [`MAX_TXN_MESSAGES`] (not decoded, so as not to allocate by a hostile count).
     Unknown,
+}
+
+/// Txn compares and ops (nested txns' included) a normal entry may hold and still be
+/// decoded. Each costs about a hundred bytes decoded but can be two bytes on disk, so a
+/// 10 MB entry of empty ops would decode to half a gigabyte. etcd refuses txns of more
+/// than `--max-txn-ops` (128 by default) ops per branch; this is far above any real one.
+pub const MAX_TXN_MESSAGES: u64 = 1 << 20;
+
+/// Deepest txn nesting the pre-count follows (prost's own decode limit is lower).
+const MAX_COUNT_DEPTH: u32 = 128;
+
+/// Counts the compares and ops of the txn in InternalRaftRequest bytes `data` (field 6)
+/// and of the txns nested in it, without decoding them; `Err` once past
+/// [`MAX_TXN_MESSAGES`]. Malformed bytes count as far as they scan (prost decides).
+fn count_txn_messages(data: &[u8]) -> Result<u64, ()> {
+    fn txn(buf: &[u8], depth: u32, n: &mut u64) -> Result<(), ()> {
+        if depth > MAX_COUNT_DEPTH {
+            return Ok(());
+        }
+        for f in crate::wire::Fields::new(buf) {
+            let Ok((field, crate::wire::Value::Len(b))) = f else {
+                continue;
+            };
+            if matches!(field, 1..=3) {
+                *n += 1;
+                if *n > MAX_TXN_MESSAGES {
+                    return Err(());
+                }
+            }
+            if matches!(field, 2 | 3) {
+                // RequestOp: field 4 is a nested TxnRequest.
+                for g in crate::wire::Fields::new(b) {
+                    if let Ok((4, crate::wire::Value::Len(t))) = g {
+                        txn(t, depth + 1, n)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+    let mut n = 0;
+    for f in crate::wire::Fields::new(data) {
+        if let Ok((6, crate::wire::Value::Len(t))) = f {
+            txn(t, 0, &mut n)?;
+        }
+    }
+    Ok(n)
 }
 
 impl std::fmt::Debug for NormalData {
@@ -934,6 +982,9 @@ impl NormalData {
     pub fn decode(data: &[u8]) -> NormalData {
         if data.is_empty() {
             return NormalData::Empty;
+        }
+        if count_txn_messages(data).is_err() {
+            return NormalData::Unknown;
         }
         if let Ok(r) = InternalRaftRequest::decode(data) {
             return NormalData::Internal(Box::new(r));

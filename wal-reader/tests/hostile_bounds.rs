@@ -199,3 +199,22 @@ fn every_truncation_of_a_small_segment_is_a_finding_or_clean_end() {
         wal_reader::fuzz::exercise(&seg[..cut]);
     }
 }
+
+#[test]
+fn a_txn_of_millions_of_empty_ops_is_not_decoded() {
+    // 2,000,000 two-byte empty RequestOps in a 4 MB entry would decode to ~220 MB of
+    // structs; past MAX_TXN_MESSAGES the entry is left undecoded instead.
+    let n = wal_reader::pb::MAX_TXN_MESSAGES as usize + 1;
+    let mut txn = Vec::with_capacity(2 * n);
+    for _ in 0..n {
+        txn.extend_from_slice(&[0x12, 0x00]); // TxnRequest.success = RequestOp {}
+    }
+    let data = len_field(6, &txn);
+    assert!(matches!(NormalData::decode(&data), NormalData::Unknown));
+    // At the limit it still decodes.
+    let at_limit = len_field(6, &txn[2..]);
+    assert!(matches!(
+        NormalData::decode(&at_limit),
+        NormalData::Internal(_)
+    ));
+}
