@@ -502,7 +502,7 @@ pub fn scan_leaf_pages<'a>(
         .par_chunks(per_group)
         .enumerate()
         .map(|(g, group)| {
-            let entries: usize = group.iter().map(|p| p.count()).sum();
+            let entries: usize = group.iter().map(|p| p.elements_in_view()).sum();
             // Most keys have few revisions; half the entries, capped, avoids most
             // rehashing without reserving memory by an untrusted count.
             let cap = (entries / 2).min(1 << 21);
@@ -535,13 +535,17 @@ pub fn scan_leaf_pages<'a>(
 }
 
 /// For each page, the ordinal of its first element among all leaf elements of `pages`.
+///
+/// A page takes as many ordinals as element headers fit in it ([`Page::elements_in_view`]):
+/// the same as its count on a sound page, and never more than its bytes allow on a forged
+/// one (whose count field could claim 65,535 elements on every page).
 pub fn element_bases(pages: &[Page<'_>]) -> Vec<u64> {
     let mut n = 0u64;
     pages
         .iter()
         .map(|p| {
             let b = n;
-            n += p.count() as u64;
+            n += p.elements_in_view() as u64;
             b
         })
         .collect()
@@ -678,7 +682,11 @@ impl Keyspace<'_> {
     /// compaction at the limit keeps among those at or below it — each key's newest
     /// revision at or below the limit, when that is not a tombstone. 1 bit per entry.
     pub fn kept_below_limit(&self) -> Vec<u64> {
-        let slots: u64 = self.leaf_pages.iter().map(|p| p.count() as u64).sum();
+        let slots: u64 = self
+            .leaf_pages
+            .iter()
+            .map(|p| p.elements_in_view() as u64)
+            .sum();
         let mut bits = vec![0u64; slots.div_ceil(64) as usize];
         for a in self.keys.values() {
             if a.below_newest.is_some() && !a.below_newest_tombstone {
@@ -858,5 +866,44 @@ mod tests {
             "{problems:?}"
         );
         let _ = scan_leaf_pages(&pages, i64::MAX, &|_| {});
+    }
+
+    #[test]
+    fn forged_element_counts_do_not_size_the_kept_bitmap() {
+        // Every leaf claims 65,535 elements: ordinals and the kept bitmap follow the
+        // element headers that fit in each page, not the claimed count.
+        let names: Vec<String> = (0..100)
+            .map(|i| format!("/registry/pods/p{i:03}"))
+            .collect();
+        let entries: Vec<Entry<'_>> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (i as i64 + 2, n.as_str(), Some(&b"value"[..]), 0))
+            .collect();
+        let mut bytes = build(&entries, None);
+        let db = Db::open(&bytes).unwrap();
+        let ps = db.page_size();
+        let leaves: Vec<u64> = db
+            .bucket(b"key")
+            .unwrap()
+            .unwrap()
+            .leaf_pages()
+            .unwrap()
+            .iter()
+            .map(|p| p.pgid())
+            .collect();
+        for &pgid in &leaves {
+            let off = pgid as usize * ps + 10;
+            bytes[off..off + 2].copy_from_slice(&u16::MAX.to_le_bytes());
+        }
+        let ks = scan(&bytes, i64::MAX, 2);
+        let bits = ks.kept_below_limit();
+        let headers_that_fit = leaves.len() * (ps - 16) / 16;
+        assert!(
+            bits.len() * 64 <= headers_that_fit + 64,
+            "{} words",
+            bits.len()
+        );
+        assert!(ks.problem_count > 0);
     }
 }

@@ -262,7 +262,7 @@ fn model_after_compaction(ks: &Keyspace<'_>, page_size: u64) -> TreeModel {
                 t.push(el.key.len() as u32, el.value.len() as u64);
             }
         }
-        ordinal += p.count() as u64;
+        ordinal += p.elements_in_view() as u64; // as `element_bases` counts
     }
     t.finish()
 }
