@@ -588,15 +588,21 @@ pub fn recover(data: &[u8], options: SalvageOptions) -> Recovered<'_> {
     // Buckets copied, dropped, not carried.
     let mut copied = Vec::new();
     let mut buckets_copied = Vec::new();
+    let mut unwritable = 0usize;
     for name in COPIED_BUCKETS {
         if let Some(b) = tree.buckets.get(name) {
             let mut entries = b.entries.clone();
             entries.sort_by(|a, b| a.0.cmp(b.0));
             entries.dedup_by(|b, a| a.0 == b.0);
+            // Keys bbolt cannot hold (a damaged element) would fail the whole write.
+            let before = entries.len();
+            entries.retain(|(k, _)| !k.is_empty() && k.len() <= bbolt_writer::MAX_KEY_SIZE);
+            let dropped = before - entries.len();
+            unwritable += dropped;
             buckets_copied.push(BucketCopy {
                 name: String::from_utf8_lossy(name).into_owned(),
                 entries: entries.len() as u64,
-                complete: !b.damaged && b.nested_skipped == 0,
+                complete: !b.damaged && b.nested_skipped == 0 && dropped == 0,
             });
             copied.push((name, entries));
         }
@@ -675,6 +681,11 @@ pub fn recover(data: &[u8], options: SalvageOptions) -> Recovered<'_> {
         lost.push(format!(
             "{} recovered key(s) are attached to a lease that was not found",
             lc.keys_with_missing_lease
+        ));
+    }
+    if unwritable > 0 {
+        lost.push(format!(
+            "{unwritable} entr(ies) of copied buckets have an empty or over-long key that bbolt cannot hold: not copied"
         ));
     }
     if meta_used.is_some() && consistent_index.is_none() {

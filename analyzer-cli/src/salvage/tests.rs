@@ -467,3 +467,50 @@ fn reachable_leaves_claiming_overflow_to_the_end_still_give_every_key() {
     let rec = recover(&bytes, SalvageOptions::default());
     assert_eq!(rec.keys.len(), 300);
 }
+
+#[test]
+fn a_copied_bucket_entry_with_an_empty_key_is_left_out_and_the_file_is_still_written() {
+    // An auth bucket whose (damaged) element has an empty key: bbolt-writer refuses such
+    // a key, so copying it would fail the whole write.
+    let mut w = BoltWriter::new(Cursor::new(Vec::new()), Options::default()).unwrap();
+    w.begin_bucket(b"auth").unwrap();
+    w.put(b"enabled", b"\x00").unwrap();
+    w.put(b"zzzz", b"x").unwrap();
+    w.end_bucket().unwrap();
+    w.begin_bucket(b"key").unwrap();
+    let kv = KeyValue {
+        key: b"/a".to_vec(),
+        create_revision: 2,
+        mod_revision: 2,
+        version: 1,
+        value: b"v".to_vec(),
+        lease: 0,
+    };
+    w.put(&Revision::new(2, 0).to_bytes(), &kv.encode_to_vec_etcd())
+        .unwrap();
+    w.end_bucket().unwrap();
+    let mut bytes = w.finish().unwrap().0.into_inner();
+    // Make the auth bucket's first key ("enabled") empty: ksize 0 in its element header.
+    let db = Db::open(&bytes).unwrap();
+    let auth = db.bucket(b"auth").unwrap().unwrap();
+    let page = auth.root_page().unwrap();
+    let el0 = page.offset() as usize + 16;
+    assert_eq!(
+        u32::from_le_bytes(bytes[el0 + 8..el0 + 12].try_into().unwrap()),
+        7
+    );
+    bytes[el0 + 8..el0 + 12].copy_from_slice(&0u32.to_le_bytes());
+    let mut rec = recover(&bytes, SalvageOptions::default());
+    assert!(rec
+        .report
+        .lost
+        .iter()
+        .any(|l| l.contains("empty or over-long key")));
+    let dir = std::env::temp_dir().join(format!("salvage-empty-key-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("db");
+    std::fs::remove_file(&out).ok();
+    let written = write_db(&mut rec, &out).expect("written without the empty key");
+    assert!(written.verified);
+    std::fs::remove_dir_all(&dir).ok();
+}
