@@ -282,6 +282,11 @@ impl Etcd {
         c.wait_with_output().unwrap()
     }
 
+    /// The etcd process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Stops etcd with SIGTERM (it commits its db on a graceful stop) and waits for it.
     pub fn stop_gracefully(mut self) {
         let pid = self.child.id().to_string();
