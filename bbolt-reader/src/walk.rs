@@ -320,16 +320,20 @@ fn analyze_leaf<'a>(t: &LeafTask<'a>) -> LeafResult<'a> {
         used: page.used_bytes(),
         ..LeafResult::default()
     };
-    let where_ = if page.is_inline() {
-        format!("inline bucket page in page {pgid}")
-    } else {
-        format!("leaf page {pgid}")
+    // Only findings use this text: built when one is made, not once per page.
+    let describe = || {
+        if page.is_inline() {
+            format!("inline bucket page in page {pgid}")
+        } else {
+            format!("leaf page {pgid}")
+        }
     };
     // Keys and values of a sound page are disjoint, so together they fit in the page.
     // Elements that overlap could make key comparison quadratic; they are reported and
     // their order is not compared.
     let fit = page.elements_in_view();
     if fit < page.count() && !t.cut {
+        let where_ = describe();
         r.findings.push(Finding {
             page: pgid,
             kind: FindingKind::ElementOutOfPage,
@@ -345,6 +349,7 @@ fn analyze_leaf<'a>(t: &LeafTask<'a>) -> LeafResult<'a> {
         .sum();
     let overlapping = data_bytes > page.bytes().len() as u64;
     if overlapping {
+        let where_ = describe();
         r.findings.push(Finding {
             page: pgid,
             kind: FindingKind::ElementOutOfPage,
@@ -377,6 +382,7 @@ fn analyze_leaf<'a>(t: &LeafTask<'a>) -> LeafResult<'a> {
         let mut bad = None;
         match r.last {
             Some(prev) if prev >= key => {
+                let where_ = describe();
                 bad = Some(format!(
                     "key[{i}]=(hex){} on {where_} is not greater than the previous key (hex){}",
                     show_key(key),
@@ -385,6 +391,7 @@ fn analyze_leaf<'a>(t: &LeafTask<'a>) -> LeafResult<'a> {
             }
             None => {
                 if let Some(min) = t.min.filter(|m| key < *m) {
+                    let where_ = describe();
                     bad = Some(format!(
                         "first key (hex){} on {where_} is below its parent's key (hex){}",
                         show_key(key),
@@ -396,6 +403,7 @@ fn analyze_leaf<'a>(t: &LeafTask<'a>) -> LeafResult<'a> {
         }
         if bad.is_none() {
             if let Some(max) = t.max.filter(|m| key >= *m) {
+                let where_ = describe();
                 bad = Some(format!(
                     "key[{i}]=(hex){} on {where_} is not below the next key in its ancestor (hex){}",
                     show_key(key),
@@ -419,7 +427,9 @@ fn analyze_leaf<'a>(t: &LeafTask<'a>) -> LeafResult<'a> {
             r.nested.push((key, el.value));
         }
     }
-    cap_findings(&mut r.findings, 0, pgid, &where_);
+    if r.findings.len() > MAX_FINDINGS_PER_PAGE {
+        cap_findings(&mut r.findings, 0, pgid, &describe());
+    }
     r
 }
 
@@ -734,11 +744,13 @@ impl<'a, 'p> Walker<'a, 'p> {
         parent: Option<Pgid>,
         stack: &[Frame<'a>],
     ) -> Option<Page<'a>> {
-        let from = match parent {
+        // Only findings use this text: built when one is made, not once per page.
+        let describe_from = |w: &Self| match parent {
             Some(p) => format!("referenced by page {p}"),
-            None => format!("root of {}", self.bucket_label(bucket)),
+            None => format!("root of {}", w.bucket_label(bucket)),
         };
         if pgid >= self.file_pages && pgid < self.hwm {
+            let from = describe_from(self);
             self.find(
                 pgid,
                 FindingKind::FileTruncated,
@@ -750,6 +762,7 @@ impl<'a, 'p> Walker<'a, 'p> {
             return None;
         }
         if pgid >= self.hwm || pgid >= self.file_pages {
+            let from = describe_from(self);
             self.find(
                 pgid,
                 FindingKind::PageOutOfBounds,
@@ -763,6 +776,7 @@ impl<'a, 'p> Walker<'a, 'p> {
         match self.use_at(pgid) {
             PageUse::Unreached => {}
             u @ (PageUse::Meta | PageUse::Freelist) => {
+                let from = describe_from(self);
                 self.find(
                     pgid,
                     FindingKind::WrongPageType,
@@ -771,6 +785,7 @@ impl<'a, 'p> Walker<'a, 'p> {
                 return None;
             }
             u => {
+                let from = describe_from(self);
                 if stack.iter().any(|f| f.page.pgid() == pgid) {
                     self.find(
                         pgid,
@@ -799,6 +814,7 @@ impl<'a, 'p> Walker<'a, 'p> {
         let depth = stack.len();
         self.buckets[bucket].own.depth = self.buckets[bucket].own.depth.max(depth as u64 + 1);
         if page.id() != pgid {
+            let from = describe_from(self);
             self.find(
                 pgid,
                 FindingKind::PageIdMismatch,
@@ -810,6 +826,7 @@ impl<'a, 'p> Walker<'a, 'p> {
             PageKind::Leaf => self.set_use(pgid, PageUse::Leaf(b)),
             kind => {
                 self.set_use(pgid, PageUse::Invalid(b));
+                let from = describe_from(self);
                 self.find(
                     pgid,
                     FindingKind::WrongPageType,

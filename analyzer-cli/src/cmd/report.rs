@@ -598,6 +598,7 @@ pub fn build(args: &Args) -> Result<Report> {
         problems: Vec::new(),
         problem_count: 0,
         leaf_pages: Vec::new(),
+        entry_sizes: None,
     };
     let ks_ref: &Keyspace<'_> = ks.as_ref().unwrap_or(&empty);
     let revision = ks_ref

@@ -92,10 +92,21 @@ pub(crate) fn compute<'a>(
             r
         }
     };
-    let bar = crate::progress::bar(db.meta().high_water_mark, "page walk", false);
-    let walk = pool.install(|| bbolt_reader::walk::walk_with_progress(db, &|n| bar.inc(n)));
-    bar.finish_and_clear();
-    let ks = scan_with_progress(image, db, pool, limit)?;
+    // The page walk and the key-bucket scan do not depend on each other: on several
+    // threads they overlap (the walk's branch pages are read on one thread, which would
+    // otherwise leave the others idle); on one they run one after the other.
+    let (walk, ks) = pool.install(|| {
+        rayon::join(
+            || {
+                let bar = crate::progress::bar(db.meta().high_water_mark, "page walk", false);
+                let walk = bbolt_reader::walk::walk_with_progress(db, &|n| bar.inc(n));
+                bar.finish_and_clear();
+                walk
+            },
+            || scan_with_progress(image, db, pool, limit),
+        )
+    });
+    let ks = ks?;
     let at = match rev {
         Some(r) => r,
         None => ks

@@ -20,7 +20,7 @@ use super::defrag::{
     ETCD_DEFRAG_FILL_PERCENT,
 };
 use super::revision::parse_rev_key;
-use super::scan::Keyspace;
+use super::scan::{EntrySize, Keyspace};
 use bbolt_reader::walk::Walk;
 use bbolt_reader::Db;
 
@@ -172,7 +172,10 @@ pub fn space(
         let st = &stats[i];
         let scanned = ks.filter(|k| node.name == super::KEY_BUCKET && !k.leaf_pages.is_empty());
         let model = match (scanned, root.bucket(node.name)) {
-            (Some(k), _) => model_from_leaf_pages(&k.leaf_pages, ps),
+            (Some(k), _) => match &k.entry_sizes {
+                Some(sizes) => model_from_sizes(sizes.iter(), ps),
+                None => model_from_leaf_pages(&k.leaf_pages, ps),
+            },
             (None, Ok(Some(b))) => b
                 .leaf_pages()
                 .map(|pages| model_from_leaf_pages(&pages, ps))
@@ -240,6 +243,16 @@ pub fn space(
 /// The key bucket's defrag tree after a compaction at the scan's limit: the entries that
 /// stay, in key order, through the bbolt split model. Which entries at or below the limit
 /// stay comes from the scan (one bit per entry), so this pass reads only revision keys.
+/// The defrag model of the key bucket from the sizes the scan recorded: the same
+/// elements, in the same order, as [`model_from_leaf_pages`] reads from the pages.
+fn model_from_sizes<'s>(sizes: impl Iterator<Item = &'s EntrySize>, page_size: u64) -> TreeModel {
+    let mut t = TreeBuilder::new(page_size, ETCD_DEFRAG_FILL_PERCENT);
+    for e in sizes {
+        t.push(e.key_len, e.value_len);
+    }
+    t.finish()
+}
+
 fn model_after_compaction(ks: &Keyspace<'_>, page_size: u64) -> TreeModel {
     let limit = ks.limit;
     let kept = ks.kept_below_limit();
@@ -247,6 +260,11 @@ fn model_after_compaction(ks: &Keyspace<'_>, page_size: u64) -> TreeModel {
         kept.get((o / 64) as usize)
             .is_some_and(|w| w & (1 << (o % 64)) != 0)
     };
+    if let Some(sizes) = &ks.entry_sizes {
+        // Not a revision: the scan could not place it; defrag copies it as it is.
+        let keep = |e: &&EntrySize| e.main.is_none_or(|m| m > limit || bit(e.ordinal));
+        return model_from_sizes(sizes.iter().filter(keep), page_size);
+    }
     let mut t = TreeBuilder::new(page_size, ETCD_DEFRAG_FILL_PERCENT);
     let mut ordinal = 0u64;
     for p in &ks.leaf_pages {
@@ -279,6 +297,43 @@ mod tests {
             bytes[body + 40..body + 48].copy_from_slice(&hwm.to_le_bytes());
             let sum = bbolt_reader::meta::fnv1a64(&bytes[body..body + 56]);
             bytes[body + 56..body + 64].copy_from_slice(&sum.to_le_bytes());
+        }
+    }
+
+    #[test]
+    fn models_from_the_scans_entry_sizes_equal_models_read_from_the_pages() {
+        let keys: Vec<String> = (0..37).map(|i| format!("/registry/pods/ns/p{i}")).collect();
+        let values: Vec<Vec<u8>> = (0..300).map(|i| vec![b'v'; 1 + (i * 37) % 700]).collect();
+        let entries: Vec<crate::mvcc::testdb::Entry<'_>> = (0..300)
+            .map(|i| {
+                let value = (i % 11 != 5).then_some(values[i].as_slice());
+                (i as i64 + 2, keys[(i * 7) % 37].as_str(), value, 0)
+            })
+            .collect();
+        let bytes = build(&entries, None);
+        let db = Db::open(&bytes).unwrap();
+        let bucket = db.bucket(b"key").unwrap().unwrap();
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let mut ks = pool
+                .install(|| super::super::scan::scan_keyspace(&bucket, 150, &|_| {}))
+                .unwrap();
+            assert!(ks.leaf_pages.len() > 3, "the test needs several leaf pages");
+            let sizes = ks
+                .entry_sizes
+                .clone()
+                .expect("every scanned page is a leaf");
+            let ps = db.page_size() as u64;
+            assert_eq!(
+                model_from_sizes(sizes.iter(), ps),
+                model_from_leaf_pages(&ks.leaf_pages, ps)
+            );
+            let from_sizes = model_after_compaction(&ks, ps);
+            ks.entry_sizes = None;
+            assert_eq!(from_sizes, model_after_compaction(&ks, ps));
         }
     }
 
