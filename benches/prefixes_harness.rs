@@ -1,4 +1,4 @@
-//! Shared by the `prefixes` and `report` benches: makes the 1 GiB Kubernetes-like db when
+//! Shared by the `prefixes` and `report` benches (the first also times `space`): makes the 1 GiB Kubernetes-like db when
 //! missing, and times commands in child processes on a warm page cache against
 //! `cat db > /dev/null`, with peak RSS from `/usr/bin/time -f %M` when it is installed.
 //!
@@ -33,6 +33,13 @@ pub fn maybe_child() {
             depth: 3,
             top: None,
             prefix: String::new(),
+            threads,
+            json: true,
+        }),
+        "space" => etcd_autopsy::cmd::space::run(&etcd_autopsy::cmd::space::Args {
+            input: db,
+            rev: None,
+            quota: 2 << 30,
             threads,
             json: true,
         }),
