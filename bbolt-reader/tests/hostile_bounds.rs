@@ -6,31 +6,6 @@ mod common;
 use bbolt_reader::{check, Db, Error, FindingKind};
 use common::*;
 
-/// A leaf page at `id` whose `n` elements all point at one shared key and value.
-fn shared_element_leaf(
-    f: &mut FileBuilder,
-    id: u64,
-    n: usize,
-    flags: u32,
-    key: &[u8],
-    value: &[u8],
-) {
-    f.header(id, 0x02, n as u16, 0);
-    let page = id as usize * f.ps;
-    let data = 16 + 16 * n;
-    for i in 0..n {
-        let el = page + 16 + 16 * i;
-        let pos = (data - 16 - 16 * i) as u32;
-        f.bytes[el..el + 4].copy_from_slice(&flags.to_le_bytes());
-        f.bytes[el + 4..el + 8].copy_from_slice(&pos.to_le_bytes());
-        f.bytes[el + 8..el + 12].copy_from_slice(&(key.len() as u32).to_le_bytes());
-        f.bytes[el + 12..el + 16].copy_from_slice(&(value.len() as u32).to_le_bytes());
-    }
-    f.bytes[page + data..page + data + key.len()].copy_from_slice(key);
-    let v = page + data + key.len();
-    f.bytes[v..v + value.len()].copy_from_slice(value);
-}
-
 /// Root bucket leaf at page 3 holding bucket "b" rooted at `root`; 8 pages; metas.
 fn file_with_bucket(pages: usize, root: u64, build: impl FnOnce(&mut FileBuilder)) -> Vec<u8> {
     let mut f = FileBuilder::new(PS, pages);

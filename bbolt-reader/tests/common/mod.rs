@@ -128,6 +128,31 @@ pub fn leaf_body(entries: &[(u32, &[u8], &[u8])]) -> Vec<u8> {
     elems
 }
 
+/// A leaf page at `id` whose `n` elements all point at one shared key and value.
+pub fn shared_element_leaf(
+    f: &mut FileBuilder,
+    id: u64,
+    n: usize,
+    flags: u32,
+    key: &[u8],
+    value: &[u8],
+) {
+    f.header(id, 0x02, n as u16, 0);
+    let page = id as usize * f.ps;
+    let data = 16 + 16 * n;
+    for i in 0..n {
+        let el = page + 16 + 16 * i;
+        let pos = (data - 16 - 16 * i) as u32;
+        f.bytes[el..el + 4].copy_from_slice(&flags.to_le_bytes());
+        f.bytes[el + 4..el + 8].copy_from_slice(&pos.to_le_bytes());
+        f.bytes[el + 8..el + 12].copy_from_slice(&(key.len() as u32).to_le_bytes());
+        f.bytes[el + 12..el + 16].copy_from_slice(&(value.len() as u32).to_le_bytes());
+    }
+    f.bytes[page + data..page + data + key.len()].copy_from_slice(key);
+    let v = page + data + key.len();
+    f.bytes[v..v + value.len()].copy_from_slice(value);
+}
+
 /// A bucket value pointing at root page `root`.
 pub fn bucket_value(root: u64) -> Vec<u8> {
     let mut v = root.to_le_bytes().to_vec();
