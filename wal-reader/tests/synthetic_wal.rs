@@ -3,7 +3,7 @@
 //! uncommitted tail, records hidden behind a zero length field, a broken link between
 //! segments, conflicting metadata.
 
-use wal_reader::{restart_view, scan_wal, FindingKind, ScanOptions};
+use wal_reader::{restart_view, scan_wal, FindingKind, ScanOptions, WalScan};
 
 fn varint(mut x: u64, out: &mut Vec<u8>) {
     while x >= 0x80 {
@@ -20,12 +20,20 @@ struct Enc {
 }
 
 impl Enc {
+    /// A segment after one whose running CRC is `prev_crc`: it opens with the crc record.
     fn new(prev_crc: u32) -> Enc {
         let mut e = Enc {
             buf: Vec::new(),
             crc: prev_crc,
         };
         e.record(4, None);
+        e
+    }
+    /// The first segment as etcd creates it: crc record, metadata of node 1, empty snapshot.
+    fn first() -> Enc {
+        let mut e = Enc::new(0);
+        e.metadata(1);
+        e.snapshot(0, 0);
         e
     }
     fn record(&mut self, t: u64, data: Option<&[u8]>) {
@@ -84,12 +92,15 @@ impl Enc {
 }
 
 const SEG0: &str = "0000000000000000-0000000000000000.wal";
+const SEG1: &str = "0000000000000001-0000000000000002.wal";
+
+fn scan_segments<'a>(segs: &[(&str, &'a [u8])]) -> WalScan<'a> {
+    scan_wal(segs, Vec::new(), ScanOptions::default())
+}
 
 #[test]
 fn rewritten_entries_count_once_and_the_tail_above_commit_is_uncommitted() {
-    let mut e = Enc::new(0);
-    e.metadata(1);
-    e.snapshot(0, 0);
+    let mut e = Enc::first();
     for i in 1..=5 {
         e.entry(1, i);
     }
@@ -98,7 +109,7 @@ fn rewritten_entries_count_once_and_the_tail_above_commit_is_uncommitted() {
     e.entry(2, 5);
     e.entry(2, 6);
     e.state(2, 5);
-    let scan = scan_wal(&[(SEG0, &e.buf)], Vec::new(), ScanOptions::default());
+    let scan = scan_segments(&[(SEG0, &e.buf)]);
     assert!(!scan.has_damage(), "{:?}", scan.findings);
     assert_eq!(scan.entries.len(), 6);
     assert_eq!(scan.rewritten, 2);
@@ -109,16 +120,14 @@ fn rewritten_entries_count_once_and_the_tail_above_commit_is_uncommitted() {
 
 #[test]
 fn records_behind_a_zero_length_field_are_reported_as_data_after_end() {
-    let mut e = Enc::new(0);
-    e.metadata(1);
-    e.snapshot(0, 0);
+    let mut e = Enc::first();
     e.entry(1, 1);
     let cut = e.buf.len();
     e.entry(1, 2);
     e.entry(1, 3);
     // Zero the length field of entry 2: etcd would stop reading there without a word.
     e.buf[cut..cut + 8].fill(0);
-    let scan = scan_wal(&[(SEG0, &e.buf)], Vec::new(), ScanOptions::default());
+    let scan = scan_segments(&[(SEG0, &e.buf)]);
     let f = scan.findings.iter().find(|f| f.is_damage()).unwrap();
     assert_eq!(f.kind, FindingKind::DataAfterEnd);
     assert_eq!(f.offset, Some(cut as u64));
@@ -133,48 +142,32 @@ fn records_behind_a_zero_length_field_are_reported_as_data_after_end() {
 
 #[test]
 fn a_segment_whose_crc_record_does_not_continue_the_chain_is_a_chain_break() {
-    let mut a = Enc::new(0);
-    a.metadata(1);
-    a.snapshot(0, 0);
+    let mut a = Enc::first();
     a.entry(1, 1);
     let mut b = Enc::new(a.crc ^ 1);
     b.metadata(1);
     b.entry(1, 2);
-    let segs = [
-        (SEG0, &a.buf[..]),
-        ("0000000000000001-0000000000000002.wal", &b.buf[..]),
-    ];
-    let scan = scan_wal(&segs, Vec::new(), ScanOptions::default());
+    let scan = scan_segments(&[(SEG0, &a.buf), (SEG1, &b.buf)]);
     let f = scan.findings.iter().find(|f| f.is_damage()).unwrap();
     assert_eq!(f.kind, FindingKind::CrcChainBreak);
-    assert_eq!(f.file, "0000000000000001-0000000000000002.wal");
+    assert_eq!(f.file, SEG1);
     // With the right link the same pair is clean.
     let mut b = Enc::new(a.crc);
     b.metadata(1);
     b.entry(1, 2);
-    let segs = [
-        (SEG0, &a.buf[..]),
-        ("0000000000000001-0000000000000002.wal", &b.buf[..]),
-    ];
-    let scan = scan_wal(&segs, Vec::new(), ScanOptions::default());
+    let scan = scan_segments(&[(SEG0, &a.buf), (SEG1, &b.buf)]);
     assert!(!scan.has_damage(), "{:?}", scan.findings);
     assert_eq!(scan.last_index(), Some(2));
 }
 
 #[test]
 fn differing_metadata_in_a_later_segment_is_a_conflict() {
-    let mut a = Enc::new(0);
-    a.metadata(1);
-    a.snapshot(0, 0);
+    let mut a = Enc::first();
     a.entry(1, 1);
     let mut b = Enc::new(a.crc);
     b.metadata(2);
     b.entry(1, 2);
-    let segs = [
-        (SEG0, &a.buf[..]),
-        ("0000000000000001-0000000000000002.wal", &b.buf[..]),
-    ];
-    let scan = scan_wal(&segs, Vec::new(), ScanOptions::default());
+    let scan = scan_segments(&[(SEG0, &a.buf), (SEG1, &b.buf)]);
     assert!(scan
         .findings
         .iter()
@@ -183,15 +176,13 @@ fn differing_metadata_in_a_later_segment_is_a_conflict() {
 
 #[test]
 fn restart_requires_the_snapshot_record_and_the_next_index() {
-    let mut e = Enc::new(0);
-    e.metadata(1);
-    e.snapshot(0, 0);
+    let mut e = Enc::first();
     for i in 1..=4 {
         e.entry(1, i);
     }
     e.snapshot(3, 1);
     e.state(1, 4);
-    let scan = scan_wal(&[(SEG0, &e.buf)], Vec::new(), ScanOptions::default());
+    let scan = scan_segments(&[(SEG0, &e.buf)]);
     let rv = restart_view(&scan, Some((3, 1)));
     assert!(rv.snapshot_in_wal);
     assert_eq!((rv.entries, rv.first_index), (1, Some(4)));
