@@ -29,10 +29,10 @@ mkdir -p "$DATA"
 ETCD_PID=$!
 trap 'kill "$ETCD_PID" 2>/dev/null || true; wait "$ETCD_PID" 2>/dev/null || true' EXIT
 
-for _ in $(seq 1 100); do
-  "$ETCDCTL" --endpoints "$CLIENT" endpoint health >/dev/null 2>&1 && break
-  sleep 0.1
-done
+# shellcheck source=../fixtures/lib/etcd.sh
+source "$HERE/../fixtures/lib/etcd.sh"
+ETCDCTL_BIN=$ETCDCTL
+etcd_wait_healthy "$CLIENT" "$ETCD_PID" 30
 
 wal_bytes() {
   # Bytes of written records. Segments before the last are cut to their records by etcd;
@@ -81,15 +81,17 @@ while :; do
     break
   fi
   # Four writers in parallel, each a transaction of 96 puts (about 800 KB).
-  for w in 0 1 2 3; do
+  writers=()
+  for _ in 0 1 2 3; do
     batch=$((batch + 1))
     txn_script "$batch" 96 | "$ETCDCTL" --endpoints "$CLIENT" txn >/dev/null &
+    writers+=("$!")
   done
   # Small requests between the big ones: single puts, a delete, a lease.
   "$ETCDCTL" --endpoints "$CLIENT" put "/registry/leases/kube-system/holder-$batch" "v$batch" >/dev/null
   "$ETCDCTL" --endpoints "$CLIENT" del "/registry/events/ns-1/obj-$((batch - 4))-0" >/dev/null
   "$ETCDCTL" --endpoints "$CLIENT" lease grant 60 >/dev/null
-  wait $(jobs -p | grep -v "^$ETCD_PID$") 2>/dev/null || true
+  wait "${writers[@]}" || true
   echo "batch $batch: $((have / 1000000)) MB of WAL records" >&2
 done
 echo "WAL corpus: $(wal_bytes) bytes of records in $DATA/member/wal" >&2
