@@ -12,9 +12,8 @@
 //! [`live_lock_holders`]), which takes no lock either.
 
 use crate::error::{CliError, Result};
-use memmap2::Mmap;
+use bbolt_reader::MappedFile;
 use sha2::{Digest, Sha256};
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 /// Size of the SHA-256 trailer `etcdctl snapshot save` appends.
@@ -107,7 +106,7 @@ pub struct DbImage {
     pub path: PathBuf,
     /// How the input was understood.
     pub kind: InputKind,
-    map: Option<Mmap>,
+    file: MappedFile,
     /// Length of the bbolt part (the whole file, less a SHA-256 trailer if present).
     db_len: usize,
 }
@@ -127,34 +126,12 @@ impl DbImage {
 
     /// Maps one file read-only; `kind` says whether to expect a trailer.
     pub fn open_file(path: &Path, kind: InputKind) -> Result<Self> {
-        let file = File::open(path).map_err(|e| CliError::Io {
-            path: path.to_path_buf(),
-            source: e,
+        // The mapping (and its one `unsafe` block) belongs to the bbolt reader.
+        let file = MappedFile::open(path).map_err(|e| match e {
+            bbolt_reader::Error::Io { path, source } => CliError::Io { path, source },
+            other => CliError::input(path, other.to_string()),
         })?;
-        let len = file
-            .metadata()
-            .map_err(|e| CliError::Io {
-                path: path.to_path_buf(),
-                source: e,
-            })?
-            .len();
-        let len = usize::try_from(len)
-            .map_err(|_| CliError::input(path, "file too large for this platform"))?;
-        // Mapping an empty file fails on Linux; an empty input is simply zero bytes.
-        let map = if len == 0 {
-            None
-        } else {
-            // SAFETY: the file is opened read-only and mapped private; the contents may change
-            // under us only if another process writes the file, which for a stopped member does
-            // not happen. Every reader bounds-checks all offsets, so even a changing file cannot
-            // make us read outside the mapping.
-            #[allow(unsafe_code)]
-            let m = unsafe { Mmap::map(&file) }.map_err(|e| CliError::Io {
-                path: path.to_path_buf(),
-                source: e,
-            })?;
-            Some(m)
-        };
+        let len = file.bytes().len();
         let kind = if kind == InputKind::SnapshotFile || len % 512 == SHA256_TRAILER_LEN {
             InputKind::SnapshotFile
         } else {
@@ -168,28 +145,26 @@ impl DbImage {
         Ok(DbImage {
             path: path.to_path_buf(),
             kind,
-            map,
+            file,
             db_len,
         })
     }
 
     /// The bbolt bytes (without any snapshot trailer).
     pub fn bytes(&self) -> &[u8] {
-        match &self.map {
-            Some(m) => &m[..self.db_len],
-            None => &[],
-        }
+        self.file.bytes().get(..self.db_len).unwrap_or_default()
     }
 
     /// The size of the file on disk, trailer included.
     pub fn file_len(&self) -> u64 {
-        self.map.as_ref().map_or(0, |m| m.len() as u64)
+        self.file.bytes().len() as u64
     }
 
     /// The SHA-256 trailer, when the file has one.
     pub fn sha256_trailer(&self) -> Option<&[u8]> {
-        match (&self.map, self.kind) {
-            (Some(m), InputKind::SnapshotFile) => m.get(self.db_len..),
+        let all = self.file.bytes();
+        match self.kind {
+            InputKind::SnapshotFile if !all.is_empty() => all.get(self.db_len..),
             _ => None,
         }
     }
