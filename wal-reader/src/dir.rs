@@ -8,7 +8,6 @@
 use crate::finding::{Finding, FindingKind};
 use crate::map::MappedFile;
 use crate::Error;
-use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
 /// Sequence number and first index parsed from a canonical segment name.
@@ -84,22 +83,16 @@ impl WalDir {
             findings: Vec::new(),
         };
         let dname = dir.display().to_string();
-        // Map the segments in parallel: populating a 64 MB mapping's page tables is a large
-        // part of reading a cached WAL, and each thread can do its own.
-        let segs: Vec<(String, u64, u64)> = names
+        d.segments = names
             .iter()
-            .filter_map(|n| parse_segment_name(n).map(|(s, i)| (n.clone(), s, i)))
-            .collect();
-        d.segments = segs
-            .into_par_iter()
-            .map(|(name, seq, index)| {
-                let file = MappedFile::open(&dir.join(&name))?;
-                Ok(SegmentFile {
-                    name,
+            .filter_map(|name| {
+                let (seq, index) = parse_segment_name(name)?;
+                Some(MappedFile::open(&dir.join(name)).map(|file| SegmentFile {
+                    name: name.clone(),
                     seq,
                     index,
                     file,
-                })
+                }))
             })
             .collect::<Result<Vec<_>, Error>>()?;
         for name in names {
