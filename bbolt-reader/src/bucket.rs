@@ -156,20 +156,12 @@ impl<'a> Bucket<'a> {
 
     /// All entries in key order. Stops after the first error it yields.
     pub fn iter(&self) -> Iter<'a> {
-        Iter {
-            cursor: self.cursor(),
-            started: false,
-            done: false,
-        }
+        Iter::new(self.cursor(), true)
     }
 
     /// All entries from the last key to the first. Stops after the first error it yields.
     pub fn iter_rev(&self) -> IterRev<'a> {
-        IterRev {
-            cursor: self.cursor(),
-            started: false,
-            done: false,
-        }
+        Iter::new(self.cursor(), false)
     }
 
     /// The value of `key`; `None` when absent or when `key` names a nested bucket.
@@ -488,15 +480,29 @@ fn lower_bound(n: usize, mut cmp: impl FnMut(usize) -> Result<Ordering>) -> Resu
     Ok(lo)
 }
 
-/// Iterator over a bucket's entries in key order; see [`Bucket::iter`].
+/// Iterator over a bucket's entries, in key order ([`Bucket::iter`]) or from the last key
+/// to the first ([`Bucket::iter_rev`]). Stops after the first error it yields.
 #[derive(Debug, Clone)]
 pub struct Iter<'a> {
     cursor: Cursor<'a>,
+    forward: bool,
     started: bool,
     done: bool,
 }
 
+/// The iterator [`Bucket::iter_rev`] returns: an [`Iter`] running backward.
+pub type IterRev<'a> = Iter<'a>;
+
 impl<'a> Iter<'a> {
+    fn new(cursor: Cursor<'a>, forward: bool) -> Iter<'a> {
+        Iter {
+            cursor,
+            forward,
+            started: false,
+            done: false,
+        }
+    }
+
     /// The page id of the leaf page holding the entry last returned.
     pub fn leaf_pgid(&self) -> Option<Pgid> {
         self.cursor.leaf_pgid()
@@ -509,56 +515,15 @@ impl<'a> Iterator for Iter<'a> {
         if self.done {
             return None;
         }
-        let r = if self.started {
-            self.cursor.next()
-        } else {
-            self.started = true;
-            self.cursor.first()
+        let r = match (self.started, self.forward) {
+            (true, true) => self.cursor.next(),
+            (true, false) => self.cursor.prev(),
+            (false, true) => self.cursor.first(),
+            (false, false) => self.cursor.last(),
         };
-        match r {
-            Ok(Some(it)) => Some(Ok(it)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
-        }
-    }
-}
-
-/// Iterator over a bucket's entries from the last key to the first; see [`Bucket::iter_rev`].
-#[derive(Debug, Clone)]
-pub struct IterRev<'a> {
-    cursor: Cursor<'a>,
-    started: bool,
-    done: bool,
-}
-
-impl<'a> Iterator for IterRev<'a> {
-    type Item = Result<Item<'a>>;
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        let r = if self.started {
-            self.cursor.prev()
-        } else {
-            self.started = true;
-            self.cursor.last()
-        };
-        match r {
-            Ok(Some(it)) => Some(Ok(it)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
-        }
+        self.started = true;
+        let r = r.transpose();
+        self.done = !matches!(r, Some(Ok(_)));
+        r
     }
 }
