@@ -343,10 +343,7 @@ fn analyze_leaf<'a>(t: &LeafTask<'a>) -> LeafResult<'a> {
             ),
         });
     }
-    let data_bytes: u64 = (0..fit)
-        .filter_map(|i| page.leaf_element(i).ok())
-        .map(|e| (e.key.len() + e.value.len()) as u64)
-        .sum();
+    let data_bytes = page.element_data_bytes();
     let overlapping = data_bytes > page.bytes().len() as u64;
     if overlapping {
         let where_ = describe();
@@ -874,10 +871,7 @@ impl<'a, 'p> Walker<'a, 'p> {
                 ),
             );
         }
-        let key_bytes: u64 = (0..fit)
-            .filter_map(|i| page.branch_element(i).ok())
-            .map(|e| e.key.len() as u64)
-            .sum();
+        let key_bytes = page.element_data_bytes();
         if key_bytes > page.bytes().len() as u64 {
             self.find(
                 pgid,
