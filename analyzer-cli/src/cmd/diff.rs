@@ -20,9 +20,7 @@
 //! Exit status: 0 the keyspaces are identical, 1 they differ, 2 an input is unreadable or
 //! R is not held by both.
 
-use super::export::{load, replay_member};
-use super::open_image;
-use super::prefixes::{open_db, thread_pool};
+use super::{load, open_db, open_image, replay_member, thread_pool};
 use crate::error::{Result, EXIT_DAMAGE, EXIT_OK};
 use crate::input;
 use crate::mvcc::info::read_info;

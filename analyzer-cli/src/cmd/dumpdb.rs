@@ -19,12 +19,11 @@
 //! information, so they are printed in protobuf text form; a value that cannot be decoded
 //! prints `<undecodable: ...>` where etcd-dump-db would panic.
 
-use super::bbolt::go_quote;
 use super::open_image;
 use crate::error::{CliError, Result, EXIT_OK};
 use crate::mvcc::proto::{expect_bytes, expect_varint, FieldReader, Wire};
 use crate::mvcc::KeyValueRef;
-use crate::output::{print_json, sanitize, stdout, JsonBytes};
+use crate::output::{go_quote, print_json, sanitize, stdout, JsonBytes};
 use crate::redact::{Redactor, REDACTED};
 use bbolt_reader::{Bucket, Db};
 use serde::Serialize;

@@ -25,18 +25,16 @@
 //! entries, refused requests are not damage); 2 when the input cannot be read or R is
 //! compacted or in the future.
 
-use super::open_image;
-use super::prefixes::{open_db, thread_pool};
-use crate::error::{CliError, Result, EXIT_DAMAGE, EXIT_OK};
+use super::{load, open_db, open_image, replay_member, thread_pool, Replayed};
+use crate::error::{Result, EXIT_DAMAGE, EXIT_OK};
 use crate::input::{self, Member};
 use crate::mvcc::info::{read_info, EtcdInfo};
 use crate::output::{sanitize, JsonBytes};
 use crate::redact::Redactor;
-use crate::replay::{load_at, replay, LoadError, Loaded, ReplayBound, ReplayReport, State};
+use crate::replay::{ReplayBound, State};
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
-use wal_reader::{scan_wal, ScanOptions, WalDir};
 
 /// Arguments of `export`.
 #[derive(Debug, clap::Args)]
@@ -66,73 +64,6 @@ pub struct Args {
     /// bytes. Not an export: use the JSON lines to move data.
     #[arg(long)]
     pub text: bool,
-}
-
-/// A loaded keyspace, possibly with the WAL replayed on top.
-#[derive(Debug)]
-pub(crate) struct Replayed {
-    /// What the replay did.
-    pub report: ReplayReport,
-    /// Which bound was used.
-    pub bound: ReplayBound,
-    /// The db's consistent index.
-    pub consistent_index: u64,
-    /// HardState.commit.
-    pub commit: u64,
-    /// Where reading the WAL stopped at damage: (segment, offset).
-    pub wal_stopped_at: Option<(String, u64)>,
-}
-
-/// Maps `err` of the keyspace loader to a CLI error naming the input.
-pub(crate) fn load_err(path: &std::path::Path, e: LoadError) -> CliError {
-    match e {
-        LoadError::Bolt(m) => CliError::input(
-            path,
-            format!("{m} (the db is damaged: `etcd-autopsy check` names the damage, `etcd-autopsy salvage` rebuilds what is readable)"),
-        ),
-        other => CliError::Other(format!("--rev: {other}")),
-    }
-}
-
-/// Replays `member`'s WAL on top of `state` (whose db has `info`).
-pub(crate) fn replay_member(
-    member: &Member,
-    info: &EtcdInfo,
-    state: &mut State<'_>,
-) -> Result<Replayed> {
-    let Some(wal_dir) = &member.wal_dir else {
-        return Err(CliError::input(
-            &member.given,
-            "--replay-wal needs a data dir or member dir with member/wal",
-        ));
-    };
-    let wal = WalDir::open(wal_dir).map_err(|e| CliError::Other(e.to_string()))?;
-    let scan = scan_wal(
-        &wal.segment_bytes(),
-        wal.findings.clone(),
-        ScanOptions { raw: false },
-    );
-    let commit = scan.hard_state.map_or(0, |h| h.commit);
-    let last = scan.last_index().unwrap_or(0);
-    let voters = info.members.iter().filter(|m| !m.is_learner).count();
-    let bound = if voters == 1 {
-        ReplayBound::LastIndex
-    } else {
-        ReplayBound::Commit
-    };
-    let through = match bound {
-        ReplayBound::Commit => commit,
-        ReplayBound::LastIndex => last.max(commit),
-    };
-    let ci = info.meta.consistent_index.unwrap_or(0);
-    let report = replay(state, &scan.entries, ci, through);
-    Ok(Replayed {
-        report,
-        bound,
-        consistent_index: ci,
-        commit,
-        wal_stopped_at: scan.stopped_at.clone(),
-    })
 }
 
 #[derive(Serialize)]
@@ -202,18 +133,6 @@ fn write_keys(
         }
     }
     Ok(n)
-}
-
-/// Loads the keyspace of `image` at `rev` on `pool`.
-pub(crate) fn load<'a>(
-    image: &crate::input::DbImage,
-    db: &bbolt_reader::Db<'a>,
-    info: &EtcdInfo,
-    rev: Option<i64>,
-    pool: &rayon::ThreadPool,
-) -> Result<Loaded<'a>> {
-    pool.install(|| load_at(db, &info.meta, rev))
-        .map_err(|e| load_err(&image.path, e))
 }
 
 /// Runs `export`; returns the exit status.

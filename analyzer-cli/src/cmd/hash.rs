@@ -20,8 +20,7 @@
 //! Exit status: 0; 2 when the db cannot be read or R is compacted (R <= compact revision)
 //! or in the future (R > newest revision), as etcd refuses those too.
 
-use super::prefixes::{open_db, thread_pool};
-use super::{bolt_err, open_image};
+use super::{bolt_err, open_db, open_image, thread_pool};
 use crate::error::{CliError, Result, EXIT_OK};
 use crate::mvcc::hash::{hash_db, hash_kv, DbHashMode};
 use crate::mvcc::info::read_info;

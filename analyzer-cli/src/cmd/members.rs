@@ -31,7 +31,7 @@
 //! unreadable.
 
 use super::member_check::{check_member, MemberCheck};
-use super::prefixes::thread_pool;
+use super::thread_pool;
 use crate::error::{CliError, Result, EXIT_DAMAGE, EXIT_OK};
 use crate::input::{self, DbImage};
 use crate::mvcc::hash::hash_kv;

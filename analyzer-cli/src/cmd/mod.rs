@@ -1,4 +1,6 @@
-//! One module per command (or group of related commands).
+//! One module per command (or group of related commands), and here the plumbing they
+//! share: opening an image, a thread pool, the key-bucket scan, loading a keyspace at a
+//! revision and replaying a member's WAL on it.
 pub mod bbolt;
 pub mod diff;
 pub mod dumpdb;
@@ -15,7 +17,12 @@ pub mod wal;
 
 use crate::error::{CliError, Result};
 use crate::input::{self, DbImage, Member};
+use crate::mvcc::info::EtcdInfo;
+use crate::mvcc::scan::Keyspace;
+use crate::replay::{load_at, replay, LoadError, Loaded, ReplayBound, ReplayReport, State};
+use bbolt_reader::Db;
 use std::path::Path;
+use wal_reader::{scan_wal, ScanOptions, WalDir};
 
 /// Prints on stderr the warning that a running etcd appears to hold `member`'s files,
 /// and returns it.
@@ -38,4 +45,123 @@ pub fn open_image(path: &Path) -> Result<DbImage> {
 /// A bbolt reader error naming the file.
 pub(crate) fn bolt_err(image: &DbImage, e: bbolt_reader::Error) -> CliError {
     CliError::input(image.path.clone(), e.to_string())
+}
+
+/// A rayon pool of `threads` threads (default: available cores).
+pub(crate) fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
+    let n = threads
+        .filter(|n| *n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build()
+        .map_err(|e| CliError::Other(format!("starting {n} threads: {e}")))
+}
+
+/// The bbolt view of an image.
+pub(crate) fn open_db<'a>(image: &'a DbImage) -> Result<Db<'a>> {
+    Db::open(image.bytes()).map_err(|e| bolt_err(image, e))
+}
+
+/// Scans the key bucket with a progress bar; `limit` as in [`crate::mvcc::scan::scan_keyspace`].
+pub(crate) fn scan_with_progress<'a>(
+    image: &DbImage,
+    db: &Db<'a>,
+    pool: &rayon::ThreadPool,
+    limit: i64,
+) -> Result<Option<Keyspace<'a>>> {
+    let Some(bucket) = db
+        .bucket(crate::mvcc::KEY_BUCKET)
+        .map_err(|e| bolt_err(image, e))?
+    else {
+        return Ok(None);
+    };
+    // Damaged branches are skipped and reported: the figures cover what is readable.
+    let (pages, damage) = crate::mvcc::scan::leaf_pages_tolerant(&bucket);
+    let bar = crate::progress::bar(pages.len() as u64, "key bucket", false);
+    let mut ks =
+        pool.install(|| crate::mvcc::scan::scan_leaf_pages(&pages, limit, &|n| bar.inc(n)));
+    ks.leaf_pages = pages;
+    ks.add_problems(damage);
+    bar.finish_and_clear();
+    Ok(Some(ks))
+}
+
+/// Loads the keyspace of `image` at `rev` on `pool`.
+pub(crate) fn load<'a>(
+    image: &crate::input::DbImage,
+    db: &bbolt_reader::Db<'a>,
+    info: &EtcdInfo,
+    rev: Option<i64>,
+    pool: &rayon::ThreadPool,
+) -> Result<Loaded<'a>> {
+    pool.install(|| load_at(db, &info.meta, rev))
+        .map_err(|e| load_err(&image.path, e))
+}
+
+/// A loaded keyspace, possibly with the WAL replayed on top.
+#[derive(Debug)]
+pub(crate) struct Replayed {
+    /// What the replay did.
+    pub report: ReplayReport,
+    /// Which bound was used.
+    pub bound: ReplayBound,
+    /// The db's consistent index.
+    pub consistent_index: u64,
+    /// HardState.commit.
+    pub commit: u64,
+    /// Where reading the WAL stopped at damage: (segment, offset).
+    pub wal_stopped_at: Option<(String, u64)>,
+}
+
+/// Maps `err` of the keyspace loader to a CLI error naming the input.
+pub(crate) fn load_err(path: &std::path::Path, e: LoadError) -> CliError {
+    match e {
+        LoadError::Bolt(m) => CliError::input(
+            path,
+            format!("{m} (the db is damaged: `etcd-autopsy check` names the damage, `etcd-autopsy salvage` rebuilds what is readable)"),
+        ),
+        other => CliError::Other(format!("--rev: {other}")),
+    }
+}
+
+/// Replays `member`'s WAL on top of `state` (whose db has `info`).
+pub(crate) fn replay_member(
+    member: &Member,
+    info: &EtcdInfo,
+    state: &mut State<'_>,
+) -> Result<Replayed> {
+    let Some(wal_dir) = &member.wal_dir else {
+        return Err(CliError::input(
+            &member.given,
+            "--replay-wal needs a data dir or member dir with member/wal",
+        ));
+    };
+    let wal = WalDir::open(wal_dir).map_err(|e| CliError::Other(e.to_string()))?;
+    let scan = scan_wal(
+        &wal.segment_bytes(),
+        wal.findings.clone(),
+        ScanOptions { raw: false },
+    );
+    let commit = scan.hard_state.map_or(0, |h| h.commit);
+    let last = scan.last_index().unwrap_or(0);
+    let voters = info.members.iter().filter(|m| !m.is_learner).count();
+    let bound = if voters == 1 {
+        ReplayBound::LastIndex
+    } else {
+        ReplayBound::Commit
+    };
+    let through = match bound {
+        ReplayBound::Commit => commit,
+        ReplayBound::LastIndex => last.max(commit),
+    };
+    let ci = info.meta.consistent_index.unwrap_or(0);
+    let report = replay(state, &scan.entries, ci, through);
+    Ok(Replayed {
+        report,
+        bound,
+        consistent_index: ci,
+        commit,
+        wal_stopped_at: scan.stopped_at.clone(),
+    })
 }

@@ -28,14 +28,12 @@
 //! are skipped, undecodable entries counted; `problems` says what and where); 2 when the
 //! db cannot be read at all.
 
-use super::{bolt_err, open_image};
-use crate::error::{CliError, Result, EXIT_DAMAGE, EXIT_OK};
-use crate::input::DbImage;
+use super::{open_db, open_image, scan_with_progress, thread_pool};
+use crate::error::{Result, EXIT_DAMAGE, EXIT_OK};
 use crate::mvcc::info::read_info;
 use crate::mvcc::scan::{group_by_prefix, Keyspace, PrefixStats};
 use crate::output::{human_bytes, sanitize};
 use base64::Engine as _;
-use bbolt_reader::Db;
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
@@ -60,46 +58,6 @@ pub struct Args {
     /// Print JSON (schema `etcd-autopsy/prefixes/v1`).
     #[arg(long)]
     pub json: bool,
-}
-
-/// A rayon pool of `threads` threads (default: available cores).
-pub(crate) fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
-    let n = threads
-        .filter(|n| *n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(n)
-        .build()
-        .map_err(|e| CliError::Other(format!("starting {n} threads: {e}")))
-}
-
-/// The bbolt view of an image.
-pub(crate) fn open_db<'a>(image: &'a DbImage) -> Result<Db<'a>> {
-    Db::open(image.bytes()).map_err(|e| bolt_err(image, e))
-}
-
-/// Scans the key bucket with a progress bar; `limit` as in [`scan_keyspace`].
-pub(crate) fn scan_with_progress<'a>(
-    image: &DbImage,
-    db: &Db<'a>,
-    pool: &rayon::ThreadPool,
-    limit: i64,
-) -> Result<Option<Keyspace<'a>>> {
-    let Some(bucket) = db
-        .bucket(crate::mvcc::KEY_BUCKET)
-        .map_err(|e| bolt_err(image, e))?
-    else {
-        return Ok(None);
-    };
-    // Damaged branches are skipped and reported: the figures cover what is readable.
-    let (pages, damage) = crate::mvcc::scan::leaf_pages_tolerant(&bucket);
-    let bar = crate::progress::bar(pages.len() as u64, "key bucket", false);
-    let mut ks =
-        pool.install(|| crate::mvcc::scan::scan_leaf_pages(&pages, limit, &|n| bar.inc(n)));
-    ks.leaf_pages = pages;
-    ks.add_problems(damage);
-    bar.finish_and_clear();
-    Ok(Some(ks))
 }
 
 /// One prefix in JSON.

@@ -46,7 +46,8 @@
 //! member that is out of space is a state of the cluster, not damage: JSON `nospace` says
 //! it); 1 when damage was found in the db or the WAL; 2 when the db cannot be read.
 
-use super::prefixes::{open_db, thread_pool, PrefixJson};
+use super::prefixes::PrefixJson;
+use super::{open_db, thread_pool};
 use crate::error::{Result, EXIT_DAMAGE, EXIT_OK};
 use crate::input::{self, InputKind};
 use crate::mvcc::cluster::{AlarmType, MemberRecord};

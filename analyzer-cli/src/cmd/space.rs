@@ -25,8 +25,7 @@
 //! Exit status: 0; 1 when the page walk or the key-bucket scan found damage (figures then
 //! cover what could be read); 2 when the db cannot be read.
 
-use super::open_image;
-use super::prefixes::{open_db, scan_with_progress, thread_pool};
+use super::{open_db, open_image, scan_with_progress, thread_pool};
 use crate::error::{CliError, Result, EXIT_DAMAGE, EXIT_OK};
 use crate::mvcc::info::read_info;
 use crate::mvcc::space::{space, Space, DEFAULT_QUOTA};

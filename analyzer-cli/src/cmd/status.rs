@@ -20,8 +20,7 @@
 //! Exit status: 0; 1 when the trailer does not match or the integrity check finds damage;
 //! 2 when the file cannot be read.
 
-use super::prefixes::{open_db, thread_pool};
-use super::{bolt_err, open_image};
+use super::{bolt_err, open_db, open_image, thread_pool};
 use crate::error::{Result, EXIT_DAMAGE, EXIT_OK};
 use crate::mvcc::hash::{hash_db, DbHashMode};
 use serde::Serialize;
