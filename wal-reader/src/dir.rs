@@ -12,17 +12,18 @@ use std::path::{Path, PathBuf};
 
 /// Sequence number and first index parsed from a canonical segment name.
 pub fn parse_segment_name(name: &str) -> Option<(u64, u64)> {
-    let stem = name.strip_suffix(".wal")?;
+    parse_hex_pair(name, ".wal")
+}
+
+/// The two numbers of a `%016x-%016x<suffix>` name (WAL segments and `.snap` files).
+pub(crate) fn parse_hex_pair(name: &str, suffix: &str) -> Option<(u64, u64)> {
+    let stem = name.strip_suffix(suffix)?;
     let (a, b) = stem.split_once('-')?;
-    if a.len() != 16 || b.len() != 16 {
-        return None;
-    }
+    // from_str_radix alone would also take a leading '+'.
     let hex = |s: &str| {
-        if s.bytes().all(|c| c.is_ascii_hexdigit()) {
-            u64::from_str_radix(s, 16).ok()
-        } else {
-            None
-        }
+        (s.len() == 16 && s.bytes().all(|c| c.is_ascii_hexdigit()))
+            .then(|| u64::from_str_radix(s, 16).ok())
+            .flatten()
     };
     Some((hex(a)?, hex(b)?))
 }
@@ -194,6 +195,18 @@ mod tests {
         assert_eq!(parse_segment_name("0.tmp"), None);
         assert_eq!(
             parse_segment_name("000000000000000g-0000000000000000.wal"),
+            None
+        );
+        assert_eq!(
+            parse_segment_name("+000000000000001-0000000000000000.wal"),
+            None
+        );
+        assert_eq!(
+            crate::snap::parse_snap_name("0000000000000002-00000000000000ff.snap"),
+            Some((2, 0xff))
+        );
+        assert_eq!(
+            crate::snap::parse_snap_name("0000000000000002-00000000000000ff.wal"),
             None
         );
         assert_eq!(

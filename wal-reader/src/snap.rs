@@ -73,15 +73,7 @@ impl SnapFile {
 
 /// Parses `%016x-%016x.snap` into (term, index).
 pub fn parse_snap_name(name: &str) -> Option<(u64, u64)> {
-    let stem = name.strip_suffix(".snap")?;
-    let (a, b) = stem.split_once('-')?;
-    if a.len() != 16 || b.len() != 16 {
-        return None;
-    }
-    let t = u64::from_str_radix(a, 16).ok()?;
-    let i = u64::from_str_radix(b, 16).ok()?;
-    (a.bytes().all(|c| c.is_ascii_hexdigit()) && b.bytes().all(|c| c.is_ascii_hexdigit()))
-        .then_some((t, i))
+    crate::dir::parse_hex_pair(name, ".snap")
 }
 
 fn decode_metadata(buf: &[u8]) -> Result<SnapshotMetadata, WireError> {
