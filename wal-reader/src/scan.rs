@@ -159,7 +159,7 @@ pub fn scan_wal_with_progress<'a>(
         };
         let mut seg_findings: Vec<Finding> = Vec::new();
         for item in &seg.items[..usable] {
-            if let Err(f) = replay_item(&mut w, &mut metadata_raw, si, seg, item, opts) {
+            if let Err(f) = replay_item(&mut w, &mut metadata_raw, si, seg, item) {
                 let damage = f.is_damage();
                 seg_findings.push(f);
                 if damage && !opts.raw {
@@ -175,6 +175,7 @@ pub fn scan_wal_with_progress<'a>(
             (parse_segment_name(&seg.name), seg.first_index())
         {
             if seq == 0 {
+                // No claim to check.
             } else if first > name_index {
                 seg_findings.push(Finding::damage(
                     FindingKind::NameIndexMismatch,
@@ -242,7 +243,6 @@ fn replay_item<'a>(
     si: usize,
     seg: &SegmentScan<'a>,
     item: &Item<'a>,
-    _opts: ScanOptions,
 ) -> Result<(), Finding> {
     match item {
         Item::Crc { .. } => {}

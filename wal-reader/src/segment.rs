@@ -152,7 +152,7 @@ fn u64_at(data: &[u8], off: usize) -> Option<u64> {
 /// First non-zero byte at or after `from`.
 fn first_nonzero(data: &[u8], from: usize) -> Option<usize> {
     let tail = data.get(from..)?;
-    // Compare 8 bytes at a time; the zero tail of a preallocated segment can be 60 MB.
+    // Test 64 bytes at a time; the zero tail of a preallocated segment can be 60 MB.
     let mut chunks = tail.chunks_exact(64);
     let mut base = from;
     for c in &mut chunks {
