@@ -197,23 +197,49 @@ struct BranchEntry {
     pgid: Pgid,
 }
 
-#[derive(Default)]
-struct BranchLevel {
-    entries: Vec<BranchEntry>,
+/// The elements of the page being filled at one tree level (leaf or branch).
+struct PendingPage<E> {
+    entries: Vec<E>,
     /// Page bytes the pending entries would take, header included.
     size: usize,
+}
+
+impl<E> PendingPage<E> {
+    fn new() -> Self {
+        PendingPage {
+            entries: Vec::new(),
+            size: PAGE_HEADER_SIZE,
+        }
+    }
+
+    /// True when an element of `size` bytes no longer fits and the page must be written
+    /// first (a page always takes at least one element, however large).
+    fn full_for(&self, size: usize, threshold: usize) -> bool {
+        !self.entries.is_empty()
+            && (self.size + size > threshold || self.entries.len() >= MAX_ELEMENTS_PER_PAGE)
+    }
+
+    fn push(&mut self, entry: E, size: usize) {
+        self.size += size;
+        self.entries.push(entry);
+    }
+
+    /// The pending elements, leaving an empty page.
+    fn take(&mut self) -> Vec<E> {
+        self.size = PAGE_HEADER_SIZE;
+        std::mem::take(&mut self.entries)
+    }
 }
 
 /// The bucket being filled at one nesting depth.
 struct OpenBucket {
     name: Vec<u8>,
     last_key: Option<Vec<u8>>,
-    leaf: Vec<LeafEntry>,
-    leaf_size: usize,
+    leaf: PendingPage<LeafEntry>,
     leaf_pages: u64,
     has_sub_bucket: bool,
     /// `levels[0]` points at leaf pages, `levels[1]` at branch pages of level 0, ….
-    levels: Vec<BranchLevel>,
+    levels: Vec<PendingPage<BranchEntry>>,
     sequence: u64,
 }
 
@@ -222,8 +248,7 @@ impl OpenBucket {
         OpenBucket {
             name,
             last_key: None,
-            leaf: Vec::new(),
-            leaf_size: PAGE_HEADER_SIZE,
+            leaf: PendingPage::new(),
             leaf_pages: 0,
             has_sub_bucket: false,
             levels: Vec::new(),
@@ -524,39 +549,37 @@ impl<W: Write + Seek> BoltWriter<W> {
 
     fn add_leaf_entry(&mut self, depth: usize, entry: LeafEntry) -> Result<()> {
         let size = ELEMENT_SIZE + entry.key.len() + entry.value.len();
-        let b = &self.stack[depth];
-        if !b.leaf.is_empty()
-            && (b.leaf_size + size > self.threshold || b.leaf.len() >= MAX_ELEMENTS_PER_PAGE)
-        {
+        if self.stack[depth].leaf.full_for(size, self.threshold) {
             self.flush_leaf(depth)?;
         }
-        let b = &mut self.stack[depth];
-        b.leaf_size += size;
-        b.leaf.push(entry);
+        self.stack[depth].leaf.push(entry, size);
         Ok(())
     }
 
     /// Writes the pending leaf page of the bucket at `depth` and links it into level 0.
     fn flush_leaf(&mut self, depth: usize) -> Result<()> {
-        let entries = std::mem::take(&mut self.stack[depth].leaf);
-        self.stack[depth].leaf_size = PAGE_HEADER_SIZE;
+        let entries = self.stack[depth].leaf.take();
         encode_leaf(&mut self.page_buf, &entries);
-        let first_key = entries
-            .into_iter()
-            .next()
-            .map(|e| e.key)
-            .unwrap_or_default();
-        let pgid = self.write_page_buf()?;
         self.summary.leaf_pages += 1;
         self.stack[depth].leaf_pages += 1;
-        self.add_branch_entry(
-            depth,
-            0,
-            BranchEntry {
-                key: first_key,
-                pgid,
-            },
-        )
+        let first_key = entries.into_iter().next().map(|e| e.key);
+        self.write_and_link(depth, 0, first_key)
+    }
+
+    /// Writes `page_buf` and adds it, under its first key, to branch `level` of the tree
+    /// of the bucket at `depth`.
+    fn write_and_link(
+        &mut self,
+        depth: usize,
+        level: usize,
+        first_key: Option<Vec<u8>>,
+    ) -> Result<()> {
+        let pgid = self.write_page_buf()?;
+        let entry = BranchEntry {
+            key: first_key.unwrap_or_default(),
+            pgid,
+        };
+        self.add_branch_entry(depth, level, entry)
     }
 
     fn add_branch_entry(&mut self, depth: usize, level: usize, entry: BranchEntry) -> Result<()> {
@@ -569,52 +592,30 @@ impl<W: Write + Seek> BoltWriter<W> {
         let size = ELEMENT_SIZE + entry.key.len();
         let levels = &mut self.stack[depth].levels;
         if levels.len() <= level {
-            levels.push(BranchLevel {
-                entries: Vec::new(),
-                size: PAGE_HEADER_SIZE,
-            });
+            levels.push(PendingPage::new());
         }
-        let l = &levels[level];
-        if !l.entries.is_empty()
-            && (l.size + size > self.threshold || l.entries.len() >= MAX_ELEMENTS_PER_PAGE)
-        {
+        if levels[level].full_for(size, self.threshold) {
             self.flush_branch(depth, level)?;
         }
-        let l = &mut self.stack[depth].levels[level];
-        l.size += size;
-        l.entries.push(entry);
+        self.stack[depth].levels[level].push(entry, size);
         Ok(())
     }
 
     fn flush_branch(&mut self, depth: usize, level: usize) -> Result<()> {
-        let l = &mut self.stack[depth].levels[level];
-        let entries = std::mem::take(&mut l.entries);
-        l.size = PAGE_HEADER_SIZE;
+        let entries = self.stack[depth].levels[level].take();
         encode_branch(&mut self.page_buf, &entries);
-        let first_key = entries
-            .into_iter()
-            .next()
-            .map(|e| e.key)
-            .unwrap_or_default();
-        let pgid = self.write_page_buf()?;
         self.summary.branch_pages += 1;
-        self.add_branch_entry(
-            depth,
-            level + 1,
-            BranchEntry {
-                key: first_key,
-                pgid,
-            },
-        )
+        let first_key = entries.into_iter().next().map(|e| e.key);
+        self.write_and_link(depth, level + 1, first_key)
     }
 
     /// Finishes the bucket at `depth` and returns its value in the parent: a bucket
     /// header, followed by the inline page when the bucket is small enough.
     fn close_bucket(&mut self, depth: usize) -> Result<Vec<u8>> {
         let b = &self.stack[depth];
-        let inline = b.leaf_pages == 0 && !b.has_sub_bucket && b.leaf_size <= self.page_size / 4;
+        let inline = b.leaf_pages == 0 && !b.has_sub_bucket && b.leaf.size <= self.page_size / 4;
         if inline {
-            let entries = std::mem::take(&mut self.stack[depth].leaf);
+            let entries = self.stack[depth].leaf.take();
             let mut value = vec![0u8; BUCKET_HEADER_SIZE];
             put_u64(&mut value, 8, self.stack[depth].sequence);
             let mut page = Vec::new();
@@ -634,7 +635,7 @@ impl<W: Write + Seek> BoltWriter<W> {
     /// returns its root pgid.
     fn close_tree(&mut self, depth: usize) -> Result<Pgid> {
         let b = &self.stack[depth];
-        if !b.leaf.is_empty() || b.leaf_pages == 0 {
+        if !b.leaf.entries.is_empty() || b.leaf_pages == 0 {
             // An empty tree is one empty leaf page, as in a freshly created bbolt file.
             self.flush_leaf(depth)?;
         }
