@@ -52,6 +52,14 @@ impl From<std::io::Error> for CliError {
     }
 }
 
+impl From<wal_reader::Error> for CliError {
+    fn from(e: wal_reader::Error) -> Self {
+        match e {
+            wal_reader::Error::Io { path, source } => CliError::Io { path, source },
+        }
+    }
+}
+
 impl From<serde_json::Error> for CliError {
     fn from(e: serde_json::Error) -> Self {
         if e.io_error_kind().is_some() {

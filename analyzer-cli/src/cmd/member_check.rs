@@ -37,6 +37,7 @@
 //!
 //! Exit status: 0 no damage, 1 damage found, 2 nothing readable (no db and no WAL).
 
+use super::scan_wal_dir;
 use crate::error::{CliError, Result, EXIT_DAMAGE, EXIT_OK};
 use crate::input::{DbImage, Member};
 use crate::mvcc::info::read_info;
@@ -45,7 +46,7 @@ use crate::replay::db_revisions;
 use bbolt_reader::{Db, MetaChoice};
 use serde::Serialize;
 use std::io::Write;
-use wal_reader::{restart_view, scan_wal, FindingKind, ScanOptions, SnapDir, WalDir, WalScan};
+use wal_reader::{restart_view, FindingKind, SnapDir, WalDir, WalScan};
 
 /// One finding of the whole-member check.
 #[derive(Debug, Clone, Serialize)]
@@ -204,11 +205,7 @@ fn stop_verdict(
         .or_else(|| scan.findings.iter().find(|f| f.is_damage()));
     let last_good = scan.last_index().unwrap_or(0);
     // Read on past the damage to see what is there.
-    let raw = scan_wal(
-        &wal.segment_bytes(),
-        wal.findings.clone(),
-        ScanOptions { raw: true },
-    );
+    let raw = scan_wal_dir(wal, true);
     let after: Vec<u64> = raw
         .entries
         .iter()
@@ -329,7 +326,7 @@ pub fn check_member(member: &Member, meta: MetaChoice) -> Result<MemberCheck> {
 
     // snap
     let snaps = match &member.snap_dir {
-        Some(d) => Some(SnapDir::open(d).map_err(|e| CliError::Other(e.to_string()))?),
+        Some(d) => Some(SnapDir::open(d)?),
         None => None,
     };
     if let Some(s) = &snaps {
@@ -356,15 +353,11 @@ pub fn check_member(member: &Member, meta: MetaChoice) -> Result<MemberCheck> {
 
     // wal
     let wal = match &member.wal_dir {
-        Some(d) => Some(WalDir::open(d).map_err(|e| CliError::Other(e.to_string()))?),
+        Some(d) => Some(WalDir::open(d)?),
         None => None,
     };
     if let Some(wal) = &wal {
-        let scan = scan_wal(
-            &wal.segment_bytes(),
-            wal.findings.clone(),
-            ScanOptions { raw: false },
-        );
+        let scan = scan_wal_dir(wal, false);
         sum.wal_segments = wal.segments.len();
         for f in &scan.findings {
             push_wal(&mut findings, "wal", f);

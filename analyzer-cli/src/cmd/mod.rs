@@ -22,7 +22,7 @@ use crate::mvcc::scan::Keyspace;
 use crate::replay::{load_at, replay, LoadError, Loaded, ReplayBound, ReplayReport, State};
 use bbolt_reader::Db;
 use std::path::Path;
-use wal_reader::{scan_wal, ScanOptions, WalDir};
+use wal_reader::{scan_wal, ScanOptions, WalDir, WalScan};
 
 /// Prints on stderr the warning that a running etcd appears to hold `member`'s files,
 /// and returns it.
@@ -40,6 +40,16 @@ pub fn open_image(path: &Path) -> Result<DbImage> {
         warn_if_running(&member);
     }
     DbImage::open(path)
+}
+
+/// Reads every segment of `wal` in order, the directory's own findings first; stops at the
+/// first damage as etcd does, unless `raw` (then it reads on past it).
+pub(crate) fn scan_wal_dir(wal: &WalDir, raw: bool) -> WalScan<'_> {
+    scan_wal(
+        &wal.segment_bytes(),
+        wal.findings.clone(),
+        ScanOptions { raw },
+    )
 }
 
 /// A bbolt reader error naming the file.
@@ -137,12 +147,8 @@ pub(crate) fn replay_member(
             "--replay-wal needs a data dir or member dir with member/wal",
         ));
     };
-    let wal = WalDir::open(wal_dir).map_err(|e| CliError::Other(e.to_string()))?;
-    let scan = scan_wal(
-        &wal.segment_bytes(),
-        wal.findings.clone(),
-        ScanOptions { raw: false },
-    );
+    let wal = WalDir::open(wal_dir)?;
+    let scan = scan_wal_dir(&wal, false);
     let commit = scan.hard_state.map_or(0, |h| h.commit);
     let last = scan.last_index().unwrap_or(0);
     let voters = info.members.iter().filter(|m| !m.is_learner).count();

@@ -235,12 +235,7 @@ fn read_wal(member: &input::Member) -> Option<(WalSummary, Option<(u64, u64)>)> 
             ))
         }
     };
-    let segs = wd.segment_bytes();
-    let scan = wal_reader::scan_wal(
-        &segs,
-        wd.findings.clone(),
-        wal_reader::ScanOptions::default(),
-    );
+    let scan = super::scan_wal_dir(&wd, false);
     let ids = scan.metadata.map(|m| (m.node_id, m.cluster_id));
     Some((
         WalSummary {

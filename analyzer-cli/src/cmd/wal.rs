@@ -111,19 +111,13 @@ fn locate(path: &Path) -> Result<(PathBuf, Option<PathBuf>)> {
     Ok((wal, member.snap_dir))
 }
 
-fn io_err(e: wal_reader::Error) -> CliError {
-    match e {
-        wal_reader::Error::Io { path, source } => CliError::Io { path, source },
-    }
-}
-
 /// Runs `wal`; returns the exit status.
 pub fn run(args: &WalArgs) -> Result<u8> {
     let (wal_dir, snap_dir) = locate(&args.input)?;
     let filters = parse_filters(args.entry_type.as_deref())?;
-    let wal = WalDir::open(&wal_dir).map_err(io_err)?;
+    let wal = WalDir::open(&wal_dir)?;
     let snaps = match &snap_dir {
-        Some(d) => Some(SnapDir::open(d).map_err(io_err)?),
+        Some(d) => Some(SnapDir::open(d)?),
         None => None,
     };
     let total: u64 = wal
@@ -627,7 +621,7 @@ pub fn run_snap(args: &SnapArgs) -> Result<u8> {
             .snap_dir
             .ok_or_else(|| CliError::input(&args.input, "no member/snap directory found"))?
     };
-    let snaps = SnapDir::open(&dir).map_err(io_err)?;
+    let snaps = SnapDir::open(&dir)?;
     let loaded = snaps.loaded().map(|l| l.name.clone());
     let damage = snaps.findings.iter().any(|f| f.is_damage());
     if args.json {
