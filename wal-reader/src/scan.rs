@@ -5,6 +5,7 @@ use crate::finding::{Finding, FindingKind};
 use crate::record::{EntryRef, HardState, Metadata, WalSnapshot};
 use crate::segment::{scan_segment, Item, ScanOptions, SegmentScan};
 use rayon::prelude::*;
+use std::collections::HashSet;
 
 /// An entry of the raft log as etcd would hold it after reading the WAL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,7 +103,7 @@ pub fn scan_wal_with_progress<'a>(
     let mut prev: Option<(u32, bool, String)> = None; // end crc, segment clean, name
     let mut stopped = false;
     // Segments that follow a gap in the sequence: default mode reads up to the gap.
-    let gap_at: Vec<String> = findings
+    let gap_at: HashSet<String> = findings
         .iter()
         .filter(|f| f.kind == FindingKind::SequenceGap)
         .map(|f| f.file.clone())
