@@ -22,6 +22,7 @@
 use super::open_image;
 use crate::error::{CliError, Result, EXIT_OK};
 use crate::mvcc::proto::{expect_bytes, expect_varint, FieldReader, Wire};
+use crate::mvcc::revision::rev_lenient;
 use crate::mvcc::KeyValueRef;
 use crate::output::{go_quote, print_json, sanitize, stdout, JsonBytes};
 use crate::redact::{Redactor, REDACTED};
@@ -99,11 +100,11 @@ struct EntryJson {
     line: String,
 }
 
-/// `{main:M sub:S}` of a revision key, read as etcd-dump-db does (bytes 0..8 and 9..17).
+/// `{main:M sub:S}` of a revision key, read as etcd-dump-db does (bytes 0..8 and 9..17,
+/// the separator and any mark unchecked).
 fn rev_text(k: &[u8]) -> Option<String> {
-    let main = u64::from_be_bytes(k.get(0..8)?.try_into().ok()?) as i64;
-    let sub = u64::from_be_bytes(k.get(9..17)?.try_into().ok()?) as i64;
-    Some(format!("{{main:{main} sub:{sub}}}"))
+    let r = rev_lenient(k)?;
+    Some(format!("{{main:{} sub:{}}}", r.main, r.sub))
 }
 
 /// Proto text-format quoting of bytes (golang/protobuf `writeString`).

@@ -51,6 +51,7 @@ use crate::mvcc::lease::LEASE_BUCKET;
 use crate::mvcc::meta::{
     CONSISTENT_INDEX_KEY, FINISHED_COMPACT_KEY, META_BUCKET, SCHEDULED_COMPACT_KEY,
 };
+use crate::mvcc::revision::{MARKED_REV_BYTES_LEN, REV_BYTES_LEN};
 use crate::mvcc::{parse_rev_key, parse_revision, Alarm, KeyValueRef, Lease, Revision, KEY_BUCKET};
 use bbolt_reader::page::{FLAG_BRANCH, FLAG_LEAF, LEAF_FLAG_BUCKET, PAGE_HEADER_SIZE};
 use bbolt_reader::{Db, MetaChoice, Page, Pgid};
@@ -1349,7 +1350,7 @@ fn scan_page(data: &[u8], page_size: usize, pgid: Pgid, next: Pgid) -> Option<Sc
         return None;
     }
     let first = page.leaf_element(0).ok()?;
-    if first.flags == 0 && (first.key.len() == 17 || first.key.len() == 18) {
+    if first.flags == 0 && matches!(first.key.len(), REV_BYTES_LEN | MARKED_REV_BYTES_LEN) {
         key_entries(&page, pgid).map(ScanHit::Key)
     } else if first.flags == 0 && first.key.len() == 8 {
         lease_entries(&page).map(ScanHit::Lease)
