@@ -293,18 +293,41 @@ impl<'a> Page<'a> {
     /// a branch page). More than [`Page::bytes`]' length means elements overlap: the page
     /// is forged or damaged, and reading every element would read some bytes many times.
     pub fn element_data_bytes(&self) -> u64 {
-        let fit = self.elements_in_view();
+        let fit = 0..self.elements_in_view();
         if self.is_branch() {
-            (0..fit)
-                .filter_map(|i| self.branch_element(i).ok())
-                .map(|e| e.key.len() as u64)
+            fit.filter_map(|i| self.branch_element(i).ok())
+                .map(|e| e.data_len())
                 .fold(0u64, u64::saturating_add)
         } else {
-            (0..fit)
-                .filter_map(|i| self.leaf_element(i).ok())
-                .map(|e| (e.key.len() as u64).saturating_add(e.value.len() as u64))
+            fit.filter_map(|i| self.leaf_element(i).ok())
+                .map(|e| e.data_len())
                 .fold(0u64, u64::saturating_add)
         }
+    }
+
+    /// The next element of an element iterator: reads element `*next` with `read`, adds
+    /// its key and value bytes to `*data_bytes`, and once those outgrow the page yields
+    /// [`Error::ElementsOverlap`] and ends the iteration.
+    fn next_element<E: ElementData>(
+        &self,
+        next: &mut usize,
+        data_bytes: &mut u64,
+        read: impl Fn(&Self, usize) -> Result<E>,
+    ) -> Option<Result<E>> {
+        if *next >= self.count() {
+            return None;
+        }
+        let index = *next;
+        *next += 1;
+        let r = read(self, index);
+        if let Ok(el) = &r {
+            *data_bytes = data_bytes.saturating_add(el.data_len());
+            if let Some(e) = self.overlap_error(index, *data_bytes) {
+                *next = usize::MAX;
+                return Some(Err(e));
+            }
+        }
+        Some(r)
     }
 
     /// True when the elements' keys and values overlap (see [`Page::element_data_bytes`]).
@@ -372,6 +395,23 @@ impl<'a> Page<'a> {
     }
 }
 
+/// Key and value bytes an element points at.
+trait ElementData {
+    fn data_len(&self) -> u64;
+}
+
+impl ElementData for BranchElement<'_> {
+    fn data_len(&self) -> u64 {
+        self.key.len() as u64
+    }
+}
+
+impl ElementData for LeafElement<'_> {
+    fn data_len(&self) -> u64 {
+        (self.key.len() as u64).saturating_add(self.value.len() as u64)
+    }
+}
+
 /// One element of a branch page: the first key of a child and the child's page id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BranchElement<'a> {
@@ -417,20 +457,8 @@ pub struct BranchElements<'a> {
 impl<'a> Iterator for BranchElements<'a> {
     type Item = Result<BranchElement<'a>>;
     fn next(&mut self) -> Option<Self::Item> {
-        if self.next >= self.page.count() {
-            return None;
-        }
-        let index = self.next;
-        self.next += 1;
-        let r = self.page.branch_element(index);
-        if let Ok(el) = &r {
-            self.data_bytes = self.data_bytes.saturating_add(el.key.len() as u64);
-            if let Some(e) = self.page.overlap_error(index, self.data_bytes) {
-                self.next = usize::MAX;
-                return Some(Err(e));
-            }
-        }
-        Some(r)
+        self.page
+            .next_element(&mut self.next, &mut self.data_bytes, Page::branch_element)
     }
 }
 
@@ -446,21 +474,8 @@ pub struct LeafElements<'a> {
 impl<'a> Iterator for LeafElements<'a> {
     type Item = Result<LeafElement<'a>>;
     fn next(&mut self) -> Option<Self::Item> {
-        if self.next >= self.page.count() {
-            return None;
-        }
-        let index = self.next;
-        self.next += 1;
-        let r = self.page.leaf_element(index);
-        if let Ok(el) = &r {
-            let len = (el.key.len() as u64).saturating_add(el.value.len() as u64);
-            self.data_bytes = self.data_bytes.saturating_add(len);
-            if let Some(e) = self.page.overlap_error(index, self.data_bytes) {
-                self.next = usize::MAX;
-                return Some(Err(e));
-            }
-        }
-        Some(r)
+        self.page
+            .next_element(&mut self.next, &mut self.data_bytes, Page::leaf_element)
     }
 }
 
