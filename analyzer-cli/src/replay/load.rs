@@ -69,24 +69,33 @@ pub struct Loaded<'a> {
 
 /// The newest and compact revisions of `db`.
 pub fn db_revisions(db: &Db<'_>, meta: &MetaInfo) -> Result<DbRevisions, LoadError> {
+    Ok(revisions_in(&key_leaf_pages(db)?, meta))
+}
+
+/// The leaf pages of the key bucket in key order (none when there is no key bucket).
+fn key_leaf_pages<'a>(db: &Db<'a>) -> Result<Vec<Page<'a>>, LoadError> {
+    let bolt = |e: bbolt_reader::Error| LoadError::Bolt(e.to_string());
+    match db.bucket(KEY_BUCKET).map_err(bolt)? {
+        Some(b) => b.leaf_pages().map_err(bolt),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The revisions given the key bucket's leaf `pages`: the newest is the last readable
+/// key of the last leaf that ends in one (the bucket is ordered by revision).
+fn revisions_in(pages: &[Page<'_>], meta: &MetaInfo) -> DbRevisions {
     let compact = meta.effective_compact_rev();
     let mut newest = 0;
-    if let Some(b) = db
-        .bucket(KEY_BUCKET)
-        .map_err(|e| LoadError::Bolt(e.to_string()))?
-    {
-        let pages = b.leaf_pages().map_err(|e| LoadError::Bolt(e.to_string()))?;
-        for p in pages.iter().rev() {
-            if let Some(Ok(el)) = p.leaf_elements().last() {
-                newest = rev_lenient(el.key).map_or(0, |r| r.main);
-                break;
-            }
+    for p in pages.iter().rev() {
+        if let Some(Ok(el)) = p.leaf_elements().last() {
+            newest = rev_lenient(el.key).map_or(0, |r| r.main);
+            break;
         }
     }
-    Ok(DbRevisions {
+    DbRevisions {
         current: newest.max(compact),
         compact,
-    })
+    }
 }
 
 /// Per user key: newest revision <= R, tombstone flag, encoded KeyValue.
@@ -151,7 +160,9 @@ pub fn load_at<'a>(
     meta: &MetaInfo,
     rev: Option<i64>,
 ) -> Result<Loaded<'a>, LoadError> {
-    let revisions = db_revisions(db, meta)?;
+    // One listing of the key bucket's leaves serves both the newest revision and the read.
+    let pages = key_leaf_pages(db)?;
+    let revisions = revisions_in(&pages, meta);
     let rev = match rev {
         None | Some(0) => revisions.current,
         Some(r) if r > revisions.current => {
@@ -176,29 +187,24 @@ pub fn load_at<'a>(
         compact_revision: revisions.compact,
         ..State::default()
     };
-    let mut malformed_entries = 0;
-    if let Some(b) = db.bucket(KEY_BUCKET).map_err(bolt)? {
-        let pages = b.leaf_pages().map_err(bolt)?;
-        let (newest, bad) = newest_entries(&pages, rev);
-        malformed_entries = bad;
-        for (key, (_, tomb, raw)) in newest {
-            if tomb {
-                continue;
-            }
-            let Ok(kv) = KeyValueRef::parse(raw) else {
-                continue;
-            };
-            state.keys.insert(
-                Cow::Borrowed(key),
-                LiveKv {
-                    value: Cow::Borrowed(kv.value),
-                    create_revision: kv.create_revision,
-                    mod_revision: kv.mod_revision,
-                    version: kv.version,
-                    lease: kv.lease,
-                },
-            );
+    let (newest, malformed_entries) = newest_entries(&pages, rev);
+    for (key, (_, tomb, raw)) in newest {
+        if tomb {
+            continue;
         }
+        let Ok(kv) = KeyValueRef::parse(raw) else {
+            continue;
+        };
+        state.keys.insert(
+            Cow::Borrowed(key),
+            LiveKv {
+                value: Cow::Borrowed(kv.value),
+                create_revision: kv.create_revision,
+                mod_revision: kv.mod_revision,
+                version: kv.version,
+                lease: kv.lease,
+            },
+        );
     }
     let mut malformed_leases = 0;
     if let Some(b) = db.bucket(LEASE_BUCKET).map_err(bolt)? {
