@@ -334,14 +334,23 @@ impl<'a> Cursor<'a> {
                 }
                 continue;
             }
-            if page.is_leaf() {
-                let e = page.leaf_element(idx)?;
-                return self.hand_out(&page, idx, e).map(Some);
+            if let Some(item) = self.visit(page, idx)? {
+                return Ok(Some(item));
             }
-            let el = page.branch_element(idx)?;
-            let child = self.bucket.tree_page(el.pgid)?;
-            self.push(child)?;
         }
+    }
+
+    /// At element `idx` of `page`: the entry when `page` is a leaf, else enters the child
+    /// (pushed with index 0) and returns `None`.
+    fn visit(&mut self, page: Page<'a>, idx: usize) -> Result<Option<Item<'a>>> {
+        if page.is_leaf() {
+            let e = page.leaf_element(idx)?;
+            return self.hand_out(&page, idx, e).map(Some);
+        }
+        let el = page.branch_element(idx)?;
+        let child = self.bucket.tree_page(el.pgid)?;
+        self.push(child)?;
+        Ok(None)
     }
 
     /// The first entry.
@@ -395,15 +404,12 @@ impl<'a> Cursor<'a> {
                 continue;
             }
             let idx = idx.min(page.count() - 1);
-            if page.is_leaf() {
-                let e = page.leaf_element(idx)?;
-                return self.hand_out(&page, idx, e).map(Some);
+            if let Some(item) = self.visit(page, idx)? {
+                return Ok(Some(item));
             }
-            let el = page.branch_element(idx)?;
-            let child = self.bucket.tree_page(el.pgid)?;
-            self.push(child)?;
+            // Entered a child: start from its last element.
             if let Some(top) = self.stack.last_mut() {
-                top.1 = last_index(&child);
+                top.1 = last_index(&top.0);
             }
         }
     }
