@@ -612,14 +612,8 @@ pub fn build(args: &Args) -> Result<Report> {
     });
     let data_total = totals.key_bytes + totals.value_bytes;
     let share_data = |s: &PrefixStats| share(s.key_bytes + s.value_bytes, data_total);
-    let dominant = groups
-        .iter()
-        .max_by(|a, b| {
-            (a.1.key_bytes + a.1.value_bytes)
-                .cmp(&(b.1.key_bytes + b.1.value_bytes))
-                .then(b.0.cmp(a.0))
-        })
-        .map(|(p, s)| (*p, s.clone()));
+    // The largest (ties: the smallest prefix) is the first in that order.
+    let dominant = groups.first().map(|(p, s)| (*p, s.clone()));
     let live_bytes = ks_ref.live_entry_bytes();
     let history_bytes = ks_ref.totals.entry_bytes.saturating_sub(live_bytes);
     let ps = space.page_size;
