@@ -24,7 +24,7 @@ use super::{bolt_err, open_db, open_image, thread_pool};
 use crate::error::{CliError, Result, EXIT_OK};
 use crate::mvcc::hash::{hash_db, hash_kv, DbHashMode};
 use crate::mvcc::info::read_info;
-use crate::mvcc::revision::rev_lenient;
+use crate::mvcc::scan::newest_revision;
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
@@ -64,18 +64,6 @@ struct DbJson {
     schema: &'static str,
     kind: &'static str,
     hash: u32,
-}
-
-/// The newest main revision in the key bucket (its last entry), or 0.
-pub(crate) fn newest_revision(
-    db: &bbolt_reader::Db<'_>,
-) -> std::result::Result<i64, bbolt_reader::Error> {
-    let Some(b) = db.bucket(crate::mvcc::KEY_BUCKET)? else {
-        return Ok(0);
-    };
-    Ok(crate::mvcc::scan::last_key(&b)?
-        .and_then(rev_lenient)
-        .map_or(0, |r| r.main))
 }
 
 /// Runs `hash`; returns the exit status.

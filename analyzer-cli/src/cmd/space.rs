@@ -81,7 +81,7 @@ pub(crate) fn compute<'a>(
         Some(r) => {
             // On a damaged file the rightmost path may be unreadable: then R is not checked
             // against the newest revision here (the scan still bounds what it counts).
-            let newest = super::hash::newest_revision(db).unwrap_or(i64::MAX);
+            let newest = crate::mvcc::scan::newest_revision(db).unwrap_or(i64::MAX);
             if r <= 0 || r > newest.max(compact) {
                 return Err(CliError::Other(format!(
                     "--rev {r}: out of range (newest revision is {})",

@@ -14,7 +14,7 @@
 
 use super::fasthash::FastMap;
 use super::kv::KeyValueRef;
-use super::revision::{parse_rev_key, Revision};
+use super::revision::{parse_rev_key, rev_lenient, Revision};
 use bbolt_reader::{Bucket, Page, Pgid};
 use rayon::prelude::*;
 
@@ -509,6 +509,15 @@ pub fn last_key<'a>(bucket: &Bucket<'a>) -> Result<Option<&'a [u8]>, bbolt_reade
         page = bucket.tree_page(el.pgid)?;
     }
     Ok(None)
+}
+
+/// The newest main revision in the key bucket (its last entry, read as etcd does with
+/// [`rev_lenient`]), or 0 when there is no key bucket or no readable entry.
+pub fn newest_revision(db: &bbolt_reader::Db<'_>) -> Result<i64, bbolt_reader::Error> {
+    let Some(b) = db.bucket(super::KEY_BUCKET)? else {
+        return Ok(0);
+    };
+    Ok(last_key(&b)?.and_then(rev_lenient).map_or(0, |r| r.main))
 }
 
 /// [`scan_keyspace`] over leaf pages already listed (in key order).
