@@ -276,6 +276,8 @@ impl Etcd {
         let mut c = Command::new("etcdctl")
             .env("ETCDCTL_API", "3")
             .args(["--endpoints", &self.endpoint])
+            // etcdctl's default 5 s deadline is tight on a loaded 2-core CI machine.
+            .args(["--command-timeout", "60s"])
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
