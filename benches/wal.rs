@@ -10,9 +10,10 @@
 //! and replay the raft log; "decode requests" adds decoding every normal entry's
 //! InternalRaftRequest with prost.
 //!
-//! Measured 2026-11-21 on the 2-core dev machine (other builds running, load ~5), corpus of
-//! 384 MB / 6 segments / 225k entries: cat 4.4-4.9 GB/s, verify 3.3-3.9 GB/s (1.25-1.35x
-//! cat's time), verify + decode all requests 1.8-2.0 GB/s.
+//! Measured 2026-11-21 on the 2-core dev machine, idle, corpus of 384 MB / 6 segments /
+//! 225k entries, after segments stopped being pre-faulted (two runs): cat 5.2 GB/s; verify
+//! on 2 threads 4.2-4.9 GB/s (1.05-1.24x cat's time), on 1 thread 3.1 GB/s (1.7x); verify +
+//! decode all requests 2.3-2.4 GB/s. Before that change: verify 1.25-1.35x cat's time.
 
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
