@@ -17,7 +17,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-etcd --version | head -1
+# No `| head` here: under pipefail, head closing the pipe before etcd has written
+# everything makes the pipeline exit 141 at random. Take the first line in the shell.
+etcd_version=$(etcd --version)
+echo "${etcd_version%%$'\n'*}"
 
 echo "== deriving the damaged fixture variants (fixtures/make-damaged.sh)"
 bash fixtures/make-damaged.sh
