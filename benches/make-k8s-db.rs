@@ -14,8 +14,8 @@
 
 #![allow(dead_code)]
 
-use etcd_autopsy::mvcc::kv::KeyValue;
-use etcd_autopsy::mvcc::revision::Revision;
+use etcd_mvcc::kv::KeyValue;
+use etcd_mvcc::revision::Revision;
 use prost::Message;
 use std::path::Path;
 

@@ -31,7 +31,7 @@ trap 'rm -f "$log"' EXIT
 cargo test --workspace --locked 2>&1 | tee "$log"
 
 echo "== library docs (missing docs and broken links are errors)"
-RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps -p bbolt-reader -p wal-reader -p bbolt-writer
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps -p bbolt-reader -p wal-reader -p bbolt-writer -p etcd-mvcc
 
 # One closing line over every test binary and doc-test run above.
 awk '/^test result:/ { p += $4; f += $6; i += $8 }

@@ -60,6 +60,15 @@ impl From<wal_reader::Error> for CliError {
     }
 }
 
+impl From<etcd_mvcc::Error> for CliError {
+    fn from(e: etcd_mvcc::Error) -> Self {
+        match e {
+            etcd_mvcc::Error::Io { path, source } => CliError::Io { path, source },
+            etcd_mvcc::Error::Input { path, message } => CliError::Input { path, message },
+        }
+    }
+}
+
 impl From<serde_json::Error> for CliError {
     fn from(e: serde_json::Error) -> Self {
         if e.io_error_kind().is_some() {

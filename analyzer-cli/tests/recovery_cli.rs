@@ -445,7 +445,7 @@ fn check_of_a_db_with_a_torn_wal_says_the_db_is_ahead_of_what_remains() {
 
 #[test]
 fn replaying_damaged_and_fuzz_seed_segments_never_panics() {
-    use etcd_autopsy::replay::{replay, State};
+    use etcd_mvcc::replay::{replay, State};
     let dir = fixtures().join("../fuzz/corpus/wal_segment_decode");
     let Ok(rd) = std::fs::read_dir(&dir) else {
         return;

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use etcd_autopsy::replay::{replay, State};
+use etcd_mvcc::replay::{replay, State};
 use serde_json::Value;
 use std::path::PathBuf;
 use wal_reader::{scan_wal, ScanOptions, WalDir};

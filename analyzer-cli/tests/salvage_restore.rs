@@ -12,7 +12,7 @@ mod common;
 
 use bbolt_reader::Db;
 use common::*;
-use etcd_autopsy::mvcc::KeyValueRef;
+use etcd_mvcc::KeyValueRef;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -7,12 +7,12 @@
 
 use super::{bolt_err, open_image};
 use crate::error::{CliError, Result, EXIT_DAMAGE, EXIT_OK, EXIT_UNREADABLE};
-use crate::input::{self, DbImage, InputKind};
 use crate::output::{go_is_print, go_quote, print_json, sanitize, stdout, JsonBytes};
 use crate::redact::Redactor;
 use base64::Engine as _;
 use bbolt_reader::walk::{FreelistSource, PageUse, Walk};
 use bbolt_reader::{Db, MetaChoice, MetaSlot, Page, PageKind, Pgid};
+use etcd_mvcc::member::{self as input, DbImage, InputKind};
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
@@ -779,7 +779,7 @@ fn hex(b: &[u8]) -> String {
 
 /// True when `value` is an etcd KeyValue whose key is under /registry/secrets/.
 fn is_secret_value(value: &[u8]) -> bool {
-    crate::mvcc::KeyValueRef::parse(value).is_ok_and(|kv| crate::redact::is_secret_key(kv.key))
+    etcd_mvcc::KeyValueRef::parse(value).is_ok_and(|kv| crate::redact::is_secret_key(kv.key))
 }
 
 #[derive(Debug, Serialize)]

@@ -22,11 +22,11 @@
 
 use super::{load, open_db, open_image, replay_member, thread_pool};
 use crate::error::{Result, EXIT_DAMAGE, EXIT_OK};
-use crate::input;
-use crate::mvcc::info::read_info;
-use crate::mvcc::prefix_at_depth;
 use crate::output::{print_json, sanitize, stdout, JsonBytes};
-use crate::replay::{LiveKv, State};
+use etcd_mvcc::info::read_info;
+use etcd_mvcc::member as input;
+use etcd_mvcc::prefix_at_depth;
+use etcd_mvcc::replay::{LiveKv, State};
 use serde::Serialize;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;

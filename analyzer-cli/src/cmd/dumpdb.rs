@@ -21,12 +21,12 @@
 
 use super::open_image;
 use crate::error::{CliError, Result, EXIT_OK};
-use crate::mvcc::proto::{expect_bytes, expect_varint, FieldReader, Wire};
-use crate::mvcc::revision::rev_lenient;
-use crate::mvcc::KeyValueRef;
 use crate::output::{go_quote, print_json, sanitize, stdout, JsonBytes};
 use crate::redact::{Redactor, REDACTED};
 use bbolt_reader::{Bucket, Db};
+use etcd_mvcc::proto::{expect_bytes, expect_varint, FieldReader, Wire};
+use etcd_mvcc::revision::rev_lenient;
+use etcd_mvcc::KeyValueRef;
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
@@ -258,7 +258,7 @@ fn entry_line(
             b"lease" => Some(
                 match (
                     <[u8; 8]>::try_from(key).ok(),
-                    crate::mvcc::Lease::parse(value),
+                    etcd_mvcc::Lease::parse(value),
                 ) {
                     (Some(k), Ok(l)) => Ok(format!(
                         "lease ID={:016x}, TTL={}s",

@@ -27,11 +27,11 @@
 
 use super::{load, open_db, open_image, replay_member, thread_pool, Replayed};
 use crate::error::{Result, EXIT_DAMAGE, EXIT_OK};
-use crate::input::{self, Member};
-use crate::mvcc::info::{read_info, EtcdInfo};
 use crate::output::{sanitize, JsonBytes};
 use crate::redact::Redactor;
-use crate::replay::{ReplayBound, State};
+use etcd_mvcc::info::{read_info, EtcdInfo};
+use etcd_mvcc::member::{self as input, Member};
+use etcd_mvcc::replay::{ReplayBound, State};
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
@@ -89,7 +89,7 @@ fn write_keys(
     json: bool,
 ) -> Result<u64> {
     let mut n = 0;
-    let range = crate::replay::KeyRange::From(prefix);
+    let range = etcd_mvcc::replay::KeyRange::From(prefix);
     for (k, kv) in state.range(range) {
         if !k.starts_with(prefix) {
             break;

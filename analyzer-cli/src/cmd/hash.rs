@@ -22,9 +22,9 @@
 
 use super::{bolt_err, open_db, open_image, thread_pool};
 use crate::error::{CliError, Result, EXIT_OK};
-use crate::mvcc::hash::{hash_db, hash_kv, DbHashMode};
-use crate::mvcc::info::read_info;
-use crate::mvcc::scan::newest_revision;
+use etcd_mvcc::hash::{hash_db, hash_kv, DbHashMode};
+use etcd_mvcc::info::read_info;
+use etcd_mvcc::scan::newest_revision;
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
@@ -117,7 +117,7 @@ pub fn run(args: &Args) -> Result<u8> {
         Some(r) => r,
     };
     let bucket = db
-        .bucket(crate::mvcc::KEY_BUCKET)
+        .bucket(etcd_mvcc::KEY_BUCKET)
         .map_err(|e| bolt_err(&image, e))?;
     let bar = crate::progress::bar(db.meta().high_water_mark, "hashing", false);
     let h = pool

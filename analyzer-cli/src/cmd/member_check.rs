@@ -39,11 +39,11 @@
 
 use super::scan_wal_dir;
 use crate::error::{CliError, Result, EXIT_DAMAGE, EXIT_OK};
-use crate::input::{DbImage, Member};
-use crate::mvcc::info::read_info;
 use crate::output::{print_json, sanitize, stdout};
-use crate::replay::db_revisions;
 use bbolt_reader::{Db, MetaChoice};
+use etcd_mvcc::info::read_info;
+use etcd_mvcc::member::{DbImage, Member};
+use etcd_mvcc::replay::db_revisions;
 use serde::Serialize;
 use std::io::Write;
 use wal_reader::{restart_view, FindingKind, SnapDir, WalDir, WalScan};
@@ -390,7 +390,7 @@ pub fn check_member(member: &Member, meta: MetaChoice) -> Result<MemberCheck> {
             &db_members,
             &mut findings,
         );
-    } else if member.kind != crate::input::InputKind::DbFile {
+    } else if member.kind != etcd_mvcc::member::InputKind::DbFile {
         findings.push(MemberFinding::new(
             "wal",
             true,

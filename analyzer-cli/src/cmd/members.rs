@@ -33,11 +33,11 @@
 use super::member_check::{check_member, MemberCheck};
 use super::thread_pool;
 use crate::error::{CliError, Result, EXIT_DAMAGE, EXIT_OK};
-use crate::input::{self, DbImage};
-use crate::mvcc::hash::hash_kv;
-use crate::mvcc::info::read_info;
 use crate::output::{print_json, sanitize, stdout};
 use bbolt_reader::{Db, MetaChoice};
+use etcd_mvcc::hash::hash_kv;
+use etcd_mvcc::info::read_info;
+use etcd_mvcc::member::{self as input, DbImage};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -149,7 +149,7 @@ fn row(
 /// HashKV of `image` at `rev` with compact revision `compact`.
 fn hash_at(image: &DbImage, rev: i64, compact: i64, pool: &rayon::ThreadPool) -> Option<u32> {
     let db = Db::open(image.bytes()).ok()?;
-    let bucket = db.bucket(crate::mvcc::KEY_BUCKET).ok()?;
+    let bucket = db.bucket(etcd_mvcc::KEY_BUCKET).ok()?;
     let h = pool.install(|| hash_kv(bucket.as_ref(), rev, compact, &|_| {}));
     h.ok().map(|h| h.hash)
 }

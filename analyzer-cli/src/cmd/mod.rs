@@ -16,11 +16,11 @@ pub mod status;
 pub mod wal;
 
 use crate::error::{CliError, Result};
-use crate::input::{self, DbImage, Member};
-use crate::mvcc::info::EtcdInfo;
-use crate::mvcc::scan::Keyspace;
-use crate::replay::{load_at, replay, LoadError, Loaded, ReplayBound, ReplayReport, State};
 use bbolt_reader::Db;
+use etcd_mvcc::info::EtcdInfo;
+use etcd_mvcc::member::{self as input, DbImage, Member};
+use etcd_mvcc::replay::{load_at, replay, LoadError, Loaded, ReplayBound, ReplayReport, State};
+use etcd_mvcc::scan::Keyspace;
 use std::path::Path;
 use wal_reader::{scan_wal, ScanOptions, WalDir, WalScan};
 
@@ -39,7 +39,7 @@ pub fn open_image(path: &Path) -> Result<DbImage> {
     if let Ok(member) = input::resolve(path) {
         warn_if_running(&member);
     }
-    DbImage::open(path)
+    Ok(DbImage::open(path)?)
 }
 
 /// Reads every segment of `wal` in order, the directory's own findings first; stops at the
@@ -73,7 +73,7 @@ pub(crate) fn open_db<'a>(image: &'a DbImage) -> Result<Db<'a>> {
     Db::open(image.bytes()).map_err(|e| bolt_err(image, e))
 }
 
-/// Scans the key bucket with a progress bar; `limit` as in [`crate::mvcc::scan::scan_keyspace`].
+/// Scans the key bucket with a progress bar; `limit` as in [`etcd_mvcc::scan::scan_keyspace`].
 pub(crate) fn scan_with_progress<'a>(
     image: &DbImage,
     db: &Db<'a>,
@@ -81,16 +81,15 @@ pub(crate) fn scan_with_progress<'a>(
     limit: i64,
 ) -> Result<Option<Keyspace<'a>>> {
     let Some(bucket) = db
-        .bucket(crate::mvcc::KEY_BUCKET)
+        .bucket(etcd_mvcc::KEY_BUCKET)
         .map_err(|e| bolt_err(image, e))?
     else {
         return Ok(None);
     };
     // Damaged branches are skipped and reported: the figures cover what is readable.
-    let (pages, damage) = crate::mvcc::scan::leaf_pages_tolerant(&bucket);
+    let (pages, damage) = etcd_mvcc::scan::leaf_pages_tolerant(&bucket);
     let bar = crate::progress::bar(pages.len() as u64, "key bucket", false);
-    let mut ks =
-        pool.install(|| crate::mvcc::scan::scan_leaf_pages(&pages, limit, &|n| bar.inc(n)));
+    let mut ks = pool.install(|| etcd_mvcc::scan::scan_leaf_pages(&pages, limit, &|n| bar.inc(n)));
     ks.leaf_pages = pages;
     ks.add_problems(damage);
     bar.finish_and_clear();
@@ -99,7 +98,7 @@ pub(crate) fn scan_with_progress<'a>(
 
 /// Loads the keyspace of `image` at `rev` on `pool`.
 pub(crate) fn load<'a>(
-    image: &crate::input::DbImage,
+    image: &etcd_mvcc::member::DbImage,
     db: &bbolt_reader::Db<'a>,
     info: &EtcdInfo,
     rev: Option<i64>,

@@ -30,10 +30,10 @@
 
 use super::{open_db, open_image, scan_with_progress, thread_pool};
 use crate::error::{Result, EXIT_DAMAGE, EXIT_OK};
-use crate::mvcc::info::read_info;
-use crate::mvcc::scan::{group_by_prefix, Keyspace, PrefixStats};
 use crate::output::{human_bytes, sanitize};
 use base64::Engine as _;
+use etcd_mvcc::info::read_info;
+use etcd_mvcc::scan::{group_by_prefix, Keyspace, PrefixStats};
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
@@ -99,7 +99,7 @@ struct Report {
     revision: i64,
     compact_revision: i64,
     malformed_entries: u64,
-    problems: Vec<crate::mvcc::scan::Problem>,
+    problems: Vec<etcd_mvcc::scan::Problem>,
     totals: PrefixStats,
     prefixes: Vec<PrefixJson>,
 }

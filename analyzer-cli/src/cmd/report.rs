@@ -49,12 +49,12 @@
 use super::prefixes::PrefixJson;
 use super::{open_db, thread_pool};
 use crate::error::{Result, EXIT_DAMAGE, EXIT_OK};
-use crate::input::{self, InputKind};
-use crate::mvcc::cluster::{AlarmType, MemberRecord};
-use crate::mvcc::info::{read_info, EtcdInfo};
-use crate::mvcc::scan::{group_by_prefix, Keyspace, PrefixStats};
-use crate::mvcc::space::{Space, DEFAULT_QUOTA};
 use crate::output::{human_bytes, sanitize};
+use etcd_mvcc::cluster::{AlarmType, MemberRecord};
+use etcd_mvcc::info::{read_info, EtcdInfo};
+use etcd_mvcc::member::{self as input, InputKind};
+use etcd_mvcc::scan::{group_by_prefix, Keyspace, PrefixStats};
+use etcd_mvcc::space::{Space, DEFAULT_QUOTA};
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
@@ -570,7 +570,7 @@ fn member_identity(info: &EtcdInfo, wal_ids: Option<(u64, u64)>) -> MemberId {
 pub fn build(args: &Args) -> Result<Report> {
     let member = input::resolve(&args.input)?;
     let running_warning = super::warn_if_running(&member);
-    let image = crate::input::DbImage::open(&args.input)?;
+    let image = etcd_mvcc::member::DbImage::open(&args.input)?;
     let db = open_db(&image)?;
     let pool = thread_pool(args.threads)?;
     let info = read_info(&db);

@@ -6,7 +6,7 @@
 //!
 //! # JSON (`--json`), schema `etcd-autopsy/salvage/v1`
 //!
-//! One object, [`crate::salvage::SalvageReport`], plus `input` and `output` (paths):
+//! One object, [`etcd_mvcc::salvage::SalvageReport`], plus `input` and `output` (paths):
 //! `page_size`, `file_pages`, `metas` [{index, valid, txid, root, problem}], `meta_used`,
 //! `meta_used_txid`, `meta_fallback`, `pages_scanned`, `key_leaf_pages` {reachable,
 //! reachable_damaged, unreachable_found, unreachable_used}, `damaged_pages`, `damaged`
@@ -25,9 +25,9 @@
 //! when nothing could be written.
 
 use crate::error::{CliError, Result, EXIT_DAMAGE, EXIT_OK};
-use crate::input::{self, DbImage, InputKind};
 use crate::output::{human_bytes, sanitize};
-use crate::salvage::{self, SalvageOptions, SalvageReport};
+use etcd_mvcc::member::{self as input, DbImage, InputKind};
+use etcd_mvcc::salvage::{self, SalvageOptions, SalvageReport};
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};

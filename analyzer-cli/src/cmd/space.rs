@@ -1,7 +1,7 @@
 //! `space <DB|DATA-DIR> [--rev R] [--quota BYTES]`: where the file's bytes go and what
 //! defrag and compaction would give back.
 //!
-//! See [`crate::mvcc::space`] for how each figure is computed. `--rev` sets the
+//! See [`etcd_mvcc::space`] for how each figure is computed. `--rev` sets the
 //! compaction revision to evaluate (default: the newest revision); `--quota` the backend
 //! quota (default 2 GiB, etcd's default `--quota-backend-bytes`).
 //!
@@ -27,9 +27,9 @@
 
 use super::{open_db, open_image, scan_with_progress, thread_pool};
 use crate::error::{CliError, Result, EXIT_DAMAGE, EXIT_OK};
-use crate::mvcc::info::read_info;
-use crate::mvcc::space::{space, Space, DEFAULT_QUOTA};
 use crate::output::human_bytes;
+use etcd_mvcc::info::read_info;
+use etcd_mvcc::space::{space, Space, DEFAULT_QUOTA};
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
@@ -62,14 +62,14 @@ struct Report<'a> {
 
 /// Computes the space figures for an opened db (shared with `report`).
 pub(crate) fn compute<'a>(
-    image: &crate::input::DbImage,
+    image: &etcd_mvcc::member::DbImage,
     db: &bbolt_reader::Db<'a>,
     pool: &rayon::ThreadPool,
     rev: Option<i64>,
     quota: u64,
 ) -> Result<(
     Space,
-    Option<crate::mvcc::scan::Keyspace<'a>>,
+    Option<etcd_mvcc::scan::Keyspace<'a>>,
     bbolt_reader::walk::Walk<'a>,
 )> {
     let info = read_info(db);
@@ -81,7 +81,7 @@ pub(crate) fn compute<'a>(
         Some(r) => {
             // On a damaged file the rightmost path may be unreadable: then R is not checked
             // against the newest revision here (the scan still bounds what it counts).
-            let newest = crate::mvcc::scan::newest_revision(db).unwrap_or(i64::MAX);
+            let newest = etcd_mvcc::scan::newest_revision(db).unwrap_or(i64::MAX);
             if r <= 0 || r > newest.max(compact) {
                 return Err(CliError::Other(format!(
                     "--rev {r}: out of range (newest revision is {})",

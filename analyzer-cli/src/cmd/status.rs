@@ -22,7 +22,7 @@
 
 use super::{bolt_err, open_db, open_image, thread_pool};
 use crate::error::{Result, EXIT_DAMAGE, EXIT_OK};
-use crate::mvcc::hash::{hash_db, DbHashMode};
+use etcd_mvcc::hash::{hash_db, DbHashMode};
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;

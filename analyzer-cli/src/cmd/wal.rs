@@ -103,7 +103,7 @@ fn locate(path: &Path) -> Result<(PathBuf, Option<PathBuf>)> {
         let snap = path.parent().map(|p| p.join("snap")).filter(|p| p.is_dir());
         return Ok((path.to_path_buf(), snap));
     }
-    let member = crate::input::resolve(path)?;
+    let member = etcd_mvcc::member::resolve(path)?;
     super::warn_if_running(&member);
     let wal = member
         .wal_dir
@@ -616,7 +616,7 @@ pub fn run_snap(args: &SnapArgs) -> Result<u8> {
     let dir = if args.input.is_dir() && has_ext(&args.input, "snap") {
         args.input.clone()
     } else {
-        let member = crate::input::resolve(&args.input)?;
+        let member = etcd_mvcc::member::resolve(&args.input)?;
         member
             .snap_dir
             .ok_or_else(|| CliError::input(&args.input, "no member/snap directory found"))?

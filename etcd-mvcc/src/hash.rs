@@ -306,7 +306,7 @@ mod tests {
 #[cfg(test)]
 mod keep_rule_tests {
     use super::*;
-    use crate::mvcc::testdb::{build, encode, Entry};
+    use crate::testdb::{build, encode, Entry};
 
     fn expected(entries: &[Entry<'_>]) -> u32 {
         let mut c = Crc::default();

@@ -11,7 +11,7 @@
 //! blocked. Whether a member still runs is detected by reading `/proc/locks` (see
 //! [`live_lock_holders`]), which takes no lock either.
 
-use crate::error::{CliError, Result};
+use crate::error::{Error, Result};
 use bbolt_reader::MappedFile;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -50,7 +50,7 @@ pub struct Member {
 
 /// Understands `path` as a data dir, member dir, db file or snapshot file.
 pub fn resolve(path: &Path) -> Result<Member> {
-    let meta = std::fs::metadata(path).map_err(|e| CliError::Io {
+    let meta = std::fs::metadata(path).map_err(|e| Error::Io {
         path: path.to_path_buf(),
         source: e,
     })?;
@@ -69,7 +69,7 @@ pub fn resolve(path: &Path) -> Result<Member> {
                 snap_dir: None,
             });
         } else {
-            return Err(CliError::input(
+            return Err(Error::input(
                 path,
                 "is a directory but has neither member/ nor snap/ or wal/ below it: not an etcd data directory",
             ));
@@ -116,7 +116,7 @@ impl DbImage {
     pub fn open(path: &Path) -> Result<Self> {
         let member = resolve(path)?;
         let Some(db) = member.db.clone() else {
-            return Err(CliError::input(
+            return Err(Error::input(
                 path,
                 "no bbolt db found (expected member/snap/db)",
             ));
@@ -128,8 +128,8 @@ impl DbImage {
     pub fn open_file(path: &Path, kind: InputKind) -> Result<Self> {
         // The mapping (and its one `unsafe` block) belongs to the bbolt reader.
         let file = MappedFile::open(path).map_err(|e| match e {
-            bbolt_reader::Error::Io { path, source } => CliError::Io { path, source },
-            other => CliError::input(path, other.to_string()),
+            bbolt_reader::Error::Io { path, source } => Error::Io { path, source },
+            other => Error::input(path, other.to_string()),
         })?;
         let len = file.bytes().len();
         let kind = if kind == InputKind::SnapshotFile || len % 512 == SHA256_TRAILER_LEN {

@@ -1,6 +1,14 @@
-//! The etcd MVCC model: how etcd lays its keyspace, leases, membership and bookkeeping
-//! into bbolt buckets, decoded without copying. Facts are cited from etcd 3.4's source
-//! (`mvcc/`, `lease/`, `auth/`, `etcdserver/api/membership`) in each module.
+//! The etcd model, as a library: how etcd lays its keyspace, leases, membership and
+//! bookkeeping into bbolt buckets, decoded without copying, and what can be computed from
+//! it offline — HashKV and the whole-db hash, per-prefix and space accounting, the size a
+//! defrag would produce, the keyspace at a revision, the WAL's committed tail replayed on
+//! it, and salvage of a damaged db into a fresh one. Facts are cited from etcd 3.4's
+//! source (`mvcc/`, `lease/`, `auth/`, `etcdserver/api/membership`) in each module.
+//!
+//! The crate composes [`bbolt_reader`] (the file), [`wal_reader`] (the WAL and `.snap`
+//! files) and [`bbolt_writer`] (salvage's output); it has no command-line, terminal or
+//! progress-bar code. Inputs are opened through [`member`]: a data dir, a `member/` dir,
+//! a bare db or an `etcdctl snapshot save` file.
 //!
 //! Bucket names: `key`, `meta`, `lease`, `alarm`, `cluster`, `members`,
 //! `members_removed`, `auth`, `authUsers`, `authRoles`.
@@ -8,14 +16,19 @@
 pub mod auth;
 pub mod cluster;
 pub mod defrag;
+pub mod display;
+pub mod error;
 pub mod fasthash;
 pub mod hash;
 pub mod info;
 pub mod kv;
 pub mod lease;
+pub mod member;
 pub mod meta;
 pub mod proto;
+pub mod replay;
 pub mod revision;
+pub mod salvage;
 pub mod scan;
 pub mod space;
 
@@ -24,6 +37,7 @@ mod hostile_tests;
 
 pub use auth::User;
 pub use cluster::{parse_member, Alarm, AlarmType, MemberRecord};
+pub use error::{Error, Result};
 pub use kv::{KeyValue, KeyValueRef};
 pub use lease::Lease;
 pub use meta::MetaInfo;

@@ -288,7 +288,7 @@ fn model_after_compaction(ks: &Keyspace<'_>, page_size: u64) -> TreeModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mvcc::testdb::build;
+    use crate::testdb::build;
 
     /// Rewrites both metas' high-water mark, keeping their checksums valid.
     fn forge_high_water_mark(bytes: &mut [u8], ps: usize, hwm: u64) {
@@ -304,7 +304,7 @@ mod tests {
     fn models_from_the_scans_entry_sizes_equal_models_read_from_the_pages() {
         let keys: Vec<String> = (0..37).map(|i| format!("/registry/pods/ns/p{i}")).collect();
         let values: Vec<Vec<u8>> = (0..300).map(|i| vec![b'v'; 1 + (i * 37) % 700]).collect();
-        let entries: Vec<crate::mvcc::testdb::Entry<'_>> = (0..300)
+        let entries: Vec<crate::testdb::Entry<'_>> = (0..300)
             .map(|i| {
                 let value = (i % 11 != 5).then_some(values[i].as_slice());
                 (i as i64 + 2, keys[(i * 7) % 37].as_str(), value, 0)

@@ -45,14 +45,12 @@
 //!   damaged member; `etcdctl snapshot restore` deletes the members and writes the new
 //!   cluster's (etcd 3.4 `clientv3/snapshot/v3_snapshot.go` saveDB).
 
-use crate::mvcc::auth::{AUTH_BUCKET, AUTH_ROLES_BUCKET, AUTH_USERS_BUCKET};
-use crate::mvcc::cluster::{ALARM_BUCKET, CLUSTER_BUCKET, MEMBERS_BUCKET, MEMBERS_REMOVED_BUCKET};
-use crate::mvcc::lease::LEASE_BUCKET;
-use crate::mvcc::meta::{
-    CONSISTENT_INDEX_KEY, FINISHED_COMPACT_KEY, META_BUCKET, SCHEDULED_COMPACT_KEY,
-};
-use crate::mvcc::revision::{MARKED_REV_BYTES_LEN, REV_BYTES_LEN};
-use crate::mvcc::{parse_rev_key, parse_revision, Alarm, KeyValueRef, Lease, Revision, KEY_BUCKET};
+use crate::auth::{AUTH_BUCKET, AUTH_ROLES_BUCKET, AUTH_USERS_BUCKET};
+use crate::cluster::{ALARM_BUCKET, CLUSTER_BUCKET, MEMBERS_BUCKET, MEMBERS_REMOVED_BUCKET};
+use crate::lease::LEASE_BUCKET;
+use crate::meta::{CONSISTENT_INDEX_KEY, FINISHED_COMPACT_KEY, META_BUCKET, SCHEDULED_COMPACT_KEY};
+use crate::revision::{MARKED_REV_BYTES_LEN, REV_BYTES_LEN};
+use crate::{parse_rev_key, parse_revision, Alarm, KeyValueRef, Lease, Revision, KEY_BUCKET};
 use bbolt_reader::page::{FLAG_BRANCH, FLAG_LEAF, LEAF_FLAG_BUCKET, PAGE_HEADER_SIZE};
 use bbolt_reader::{Db, MetaChoice, Page, Pgid};
 use rayon::prelude::*;
@@ -631,7 +629,7 @@ pub fn recover(data: &[u8], options: SalvageOptions) -> Recovered<'_> {
         .buckets
         .keys()
         .filter(|n| !carried.contains(n))
-        .map(|n| crate::output::sanitize(n))
+        .map(|n| crate::display::sanitize(n))
         .collect();
 
     let compact_revision = newest_revision.max(compact_in.unwrap_or(0));
@@ -672,7 +670,7 @@ pub fn recover(data: &[u8], options: SalvageOptions) -> Recovered<'_> {
     {
         lost.push(format!(
             "bucket {} is damaged: only its readable entries were kept",
-            crate::output::sanitize(b.0)
+            crate::display::sanitize(b.0)
         ));
     }
     if meta_used.is_some() && !tree.has_key_bucket {
@@ -720,10 +718,10 @@ pub fn recover(data: &[u8], options: SalvageOptions) -> Recovered<'_> {
                 .iter()
                 .map(|(lo, hi)| LostRange {
                     from: lo
-                        .and_then(crate::mvcc::revision::rev_lenient)
+                        .and_then(crate::revision::rev_lenient)
                         .map(|r| r.to_string()),
                     to: hi
-                        .and_then(crate::mvcc::revision::rev_lenient)
+                        .and_then(crate::revision::rev_lenient)
                         .map(|r| r.to_string()),
                 })
                 .collect()
@@ -932,7 +930,7 @@ fn read_tree(db: Db<'_>) -> TreeRead<'_> {
         return t;
     }
     for (name, value, holder, value_offset) in tops {
-        let label = crate::output::sanitize(name);
+        let label = crate::display::sanitize(name);
         let is_key = name == KEY_BUCKET;
         if is_key {
             t.has_key_bucket = true;
@@ -1415,7 +1413,7 @@ fn lease_entries<'a>(page: &Page<'a>) -> Option<Vec<(&'a [u8], &'a [u8])>> {
             return None;
         }
         prev = Some(el.key);
-        let id = crate::mvcc::lease::lease_id_from_key(el.key)?;
+        let id = crate::lease::lease_id_from_key(el.key)?;
         let lease = Lease::parse(el.value).ok()?;
         if lease.id != id || id == 0 {
             return None;

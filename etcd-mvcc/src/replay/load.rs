@@ -9,13 +9,13 @@
 //! "required revision has been compacted".
 
 use super::state::{LiveKv, State};
-use crate::mvcc::cluster::{Alarm, AlarmType};
-use crate::mvcc::fasthash::FastMap;
-use crate::mvcc::kv::KeyValueRef;
-use crate::mvcc::lease::{lease_id_from_key, Lease, LEASE_BUCKET};
-use crate::mvcc::revision::{parse_rev_key, rev_lenient, Revision};
-use crate::mvcc::scan::chunk_pages;
-use crate::mvcc::{MetaInfo, KEY_BUCKET};
+use crate::cluster::{Alarm, AlarmType};
+use crate::fasthash::FastMap;
+use crate::kv::KeyValueRef;
+use crate::lease::{lease_id_from_key, Lease, LEASE_BUCKET};
+use crate::revision::{parse_rev_key, rev_lenient, Revision};
+use crate::scan::chunk_pages;
+use crate::{MetaInfo, KEY_BUCKET};
 use bbolt_reader::{Db, Page};
 use rayon::prelude::*;
 use std::borrow::Cow;
@@ -218,10 +218,7 @@ pub fn load_at<'a>(
             }
         }
     }
-    if let Some(b) = db
-        .bucket(crate::mvcc::cluster::ALARM_BUCKET)
-        .map_err(bolt)?
-    {
+    if let Some(b) = db.bucket(crate::cluster::ALARM_BUCKET).map_err(bolt)? {
         for item in b.iter() {
             let item = item.map_err(bolt)?;
             // etcd 3.4 `restoreAlarms`: any NOSPACE caps the applier, any CORRUPT stops it.

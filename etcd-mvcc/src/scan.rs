@@ -764,7 +764,7 @@ impl Keyspace<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mvcc::testdb::{build, Entry};
+    use crate::testdb::{build, Entry};
     use bbolt_reader::Db;
 
     const ENTRIES: [Entry<'static>; 9] = [
@@ -866,7 +866,7 @@ mod tests {
         w.begin_bucket(b"key").unwrap();
         w.put(&Revision::new(2, 0).to_bytes(), &[0x0a, 0x7f, b'x'])
             .unwrap(); // length past end
-        let good = crate::mvcc::testdb::encode(&(4, "/ok", Some(b"v"), 0));
+        let good = crate::testdb::encode(&(4, "/ok", Some(b"v"), 0));
         w.put(&Revision::new(4, 0).to_bytes(), &good.1).unwrap();
         w.put(b"not-a-revision", b"").unwrap(); // sorts after the binary revision keys
         w.end_bucket().unwrap();

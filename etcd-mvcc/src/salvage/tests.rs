@@ -4,7 +4,7 @@
 //! older transaction, or pages of a newer one whose meta was lost, would sit.
 
 use super::*;
-use crate::mvcc::KeyValue;
+use crate::KeyValue;
 use bbolt_writer::{BoltWriter, Options};
 use std::io::Cursor;
 
