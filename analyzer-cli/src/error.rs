@@ -6,8 +6,12 @@ use std::path::PathBuf;
 pub const EXIT_OK: u8 = 0;
 /// Exit status: the command ran and found damage (findings were reported).
 pub const EXIT_DAMAGE: u8 = 1;
-/// Exit status: the input could not be read at all, or the arguments were wrong.
+/// Exit status: the input could not be read at all.
 pub const EXIT_UNREADABLE: u8 = 2;
+/// Exit status: the command line was wrong (unknown flag, bad value); nothing was read.
+/// 64 is `EX_USAGE` of sysexits(3), kept apart from 2 so a script can tell a typo from an
+/// unreadable member.
+pub const EXIT_USAGE: u8 = 64;
 
 /// Anything that stops a command before it can report.
 #[derive(Debug, thiserror::Error)]

@@ -5,8 +5,10 @@
 //! crates (`bbolt-reader`, `wal-reader`), prints human text or JSON, and maps the outcome
 //! to an exit status.
 
+pub mod args;
 pub mod cmd;
 pub mod error;
+pub mod help;
 pub mod output;
 pub mod progress;
 pub mod redact;

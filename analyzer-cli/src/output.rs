@@ -132,3 +132,123 @@ mod tests {
         );
     }
 }
+
+/// Process-wide output settings from the global flags (`--quiet`, `--color`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Settings {
+    /// `-q/--quiet`: nothing on stderr but errors (no progress bars, notes or warnings).
+    pub quiet: bool,
+    /// Whether verdicts on stdout are coloured (`--color`, `NO_COLOR`, a terminal).
+    pub color: bool,
+}
+
+static SETTINGS: std::sync::OnceLock<Settings> = std::sync::OnceLock::new();
+
+/// Sets the output settings once, before a command runs; later calls are ignored.
+pub fn init(settings: Settings) {
+    let _ = SETTINGS.set(settings);
+}
+
+/// The output settings ([`Settings::default`] when [`init`] was not called: library use
+/// and tests see no colour and every note).
+pub fn settings() -> Settings {
+    SETTINGS.get().copied().unwrap_or_default()
+}
+
+/// Whether `--color WHEN` colours stdout: `always` does, `never` does not, `auto` does when
+/// stdout is a terminal and `NO_COLOR` is unset or empty (no-color.org).
+pub fn color_wanted(when: &str, stdout_is_terminal: bool, no_color: Option<&str>) -> bool {
+    match when {
+        "always" => true,
+        "never" => false,
+        _ => stdout_is_terminal && no_color.is_none_or(str::is_empty),
+    }
+}
+
+/// A note or warning on stderr, prefixed with the program name; dropped under `--quiet`.
+pub fn note(msg: &str) {
+    if !settings().quiet {
+        eprintln!("etcd-autopsy: {msg}");
+    }
+}
+
+/// How a verdict reads at a glance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// Nothing wrong.
+    Good,
+    /// Worth a look, not damage.
+    Caution,
+    /// Damage, or a member that will not start.
+    Bad,
+}
+
+/// `text` in the colour of `tone` when colour is on (see [`Settings::color`]), else as is.
+pub fn paint(tone: Tone, text: &str) -> String {
+    if !settings().color {
+        return text.to_string();
+    }
+    let code = match tone {
+        Tone::Good => "32",
+        Tone::Caution => "33",
+        Tone::Bad => "1;31",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+/// The width prose is wrapped to: the terminal's when stdout is one (at least 40), else 100.
+pub fn text_width() -> usize {
+    use std::io::IsTerminal;
+    if std::io::stdout().is_terminal() {
+        if let Some((terminal_size::Width(w), _)) = terminal_size::terminal_size() {
+            return usize::from(w).max(40);
+        }
+    }
+    100
+}
+
+/// Wraps `text` at spaces to `width` columns; lines after the first start with `indent`
+/// spaces. A word longer than the line is kept whole (a path or a command must not break).
+pub fn wrap(text: &str, width: usize, indent: usize) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut col = 0;
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let w = word.chars().count();
+        if col > 0 && col + 1 + w > width {
+            out.push('\n');
+            out.extend(std::iter::repeat_n(' ', indent));
+            col = indent;
+        } else if col > 0 {
+            out.push(' ');
+            col += 1;
+        }
+        out.push_str(word);
+        col += w;
+    }
+    out
+}
+
+#[cfg(test)]
+mod settings_tests {
+    use super::*;
+
+    #[test]
+    fn no_color_turns_auto_off_but_not_always() {
+        assert!(color_wanted("auto", true, None));
+        assert!(color_wanted("auto", true, Some("")));
+        assert!(!color_wanted("auto", true, Some("1")));
+        assert!(!color_wanted("auto", false, None));
+        assert!(color_wanted("always", false, Some("1")));
+        assert!(!color_wanted("never", true, None));
+    }
+
+    #[test]
+    fn wrap_breaks_at_spaces_and_keeps_long_words() {
+        assert_eq!(wrap("aa bb cc", 5, 2), "aa bb\n  cc");
+        assert_eq!(
+            wrap("x /a/very/long/path/that/does/not/fit", 10, 0),
+            "x\n/a/very/long/path/that/does/not/fit"
+        );
+        assert_eq!(wrap("one", 80, 4), "one");
+    }
+}

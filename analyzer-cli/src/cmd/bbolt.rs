@@ -194,6 +194,7 @@ fn meta_json(s: &MetaSlot) -> MetaJson {
 
 #[derive(Debug, Serialize)]
 struct InfoJson {
+    schema: &'static str,
     path: PathBuf,
     input_kind: InputKind,
     file_size: u64,
@@ -233,6 +234,7 @@ pub fn run_info(args: &InfoArgs) -> Result<u8> {
         ));
     }
     let report = InfoJson {
+        schema: "etcd-autopsy/info/v1",
         path: image.path.clone(),
         input_kind: image.kind,
         file_size: image.file_len(),
@@ -360,7 +362,7 @@ pub fn run_buckets(args: &BucketsArgs) -> Result<u8> {
                 root: w.buckets[i].root,
             })
             .collect();
-        print_json(&serde_json::json!({ "buckets": list }))?;
+        print_json(&serde_json::json!({ "schema": "etcd-autopsy/buckets/v1", "buckets": list }))?;
         return Ok(code);
     }
     let mut order: Vec<(String, u64, u64)> = rows
@@ -492,6 +494,7 @@ pub fn run_stats(args: &StatsArgs) -> Result<u8> {
             })
             .collect();
         print_json(&serde_json::json!({
+            "schema": "etcd-autopsy/stats/v1",
             "buckets": buckets,
             "total": StatsJson::from(&total),
             "free_pages": g.free_count(),
@@ -687,6 +690,7 @@ pub fn run_pages(args: &PagesArgs) -> Result<u8> {
     }
     if args.db.json {
         print_json(&serde_json::json!({
+            "schema": "etcd-autopsy/pages/v1",
             "page_size": g.page_size,
             "high_water_mark": g.high_water_mark,
             "pages": rows,
@@ -992,7 +996,7 @@ pub fn run_page(args: &PageArgs) -> Result<u8> {
         EXIT_OK
     };
     if args.json {
-        print_json(&serde_json::json!({ "pages": pages }))?;
+        print_json(&serde_json::json!({ "schema": "etcd-autopsy/page/v1", "pages": pages }))?;
         return Ok(code);
     }
     let mut out = stdout();
@@ -1134,6 +1138,7 @@ pub fn run_check(args: &CheckArgs) -> Result<u8> {
                 let err = bolt_err(&image, e);
                 if args.db.json {
                     print_json(&serde_json::json!({
+                        "schema": "etcd-autopsy/check/v1",
                         "ok": false,
                         "meta_in_use": null,
                         "error": err.to_string(),
@@ -1162,6 +1167,7 @@ pub fn run_check(args: &CheckArgs) -> Result<u8> {
             })
             .collect();
         print_json(&serde_json::json!({
+            "schema": "etcd-autopsy/check/v1",
             "ok": report.is_clean(),
             "meta_in_use": report.meta_index,
             "findings": findings,

@@ -47,13 +47,13 @@ pub struct Args {
     #[arg(long)]
     pub keys: bool,
     /// Prefix depth for the counts.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = crate::args::depth)]
     pub depth: usize,
     /// Apply each directory's committed, unapplied WAL entries first.
     #[arg(long)]
     pub replay_wal: bool,
     /// Worker threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::threads)]
     pub threads: Option<usize>,
     /// Print JSON (schema `etcd-autopsy/diff/v1`).
     #[arg(long)]

@@ -55,7 +55,9 @@ pub fn run_list_bucket(args: &ListBucketArgs) -> Result<u8> {
     }
     if args.json {
         let list: Vec<JsonBytes> = names.iter().map(|n| JsonBytes::new(n)).collect();
-        print_json(&serde_json::json!({ "buckets": list }))?;
+        print_json(
+            &serde_json::json!({ "schema": "etcd-autopsy/list-bucket/v1", "buckets": list }),
+        )?;
         return Ok(EXIT_OK);
     }
     let mut out = stdout();
@@ -377,6 +379,7 @@ pub fn run_iterate_bucket(args: &IterateBucketArgs) -> Result<u8> {
     if args.json {
         drop(out);
         print_json(&serde_json::json!({
+            "schema": "etcd-autopsy/iterate-bucket/v1",
             "bucket": JsonBytes::new(name),
             "entries": entries,
         }))?;

@@ -54,7 +54,7 @@ pub struct Args {
     #[arg(long)]
     pub replay_wal: bool,
     /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::threads)]
     pub threads: Option<usize>,
     /// JSON lines (schema `etcd-autopsy/export/v1`); this is the default, the flag is
     /// accepted so that every command takes `--json`.
@@ -68,6 +68,7 @@ pub struct Args {
 
 #[derive(Serialize)]
 struct Line {
+    schema: &'static str,
     key: JsonBytes,
     value: Option<JsonBytes>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -76,6 +77,10 @@ struct Line {
     mod_revision: i64,
     version: i64,
     lease: i64,
+    /// The lease ID as etcdctl prints it (16 hex digits); JSON readers that hold numbers
+    /// as doubles lose lease IDs above 2^53.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lease_hex: Option<String>,
 }
 
 /// Cut for values in text output.
@@ -87,8 +92,9 @@ fn write_keys(
     prefix: &[u8],
     redactor: Redactor,
     json: bool,
-) -> Result<u64> {
+) -> Result<(u64, u64)> {
     let mut n = 0;
+    let mut redacted = 0;
     let range = etcd_mvcc::replay::KeyRange::From(prefix);
     for (k, kv) in state.range(range) {
         if !k.starts_with(prefix) {
@@ -96,8 +102,10 @@ fn write_keys(
         }
         n += 1;
         let hidden = redactor.hides(k);
+        redacted += u64::from(hidden);
         if json {
             let line = Line {
+                schema: "etcd-autopsy/export/v1",
                 key: JsonBytes::new(k),
                 value: (!hidden).then(|| JsonBytes::new(&kv.value)),
                 redacted: hidden,
@@ -105,6 +113,7 @@ fn write_keys(
                 mod_revision: kv.mod_revision,
                 version: kv.version,
                 lease: kv.lease,
+                lease_hex: (kv.lease != 0).then(|| format!("{:016x}", kv.lease)),
             };
             serde_json::to_writer(&mut *out, &line)?;
             out.write_all(b"\n")?;
@@ -132,7 +141,7 @@ fn write_keys(
             )?;
         }
     }
-    Ok(n)
+    Ok((n, redacted))
 }
 
 /// Runs `export`; returns the exit status.
@@ -218,11 +227,19 @@ fn finish(args: &Args, state: &State<'_>, code: u8, note: &str) -> Result<u8> {
     };
     let prefix = args.prefix.as_deref().unwrap_or("").as_bytes();
     let mut out = crate::output::stdout();
-    let n = write_keys(&mut out, state, prefix, redactor, !args.text)?;
+    let (n, redacted) = write_keys(&mut out, state, prefix, redactor, !args.text)?;
     out.flush()?;
-    eprintln!(
-        "etcd-autopsy: exported {n} keys at revision {} (compact revision {}){note}",
+    let redacted_note = if redacted > 0 {
+        format!(
+            "; {redacted} values under {} redacted (--show-secrets prints them)",
+            String::from_utf8_lossy(crate::redact::SECRET_PREFIX)
+        )
+    } else {
+        String::new()
+    };
+    crate::output::note(&format!(
+        "exported {n} keys at revision {} (compact revision {}){redacted_note}{note}",
         state.revision, state.compact_revision
-    );
+    ));
     Ok(code)
 }

@@ -41,7 +41,7 @@ pub struct Args {
     #[arg(long, conflicts_with = "rev")]
     pub db: bool,
     /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::threads)]
     pub threads: Option<usize>,
     /// Print JSON (schema `etcd-autopsy/hash/v1`).
     #[arg(long)]

@@ -626,7 +626,16 @@ fn finding_line(f: &MemberFinding) -> String {
 /// the verdicts and `N problems found`.
 fn print_report(r: &MemberCheck, json: bool) -> Result<()> {
     if json {
-        return print_json(r);
+        #[derive(Serialize)]
+        struct Out<'a> {
+            schema: &'static str,
+            #[serde(flatten)]
+            check: &'a MemberCheck,
+        }
+        return print_json(&Out {
+            schema: "etcd-autopsy/member-check/v1",
+            check: r,
+        });
     }
     let m = &r.member;
     let opt = |v: Option<u64>| v.map_or("-".to_string(), |x| x.to_string());

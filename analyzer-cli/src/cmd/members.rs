@@ -50,7 +50,7 @@ pub struct Args {
     #[arg(required = true, num_args = 1..)]
     pub inputs: Vec<PathBuf>,
     /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::threads)]
     pub threads: Option<usize>,
     /// Print JSON (schema `etcd-autopsy/members/v1`).
     #[arg(long)]

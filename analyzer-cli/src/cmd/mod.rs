@@ -11,6 +11,7 @@ pub mod members;
 pub mod prefixes;
 pub mod report;
 pub mod salvage;
+pub mod shell;
 pub mod space;
 pub mod status;
 pub mod wal;
@@ -29,7 +30,7 @@ use wal_reader::{scan_wal, ScanOptions, WalDir, WalScan};
 pub(crate) fn warn_if_running(member: &Member) -> Option<String> {
     let warning = input::running_member_warning(member);
     if let Some(w) = &warning {
-        eprintln!("etcd-autopsy: {w}");
+        crate::output::note(w);
     }
     warning
 }

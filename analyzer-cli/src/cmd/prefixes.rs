@@ -44,7 +44,7 @@ pub struct Args {
     /// Data dir, member dir, db file or `etcdctl snapshot save` file.
     pub input: PathBuf,
     /// Group by the key up to its N-th '/'.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = crate::args::depth)]
     pub depth: usize,
     /// Show only the N largest prefixes (text default 20, JSON default all).
     #[arg(long)]
@@ -53,7 +53,7 @@ pub struct Args {
     #[arg(long, default_value = "")]
     pub prefix: String,
     /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::threads)]
     pub threads: Option<usize>,
     /// Print JSON (schema `etcd-autopsy/prefixes/v1`).
     #[arg(long)]

@@ -65,16 +65,16 @@ pub struct Args {
     /// Data dir (preferred: the WAL is read too), member dir, db file or snapshot file.
     pub input: PathBuf,
     /// The member's --quota-backend-bytes (default 2 GiB), for quota figures and advice.
-    #[arg(long, default_value_t = DEFAULT_QUOTA)]
+    #[arg(long, default_value_t = DEFAULT_QUOTA, value_parser = crate::args::size)]
     pub quota: u64,
     /// Prefixes shown (by size).
     #[arg(long, default_value_t = 10)]
     pub top: usize,
     /// Prefix depth (as in `prefixes`).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = crate::args::depth)]
     pub depth: usize,
     /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::threads)]
     pub threads: Option<usize>,
     /// Print JSON (schema `etcd-autopsy/report/v1`).
     #[arg(long)]

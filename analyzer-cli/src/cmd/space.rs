@@ -43,10 +43,10 @@ pub struct Args {
     #[arg(long)]
     pub rev: Option<i64>,
     /// Backend quota in bytes (etcd's --quota-backend-bytes; default 2 GiB).
-    #[arg(long, default_value_t = DEFAULT_QUOTA)]
+    #[arg(long, default_value_t = DEFAULT_QUOTA, value_parser = crate::args::size)]
     pub quota: u64,
     /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::threads)]
     pub threads: Option<usize>,
     /// Print JSON (schema `etcd-autopsy/space/v1`).
     #[arg(long)]

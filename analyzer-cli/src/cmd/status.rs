@@ -33,7 +33,7 @@ pub struct Args {
     /// A snapshot file (`etcdctl snapshot save`), db file, member dir or data dir.
     pub input: PathBuf,
     /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::threads)]
     pub threads: Option<usize>,
     /// Print JSON (schema `etcd-autopsy/status/v1`).
     #[arg(long)]

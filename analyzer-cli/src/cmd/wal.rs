@@ -323,6 +323,15 @@ impl JsonVisitor {
     }
 }
 
+/// The name of the hex twin of an ID field.
+fn hex_name(name: &str) -> &'static str {
+    match name {
+        "ID" => "ID_hex",
+        "NodeID" => "NodeID_hex",
+        _ => "lease_hex",
+    }
+}
+
 fn bytes_json(b: &[u8]) -> Value {
     serde_json::to_value(JsonBytes::new(b)).unwrap_or(Value::Null)
 }
@@ -330,8 +339,21 @@ fn bytes_json(b: &[u8]) -> Value {
 impl Visitor for JsonVisitor {
     fn scalar(&mut self, name: &'static str, value: Scalar<'_>) {
         let v = match value {
-            Scalar::U64(x) => json!(x),
-            Scalar::I64(x) => json!(x),
+            Scalar::U64(x) => {
+                if matches!(name, "ID" | "NodeID") {
+                    self.put(hex_name(name), json!(format!("{:016x}", x)));
+                }
+                json!(x)
+            }
+            Scalar::I64(x) => {
+                // Lease and request IDs are random 63-bit numbers: jq and JavaScript read
+                // JSON numbers as doubles and lose them above 2^53, so they come as hex
+                // strings too, the way etcdctl prints them.
+                if matches!(name, "ID" | "lease") {
+                    self.put(hex_name(name), json!(format!("{:016x}", x)));
+                }
+                json!(x)
+            }
             Scalar::Bool(x) => json!(x),
             Scalar::Enum(_, Some(n)) => json!(n),
             Scalar::Enum(x, None) => json!(x),
@@ -387,6 +409,7 @@ pub fn entry_json(
         _ => ("undecodable", Value::Null),
     };
     json!({
+        "schema": "etcd-autopsy/wal/v1",
         "term": e.entry.term,
         "index": e.entry.index,
         "type": e.entry.entry_type.name(),
@@ -414,7 +437,10 @@ fn json_lines(
         out.write_all(b"\n")?;
     }
     for f in findings {
-        serde_json::to_writer(&mut out, &json!({ "finding": f }))?;
+        serde_json::to_writer(
+            &mut out,
+            &json!({ "schema": "etcd-autopsy/wal/v1", "finding": f }),
+        )?;
         out.write_all(b"\n")?;
     }
     out.flush()?;
@@ -646,6 +672,7 @@ pub fn run_snap(args: &SnapArgs) -> Result<u8> {
             })
             .collect();
         crate::output::print_json(&json!({
+            "schema": "etcd-autopsy/snap/v1",
             "dir": dir.display().to_string(),
             "loaded": loaded,
             "files": files,
