@@ -127,51 +127,7 @@ pub fn id_hex(id: u64) -> String {
     format!("{id:x}")
 }
 
-/// Go's `%q` of a byte string: printable characters as they are, the rest escaped.
-pub fn go_quote(b: &[u8]) -> String {
-    let mut out = String::from("\"");
-    let mut rest = b;
-    while !rest.is_empty() {
-        let (valid, bad) = match std::str::from_utf8(rest) {
-            Ok(s) => (s, 0),
-            Err(e) => (
-                std::str::from_utf8(&rest[..e.valid_up_to()]).unwrap_or(""),
-                e.error_len().unwrap_or(rest.len() - e.valid_up_to()),
-            ),
-        };
-        for c in valid.chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                '\u{07}' => out.push_str("\\a"),
-                '\u{08}' => out.push_str("\\b"),
-                '\u{0c}' => out.push_str("\\f"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                '\u{0b}' => out.push_str("\\v"),
-                c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                    out.push_str(&format!("\\x{:02x}", c as u32))
-                }
-                c if c.is_control() => {
-                    if (c as u32) < 0x10000 {
-                        out.push_str(&format!("\\u{:04x}", c as u32))
-                    } else {
-                        out.push_str(&format!("\\U{:08x}", c as u32))
-                    }
-                }
-                c => out.push(c),
-            }
-        }
-        let after = valid.len();
-        for &x in &rest[after..after + bad] {
-            out.push_str(&format!("\\x{x:02x}"));
-        }
-        rest = &rest[after + bad..];
-    }
-    out.push('"');
-    out
-}
+pub use crate::goquote::go_quote;
 
 /// etcd-dump-logs' `excerpt`: the whole string quoted when short, else the first `pre` and
 /// last `suf` bytes quoted around `...`.
