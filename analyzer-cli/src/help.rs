@@ -93,6 +93,14 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("stats", "etcd-autopsy stats /var/lib/etcd/member/snap/db"),
     ("pages", "etcd-autopsy pages /var/lib/etcd/member/snap/db"),
     ("page", "etcd-autopsy page /var/lib/etcd/member/snap/db 2 3"),
+    (
+        "keys",
+        "etcd-autopsy keys --format hex /var/lib/etcd/member/snap/db key",
+    ),
+    (
+        "bbolt-get",
+        "etcd-autopsy bbolt-get --format hex /var/lib/etcd/member/snap/db meta consistent_index",
+    ),
     ("list-bucket", "etcd-autopsy list-bucket /var/lib/etcd"),
     (
         "iterate-bucket",

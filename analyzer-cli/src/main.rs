@@ -82,6 +82,10 @@ enum Command {
     Pages(cmd::bbolt::PagesArgs),
     /// One or more pages' items, as `bbolt page` prints them.
     Page(cmd::bbolt::PageArgs),
+    /// The keys of a (nested) bucket, as `bbolt keys` prints them.
+    Keys(cmd::bbolt::KeysArgs),
+    /// One value of a (nested) bucket, as `bbolt get` prints it.
+    BboltGet(cmd::bbolt::GetArgs),
     /// Top-level bucket names, as etcd-dump-db list-bucket prints them.
     ListBucket(cmd::dumpdb::ListBucketArgs),
     /// A bucket's entries in reverse key order, as etcd-dump-db iterate-bucket prints them.
@@ -113,6 +117,8 @@ impl Command {
             Command::Stats(a) => a.db.json = true,
             Command::Pages(a) => a.db.json = true,
             Command::Page(a) => a.json = true,
+            Command::Keys(a) => a.json = true,
+            Command::BboltGet(a) => a.json = true,
             Command::ListBucket(a) => a.json = true,
             Command::IterateBucket(a) => a.json = true,
             Command::Completions(_) | Command::Man(_) => return false,
@@ -139,6 +145,8 @@ impl Command {
             Command::Stats(a) => cmd::bbolt::run_stats(a),
             Command::Pages(a) => cmd::bbolt::run_pages(a),
             Command::Page(a) => cmd::bbolt::run_page(a),
+            Command::Keys(a) => cmd::bbolt::run_keys(a),
+            Command::BboltGet(a) => cmd::bbolt::run_get(a),
             Command::ListBucket(a) => cmd::dumpdb::run_list_bucket(a),
             Command::IterateBucket(a) => cmd::dumpdb::run_iterate_bucket(a),
             Command::Completions(a) => cmd::shell::run_completions(a, Cli::command()),

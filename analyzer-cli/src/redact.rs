@@ -1,11 +1,36 @@
-//! The one rule for secrets: values under `/registry/secrets/` are never printed unless
-//! the user passed `--show-secrets`.
+//! The one rule for secrets: values under `/registry/secrets/`, passwords and password
+//! hashes are never printed unless the user passed `--show-secrets`.
 
 /// The key prefix under which kube-apiserver stores Secret objects.
 pub const SECRET_PREFIX: &[u8] = b"/registry/secrets/";
 
 /// What is printed in place of a secret value.
 pub const REDACTED: &str = "<redacted: value under /registry/secrets/; pass --show-secrets>";
+
+/// Printed in place of a whole `authUsers` value (an authpb.User) that holds a password
+/// hash. A user without a password (`--no-password`) is shown as it is.
+pub const REDACTED_USER: &str =
+    "<redacted: authUsers record holding a password hash; pass --show-secrets>";
+
+/// Printed in place of a password or password hash inside a decoded record (authUsers
+/// `--decode`, the WAL's auth_user_add / auth_user_change_password requests).
+pub const REDACTED_PASSWORD: &str = "<redacted password; pass --show-secrets>";
+
+/// True when an `authUsers` value (authpb.User: name=1, password=2, roles=3, options=4)
+/// carries a non-empty password hash. A value that does not decode counts as carrying one,
+/// so damage never leaks a hash.
+pub fn user_has_password(value: &[u8]) -> bool {
+    use wal_reader::wire::{Fields, Value};
+    let mut found = false;
+    for field in Fields::new(value) {
+        match field {
+            Ok((2, Value::Len(b))) => found |= !b.is_empty(),
+            Ok((2, _)) | Err(_) => return true,
+            Ok(_) => {}
+        }
+    }
+    found
+}
 
 /// True when the value stored under `key` must be redacted.
 pub fn is_secret_key(key: &[u8]) -> bool {
@@ -24,6 +49,11 @@ impl Redactor {
     pub fn hides(&self, key: &[u8]) -> bool {
         !self.show_secrets && is_secret_key(key)
     }
+
+    /// True when the `authUsers` value `value` must be hidden (it holds a password hash).
+    pub fn hides_user(&self, value: &[u8]) -> bool {
+        !self.show_secrets && user_has_password(value)
+    }
 }
 
 #[cfg(test)]
@@ -38,5 +68,27 @@ mod tests {
         assert!(!r.hides(b"/registry/secretsx"));
         let r = Redactor { show_secrets: true };
         assert!(!r.hides(b"/registry/secrets/default/token"));
+    }
+
+    #[test]
+    fn only_users_with_a_password_hash_are_hidden() {
+        // authpb.User{name:"alice", password:"$2a$10$x", roles:["reader"]}
+        let mut alice = vec![0x0a, 5];
+        alice.extend_from_slice(b"alice");
+        alice.extend_from_slice(&[0x12, 8]);
+        alice.extend_from_slice(b"$2a$10$x");
+        alice.extend_from_slice(&[0x1a, 6]);
+        alice.extend_from_slice(b"reader");
+        // authpb.User{name:"bob", options:{no_password:true}}
+        let bob = [0x0a, 3, b'b', b'o', b'b', 0x22, 2, 0x08, 1];
+        let r = Redactor::default();
+        assert!(r.hides_user(&alice));
+        assert!(!r.hides_user(&bob));
+        assert!(
+            r.hides_user(&[0x12, 50, 1]),
+            "an undecodable value is hidden"
+        );
+        assert!(!Redactor { show_secrets: true }.hides_user(&alice));
+        assert!(!REDACTED_USER.contains("/registry/secrets/"));
     }
 }

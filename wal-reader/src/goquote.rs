@@ -75,7 +75,10 @@ mod tests {
     fn ascii_and_control_bytes_escape_as_strconv_quote() {
         assert_eq!(go_quote(b"abc"), "\"abc\"");
         assert_eq!(go_quote(b"a\"b\\c"), "\"a\\\"b\\\\c\"");
-        assert_eq!(go_quote(b"\x07\x08\x0c\n\r\t\x0b"), "\"\\a\\b\\f\\n\\r\\t\\v\"");
+        assert_eq!(
+            go_quote(b"\x07\x08\x0c\n\r\t\x0b"),
+            "\"\\a\\b\\f\\n\\r\\t\\v\""
+        );
         assert_eq!(go_quote(b"\x00\x1f\x7f"), "\"\\x00\\x1f\\x7f\"");
         assert_eq!(
             go_quote(b"\x00\x00\x00\x00\x00\x00\x00\x02_\x00"),
@@ -97,7 +100,10 @@ mod tests {
         // etcd-dump-db prints `\x10\u0590` for a create_revision varint in the k8s
         // fixture's key bucket: U+0590 is unassigned, so not printable.
         assert_eq!(go_quote("\x10\u{590}".as_bytes()), "\"\\x10\\u0590\"");
-        assert_eq!(go_quote("\u{5c8}\u{381}\u{7ba}".as_bytes()), "\"\\u05c8\\u0381\\u07ba\"");
+        assert_eq!(
+            go_quote("\u{5c8}\u{381}\u{7ba}".as_bytes()),
+            "\"\\u05c8\\u0381\\u07ba\""
+        );
         // Private use is category Co: escaped.
         assert_eq!(go_quote("\u{e66e}".as_bytes()), "\"\\ue66e\"");
         // Assigned in Unicode 14.0 (after Go 1.17-1.20's 13.0.0): escaped here.
@@ -118,7 +124,10 @@ mod tests {
         assert_eq!(go_quote(" ".as_bytes()), "\" \"");
         // U+00A0 is Zs and U+200B is Cf: Go escapes both (the two old copies disagreed).
         assert_eq!(go_quote("\u{a0}\u{200b}".as_bytes()), "\"\\u00a0\\u200b\"");
-        assert_eq!(go_quote("\u{2028}\u{feff}\u{ad}".as_bytes()), "\"\\u2028\\ufeff\\u00ad\"");
+        assert_eq!(
+            go_quote("\u{2028}\u{feff}\u{ad}".as_bytes()),
+            "\"\\u2028\\ufeff\\u00ad\""
+        );
         assert_eq!(go_quote("\u{e0001}".as_bytes()), "\"\\U000e0001\"");
     }
 

@@ -14,8 +14,8 @@
 pub mod dir;
 pub mod finding;
 pub mod fuzz;
-pub mod goquote;
 mod go_isprint_table;
+pub mod goquote;
 mod map;
 pub mod pb;
 pub mod record;

@@ -1,4 +1,4 @@
-//! The bbolt layer: `info`, `buckets`, `stats`, `pages`, `page`, `check`.
+//! The bbolt layer: `info`, `buckets`, `stats`, `pages`, `page`, `keys`, `get`, `check`.
 //!
 //! These commands read the bbolt file as bbolt sees it and know nothing of etcd (apart
 //! from redacting Secret values in `page`). Every DB argument may be a data dir, a
@@ -11,7 +11,7 @@ use crate::output::{go_is_print, go_quote, print_json, sanitize, stdout, JsonByt
 use crate::redact::Redactor;
 use base64::Engine as _;
 use bbolt_reader::walk::{FreelistSource, PageUse, Walk};
-use bbolt_reader::{Db, MetaChoice, MetaSlot, Page, PageKind, Pgid};
+use bbolt_reader::{Bucket, Db, MetaChoice, MetaSlot, Page, PageKind, Pgid};
 use etcd_mvcc::member::{self as input, DbImage, InputKind};
 use serde::Serialize;
 use std::io::Write;
@@ -127,7 +127,8 @@ fn name_json(segments: &[&[u8]]) -> NameJson {
 // ---------------------------------------------------------------------------------------
 // info
 
-/// `info <DB>`: page size, file size, both metas and which one is used.
+/// `info <DB>`: `Page Size: N`, as `bbolt info` prints it; with `--detail`, also the file
+/// size, both metas and which one is used.
 ///
 /// JSON: `{"path", "input_kind", "file_size", "db_size", "sha256_trailer_ok" (null unless
 /// a snapshot file), "page_size", "file_pages", "meta_in_use" (0, 1 or null when neither
@@ -140,6 +141,9 @@ fn name_json(segments: &[&[u8]]) -> NameJson {
 pub struct InfoArgs {
     /// Data dir, member dir, db file or `etcdctl snapshot save` file.
     pub db: PathBuf,
+    /// Also print the file size and both meta pages (beyond what `bbolt info` prints).
+    #[arg(long)]
+    pub detail: bool,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -251,6 +255,13 @@ pub fn run_info(args: &InfoArgs) -> Result<u8> {
         return Ok(code);
     }
     let mut out = stdout();
+    if let (false, Some(ps)) = (args.detail, report.page_size) {
+        // bbolt's own line. Without a valid meta bbolt has nothing to print but an error;
+        // the detailed layout below says what is wrong instead.
+        writeln!(out, "Page Size: {ps}")?;
+        out.flush()?;
+        return Ok(code);
+    }
     writeln!(out, "File:        {}", image.path.display())?;
     writeln!(
         out,
@@ -311,7 +322,8 @@ pub fn run_info(args: &InfoArgs) -> Result<u8> {
 // ---------------------------------------------------------------------------------------
 // buckets
 
-/// `buckets <DB>`: every bucket (nested ones as `a/b` paths) and its key count.
+/// `buckets <DB>`: the top-level bucket names, one per line, as `bbolt buckets` prints
+/// them; with `--detail`, every bucket (nested ones as `a/b` paths) and its key count.
 ///
 /// JSON: `{"buckets": [{"name", "name_base64" (only when not UTF-8), "keys", "buckets",
 /// "inline", "root" (pgid, null when inline)}]}` — `keys` counts the bucket's own
@@ -321,6 +333,9 @@ pub fn run_info(args: &InfoArgs) -> Result<u8> {
 pub struct BucketsArgs {
     #[command(flatten)]
     pub db: DbArgs,
+    /// Every bucket, nested ones as paths, with its key and sub-bucket counts.
+    #[arg(long)]
+    pub detail: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -337,6 +352,16 @@ struct BucketJson {
 pub fn run_buckets(args: &BucketsArgs) -> Result<u8> {
     let image = open_image(&args.db.db)?;
     let db = open_db(&image, args.db.meta)?;
+    if !args.detail && !args.db.json {
+        // bbolt's layout: the root bucket's keys, in order, without walking the file.
+        let mut out = stdout();
+        for item in db.root().iter() {
+            let item = item.map_err(|e| bolt_err(&image, e))?;
+            writeln!(out, "{}", name_text(item.key))?;
+        }
+        out.flush()?;
+        return Ok(EXIT_OK);
+    }
     let w = walk_with_bar(&db);
     let mut children = vec![0u64; w.buckets.len()];
     for b in &w.buckets {
@@ -387,8 +412,9 @@ pub fn run_buckets(args: &BucketsArgs) -> Result<u8> {
 // ---------------------------------------------------------------------------------------
 // stats
 
-/// `stats <DB> [PREFIX]`: per-bucket statistics with the meaning of bbolt's
-/// `Bucket.Stats()`, and the aggregate that `bbolt stats` prints.
+/// `stats <DB> [PREFIX]`: the aggregate that `bbolt stats` prints, in its layout; with
+/// `--detail`, also a table per top-level bucket (bbolt's `Bucket.Stats()` meaning) and the
+/// page totals.
 ///
 /// JSON: `{"buckets": [{"name", "name_base64"?, "branch_pages", "branch_overflow",
 /// "leaf_pages", "leaf_overflow", "keys", "depth", "branch_inuse", "leaf_inuse",
@@ -404,6 +430,9 @@ pub struct StatsArgs {
     pub db: DbArgs,
     /// Only top-level buckets whose name starts with this prefix (as `bbolt stats`).
     pub prefix: Option<String>,
+    /// Add a table per top-level bucket and the page totals around bbolt's block.
+    #[arg(long)]
+    pub detail: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -508,28 +537,9 @@ pub fn run_stats(args: &StatsArgs) -> Result<u8> {
         return Ok(code);
     }
     let mut out = stdout();
-    writeln!(
-        out,
-        "{:<20} {:>10} {:>5} {:>8} {:>8} {:>8} {:>8} {:>12} {:>12}",
-        "BUCKET", "KEYS", "DEPTH", "BRANCH", "B-OVFL", "LEAF", "L-OVFL", "LEAF-INUSE", "LEAF-ALLOC"
-    )?;
-    for &i in &chosen {
-        let s = &all[i];
-        writeln!(
-            out,
-            "{:<20} {:>10} {:>5} {:>8} {:>8} {:>8} {:>8} {:>12} {:>12}",
-            path_text(&w, i),
-            s.keys,
-            s.depth,
-            s.branch_pages,
-            s.branch_overflow,
-            s.leaf_pages,
-            s.leaf_overflow,
-            s.leaf_inuse,
-            s.leaf_alloc
-        )?;
+    if args.detail {
+        stats_table(&mut out, &w, &all, &chosen)?;
     }
-    writeln!(out)?;
     let s = &total;
     // The block below has the layout `bbolt stats` prints.
     writeln!(out, "Aggregate statistics for {} buckets\n", chosen.len())?;
@@ -586,6 +596,17 @@ pub fn run_stats(args: &StatsArgs) -> Result<u8> {
         s.inline_inuse,
         pct(s.inline_inuse, s.leaf_inuse)
     )?;
+    if !args.detail {
+        // Keep stdout exactly bbolt's; damage is still reported, on stderr.
+        out.flush()?;
+        if !w.findings.is_empty() {
+            eprintln!(
+                "warning: {} findings while walking; run `etcd-autopsy check`",
+                w.findings.len()
+            );
+        }
+        return Ok(code);
+    }
     writeln!(out)?;
     writeln!(
         out,
@@ -600,6 +621,37 @@ pub fn run_stats(args: &StatsArgs) -> Result<u8> {
     )?;
     finish_walk_text(out, &w)?;
     Ok(code)
+}
+
+/// The per-bucket table `stats --detail` prints before bbolt's block.
+fn stats_table(
+    mut out: impl Write,
+    w: &Walk<'_>,
+    all: &[bbolt_reader::BucketStats],
+    chosen: &[usize],
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{:<20} {:>10} {:>5} {:>8} {:>8} {:>8} {:>8} {:>12} {:>12}",
+        "BUCKET", "KEYS", "DEPTH", "BRANCH", "B-OVFL", "LEAF", "L-OVFL", "LEAF-INUSE", "LEAF-ALLOC"
+    )?;
+    for &i in chosen {
+        let s = &all[i];
+        writeln!(
+            out,
+            "{:<20} {:>10} {:>5} {:>8} {:>8} {:>8} {:>8} {:>12} {:>12}",
+            path_text(&w, i),
+            s.keys,
+            s.depth,
+            s.branch_pages,
+            s.branch_overflow,
+            s.leaf_pages,
+            s.leaf_overflow,
+            s.leaf_inuse,
+            s.leaf_alloc
+        )?;
+    }
+    writeln!(out)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1088,6 +1140,209 @@ pub fn run_page(args: &PageArgs) -> Result<u8> {
     }
     out.flush()?;
     Ok(code)
+}
+
+// ---------------------------------------------------------------------------------------
+// keys, get
+
+/// Output formats of `bbolt keys` / `get` (v1.3.7 `--format`).
+const FORMAT_MODES: [&str; 5] = ["auto", "ascii-encoded", "hex", "bytes", "redacted"];
+
+/// `keys <DB> <BUCKET>...`: the keys of a (nested) bucket, one per line, as `bbolt keys`
+/// (v1.3.7) prints them; nested buckets' names included, as bbolt's `ForEach` does.
+///
+/// `--format`: `bytes` (default: the raw key; sanitized only when stdout is a terminal),
+/// `ascii-encoded` (Go `%q`), `hex`, `auto` (raw when printable, else hex), `redacted`
+/// (`<redacted len:N sha256:HEX>`). JSON: `{"schema": "etcd-autopsy/keys/v1", "bucket":
+/// [bytes...], "keys": [bytes...]}`. Exit status: 0; 2 when unreadable or a bucket is
+/// missing.
+#[derive(Debug, clap::Args)]
+pub struct KeysArgs {
+    /// Data dir, member dir, db file or `etcdctl snapshot save` file.
+    pub db: PathBuf,
+    /// The bucket, then the names of the nested buckets leading to it.
+    #[arg(required = true, num_args = 1..)]
+    pub buckets: Vec<String>,
+    /// Output format: auto, ascii-encoded, hex, bytes, redacted.
+    #[arg(long, default_value = "bytes", value_parser = FORMAT_MODES)]
+    pub format: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `get <DB> <BUCKET>... <KEY>`: one value, as `bbolt get` (v1.3.7) prints it.
+///
+/// `--parse-format` (`ascii-encoded`: the key as given, `hex`) reads KEY; `--format` as for
+/// `keys`. A value that is a Secret (a `key`-bucket KeyValue under /registry/secrets/) or a
+/// password hash (an `authUsers` record of a user with a password) prints the redaction
+/// marker unless `--show-secrets`. JSON: `{"schema": "etcd-autopsy/get/v1", "bucket":
+/// [bytes...], "key": bytes, "value": bytes | null (redacted), "redacted": bool}`. Exit
+/// status: 0; 2 when unreadable, a bucket is missing or the key is not found.
+#[derive(Debug, clap::Args)]
+pub struct GetArgs {
+    /// Data dir, member dir, db file or `etcdctl snapshot save` file.
+    pub db: PathBuf,
+    /// The bucket, the nested buckets leading to it, then the key.
+    #[arg(required = true, num_args = 2..)]
+    pub path: Vec<String>,
+    /// Output format: auto, ascii-encoded, hex, bytes, redacted.
+    #[arg(long, default_value = "bytes", value_parser = FORMAT_MODES)]
+    pub format: String,
+    /// How KEY is written: ascii-encoded (as given) or hex.
+    #[arg(long, default_value = "ascii-encoded", value_parser = ["ascii-encoded", "hex"])]
+    pub parse_format: String,
+    /// Show Secret values and password hashes.
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Follows `names` from the root: the first is a top-level bucket, each next one nested.
+fn nested_bucket<'a>(image: &DbImage, db: &Db<'a>, names: &[String]) -> Result<Bucket<'a>> {
+    let mut bucket = db.root();
+    for n in names {
+        bucket = bucket
+            .bucket(n.as_bytes())
+            .map_err(|e| bolt_err(image, e))?
+            .ok_or_else(|| CliError::input(image.path.clone(), "bucket not found"))?;
+    }
+    Ok(bucket)
+}
+
+/// `b` as `bbolt keys/get --format` writes it, without the newline. `bytes` is raw; it is
+/// sanitized only for a terminal, so pipes get bbolt's exact bytes.
+fn format_bytes(b: &[u8], format: &str, terminal: bool) -> Vec<u8> {
+    match format {
+        "ascii-encoded" => go_quote(b).into_bytes(),
+        "hex" => hex(b).into_bytes(),
+        "auto" if printable(b) => b.to_vec(),
+        "auto" => hex(b).into_bytes(),
+        // bbolt v1.3.7 appends the SHA-256 of nothing to the raw bytes here (it calls
+        // `Sum(b)` on an empty hash), printing the value in hex; we print what the name
+        // promises instead: the length and the value's SHA-256.
+        "redacted" => format_value(b, "redacted").into_bytes(),
+        _ if terminal => sanitize(b).into_bytes(),
+        _ => b.to_vec(),
+    }
+}
+
+fn stdout_is_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal()
+}
+
+/// Runs `keys`.
+pub fn run_keys(args: &KeysArgs) -> Result<u8> {
+    let image = open_image(&args.db)?;
+    let db = open_db(&image, MetaArg::Newest)?;
+    let bucket = nested_bucket(&image, &db, &args.buckets)?;
+    let mut keys = Vec::new();
+    for item in bucket.iter() {
+        keys.push(item.map_err(|e| bolt_err(&image, e))?.key);
+    }
+    if args.json {
+        print_json(&serde_json::json!({
+            "schema": "etcd-autopsy/keys/v1",
+            "bucket": args.buckets.iter().map(|b| JsonBytes::new(b.as_bytes())).collect::<Vec<_>>(),
+            "keys": keys.iter().map(|k| JsonBytes::new(k)).collect::<Vec<_>>(),
+        }))?;
+        return Ok(EXIT_OK);
+    }
+    let terminal = stdout_is_terminal();
+    let mut out = stdout();
+    for k in keys {
+        out.write_all(&format_bytes(k, &args.format, terminal))?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(EXIT_OK)
+}
+
+/// Decodes a `--parse-format hex` key: pairs of hex digits.
+fn parse_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// The marker printed instead of `value` (found in `bucket`) when it must be hidden.
+fn secret_marker(bucket: &[u8], value: &[u8], redactor: &Redactor) -> Option<&'static str> {
+    if redactor.show_secrets {
+        return None;
+    }
+    match bucket {
+        b"key" if is_secret_value(value) => Some(crate::redact::REDACTED),
+        b"authUsers" if redactor.hides_user(value) => Some(crate::redact::REDACTED_USER),
+        _ => None,
+    }
+}
+
+/// Runs `get`.
+pub fn run_get(args: &GetArgs) -> Result<u8> {
+    let image = open_image(&args.db)?;
+    let (key_arg, names) = args
+        .path
+        .split_last()
+        .ok_or_else(|| CliError::input(image.path.clone(), "bucket required"))?;
+    let key = match args.parse_format.as_str() {
+        "hex" => parse_hex(key_arg).ok_or_else(|| {
+            CliError::input(image.path.clone(), format!("invalid hex key {key_arg:?}"))
+        })?,
+        _ => key_arg.as_bytes().to_vec(),
+    };
+    if key.is_empty() {
+        return Err(CliError::input(image.path.clone(), "key required"));
+    }
+    let db = open_db(&image, MetaArg::Newest)?;
+    let bucket = nested_bucket(&image, &db, names)?;
+    let value = bucket
+        .get(&key)
+        .map_err(|e| bolt_err(&image, e))?
+        .ok_or_else(|| {
+            CliError::input(
+                image.path.clone(),
+                format!(
+                    "key not found for key: {} hex: \"{}\"",
+                    go_quote(&key),
+                    hex(&key)
+                ),
+            )
+        })?;
+    let redactor = Redactor {
+        show_secrets: args.show_secrets,
+    };
+    // Only a top-level bucket has etcd meaning (`key`, `authUsers`).
+    let top = names.first().map_or(&b""[..], |n| n.as_bytes());
+    let marker = if names.len() == 1 {
+        secret_marker(top, value, &redactor)
+    } else {
+        None
+    };
+    if args.json {
+        print_json(&serde_json::json!({
+            "schema": "etcd-autopsy/get/v1",
+            "bucket": names.iter().map(|b| JsonBytes::new(b.as_bytes())).collect::<Vec<_>>(),
+            "key": JsonBytes::new(&key),
+            "value": marker.is_none().then(|| JsonBytes::new(value)),
+            "redacted": marker.is_some(),
+        }))?;
+        return Ok(EXIT_OK);
+    }
+    let mut out = stdout();
+    match marker {
+        Some(m) => out.write_all(m.as_bytes())?,
+        None => out.write_all(&format_bytes(value, &args.format, stdout_is_terminal()))?,
+    }
+    out.write_all(b"\n")?;
+    out.flush()?;
+    Ok(EXIT_OK)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -14,7 +14,8 @@
 //!   password=%q, option=...`.
 //!
 //! Departures, all deliberate: values of keys under `/registry/secrets/` (and the password
-//! hashes of `authUsers`) are replaced by the redaction marker unless `--show-secrets`;
+//! hashes of `authUsers`: the whole raw value of a user with a password, the `password`
+//! field with `--decode`) are replaced by a redaction marker unless `--show-secrets`;
 //! etcd-dump-db prints role permissions as Go pointer addresses, which carry no
 //! information, so they are printed in protobuf text form; a value that cannot be decoded
 //! prints `<undecodable: ...>` where etcd-dump-db would panic.
@@ -22,7 +23,7 @@
 use super::open_image;
 use crate::error::{CliError, Result, EXIT_OK};
 use crate::output::{go_quote, print_json, sanitize, stdout, JsonBytes};
-use crate::redact::{Redactor, REDACTED};
+use crate::redact::{Redactor, REDACTED, REDACTED_USER};
 use bbolt_reader::{Bucket, Db};
 use etcd_mvcc::proto::{expect_bytes, expect_varint, FieldReader, Wire};
 use etcd_mvcc::revision::rev_lenient;
@@ -236,7 +237,8 @@ fn entry_line(
 ) -> (String, bool) {
     let secret_kv =
         bucket == b"key" && KeyValueRef::parse(value).is_ok_and(|kv| redactor.hides(kv.key));
-    let secret_user = bucket == b"authUsers" && !redactor.show_secrets;
+    // A user created with --no-password has nothing to hide.
+    let secret_user = bucket == b"authUsers" && redactor.hides_user(value);
     if decode {
         let decoded: Option<std::result::Result<String, String>> = match bucket {
             b"key" => Some(match (rev_text(key), KeyValueRef::parse(value)) {
@@ -307,11 +309,12 @@ fn entry_line(
         return (format!("key={}, value=\"\"", go_quote(key)), false);
     }
     if secret_kv || secret_user {
+        let marker = if secret_user { REDACTED_USER } else { REDACTED };
         return (
             format!(
                 "key={}, value={}",
                 go_quote(key),
-                go_quote(REDACTED.as_bytes())
+                go_quote(marker.as_bytes())
             ),
             true,
         );
