@@ -220,7 +220,8 @@ fn unknown_entry_type_warns_on_stderr_and_is_ignored() {
 fn goldens_hold_the_cases_the_issue_names() {
     // The \u0590-style escapes of unassigned code points, a password hash, the 3.4 layout.
     let g = |f: &str| std::fs::read_to_string(fixtures().join("goldens").join(f)).unwrap();
-    assert!(g("bbolt/k8s.get-key-rev44-ascii.out").contains("\\u0381"));
+    assert!(g("bbolt/k8s.get-key-rev4f-ascii.out").contains("\\u0381"));
+    assert!(g("bbolt/k8s.get-key-rev44-ascii.out").contains("\\ue66e"));
     assert!(g("etcd-dump-db/auth.iterate-bucket-authUsers-decode.out").contains("$2a$"));
     let logs = g("etcd-dump-logs/auth.out");
     assert!(logs.contains("WAL entries:\nlastIndex="));

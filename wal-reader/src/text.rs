@@ -6,20 +6,31 @@ use crate::pb::{self, NormalData, Scalar, Visit, Visitor};
 use crate::record::{EntryRef, EntryType};
 use prost::Message;
 
-/// Decides whether the value stored under a key is hidden, and what is printed instead.
+/// Decides whether the value stored under a key is hidden, and what is printed instead;
+/// and whether passwords are hidden.
 pub struct Redact<'r> {
     /// True when the value under this key must not be shown.
     pub hides: &'r dyn Fn(&[u8]) -> bool,
     /// Printed in place of a hidden value.
     pub marker: &'r str,
+    /// When set, every password field ([`is_password_field`]) prints this instead.
+    pub password_marker: Option<&'r str>,
 }
 
 impl std::fmt::Debug for Redact<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Redact")
             .field("marker", &self.marker)
+            .field("password_marker", &self.password_marker)
             .finish()
     }
+}
+
+/// Field names that hold a credential: the plaintext `password` of auth_user_add,
+/// auth_user_change_password and authenticate requests (3.4 proposes them as typed), the
+/// `hashedPassword` of later releases, and an authenticate request's `simple_token`.
+pub fn is_password_field(name: &str) -> bool {
+    matches!(name, "password" | "hashedPassword" | "simple_token")
 }
 
 /// Field names that hold a key, and the value fields they govern, within one message.
@@ -86,7 +97,13 @@ impl Visitor for TextWriter<'_, '_> {
                     (Some(r), Some(k)) if is_value_field(name) => (r.hides)(k),
                     _ => false,
                 };
-                if hidden {
+                let password = self
+                    .redact
+                    .and_then(|r| r.password_marker)
+                    .filter(|_| is_password_field(name));
+                if let Some(m) = password {
+                    push_proto_bytes(self.out, m.as_bytes());
+                } else if hidden {
                     push_proto_bytes(self.out, self.redact.map_or("", |r| r.marker).as_bytes());
                 } else {
                     push_proto_bytes(self.out, b);
@@ -415,10 +432,69 @@ mod tests {
         let red = Redact {
             hides: &hides,
             marker: "<redacted>",
+            password_marker: None,
         };
         let t = compact_text(&r, Some(&red));
         assert!(!t.contains("topsecret"));
         assert!(t.contains("<redacted>"));
+    }
+
+    fn auth_requests() -> Vec<pb::InternalRaftRequest> {
+        vec![
+            pb::InternalRaftRequest {
+                id: 5,
+                auth_user_add: Some(pb::AuthUserAddRequest {
+                    name: b"root".to_vec(),
+                    password: b"rootpw".to_vec(),
+                    hashed_password: b"$2a$10$abcdefghijklmnopqrstuv".to_vec(),
+                    options: Some(pb::UserAddOptions::default()),
+                }),
+                ..Default::default()
+            },
+            pb::InternalRaftRequest {
+                id: 6,
+                auth_user_change_password: Some(pb::AuthUserChangePasswordRequest {
+                    name: b"alice".to_vec(),
+                    password: b"alicepw2".to_vec(),
+                    hashed_password: b"$2a$10$zyxwvutsrqponmlkjihgfe".to_vec(),
+                }),
+                ..Default::default()
+            },
+        ]
+    }
+
+    #[test]
+    fn passwords_and_hashes_of_auth_requests_are_replaced() {
+        let none = |_: &[u8]| false;
+        let red = Redact {
+            hides: &none,
+            marker: "<redacted>",
+            password_marker: Some("<pw>"),
+        };
+        let add = compact_text(&auth_requests()[0], Some(&red));
+        assert_eq!(
+            add,
+            "ID:5 auth_user_add:<name:\"root\" password:\"<pw>\" options:<> hashedPassword:\"<pw>\" > "
+        );
+        let change = compact_text(&auth_requests()[1], Some(&red));
+        assert!(!change.contains("alicepw2") && !change.contains("$2a$"), "{change}");
+        assert_eq!(change.matches("<pw>").count(), 2);
+    }
+
+    #[test]
+    fn passwords_are_printed_when_no_password_marker_is_set() {
+        let none = |_: &[u8]| false;
+        let red = Redact {
+            hides: &none,
+            marker: "<redacted>",
+            password_marker: None,
+        };
+        let add = compact_text(&auth_requests()[0], Some(&red));
+        assert!(add.contains("password:\"rootpw\"") && add.contains("$2a$10$"));
+        // The records built here go through the WAL record encoder and back.
+        let data = prost::Message::encode_to_vec(&auth_requests()[1]);
+        let back = <pb::InternalRaftRequest as prost::Message>::decode(&data[..]).unwrap();
+        assert!(compact_text(&back, None).contains("alicepw2"));
     }
 
     #[test]

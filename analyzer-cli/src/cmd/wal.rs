@@ -2,12 +2,17 @@
 //! `snap <DATA-DIR>`: list its `.snap` files.
 //!
 //! Text output of `wal` follows etcd-dump-logs (etcd v3.4 `tools/etcd-dump-logs`): the
-//! `Snapshot:` block, `WAL metadata:`, `WAL entries: N`, `lastIndex=`, then one
+//! `Snapshot:` block, `WAL metadata:`, `WAL entries:`, `lastIndex=`, then one
 //! `term\tindex\ttype\tdata` row per entry (InternalRaftRequests in Go's compact text
-//! form), then `Entry types (...) count is : N`; findings (damage with segment file and
-//! byte offset) follow under `Findings:`. Entries shown are those etcd would replay on
-//! restart: after the newest usable snapshot, or from `--start-index` (inclusive) to
-//! `--end-index` (exclusive) over the whole log read from the first segment on.
+//! form), then `Entry types (...) count is : N` with no final newline, byte for byte as the
+//! 3.4 release prints them (fixtures/goldens/etcd-dump-logs). Findings (damage with segment
+//! file and byte offset) follow after a blank line under `Findings:`. Entries shown are
+//! those etcd would replay on restart: after the newest usable snapshot, or after
+//! `--start-index` (exclusive: etcd-dump-logs opens the WAL at that index as at a
+//! snapshot's) up to `--end-index` (exclusive) over the whole log read from the first
+//! segment on. An unknown `--entry-type` name is warned about on stderr and ignored, as
+//! etcd-dump-logs does (when no name is valid, no entry passes). Passwords and password
+//! hashes of auth requests are replaced by a marker unless `--show-secrets`.
 //!
 //! # JSON
 //! - `wal --json`: JSON lines. One object per entry: `{"term", "index", "type"
@@ -33,7 +38,7 @@
 
 use crate::error::{CliError, Result, EXIT_DAMAGE, EXIT_OK};
 use crate::output::{sanitize, JsonBytes};
-use crate::redact::{Redactor, REDACTED};
+use crate::redact::{Redactor, REDACTED, REDACTED_PASSWORD};
 use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -52,7 +57,8 @@ use wal_reader::{
 pub struct WalArgs {
     /// Data dir, member dir, or the `member/wal` directory itself.
     pub input: PathBuf,
-    /// First raft index to dump (inclusive). Default: after the newest usable snapshot.
+    /// Dump the entries after this raft index (exclusive, as etcd-dump-logs, which opens
+    /// the WAL there as at a snapshot). Default: after the newest usable snapshot.
     #[arg(long)]
     pub start_index: Option<u64>,
     /// Raft index to stop at (exclusive).
@@ -70,7 +76,7 @@ pub struct WalArgs {
     /// Print a summary instead of the entries.
     #[arg(long)]
     pub summary: bool,
-    /// Show values stored under /registry/secrets/.
+    /// Show values stored under /registry/secrets/, passwords and password hashes.
     #[arg(long)]
     pub show_secrets: bool,
     /// JSON lines (one per entry), or one JSON object with --summary.
@@ -114,7 +120,7 @@ fn locate(path: &Path) -> Result<(PathBuf, Option<PathBuf>)> {
 /// Runs `wal`; returns the exit status.
 pub fn run(args: &WalArgs) -> Result<u8> {
     let (wal_dir, snap_dir) = locate(&args.input)?;
-    let filters = parse_filters(args.entry_type.as_deref())?;
+    let filters = parse_filters(args.entry_type.as_deref());
     let wal = WalDir::open(&wal_dir)?;
     let snaps = match &snap_dir {
         Some(d) => Some(SnapDir::open(d)?),
@@ -159,7 +165,7 @@ pub fn run(args: &WalArgs) -> Result<u8> {
             .filter(|e| {
                 let i = e.entry.index;
                 let lo = match args.start_index {
-                    Some(s) => i >= s,
+                    Some(s) => i > s,
                     None => i > rv.snapshot_index,
                 };
                 lo && args.end_index.is_none_or(|end| i < end)
@@ -176,20 +182,31 @@ pub fn run(args: &WalArgs) -> Result<u8> {
     Ok(if damage { EXIT_DAMAGE } else { EXIT_OK })
 }
 
-fn parse_filters(s: Option<&str>) -> Result<Vec<DumpFilter>> {
+/// The `--entry-type` filters. As etcd-dump-logs: the list is split at commas (names are
+/// not trimmed), an unknown name is warned about on stderr and ignored, and when names were
+/// given but none is valid, no entry passes (`None` means "no filter given").
+fn parse_filters(s: Option<&str>) -> Option<Vec<DumpFilter>> {
+    let s = s.filter(|s| !s.is_empty())?;
     let mut out = Vec::new();
-    for name in s.unwrap_or("").split(',').filter(|x| !x.is_empty()) {
-        match DumpFilter::parse(name.trim()) {
+    for name in s.split(',') {
+        match DumpFilter::parse(name) {
             Some(f) => out.push(f),
-            None => {
-                return Err(CliError::Other(format!(
-                    "--entry-type: [{name}] is not a valid entry type; use one or more of: {}",
-                    text::DUMP_FILTER_NAMES.join(", ")
-                )))
-            }
+            None => eprintln!(
+                "warning: [{}] is not a valid entry-type, ignored. Please set entry-type to one or more of: {}",
+                sanitize(name.as_bytes()),
+                text::DUMP_FILTER_NAMES.join(", ")
+            ),
         }
     }
-    Ok(out)
+    Some(out)
+}
+
+/// True when entry `d` passes `--entry-type` (all pass when none was given).
+fn passes(d: &DecodedEntry, filters: &Option<Vec<DumpFilter>>) -> bool {
+    match filters {
+        None => text::dump_filter_passes(d, &[]),
+        Some(f) => !f.is_empty() && text::dump_filter_passes(d, f),
+    }
 }
 
 fn hides(r: Redactor) -> impl Fn(&[u8]) -> bool {
@@ -201,7 +218,7 @@ fn dump(
     args: &WalArgs,
     scan: &WalScan<'_>,
     selected: &[&LogEntry<'_>],
-    filters: &[DumpFilter],
+    filters: &Option<Vec<DumpFilter>>,
     findings: &[Finding],
     redactor: Redactor,
     loaded: Option<&SnapFile>,
@@ -245,7 +262,8 @@ fn dump(
         hs.commit,
         text::id_hex(hs.vote)
     )?;
-    writeln!(out, "WAL entries: {}", selected.len())?;
+    // 3.4 prints no count here (the count is in --summary).
+    writeln!(out, "WAL entries:")?;
     match selected.last() {
         Some(e) => writeln!(out, "lastIndex={}", e.entry.index)?,
         None => writeln!(out, "lastIndex=")?,
@@ -255,12 +273,13 @@ fn dump(
     let red = Redact {
         hides: &h,
         marker: REDACTED,
+        password_marker: (!redactor.show_secrets).then_some(REDACTED_PASSWORD),
     };
     let bar = crate::progress::bar(selected.len() as u64, "entries", false);
     let mut count = 0u64;
     for (n, e) in selected.iter().enumerate() {
         let d = DecodedEntry::decode(&e.entry);
-        if text::dump_filter_passes(&d, filters) {
+        if passes(&d, filters) {
             count += 1;
             let row = text::dump_row(&e.entry, &d, Some(&red));
             // dump_row escapes everything taken from the WAL; only its own tabs remain.
@@ -271,8 +290,12 @@ fn dump(
         }
     }
     bar.finish_and_clear();
-    let names = args.entry_type.as_deref().unwrap_or("");
-    writeln!(out, "\nEntry types ({names}) count is : {count}")?;
+    let names = sanitize(args.entry_type.as_deref().unwrap_or("").as_bytes());
+    // etcd-dump-logs ends here, without a newline.
+    write!(out, "\nEntry types ({names}) count is : {count}")?;
+    if !findings.is_empty() || scan.stopped_at.is_some() {
+        writeln!(out)?;
+    }
     if !findings.is_empty() {
         writeln!(out, "\nFindings:")?;
         for f in findings {
@@ -363,7 +386,9 @@ impl Visitor for JsonVisitor {
                 }
                 let hidden = text::is_value_field(name)
                     && self.key.as_deref().is_some_and(|k| self.redactor.hides(k));
-                if hidden {
+                if text::is_password_field(name) && !self.redactor.show_secrets {
+                    json!({ "redacted": REDACTED_PASSWORD })
+                } else if hidden {
                     json!({ "redacted": REDACTED })
                 } else {
                     bytes_json(b)
@@ -423,14 +448,14 @@ pub fn entry_json(
 fn json_lines(
     scan: &WalScan<'_>,
     selected: &[&LogEntry<'_>],
-    filters: &[DumpFilter],
+    filters: &Option<Vec<DumpFilter>>,
     findings: &[Finding],
     redactor: Redactor,
 ) -> Result<()> {
     let mut out = crate::output::stdout();
     for e in selected {
         let d = DecodedEntry::decode(&e.entry);
-        if !text::dump_filter_passes(&d, filters) {
+        if !passes(&d, filters) {
             continue;
         }
         serde_json::to_writer(&mut out, &entry_json(scan, e, &d, redactor))?;
