@@ -1,4 +1,4 @@
-//! The bbolt layer: `info`, `buckets`, `stats`, `pages`, `page`, `keys`, `get`, `check`.
+//! The bbolt layer: `info`, `buckets`, `stats`, `pages`, `page`, `keys`, `bbolt-get`, `check`.
 //!
 //! These commands read the bbolt file as bbolt sees it and know nothing of etcd (apart
 //! from redacting Secret values in `page`). Every DB argument may be a data dir, a
@@ -1171,12 +1171,12 @@ pub struct KeysArgs {
     pub json: bool,
 }
 
-/// `get <DB> <BUCKET>... <KEY>`: one value, as `bbolt get` (v1.3.7) prints it.
+/// `bbolt-get <DB> <BUCKET>... <KEY>`: one value, as `bbolt get` (v1.3.7) prints it.
 ///
 /// `--parse-format` (`ascii-encoded`: the key as given, `hex`) reads KEY; `--format` as for
 /// `keys`. A value that is a Secret (a `key`-bucket KeyValue under /registry/secrets/) or a
 /// password hash (an `authUsers` record of a user with a password) prints the redaction
-/// marker unless `--show-secrets`. JSON: `{"schema": "etcd-autopsy/get/v1", "bucket":
+/// marker unless `--show-secrets`. JSON: `{"schema": "etcd-autopsy/bbolt-get/v1", "bucket":
 /// [bytes...], "key": bytes, "value": bytes | null (redacted), "redacted": bool}`. Exit
 /// status: 0; 2 when unreadable, a bucket is missing or the key is not found.
 #[derive(Debug, clap::Args)]
@@ -1327,7 +1327,7 @@ pub fn run_get(args: &GetArgs) -> Result<u8> {
     };
     if args.json {
         print_json(&serde_json::json!({
-            "schema": "etcd-autopsy/get/v1",
+            "schema": "etcd-autopsy/bbolt-get/v1",
             "bucket": names.iter().map(|b| JsonBytes::new(b.as_bytes())).collect::<Vec<_>>(),
             "key": JsonBytes::new(&key),
             "value": marker.is_none().then(|| JsonBytes::new(value)),
