@@ -29,7 +29,8 @@ fn wal_text_and_json_hide_auth_request_passwords_unless_asked() {
     assert_hidden("wal", &text, &PLAINTEXT);
     // root and alice were added with a password, alice's was changed: three markers.
     assert_eq!(
-        text.matches(&format!("password:\"{PASSWORD_MARKER}\"")).count(),
+        text.matches(&format!("password:\"{PASSWORD_MARKER}\""))
+            .count(),
         3
     );
     assert!(text.contains("auth_user_add:<name:\"bob\" options:<no_password:true > >"));
@@ -48,7 +49,10 @@ fn wal_text_and_json_hide_auth_request_passwords_unless_asked() {
 #[test]
 fn db_commands_hide_password_hashes_unless_asked() {
     let d = auth_data();
-    let db = fixtures().join("auth/data/member/snap/db").display().to_string();
+    let db = fixtures()
+        .join("auth/data/member/snap/db")
+        .display()
+        .to_string();
     let cases: Vec<Vec<&str>> = vec![
         vec!["iterate-bucket", &d, "authUsers"],
         vec!["iterate-bucket", &d, "authUsers", "--decode"],
@@ -91,7 +95,10 @@ fn raw_user_marker_names_the_password_and_a_user_without_one_is_shown() {
     )
     .unwrap();
     assert!(golden.lines().any(|l| l == *bob));
-    let alice = lines.iter().find(|l| l.starts_with("key=\"alice\"")).unwrap();
+    let alice = lines
+        .iter()
+        .find(|l| l.starts_with("key=\"alice\""))
+        .unwrap();
     assert!(alice.contains("password hash"), "{alice}");
 }
 
@@ -118,7 +125,10 @@ fn a_live_etcd_user_add_and_passwd_are_redacted_in_the_wal() {
     }
     let (_, shown, _) = run(&["wal", "--show-secrets", &d]);
     for s in secrets {
-        assert!(shown.contains(s), "the WAL holds {s:?} in plaintext: {shown}");
+        assert!(
+            shown.contains(s),
+            "the WAL holds {s:?} in plaintext: {shown}"
+        );
     }
     let (_, users, _) = run(&["iterate-bucket", &d, "authUsers", "--decode"]);
     assert!(users.contains("user=\"carol\""), "{users}");

@@ -477,7 +477,10 @@ mod tests {
             "ID:5 auth_user_add:<name:\"root\" password:\"<pw>\" options:<> hashedPassword:\"<pw>\" > "
         );
         let change = compact_text(&auth_requests()[1], Some(&red));
-        assert!(!change.contains("alicepw2") && !change.contains("$2a$"), "{change}");
+        assert!(
+            !change.contains("alicepw2") && !change.contains("$2a$"),
+            "{change}"
+        );
         assert_eq!(change.matches("<pw>").count(), 2);
     }
 

@@ -640,7 +640,7 @@ fn stats_table(
         writeln!(
             out,
             "{:<20} {:>10} {:>5} {:>8} {:>8} {:>8} {:>8} {:>12} {:>12}",
-            path_text(&w, i),
+            path_text(w, i),
             s.keys,
             s.depth,
             s.branch_pages,
@@ -1263,7 +1263,7 @@ pub fn run_keys(args: &KeysArgs) -> Result<u8> {
 
 /// Decodes a `--parse-format hex` key: pairs of hex digits.
 fn parse_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
