@@ -32,6 +32,23 @@ pub fn user_has_password(value: &[u8]) -> bool {
     found
 }
 
+/// True when a value of unknown bucket (a leaf of `bbolt page`) looks like an authUsers
+/// record holding a password hash: it decodes as authpb.User with a name and a `password`
+/// in bcrypt's `$2?$` form (what etcd stores).
+pub fn looks_like_user_with_hash(value: &[u8]) -> bool {
+    use wal_reader::wire::{Fields, Value};
+    let (mut name, mut hash) = (false, false);
+    for field in Fields::new(value) {
+        match field {
+            Ok((1, Value::Len(b))) => name = !b.is_empty(),
+            Ok((2, Value::Len(b))) => hash = b.starts_with(b"$2") && b.len() >= 50,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+    name && hash
+}
+
 /// True when the value stored under `key` must be redacted.
 pub fn is_secret_key(key: &[u8]) -> bool {
     key.starts_with(SECRET_PREFIX)
@@ -90,5 +107,16 @@ mod tests {
         );
         assert!(!Redactor { show_secrets: true }.hides_user(&alice));
         assert!(!REDACTED_USER.contains("/registry/secrets/"));
+        assert!(
+            !looks_like_user_with_hash(&alice),
+            "a short password is not a bcrypt hash"
+        );
+        let mut carol = vec![0x0a, 5];
+        carol.extend_from_slice(b"carol");
+        carol.extend_from_slice(&[0x12, 60]);
+        carol.extend_from_slice(b"$2a$10$");
+        carol.extend_from_slice(&[b'x'; 53]);
+        assert!(looks_like_user_with_hash(&carol));
+        assert!(!looks_like_user_with_hash(&bob));
     }
 }

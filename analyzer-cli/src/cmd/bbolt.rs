@@ -838,6 +838,20 @@ fn is_secret_value(value: &[u8]) -> bool {
     etcd_mvcc::KeyValueRef::parse(value).is_ok_and(|kv| crate::redact::is_secret_key(kv.key))
 }
 
+/// The marker `page` prints instead of a leaf value, which may belong to any bucket: a
+/// Secret's KeyValue, or what looks like an authUsers record with a bcrypt hash.
+fn page_value_marker(value: &[u8], redactor: &Redactor) -> Option<&'static str> {
+    if redactor.show_secrets {
+        None
+    } else if is_secret_value(value) {
+        Some(crate::redact::REDACTED)
+    } else if crate::redact::looks_like_user_with_hash(value) {
+        Some(crate::redact::REDACTED_USER)
+    } else {
+        None
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct ItemJson {
     key: JsonBytes,
@@ -968,7 +982,7 @@ fn describe_page(db: &Db<'_>, pgid: Pgid, redactor: &Redactor) -> PageJson {
                         });
                     }
                     Ok(el) => {
-                        let hide = !redactor.show_secrets && is_secret_value(el.value);
+                        let hide = page_value_marker(el.value, redactor).is_some();
                         pj.items.push(ItemJson {
                             key: JsonBytes::new(el.key),
                             value: (!hide).then(|| JsonBytes::new(el.value)),
@@ -1103,8 +1117,8 @@ pub fn run_page(args: &PageArgs) -> Result<u8> {
                             .get(8..16)
                             .map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])));
                         format!("<pgid={root},seq={seq}>")
-                    } else if !redactor.show_secrets && is_secret_value(el.value) {
-                        crate::redact::REDACTED.to_string()
+                    } else if let Some(m) = page_value_marker(el.value, &redactor) {
+                        m.to_string()
                     } else {
                         format_value(el.value, &args.format_value)
                     };
