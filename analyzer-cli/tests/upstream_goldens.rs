@@ -177,7 +177,7 @@ fn check_tool(tool: &str) {
     }
     assert!(
         failures.is_empty(),
-        "{} of {} {tool} goldens differ:\n{}",
+        "{} differences over {} {tool} goldens:\n{}",
         failures.len(),
         goldens.len(),
         failures.join("\n")
