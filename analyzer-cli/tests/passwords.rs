@@ -169,7 +169,7 @@ fn page_hides_hashes_on_authusers_leaf_pages_of_their_own() {
         vec!["page", &d, "--all"],
         vec!["page", &d, "--all", "--format-value", "ascii-encoded"],
         vec!["page", &d, "--all", "--json"],
-        vec!["get", &d, "authUsers", "user007"],
+        vec!["bbolt-get", &d, "authUsers", "user007"],
         vec!["iterate-bucket", &d, "authUsers"],
     ] {
         let (code, out, err) = run(&args);

@@ -43,7 +43,7 @@ fn no_command_changes_or_adds_a_file_in_the_member_it_reads() {
         vec!["pages", d],
         vec!["page", d, "2"],
         vec!["keys", d, "meta"],
-        vec!["get", d, "meta", "consistent_index"],
+        vec!["bbolt-get", d, "meta", "consistent_index"],
         vec!["info", "--detail", d],
         vec!["stats", "--detail", d],
         vec!["check", d],

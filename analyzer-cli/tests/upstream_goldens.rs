@@ -228,3 +228,18 @@ fn goldens_hold_the_cases_the_issue_names() {
     assert!(!logs.ends_with('\n'));
     assert!(Path::new(&fixtures().join("goldens/manifest.tsv")).exists());
 }
+
+#[test]
+fn bbolt_get_refuses_a_bad_hex_key_as_a_usage_error_and_a_missing_key_as_bbolt_words_it() {
+    let db = fixtures().join("k8s/data/member/snap/db");
+    let d = db.display().to_string();
+    let (code, _, _) = run(&["bbolt-get", "--parse-format", "hex", &d, "meta", "zz"]);
+    assert_eq!(code, 64);
+    let (code, out, err) = run(&["bbolt-get", &d, "meta", "no\x01such"]);
+    assert_eq!(code, 2);
+    assert!(out.is_empty());
+    assert!(
+        err.contains("key not found for key: \"no\\x01such\" hex: \"6e6f0173756368\""),
+        "{err}"
+    );
+}

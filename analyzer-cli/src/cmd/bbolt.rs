@@ -600,10 +600,10 @@ pub fn run_stats(args: &StatsArgs) -> Result<u8> {
         // Keep stdout exactly bbolt's; damage is still reported, on stderr.
         out.flush()?;
         if !w.findings.is_empty() {
-            eprintln!(
+            crate::output::note(&format!(
                 "warning: {} findings while walking; run `etcd-autopsy check`",
                 w.findings.len()
-            );
+            ));
         }
         return Ok(code);
     }
@@ -1305,15 +1305,19 @@ pub fn run_get(args: &GetArgs) -> Result<u8> {
         .path
         .split_last()
         .ok_or_else(|| CliError::input(image.path.clone(), "bucket required"))?;
+    // A key that cannot be parsed is a wrong command line (exit 64), not unreadable input.
     let key = match args.parse_format.as_str() {
-        "hex" => parse_hex(key_arg).ok_or_else(|| {
-            CliError::input(image.path.clone(), format!("invalid hex key {key_arg:?}"))
-        })?,
-        _ => key_arg.as_bytes().to_vec(),
+        "hex" => parse_hex(key_arg),
+        _ => Some(key_arg.as_bytes().to_vec()),
     };
-    if key.is_empty() {
-        return Err(CliError::input(image.path.clone(), "key required"));
-    }
+    let Some(key) = key.filter(|k| !k.is_empty()) else {
+        eprintln!(
+            "etcd-autopsy: bbolt-get: key required ({} as {})",
+            sanitize(key_arg.as_bytes()),
+            args.parse_format
+        );
+        return Ok(crate::error::EXIT_USAGE);
+    };
     let db = open_db(&image, MetaArg::Newest)?;
     let bucket = nested_bucket(&image, &db, names)?;
     let value = bucket

@@ -191,11 +191,11 @@ fn parse_filters(s: Option<&str>) -> Option<Vec<DumpFilter>> {
     for name in s.split(',') {
         match DumpFilter::parse(name) {
             Some(f) => out.push(f),
-            None => eprintln!(
+            None => crate::output::note(&format!(
                 "warning: [{}] is not a valid entry-type, ignored. Please set entry-type to one or more of: {}",
                 sanitize(name.as_bytes()),
                 text::DUMP_FILTER_NAMES.join(", ")
-            ),
+            )),
         }
     }
     Some(out)
