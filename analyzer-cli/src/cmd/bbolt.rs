@@ -1277,7 +1277,7 @@ pub fn run_keys(args: &KeysArgs) -> Result<u8> {
 
 /// Decodes a `--parse-format hex` key: pairs of hex digits.
 fn parse_hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
+    if s.len() & 1 != 0 {
         return None;
     }
     (0..s.len())
