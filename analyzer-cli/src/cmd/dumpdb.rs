@@ -15,10 +15,10 @@
 //!
 //! Departures, all deliberate: values of keys under `/registry/secrets/` (and the password
 //! hashes of `authUsers`: the whole raw value of a user with a password, the `password`
-//! field with `--decode`) are replaced by a redaction marker unless `--show-secrets`;
-//! etcd-dump-db prints role permissions as Go pointer addresses, which carry no
-//! information, so they are printed in protobuf text form; a value that cannot be decoded
-//! prints `<undecodable: ...>` where etcd-dump-db would panic.
+//! field with `--decode`) are replaced by a redaction marker unless `--show-secrets`; a
+//! value that cannot be decoded prints `<undecodable: ...>` where etcd-dump-db would panic.
+//! Role permissions print in protobuf text form, as etcd-dump-db's `%v` of
+//! `[]*authpb.Permission` does (the pointer type has a `String()` method).
 
 use super::open_image;
 use crate::error::{CliError, Result, EXIT_OK};
