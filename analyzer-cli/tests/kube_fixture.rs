@@ -108,7 +108,10 @@ fn export_of_the_kube_fixture_equals_the_live_members_keys() {
     let (code, got, _, _) = export(&[s(&data), "--show-secrets"]);
     assert_eq!(code, 0);
     assert_eq!(got.len(), want.len());
-    let diff = got.keys().chain(want.keys()).find(|k| got.get(*k) != want.get(*k));
+    let diff = got
+        .keys()
+        .chain(want.keys())
+        .find(|k| got.get(*k) != want.get(*k));
     assert_eq!(diff.map(|k| String::from_utf8_lossy(k).into_owned()), None);
 }
 
