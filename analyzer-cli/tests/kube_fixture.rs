@@ -123,3 +123,24 @@ fn check_of_the_kube_fixture_is_clean() {
     assert_eq!(v["ok"], true);
     assert!(v["findings"].as_array().unwrap().is_empty(), "{v}");
 }
+
+#[test]
+fn truth_k8s_per_key_figures_equal_an_independent_reading_of_the_stored_values() {
+    // fixtures/lib/kube_check.py decodes every live value of truth/kvs.json with its own
+    // protobuf, JSON and CBOR walkers and compares encoding, kind, names and byte figures
+    // with truth-k8s.json (no code shared with the generator or with this crate).
+    let script = fixtures().join("lib/kube_check.py");
+    let out = std::process::Command::new("python3")
+        .arg(&script)
+        .arg("values")
+        .arg(fixtures().join("kube"))
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("340 live values"));
+}
