@@ -1,5 +1,6 @@
-//! The space predictions against what real etcd 3.4 does: a copy of a fixture's data dir is
-//! started with etcd (127.0.0.1, ports 24400-24499, a temp dir, stopped by PID),
+//! The space predictions against what real etcd does: a copy of a fixture's data dir is
+//! started with the etcd that wrote it (3.4 on ports 24400-24499, 3.5.1 on 25150-25159;
+//! 127.0.0.1, a temp dir, stopped by PID),
 //! defragmented, compacted at its newest revision and defragmented again; its dbSize must match `space`'s
 //! `compaction.predicted_size_after` within 5% (and `predicted_defrag_size` for defrag
 //! alone). Skipped when no etcd binary is installed.
@@ -11,8 +12,9 @@ use serde_json::Value;
 use std::net::TcpListener;
 use std::path::PathBuf;
 
-const PORT_BASE: u16 = 24400;
-const PORT_LAST: u16 = 24499;
+/// Client/peer port ranges: (first, last) for 3.4, and for 3.5.1.
+const PORTS_V34: (u16, u16) = (24400, 24499);
+const PORTS_V35: (u16, u16) = (25150, 25159);
 
 fn which(bin: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|p| {
@@ -22,9 +24,10 @@ fn which(bin: &str) -> Option<PathBuf> {
     })
 }
 
-/// A client port in this test's range whose peer port (the next one) is free as well.
-fn free_port_pair() -> u16 {
-    let mut p = PORT_BASE + (std::process::id() % 40) as u16 * 2;
+/// A client port in `range` whose peer port (the next one) is free as well.
+fn free_port_pair((base, last): (u16, u16)) -> u16 {
+    let pairs = (last - base + 1) / 2;
+    let mut p = base + (std::process::id() % u32::from(pairs)) as u16 * 2;
     loop {
         if TcpListener::bind(("127.0.0.1", p)).is_ok()
             && TcpListener::bind(("127.0.0.1", p + 1)).is_ok()
@@ -32,8 +35,8 @@ fn free_port_pair() -> u16 {
             return p;
         }
         p += 2;
-        if p + 1 > PORT_LAST {
-            p = PORT_BASE;
+        if p + 1 > last {
+            p = base;
         }
     }
 }
@@ -57,10 +60,20 @@ fn check(scenario: &str) {
         .unwrap_or("default")
         .to_string();
 
-    let tmp = scratch(scenario);
+    let release = Release::of_scenario(scenario);
+    if !release.available() {
+        eprintln!("note: etcd of {release:?} not installed; {scenario} skipped");
+        return;
+    }
+    let tmp = scratch(&scenario.replace('/', "_"));
     copy_dir(&src, &tmp.join("data"));
-    let client = free_port_pair();
-    let etcd = Etcd::start(
+    let ports = match release {
+        Release::V34 => PORTS_V34,
+        Release::V35 => PORTS_V35,
+    };
+    let client = free_port_pair(ports);
+    let etcd = Etcd::start_release(
+        release,
         &name,
         &tmp.join("data"),
         client,
@@ -95,7 +108,7 @@ fn defrag_and_compaction_predictions_match_real_etcd() {
         eprintln!("note: etcd not installed; skipped");
         return;
     }
-    for s in ["k8s", "nospace", "many-snaps"] {
+    for s in ["k8s", "nospace", "many-snaps", "v3.5/k8s", "v3.5/nospace"] {
         check(s);
     }
 }

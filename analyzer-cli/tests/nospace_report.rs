@@ -107,10 +107,10 @@ fn report_on_a_bare_db_file_takes_the_member_from_the_members_bucket() {
 
 #[test]
 fn each_cluster_member_is_identified_from_its_own_wal() {
-    for m in ["m1", "m2", "m3"] {
-        let dir = fixtures().join("cluster").join(m);
-        let Some(t) = truth(&format!("cluster/{m}")) else {
-            eprintln!("note: fixture cluster/{m} not generated; skipped");
+    for m in and_v35(&["cluster/m1", "cluster/m2", "cluster/m3"]) {
+        let dir = fixtures().join(&m);
+        let Some(t) = truth(&m) else {
+            eprintln!("note: fixture {m} not generated; skipped");
             continue;
         };
         let (_, json, _) = run(&["report", "--json", dir.join("data").to_str().unwrap()]);
@@ -123,16 +123,25 @@ fn each_cluster_member_is_identified_from_its_own_wal() {
 
 #[test]
 fn a_killed_member_shows_the_wal_entries_its_db_has_not_applied() {
-    let Some(t) = truth("killed") else {
-        eprintln!("note: fixture killed not generated; skipped");
-        return;
-    };
-    let data = fixtures().join("killed/data");
-    let (_, json, _) = run(&["report", "--json", data.to_str().unwrap()]);
-    let v: Value = serde_json::from_str(&json).unwrap();
-    let ci = v["consistent_index"].as_u64().unwrap();
-    let commit = v["wal"]["commit"].as_u64().unwrap();
-    assert_eq!(v["wal"]["entries_after_db"].as_u64().unwrap(), commit - ci);
-    // Every acknowledged write is either in the db or in the WAL ahead of it.
-    assert!(v["revision"].as_i64().unwrap() <= t["last_acked_revision"].as_i64().unwrap());
+    for sc in and_v35(&["killed"]) {
+        let Some(t) = truth(&sc) else {
+            eprintln!("note: fixture {sc} not generated; skipped");
+            continue;
+        };
+        let data = fixtures().join(&sc).join("data");
+        let (_, json, _) = run(&["report", "--json", data.to_str().unwrap()]);
+        let v: Value = serde_json::from_str(&json).unwrap();
+        let ci = v["consistent_index"].as_u64().unwrap();
+        let commit = v["wal"]["commit"].as_u64().unwrap();
+        assert_eq!(
+            v["wal"]["entries_after_db"].as_u64().unwrap(),
+            commit - ci,
+            "{sc}"
+        );
+        // Every acknowledged write is either in the db or in the WAL ahead of it.
+        assert!(
+            v["revision"].as_i64().unwrap() <= t["last_acked_revision"].as_i64().unwrap(),
+            "{sc}"
+        );
+    }
 }

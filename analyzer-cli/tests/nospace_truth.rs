@@ -1,4 +1,4 @@
-//! `prefixes`, `hash`, `status` and `space` on the fixtures made by real etcd 3.4,
+//! `prefixes`, `hash`, `status` and `space` on the fixtures made by real etcd 3.4 and 3.5.1,
 //! compared with what the live etcd reported before it was stopped (truth.json).
 //! Scenarios whose fixture has not been generated are skipped with a note; `k8s` is
 //! committed and always checked.
@@ -11,14 +11,16 @@ use serde_json::Value;
 /// (scenario, data argument, truth) for every generated scenario of a live member.
 fn scenarios() -> Vec<(String, String, Value)> {
     let mut out = Vec::new();
-    for s in [
+    let mut names = and_v35(&[
         "k8s",
         "k8s-defrag",
         "nospace",
         "many-snaps",
         "snapshot",
         "killed",
-    ] {
+    ]);
+    names.push("v3.5/restored".into());
+    for s in &names {
         let data = fixtures().join(s).join("data");
         let (Some(t), true) = (truth(s), data.is_dir()) else {
             eprintln!("note: fixture {s} not generated; skipped");
@@ -26,14 +28,16 @@ fn scenarios() -> Vec<(String, String, Value)> {
         };
         out.push((s.to_string(), data.display().to_string(), t));
     }
-    for m in ["m1", "m2", "m3"] {
-        let dir = fixtures().join("cluster").join(m);
-        if let (true, Some(t)) = (dir.join("data").is_dir(), truth(&format!("cluster/{m}"))) {
-            out.push((
-                format!("cluster/{m}"),
-                dir.join("data").display().to_string(),
-                t,
-            ));
+    for c in ["cluster", "v3.5/cluster"] {
+        for m in ["m1", "m2", "m3"] {
+            let dir = fixtures().join(c).join(m);
+            if let (true, Some(t)) = (dir.join("data").is_dir(), truth(&format!("{c}/{m}"))) {
+                out.push((
+                    format!("{c}/{m}"),
+                    dir.join("data").display().to_string(),
+                    t,
+                ));
+            }
         }
     }
     assert!(

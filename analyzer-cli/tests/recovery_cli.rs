@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 /// (scenario, input for the db, truth/kvs.json)
 fn live_fixtures() -> Vec<(String, PathBuf, PathBuf)> {
     let mut out = Vec::new();
-    for sc in [
+    let mut names = and_v35(&[
         "k8s",
         "k8s-defrag",
         "nospace",
@@ -21,19 +21,23 @@ fn live_fixtures() -> Vec<(String, PathBuf, PathBuf)> {
         "cluster/m1",
         "cluster/m2",
         "cluster/m3",
-    ] {
+    ]);
+    names.push("v3.5/restored".into());
+    for sc in &names {
         let d = fixtures().join(sc);
         if d.join("data").is_dir() && d.join("truth/kvs.json").is_file() {
             out.push((sc.to_string(), d.join("data"), d.join("truth/kvs.json")));
         }
     }
-    let snap = fixtures().join("snapshot");
-    if snap.join("snapshot.db").is_file() && snap.join("truth/kvs.json").is_file() {
-        out.push((
-            "snapshot".into(),
-            snap.join("snapshot.db"),
-            snap.join("truth/kvs.json"),
-        ));
+    for sc in ["snapshot", "v3.5/restored"] {
+        let snap = fixtures().join(sc);
+        if snap.join("snapshot.db").is_file() && snap.join("truth/kvs.json").is_file() {
+            out.push((
+                format!("{sc}/snapshot.db"),
+                snap.join("snapshot.db"),
+                snap.join("truth/kvs.json"),
+            ));
+        }
     }
     assert!(
         !out.is_empty(),
@@ -119,7 +123,7 @@ fn export_at_an_older_revision_shows_keys_deleted_later_and_refuses_compacted_on
 #[test]
 fn check_of_a_healthy_data_dir_is_clean() {
     for (name, input, _) in live_fixtures() {
-        if name == "snapshot" {
+        if name.ends_with("snapshot.db") {
             continue;
         }
         let (code, v) = run_json(&["check", s(&input), "--json"]);
@@ -132,17 +136,23 @@ fn check_of_a_healthy_data_dir_is_clean() {
         assert_eq!(text.trim().lines().last(), Some("OK"), "{name}: {text}");
         assert!(text.contains("verdict: healthy"), "{name}: {text}");
     }
-    // The killed member too: its db lags the WAL, which etcd replays on start.
-    let killed = fixtures().join("killed/data");
-    if killed.is_dir() {
+    // The killed members too: their db lags the WAL, which etcd replays on start.
+    for sc in ["killed", "v3.5/killed"] {
+        let killed = fixtures().join(sc).join("data");
+        if !killed.is_dir() {
+            continue;
+        }
         let (code, v) = run_json(&["check", s(&killed), "--json"]);
-        assert_eq!(code, 0, "{v}");
+        assert_eq!(code, 0, "{sc}: {v}");
         let notes = v["member"]["notes"].as_array().unwrap();
         assert!(
             notes.iter().any(|n| n["kind"] == "unapplied_entries"),
-            "{v}"
+            "{sc}: {v}"
         );
-        assert!(v["member"]["unapplied_committed_entries"].as_u64().unwrap() > 0);
+        assert!(
+            v["member"]["unapplied_committed_entries"].as_u64().unwrap() > 0,
+            "{sc}"
+        );
     }
 }
 
@@ -283,16 +293,27 @@ fn check_finds_a_db_from_another_member_and_a_db_behind_the_snapshot() {
     assert!(kinds.iter().any(|k| k == "db_behind_snapshot"), "{r}");
 }
 
-fn cluster() -> Option<Vec<PathBuf>> {
+/// The data dirs of the 3-member cluster fixture `dir` ("cluster" or "v3.5/cluster").
+fn cluster_at(dir: &str) -> Option<Vec<PathBuf>> {
     let ms: Vec<PathBuf> = (1..=3)
-        .map(|i| fixtures().join(format!("cluster/m{i}/data")))
+        .map(|i| fixtures().join(format!("{dir}/m{i}/data")))
         .collect();
     ms.iter().all(|m| m.is_dir()).then_some(ms)
 }
 
+fn cluster() -> Option<Vec<PathBuf>> {
+    cluster_at("cluster")
+}
+
 #[test]
 fn members_of_the_cluster_fixture_agree_and_hash_as_etcd_did() {
-    let Some(ms) = cluster() else { return };
+    for dir in ["cluster", "v3.5/cluster"] {
+        let Some(ms) = cluster_at(dir) else { continue };
+        members_agree_and_hash_as_etcd_did(dir, &ms);
+    }
+}
+
+fn members_agree_and_hash_as_etcd_did(dir: &str, ms: &[PathBuf]) {
     let args: Vec<&str> = ["members", "--json"]
         .into_iter()
         .chain(ms.iter().map(|m| s(m)))
@@ -303,7 +324,7 @@ fn members_of_the_cluster_fixture_agree_and_hash_as_etcd_did() {
     assert_eq!(r["most_committed"].as_array().unwrap().len(), 3, "{r}");
     for (i, row) in r["members"].as_array().unwrap().iter().enumerate() {
         let t: Value = serde_json::from_slice(
-            &std::fs::read(fixtures().join(format!("cluster/m{}/truth.json", i + 1))).unwrap(),
+            &std::fs::read(fixtures().join(format!("{dir}/m{}/truth.json", i + 1))).unwrap(),
         )
         .unwrap();
         assert_eq!(row["member_id_hex"], t["member_id_hex"]);

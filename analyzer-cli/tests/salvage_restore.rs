@@ -1,4 +1,6 @@
-//! `salvage` output restores with the real etcd 3.4 and serves exactly the salvaged keys.
+//! `salvage` output restores with the real etcd and serves exactly the salvaged keys (3.4
+//! with `etcdctl snapshot restore`; the 3.5.1 fixtures with 3.5.1's `etcdutl snapshot
+//! restore` and etcd 3.5.1 on ports 25170-25179).
 //!
 //! For every fixture db (healthy scenarios, the damaged variants listed in
 //! fixtures/damaged/manifest.json, and damage this test derives itself from the k8s
@@ -20,32 +22,43 @@ use std::path::{Path, PathBuf};
 /// First port of this test's range; each case takes a client and a peer port.
 const PORT_BASE: u16 = 24100;
 const PORT_LAST: u16 = 24199;
+/// The same for the cases run with etcd 3.5.1.
+const PORT_BASE_V35: u16 = 25170;
+const PORT_LAST_V35: u16 = 25179;
 
-/// Restores `db` into `dir/restored` and starts etcd on it.
-fn restore_and_start(db: &Path, dir: &Path, client_port: u16) -> Etcd {
+/// Restores `db` into `dir/restored` with `release`'s tool and starts its etcd on it.
+fn restore_and_start(release: Release, db: &Path, dir: &Path, client_port: u16) -> Etcd {
     let peer = format!("http://127.0.0.1:{}", client_port + 1);
     let data = dir.join("restored");
-    let out = etcdctl(&[
-        "snapshot",
-        "restore",
-        s(db),
-        "--skip-hash-check",
-        "--data-dir",
-        s(&data),
-        "--name",
-        "salvaged",
-        "--initial-cluster",
-        &format!("salvaged={peer}"),
-        "--initial-advertise-peer-urls",
-        &peer,
-    ]);
+    let tool = match release {
+        Release::V34 => "etcdctl",
+        Release::V35 => "etcdutl",
+    };
+    let out = std::process::Command::new(release.tool(tool))
+        .env("ETCDCTL_API", "3")
+        .args([
+            "snapshot",
+            "restore",
+            s(db),
+            "--skip-hash-check",
+            "--data-dir",
+            s(&data),
+            "--name",
+            "salvaged",
+            "--initial-cluster",
+            &format!("salvaged={peer}"),
+            "--initial-advertise-peer-urls",
+            &peer,
+        ])
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "snapshot restore of {} failed: {}",
         db.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-    Etcd::start("salvaged", &data, client_port, &[])
+    Etcd::start_release(release, "salvaged", &data, client_port, &[])
 }
 
 fn served_kvs(etcd: &Etcd) -> (Kvs, i64) {
@@ -113,7 +126,7 @@ struct Case {
 /// Salvages, restores, serves and compares one case. Returns (salvaged keys, truth keys
 /// that came back identical, truth keys).
 fn run_case(case: &Case, port: u16) -> (usize, usize, usize) {
-    let dir = scratch(&case.name);
+    let dir = scratch(&case.name.replace('/', "_"));
     let out = dir.join("salvaged.db");
     let (report, code) = salvage(&case.input, &out);
     let salvaged = salvaged_kvs(&out);
@@ -123,7 +136,7 @@ fn run_case(case: &Case, port: u16) -> (usize, usize, usize) {
     );
     assert_eq!(report["written"]["verified"], Value::Bool(true));
 
-    let etcd = restore_and_start(&out, &dir, port);
+    let etcd = restore_and_start(Release::of_scenario(&case.name), &out, &dir, port);
     let (served, revision) = served_kvs(&etcd);
     drop(etcd);
     assert_eq!(
@@ -180,22 +193,32 @@ fn run_case(case: &Case, port: u16) -> (usize, usize, usize) {
 
 /// Healthy scenario dbs: data dirs (and cluster members) and snapshot files.
 fn healthy_cases() -> Vec<Case> {
-    let root = fixtures();
     let mut cases = Vec::new();
-    let Ok(entries) = std::fs::read_dir(&root) else {
-        return cases;
-    };
-    let mut dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-    dirs.sort();
-    for dir in dirs {
-        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        if name == "damaged" || name == "lib" {
+    // The 3.4 scenarios, then the 3.5.1 ones under v3.5/ (named "v3.5/<scenario>").
+    let mut dirs: Vec<(String, PathBuf)> = Vec::new();
+    for (prefix, root) in [("", fixtures()), ("v3.5/", fixtures().join("v3.5"))] {
+        if prefix == "v3.5/" && !Release::V35.available() {
+            eprintln!("note: etcd 3.5.1 not installed; the v3.5 fixtures are skipped");
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(&root) else {
+            continue;
+        };
+        let mut found: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        found.sort();
+        for dir in found {
+            let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+            dirs.push((format!("{prefix}{name}"), dir));
+        }
+    }
+    for (name, dir) in dirs {
+        if name == "damaged" || name == "lib" || name == "v3.5" {
             continue;
         }
         let truth = dir.join("truth/kvs.json");
         let truth = truth.is_file().then_some(truth);
         // A killed member's db may trail its truth (the WAL holds the rest).
-        let exact = name != "killed";
+        let exact = !name.ends_with("killed");
         if dir.join("data/member/snap/db").is_file() {
             cases.push(Case {
                 name: name.clone(),
@@ -349,8 +372,12 @@ fn salvaged_dbs_restore_and_etcd_serves_exactly_the_salvaged_keys() {
         fixtures().display()
     );
     let slots = usize::from((PORT_LAST - PORT_BASE).div_ceil(2));
+    let slots_v35 = usize::from((PORT_LAST_V35 - PORT_BASE_V35).div_ceil(2));
     for (i, case) in cases.iter().enumerate() {
-        let port = PORT_BASE + 2 * (i % slots) as u16;
+        let port = match Release::of_scenario(&case.name) {
+            Release::V34 => PORT_BASE + 2 * (i % slots) as u16,
+            Release::V35 => PORT_BASE_V35 + 2 * (i % slots_v35) as u16,
+        };
         run_case(case, port);
     }
     std::fs::remove_dir_all(scratch_root()).ok();

@@ -1,4 +1,4 @@
-//! The WAL of each real-etcd fixture reads cleanly and agrees with the truth recorded from
+//! The WAL of each real-etcd fixture (3.4.23 and 3.5.1) reads cleanly and agrees with the truth recorded from
 //! the live member before it stopped. Scenarios not generated yet are skipped with a note.
 
 use std::path::{Path, PathBuf};
@@ -22,23 +22,24 @@ fn hex(v: &serde_json::Value, k: &str) -> u64 {
 /// Every member data dir under fixtures/ with a truth.json (cluster members too).
 fn members() -> Vec<(String, PathBuf)> {
     let mut out = Vec::new();
-    for sc in [
-        "k8s",
-        "k8s-defrag",
-        "nospace",
-        "many-snaps",
-        "killed",
-        "snapshot",
-    ] {
-        let d = fixtures().join(sc);
-        if d.join("data/member/wal").is_dir() {
-            out.push((sc.to_string(), d));
-        }
-    }
-    for m in ["m1", "m2", "m3"] {
-        let d = fixtures().join("cluster").join(m);
-        if d.join("data/member/wal").is_dir() {
-            out.push((format!("cluster/{m}"), d));
+    // The etcd 3.4.23 scenarios, then those written by etcd 3.5.1 under v3.5/.
+    for v in ["", "v3.5/"] {
+        for sc in [
+            "k8s",
+            "k8s-defrag",
+            "nospace",
+            "many-snaps",
+            "killed",
+            "snapshot",
+            "restored",
+            "cluster/m1",
+            "cluster/m2",
+            "cluster/m3",
+        ] {
+            let d = fixtures().join(format!("{v}{sc}"));
+            if d.join("data/member/wal").is_dir() {
+                out.push((format!("{v}{sc}"), d));
+            }
         }
     }
     out
@@ -59,7 +60,7 @@ fn fixture_wals_match_truth_ids_and_last_index_and_term() {
             wal.findings.clone(),
             ScanOptions::default(),
         );
-        let killed = name == "killed";
+        let killed = name.ends_with("killed");
         for f in &scan.findings {
             // The killed member may end in a torn tail; every other WAL must be clean.
             if f.is_damage() {

