@@ -4,7 +4,9 @@
 //!   JSON `{"id", "peerURLs", "isLearner"?, "name"?, "clientURLs"?}`
 //!   (etcd 3.4 `etcdserver/api/membership/store.go`, `member.go`).
 //! - `members_removed`: key = hex ID, value "removed".
-//! - `cluster`: key `clusterVersion`, value e.g. "3.4.0".
+//! - `cluster`: key `clusterVersion`, value e.g. "3.4.0"; from 3.5 also key `downgrade`,
+//!   value JSON `{"target-version": "3.4.0", "enabled": true}` (3.5
+//!   `server/etcdserver/version` DowngradeInfo, saved by `schema` membership code).
 //! - `alarm`: key = `etcdserverpb.AlarmMember {memberID=1 uint64, alarm=2 enum}`, empty value
 //!   (`etcdserver/api/v3alarm/alarms.go`). Alarm types: NONE 0, NOSPACE 1, CORRUPT 2.
 
@@ -18,6 +20,24 @@ pub const MEMBERS_REMOVED_BUCKET: &[u8] = b"members_removed";
 pub const CLUSTER_BUCKET: &[u8] = b"cluster";
 /// Key of the cluster version in the cluster bucket.
 pub const CLUSTER_VERSION_KEY: &[u8] = b"clusterVersion";
+/// Key of the downgrade state in the cluster bucket (3.5+).
+pub const CLUSTER_DOWNGRADE_KEY: &[u8] = b"downgrade";
+
+/// `cluster/downgrade` (3.5+): whether a downgrade is in progress, and to which version.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DowngradeInfo {
+    /// The version the cluster is being downgraded to ("" when none).
+    #[serde(rename = "target-version", default)]
+    pub target_version: String,
+    /// True while a downgrade is enabled.
+    #[serde(default)]
+    pub enabled: bool,
+}
+
+/// Decodes a `cluster/downgrade` value.
+pub fn parse_downgrade(value: &[u8]) -> Result<DowngradeInfo, String> {
+    serde_json::from_slice(value).map_err(|e| format!("cluster/downgrade: bad JSON: {e}"))
+}
 /// Name of the alarm bucket.
 pub const ALARM_BUCKET: &[u8] = b"alarm";
 

@@ -5,8 +5,9 @@ use super::auth::{
     auth_enabled, User, AUTH_BUCKET, AUTH_ENABLED_KEY, AUTH_ROLES_BUCKET, AUTH_USERS_BUCKET,
 };
 use super::cluster::{
-    parse_member, Alarm, MemberRecord, ALARM_BUCKET, CLUSTER_BUCKET, CLUSTER_VERSION_KEY,
-    MEMBERS_BUCKET, MEMBERS_REMOVED_BUCKET,
+    parse_downgrade, parse_member, Alarm, DowngradeInfo, MemberRecord, ALARM_BUCKET,
+    CLUSTER_BUCKET, CLUSTER_DOWNGRADE_KEY, CLUSTER_VERSION_KEY, MEMBERS_BUCKET,
+    MEMBERS_REMOVED_BUCKET,
 };
 use super::lease::{Lease, LEASE_BUCKET};
 use super::meta::{MetaInfo, META_BUCKET};
@@ -28,6 +29,8 @@ pub struct EtcdInfo {
     pub removed_members: Vec<String>,
     /// Cluster version, e.g. "3.4.0".
     pub cluster_version: Option<String>,
+    /// `cluster/downgrade` (3.5+), when present.
+    pub downgrade: Option<DowngradeInfo>,
     /// Raised alarms.
     pub alarms: Vec<Alarm>,
     /// Number of leases.
@@ -97,9 +100,15 @@ pub fn read_info(db: &Db<'_>) -> EtcdInfo {
         removed.push(String::from_utf8_lossy(k).into_owned())
     });
     let mut cluster_version = None;
-    each(CLUSTER_BUCKET, &mut |k, v, _| {
+    let mut downgrade = None;
+    each(CLUSTER_BUCKET, &mut |k, v, p| {
         if k == CLUSTER_VERSION_KEY {
             cluster_version = Some(String::from_utf8_lossy(v).into_owned());
+        } else if k == CLUSTER_DOWNGRADE_KEY {
+            match parse_downgrade(v) {
+                Ok(d) => downgrade = Some(d),
+                Err(e) => p.push(e),
+            }
         }
     });
     let mut alarms = Vec::new();
@@ -138,6 +147,7 @@ pub fn read_info(db: &Db<'_>) -> EtcdInfo {
     info.members = members;
     info.removed_members = removed;
     info.cluster_version = cluster_version;
+    info.downgrade = downgrade;
     info.alarms = alarms;
     info.lease_count = lease_count;
     info.leases = leases;

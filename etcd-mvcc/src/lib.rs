@@ -26,11 +26,13 @@ pub mod lease;
 pub mod member;
 pub mod meta;
 pub mod proto;
+pub mod raft_meta;
 pub mod replay;
 pub mod revision;
 pub mod salvage;
 pub mod scan;
 pub mod space;
+pub mod version;
 
 #[cfg(test)]
 mod hostile_tests;

@@ -692,6 +692,19 @@ impl Visit for DowngradeInfoSetRequest {
     }
 }
 
+/// etcdserverpb.DowngradeVersionTestRequest (etcd 3.6+, field 9900 of
+/// InternalRaftRequest): a request only etcd's downgrade tests send.
+#[derive(Clone, PartialEq, Message)]
+pub struct DowngradeVersionTestRequest {
+    #[prost(bytes = "vec", tag = "1")]
+    pub ver: Vec<u8>,
+}
+impl Visit for DowngradeVersionTestRequest {
+    fn visit(&self, v: &mut dyn Visitor) {
+        by(v, "ver", &self.ver);
+    }
+}
+
 /// etcdserverpb.InternalRaftRequest: the data of a normal entry written by the v3 API.
 #[derive(Clone, PartialEq, Message)]
 pub struct InternalRaftRequest {
@@ -759,6 +772,8 @@ pub struct InternalRaftRequest {
     pub cluster_member_attr_set: Option<ClusterMemberAttrSetRequest>,
     #[prost(message, optional, tag = "1302")]
     pub downgrade_info_set: Option<DowngradeInfoSetRequest>,
+    #[prost(message, optional, tag = "9900")]
+    pub downgrade_version_test: Option<DowngradeVersionTestRequest>,
 }
 impl Visit for InternalRaftRequest {
     fn visit(&self, v: &mut dyn Visitor) {
@@ -806,6 +821,7 @@ impl Visit for InternalRaftRequest {
         m(v, "cluster_version_set", &self.cluster_version_set);
         m(v, "cluster_member_attr_set", &self.cluster_member_attr_set);
         m(v, "downgrade_info_set", &self.downgrade_info_set);
+        m(v, "downgrade_version_test", &self.downgrade_version_test);
     }
 }
 

@@ -109,6 +109,18 @@ pub struct StopPoint {
 /// The member's figures.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct MemberSummary {
+    /// The release that wrote the db ("3.4", "3.5", "3.6", "3.7"), by etcd's rule.
+    pub written_by: Option<etcd_mvcc::version::Release>,
+    /// The rule that decided `written_by`, with the values it read.
+    pub written_by_rule: Option<String>,
+    /// `meta/term` (3.5+): the term of the entry at the consistent index.
+    pub db_term: Option<u64>,
+    /// Term of the WAL's last entry.
+    pub last_entry_term: Option<u64>,
+    /// `meta/confState` (3.5+), decoded.
+    pub conf_state: Option<etcd_mvcc::raft_meta::MetaConfState>,
+    /// Raft's configuration at the consistent index, from the `.snap` and the WAL.
+    pub raft_conf: Option<etcd_mvcc::raft_meta::RaftConf>,
     /// The db file, when present.
     pub db: Option<String>,
     /// The WAL directory, when present.
@@ -315,6 +327,16 @@ pub fn check_member(member: &Member, meta: MetaChoice) -> Result<MemberCheck> {
             for p in &info.meta.problems {
                 findings.push(MemberFinding::new("db", true, "meta_problem", p.clone()));
             }
+            let w = etcd_mvcc::version::written_by(&info.meta);
+            sum.written_by = Some(w.version);
+            sum.written_by_rule = Some(w.rule);
+            sum.db_term = info.meta.term;
+            if let Some(text) = &info.meta.conf_state {
+                match etcd_mvcc::raft_meta::parse_conf_state(text) {
+                    Ok(c) => sum.conf_state = Some(c),
+                    Err(e) => findings.push(MemberFinding::new("db", true, "meta_problem", e)),
+                }
+            }
             sum.consistent_index = info.meta.consistent_index;
             db_members = info.members.iter().map(|m| m.id).collect();
             if let Ok(r) = db_revisions(&db, &info.meta) {
@@ -374,6 +396,7 @@ pub fn check_member(member: &Member, meta: MetaChoice) -> Result<MemberCheck> {
         sum.commit = scan.hard_state.map(|h| h.commit);
         sum.first_index = scan.first_index();
         sum.last_index = scan.last_index();
+        sum.last_entry_term = scan.entries.last().map(|e| e.entry.term);
         sum.wal_stopped_at = scan
             .stopped_at
             .clone()
@@ -390,6 +413,12 @@ pub fn check_member(member: &Member, meta: MetaChoice) -> Result<MemberCheck> {
             &db_members,
             &mut findings,
         );
+        let snap_conf = loaded.and_then(|s| {
+            s.metadata
+                .as_ref()
+                .map(|m| (m.index, &m.conf_state, s.name.as_str()))
+        });
+        raft_meta_agreement(&scan, snap_conf, &mut sum, ci, &db_members, &mut findings);
     } else if member.kind != etcd_mvcc::member::InputKind::DbFile {
         findings.push(MemberFinding::new(
             "wal",
@@ -605,6 +634,101 @@ fn agreement(
     }
 }
 
+/// `meta/term` and `meta/confState` (3.5+) against the WAL and the `.snap` (see
+/// `etcd_mvcc::raft_meta` for the facts).
+fn raft_meta_agreement(
+    scan: &WalScan<'_>,
+    snap: Option<(u64, &wal_reader::record::ConfState, &str)>,
+    sum: &mut MemberSummary,
+    ci: Option<u64>,
+    db_members: &[u64],
+    out: &mut Vec<MemberFinding>,
+) {
+    let hs_term = scan.hard_state.map(|h| h.term);
+    if let (Some(t), Some(hs)) = (sum.db_term, hs_term) {
+        let last = sum.last_entry_term.unwrap_or(0);
+        if t > hs {
+            out.push(MemberFinding::new(
+                "member",
+                true,
+                "db_term_ahead_of_wal",
+                format!(
+                    "meta/term {t} is above the WAL's HardState term {hs} (last entry term {last}): the db applied an entry of a term this WAL never reached; it belongs to another log (another member or a later life of this one)"
+                ),
+            ));
+            sum.verdicts.push(format!(
+                "db term {t} ahead of the WAL (term {hs}): do not start this member on this WAL; restore it from a snapshot or re-add it"
+            ));
+        } else if let Some(e) = ci.and_then(|ci| scan.entries.iter().find(|e| e.entry.index == ci))
+        {
+            if e.entry.term != t {
+                out.push(MemberFinding::new(
+                    "member",
+                    true,
+                    "db_term_mismatch",
+                    format!(
+                        "meta/term {t} differs from the term {} of WAL entry {} (the consistent index): the db and the WAL disagree on what was applied there",
+                        e.entry.term, e.entry.index
+                    ),
+                ));
+            }
+        }
+    }
+    let (Some(db_conf), Some(ci)) = (sum.conf_state.clone(), ci) else {
+        return;
+    };
+    let raft = etcd_mvcc::raft_meta::raft_conf_at(scan, snap, ci);
+    let mut db_voters = db_conf.voters.clone();
+    db_voters.sort_unstable();
+    let mut db_learners = db_conf.learners.clone();
+    db_learners.sort_unstable();
+    let hex = |v: &[u64]| {
+        v.iter()
+            .map(|x| format!("{x:016x}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    if raft.source.starts_with("nothing") {
+        sum.raft_conf = Some(raft);
+        return;
+    }
+    if db_voters != raft.voters || db_learners != raft.learners {
+        let mut members = db_members.to_vec();
+        members.sort_unstable();
+        let restore_source = !db_voters.is_empty()
+            && db_voters.iter().all(|v| !members.contains(v))
+            && raft.voters == members;
+        if restore_source {
+            out.push(MemberFinding::new(
+                "member",
+                false,
+                "conf_state_from_restore_source",
+                format!(
+                    "meta/confState lists voter(s) [{}], which are not members of this cluster; raft ({}) and the members bucket list [{}]. This is what `etcdutl snapshot restore` (3.5.1) leaves: the source member of the snapshot stays in the db's confState. etcd starts from the .snap and WAL configuration, so the member runs normally, and the next membership change rewrites meta/confState; until then any tool that reads the db's confState sees the old member",
+                    hex(&db_voters),
+                    raft.source,
+                    hex(&raft.voters)
+                ),
+            ));
+        } else {
+            out.push(MemberFinding::new(
+                "member",
+                true,
+                "conf_state_mismatch",
+                format!(
+                    "meta/confState voters [{}] learners [{}] differ from raft's configuration at index {ci}, voters [{}] learners [{}] ({}): the db's membership and the log disagree; the db may come from another member or cluster",
+                    hex(&db_voters),
+                    hex(&db_learners),
+                    hex(&raft.voters),
+                    hex(&raft.learners),
+                    raft.source
+                ),
+            ));
+        }
+    }
+    sum.raft_conf = Some(raft);
+}
+
 fn finding_line(f: &MemberFinding) -> String {
     let place = match (&f.page, &f.file, f.offset) {
         (Some(p), _, _) => format!("page {p}: "),
@@ -661,6 +785,37 @@ fn print_report(r: &MemberCheck, json: bool) -> Result<()> {
             )),
         ),
     ];
+    if let (Some(w), Some(rule)) = (&m.written_by, &m.written_by_rule) {
+        context.push(format!(
+            "written by etcd {w}: {}",
+            sanitize(rule.as_bytes())
+        ));
+    }
+    if m.db_term.is_some() || m.conf_state.is_some() {
+        let hex = |v: &[u64]| {
+            v.iter()
+                .map(|x| format!("{x:016x}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        context.push(format!(
+            "db meta: term {}, confState voters [{}]{}; raft at the consistent index: {}",
+            opt(m.db_term),
+            m.conf_state.as_ref().map_or("-".into(), |c| hex(&c.voters)),
+            m.conf_state
+                .as_ref()
+                .filter(|c| !c.learners.is_empty())
+                .map_or(String::new(), |c| format!(
+                    " learners [{}]",
+                    hex(&c.learners)
+                )),
+            m.raft_conf.as_ref().map_or("-".into(), |r| format!(
+                "voters [{}] from {}",
+                hex(&r.voters),
+                r.source
+            )),
+        ));
+    }
     context.extend(m.notes.iter().map(finding_line));
     // The figures and verdicts are the answer an operator needs either way, so they go to
     // stdout; the last line says OK (as `check <DB>` does) or counts the problems.
