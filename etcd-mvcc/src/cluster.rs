@@ -62,6 +62,15 @@ pub struct MemberRecord {
     /// Client URLs.
     #[serde(rename = "clientURLs", default)]
     pub client_urls: Vec<String>,
+    /// Where `client_urls` come from when a caller filled them from elsewhere than this
+    /// record (3.5's members bucket has none; the WAL's publish entries do). `None`: as
+    /// read from the db.
+    #[serde(
+        rename = "clientURLs_source",
+        skip_deserializing,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub client_urls_source: Option<String>,
 }
 
 /// Parses one `members` entry. The key must be hex text; the value JSON.

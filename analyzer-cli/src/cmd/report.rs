@@ -13,8 +13,13 @@
 //! ```text
 //! {"schema", "input", "input_kind", "running_warning",
 //!  "member": {"member_id_hex", "cluster_id_hex", "source"},
-//!  "members": [{"id", "id_hex", "name", "peerURLs", "clientURLs", "isLearner"}],
-//!  "cluster_version", "etcd_version_hint",
+//!  "members": [{"id", "id_hex", "name", "peerURLs", "clientURLs", "isLearner",
+//!               "clientURLs_source"?}],
+//!  "written_by": "3.4" | "3.5" | "3.6" | "3.7" | null, "written_by_rule": text | null,
+//!  "conf_state": null | {"voters", "learners", "voters_outgoing", "learners_next",
+//!                        "auto_leave"},
+//!  "downgrade": null | {"target-version", "enabled"},
+//!  "cluster_version",
 //!  "revision", "compact_revision", "scheduled_compact_revision", "consistent_index",
 //!  "term", "storage_version",
 //!  "wal": null | {"segments", "first_index", "last_index", "term", "commit",
@@ -200,6 +205,10 @@ pub struct Report {
     running_warning: Option<String>,
     member: MemberId,
     members: Vec<MemberRecord>,
+    written_by: Option<etcd_mvcc::version::Release>,
+    written_by_rule: Option<String>,
+    conf_state: Option<etcd_mvcc::raft_meta::MetaConfState>,
+    downgrade: Option<etcd_mvcc::cluster::DowngradeInfo>,
     cluster_version: Option<String>,
     revision: i64,
     compact_revision: i64,
@@ -220,7 +229,10 @@ pub struct Report {
     problems: Vec<String>,
 }
 
-fn read_wal(member: &input::Member) -> Option<(WalSummary, Option<(u64, u64)>)> {
+/// Published member attributes from the WAL, by member id.
+type PublishedMap = std::collections::BTreeMap<u64, etcd_mvcc::raft_meta::Published>;
+
+fn read_wal(member: &input::Member) -> Option<(WalSummary, Option<(u64, u64)>, PublishedMap)> {
     let dir = member.wal_dir.as_ref()?;
     let wd = match wal_reader::WalDir::open(dir) {
         Ok(d) => d,
@@ -232,11 +244,13 @@ fn read_wal(member: &input::Member) -> Option<(WalSummary, Option<(u64, u64)>)> 
                     ..WalSummary::default()
                 },
                 None,
+                PublishedMap::new(),
             ))
         }
     };
     let scan = super::scan_wal_dir(&wd, false);
     let ids = scan.metadata.map(|m| (m.node_id, m.cluster_id));
+    let published = etcd_mvcc::raft_meta::published_attributes(&scan);
     Some((
         WalSummary {
             segments: wd.segments.len(),
@@ -249,6 +263,7 @@ fn read_wal(member: &input::Member) -> Option<(WalSummary, Option<(u64, u64)>)> 
             findings: scan.findings.iter().filter(|f| f.is_damage()).count(),
         },
         ids,
+        published,
     ))
 }
 
@@ -576,16 +591,33 @@ pub fn build(args: &Args) -> Result<Report> {
     let info = read_info(&db);
     let (space, ks, walk) = super::space::compute(&image, &db, &pool, None, args.quota)?;
     let wal = pool.install(|| read_wal(&member));
-    let (wal_summary, wal_ids) = match wal {
-        Some((mut s, ids)) => {
+    let (wal_summary, wal_ids, published) = match wal {
+        Some((mut s, ids, published)) => {
             s.entries_after_db = match (s.commit, info.meta.consistent_index) {
                 (Some(c), Some(ci)) => Some(c.saturating_sub(ci)),
                 _ => None,
             };
-            (Some(s), ids)
+            (Some(s), ids, published)
         }
-        None => (None, None),
+        None => (None, None, PublishedMap::new()),
     };
+    // 3.5's members bucket has no client URLs: take them from the WAL's publish entries.
+    let mut members = info.members.clone();
+    for m in &mut members {
+        if !m.client_urls.is_empty() {
+            continue;
+        }
+        if let Some(p) = published.get(&m.id) {
+            m.client_urls = p.client_urls.clone();
+            m.client_urls_source = Some(format!("WAL entry {} ({})", p.index, p.request));
+        }
+    }
+    let written = etcd_mvcc::version::written_by(&info.meta);
+    let conf_state = info
+        .meta
+        .conf_state
+        .as_deref()
+        .and_then(|t| etcd_mvcc::raft_meta::parse_conf_state(t).ok());
     let compact = info.meta.finished_compact_main();
     let empty = Keyspace {
         keys: Default::default(),
@@ -680,7 +712,11 @@ pub fn build(args: &Args) -> Result<Report> {
         input_kind: member.kind,
         running_warning,
         member: member_id,
-        members: info.members.clone(),
+        members,
+        written_by: Some(written.version),
+        written_by_rule: Some(written.rule),
+        conf_state,
+        downgrade: info.downgrade.clone(),
         cluster_version: info.cluster_version.clone(),
         revision,
         compact_revision: compact,
@@ -757,23 +793,61 @@ fn write_text(out: &mut dyn Write, r: &Report) -> std::io::Result<()> {
             _ => "",
         }
     )?;
+    if let (Some(w), Some(rule)) = (&r.written_by, &r.written_by_rule) {
+        writeln!(out, "written by   etcd {w} ({})", sanitize(rule.as_bytes()))?;
+    }
     if !r.members.is_empty() {
         let list: Vec<String> = r
             .members
             .iter()
             .map(|m| {
                 format!(
-                    "{} {}{}",
+                    "{} {}{}{}",
                     m.id_hex,
                     sanitize(m.name.as_bytes()),
                     m.peer_urls
                         .first()
                         .map(|u| format!(" {}", sanitize(u.as_bytes())))
+                        .unwrap_or_default(),
+                    m.client_urls
+                        .first()
+                        .map(|u| format!(
+                            " client {}{}",
+                            sanitize(u.as_bytes()),
+                            m.client_urls_source
+                                .as_ref()
+                                .map(|s| format!(" (from {})", sanitize(s.as_bytes())))
+                                .unwrap_or_default()
+                        ))
                         .unwrap_or_default()
                 )
             })
             .collect();
         writeln!(out, "members      {}", list.join("; "))?;
+    }
+    if let Some(c) = &r.conf_state {
+        let hex: Vec<String> = c.voters.iter().map(|v| format!("{v:016x}")).collect();
+        writeln!(
+            out,
+            "conf state   voters [{}] (meta/confState)",
+            hex.join(",")
+        )?;
+    }
+    if let Some(d) = &r.downgrade {
+        writeln!(
+            out,
+            "downgrade    {} (target version {})",
+            if d.enabled {
+                "in progress"
+            } else {
+                "not enabled"
+            },
+            if d.target_version.is_empty() {
+                "-".to_string()
+            } else {
+                sanitize(d.target_version.as_bytes())
+            }
+        )?;
     }
     writeln!(
         out,
