@@ -16,7 +16,8 @@
 //! `keys_from_unreachable_pages`, `tombstoned_keys_dropped`, `newest_revision`,
 //! `compact_revision_in`, `compact_revision_out`, `consistent_index`, `leases`
 //! {reachable, from_unreachable_pages, written, keys_with_missing_lease},
-//! `buckets_copied` [{name, entries, complete}], `alarms_dropped` [string],
+//! `buckets_copied` [{name, entries, complete}], `meta_carried` [string],
+//! `meta_not_carried` [string], `alarms_dropped` [string],
 //! `buckets_not_carried` [string], `lost` [string], `written` {page_size, pages, bytes,
 //! keys, leases, verified}. Full description in docs/JSON.md, section "salvage".
 //!
@@ -218,6 +219,23 @@ fn print_text(input: &Path, out: &Path, r: &SalvageReport) -> Result<()> {
             .collect();
         writeln!(o, "buckets copied: {}", list.join(", "))?;
     }
+    writeln!(
+        o,
+        "meta carried: {}{}",
+        if r.meta_carried.is_empty() {
+            "none".to_string()
+        } else {
+            r.meta_carried.join(", ")
+        },
+        if r.meta_not_carried.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; not carried: {}",
+                sanitize(r.meta_not_carried.join(", ").as_bytes())
+            )
+        }
+    )?;
     if !r.alarms_dropped.is_empty() {
         writeln!(o, "alarms dropped: {}", r.alarms_dropped.join(", "))?;
     }

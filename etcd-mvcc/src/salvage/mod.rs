@@ -33,7 +33,10 @@
 //!
 //! A fresh bbolt file (page size 4096) in etcd 3.4's layout, built by `bbolt-writer`:
 //! - `key`: the newest live revision of every recovered user key, in revision order;
-//! - `meta`: `consistent_index` as read (when readable), and `scheduledCompactRev` =
+//! - `meta`: `consistent_index` as read (when readable); from a 3.5+ db also `term` (8
+//!   bytes) and `confState` (JSON that decodes as a ConfState) verbatim, so the output is
+//!   still detected as 3.5 data (etcd's schema rule, [`crate::version`]); any other meta
+//!   key (3.6's `storageVersion`) is listed in `meta_not_carried`; and `scheduledCompactRev` =
 //!   `finishedCompactRev` = the newest revision seen. The history below it is gone, so
 //!   etcd must answer older reads with "compacted", and its current revision (the larger
 //!   of the newest key revision and the finished compaction, etcd 3.4 `mvcc/kvstore.go`
@@ -48,7 +51,10 @@
 use crate::auth::{AUTH_BUCKET, AUTH_ROLES_BUCKET, AUTH_USERS_BUCKET};
 use crate::cluster::{ALARM_BUCKET, CLUSTER_BUCKET, MEMBERS_BUCKET, MEMBERS_REMOVED_BUCKET};
 use crate::lease::LEASE_BUCKET;
-use crate::meta::{CONSISTENT_INDEX_KEY, FINISHED_COMPACT_KEY, META_BUCKET, SCHEDULED_COMPACT_KEY};
+use crate::meta::{
+    CONF_STATE_KEY, CONSISTENT_INDEX_KEY, FINISHED_COMPACT_KEY, META_BUCKET, SCHEDULED_COMPACT_KEY,
+    TERM_KEY,
+};
 use crate::revision::{MARKED_REV_BYTES_LEN, REV_BYTES_LEN};
 use crate::{parse_rev_key, parse_revision, Alarm, KeyValueRef, Lease, Revision, KEY_BUCKET};
 use bbolt_reader::page::{FLAG_BRANCH, FLAG_LEAF, LEAF_FLAG_BUCKET, PAGE_HEADER_SIZE};
@@ -279,6 +285,12 @@ pub struct SalvageReport {
     pub leases: LeaseCounts,
     /// Buckets copied entry by entry.
     pub buckets_copied: Vec<BucketCopy>,
+    /// `meta` keys written to the new db (`consistent_index`, and from a 3.5+ db `term`
+    /// and `confState`), in key order.
+    pub meta_carried: Vec<String>,
+    /// `meta` keys of the input that are not written (e.g. 3.6's `storageVersion`, or a
+    /// `term` / `confState` whose value is malformed), with why.
+    pub meta_not_carried: Vec<String>,
     /// Alarms the input held (not written).
     pub alarms_dropped: Vec<String>,
     /// Top-level buckets of the input that are not carried over.
@@ -313,6 +325,10 @@ pub struct Recovered<'a> {
     pub copied: Vec<(&'static [u8], Vec<Pair<'a>>)>,
     /// `consistent_index` value as read.
     pub consistent_index: Option<&'a [u8]>,
+    /// `term` value as read (3.5+), when it is 8 bytes.
+    pub term: Option<&'a [u8]>,
+    /// `confState` value as read (3.5+), when it decodes.
+    pub conf_state: Option<&'a [u8]>,
     /// The compaction revision to write.
     pub compact_revision: i64,
     /// The report so far (`written` is filled by [`write_db`]).
@@ -491,6 +507,36 @@ pub fn recover(data: &[u8], options: SalvageOptions) -> Recovered<'_> {
         meta_bucket.and_then(|b| b.entries.iter().find(|(key, _)| *key == k).map(|(_, v)| *v))
     };
     let consistent_index = find(CONSISTENT_INDEX_KEY).filter(|v| v.len() == 8);
+    let term = find(TERM_KEY).filter(|v| v.len() == 8);
+    let conf_state = find(CONF_STATE_KEY).filter(|v| {
+        std::str::from_utf8(v)
+            .ok()
+            .is_some_and(|t| crate::raft_meta::parse_conf_state(t).is_ok())
+    });
+    let mut meta_carried: Vec<String> = Vec::new();
+    let mut meta_not_carried: Vec<String> = Vec::new();
+    for (k, _) in meta_bucket.map_or(&[][..], |b| b.entries.as_slice()) {
+        let name = String::from_utf8_lossy(k).into_owned();
+        let carried = match *k {
+            CONSISTENT_INDEX_KEY => consistent_index.is_some(),
+            TERM_KEY => term.is_some(),
+            CONF_STATE_KEY => conf_state.is_some(),
+            // Rewritten from the chosen revisions, below.
+            FINISHED_COMPACT_KEY | SCHEDULED_COMPACT_KEY => continue,
+            _ => false,
+        };
+        if carried {
+            meta_carried.push(name);
+        } else if matches!(*k, CONSISTENT_INDEX_KEY | TERM_KEY | CONF_STATE_KEY) {
+            meta_not_carried.push(format!("{name}: malformed value"));
+        } else {
+            meta_not_carried.push(format!("{name}: not part of the layout salvage writes"));
+        }
+        if meta_carried.len() + meta_not_carried.len() >= 64 {
+            break;
+        }
+    }
+    meta_carried.sort();
     let compact_in = find(FINISHED_COMPACT_KEY)
         .and_then(|v| parse_revision(v).ok())
         .map(|r| r.main);
@@ -742,6 +788,8 @@ pub fn recover(data: &[u8], options: SalvageOptions) -> Recovered<'_> {
             .map(|v| u64::from_be_bytes(v.try_into().unwrap_or([0; 8]))),
         leases: lc,
         buckets_copied,
+        meta_carried,
+        meta_not_carried,
         alarms_dropped,
         buckets_not_carried,
         lost,
@@ -752,6 +800,8 @@ pub fn recover(data: &[u8], options: SalvageOptions) -> Recovered<'_> {
         leases: leases.into_iter().collect(),
         copied,
         consistent_index,
+        term,
+        conf_state,
         compact_revision,
         report,
     }
@@ -811,12 +861,20 @@ fn write_buckets(
                 w.put(k, v)?;
             }
         } else if name == META_BUCKET {
+            // bbolt keeps keys in byte order: confState < consistent_index <
+            // finishedCompactRev < scheduledCompactRev < term.
+            if let Some(cs) = rec.conf_state {
+                w.put(CONF_STATE_KEY, cs)?;
+            }
             if let Some(ci) = rec.consistent_index {
                 w.put(CONSISTENT_INDEX_KEY, ci)?;
             }
             if rec.compact_revision > 0 {
                 w.put(FINISHED_COMPACT_KEY, &compact)?;
                 w.put(SCHEDULED_COMPACT_KEY, &compact)?;
+            }
+            if let Some(t) = rec.term {
+                w.put(TERM_KEY, t)?;
             }
         } else if let Some((_, entries)) = rec.copied.iter().find(|(n, _)| *n == name) {
             for (k, v) in entries {
