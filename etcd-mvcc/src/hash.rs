@@ -16,7 +16,8 @@
 //! `crc32c_combine`, so the result is the sequential CRC whatever the thread count.
 
 use super::fasthash::FastMap;
-use super::kv::KeyValueRef;
+use super::kv::{KeyValue, KeyValueRef};
+use super::replay::Change;
 use super::revision::{parse_rev_key, rev_lenient, Revision};
 use super::scan::chunk_pages;
 use bbolt_reader::{Bucket, Db, Page};
@@ -393,4 +394,112 @@ mod keep_rule_tests {
         c.update(b"meta");
         assert_eq!(dump.hash, c.crc);
     }
+}
+
+/// The bbolt key and value etcd writes for one replayed [`Change`]: the revision key
+/// (18 bytes with the tombstone mark for a delete) and the marshalled mvccpb.KeyValue
+/// (a tombstone's value holds only the key, etcd `kvstore_txn.go` delete).
+pub fn change_entry(c: &Change<'_>) -> (Vec<u8>, Vec<u8>) {
+    let rev = Revision::new(c.main, c.sub);
+    match &c.kv {
+        Some(kv) => (
+            rev.to_bytes().to_vec(),
+            KeyValue {
+                key: c.key.to_vec(),
+                create_revision: kv.create_revision,
+                mod_revision: kv.mod_revision,
+                version: kv.version,
+                value: kv.value.to_vec(),
+                lease: kv.lease,
+            }
+            .encode_to_vec_etcd(),
+        ),
+        None => (
+            rev.to_tombstone_bytes().to_vec(),
+            KeyValue {
+                key: c.key.to_vec(),
+                ..KeyValue::default()
+            }
+            .encode_to_vec_etcd(),
+        ),
+    }
+}
+
+/// etcd's HashKV at `rev` with compact revision `compact_rev` over the key bucket
+/// followed by `tail`: the revisions a WAL replay wrote after the db's newest one, in
+/// order ([`crate::replay::State::changes`]). What the member would report once it has
+/// applied that tail on start. Same keep rule as [`hash_kv`], taken over both parts.
+pub fn hash_kv_with_tail(
+    key_bucket: Option<&Bucket<'_>>,
+    tail: &[Change<'_>],
+    rev: i64,
+    compact_rev: i64,
+) -> Result<HashKv, bbolt_reader::Error> {
+    let pages = match key_bucket {
+        Some(b) => b.leaf_pages()?,
+        None => Vec::new(),
+    };
+    let tail_entries: Vec<(Vec<u8>, Vec<u8>)> = tail.iter().map(change_entry).collect();
+    // Every entry in revision order: the db's, then the tail's (all newer).
+    let mut db_entries: Vec<(&[u8], &[u8])> = Vec::new();
+    for p in &pages {
+        // Elements that do not decode are left out, as in [`hash_kv`].
+        for e in p.leaf_elements().flatten() {
+            db_entries.push((e.key, e.value));
+        }
+    }
+    let all = || {
+        db_entries.iter().copied().chain(
+            tail_entries
+                .iter()
+                .map(|(k, v)| (k.as_slice(), v.as_slice())),
+        )
+    };
+    // Keep set at `rev`: per user key its newest revision <= rev, unless a tombstone.
+    let mut newest: FastMap<Vec<u8>, (Revision, bool)> = FastMap::default();
+    if compact_rev > 0 {
+        for (k, v) in all() {
+            let Ok(rk) = parse_rev_key(k) else { continue };
+            if rk.rev.main > rev {
+                continue;
+            }
+            let Ok(kv) = KeyValueRef::parse(v) else {
+                continue;
+            };
+            let slot = newest
+                .entry(kv.key.to_vec())
+                .or_insert((rk.rev, rk.tombstone));
+            if rk.rev >= slot.0 {
+                *slot = (rk.rev, rk.tombstone);
+            }
+        }
+    }
+    let keep: std::collections::HashSet<Revision> = newest
+        .values()
+        .filter(|(_, tomb)| !tomb)
+        .map(|(r, _)| *r)
+        .collect();
+    let mut crc = Crc::default();
+    crc.update(super::KEY_BUCKET);
+    let (mut hashed, mut skipped) = (0u64, 0u64);
+    for (k, v) in all() {
+        let Some(r) = rev_lenient(k) else { continue };
+        if r.main > rev {
+            continue;
+        }
+        if r.main <= compact_rev && !keep.is_empty() && !keep.contains(&r) {
+            skipped += 1;
+            continue;
+        }
+        crc.update(k);
+        crc.update(v);
+        hashed += 1;
+    }
+    Ok(HashKv {
+        hash: crc.crc,
+        revision: rev,
+        compact_revision: compact_rev,
+        entries_hashed: hashed,
+        entries_skipped: skipped,
+    })
 }

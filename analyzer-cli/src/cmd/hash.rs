@@ -7,6 +7,13 @@
 //! `finishedCompactRev`, or `scheduledCompactRev` when that is newer (etcd finishes an
 //! interrupted compaction at start-up).
 //!
+//! With `--replay-wal` (a data dir or member dir): HashKV at the newest revision after the
+//! committed WAL tail the db has not applied is replayed onto it (the same tail as `export
+//! --replay-wal`), i.e. what the member reports once it has booted and applied it. The
+//! replayed revisions are hashed as etcd writes them (revision key, marshalled KeyValue;
+//! a delete's tombstone holds only the key), after the db's, with the keep rule taken over
+//! both. Same JSON as without it.
+//!
 //! With `--db`: etcd-dump-db's `hash` of the whole db (etcd 3.4 `backend.Hash` with
 //! `DefaultIgnores`: crc32c over every bucket name, key and value, `meta/consistent_index`
 //! left out).
@@ -40,6 +47,10 @@ pub struct Args {
     /// The whole-db hash of etcd-dump-db instead of HashKV.
     #[arg(long, conflicts_with = "rev")]
     pub db: bool,
+    /// Apply the committed WAL tail the db has not applied first (data or member dir):
+    /// the HashKV the member reports after it boots.
+    #[arg(long, conflicts_with_all = ["rev", "db"])]
+    pub replay_wal: bool,
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, value_parser = crate::args::threads)]
     pub threads: Option<usize>,
@@ -93,6 +104,27 @@ pub fn run(args: &Args) -> Result<u8> {
         return Ok(EXIT_OK);
     }
     let info = read_info(&db);
+    if args.replay_wal {
+        let member = etcd_mvcc::member::resolve(&args.input)?;
+        let loaded = pool
+            .install(|| etcd_mvcc::replay::load_at(&db, &info.meta, None))
+            .map_err(|e| CliError::Other(format!("{}: {e}", image.path.display())))?;
+        let mut state = loaded.state;
+        state.changes = Some(Vec::new());
+        super::replay_member(&member, &info, &mut state)?;
+        let bucket = db
+            .bucket(etcd_mvcc::KEY_BUCKET)
+            .map_err(|e| bolt_err(&image, e))?;
+        let tail = state.changes.take().unwrap_or_default();
+        let h = etcd_mvcc::hash::hash_kv_with_tail(
+            bucket.as_ref(),
+            &tail,
+            state.revision,
+            state.compact_revision,
+        )
+        .map_err(|e| bolt_err(&image, e))?;
+        return print_kv(&h, args.json);
+    }
     let compact = info.meta.effective_compact_rev();
     let newest = newest_revision(&db)
         .map_err(|e| bolt_err(&image, e))?
@@ -124,7 +156,11 @@ pub fn run(args: &Args) -> Result<u8> {
         .install(|| hash_kv(bucket.as_ref(), rev, compact, &|n| bar.inc(n)))
         .map_err(|e| bolt_err(&image, e))?;
     bar.finish_and_clear();
-    if args.json {
+    print_kv(&h, args.json)
+}
+
+fn print_kv(h: &etcd_mvcc::hash::HashKv, json: bool) -> Result<u8> {
+    if json {
         crate::output::print_json(&KvJson {
             schema: "etcd-autopsy/hash/v1",
             kind: "hashkv",

@@ -8,14 +8,21 @@
 //! consistency check and refuses a file that fails it; here the figures are printed anyway
 //! and the check's outcome is reported beside them.
 //!
+//! `totalKey` follows the writing version's tool (`written_by`, etcd's schema rule):
+//! etcdctl 3.4 and etcdutl 3.5 count every key of every bucket; etcdutl 3.6 counts the
+//! live user keys. Both figures are given by name: `total_key_all_buckets` and
+//! `total_key_live_user_keys`, and `totalKey_semantics` says which one `totalKey` is.
+//!
 //! A file written by `etcdctl snapshot save` ends with the SHA-256 of everything before
 //! it (recognised by `size % 512 == 32`); `sha256` says whether it is there and matches.
 //!
 //! # JSON (`--json`), schema `etcd-autopsy/status/v1`
 //!
-//! `{"schema", "hash", "revision", "totalKey", "totalSize", "sha256": {"present",
-//! "matches"}, "integrity": {"checked", "ok", "findings"}}` — the first four as etcdctl
-//! prints them with `-w json`; `matches` is null when there is no trailer.
+//! `{"schema", "hash", "revision", "totalKey", "totalSize", "written_by",
+//! "totalKey_semantics": "all_buckets" | "live_user_keys", "total_key_all_buckets",
+//! "total_key_live_user_keys", "sha256": {"present", "matches"}, "integrity": {"checked",
+//! "ok", "findings"}}` — the first four as the writing version's tool prints them with
+//! `-w json`; `matches` is null when there is no trailer.
 //!
 //! Exit status: 0; 1 when the trailer does not match or the integrity check finds damage;
 //! 2 when the file cannot be read.
@@ -62,6 +69,11 @@ struct Report {
     total_key: u64,
     #[serde(rename = "totalSize")]
     total_size: u64,
+    written_by: etcd_mvcc::version::Release,
+    #[serde(rename = "totalKey_semantics")]
+    total_key_semantics: &'static str,
+    total_key_all_buckets: u64,
+    total_key_live_user_keys: u64,
     sha256: Sha,
     integrity: Integrity,
 }
@@ -109,13 +121,34 @@ pub fn run(args: &Args) -> Result<u8> {
         matches: image.sha256_matches(),
     };
     let damaged = sha.matches == Some(false) || !integrity.ok;
+    let info = etcd_mvcc::info::read_info(&db);
+    let written_by = etcd_mvcc::version::written_by(&info.meta).version;
+    let live = match db.bucket(etcd_mvcc::KEY_BUCKET) {
+        Ok(Some(b)) => pool
+            .install(|| etcd_mvcc::scan::scan_keyspace(&b, i64::MAX, &|_| {}))
+            .map(|ks| ks.live_keys())
+            .map_err(|e| bolt_err(&image, e))?,
+        _ => 0,
+    };
+    // etcdutl 3.6 reports live user keys as totalKey; 3.4's etcdctl and 3.5's etcdutl
+    // every key of every bucket.
+    let live_semantics = written_by >= etcd_mvcc::version::Release::V3_6;
+    let total_key = if live_semantics { live } else { h.total_key };
     if args.json {
         crate::output::print_json(&Report {
             schema: "etcd-autopsy/status/v1",
             hash: h.hash,
             revision: h.revision,
-            total_key: h.total_key,
+            total_key,
             total_size,
+            written_by,
+            total_key_semantics: if live_semantics {
+                "live_user_keys"
+            } else {
+                "all_buckets"
+            },
+            total_key_all_buckets: h.total_key,
+            total_key_live_user_keys: live,
             sha256: sha,
             integrity,
         })?;
@@ -124,7 +157,7 @@ pub fn run(args: &Args) -> Result<u8> {
         let rows = [
             format!("{:x}", h.hash),
             h.revision.to_string(),
-            h.total_key.to_string(),
+            total_key.to_string(),
             humanize_si(total_size),
         ];
         let heads = ["HASH", "REVISION", "TOTAL KEYS", "TOTAL SIZE"];
@@ -151,6 +184,12 @@ pub fn run(args: &Args) -> Result<u8> {
         writeln!(out, "{sep}")?;
         writeln!(out, "{}", row(&rows))?;
         writeln!(out, "{sep}")?;
+        writeln!(
+            out,
+            "total keys: {} in all buckets (totalKey of etcdctl 3.4 / etcdutl 3.5), {live} live user keys (totalKey of etcdutl 3.6+); written by etcd {written_by}, so TOTAL KEYS is the {} figure",
+            h.total_key,
+            if live_semantics { "live user keys" } else { "all buckets" }
+        )?;
         match sha.matches {
             None => writeln!(out, "sha256 trailer: none (a db file, not an `etcdctl snapshot save` file)")?,
             Some(true) => writeln!(out, "sha256 trailer: present, matches")?,

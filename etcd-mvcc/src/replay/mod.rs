@@ -8,5 +8,5 @@ pub mod state;
 pub mod wal;
 
 pub use load::{db_revisions, load_at, DbRevisions, LoadError, Loaded};
-pub use state::{Bytes, KeyRange, LiveKv, State};
+pub use state::{Bytes, Change, KeyRange, LiveKv, State};
 pub use wal::{replay, ReplayBound, ReplayReport};

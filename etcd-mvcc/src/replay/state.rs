@@ -34,6 +34,22 @@ pub struct LiveKv<'a> {
     pub lease: i64,
 }
 
+/// One revision a write transaction wrote, in the order etcd writes them: main revision
+/// of the transaction, sub revision = the change's position in it (etcd
+/// `kvstore_txn.go`: `sub = len(tw.changes)`), the user key, and its KeyValue after the
+/// change (`None`: a tombstone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change<'a> {
+    /// Main revision.
+    pub main: i64,
+    /// Sub revision.
+    pub sub: i64,
+    /// User key.
+    pub key: Bytes<'a>,
+    /// The key's generation after a put; `None` for a delete.
+    pub kv: Option<LiveKv<'a>>,
+}
+
 /// Which keys a request names (etcd's key / range_end pair).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyRange<'r> {
@@ -78,6 +94,9 @@ pub struct State<'a> {
     /// not paid for by a change to the keyspace, so a hostile WAL (millions of compares
     /// over every key) could make it quadratic. Bounded by [`MAX_RANGE_WORK`].
     pub range_work: u64,
+    /// When `Some`, every revision written is appended here (for hashing the replayed
+    /// history, `hash --replay-wal`); `None` (the default) records nothing.
+    pub changes: Option<Vec<Change<'a>>>,
 }
 
 /// Keys one replay may visit in compares and lease revokes before it refuses further
@@ -135,6 +154,8 @@ impl<'a> WriteTxn<'_, 'a> {
     /// Writes `key` = `value` with `lease`.
     pub fn put(&mut self, key: Bytes<'a>, value: Bytes<'a>, lease: i64) {
         let rev = self.rev;
+        let sub = i64::from(self.changes);
+        let log_key = self.state.changes.as_ref().map(|_| key.clone());
         match self.state.keys.get_mut(key.as_ref()) {
             Some(kv) => {
                 kv.value = value;
@@ -155,14 +176,33 @@ impl<'a> WriteTxn<'_, 'a> {
                 );
             }
         }
+        if let Some(key) = log_key {
+            let kv = self.state.keys.get(key.as_ref()).cloned();
+            if let Some(log) = self.state.changes.as_mut() {
+                log.push(Change {
+                    main: rev,
+                    sub,
+                    key,
+                    kv,
+                });
+            }
+        }
         self.changes = self.changes.saturating_add(1);
     }
 
     /// Deletes the live keys in `r`; returns how many.
     pub fn delete_range(&mut self, r: KeyRange<'_>) -> usize {
         let doomed: Vec<Bytes<'a>> = self.state.range(r).map(|(k, _)| k.clone()).collect();
-        for k in &doomed {
+        for (i, k) in doomed.iter().enumerate() {
             self.state.keys.remove(k.as_ref());
+            if let Some(log) = self.state.changes.as_mut() {
+                log.push(Change {
+                    main: self.rev,
+                    sub: i64::from(self.changes).saturating_add(i as i64),
+                    key: k.clone(),
+                    kv: None,
+                });
+            }
         }
         self.changes = self.changes.saturating_add(doomed.len() as u32);
         doomed.len()
