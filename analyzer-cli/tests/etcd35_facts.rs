@@ -278,3 +278,180 @@ fn salvage_carries_meta_term_and_conf_state_of_a_3_5_db_and_says_so() {
         );
     }
 }
+
+fn upgrade(args: &[&str]) -> (i32, Value) {
+    let mut all = vec!["check", "--json"];
+    all.extend_from_slice(args);
+    let (code, v) = run_json(&all);
+    (code, v)
+}
+
+fn answer<'a>(v: &'a Value, rule: &str) -> &'a Value {
+    v["upgrade"]["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["rule"] == rule)
+        .unwrap_or_else(|| panic!("no answer for {rule}: {v}"))
+}
+
+#[test]
+fn upgrade_to_3_6_is_ready_for_3_5_members_and_blocked_for_3_4_ones_citing_each_rule() {
+    for (name, data, _) in members() {
+        if name.ends_with("killed") {
+            continue;
+        }
+        let (code, v) = upgrade(&["--upgrade-to", "3.6", s(&data)]);
+        let u = &v["upgrade"];
+        assert_eq!(u["target"], "3.6", "{name}");
+        for a in u["answers"].as_array().unwrap() {
+            assert!(
+                a["cites"].as_str().is_some_and(|c| c.len() > 20),
+                "{name}: every answer cites its rule: {a}"
+            );
+        }
+        if name.starts_with("v3.5/") {
+            assert_eq!((code, &u["ready"]), (0, &Value::Bool(true)), "{name}: {v}");
+        } else {
+            assert_eq!((code, &u["ready"]), (1, &Value::Bool(false)), "{name}: {v}");
+            let a = answer(&v, "storage_version_path");
+            assert_eq!(a["ok"], false, "{name}");
+            assert!(a["detail"]
+                .as_str()
+                .unwrap()
+                .contains("run the member on 3.5 first"));
+            assert_eq!(answer(&v, "cluster_version")["ok"], false, "{name}");
+        }
+    }
+    // 3.5 data cannot go to 3.7 in one step.
+    let data = fixtures().join("v3.5/k8s/data");
+    let (code, v) = upgrade(&["--upgrade-to", "3.7", s(&data)]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(answer(&v, "storage_version_path")["ok"], false);
+    let (_, text, _) = run(&["check", "--upgrade-to", "3.7", s(&data)]);
+    assert!(text.contains("upgrade to 3.7: NOT READY"), "{text}");
+    assert!(text.contains("BLOCKS storage_version_path: "), "{text}");
+    assert!(
+        text.contains("[rule: etcd upgrades one minor release at a time"),
+        "{text}"
+    );
+}
+
+#[test]
+fn upgrade_to_3_6_needs_every_peer_on_the_same_storage_version() {
+    let m = |d: &str| fixtures().join(d).join("data");
+    let (a, b, c) = (m("v3.5/cluster/m1"), m("v3.5/cluster/m2"), m("cluster/m3"));
+    if !a.is_dir() || !c.is_dir() {
+        return;
+    }
+    let (code, v) = upgrade(&["--upgrade-to", "3.6", s(&a), "--peer", s(&b)]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(answer(&v, "members_same_version")["ok"], true);
+    let (code, v) = upgrade(&[
+        "--upgrade-to",
+        "3.6",
+        s(&a),
+        "--peer",
+        s(&b),
+        "--peer",
+        s(&c),
+    ]);
+    assert_eq!(code, 1, "{v}");
+    let ans = answer(&v, "members_same_version");
+    assert_eq!(ans["ok"], false);
+    assert!(ans["detail"].as_str().unwrap().contains("(3.4)"), "{ans}");
+}
+
+/// Protobuf fields of `buf` as (number, payload) for length-delimited ones (enough for
+/// the .snap wrapper).
+fn ld_fields(buf: &[u8]) -> Vec<(u64, u64, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    let varint = |i: &mut usize| {
+        let (mut x, mut shift) = (0u64, 0);
+        loop {
+            let b = buf[*i];
+            *i += 1;
+            x |= u64::from(b & 0x7f) << shift;
+            if b < 0x80 {
+                return x;
+            }
+            shift += 7;
+        }
+    };
+    while i < buf.len() {
+        let tag = varint(&mut i);
+        match tag & 7 {
+            0 => out.push((tag >> 3, varint(&mut i), Vec::new())),
+            2 => {
+                let n = varint(&mut i) as usize;
+                out.push((tag >> 3, 0, buf[i..i + n].to_vec()));
+                i += n;
+            }
+            w => panic!("wire type {w}"),
+        }
+    }
+    out
+}
+
+fn put_ld(out: &mut Vec<u8>, field: u64, b: &[u8]) {
+    let mut v = field << 3 | 2;
+    let push = |mut x: u64, out: &mut Vec<u8>| {
+        while x >= 0x80 {
+            out.push(x as u8 | 0x80);
+            x >>= 7;
+        }
+        out.push(x as u8);
+    };
+    push(v, out);
+    v = b.len() as u64;
+    push(v, out);
+    out.extend_from_slice(b);
+}
+
+#[test]
+fn upgrade_to_3_6_is_blocked_by_custom_content_in_the_v2_store_of_the_newest_snap() {
+    let src = fixtures().join("v3.5/restored/data");
+    if !src.is_dir() {
+        return;
+    }
+    let data = scratch("v2store-custom").join("data");
+    copy_dir(&src, &data);
+    let snap = data.join("member/snap/0000000000000001-0000000000000001.snap");
+    let outer = ld_fields(&std::fs::read(&snap).unwrap());
+    let inner = ld_fields(&outer.iter().find(|f| f.0 == 2).unwrap().2);
+    let json = String::from_utf8(inner.iter().find(|f| f.0 == 1).unwrap().2.clone()).unwrap();
+    let meta = inner.iter().find(|f| f.0 == 2).unwrap().2.clone();
+    // A v2 key written by a user (etcdctl v2 `set /foo bar`) lives under /1.
+    let empty_1 = r#""1":{"Path":"/1","CreatedIndex":0,"ModifiedIndex":0,"ExpireTime":"0001-01-01T00:00:00Z","Value":"","Children":{}}"#;
+    assert!(json.contains(empty_1), "{json}");
+    let custom = json.replace(
+        empty_1,
+        r#""1":{"Path":"/1","Children":{"foo":{"Path":"/1/foo","Value":"bar","Children":null}}}"#,
+    );
+    let mut data_msg = Vec::new();
+    put_ld(&mut data_msg, 1, custom.as_bytes());
+    put_ld(&mut data_msg, 2, &meta);
+    let mut file = vec![0x08];
+    let mut crc = u64::from(crc32c::crc32c(&data_msg));
+    while crc >= 0x80 {
+        file.push(crc as u8 | 0x80);
+        crc >>= 7;
+    }
+    file.push(crc as u8);
+    put_ld(&mut file, 2, &data_msg);
+    std::fs::write(&snap, file).unwrap();
+    let (code, v) = upgrade(&["--upgrade-to", "3.6", s(&data)]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["ok"], true, "the .snap itself is sound: {v}");
+    let a = answer(&v, "v2_store_meta_only");
+    assert_eq!(a["ok"], false, "{a}");
+    assert!(a["detail"].as_str().unwrap().contains("/1"), "{a}");
+    assert!(
+        a["cites"]
+            .as_str()
+            .unwrap()
+            .contains("etcdutl check v2store"),
+        "{a}"
+    );
+}

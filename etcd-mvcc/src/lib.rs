@@ -32,6 +32,7 @@ pub mod revision;
 pub mod salvage;
 pub mod scan;
 pub mod space;
+pub mod upgrade;
 pub mod version;
 
 #[cfg(test)]

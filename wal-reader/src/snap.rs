@@ -153,6 +153,32 @@ pub fn decode_snap(name: &str, bytes: &[u8]) -> SnapFile {
     s
 }
 
+/// The v2 store JSON inside a `.snap` file's bytes (raftpb.Snapshot.data), when the file
+/// decodes and its CRC matches; `None` otherwise.
+pub fn snap_v2_store(bytes: &[u8]) -> Option<&[u8]> {
+    let mut crc = 0u32;
+    let mut data: &[u8] = &[];
+    for f in Fields::new(bytes) {
+        let (n, v) = f.ok()?;
+        match n {
+            1 => crc = wire::varint(n, v).ok()? as u32,
+            2 => data = wire::bytes(n, v).ok()?,
+            _ => {}
+        }
+    }
+    if data.is_empty() || crc32c::crc32c(data) != crc {
+        return None;
+    }
+    let mut v2: &[u8] = &[];
+    for f in Fields::new(data) {
+        let (n, v) = f.ok()?;
+        if n == 1 {
+            v2 = wire::bytes(n, v).ok()?;
+        }
+    }
+    Some(v2)
+}
+
 /// The `.snap` files of a `member/snap` directory, newest first.
 #[derive(Debug)]
 pub struct SnapDir {

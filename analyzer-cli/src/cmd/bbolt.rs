@@ -1381,6 +1381,14 @@ pub fn run_get(args: &GetArgs) -> Result<u8> {
 pub struct CheckArgs {
     #[command(flatten)]
     pub db: DbArgs,
+    /// For a data dir: also answer whether the member can be upgraded to this release
+    /// (3.6 or 3.7), each answer citing the rule it checks; exit 1 when one blocks.
+    #[arg(long, value_parser = ["3.6", "3.7"])]
+    pub upgrade_to: Option<String>,
+    /// With --upgrade-to: the data dir of another member of the same cluster (repeat for
+    /// each), for the rule that every member is on the same storage version.
+    #[arg(long, requires = "upgrade_to")]
+    pub peer: Vec<PathBuf>,
 }
 
 #[derive(Debug, Serialize)]
@@ -1395,8 +1403,19 @@ pub fn run_check(args: &CheckArgs) -> Result<u8> {
     // A data dir or member dir gets the whole-member check (db, WAL, snapshots, agreement).
     if let Ok(m) = input::resolve(&args.db.db) {
         if matches!(m.kind, InputKind::DataDir | InputKind::MemberDir) {
-            return super::member_check::run(&m, args.db.meta.into(), args.db.json);
+            let upgrade = args
+                .upgrade_to
+                .as_deref()
+                .and_then(etcd_mvcc::version::Release::parse)
+                .map(|t| (t, args.peer.clone()));
+            return super::member_check::run(&m, args.db.meta.into(), args.db.json, upgrade);
         }
+    }
+    if args.upgrade_to.is_some() {
+        return Err(CliError::input(
+            &args.db.db,
+            "--upgrade-to needs a data dir or member dir (the WAL and .snap files are read too)",
+        ));
     }
     let image = open_image(&args.db.db)?;
     let data = image.bytes();

@@ -164,6 +164,9 @@ pub struct MemberSummary {
 /// The whole-member check's result.
 #[derive(Debug, Clone, Serialize)]
 pub struct MemberCheck {
+    /// With `--upgrade-to`: the readiness answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<UpgradeReport>,
     /// No damage.
     pub ok: bool,
     /// The meta page the db's tree was read from.
@@ -276,7 +279,105 @@ fn stop_verdict(
 }
 
 /// Runs the whole-member check of `member` and prints it; returns the exit status.
-pub fn run(member: &Member, meta: MetaChoice, json: bool) -> Result<u8> {
+/// `check --upgrade-to`: the answers for one target release.
+#[derive(Debug, Clone, Serialize)]
+pub struct UpgradeReport {
+    /// The release asked about.
+    pub target: etcd_mvcc::version::Release,
+    /// True when no answer blocks.
+    pub ready: bool,
+    /// One answer per rule, each citing it.
+    pub answers: Vec<etcd_mvcc::upgrade::Answer>,
+}
+
+/// v2 requests of the WAL tail kept for the upgrade answers at most.
+const MAX_V2_LISTED: usize = 1000;
+
+/// Gathers what `etcd_mvcc::upgrade` needs from the member's files and the peers'.
+fn upgrade_report(
+    member: &Member,
+    meta: MetaChoice,
+    check: &MemberCheck,
+    target: etcd_mvcc::version::Release,
+    peers: &[std::path::PathBuf],
+) -> Result<UpgradeReport> {
+    use etcd_mvcc::upgrade::{check_v2store, upgrade_answers, UpgradeFacts, WalV2Request};
+    let mut f = UpgradeFacts::default();
+    let written = |path: &std::path::Path| -> Option<(etcd_mvcc::info::EtcdInfo, etcd_mvcc::version::WrittenBy)> {
+        let m = etcd_mvcc::member::resolve(path).ok()?;
+        let image = DbImage::open_file(m.db.as_ref()?, m.kind).ok()?;
+        let db = Db::open_with(image.bytes(), meta).ok()?;
+        let info = read_info(&db);
+        let w = etcd_mvcc::version::written_by(&info.meta);
+        Some((info, w))
+    };
+    if let Some((info, w)) = member.db.as_ref().and_then(|_| written(&member.given)) {
+        f.cluster_version = info.cluster_version.clone();
+        f.downgrade = info.downgrade.clone();
+        f.written_by = Some(w);
+    }
+    let mut snap_index = 0;
+    if let Some(d) = &member.snap_dir {
+        let snaps = SnapDir::open(d)?;
+        if let Some(l) = snaps.loaded() {
+            snap_index = l.metadata.as_ref().map_or(0, |m| m.index);
+            let file = wal_reader::MappedFile::open(&d.join(&l.name))?;
+            f.v2store = Some(match wal_reader::snap::snap_v2_store(file.bytes()) {
+                Some(json) => check_v2store(&l.name, json),
+                None => etcd_mvcc::upgrade::V2StoreCheck {
+                    file: l.name.clone(),
+                    custom_nodes: Vec::new(),
+                    problem: Some("the v2 store does not decode".into()),
+                },
+            });
+        }
+    }
+    if let Some(d) = &member.wal_dir {
+        let wal = WalDir::open(d)?;
+        let scan = scan_wal_dir(&wal, false);
+        for e in scan.entries.iter().filter(|e| e.entry.index > snap_index) {
+            if e.entry.entry_type != wal_reader::EntryType::Normal {
+                continue;
+            }
+            let v2 = match wal_reader::pb::NormalData::decode(e.entry.data) {
+                wal_reader::pb::NormalData::V2(r) => Some(r),
+                wal_reader::pb::NormalData::Internal(r) => r.v2.clone().map(Box::new),
+                _ => None,
+            };
+            if let Some(r) = v2 {
+                if f.wal_v2_requests.len() < MAX_V2_LISTED {
+                    f.wal_v2_requests.push(WalV2Request {
+                        index: e.entry.index,
+                        method: String::from_utf8_lossy(&r.method).into_owned(),
+                        path: String::from_utf8_lossy(&r.path).into_owned(),
+                    });
+                }
+            }
+        }
+    }
+    for p in peers {
+        f.peers
+            .push((p.display().to_string(), written(p).map(|(_, w)| w.version)));
+    }
+    f.blocking_damage = check
+        .findings
+        .iter()
+        .map(|x| format!("{} {}: {}", x.component, x.kind, x.message))
+        .collect();
+    let answers = upgrade_answers(target, &f);
+    Ok(UpgradeReport {
+        target,
+        ready: answers.iter().all(|a| a.ok),
+        answers,
+    })
+}
+
+pub fn run(
+    member: &Member,
+    meta: MetaChoice,
+    json: bool,
+    upgrade: Option<(etcd_mvcc::version::Release, Vec<std::path::PathBuf>)>,
+) -> Result<u8> {
     super::warn_if_running(member);
     if member.db.is_none() && member.wal_dir.is_none() {
         return Err(CliError::input(
@@ -284,9 +385,17 @@ pub fn run(member: &Member, meta: MetaChoice, json: bool) -> Result<u8> {
             "neither member/snap/db nor member/wal found",
         ));
     }
-    let report = check_member(member, meta)?;
+    let mut report = check_member(member, meta)?;
+    if let Some((target, peers)) = upgrade {
+        report.upgrade = Some(upgrade_report(member, meta, &report, target, &peers)?);
+    }
     print_report(&report, json)?;
-    Ok(if report.ok { EXIT_OK } else { EXIT_DAMAGE })
+    let ready = report.upgrade.as_ref().is_none_or(|u| u.ready);
+    Ok(if report.ok && ready {
+        EXIT_OK
+    } else {
+        EXIT_DAMAGE
+    })
 }
 
 /// Computes the whole-member check.
@@ -484,6 +593,7 @@ pub fn check_member(member: &Member, meta: MetaChoice) -> Result<MemberCheck> {
         });
     }
     Ok(MemberCheck {
+        upgrade: None,
         ok,
         meta_in_use,
         findings,
@@ -829,7 +939,37 @@ fn print_report(r: &MemberCheck, json: bool) -> Result<()> {
     for v in &m.verdicts {
         writeln!(out, "verdict: {}", sanitize(v.as_bytes()))?;
     }
-    if r.ok {
+    if let Some(u) = &r.upgrade {
+        writeln!(
+            out,
+            "upgrade to {}: {}",
+            u.target,
+            if u.ready { "ready" } else { "NOT READY" }
+        )?;
+        for a in &u.answers {
+            writeln!(
+                out,
+                "  {} {}: {} [rule: {}]",
+                if a.ok { "ok    " } else { "BLOCKS" },
+                serde_json::to_value(a.rule)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                sanitize(a.detail.as_bytes()),
+                a.cites
+            )?;
+        }
+    }
+    let blocked = r
+        .upgrade
+        .as_ref()
+        .map_or(0, |u| u.answers.iter().filter(|a| !a.ok).count());
+    if r.ok && blocked > 0 {
+        writeln!(
+            out,
+            "no damage; the upgrade is blocked by {blocked} rule(s)"
+        )?;
+    } else if r.ok {
         writeln!(out, "OK")?;
     } else {
         writeln!(out, "{} problems found", r.findings.len())?;
