@@ -455,3 +455,135 @@ fn upgrade_to_3_6_is_blocked_by_custom_content_in_the_v2_store_of_the_newest_sna
         "{a}"
     );
 }
+
+/// Copies the db at `src` to `dst` with bbolt-writer, adding `extra` (bucket, key, value)
+/// entries: a db as a later etcd, or one in another state, would have left it (3.6 writes
+/// `meta/storageVersion`; an enabled downgrade writes `cluster/downgrade`).
+fn copy_db_with(src: &std::path::Path, dst: &std::path::Path, extra: &[(&[u8], &[u8], &[u8])]) {
+    let bytes = std::fs::read(src).unwrap();
+    let db = bbolt_reader::Db::open(&bytes).unwrap();
+    let mut w =
+        bbolt_writer::BoltWriter::create(dst, bbolt_writer::Options::default(), true).unwrap();
+    let names: Vec<Vec<u8>> = db.root().iter().map(|i| i.unwrap().key.to_vec()).collect();
+    for name in names {
+        w.begin_bucket(&name).unwrap();
+        let b = db.bucket(&name).unwrap().unwrap();
+        let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = b
+            .iter()
+            .map(|i| {
+                let i = i.unwrap();
+                (i.key.to_vec(), i.value.to_vec())
+            })
+            .collect();
+        pairs.extend(
+            extra
+                .iter()
+                .filter(|(b, ..)| *b == name.as_slice())
+                .map(|(_, k, v)| (k.to_vec(), v.to_vec())),
+        );
+        pairs.sort();
+        for (k, v) in &pairs {
+            w.put(k, v).unwrap();
+        }
+        w.end_bucket().unwrap();
+    }
+    w.finish_file().unwrap();
+}
+
+#[test]
+fn status_gives_both_total_key_figures_and_total_key_follows_the_writing_version() {
+    let Some(t) = truth("v3.5/restored") else {
+        return;
+    };
+    let snap = fixtures().join("v3.5/restored/snapshot.db");
+    let st = read_json(&fixtures().join("v3.5/restored/truth/snapshot-status.json"));
+    let (code, v) = run_json(&["status", "--json", s(&snap)]);
+    assert_eq!(code, 0, "{v}");
+    // etcdutl 3.5.1's figure: every key of every bucket.
+    assert_eq!(v["totalKey"], st["totalKey"], "{v}");
+    assert_eq!(v["total_key_all_buckets"], st["totalKey"]);
+    assert_eq!(v["total_key_live_user_keys"], t["total_live_keys"]);
+    assert_eq!(v["totalKey_semantics"], "all_buckets");
+    assert_eq!(v["written_by"], "3.5");
+    // The same db as 3.6 leaves it (meta/storageVersion): etcdutl 3.6 counts live user keys.
+    let dir = scratch("status-3-6");
+    let db36 = dir.join("db36");
+    copy_db_with(
+        &fixtures().join("v3.5/restored/data/member/snap/db"),
+        &db36,
+        &[(b"meta", b"storageVersion", b"3.6.0")],
+    );
+    let (code, v) = run_json(&["status", "--json", s(&db36)]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["written_by"], "3.6");
+    assert_eq!(v["totalKey_semantics"], "live_user_keys");
+    assert_eq!(v["totalKey"], t["total_live_keys"], "{v}");
+    assert_eq!(
+        v["total_key_all_buckets"].as_u64().unwrap(),
+        st["totalKey"].as_u64().unwrap() + 1,
+        "the added meta key counts among all bucket keys"
+    );
+    let (_, text, _) = run(&["status", s(&db36)]);
+    assert!(
+        text.contains("live user keys (totalKey of etcdutl 3.6+); written by etcd 3.6"),
+        "{text}"
+    );
+    // report and check --upgrade-to read the same storage version.
+    let (_, r) = run_json(&["report", "--json", s(&db36)]);
+    assert_eq!(r["written_by"], "3.6");
+    assert!(r["written_by_rule"]
+        .as_str()
+        .unwrap()
+        .contains("meta/storageVersion is \"3.6.0\""));
+    let data = dir.join("data");
+    copy_dir(&fixtures().join("v3.5/restored/data"), &data);
+    std::fs::copy(&db36, data.join("member/snap/db")).unwrap();
+    let (_, v) = upgrade(&["--upgrade-to", "3.7", s(&data)]);
+    assert_eq!(answer(&v, "storage_version_path")["ok"], true, "{v}");
+    let (_, v) = upgrade(&["--upgrade-to", "3.6", s(&data)]);
+    let a = answer(&v, "storage_version_path");
+    assert!(
+        a["detail"].as_str().unwrap().contains("already 3.6 data"),
+        "{a}"
+    );
+}
+
+#[test]
+fn cluster_downgrade_is_decoded_shown_and_blocks_an_upgrade_while_enabled() {
+    let src = fixtures().join("v3.5/k8s/data");
+    if !src.is_dir() {
+        return;
+    }
+    // 3.5.1 writes cluster/downgrade only once a downgrade is enabled (a 3.6 etcdctl
+    // command), so the value is built as etcd's DowngradeInfo JSON.
+    let data = scratch("downgrade").join("data");
+    copy_dir(&src, &data);
+    let db = data.join("member/snap/db");
+    let built = db.with_extension("built");
+    copy_db_with(
+        &db,
+        &built,
+        &[(
+            b"cluster",
+            b"downgrade",
+            br#"{"target-version":"3.4.0","enabled":true}"#,
+        )],
+    );
+    std::fs::rename(&built, &db).unwrap();
+    let (_, r) = run_json(&["report", "--json", s(&data)]);
+    assert_eq!(
+        r["downgrade"],
+        serde_json::json!({"target-version": "3.4.0", "enabled": true}),
+        "{r}"
+    );
+    let (_, text, _) = run(&["report", s(&data)]);
+    assert!(
+        text.contains("downgrade    in progress (target version 3.4.0)"),
+        "{text}"
+    );
+    let (code, v) = upgrade(&["--upgrade-to", "3.6", s(&data)]);
+    assert_eq!(code, 1, "{v}");
+    let a = answer(&v, "no_downgrade_enabled");
+    assert_eq!(a["ok"], false);
+    assert!(a["detail"].as_str().unwrap().contains("3.4.0"), "{a}");
+}
