@@ -26,7 +26,7 @@ fn which(bin: &str) -> Option<PathBuf> {
 
 /// A client port in `range` whose peer port (the next one) is free as well.
 fn free_port_pair((base, last): (u16, u16)) -> u16 {
-    let pairs = (last - base + 1) / 2;
+    let pairs = (last - base).div_ceil(2);
     let mut p = base + (std::process::id() % u32::from(pairs)) as u16 * 2;
     loop {
         if TcpListener::bind(("127.0.0.1", p)).is_ok()

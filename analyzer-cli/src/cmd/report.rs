@@ -232,7 +232,10 @@ pub struct Report {
 /// Published member attributes from the WAL, by member id.
 type PublishedMap = std::collections::BTreeMap<u64, etcd_mvcc::raft_meta::Published>;
 
-fn read_wal(member: &input::Member) -> Option<(WalSummary, Option<(u64, u64)>, PublishedMap)> {
+/// What `read_wal` gives: the summary, (member id, cluster id) and published attributes.
+type WalRead = (WalSummary, Option<(u64, u64)>, PublishedMap);
+
+fn read_wal(member: &input::Member) -> Option<WalRead> {
     let dir = member.wal_dir.as_ref()?;
     let wd = match wal_reader::WalDir::open(dir) {
         Ok(d) => d,
