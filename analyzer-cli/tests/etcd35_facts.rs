@@ -64,6 +64,18 @@ fn report_and_check_name_the_version_that_wrote_every_fixture() {
             "{name}: {text}"
         );
     }
+    // The snapshot files too (`etcdctl snapshot save` of a 3.4 and of a 3.5.1 member).
+    for (file, want) in [
+        ("snapshot/snapshot.db", "3.4"),
+        ("v3.5/restored/snapshot.db", "3.5"),
+    ] {
+        let p = fixtures().join(file);
+        if !p.is_file() {
+            continue;
+        }
+        let (_, r) = run_json(&["report", "--json", s(&p)]);
+        assert_eq!(r["written_by"], want, "{file}");
+    }
 }
 
 #[test]

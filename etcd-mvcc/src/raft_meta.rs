@@ -67,7 +67,8 @@ pub struct RaftConf {
     pub voters: Vec<u64>,
     /// Learners (sorted).
     pub learners: Vec<u64>,
-    /// "snapshot record at index N" / ".snap <name>" / "conf-change entries", joined.
+    /// Where it came from: the `.snap` file or WAL snapshot record, then the conf-change
+    /// entries, joined.
     pub source: String,
     /// Index of the last conf change taken into account (the snapshot index when none).
     pub as_of_index: u64,
@@ -177,7 +178,7 @@ pub struct Published {
     pub client_urls: Vec<String>,
     /// Raft index of the entry they come from.
     pub index: u64,
-    /// Which request: "v2 PUT /0/members/<id>/attributes" or "cluster_member_attr_set".
+    /// Which request: `v2 PUT /0/members/<id>/attributes` or `cluster_member_attr_set`.
     pub request: &'static str,
 }
 

@@ -757,17 +757,21 @@ fn raft_meta_agreement(
     let hs_term = scan.hard_state.map(|h| h.term);
     if let (Some(t), Some(hs)) = (sum.db_term, hs_term) {
         let last = sum.last_entry_term.unwrap_or(0);
-        if t > hs {
+        // The applied entry's term can be neither above the log's term nor above the term
+        // of the newest entry the log holds.
+        let above_last = sum.last_entry_term.is_some() && t > last;
+        if t > hs || above_last {
             out.push(MemberFinding::new(
                 "member",
                 true,
                 "db_term_ahead_of_wal",
                 format!(
-                    "meta/term {t} is above the WAL's HardState term {hs} (last entry term {last}): the db applied an entry of a term this WAL never reached; it belongs to another log (another member or a later life of this one)"
+                    "meta/term {t} is above the WAL's {} (HardState term {hs}, last entry term {last}): the db applied an entry of a term this WAL never reached; it belongs to another log (another member or a later life of this one)",
+                    if t > hs { "HardState term" } else { "last entry term" }
                 ),
             ));
             sum.verdicts.push(format!(
-                "db term {t} ahead of the WAL (term {hs}): do not start this member on this WAL; restore it from a snapshot or re-add it"
+                "db term {t} ahead of the WAL (term {hs}, last entry term {last}): do not start this member on this WAL; restore it from a snapshot or re-add it"
             ));
         } else if let Some(e) = ci.and_then(|ci| scan.entries.iter().find(|e| e.entry.index == ci))
         {
