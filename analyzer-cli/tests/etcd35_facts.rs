@@ -599,3 +599,31 @@ fn cluster_downgrade_is_decoded_shown_and_blocks_an_upgrade_while_enabled() {
     assert_eq!(a["ok"], false);
     assert!(a["detail"].as_str().unwrap().contains("3.4.0"), "{a}");
 }
+
+#[test]
+fn check_advice_names_the_restore_tool_of_the_writing_version() {
+    for (scenario, tool) in [("k8s", "etcdctl"), ("v3.5/k8s", "etcdutl")] {
+        let src = fixtures().join(scenario).join("data");
+        if !src.is_dir() {
+            continue;
+        }
+        let data = scratch(&format!("no-wal-{}", scenario.replace('/', "_"))).join("data");
+        copy_dir(&src, &data);
+        std::fs::remove_dir_all(data.join("member/wal")).unwrap();
+        let (code, v) = run_json(&["check", "--json", s(&data)]);
+        assert_eq!(code, 1, "{v}");
+        let f = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["kind"] == "no_wal")
+            .unwrap_or_else(|| panic!("{scenario}: {v}"));
+        assert!(
+            f["message"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("{tool} snapshot restore")),
+            "{scenario}: {f}"
+        );
+    }
+}

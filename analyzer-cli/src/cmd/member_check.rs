@@ -533,7 +533,13 @@ pub fn check_member(member: &Member, meta: MetaChoice) -> Result<MemberCheck> {
             "wal",
             true,
             "no_wal",
-            "no member/wal directory: etcd cannot start this member (it would need its raft log); only the db can be used (restore it with etcdctl snapshot restore)".into(),
+            format!(
+                "no member/wal directory: etcd cannot start this member (it would need its raft log); only the db can be used (restore it with {} snapshot restore)",
+                // The writing release's tool: etcdctl up to 3.4, etcdutl from 3.5 on.
+                sum.written_by
+                    .unwrap_or(etcd_mvcc::version::Release::V3_4)
+                    .offline_tool()
+            ),
         ));
     }
     if let (Some(ci), true) = (ci, wal.is_none()) {
