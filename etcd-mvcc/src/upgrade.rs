@@ -81,11 +81,63 @@ pub struct V2StoreCheck {
     pub problem: Option<String>,
 }
 
-/// Most bytes of v2 store JSON parsed (a membership-only store is a few kilobytes).
-pub const MAX_V2STORE_JSON: usize = 256 << 20;
+/// Most bytes of v2 store JSON read (a membership-only store is a few kilobytes; one
+/// with user data can be large, and is only skimmed: nothing below the second level is
+/// kept).
+pub const MAX_V2STORE_JSON: usize = 1 << 30;
+
+/// The top of the v2 store JSON: `{"Root": {"Children": {name: node}}}`; every other
+/// field, and everything below the second level, is skipped without being kept.
+#[derive(serde::Deserialize)]
+struct V2Top {
+    #[serde(rename = "Root", default)]
+    root: Option<V2Root>,
+}
+
+#[derive(serde::Deserialize)]
+struct V2Root {
+    #[serde(rename = "Children", default)]
+    children: Option<std::collections::BTreeMap<String, V2Child>>,
+}
+
+#[derive(serde::Deserialize)]
+struct V2Child {
+    #[serde(rename = "Children", default)]
+    children: Option<ChildCount>,
+}
+
+/// The number of entries of a JSON object, its values skipped.
+struct ChildCount(u64);
+
+impl<'de> serde::Deserialize<'de> for ChildCount {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = ChildCount;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map of v2 store nodes")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<ChildCount, A::Error> {
+                let mut n = 0u64;
+                while m
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {
+                    n += 1;
+                }
+                Ok(ChildCount(n))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
 
 /// Applies 3.6's rule to the v2 store JSON of a `.snap` (`{"Root": {"Children": {...}}}`,
-/// node = `{"Path", "Children": {name: node} | null, ...}`).
+/// node = `{"Path", "Children": {name: node} | null, ...}`): every top-level node other
+/// than `/0` must have no children. serde_json's nesting limit bounds the recursion.
 pub fn check_v2store(file: &str, json: &[u8]) -> V2StoreCheck {
     let mut out = V2StoreCheck {
         file: file.to_string(),
@@ -96,22 +148,19 @@ pub fn check_v2store(file: &str, json: &[u8]) -> V2StoreCheck {
         out.problem = Some(format!("v2 store is {} bytes; not read", json.len()));
         return out;
     }
-    let v: serde_json::Value = match serde_json::from_slice(json) {
+    let top: V2Top = match serde_json::from_slice(json) {
         Ok(v) => v,
         Err(e) => {
             out.problem = Some(format!("v2 store JSON does not parse: {e}"));
             return out;
         }
     };
-    let Some(children) = v["Root"]["Children"].as_object() else {
-        return out;
-    };
+    let children = top.root.and_then(|r| r.children).unwrap_or_default();
     for (name, node) in children {
         if name == "0" {
             continue;
         }
-        let has_children = node["Children"].as_object().is_some_and(|c| !c.is_empty());
-        if has_children {
+        if node.children.is_some_and(|c| c.0 > 0) {
             out.custom_nodes.push(format!("/{name}"));
         }
     }
@@ -384,6 +433,22 @@ mod tests {
         let custom = br#"{"Root":{"Path":"/","Children":{"0":{"Path":"/0","Children":{}},"1":{"Path":"/1","Children":{"foo":{"Path":"/1/foo","Value":"bar","Children":null}}}}}}"#;
         assert_eq!(check_v2store("a.snap", custom).custom_nodes, vec!["/1"]);
         assert!(check_v2store("a.snap", b"{").problem.is_some());
+    }
+
+    #[test]
+    fn hostile_v2store_json_is_a_problem_or_skimmed_never_a_crash() {
+        // Deep nesting below the second level is skipped; at the top it is refused.
+        let deep = format!(
+            r#"{{"Root":{{"Children":{{"1":{{"Children":{{"x":{}{}}}}}}}}}}}"#,
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        let c = check_v2store("a.snap", deep.as_bytes());
+        assert!(c.problem.is_some() || c.custom_nodes == vec!["/1"], "{c:?}");
+        let c = check_v2store("a.snap", "[".repeat(100_000).as_bytes());
+        assert!(c.problem.is_some());
+        let c = check_v2store("a.snap", br#"{"Root":{"Children":{"1":{"Children":7}}}}"#);
+        assert!(c.problem.is_some(), "{c:?}");
     }
 
     #[test]
