@@ -627,3 +627,24 @@ fn check_advice_names_the_restore_tool_of_the_writing_version() {
         );
     }
 }
+
+#[test]
+fn members_names_each_members_storage_version_and_says_when_they_differ() {
+    let m = |d: &str| fixtures().join(d).join("data");
+    let (a, b, c) = (m("v3.5/cluster/m1"), m("v3.5/cluster/m2"), m("cluster/m3"));
+    if !a.is_dir() || !c.is_dir() {
+        return;
+    }
+    let (code, r) = run_json(&["members", "--json", s(&a), s(&b)]);
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(r["storage_versions_differ"], false);
+    assert!(r["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|x| x["written_by"] == "3.5"));
+    let (_, r) = run_json(&["members", "--json", s(&a), s(&c)]);
+    assert_eq!(r["storage_versions_differ"], true, "{r}");
+    let (_, text, _) = run(&["members", s(&a), s(&c)]);
+    assert!(text.contains("storage versions differ"), "{text}");
+}

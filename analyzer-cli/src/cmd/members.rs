@@ -23,9 +23,11 @@
 //! `{"schema", "members": [{"path", "member_id_hex", "cluster_id_hex", "name", "term",
 //! "commit", "last_index", "consistent_index", "index_after_restart", "revision",
 //! "compact_revision", "healthy", "problems": [text], "hash": int | null,
-//! "db_members": [member ID hex]}],
+//! "db_members": [member ID hex], "written_by": "3.4" | "3.5" | ... | null}],
 //! "common_revision": int | null, "hash_compact_revision": int | null, "agree": bool,
-//! "most_committed": [path], "disagreements": [text]}`.
+//! "most_committed": [path], "disagreements": [text], "storage_versions_differ": bool}`.
+//! Members on different storage versions (`written_by`) are normal during a rolling
+//! upgrade and do not make them disagree; `check --upgrade-to` treats them as a blocker.
 //!
 //! Exit status: 0 the members agree, 1 they disagree or one is damaged, 2 an input is
 //! unreadable.
@@ -90,6 +92,8 @@ pub struct MemberRow {
     pub hash: Option<u32>,
     /// Member IDs (hex) the db's members bucket lists.
     pub db_members: Vec<String>,
+    /// The release that wrote the member's db (etcd's schema rule).
+    pub written_by: Option<etcd_mvcc::version::Release>,
 }
 
 /// The comparison.
@@ -109,6 +113,8 @@ pub struct MembersReport {
     pub most_committed: Vec<String>,
     /// Why they disagree.
     pub disagreements: Vec<String>,
+    /// The members' dbs were written by different releases (a rolling upgrade midway).
+    pub storage_versions_differ: bool,
 }
 
 fn row(
@@ -136,6 +142,7 @@ fn row(
         revision: m.revision,
         compact_revision: m.compact_revision,
         healthy: c.ok,
+        written_by: m.written_by,
         problems: c
             .findings
             .iter()
@@ -325,6 +332,10 @@ pub fn compare(inputs: &[PathBuf], pool: &rayon::ThreadPool) -> Result<MembersRe
         .collect();
     Ok(MembersReport {
         schema: "etcd-autopsy/members/v1",
+        storage_versions_differ: {
+            let v: std::collections::BTreeSet<_> = rows.iter().map(|r| r.written_by).collect();
+            v.len() > 1
+        },
         agree: disagreements.is_empty(),
         members: rows,
         common_revision: common,
@@ -406,6 +417,24 @@ pub fn run(args: &Args) -> Result<u8> {
             .collect::<Vec<_>>()
             .join(", ")
     )?;
+    if r.storage_versions_differ {
+        let list: Vec<String> = r
+            .members
+            .iter()
+            .map(|m| {
+                format!(
+                    "{} {}",
+                    sanitize(m.path.as_bytes()),
+                    m.written_by.map_or("?".to_string(), |v| v.to_string())
+                )
+            })
+            .collect();
+        writeln!(
+            out,
+            "storage versions differ (a rolling upgrade midway?): {}",
+            list.join(", ")
+        )?;
+    }
     if r.agree {
         writeln!(out, "the members agree")?;
     } else {
