@@ -24,6 +24,7 @@ pub mod scan;
 pub mod segment;
 pub mod snap;
 pub mod text;
+pub mod timeline;
 pub mod wire;
 
 pub use dir::{SegmentFile, WalDir};

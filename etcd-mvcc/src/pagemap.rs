@@ -1,0 +1,246 @@
+//! Every page of the file by what it holds, for drawing the file as a map: metas, the
+//! freelist, branch and leaf pages of the `key` bucket (leaves split into those holding at
+//! least one live key's newest revision and those holding only history), the other
+//! buckets' pages, overflow pages, free pages, pages below the high-water mark that are
+//! neither reachable nor free, and pages past the high-water mark.
+//!
+//! The classes come from the page walk ([`bbolt_reader::walk`]) and the key-bucket scan:
+//! a key-bucket leaf holds live data when the newest revision of some live key falls in
+//! its key range (the bucket is ordered by revision, so each leaf covers the revisions from
+//! its first key up to the next leaf's first key).
+//!
+//! The map is run-length encoded. When the runs would exceed a bound (a badly fragmented
+//! file alternates classes page by page), consecutive pages are grouped into cells of
+//! `cell_pages` pages, each cell taking the class most of its pages have; the per-class
+//! counts stay exact.
+
+use super::revision::{parse_rev_key, Revision};
+use super::scan::Keyspace;
+use bbolt_reader::walk::{PageUse, Walk};
+
+/// What a page (or a cell of pages) holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PageClass {
+    /// Meta page 0 or 1.
+    Meta,
+    /// The freelist page (etcd on Linux does not persist one).
+    Freelist,
+    /// Branch page of the `key` bucket.
+    KeyBranch,
+    /// Leaf of the `key` bucket holding the newest revision of at least one live key.
+    KeyLeafLive,
+    /// Leaf of the `key` bucket holding only older revisions and tombstones.
+    KeyLeafHistory,
+    /// Branch or leaf page of another bucket (or of the root bucket).
+    OtherBucket,
+    /// Overflow page continuing a larger page.
+    Overflow,
+    /// Free page below the high-water mark (what defrag gives back).
+    Free,
+    /// Below the high-water mark, neither reachable nor free (lost), or reached but of a
+    /// type no tree page has.
+    Unaccounted,
+    /// At or past the high-water mark: file space bbolt grew ahead of use.
+    PastHighWater,
+}
+
+impl PageClass {
+    /// Every class, in the order of [`PageMap::counts`].
+    pub const ALL: [PageClass; 10] = [
+        PageClass::Meta,
+        PageClass::Freelist,
+        PageClass::KeyBranch,
+        PageClass::KeyLeafLive,
+        PageClass::KeyLeafHistory,
+        PageClass::OtherBucket,
+        PageClass::Overflow,
+        PageClass::Free,
+        PageClass::Unaccounted,
+        PageClass::PastHighWater,
+    ];
+
+    fn slot(self) -> u8 {
+        self as u8
+    }
+}
+
+/// The file as classified pages.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PageMap {
+    /// Page size.
+    pub page_size: u64,
+    /// Pages the file holds (a partial last page counts).
+    pub file_pages: u64,
+    /// The high-water mark.
+    pub high_water_mark: u64,
+    /// Pages per class, in the order of [`PageClass::ALL`] (exact, whatever `cell_pages`).
+    pub counts: [u64; 10],
+    /// Pages per cell of `runs` (1: every page is its own cell).
+    pub cell_pages: u64,
+    /// (class slot in [`PageClass::ALL`], number of consecutive cells), in page order.
+    pub runs: Vec<(u8, u64)>,
+}
+
+/// The pages of the key bucket's leaves holding a live key's newest revision, as a bitmap
+/// over page ids (one bit per page of the file).
+fn live_leaves(ks: &Keyspace<'_>, file_pages: u64) -> Vec<u64> {
+    let mut bits = vec![0u64; file_pages.div_ceil(64) as usize];
+    // First revision of each leaf, in key (= revision) order; unreadable leaves are
+    // skipped: their range joins the previous leaf's.
+    let firsts: Vec<(Revision, u64)> = ks
+        .leaf_pages
+        .iter()
+        .filter_map(|p| {
+            let el = p.leaf_element(0).ok()?;
+            Some((parse_rev_key(el.key).ok()?.rev, p.pgid()))
+        })
+        .collect();
+    if firsts.is_empty() {
+        return bits;
+    }
+    for a in ks.keys.values().filter(|a| a.is_live()) {
+        // The last leaf whose first revision is at or below the key's newest one.
+        let i = firsts.partition_point(|(r, _)| *r <= a.newest);
+        let pgid = firsts[i.saturating_sub(1)].1;
+        if let Some(w) = bits.get_mut((pgid / 64) as usize) {
+            *w |= 1 << (pgid % 64);
+        }
+    }
+    bits
+}
+
+/// Classifies every page of the walked file and run-length encodes the map in at most
+/// `max_runs` runs (at least 1), grouping pages into cells when needed.
+pub fn page_map(walk: &Walk<'_>, ks: Option<&Keyspace<'_>>, max_runs: usize) -> PageMap {
+    let g = &walk.graph;
+    let file_pages = g.file_pages;
+    let hwm = g.high_water_mark;
+    let key_bucket = walk
+        .top_level()
+        .find(|&i| walk.buckets[i].name == super::KEY_BUCKET);
+    let live = ks.map(|k| live_leaves(k, file_pages)).unwrap_or_default();
+    let is_live = |p: u64| {
+        live.get((p / 64) as usize)
+            .is_some_and(|w| w & (1 << (p % 64)) != 0)
+    };
+    let mut counts = [0u64; 10];
+    // One byte per page of the file: sized by the file, not by a number read from it.
+    let classes: Vec<u8> = (0..file_pages)
+        .map(|p| {
+            let class = if p >= hwm {
+                PageClass::PastHighWater
+            } else if g.is_free(p) {
+                PageClass::Free
+            } else {
+                match g.page_use(p) {
+                    Some(PageUse::Meta) => PageClass::Meta,
+                    Some(PageUse::Freelist) => PageClass::Freelist,
+                    Some(PageUse::Branch(b)) if Some(b as usize) == key_bucket => {
+                        PageClass::KeyBranch
+                    }
+                    Some(PageUse::Leaf(b)) if Some(b as usize) == key_bucket => {
+                        if is_live(p) {
+                            PageClass::KeyLeafLive
+                        } else {
+                            PageClass::KeyLeafHistory
+                        }
+                    }
+                    Some(PageUse::Branch(_) | PageUse::Leaf(_)) => PageClass::OtherBucket,
+                    Some(PageUse::Overflow(_)) => PageClass::Overflow,
+                    Some(PageUse::Invalid(_) | PageUse::Unreached) | None => PageClass::Unaccounted,
+                }
+            };
+            counts[class.slot() as usize] += 1;
+            class.slot()
+        })
+        .collect();
+    let max_runs = max_runs.max(1);
+    let mut cell_pages = 1u64;
+    loop {
+        let runs = encode(&classes, cell_pages as usize);
+        if runs.len() <= max_runs || cell_pages >= file_pages.max(1) {
+            return PageMap {
+                page_size: g.page_size as u64,
+                file_pages,
+                high_water_mark: hwm,
+                counts,
+                cell_pages,
+                runs,
+            };
+        }
+        cell_pages = cell_pages.saturating_mul(2);
+    }
+}
+
+/// Run-length encodes `classes` in cells of `cell` pages, each cell taking its most
+/// frequent class (ties: the lower class).
+fn encode(classes: &[u8], cell: usize) -> Vec<(u8, u64)> {
+    let mut runs: Vec<(u8, u64)> = Vec::new();
+    for chunk in classes.chunks(cell.max(1)) {
+        let c = if chunk.len() == 1 {
+            chunk[0]
+        } else {
+            let mut n = [0u32; 10];
+            for &c in chunk {
+                n[usize::from(c).min(9)] += 1;
+            }
+            let best = n.iter().copied().max().unwrap_or(0);
+            n.iter().position(|&x| x == best).unwrap_or(0) as u8
+        };
+        match runs.last_mut() {
+            Some((last, len)) if *last == c => *len += 1,
+            _ => runs.push((c, 1)),
+        }
+    }
+    runs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testdb::build;
+    use bbolt_reader::Db;
+
+    #[test]
+    fn every_page_is_counted_once_and_cells_keep_the_counts_exact() {
+        let names: Vec<String> = (0..40).map(|i| format!("/registry/pods/p{i:02}")).collect();
+        // Each key written 5 times: most leaves hold only history.
+        let entries: Vec<crate::testdb::Entry<'_>> = (0..200)
+            .map(|i| {
+                (
+                    i as i64 + 2,
+                    names[i % 40].as_str(),
+                    Some(&b"value-value"[..]),
+                    0,
+                )
+            })
+            .collect();
+        let bytes = build(&entries, None);
+        let db = Db::open(&bytes).unwrap();
+        let walk = bbolt_reader::walk(&db);
+        let b = db.bucket(b"key").unwrap().unwrap();
+        let ks = crate::scan::scan_keyspace(&b, i64::MAX, &|_| {}).unwrap();
+        let m = page_map(&walk, Some(&ks), usize::MAX);
+        assert_eq!(m.cell_pages, 1);
+        assert_eq!(m.counts.iter().sum::<u64>(), m.file_pages);
+        assert_eq!(
+            m.runs.iter().map(|r| r.1).sum::<u64>(),
+            m.file_pages,
+            "one cell per page"
+        );
+        let live = m.counts[PageClass::KeyLeafLive as usize];
+        let history = m.counts[PageClass::KeyLeafHistory as usize];
+        assert!(live > 0 && history > 0, "live {live} history {history}");
+        assert_eq!(live + history, ks.leaf_pages.len() as u64);
+        let small = page_map(&walk, Some(&ks), 2);
+        assert!(small.runs.len() <= 2 || small.cell_pages >= small.file_pages);
+        assert_eq!(small.counts, m.counts);
+    }
+
+    #[test]
+    fn majority_class_wins_a_cell() {
+        assert_eq!(encode(&[1, 2, 2, 3, 3, 3, 3, 0], 4), vec![(2, 1), (3, 1)]);
+        assert_eq!(encode(&[5, 5, 5], 1), vec![(5, 3)]);
+    }
+}
