@@ -50,6 +50,7 @@ pub fn maybe_child() {
             depth: 3,
             threads,
             json: true,
+            html: None,
         }),
         other => {
             eprintln!("unknown child command {other}");

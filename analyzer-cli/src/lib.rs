@@ -9,6 +9,7 @@ pub mod args;
 pub mod cmd;
 pub mod error;
 pub mod help;
+pub mod html;
 pub mod output;
 pub mod progress;
 pub mod redact;

@@ -57,6 +57,10 @@ pub struct Args {
     /// Print JSON (schema `etcd-autopsy/members/v1`).
     #[arg(long)]
     pub json: bool,
+    /// Also write the comparison as one self-contained HTML file; it must not be inside
+    /// an input's directory.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 /// One member's row.
@@ -354,6 +358,14 @@ pub fn run(args: &Args) -> Result<u8> {
     }
     let pool = thread_pool(args.threads)?;
     let r = compare(&args.inputs, &pool)?;
+    if let Some(out) = &args.html {
+        let members = args
+            .inputs
+            .iter()
+            .map(|p| input::resolve(p))
+            .collect::<etcd_mvcc::Result<Vec<_>>>()?;
+        crate::html::write_members(out, &serde_json::to_value(&r)?, &members)?;
+    }
     let code = if r.agree { EXIT_OK } else { EXIT_DAMAGE };
     if args.json {
         print_json(&r)?;

@@ -84,6 +84,10 @@ pub struct Args {
     /// Print JSON (schema `etcd-autopsy/report/v1`).
     #[arg(long)]
     pub json: bool,
+    /// Also write the report as one self-contained HTML file (treemap, page map, quota
+    /// gauge, WAL timeline); it must not be inside the input's directory.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 /// Member identity.
@@ -232,10 +236,17 @@ pub struct Report {
 /// Published member attributes from the WAL, by member id.
 type PublishedMap = std::collections::BTreeMap<u64, etcd_mvcc::raft_meta::Published>;
 
-/// What `read_wal` gives: the summary, (member id, cluster id) and published attributes.
-type WalRead = (WalSummary, Option<(u64, u64)>, PublishedMap);
+/// What `read_wal` gives: the summary, (member id, cluster id), published attributes and,
+/// for `--html`, the timeline.
+type WalRead = (
+    WalSummary,
+    Option<(u64, u64)>,
+    PublishedMap,
+    Option<wal_reader::timeline::Timeline>,
+);
 
-fn read_wal(member: &input::Member) -> Option<WalRead> {
+/// The WAL's summary, ids and published attributes; its timeline too when `timeline`.
+fn read_wal(member: &input::Member, timeline: bool) -> Option<WalRead> {
     let dir = member.wal_dir.as_ref()?;
     let wd = match wal_reader::WalDir::open(dir) {
         Ok(d) => d,
@@ -248,6 +259,7 @@ fn read_wal(member: &input::Member) -> Option<WalRead> {
                 },
                 None,
                 PublishedMap::new(),
+                None,
             ))
         }
     };
@@ -267,6 +279,7 @@ fn read_wal(member: &input::Member) -> Option<WalRead> {
         },
         ids,
         published,
+        timeline.then(|| wal_reader::timeline::timeline(&scan, crate::html::TIMELINE_BINS)),
     ))
 }
 
@@ -584,7 +597,7 @@ fn member_identity(info: &EtcdInfo, wal_ids: Option<(u64, u64)>) -> MemberId {
     }
 }
 
-/// Builds the report.
+/// Builds the report, and writes its HTML when `--html` is given.
 pub fn build(args: &Args) -> Result<Report> {
     let member = input::resolve(&args.input)?;
     let running_warning = super::warn_if_running(&member);
@@ -593,16 +606,16 @@ pub fn build(args: &Args) -> Result<Report> {
     let pool = thread_pool(args.threads)?;
     let info = read_info(&db);
     let (space, ks, walk) = super::space::compute(&image, &db, &pool, None, args.quota)?;
-    let wal = pool.install(|| read_wal(&member));
-    let (wal_summary, wal_ids, published) = match wal {
-        Some((mut s, ids, published)) => {
+    let wal = pool.install(|| read_wal(&member, args.html.is_some()));
+    let (wal_summary, wal_ids, published, timeline) = match wal {
+        Some((mut s, ids, published, timeline)) => {
             s.entries_after_db = match (s.commit, info.meta.consistent_index) {
                 (Some(c), Some(ci)) => Some(c.saturating_sub(ci)),
                 _ => None,
             };
-            (Some(s), ids, published)
+            (Some(s), ids, published, timeline)
         }
-        None => (None, None, PublishedMap::new()),
+        None => (None, None, PublishedMap::new(), None),
     };
     // 3.5's members bucket has no client URLs: take them from the WAL's publish entries.
     let mut members = info.members.clone();
@@ -709,7 +722,7 @@ pub fn build(args: &Args) -> Result<Report> {
             .map(|p| format!("key bucket page {} element {}: {}", p.pgid, p.index, p.what)),
     );
     let member_id = member_identity(&info, wal_ids);
-    Ok(Report {
+    let report = Report {
         schema: "etcd-autopsy/report/v1",
         input: args.input.display().to_string(),
         input_kind: member.kind,
@@ -764,7 +777,24 @@ pub fn build(args: &Args) -> Result<Report> {
         space,
         next_steps: next,
         problems,
-    })
+    };
+    if let Some(out) = &args.html {
+        let mut text = Vec::new();
+        write_text(&mut text, &report)?;
+        crate::html::write_report(
+            out,
+            &serde_json::to_value(&report)?,
+            &String::from_utf8_lossy(&text),
+            crate::html::ReportSources {
+                walk: &walk,
+                keyspace: ks.as_ref(),
+                depth: args.depth,
+                timeline,
+                member: &member,
+            },
+        )?;
+    }
+    Ok(report)
 }
 
 /// Runs `report`; returns the exit status.

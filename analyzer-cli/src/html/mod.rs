@@ -1,0 +1,394 @@
+//! The visual report: one self-contained HTML file (`report --html FILE`, `members --html
+//! FILE`) an operator can open from a local path, attach to an incident and read at a
+//! glance.
+//!
+//! This is a printer over the data the commands already have, like the text and JSON
+//! printers: the report's own JSON object (so every figure on the page is the figure of
+//! `report --json`), the report's text (shown verbatim), and for the drawings a few owned
+//! summaries made by library functions — the key tree ([`etcd_mvcc::keytree`]), the page
+//! map ([`etcd_mvcc::pagemap`]) and the WAL timeline ([`wal_reader::timeline`]). The
+//! template, style sheet and script are committed files embedded with `include_str!`;
+//! the page loads nothing from the network and needs no fonts.
+//!
+//! The data rides in a `<script type="application/json">` element (schema
+//! `etcd-autopsy/report-html/v1` or `etcd-autopsy/members-html/v1`, see docs/JSON.md) with
+//! every `<` escaped, so no key name can end the element. Values are never part of it:
+//! the key tree holds key names and byte counts only, so secrets' values cannot appear.
+//! After drawing, the script writes what it drew into `data-*` attributes (largest
+//! rectangle, cells, bars, markers), which the browser tests read back from the DOM.
+
+use crate::error::{CliError, Result};
+use etcd_mvcc::keytree::{key_tree, KeyTree, KeyTreeNode, TreeLimits};
+use etcd_mvcc::member::{InputKind, Member};
+use etcd_mvcc::pagemap::{page_map, PageClass, PageMap};
+use etcd_mvcc::scan::Keyspace;
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use wal_reader::timeline::{EntryKind, Timeline};
+
+const TEMPLATE: &str = include_str!("template.html");
+const CSS: &str = include_str!("report.css");
+const JS: &str = include_str!("report.js");
+
+/// Runs of the page map before pages are grouped into cells (each run costs a few bytes).
+pub const MAX_PAGE_RUNS: usize = 120_000;
+/// Bins of the WAL timeline.
+pub const TIMELINE_BINS: usize = 600;
+
+/// What the drawings of `report --html` are made from, besides the report itself.
+#[derive(Debug)]
+pub struct ReportSources<'s, 'a> {
+    /// The page walk of the db.
+    pub walk: &'s bbolt_reader::walk::Walk<'a>,
+    /// The key-bucket scan, when the db has a key bucket.
+    pub keyspace: Option<&'s Keyspace<'a>>,
+    /// Prefix depth of the treemap's first level (the report's `--depth`).
+    pub depth: usize,
+    /// The WAL timeline, when the input has a WAL.
+    pub timeline: Option<Timeline>,
+    /// The member (for the snap files and the output-path check).
+    pub member: &'s Member,
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c if c.is_control() && c != '\n' && c != '\t' => o.push('\u{fffd}'),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+/// JSON for a `<script type="application/json">` element: `<` written as `\u003c`, so
+/// no string inside can close the element or open a comment.
+fn script_json(v: &Value) -> String {
+    v.to_string().replace('<', "\\u003c")
+}
+
+/// Refuses an output inside the input's member directory: nothing is written next to an
+/// input.
+fn check_output(out: &Path, member: &Member) -> Result<()> {
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let parent = parent.canonicalize().map_err(|e| CliError::Io {
+        path: parent.clone(),
+        source: e,
+    })?;
+    let protected = match member.kind {
+        InputKind::DataDir => Some(member.given.join("member")),
+        InputKind::MemberDir => Some(member.given.clone()),
+        InputKind::DbFile | InputKind::SnapshotFile => member
+            .db
+            .as_ref()
+            .and_then(|d| d.canonicalize().ok())
+            .and_then(|d| {
+                d.parent()
+                    .filter(|p| p.file_name().is_some_and(|n| n == "snap"))
+                    .and_then(Path::parent)
+                    .map(Path::to_path_buf)
+            }),
+    };
+    if let Some(Ok(p)) = protected.map(|p| p.canonicalize()) {
+        if parent.starts_with(&p) {
+            return Err(CliError::input(
+                out,
+                format!(
+                    "is inside {}, the input's own directory; write the HTML elsewhere",
+                    p.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn write_file(out: &Path, html: &str) -> Result<()> {
+    std::fs::write(out, html).map_err(|e| CliError::Io {
+        path: out.to_path_buf(),
+        source: e,
+    })
+}
+
+/// A node as a compact array: [name, bytes, live_bytes, keys, live_keys, revisions,
+/// other (0/1), children...].
+fn tree_json(n: &KeyTreeNode) -> Value {
+    let mut v = vec![
+        json!(n.name),
+        json!(n.bytes),
+        json!(n.live_bytes),
+        json!(n.keys),
+        json!(n.live_keys),
+        json!(n.revisions),
+        json!(u8::from(n.other)),
+    ];
+    v.extend(n.children.iter().map(tree_json));
+    Value::Array(v)
+}
+
+fn class_name(c: PageClass) -> String {
+    serde_json::to_value(c)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+fn page_map_json(m: &PageMap) -> Value {
+    let mut runs = Vec::with_capacity(m.runs.len() * 2);
+    for &(c, n) in &m.runs {
+        runs.push(json!(c));
+        runs.push(json!(n));
+    }
+    json!({
+        "page_size": m.page_size,
+        "file_pages": m.file_pages,
+        "high_water_mark": m.high_water_mark,
+        "classes": PageClass::ALL.iter().map(|c| class_name(*c)).collect::<Vec<_>>(),
+        "counts": m.counts,
+        "cell_pages": m.cell_pages,
+        "runs": runs,
+    })
+}
+
+fn timeline_json(t: &Timeline) -> Value {
+    let mut v = serde_json::to_value(t).unwrap_or(Value::Null);
+    if let Value::Object(o) = &mut v {
+        let kinds: Vec<Value> = EntryKind::ALL
+            .iter()
+            .map(|k| serde_json::to_value(k).unwrap_or(Value::Null))
+            .collect();
+        o.insert("kinds".into(), Value::Array(kinds));
+    }
+    v
+}
+
+fn snap_files_json(member: &Member) -> Value {
+    let Some(dir) = &member.snap_dir else {
+        return json!([]);
+    };
+    let Ok(sd) = wal_reader::SnapDir::open(dir) else {
+        return json!([]);
+    };
+    let mut files: Vec<Value> = sd
+        .files
+        .iter()
+        .map(|f| {
+            json!({
+                "name": f.name,
+                "index": f.metadata.as_ref().map_or(f.name_index, |m| m.index),
+                "term": f.metadata.as_ref().map_or(f.name_term, |m| m.term),
+                "ok": f.is_ok(),
+            })
+        })
+        .collect();
+    files.reverse();
+    Value::Array(files)
+}
+
+/// Fills the template.
+fn page(title: &str, kind: &str, body: &str, data: &Value) -> String {
+    let mut out = String::with_capacity(TEMPLATE.len() + CSS.len() + JS.len() + body.len());
+    let mut rest = TEMPLATE;
+    while let Some(i) = rest.find("{{") {
+        out.push_str(&rest[..i]);
+        let Some(j) = rest[i..].find("}}") else {
+            break;
+        };
+        match &rest[i + 2..i + j] {
+            "TITLE" => out.push_str(&escape(title)),
+            "KIND" => out.push_str(kind),
+            "CSS" => out.push_str(CSS),
+            "BODY" => out.push_str(body),
+            "DATA" => out.push_str(&script_json(data)),
+            "JS" => out.push_str(JS),
+            other => {
+                out.push_str("{{");
+                out.push_str(other);
+                out.push_str("}}");
+            }
+        }
+        rest = &rest[i + j + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The steps and problems, as the text report words them, with the commands to copy.
+fn steps_html(report: &Value) -> String {
+    let mut b = String::new();
+    let steps = report["next_steps"].as_array().cloned().unwrap_or_default();
+    b.push_str("<section id=\"steps\"><h2>Next steps</h2>");
+    if steps.is_empty() {
+        b.push_str(
+            "<p class=\"step-none\">nothing to do: the file is compact and within its quota</p>",
+        );
+    } else {
+        b.push_str("<ol class=\"steps\">");
+        for s in &steps {
+            let _ = write!(
+                b,
+                "<li data-step=\"{}\"><span class=\"step-text\">{}</span>",
+                escape(s["id"].as_str().unwrap_or("")),
+                escape(s["text"].as_str().unwrap_or(""))
+            );
+            if let Some(c) = s["command"].as_str() {
+                let _ = write!(
+                    b,
+                    "<div class=\"cmd\"><code>$ {}</code><button type=\"button\" class=\"copy\" data-copy=\"{}\">copy</button></div>",
+                    escape(c),
+                    escape(c)
+                );
+            }
+            b.push_str("</li>");
+        }
+        b.push_str("</ol>");
+    }
+    b.push_str("</section>");
+    let problems = report["problems"].as_array().cloned().unwrap_or_default();
+    if !problems.is_empty() {
+        b.push_str("<section id=\"problems\"><h2>Findings</h2><ul class=\"problems\">");
+        for p in &problems {
+            let _ = write!(b, "<li>problem: {}</li>", escape(p.as_str().unwrap_or("")));
+        }
+        b.push_str("</ul></section>");
+    }
+    b
+}
+
+/// Writes the HTML of `report --html`. `report` is the report's JSON object and `text`
+/// its text output (shown as is).
+pub fn write_report(
+    out: &Path,
+    report: &Value,
+    text: &str,
+    src: ReportSources<'_, '_>,
+) -> Result<()> {
+    check_output(out, src.member)?;
+    let tree: Option<KeyTree> = src
+        .keyspace
+        .map(|ks| key_tree(ks, src.depth, TreeLimits::default()));
+    let pm = page_map(src.walk, src.keyspace, MAX_PAGE_RUNS);
+    let data = json!({
+        "schema": "etcd-autopsy/report-html/v1",
+        "report": report,
+        "tree": tree.as_ref().map(|t| tree_json(&t.root)),
+        "tree_depth": src.depth,
+        "tree_folded_keys": tree.as_ref().map_or(0, |t| t.folded_keys),
+        "tree_nodes": tree.as_ref().map_or(0, |t| t.nodes),
+        "pagemap": page_map_json(&pm),
+        "timeline": src.timeline.as_ref().map(timeline_json),
+        "snap_files": snap_files_json(src.member),
+    });
+    let input = report["input"].as_str().unwrap_or("");
+    let mut body = String::new();
+    let _ = write!(
+        body,
+        "<header><h1>etcd member report</h1><p class=\"input\">{}</p><div id=\"facts\"></div></header>",
+        escape(input)
+    );
+    body.push_str(&steps_html(report));
+    body.push_str(
+        "<section id=\"gauge\" class=\"viz\"><h2>Quota</h2><div class=\"note\"></div><svg id=\"gauge-svg\" role=\"img\"></svg></section>\
+         <section id=\"treemap\" class=\"viz\"><h2>Keyspace <span class=\"crumbs\"></span></h2><div class=\"note\"></div><div id=\"treemap-box\"></div></section>\
+         <section id=\"pagemap\" class=\"viz\"><h2>The file, page by page</h2><div class=\"note\"></div><div class=\"legend\"></div><canvas id=\"pagemap-canvas\"></canvas></section>\
+         <section id=\"timeline\" class=\"viz\"><h2>WAL</h2><div class=\"note\"></div><div class=\"legend\"></div><svg id=\"timeline-svg\" role=\"img\"></svg></section>",
+    );
+    let _ = write!(
+        body,
+        "<details id=\"text-report\"><summary>The text report</summary><pre>{}</pre></details><div id=\"tip\" hidden></div>",
+        escape(text)
+    );
+    let html = page(
+        &format!("etcd-autopsy report: {input}"),
+        "report",
+        &body,
+        &data,
+    );
+    write_file(out, &html)
+}
+
+/// Writes the HTML of `members --html`; `members` is the comparison's JSON object.
+pub fn write_members(out: &Path, members: &Value, inputs: &[Member]) -> Result<()> {
+    for m in inputs {
+        check_output(out, m)?;
+    }
+    let data = json!({
+        "schema": "etcd-autopsy/members-html/v1",
+        "members": members,
+    });
+    let mut body =
+        String::from("<header><h1>etcd members side by side</h1><div id=\"facts\"></div></header>");
+    let most: Vec<&str> = members["most_committed"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let _ = write!(
+        body,
+        "<section id=\"restore\"><h2>Restore from</h2><p>most committed data: <b>{}</b> (restore from it, or run etcd --force-new-cluster on it)</p></section>",
+        escape(&most.join(", "))
+    );
+    body.push_str("<section id=\"disagreements\"><h2>Disagreements</h2>");
+    let dis = members["disagreements"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if dis.is_empty() {
+        body.push_str("<p class=\"agree\">the members agree</p>");
+    } else {
+        body.push_str("<ul>");
+        for d in &dis {
+            let _ = write!(
+                body,
+                "<li>DISAGREE: {}</li>",
+                escape(d.as_str().unwrap_or(""))
+            );
+        }
+        body.push_str("</ul>");
+    }
+    body.push_str("</section>");
+    body.push_str(
+        "<section id=\"members-table\" class=\"viz\"><h2>Members</h2><div id=\"members-box\"></div></section>\
+         <section id=\"members-chart\" class=\"viz\"><h2>Indexes and revisions</h2><div class=\"legend\"></div><svg id=\"members-svg\" role=\"img\"></svg></section><div id=\"tip\" hidden></div>",
+    );
+    let html = page("etcd-autopsy members", "members", &body, &data);
+    write_file(out, &html)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn script_json_cannot_close_its_element() {
+        let v = json!({"k": "</script><script>alert(1)</script><!--"});
+        let s = script_json(&v);
+        assert!(!s.contains('<'), "{s}");
+        let back: Value = serde_json::from_str(&s).unwrap();
+        assert_eq!(back, v);
+    }
+
+    #[test]
+    fn escape_covers_markup_and_quotes() {
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
+
+    #[test]
+    fn template_placeholders_are_all_filled() {
+        let p = page("t<", "report", "<p>b</p>", &json!({"a": 1}));
+        assert!(!p.contains("{{"), "{p}");
+        assert!(p.contains("t&lt;"));
+    }
+}

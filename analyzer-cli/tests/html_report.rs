@@ -1,0 +1,548 @@
+//! `report --html` and `members --html` opened in a real headless Chromium: the page must
+//! load with no JavaScript console message at all, and what the page drew (written by its
+//! script into `data-*` attributes, read back with `--dump-dom`) must carry the figures of
+//! `report --json` / `members --json`. Screenshots at two window sizes go to
+//! `target/html-report/` (build artefacts, not committed).
+//!
+//! Chromium is driven by its command line only: `--dump-dom` after a virtual-time budget,
+//! `--screenshot` with `--window-size`, console messages from `--enable-logging=stderr`.
+//! Every one of them counts as a failure (the page logs nothing when it works).
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn chromium() -> Option<PathBuf> {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|name| {
+            std::env::var_os("PATH").and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|d| d.join(name))
+                    .find(|p| p.is_file())
+            })
+        })
+}
+
+fn out_dir() -> PathBuf {
+    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/html-report");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Runs Chromium headless on `html` with `extra` flags; returns (stdout, console lines).
+fn chrome(browser: &Path, html: &Path, extra: &[String]) -> (String, Vec<String>) {
+    let profile = scratch(&format!(
+        "chrome-{}-{}",
+        html.file_stem().unwrap().to_string_lossy(),
+        extra.len() + extra.iter().map(|e| e.len()).sum::<usize>()
+    ));
+    let url = format!("file://{}", html.canonicalize().unwrap().display());
+    let o = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--disable-extensions",
+            "--disable-background-networking",
+            "--hide-scrollbars",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=5000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
+        .arg(&url)
+        .output()
+        .expect("chromium runs");
+    let err = String::from_utf8_lossy(&o.stderr);
+    let console: Vec<String> = err
+        .lines()
+        .filter(|l| l.contains(":CONSOLE") || l.contains("Uncaught"))
+        .map(String::from)
+        .collect();
+    std::fs::remove_dir_all(&profile).ok();
+    (String::from_utf8_lossy(&o.stdout).into_owned(), console)
+}
+
+/// The start tag of the first element whose start tag contains `marker`.
+fn tag<'a>(dom: &'a str, marker: &str) -> &'a str {
+    let at = dom
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker} in the DOM"));
+    let start = dom[..at].rfind('<').unwrap();
+    let end = at + dom[at..].find('>').unwrap();
+    &dom[start..=end]
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&nbsp;", "\u{a0}")
+        .replace("&amp;", "&")
+}
+
+/// Attribute `name` of the start tag `t`.
+fn attr(t: &str, name: &str) -> String {
+    let pat = format!(" {name}=\"");
+    let at = t.find(&pat).unwrap_or_else(|| panic!("no {name} in {t}")) + pat.len();
+    let end = at + t[at..].find('"').unwrap();
+    unescape(&t[at..end])
+}
+
+fn num(t: &str, name: &str) -> u64 {
+    let v = attr(t, name);
+    v.parse()
+        .unwrap_or_else(|_| panic!("{name}={v:?} is not a number in {t}"))
+}
+
+/// Every text between `open` and the next `close`, unescaped.
+fn texts(dom: &str, open: &str, close: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = dom;
+    while let Some(i) = rest.find(open) {
+        rest = &rest[i + open.len()..];
+        let j = rest.find(close).unwrap();
+        out.push(unescape(&rest[..j]));
+        rest = &rest[j..];
+    }
+    out
+}
+
+fn is_png(p: &Path) -> bool {
+    std::fs::read(p).is_ok_and(|b| b.len() > 1000 && b.starts_with(b"\x89PNG\r\n\x1a\n"))
+}
+
+/// Screenshots at a desktop and a narrow window size; both must log nothing.
+fn screenshots(browser: &Path, html: &Path, name: &str) {
+    for (w, h) in [(1280, 2400), (480, 3200)] {
+        let png = out_dir().join(format!("{name}-{w}x{h}.png"));
+        std::fs::remove_file(&png).ok();
+        let (_, console) = chrome(
+            browser,
+            html,
+            &[
+                format!("--window-size={w},{h}"),
+                format!("--screenshot={}", png.display()),
+            ],
+        );
+        assert!(console.is_empty(), "{name} at {w}x{h}: {console:#?}");
+        assert!(is_png(&png), "{name}: no screenshot at {}", png.display());
+    }
+}
+
+/// Writes and checks the HTML report of `input` against `report --json`.
+fn check_report(browser: &Path, name: &str, input: &Path) {
+    let input = s(input);
+    let (_, json) = run_json(&["report", "--json", input]);
+    let html = out_dir().join(format!("{name}.html"));
+    let (code, _, err) = run(&["report", "--html", s(&html), input]);
+    assert!(code <= 1, "{name}: report --html failed: {err}");
+    let size = std::fs::metadata(&html).unwrap().len();
+    assert!(size < 2_000_000, "{name}: {size} bytes");
+    let (dom, console) = chrome(
+        browser,
+        &html,
+        &["--window-size=1280,2000".into(), "--dump-dom".into()],
+    );
+    assert!(console.is_empty(), "{name}: console: {console:#?}");
+    let root = tag(&dom, "<html");
+    assert_eq!(
+        attr(root, "data-ready"),
+        "1",
+        "{name}: the script did not finish"
+    );
+    assert_eq!(attr(root, "data-errors"), "0", "{name}");
+    assert_eq!(attr(root, "data-failed-parts"), "0", "{name}");
+
+    // Quota gauge: the space figures of the report.
+    let g = tag(&dom, "id=\"gauge\"");
+    let sp = &json["space"];
+    assert_eq!(attr(g, "data-drawn"), "1");
+    assert_eq!(num(g, "data-bars"), 4);
+    assert_eq!(
+        num(g, "data-db-size"),
+        sp["db_size"].as_u64().unwrap(),
+        "{name}"
+    );
+    assert_eq!(num(g, "data-in-use"), sp["bytes_in_use"].as_u64().unwrap());
+    assert_eq!(
+        num(g, "data-after-defrag"),
+        sp["predicted_defrag_size"].as_u64().unwrap()
+    );
+    assert_eq!(
+        num(g, "data-after-compaction"),
+        sp["compaction"]["predicted_size_after"].as_u64().unwrap()
+    );
+    assert_eq!(num(g, "data-quota"), sp["quota"]["bytes"].as_u64().unwrap());
+    assert_eq!(
+        dom.matches("class=\"gauge-bar\"").count(),
+        4,
+        "{name}: four bars drawn"
+    );
+
+    // Treemap: the largest rectangle is the report's first prefix, with its bytes.
+    let t = tag(&dom, "id=\"treemap\"");
+    assert_eq!(attr(t, "data-drawn"), "1");
+    if let Some(top) = json["prefixes"].as_array().and_then(|p| p.first()) {
+        assert_eq!(
+            attr(t, "data-largest-label"),
+            top["prefix"].as_str().unwrap(),
+            "{name}"
+        );
+        let bytes = top["key_bytes"].as_u64().unwrap() + top["value_bytes"].as_u64().unwrap();
+        assert_eq!(num(t, "data-largest-bytes"), bytes, "{name}");
+        let rects = num(t, "data-rects") as usize;
+        assert!(
+            rects >= json["prefixes"].as_array().unwrap().len().min(2),
+            "{name}: {rects}"
+        );
+        assert_eq!(dom.matches("class=\"tm-cell").count(), rects);
+        let first_cell = tag(&dom, "class=\"tm-cell");
+        assert_eq!(
+            attr(first_cell, "data-name"),
+            top["prefix"].as_str().unwrap()
+        );
+    }
+
+    // Page map: every page of the file, free pages as `space` counts them.
+    let p = tag(&dom, "id=\"pagemap\"");
+    assert_eq!(attr(p, "data-drawn"), "1");
+    let ps = sp["page_size"].as_u64().unwrap();
+    let pages = sp["file_size"].as_u64().unwrap().div_ceil(ps);
+    assert_eq!(num(p, "data-pages"), pages, "{name}");
+    assert_eq!(
+        num(p, "data-free-pages"),
+        sp["pages_free"].as_u64().unwrap()
+    );
+    assert_eq!(num(p, "data-painted-cells"), num(p, "data-cells"));
+    assert_eq!(
+        num(p, "data-cells") * num(p, "data-cell-pages") >= pages,
+        true,
+        "{name}: the cells cover the file"
+    );
+    let counts: Value = serde_json::from_str(&attr(p, "data-counts")).unwrap();
+    let total: u64 = counts
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(total, pages);
+    assert_eq!(
+        counts["past_high_water"].as_u64().unwrap(),
+        sp["pages_past_high_water"].as_u64().unwrap()
+    );
+
+    // WAL timeline: the report's WAL figures and the db's consistent index.
+    let w = tag(&dom, "id=\"timeline\"");
+    match json["wal"].as_object() {
+        None => assert_eq!(attr(w, "data-drawn"), "none", "{name}: no WAL"),
+        Some(wal) => {
+            assert_eq!(attr(w, "data-drawn"), "1");
+            let s = |v: &Value| v.as_u64().map_or(String::new(), |x| x.to_string());
+            assert_eq!(
+                attr(w, "data-first-index"),
+                s(&wal["first_index"]),
+                "{name}"
+            );
+            assert_eq!(attr(w, "data-last-index"), s(&wal["last_index"]), "{name}");
+            assert_eq!(attr(w, "data-commit"), s(&wal["commit"]), "{name}");
+            assert_eq!(
+                attr(w, "data-consistent-index"),
+                s(&json["consistent_index"])
+            );
+            let entries = num(w, "data-entries");
+            assert_eq!(
+                num(w, "data-drawn-entries"),
+                entries,
+                "{name}: every entry drawn"
+            );
+            if let (Some(f), Some(l)) = (wal["first_index"].as_u64(), wal["last_index"].as_u64()) {
+                assert_eq!(entries, l - f + 1, "{name}");
+            }
+            let damage = num(w, "data-damage");
+            assert_eq!(damage > 0, wal["damage"].as_bool().unwrap(), "{name}");
+            assert_eq!(dom.matches("class=\"damage\"").count() as u64, damage);
+        }
+    }
+
+    // Next steps and problems: the report's own words, with the commands to copy.
+    let steps = json["next_steps"].as_array().unwrap();
+    let shown = texts(&dom, "<span class=\"step-text\">", "</span>");
+    let want: Vec<String> = steps
+        .iter()
+        .map(|s| s["text"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(shown, want, "{name}");
+    let cmds = texts(&dom, "<code>$ ", "</code>");
+    let want: Vec<String> = steps
+        .iter()
+        .filter_map(|s| s["command"].as_str().map(String::from))
+        .collect();
+    assert_eq!(cmds, want, "{name}");
+    let problems = texts(&dom, "<li>problem: ", "</li>");
+    let want: Vec<String> = json["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(problems, want, "{name}");
+    // The text report, verbatim.
+    let (_, text, _) = run(&["report", input]);
+    let pre = texts(&dom, "<summary>The text report</summary><pre>", "</pre>");
+    assert_eq!(pre, [text], "{name}");
+
+    screenshots(browser, &html, name);
+}
+
+fn scenarios() -> Vec<(String, PathBuf)> {
+    let f = fixtures();
+    let mut v: Vec<(String, PathBuf)> = [
+        "k8s",
+        "k8s-defrag",
+        "nospace",
+        "many-snaps",
+        "killed",
+        "cluster/m1",
+        "cluster/m2",
+        "cluster/m3",
+    ]
+    .iter()
+    .map(|n| (n.replace('/', "-"), f.join(n).join("data")))
+    .collect();
+    v.push(("snapshot".into(), f.join("snapshot/snapshot/snapshot.db")));
+    // Damaged variants, when derived (fixtures/make-damaged.sh).
+    v.push((
+        "damaged-bbolt-branch-cycle".into(),
+        f.join("damaged/bbolt/branch-cycle.db"),
+    ));
+    let mut v: Vec<(String, PathBuf)> = v.into_iter().filter(|(_, p)| p.exists()).collect();
+    for variant in ["flipped-byte", "missing-segment"] {
+        if let Some(d) = damaged_wal_member(variant) {
+            v.push((format!("damaged-wal-{variant}"), d));
+        }
+    }
+    v
+}
+
+/// A data dir with the k8s db and the damaged WAL `variant` (derived from the k8s WAL by
+/// fixtures/damage_wal.py), in a temp dir; None when the variant is not derived.
+fn damaged_wal_member(variant: &str) -> Option<PathBuf> {
+    let wal = fixtures()
+        .join("damaged/wal")
+        .join(variant)
+        .join("member/wal");
+    let snap = fixtures().join("k8s/data/member/snap");
+    if !wal.is_dir() || !snap.is_dir() {
+        return None;
+    }
+    let d = scratch(&format!("wal-{variant}")).join("data");
+    copy_dir(&snap, &d.join("member/snap"));
+    copy_dir(&wal, &d.join("member/wal"));
+    Some(d)
+}
+
+#[test]
+fn every_fixture_report_draws_in_chromium_with_the_figures_of_report_json() {
+    let Some(browser) = chromium() else {
+        eprintln!("note: chromium not installed (scripts/test.sh installs it); skipped");
+        return;
+    };
+    let list = scenarios();
+    assert!(list.len() >= 9, "fixtures missing: {list:?}");
+    // Two at a time: Chromium start-up dominates, and the machine has two cores.
+    for pair in list.chunks(2) {
+        std::thread::scope(|sc| {
+            for (name, path) in pair {
+                let b = &browser;
+                sc.spawn(move || check_report(b, name, path));
+            }
+        });
+    }
+}
+
+#[test]
+fn wal_damage_is_marked_on_the_timeline_with_segment_and_offset() {
+    let Some(browser) = chromium() else {
+        eprintln!("note: chromium not installed; skipped");
+        return;
+    };
+    let Some(input) = damaged_wal_member("flipped-byte") else {
+        eprintln!("note: damaged WAL fixtures not generated; skipped");
+        return;
+    };
+    let (_, wal) = run_json(&["wal", "--summary", "--json", s(&input)]);
+    let html = out_dir().join("wal-damage-marks.html");
+    run(&["report", "--html", s(&html), s(&input)]);
+    let (dom, console) = chrome(&browser, &html, &["--dump-dom".into()]);
+    assert!(console.is_empty(), "{console:#?}");
+    let mark = tag(&dom, "class=\"damage\"");
+    let finding = wal["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["severity"] == "damage")
+        .expect("a damage finding");
+    assert_eq!(attr(mark, "data-file"), finding["file"].as_str().unwrap());
+    assert_eq!(
+        attr(mark, "data-offset"),
+        finding["offset"].as_u64().unwrap().to_string()
+    );
+    assert_eq!(attr(mark, "data-kind"), "crc_mismatch");
+}
+
+#[test]
+fn secret_values_never_appear_in_the_html() {
+    let kvs_path = fixtures().join("k8s/truth/kvs.json");
+    if !kvs_path.exists() {
+        eprintln!("note: fixture k8s not generated; skipped");
+        return;
+    }
+    let kvs = truth_kvs(&kvs_path);
+    let html = out_dir().join("secrets-check.html");
+    let (code, _, err) = run(&[
+        "report",
+        "--html",
+        s(&html),
+        s(&fixtures().join("k8s/data")),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let page = std::fs::read(&html).unwrap();
+    let text = String::from_utf8_lossy(&page);
+    let mut secrets = 0;
+    for (k, (v, ..)) in &kvs {
+        if !k.starts_with(b"/registry/secrets/") || v.len() < 16 {
+            continue;
+        }
+        secrets += 1;
+        // No 16-byte window of the value, raw, lossy or base64, is in the file.
+        // Windows inside the key itself (the object's name is in its value too) are names,
+        // not secrets.
+        for w in v.windows(16).step_by(8) {
+            if k.windows(16).any(|kw| kw == w) {
+                continue;
+            }
+            assert!(
+                !page.windows(16).any(|p| p == w),
+                "raw value bytes of {k:?}"
+            );
+            let lossy = String::from_utf8_lossy(w);
+            if !lossy.contains('\u{fffd}') {
+                assert!(!text.contains(&*lossy), "value text of {k:?}");
+            }
+        }
+        let b64 = base64_std(v);
+        assert!(
+            !text.contains(&b64[..b64.len().min(24)]),
+            "base64 value of {k:?}"
+        );
+    }
+    assert!(secrets > 0, "the fixture has secrets");
+}
+
+fn base64_std(b: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut o = String::new();
+    for c in b.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                o.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                o.push('=');
+            }
+        }
+    }
+    o
+}
+
+#[test]
+fn members_html_shows_the_members_side_by_side_and_the_one_to_restore_from() {
+    let Some(browser) = chromium() else {
+        eprintln!("note: chromium not installed; skipped");
+        return;
+    };
+    let dirs: Vec<PathBuf> = ["m1", "m2", "m3"]
+        .iter()
+        .map(|m| fixtures().join("cluster").join(m).join("data"))
+        .collect();
+    if !dirs.iter().all(|d| d.exists()) {
+        eprintln!("note: cluster fixtures not generated; skipped");
+        return;
+    }
+    let mut args: Vec<&str> = vec!["members", "--json"];
+    args.extend(dirs.iter().map(|d| s(d)));
+    let (_, json) = run_json(&args);
+    let html = out_dir().join("members-cluster.html");
+    let mut args: Vec<&str> = vec!["members", "--html", s(&html)];
+    args.extend(dirs.iter().map(|d| s(d)));
+    let (code, text, err) = run(&args);
+    assert_eq!(code, 0, "{text}{err}");
+    let (dom, console) = chrome(&browser, &html, &["--dump-dom".into()]);
+    assert!(console.is_empty(), "{console:#?}");
+    assert_eq!(attr(tag(&dom, "<html"), "data-ready"), "1");
+    let c = tag(&dom, "id=\"members-chart\"");
+    assert_eq!(num(c, "data-members"), 3);
+    assert_eq!(attr(c, "data-agree"), "1");
+    let most: Vec<&str> = json["most_committed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(attr(c, "data-most-committed"), most.join("\n"));
+    assert_eq!(dom.matches("<tr class=\"best\"").count(), most.len());
+    // One row per member, in order, with its revision and hash.
+    let rows = texts(&dom, "data-path=\"", "\"");
+    let paths: Vec<&str> = json["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(rows, paths);
+    for m in json["members"].as_array().unwrap() {
+        let cell = format!("<td>{}</td>", m["hash"]);
+        assert!(dom.contains(&cell), "hash {} shown", m["hash"]);
+    }
+    assert!(dom.contains("the members agree"));
+    screenshots(&browser, &html, "members-cluster");
+}
+
+#[test]
+fn html_inside_the_input_directory_is_refused() {
+    let data = fixtures().join("k8s/data");
+    if !data.exists() {
+        eprintln!("note: fixture k8s not generated; skipped");
+        return;
+    }
+    let inside = data.join("member/report.html");
+    let (code, _, err) = run(&["report", "--html", s(&inside), s(&data)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("inside"), "{err}");
+    assert!(!inside.exists());
+}
+
+/// The benchmark db (about 1.3 GiB, made by benches/make-k8s-db.sh): the file stays under
+/// 2 MB and Chromium draws it with no console message.
+#[test]
+#[ignore = "needs benches/data/k8s.db (benches/make-k8s-db.sh, a few minutes); run with --ignored --release"]
+fn the_benchmark_db_report_draws_and_stays_under_2_mb() {
+    let Some(browser) = chromium() else {
+        panic!("chromium not installed");
+    };
+    let db = Path::new(env!("CARGO_MANIFEST_DIR")).join("../benches/data/k8s.db");
+    assert!(db.exists(), "run benches/make-k8s-db.sh first");
+    check_report(&browser, "bench-k8s-db", &db);
+}
