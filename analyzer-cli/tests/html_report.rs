@@ -182,6 +182,10 @@ fn check_report(browser: &Path, name: &str, input: &Path) {
         sp["compaction"]["predicted_size_after"].as_u64().unwrap()
     );
     assert_eq!(num(g, "data-quota"), sp["quota"]["bytes"].as_u64().unwrap());
+    let inferred = json["quota_inferred_max"]
+        .as_u64()
+        .map_or(String::new(), |q| q.to_string());
+    assert_eq!(attr(g, "data-inferred-quota"), inferred, "{name}");
     assert_eq!(
         dom.matches("class=\"gauge-bar\"").count(),
         4,

@@ -8,6 +8,7 @@ pub mod export;
 pub mod hash;
 pub mod member_check;
 pub mod members;
+pub mod ncdu;
 pub mod prefixes;
 pub mod report;
 pub mod salvage;

@@ -24,6 +24,17 @@
 //! string; when the prefix is not valid UTF-8 it is given lossily and `prefix_base64`
 //! holds the exact bytes. `--top N` keeps the first N (text default 20, JSON default all).
 //!
+//! # ncdu (`--format ncdu`)
+//!
+//! ncdu's JSON export format (ncdu 1.9+, version 1.0: `[1, 0, {metadata}, [root info,
+//! entries...]]`), so `ncdu -f FILE` browses the keyspace like a disk: the root is `/`,
+//! each `/`-separated segment of a key is a directory and the key's last segment a file.
+//! A file's `dsize` (ncdu's disk usage) is what the key keeps in the db file: its user key
+//! and value bytes over every revision; its `asize` (apparent size, ncdu's `a` key) the
+//! bytes of its newest revision when it is live, 0 when deleted. See docs/JSON.md for the
+//! names given to empty segments, very deep keys and keys that are also directories.
+//! Only key names and sizes are written, never values.
+//!
 //! Exit status: 0; 1 when part of the key bucket could not be read (damaged branch pages
 //! are skipped, undecodable entries counted; `problems` says what and where); 2 when the
 //! db cannot be read at all.
@@ -33,7 +44,7 @@ use crate::error::{Result, EXIT_DAMAGE, EXIT_OK};
 use crate::output::{human_bytes, sanitize};
 use base64::Engine as _;
 use etcd_mvcc::info::read_info;
-use etcd_mvcc::scan::{group_by_prefix, Keyspace, PrefixStats};
+use etcd_mvcc::scan::{group_by_prefix, KeyAcc, Keyspace, PrefixStats};
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
@@ -58,6 +69,21 @@ pub struct Args {
     /// Print JSON (schema `etcd-autopsy/prefixes/v1`).
     #[arg(long)]
     pub json: bool,
+    /// Output format: `text` (default), `json` (as --json) or `ncdu` (ncdu's JSON export
+    /// format: every key as a file under its `/` path, for `ncdu -f FILE`).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+}
+
+/// Output formats of `prefixes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The table.
+    Text,
+    /// `etcd-autopsy/prefixes/v1`.
+    Json,
+    /// ncdu's JSON export format (1.9 and later): keys as files, `/` segments as directories.
+    Ncdu,
 }
 
 /// One prefix in JSON.
@@ -120,9 +146,31 @@ pub fn run(args: &Args) -> Result<u8> {
         }
         None => (PrefixStats::default(), Vec::new(), compact, 0),
     };
-    let top = args.top.unwrap_or(if args.json { usize::MAX } else { 20 });
+    if args.format == Some(Format::Ncdu) {
+        let mut out = crate::output::stdout();
+        let empty = Vec::new();
+        let mut keys: Vec<(&[u8], &KeyAcc)> = match &ks {
+            Some(ks) => ks
+                .keys
+                .iter()
+                .filter(|(k, _)| k.starts_with(args.prefix.as_bytes()))
+                .map(|(k, a)| (*k, a))
+                .collect(),
+            None => empty,
+        };
+        super::ncdu::write(
+            &mut out,
+            &mut keys,
+            &args.input.display().to_string(),
+            revision,
+        )?;
+        out.flush()?;
+        return Ok(if problems > 0 { EXIT_DAMAGE } else { EXIT_OK });
+    }
+    let json = args.json || args.format == Some(Format::Json);
+    let top = args.top.unwrap_or(if json { usize::MAX } else { 20 });
     let shown = groups.len().min(top);
-    if args.json {
+    if json {
         crate::output::print_json(&Report {
             schema: "etcd-autopsy/prefixes/v1",
             depth: args.depth,

@@ -179,13 +179,26 @@
     sv('line', { x1: qx, x2: qx, y1: top - 4, y2: top + bars.length * rowH + 4, stroke: '#1d2330', 'stroke-width': 2, 'stroke-dasharray': '5 3', 'class': 'quota-line' }, svg);
     sv('text', { x: Math.min(qx, W - 10), y: top + bars.length * rowH + 22, 'text-anchor': 'end' }, svg,
       'quota ' + human(quota) + (quotaOnScale ? '' : ' (off the scale: the db is ' + pct(s.quota.used) + ' of it) \u2192'));
+    // NOSPACE raised below the quota assumed here: the member's own quota is at most
+    // about the db size (the report's quota_inferred_max).
+    var inferred = r.quota_inferred_max;
+    if (inferred !== null && inferred !== undefined) {
+      var ix = x(inferred);
+      sv('line', { x1: ix, x2: ix, y1: top - 4, y2: top + bars.length * rowH + 4, stroke: '#d0453a', 'stroke-width': 2, 'stroke-dasharray': '2 2', 'class': 'inferred-quota' }, svg);
+      sv('text', { x: Math.max(0, ix - 4), y: top + bars.length * rowH + 34, 'text-anchor': 'end', fill: '#d0453a' }, svg,
+        'NOSPACE raised: this member\'s quota is at most about ' + human(inferred));
+      H += 12;
+      svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
+      svg.setAttribute('height', H);
+    }
     sec.querySelector('.note').textContent = 'db size ' + human(s.db_size) + ' of a quota of ' + human(quota) +
       ' (' + pct(s.quota.used) + ')' + (s.quota.exceeded ? ': over the quota, etcd raises NOSPACE' : '') +
       (r.nospace ? '; the member is out of space' : '') + '.';
     setAttrs(sec, {
       'data-drawn': '1', 'data-bars': bars.length, 'data-quota': quota, 'data-db-size': s.db_size,
       'data-in-use': s.bytes_in_use, 'data-after-defrag': s.predicted_defrag_size,
-      'data-after-compaction': s.compaction.predicted_size_after, 'data-quota-on-scale': quotaOnScale ? '1' : '0'
+      'data-after-compaction': s.compaction.predicted_size_after, 'data-quota-on-scale': quotaOnScale ? '1' : '0',
+      'data-inferred-quota': inferred === null || inferred === undefined ? '' : inferred
     });
   }
 
