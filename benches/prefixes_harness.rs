@@ -53,6 +53,26 @@ pub fn maybe_child() {
             json: true,
             html: None,
         }),
+        // `report` writing its HTML page as well (stdout as for `report`).
+        "report-html" => etcd_autopsy::cmd::report::run(&etcd_autopsy::cmd::report::Args {
+            input: db,
+            quota: 2 << 30,
+            top: 10,
+            depth: 3,
+            threads,
+            json: true,
+            html: Some(
+                std::env::temp_dir()
+                    .join(format!("etcd-autopsy-bench-{}.html", std::process::id())),
+            ),
+        })
+        .inspect(|_| {
+            std::fs::remove_file(
+                std::env::temp_dir()
+                    .join(format!("etcd-autopsy-bench-{}.html", std::process::id())),
+            )
+            .ok();
+        }),
         other => {
             eprintln!("unknown child command {other}");
             std::process::exit(2);

@@ -131,7 +131,7 @@
     ];
     var W = width(svg, 900);
     var left = 190;
-    var right = 90;
+    var right = 120;
     var rowH = 26;
     var top = 44;
     var H = top + bars.length * rowH + 40;
@@ -175,7 +175,7 @@
       hover(rect, function () { return b[0] + ': ' + human(b[1]) + ' = ' + pct(b[1] / Math.max(quota, 1)) + ' of the quota'; });
       sv('text', { x: x(b[1]) + 6, y: y + 15 }, svg, human(b[1]) + '  ' + pct(b[1] / Math.max(quota, 1)));
     });
-    var qx = quotaOnScale ? x(quota) : W - right + 30;
+    var qx = quotaOnScale ? x(quota) : W - 16;
     sv('line', { x1: qx, x2: qx, y1: top - 4, y2: top + bars.length * rowH + 4, stroke: '#1d2330', 'stroke-width': 2, 'stroke-dasharray': '5 3', 'class': 'quota-line' }, svg);
     sv('text', { x: Math.min(qx, W - 10), y: top + bars.length * rowH + 22, 'text-anchor': 'end' }, svg,
       'quota ' + human(quota) + (quotaOnScale ? '' : ' (off the scale: the db is ' + pct(s.quota.used) + ' of it) \u2192'));
