@@ -11,7 +11,8 @@
 //! stop at [`MAX_LEVELS`]. No value bytes are read: only keys and the scan's sums.
 
 use super::scan::{KeyAcc, Keyspace};
-use std::collections::HashMap;
+use super::fasthash::{FastHasher, FastMap};
+use std::hash::Hasher;
 
 /// Levels below the root (deeper key segments are shown joined in the last level's name).
 pub const MAX_LEVELS: usize = 6;
@@ -58,24 +59,6 @@ pub struct KeyTreeNode {
 }
 
 impl KeyTreeNode {
-    fn add(&mut self, key_len: usize, a: &KeyAcc) {
-        self.keys += 1;
-        self.revisions += u64::from(a.revisions);
-        self.bytes += key_len as u64 * u64::from(a.revisions) + a.value_bytes;
-        if a.is_live() {
-            self.live_keys += 1;
-            self.live_bytes += key_len as u64 + a.newest_value_len;
-        }
-    }
-
-    fn absorb(&mut self, o: &KeyTreeNode) {
-        self.keys += o.keys;
-        self.live_keys += o.live_keys;
-        self.revisions += o.revisions;
-        self.bytes += o.bytes;
-        self.live_bytes += o.live_bytes;
-    }
-
     /// Nodes in this subtree, itself included.
     pub fn count(&self) -> usize {
         1 + self.children.iter().map(KeyTreeNode::count).sum::<usize>()
@@ -114,46 +97,98 @@ fn segment(rest: &[u8]) -> &[u8] {
     }
 }
 
-struct Item<'a> {
-    key: &'a [u8],
-    /// Bytes of `key` already consumed by the levels above.
-    at: usize,
-    acc: &'a KeyAcc,
+/// The figures of one node while the tree is built.
+#[derive(Debug, Clone, Copy, Default)]
+struct Fig {
+    bytes: u64,
+    live_bytes: u64,
+    keys: u64,
+    live_keys: u64,
+    revisions: u64,
+}
+
+impl Fig {
+    fn of(key_len: usize, a: &KeyAcc) -> Fig {
+        let live = a.is_live();
+        Fig {
+            bytes: key_len as u64 * u64::from(a.revisions) + a.value_bytes,
+            live_bytes: if live {
+                key_len as u64 + a.newest_value_len
+            } else {
+                0
+            },
+            keys: 1,
+            live_keys: u64::from(live),
+            revisions: u64::from(a.revisions),
+        }
+    }
+
+    fn add(&mut self, o: Fig) {
+        self.bytes += o.bytes;
+        self.live_bytes += o.live_bytes;
+        self.keys += o.keys;
+        self.live_keys += o.live_keys;
+        self.revisions += o.revisions;
+    }
 }
 
 /// Builds the tree of `ks` with level 1 at prefix depth `depth` (as [`super::prefix_at_depth`]).
+///
+/// One pass over the keys in the order they sit in the file (a forward sweep over the
+/// mapping rather than random reads; the sums do not depend on the order) walks each key's
+/// segments down a trie whose edges live in one hash map; then each node keeps its largest
+/// children and folds the rest.
 pub fn key_tree(ks: &Keyspace<'_>, depth: usize, limits: TreeLimits) -> KeyTree {
-    let mut groups: HashMap<&[u8], Vec<Item<'_>>> = HashMap::new();
-    let mut root = KeyTreeNode::default();
-    for (&k, a) in &ks.keys {
+    let mut by_place: Vec<(&[u8], &KeyAcc)> = ks.keys.iter().map(|(&k, a)| (k, a)).collect();
+    by_place.sort_unstable_by_key(|(k, _)| k.as_ptr() as usize);
+    let mut t = Builder::default();
+    t.names.push((0, 0));
+    t.figs.push(Fig::default());
+    for (k, a) in by_place {
+        let f = Fig::of(k.len(), a);
+        t.figs[0].add(f);
         let p = super::prefix_at_depth(k, depth);
-        root.add(k.len(), a);
-        groups.entry(p).or_default().push(Item {
-            key: k,
-            at: p.len(),
-            acc: a,
-        });
-    }
-    let min_bytes = root.bytes / limits.max_nodes_per_level.max(1);
-    let mut folded = 0u64;
-    let mut level1: Vec<(KeyTreeNode, Vec<Item<'_>>)> = groups
-        .into_iter()
-        .map(|(p, items)| {
-            let mut n = KeyTreeNode {
-                name: label(p),
-                ..KeyTreeNode::default()
-            };
-            for it in &items {
-                n.add(it.key.len(), it.acc);
+        let mut cur = t.step(0, p, f);
+        let mut at = p.len();
+        // Level 1 is the prefix; each further level one segment, the last one the rest.
+        for level in 2..=MAX_LEVELS {
+            let rest = &k[at..];
+            let seg = if level == MAX_LEVELS { rest } else { segment(rest) };
+            cur = t.step(cur, seg, f);
+            if level == MAX_LEVELS || seg.is_empty() || !seg.ends_with(b"/") {
+                break;
             }
-            (n, items)
-        })
+            at += seg.len();
+        }
+    }
+    let Builder {
+        arena,
+        names,
+        figs,
+        edges,
+        collided,
+    } = t;
+    let names: Vec<&[u8]> = names
+        .iter()
+        .map(|&(s, l)| &arena[s as usize..(s + l) as usize])
         .collect();
+    let mut kids: Vec<Vec<u32>> = vec![Vec::new(); names.len()];
+    let pairs = edges.iter().map(|(&(p, _), &c)| (p, c));
+    for (parent, c) in pairs.chain(collided.iter().map(|((p, _), &c)| (*p, c))) {
+        kids[parent as usize].push(c);
+    }
     let b = Bounds {
-        min_bytes,
+        min_bytes: figs[0].bytes / limits.max_nodes_per_level.max(1),
         max_children: limits.max_children,
     };
-    root.children = select(&mut level1, b, &mut folded, 1);
+    let t = Trie {
+        names: &names,
+        figs: &figs,
+        kids: &kids,
+    };
+    let mut folded = 0u64;
+    let mut root = node(&t, 0, 0);
+    root.children = t.select(0, b, &mut folded, 1);
     let nodes = root.count();
     KeyTree {
         root,
@@ -163,87 +198,133 @@ pub fn key_tree(ks: &Keyspace<'_>, depth: usize, limits: TreeLimits) -> KeyTree 
     }
 }
 
+/// The trie while it is built. Segment names are copied into one arena, and edges are
+/// looked up by (parent, hash of the name): comparing names in the arena stays in cache,
+/// where comparing them in the mapping would read another key's bytes at a random place
+/// of the file for every look-up.
+#[derive(Default)]
+struct Builder {
+    arena: Vec<u8>,
+    /// (start, length) in `arena`, per node.
+    names: Vec<(u32, u32)>,
+    figs: Vec<Fig>,
+    /// (parent, name hash) -> child.
+    edges: FastMap<(u32, u64), u32>,
+    /// Children whose name hash equals a sibling's (practically never).
+    collided: FastMap<(u32, Vec<u8>), u32>,
+}
+
+impl Builder {
+    fn name(&self, i: u32) -> &[u8] {
+        let (s, l) = self.names[i as usize];
+        &self.arena[s as usize..(s + l) as usize]
+    }
+
+    fn push(&mut self, seg: &[u8]) -> u32 {
+        let i = self.names.len() as u32;
+        self.names.push((self.arena.len() as u32, seg.len() as u32));
+        self.arena.extend_from_slice(seg);
+        self.figs.push(Fig::default());
+        i
+    }
+
+    /// The child of `parent` named `seg` (made when new), with `f` added to it.
+    fn step(&mut self, parent: u32, seg: &[u8], f: Fig) -> u32 {
+        let mut h = FastHasher::default();
+        h.write(seg);
+        let key = (parent, h.finish());
+        let c = match self.edges.get(&key) {
+            Some(&c) if self.name(c) == seg => c,
+            Some(_) => match self.collided.get(&(parent, seg.to_vec())) {
+                Some(&c) => c,
+                None => {
+                    let c = self.push(seg);
+                    self.collided.insert((parent, seg.to_vec()), c);
+                    c
+                }
+            },
+            None => {
+                let c = self.push(seg);
+                self.edges.insert(key, c);
+                c
+            }
+        };
+        self.figs[c as usize].add(f);
+        c
+    }
+}
+
 #[derive(Clone, Copy)]
 struct Bounds {
     min_bytes: u64,
     max_children: usize,
 }
 
-/// Orders the nodes of one level below a parent (each with the keys under it), folds the
-/// small ones into "other", and builds the kept ones' subtrees.
-fn select(
-    groups: &mut Vec<(KeyTreeNode, Vec<Item<'_>>)>,
-    b: Bounds,
-    folded: &mut u64,
-    level: usize,
-) -> Vec<KeyTreeNode> {
-    groups.sort_by(|x, y| y.0.bytes.cmp(&x.0.bytes).then(x.0.name.cmp(&y.0.name)));
-    let mut out = Vec::new();
-    let mut other = KeyTreeNode {
-        name: "other".into(),
-        other: true,
-        ..KeyTreeNode::default()
-    };
-    for (i, (mut node, mut sub)) in groups.drain(..).enumerate() {
-        if i >= b.max_children || node.bytes < b.min_bytes {
-            other.absorb(&node);
-            continue;
-        }
-        if !sub.is_empty() && level < MAX_LEVELS {
-            node.children = split(&mut sub, b, folded, level + 1);
-        }
-        out.push(node);
-    }
-    if other.keys > 0 {
-        *folded += other.keys;
-        out.push(other);
-    }
-    out
+struct Trie<'t, 'a> {
+    names: &'t [&'a [u8]],
+    figs: &'t [Fig],
+    kids: &'t [Vec<u32>],
 }
 
-/// The children (at `level`) of a node whose keys are `items`: one per next segment.
-fn split(items: &mut [Item<'_>], b: Bounds, folded: &mut u64, level: usize) -> Vec<KeyTreeNode> {
-    // Keys sharing a segment that ends in '/' share a prefix, so they are contiguous
-    // once sorted by the rest of the key.
-    items.sort_unstable_by(|x, y| x.key[x.at..].cmp(&y.key[y.at..]));
-    let last_level = level == MAX_LEVELS;
-    let mut groups: Vec<(KeyTreeNode, Vec<Item<'_>>)> = Vec::new();
-    let mut i = 0;
-    while i < items.len() {
-        let rest = &items[i].key[items[i].at..];
-        // On the last level the rest of the key is the name.
-        let seg = if last_level { rest } else { segment(rest) };
-        let dir = !last_level && seg.ends_with(b"/");
-        let mut node = KeyTreeNode {
-            name: if seg.is_empty() {
-                "(the prefix itself)".into()
-            } else {
-                label(seg)
-            },
-            ..KeyTreeNode::default()
-        };
-        let mut sub = Vec::new();
-        if dir {
-            while let Some(it) = items.get(i) {
-                if !it.key[it.at..].starts_with(seg) {
-                    break;
-                }
-                node.add(it.key.len(), it.acc);
-                sub.push(Item {
-                    key: it.key,
-                    at: it.at + seg.len(),
-                    acc: it.acc,
-                });
-                i += 1;
-            }
+fn node(t: &Trie<'_, '_>, i: u32, level: usize) -> KeyTreeNode {
+    let f = t.figs[i as usize];
+    let name = t.names[i as usize];
+    KeyTreeNode {
+        name: if name.is_empty() && level > 1 {
+            "(the prefix itself)".into()
         } else {
-            // One key: user keys are distinct, so no other item has this rest.
-            node.add(items[i].key.len(), items[i].acc);
-            i += 1;
-        }
-        groups.push((node, sub));
+            label(name)
+        },
+        bytes: f.bytes,
+        live_bytes: f.live_bytes,
+        keys: f.keys,
+        live_keys: f.live_keys,
+        revisions: f.revisions,
+        other: false,
+        children: Vec::new(),
     }
-    select(&mut groups, b, folded, level)
+}
+
+impl Trie<'_, '_> {
+    /// The children (at `level`) of node `i`: the largest on their own, the rest folded
+    /// into "other"; recursion is bounded by [`MAX_LEVELS`].
+    fn select(&self, i: u32, b: Bounds, folded: &mut u64, level: usize) -> Vec<KeyTreeNode> {
+        let mut kids = self.kids[i as usize].clone();
+        kids.sort_unstable_by(|&x, &y| {
+            let (fx, fy) = (self.figs[x as usize], self.figs[y as usize]);
+            fy.bytes
+                .cmp(&fx.bytes)
+                .then_with(|| self.names[x as usize].cmp(self.names[y as usize]))
+        });
+        let mut out = Vec::new();
+        let mut other = Fig::default();
+        for (n, &c) in kids.iter().enumerate() {
+            let f = self.figs[c as usize];
+            if n >= b.max_children || f.bytes < b.min_bytes {
+                other.add(f);
+                continue;
+            }
+            let mut kept = node(self, c, level);
+            if level < MAX_LEVELS {
+                kept.children = self.select(c, b, folded, level + 1);
+            }
+            out.push(kept);
+        }
+        if other.keys > 0 {
+            *folded += other.keys;
+            out.push(KeyTreeNode {
+                name: "other".into(),
+                bytes: other.bytes,
+                live_bytes: other.live_bytes,
+                keys: other.keys,
+                live_keys: other.live_keys,
+                revisions: other.revisions,
+                other: true,
+                children: Vec::new(),
+            });
+        }
+        out
+    }
 }
 
 #[cfg(test)]

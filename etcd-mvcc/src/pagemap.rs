@@ -86,6 +86,23 @@ pub struct PageMap {
 /// over page ids (one bit per page of the file).
 fn live_leaves(ks: &Keyspace<'_>, file_pages: u64) -> Vec<u64> {
     let mut bits = vec![0u64; file_pages.div_ceil(64) as usize];
+    fn set(bits: &mut [u64], pgid: u64) {
+        if let Some(w) = bits.get_mut((pgid / 64) as usize) {
+            *w |= 1 << (pgid % 64);
+        }
+    }
+    if ks.limit == i64::MAX {
+        // Every revision is at or below the limit, so the scan recorded each key's newest
+        // revision's place among the leaf elements: only page headers are read here.
+        let bases = super::scan::element_bases(&ks.leaf_pages);
+        for a in ks.keys.values().filter(|a| a.is_live()) {
+            let i = bases.partition_point(|&b| b <= a.below_newest_ordinal);
+            if let Some(p) = ks.leaf_pages.get(i.saturating_sub(1)) {
+                set(&mut bits, p.pgid());
+            }
+        }
+        return bits;
+    }
     // First revision of each leaf, in key (= revision) order; unreadable leaves are
     // skipped: their range joins the previous leaf's.
     let firsts: Vec<(Revision, u64)> = ks
@@ -102,10 +119,7 @@ fn live_leaves(ks: &Keyspace<'_>, file_pages: u64) -> Vec<u64> {
     for a in ks.keys.values().filter(|a| a.is_live()) {
         // The last leaf whose first revision is at or below the key's newest one.
         let i = firsts.partition_point(|(r, _)| *r <= a.newest);
-        let pgid = firsts[i.saturating_sub(1)].1;
-        if let Some(w) = bits.get_mut((pgid / 64) as usize) {
-            *w |= 1 << (pgid % 64);
-        }
+        set(&mut bits, firsts[i.saturating_sub(1)].1);
     }
     bits
 }
@@ -156,7 +170,10 @@ pub fn page_map(walk: &Walk<'_>, ks: Option<&Keyspace<'_>>, max_runs: usize) -> 
         })
         .collect();
     let max_runs = max_runs.max(1);
-    let mut cell_pages = 1u64;
+    // Runs of single pages are counted before any is stored: on a fragmented file they
+    // are too many and cells are needed anyway.
+    let single = 1 + classes.windows(2).filter(|w| w[0] != w[1]).count();
+    let mut cell_pages: u64 = if single <= max_runs { 1 } else { 2 };
     loop {
         let runs = encode(&classes, cell_pages as usize);
         if runs.len() <= max_runs || cell_pages >= file_pages.max(1) {
@@ -233,6 +250,9 @@ mod tests {
         let history = m.counts[PageClass::KeyLeafHistory as usize];
         assert!(live > 0 && history > 0, "live {live} history {history}");
         assert_eq!(live + history, ks.leaf_pages.len() as u64);
+        // A scan with a lower limit takes the other way to the same leaves.
+        let limited = crate::scan::scan_keyspace(&b, 150, &|_| {}).unwrap();
+        assert_eq!(page_map(&walk, Some(&limited), usize::MAX).counts, m.counts);
         let small = page_map(&walk, Some(&ks), 2);
         assert!(small.runs.len() <= 2 || small.cell_pages >= small.file_pages);
         assert_eq!(small.counts, m.counts);
