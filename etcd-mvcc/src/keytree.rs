@@ -139,13 +139,18 @@ impl Fig {
 /// segments down a trie whose edges live in one hash map; then each node keeps its largest
 /// children and folds the rest.
 pub fn key_tree(ks: &Keyspace<'_>, depth: usize, limits: TreeLimits) -> KeyTree {
-    let mut by_place: Vec<(&[u8], &KeyAcc)> = ks.keys.iter().map(|(&k, a)| (k, a)).collect();
+    // Figures taken in the map's own order (a sequential read of the map), keys then
+    // visited in file order.
+    let mut by_place: Vec<(&[u8], Fig)> = ks
+        .keys
+        .iter()
+        .map(|(&k, a)| (k, Fig::of(k.len(), a)))
+        .collect();
     by_place.sort_unstable_by_key(|(k, _)| k.as_ptr() as usize);
     let mut t = Builder::default();
     t.names.push((0, 0));
     t.figs.push(Fig::default());
-    for (k, a) in by_place {
-        let f = Fig::of(k.len(), a);
+    for (k, f) in by_place {
         t.figs[0].add(f);
         let p = super::prefix_at_depth(k, depth);
         let mut cur = t.step(0, p, f);

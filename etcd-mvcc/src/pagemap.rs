@@ -94,10 +94,24 @@ fn live_leaves(ks: &Keyspace<'_>, file_pages: u64) -> Vec<u64> {
     if ks.limit == i64::MAX {
         // Every revision is at or below the limit, so the scan recorded each key's newest
         // revision's place among the leaf elements: only page headers are read here.
-        let bases = super::scan::element_bases(&ks.leaf_pages);
-        for a in ks.keys.values().filter(|a| a.is_live()) {
-            let i = bases.partition_point(|&b| b <= a.below_newest_ordinal);
-            if let Some(p) = ks.leaf_pages.get(i.saturating_sub(1)) {
+        let mut ords: Vec<u64> = ks
+            .keys
+            .values()
+            .filter(|a| a.is_live())
+            .map(|a| a.below_newest_ordinal)
+            .collect();
+        ords.sort_unstable();
+        // Walk the pages and the sorted ordinals side by side (ordinals as
+        // `element_bases` counts them).
+        let mut end = 0u64;
+        let mut j = 0;
+        for p in &ks.leaf_pages {
+            end += p.elements_in_view() as u64;
+            let start = j;
+            while ords.get(j).is_some_and(|&o| o < end) {
+                j += 1;
+            }
+            if j > start {
                 set(&mut bits, p.pgid());
             }
         }
