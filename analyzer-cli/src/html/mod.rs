@@ -158,11 +158,11 @@ fn push_base36(out: &mut String, mut n: u64) {
 }
 
 fn page_map_json(m: &PageMap) -> Value {
-    // One string, a letter per class (`a` = the first of `classes`) followed by the
+    // One string, a capital letter per class (`A` = the first of `classes`) followed by the
     // number of cells in base 36: a few bytes per run, decoded by one regex in the page.
     let mut runs = String::with_capacity(m.runs.len() * 4);
     for &(c, n) in &m.runs {
-        runs.push(char::from(b'a' + c.min(25)));
+        runs.push(char::from(b'A' + c.min(25)));
         push_base36(&mut runs, n);
     }
     json!({

@@ -360,12 +360,13 @@
     var canvas = doc.getElementById('pagemap-canvas');
     var legend = sec.querySelector('.legend');
     clear(legend);
-    // pm.runs: a letter per class ('a' = classes[0]) and the run's cells in base 36.
+    // pm.runs: a capital letter per class ('A' = classes[0]) and the run's cells in
+    // base 36 (lower-case digits).
     var runs = [];
-    var re = /([a-z])([0-9a-z]+)/g;
+    var re = /([A-Z])([0-9a-z]+)/g;
     var mt;
     while ((mt = re.exec(pm.runs)) !== null) {
-      runs.push(mt[1].charCodeAt(0) - 97, parseInt(mt[2], 36));
+      runs.push(mt[1].charCodeAt(0) - 65, parseInt(mt[2], 36));
     }
     var cells = 0;
     var i;
