@@ -10,8 +10,8 @@
 //! `max_nodes_per_level` nodes (their bytes are disjoint parts of the total), and levels
 //! stop at [`MAX_LEVELS`]. No value bytes are read: only keys and the scan's sums.
 
-use super::scan::{KeyAcc, Keyspace};
 use super::fasthash::{FastHasher, FastMap};
+use super::scan::{KeyAcc, Keyspace};
 use std::hash::Hasher;
 
 /// Levels below the root (deeper key segments are shown joined in the last level's name).
@@ -158,7 +158,11 @@ pub fn key_tree(ks: &Keyspace<'_>, depth: usize, limits: TreeLimits) -> KeyTree 
         // Level 1 is the prefix; each further level one segment, the last one the rest.
         for level in 2..=MAX_LEVELS {
             let rest = &k[at..];
-            let seg = if level == MAX_LEVELS { rest } else { segment(rest) };
+            let seg = if level == MAX_LEVELS {
+                rest
+            } else {
+                segment(rest)
+            };
             cur = t.step(cur, seg, f);
             if level == MAX_LEVELS || seg.is_empty() || !seg.ends_with(b"/") {
                 break;

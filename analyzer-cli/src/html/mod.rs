@@ -422,4 +422,3 @@ mod tests {
         assert!(p.contains("t&lt;"));
     }
 }
-
