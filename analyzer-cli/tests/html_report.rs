@@ -318,6 +318,13 @@ fn scenarios() -> Vec<(String, PathBuf)> {
         "cluster/m1",
         "cluster/m2",
         "cluster/m3",
+        "auth",
+        "kube",
+        "v3.5/k8s",
+        "v3.5/nospace",
+        "v3.5/killed",
+        "v3.5/restored",
+        "v3.5/cluster/m1",
     ]
     .iter()
     .map(|n| (n.replace('/', "-"), f.join(n).join("data")))
