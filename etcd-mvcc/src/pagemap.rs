@@ -4,7 +4,7 @@
 //! buckets' pages, overflow pages, free pages, pages below the high-water mark that are
 //! neither reachable nor free, and pages past the high-water mark.
 //!
-//! The classes come from the page walk ([`bbolt_reader::walk`]) and the key-bucket scan:
+//! The classes come from the page walk ([`bbolt_reader::walk()`]) and the key-bucket scan:
 //! a key-bucket leaf holds live data when the newest revision of some live key falls in
 //! its key range (the bucket is ordered by revision, so each leaf covers the revisions from
 //! its first key up to the next leaf's first key).
