@@ -10,7 +10,16 @@
 //! the history (older revisions dropped as etcd's compaction drops them). Values start with
 //! "k8s\0" and are filled with pseudo-random bytes. Deterministic for a given size.
 //!
-//! Usage: `make-k8s-db OUT.db [SIZE_MIB]` (default 1100 MiB of key/value data).
+//! Two shapes share the writer:
+//! - `k8s` (default): the shape above, `SIZE_MIB` of key/value data written (default 1100).
+//! - `history`: a member that hit NOSPACE from history: about 231k keys whatever the size
+//!   (150k events attached to leases and deleted when they expire, 45k pods, 3k node
+//!   Leases renewed all the time, 3k nodes whose status is rewritten often, configmaps,
+//!   secrets, endpoints), small values, compacted at 5% only, so the revisions grow with the
+//!   size and the keys do not (about 2.7 KiB of file per revision: ~780k revisions at
+//!   2 GiB). `SIZE_MIB` is the file size aimed at (the writer's page packing is simulated).
+//!
+//! Usage: `make-k8s-db OUT.db [SIZE_MIB] [k8s|history]`.
 
 #![allow(dead_code)]
 
@@ -156,6 +165,160 @@ const RESOURCES: &[Resource] = &[
     },
 ];
 
+/// The history-heavy shape: many revisions of small values over a fixed set of keys.
+const HISTORY: &[Resource] = &[
+    Resource {
+        name: "events",
+        namespaced: true,
+        keys: 150_000,
+        vmin: 300,
+        vmax: 900,
+        weight: 12,
+        delete_permille: 150,
+        leased: true,
+    },
+    Resource {
+        name: "leases",
+        namespaced: true,
+        keys: 3_000,
+        vmin: 300,
+        vmax: 500,
+        weight: 45,
+        delete_permille: 0,
+        leased: false,
+    },
+    Resource {
+        name: "minions",
+        namespaced: false,
+        keys: 3_000,
+        vmin: 4_000,
+        vmax: 10_000,
+        weight: 12,
+        delete_permille: 0,
+        leased: false,
+    },
+    Resource {
+        name: "pods",
+        namespaced: true,
+        keys: 45_000,
+        vmin: 1_000,
+        vmax: 3_000,
+        weight: 20,
+        delete_permille: 20,
+        leased: false,
+    },
+    Resource {
+        name: "configmaps",
+        namespaced: true,
+        keys: 8_000,
+        vmin: 500,
+        vmax: 4_000,
+        weight: 3,
+        delete_permille: 10,
+        leased: false,
+    },
+    Resource {
+        name: "secrets",
+        namespaced: true,
+        keys: 6_000,
+        vmin: 1_000,
+        vmax: 3_000,
+        weight: 1,
+        delete_permille: 10,
+        leased: false,
+    },
+    Resource {
+        name: "services/endpoints",
+        namespaced: true,
+        keys: 5_000,
+        vmin: 500,
+        vmax: 3_000,
+        weight: 4,
+        delete_permille: 5,
+        leased: false,
+    },
+    Resource {
+        name: "discovery.k8s.io/endpointslices",
+        namespaced: true,
+        keys: 5_000,
+        vmin: 500,
+        vmax: 3_000,
+        weight: 3,
+        delete_permille: 5,
+        leased: false,
+    },
+    Resource {
+        name: "replicasets",
+        namespaced: true,
+        keys: 6_000,
+        vmin: 1_000,
+        vmax: 3_000,
+        weight: 1,
+        delete_permille: 10,
+        leased: false,
+    },
+];
+
+/// Which keyspace to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// The Kubernetes-like shape of the original bench db; size = key/value data.
+    K8s,
+    /// The history-heavy shape; size = file size aimed at.
+    History,
+}
+
+impl Shape {
+    fn resources(self) -> &'static [Resource] {
+        match self {
+            Shape::K8s => RESOURCES,
+            Shape::History => HISTORY,
+        }
+    }
+    /// Where the compaction falls, in per mille of the history.
+    fn compact_permille(self) -> usize {
+        match self {
+            Shape::K8s => 400,
+            Shape::History => 50,
+        }
+    }
+}
+
+/// Estimates the file bytes bbolt-writer uses for a run of leaf entries: entries are packed
+/// into a node until the next would pass the fill threshold; a node spans whole pages.
+#[derive(Default)]
+struct PageEstimate {
+    pending: u64,
+    bytes: u64,
+}
+
+impl PageEstimate {
+    const PAGE: u64 = 4096;
+    const THRESHOLD: u64 = 4096 * 9 / 10;
+    fn add(&mut self, key_len: u64, value_len: u64) {
+        let size = 16 + key_len + value_len;
+        if self.pending > 16 && self.pending + size > Self::THRESHOLD {
+            self.flush();
+        }
+        if self.pending == 0 {
+            self.pending = 16;
+        }
+        self.pending += size;
+    }
+    fn flush(&mut self) {
+        self.bytes += self.pending.div_ceil(Self::PAGE) * Self::PAGE;
+        self.pending = 0;
+    }
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
 /// Summary of a generated db.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Made {
@@ -185,13 +348,19 @@ fn fill(rng: &mut Rng, buf: &mut Vec<u8>, len: usize) {
     }
 }
 
-/// Writes the db to `out` with about `target_mib` MiB of key/value data.
+/// Writes the Kubernetes-like db to `out` with about `target_mib` MiB of key/value data.
 pub fn generate(out: &Path, target_mib: u64) -> Result<Made, String> {
+    generate_shape(out, target_mib, Shape::K8s)
+}
+
+/// Writes a db of `shape` to `out`; `target_mib` as the shape defines it.
+pub fn generate_shape(out: &Path, target_mib: u64, shape: Shape) -> Result<Made, String> {
+    let resources = shape.resources();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     // Keys.
     let mut keys: Vec<(String, usize)> = Vec::new();
     let mut by_res: Vec<(u32, u32)> = Vec::new();
-    for (ri, r) in RESOURCES.iter().enumerate() {
+    for (ri, r) in resources.iter().enumerate() {
         let start = keys.len() as u32;
         for i in 0..r.keys {
             let k = if r.namespaced {
@@ -213,24 +382,52 @@ pub fn generate(out: &Path, target_mib: u64) -> Result<Made, String> {
         }
         by_res.push((start, keys.len() as u32));
     }
-    let weights: u32 = RESOURCES.iter().map(|r| r.weight).sum();
+    let weights: u32 = resources.iter().map(|r| r.weight).sum();
     // Write history (metadata only) until the target size of data kept is reached.
     let target = target_mib << 20;
     let mut ops: Vec<Op> = Vec::new();
     let mut alive = vec![false; keys.len()];
     let mut bytes_total = 0u64;
-    // The compaction at 40% drops about half of the first 40%: aim past the target.
-    while bytes_total < target * 13 / 10 {
+    let mut file = PageEstimate::default();
+    let more = |bytes_total: u64, file: &PageEstimate| match shape {
+        // The compaction at 40% drops about half of the first 40%: aim past the target.
+        Shape::K8s => bytes_total < target * 13 / 10,
+        Shape::History => file.bytes < target,
+    };
+    // The history shape first creates every key once (a member holds all its objects,
+    // whatever its history), in a scattered order: the keys stay the same at any size and
+    // only the history after this grows with it.
+    if shape == Shape::History {
+        let n = keys.len() as u64;
+        let mut step = 104_729u64;
+        while gcd(step, n) != 1 {
+            step += 2;
+        }
+        for i in 0..n {
+            let key = ((i * step) % n) as u32;
+            let r = &resources[keys[key as usize].1];
+            let vlen = rng.range(u64::from(r.vmin), u64::from(r.vmax)) as u32;
+            alive[key as usize] = true;
+            file.add(17, keys[key as usize].0.len() as u64 + u64::from(vlen) + 30);
+            ops.push(Op {
+                key,
+                delete: false,
+                vlen,
+            });
+        }
+    }
+    let created_ops = ops.len();
+    while more(bytes_total, &file) {
         let mut w = rng.below(u64::from(weights)) as u32;
         let mut ri = 0;
-        for (i, r) in RESOURCES.iter().enumerate() {
+        for (i, r) in resources.iter().enumerate() {
             if w < r.weight {
                 ri = i;
                 break;
             }
             w -= r.weight;
         }
-        let r = &RESOURCES[ri];
+        let r = &resources[ri];
         let (a, b) = by_res[ri];
         let key = a + rng.below(u64::from(b - a)) as u32;
         let delete = alive[key as usize] && rng.below(1000) < u64::from(r.delete_permille);
@@ -241,10 +438,14 @@ pub fn generate(out: &Path, target_mib: u64) -> Result<Made, String> {
         };
         alive[key as usize] = !delete;
         bytes_total += u64::from(vlen) + keys[key as usize].0.len() as u64 + 40;
+        if shape == Shape::History {
+            // Revision key 17 bytes; KeyValue framing about 30 bytes over key and value.
+            file.add(17, keys[key as usize].0.len() as u64 + u64::from(vlen) + 30);
+        }
         ops.push(Op { key, delete, vlen });
     }
-    // Revision of op i is i + 2 (revision 1 is etcd's empty start). Compaction at 40%.
-    let compact_idx = ops.len() * 4 / 10;
+    // Revision of op i is i + 2 (revision 1 is etcd's empty start).
+    let compact_idx = created_ops + (ops.len() - created_ops) * shape.compact_permille() / 1000;
     let compact = compact_idx as i64 + 1;
     let mut newest_before: Vec<Option<usize>> = vec![None; keys.len()];
     for (i, op) in ops.iter().enumerate().take(compact_idx) {
@@ -303,7 +504,7 @@ pub fn generate(out: &Path, target_mib: u64) -> Result<Made, String> {
         if !keep(i, op) {
             continue;
         }
-        let r = &RESOURCES[keys[k].1];
+        let r = &resources[keys[k].1];
         let kv = if op.delete {
             KeyValue {
                 key: keys[k].0.as_bytes().to_vec(),
@@ -384,11 +585,19 @@ pub fn generate(out: &Path, target_mib: u64) -> Result<Made, String> {
 fn main() {
     let mut args = std::env::args().skip(1);
     let Some(out) = args.next() else {
-        eprintln!("usage: make-k8s-db OUT.db [SIZE_MIB]");
+        eprintln!("usage: make-k8s-db OUT.db [SIZE_MIB] [k8s|history]");
         std::process::exit(2);
     };
     let mib = args.next().and_then(|s| s.parse().ok()).unwrap_or(1100);
-    match generate(Path::new(&out), mib) {
+    let shape = match args.next().as_deref() {
+        None | Some("k8s") => Shape::K8s,
+        Some("history") => Shape::History,
+        Some(other) => {
+            eprintln!("make-k8s-db: unknown shape {other} (k8s or history)");
+            std::process::exit(2);
+        }
+    };
+    match generate_shape(Path::new(&out), mib, shape) {
         Ok(m) => println!(
             "{out}: {} bytes, {} revisions kept, newest revision {}, compacted at {}",
             m.bytes, m.revisions, m.newest, m.compact

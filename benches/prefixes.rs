@@ -1,12 +1,12 @@
 //! `cargo bench -p etcd-autopsy-benches --bench prefixes`: `prefixes`, `space` and `report` on a
 //! 1.3 GiB Kubernetes-like db (made on first run into benches/data/ by make-k8s-db, not
-//! committed), warm cache, one thread against two, against `cat db > /dev/null`; CPU time,
-//! peak RSS and heap per command. Target: within 1.5x of cat. `BENCH_RUNS=N` sets the runs
-//! per figure (default 5).
+//! committed), warm cache, one thread against two, against `cat db > /dev/null` in the
+//! same interleaved rounds; CPU time and peak heap per command (see harness.rs).
+//! `BENCH_RUNS=N` sets the rounds (default 5). The history-heavy shape is `--bench history`.
 //!
-//! Measured 2026-11-21 on the idle 2-core build machine (VM; medians of 7; from one run
-//! to the next the same figure moves by up to 15%, cat included: three runs gave
-//! report --threads 1 at 1.22x-1.69x cat and space --threads 1 at 1.12x-1.58x):
+//! Measured 2026-11-21 on the idle 2-core build machine with the previous harness (medians
+//! of 7 runs per command, heap = RssAnon at exit; from one run to the next the same figure
+//! moved by up to 15%, cat included):
 //!
 //! ```text
 //! command                    wall s   x cat    cpu s   x cat   peak RSS       heap
@@ -18,19 +18,39 @@
 //! report --threads 1          0.304    1.22    0.270    1.13   1270 MiB     33 MiB
 //! report --threads 2          0.233    0.94    0.320    1.33   1287 MiB     50 MiB
 //! ```
-//!
-//! Where the rest goes (perf, report --threads 1): first touches of the mapping (page
-//! faults, mostly in the page walk), the per-key map in the scan and prefix grouping
-//! (each look-up compares against a user key stored elsewhere in the file: a cache and TLB
-//! miss), and unmapping the 1.3 GiB mapping at exit (~9%).
-//!
-//! Peak RSS is almost all file pages of the read-only mapping (the kernel maps the cached
-//! pages around each touched page), shared with the page cache; the process's own memory
-//! is the heap column.
 
-#[path = "prefixes_harness.rs"]
+#[path = "harness.rs"]
 mod harness;
+#[path = "make-k8s-db.rs"]
+mod make_k8s_db;
 
+/// The bench db, made if missing (about 1.1 GiB of key/value data; takes a minute).
+pub fn bench_db() -> std::path::PathBuf {
+    let db = harness::data_dir().join("k8s.db");
+    if !db.is_file() {
+        std::fs::create_dir_all(harness::data_dir()).expect("benches/data");
+        eprintln!("making {} ...", db.display());
+        make_k8s_db::generate(&db, 1100).expect("generate bench db");
+    }
+    db
+}
+
+pub fn run(cmds: &[&[&str]]) {
+    harness::maybe_child();
+    let db = bench_db();
+    harness::warm_table(
+        &format!(
+            "warm cache, Kubernetes-like db {}: {}",
+            db.display(),
+            harness::db_shape(&db)
+        ),
+        &db,
+        std::slice::from_ref(&db),
+        cmds,
+    );
+}
+
+#[allow(dead_code)]
 fn main() {
-    harness::bench(&["prefixes", "space", "report"]);
+    run(&[&["prefixes", "{}"], &["space", "{}"], &["report", "{}"]]);
 }
