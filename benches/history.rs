@@ -100,8 +100,8 @@ fn main() {
 fn scaling() {
     println!("scaling: history-heavy dbs, warm cache, 2 threads, each size its own series");
     println!(
-        "{:<52} {:>7} {:>16} {:>10} {:>16} {:>10} {}",
-        "db", "cat s", "prefixes s (x)", "heap", "report s (x)", "heap", "load"
+        "{:<52} {:>7} {:>16} {:>10} {:>16} {:>10} load",
+        "db", "cat s", "prefixes s (x)", "heap", "report s (x)", "heap"
     );
     for mib in [512u64, 1024, 2048, 4096, 8192] {
         let db = history_db(mib);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes >= 300 MB of real etcd WAL for `cargo bench -p etcd-autopsy-benches --bench wal`.
 #
-# Starts etcd 3.4 (/usr/bin/etcd) on 127.0.0.1 ports 23850/23851 with its data under
+# Starts etcd 3.4 (/usr/bin/etcd) on 127.0.0.1 ports $PORT/$PORT+1 (default 23850) with its data under
 # benches/data/wal-corpus (gitignored), writes through etcdctl first a minute of many small
 # concurrent puts (`etcdctl check perf`), then transactions of many puts (values 1-16 KiB,
 # as kube-apiserver objects) with single puts, deletes and lease grants in between, until
@@ -12,8 +12,9 @@ set -euo pipefail
 TARGET_MB=${TARGET_MB:-320}
 HERE=$(cd "$(dirname "$0")" && pwd)
 DATA="$HERE/data/wal-corpus"
-CLIENT=http://127.0.0.1:23850
-PEER=http://127.0.0.1:23851
+PORT=${PORT:-23850}
+CLIENT=http://127.0.0.1:$PORT
+PEER=http://127.0.0.1:$((PORT + 1))
 ETCD=${ETCD:-/usr/bin/etcd}
 ETCDCTL=${ETCDCTL:-/usr/bin/etcdctl}
 export ETCDCTL_API=3
