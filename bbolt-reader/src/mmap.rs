@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 pub struct MappedFile {
     path: PathBuf,
     map: Option<Mmap>,
+    /// Leave the mapping in place when dropped (see [`MappedFile::keep_mapped_after_drop`]).
+    keep: bool,
 }
 
 impl MappedFile {
@@ -36,7 +38,30 @@ impl MappedFile {
         } else {
             Some(map_read_only(&file).map_err(io)?)
         };
-        Ok(MappedFile { path, map })
+        Ok(MappedFile {
+            path,
+            map,
+            keep: false,
+        })
+    }
+
+    /// Tells the kernel the whole file is about to be read front to back
+    /// (`madvise(MADV_SEQUENTIAL)` and `MADV_WILLNEED`): on a cold cache it reads ahead in
+    /// large requests while the reader works. Only for callers that do read every page;
+    /// advice that fails changes nothing, so errors are ignored.
+    pub fn advise_sequential_read(&self) {
+        if let Some(m) = &self.map {
+            let _ = m.advise(memmap2::Advice::Sequential);
+            let _ = m.advise(memmap2::Advice::WillNeed);
+        }
+    }
+
+    /// When dropped, leave the mapping to process exit instead of unmapping it: a
+    /// short-lived process tearing down a large mapping by hand pays for it twice (the
+    /// unmap, and on a threaded process the other cores' TLB shootdowns), while exit frees
+    /// the whole address space at once. For binaries, not for long-lived library users.
+    pub fn keep_mapped_after_drop(&mut self) {
+        self.keep = true;
     }
 
     /// The path that was opened.
@@ -57,6 +82,16 @@ impl MappedFile {
     /// Opens the mapped bytes with a chosen meta page.
     pub fn db_with(&self, choice: MetaChoice) -> Result<Db<'_>> {
         Db::open_with(self.bytes(), choice)
+    }
+}
+
+impl Drop for MappedFile {
+    fn drop(&mut self) {
+        if self.keep {
+            if let Some(m) = self.map.take() {
+                std::mem::forget(m);
+            }
+        }
     }
 }
 

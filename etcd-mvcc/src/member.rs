@@ -150,6 +150,16 @@ impl DbImage {
         })
     }
 
+    /// See [`MappedFile::advise_sequential_read`]: for callers that read the whole file.
+    pub fn advise_sequential_read(&self) {
+        self.file.advise_sequential_read();
+    }
+
+    /// See [`MappedFile::keep_mapped_after_drop`]: for short-lived binaries.
+    pub fn keep_mapped_after_drop(&mut self) {
+        self.file.keep_mapped_after_drop();
+    }
+
     /// The bbolt bytes (without any snapshot trailer).
     pub fn bytes(&self) -> &[u8] {
         self.file.bytes().get(..self.db_len).unwrap_or_default()

@@ -212,7 +212,7 @@ impl EntryTotals {
 #[derive(Debug)]
 pub struct Keyspace<'a> {
     /// Per user key.
-    pub keys: FastMap<&'a [u8], KeyAcc>,
+    pub keys: KeyTable<'a>,
     /// Over all entries.
     pub totals: EntryTotals,
     /// The revision limit used for the `below_*` fields.
@@ -223,30 +223,86 @@ pub struct Keyspace<'a> {
     pub problem_count: u64,
     /// The key bucket's leaf pages in key order (as scanned), for later passes.
     pub leaf_pages: Vec<Page<'a>>,
-    /// Every readable leaf element of the scanned pages in key order, by size: what the
-    /// defrag and compaction models need, so they do not read the pages again. `None`
-    /// when a scanned page is not a leaf page (the models then read the pages).
-    pub entry_sizes: Option<Vec<EntrySize>>,
 }
 
-/// One leaf element of the key bucket, as the defrag models see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EntrySize {
-    /// Its position among the bucket's leaf elements (see [`element_bases`]).
-    pub ordinal: u64,
-    /// bbolt key length.
-    pub key_len: u32,
-    /// bbolt value length.
-    pub value_len: u64,
-    /// The revision's main part, `None` when the key is not a revision key.
-    pub main: Option<i64>,
+/// Per user key, what the file holds of it: the records in a dense vector, in the order the
+/// keys were first met, and a small index user key -> position. The index's buckets hold a
+/// slice and a `u32` (24 bytes), not the record, so the memory grows with the distinct keys
+/// at a fraction of a map of records, and growing the index moves 24 bytes per key.
+#[derive(Debug, Default)]
+pub struct KeyTable<'a> {
+    index: FastMap<&'a [u8], u32>,
+    accs: Vec<(&'a [u8], KeyAcc)>,
+}
+
+impl<'a> KeyTable<'a> {
+    fn with_capacity(cap: usize) -> Self {
+        KeyTable {
+            index: FastMap::with_capacity_and_hasher(cap, Default::default()),
+            accs: Vec::with_capacity(cap),
+        }
+    }
+
+    /// The record of `key`, made empty when new.
+    #[inline]
+    fn entry(&mut self, key: &'a [u8]) -> &mut KeyAcc {
+        let next = self.accs.len();
+        // Past u32::MAX distinct keys (a file of more than 64 GiB of element headers
+        // alone) further new keys share the last record: wrong sums, never a panic.
+        let i = *self
+            .index
+            .entry(key)
+            .or_insert_with(|| u32::try_from(next).unwrap_or(u32::MAX)) as usize;
+        if i == next {
+            self.accs.push((key, KeyAcc::default()));
+        }
+        let last = self.accs.len() - 1;
+        &mut self.accs[i.min(last)].1
+    }
+
+    /// Number of distinct keys.
+    pub fn len(&self) -> usize {
+        self.accs.len()
+    }
+
+    /// True when no key was found.
+    pub fn is_empty(&self) -> bool {
+        self.accs.is_empty()
+    }
+
+    /// The record of `key`.
+    pub fn get(&self, key: &[u8]) -> Option<&KeyAcc> {
+        self.index.get(key).map(|&i| &self.accs[i as usize].1)
+    }
+
+    /// Every key with its record, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a [u8], &KeyAcc)> + '_ {
+        self.accs.iter().map(|(k, a)| (*k, a))
+    }
+
+    /// Every record.
+    pub fn values(&self) -> impl Iterator<Item = &KeyAcc> + '_ {
+        self.accs.iter().map(|(_, a)| a)
+    }
+
+    /// Folds `o`'s records into this table.
+    fn merge(&mut self, o: KeyTable<'a>) {
+        for (k, v) in o.accs {
+            self.entry(k).merge(&v);
+        }
+    }
+}
+
+/// Equal when both hold the same keys with the same records, whatever the order.
+impl PartialEq for KeyTable<'_> {
+    fn eq(&self, o: &Self) -> bool {
+        self.len() == o.len() && self.iter().all(|(k, a)| o.get(k) == Some(a))
+    }
 }
 
 #[derive(Default)]
 struct Acc<'a> {
-    keys: FastMap<&'a [u8], KeyAcc>,
-    sizes: Vec<EntrySize>,
-    all_leaves: bool,
+    keys: KeyTable<'a>,
     totals: EntryTotals,
     problems: Vec<Problem>,
     problem_count: u64,
@@ -267,7 +323,6 @@ impl<'a> Acc<'a> {
         self.totals.leaf_pages += u64::from(page.overflow()) + 1;
         self.totals.leaf_used_bytes += page.used_bytes();
         if !page.is_leaf() {
-            self.all_leaves = false;
             self.problem(page.pgid(), 0, "not a leaf page".into());
             return;
         }
@@ -281,12 +336,6 @@ impl<'a> Acc<'a> {
                 }
             };
             let parsed = parse_rev_key(el.key);
-            self.sizes.push(EntrySize {
-                ordinal: base + index as u64,
-                key_len: el.key.len() as u32,
-                value_len: el.value.len() as u64,
-                main: parsed.as_ref().ok().map(|rk| rk.rev.main),
-            });
             if el.is_bucket() {
                 self.totals.malformed += 1;
                 self.problem(
@@ -325,7 +374,7 @@ impl<'a> Acc<'a> {
             t.value_bytes += value_len;
             t.max_rev = Some(t.max_rev.map_or(rk.rev, |m| m.max(rk.rev)));
             t.min_rev = Some(t.min_rev.map_or(rk.rev, |m| m.min(rk.rev)));
-            self.keys.entry(kv.key).or_default().add(
+            self.keys.entry(kv.key).add(
                 rk.rev,
                 rk.tombstone,
                 value_len,
@@ -341,12 +390,8 @@ impl<'a> Acc<'a> {
         if o.keys.len() > self.keys.len() {
             std::mem::swap(&mut self.keys, &mut o.keys);
         }
-        for (k, v) in o.keys {
-            self.keys.entry(k).and_modify(|a| a.merge(&v)).or_insert(v);
-        }
+        self.keys.merge(o.keys);
         // `o` holds the pages after `self`'s: appending keeps key order.
-        self.sizes.append(&mut o.sizes);
-        self.all_leaves &= o.all_leaves;
         self.totals.merge(&o.totals);
         self.problem_count += o.problem_count;
         self.problems.extend(o.problems);
@@ -542,13 +587,13 @@ pub fn scan_leaf_pages<'a>(
         .enumerate()
         .map(|(g, group)| {
             let entries: usize = group.iter().map(|p| p.elements_in_view()).sum();
-            // Most keys have few revisions; half the entries, capped, avoids most
-            // rehashing without reserving memory by an untrusted count.
-            let cap = (entries / 2).min(1 << 21);
+            // The map grows with the distinct keys, never with the revisions: on a
+            // history-heavy member most entries are revisions of keys already seen, and a
+            // map sized by entries would hold mostly empty buckets. A small start (capped,
+            // never an untrusted count) costs a few rehashes at most.
+            let cap = (entries / 2).min(1 << 16);
             let mut acc = Acc {
-                keys: FastMap::with_capacity_and_hasher(cap, Default::default()),
-                sizes: Vec::with_capacity(entries.min(1 << 21)),
-                all_leaves: true,
+                keys: KeyTable::with_capacity(cap),
                 ..Acc::default()
             };
             let first = g * per_group;
@@ -572,7 +617,6 @@ pub fn scan_leaf_pages<'a>(
         problems,
         problem_count: acc.problem_count,
         leaf_pages: Vec::new(),
-        entry_sizes: acc.all_leaves.then_some(acc.sizes),
     }
 }
 
@@ -672,12 +716,11 @@ pub fn group_by_prefix<'a>(
 ) -> (PrefixStats, Vec<(&'a [u8], PrefixStats)>) {
     let mut groups: FastMap<&'a [u8], PrefixStats> = FastMap::default();
     let mut totals = PrefixStats::default();
-    // User keys are slices of the mapping scattered over the whole file: visiting them in
-    // address order instead of hash order turns random reads into a forward sweep (far
-    // fewer TLB and cache misses). The sums do not depend on the order.
-    let mut by_place: Vec<(&'a [u8], &KeyAcc)> = ks.keys.iter().map(|(&k, a)| (k, a)).collect();
-    by_place.sort_unstable_by_key(|(k, _)| k.as_ptr() as usize);
-    for (k, a) in by_place {
+    // User keys are slices of the mapping scattered over the whole file; the table holds
+    // them in the order the scan met them, which is file order within each thread's run of
+    // pages: a forward sweep, not the random reads of hash order. The sums do not depend on
+    // the order.
+    for (k, a) in ks.keys.iter() {
         if !k.starts_with(filter) {
             continue;
         }

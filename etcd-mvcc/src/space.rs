@@ -20,7 +20,7 @@ use super::defrag::{
     ETCD_DEFRAG_FILL_PERCENT,
 };
 use super::revision::parse_rev_key;
-use super::scan::{EntrySize, Keyspace};
+use super::scan::Keyspace;
 use bbolt_reader::walk::Walk;
 use bbolt_reader::Db;
 
@@ -167,15 +167,17 @@ pub fn space(
     let mut buckets = Vec::new();
     let mut models: Vec<(Vec<u8>, TreeModel)> = Vec::new();
     let mut key_model_index = None;
+    let mut key_after_compaction = None;
     for i in walk.top_level() {
         let node = &walk.buckets[i];
         let st = &stats[i];
         let scanned = ks.filter(|k| node.name == super::KEY_BUCKET && !k.leaf_pages.is_empty());
         let model = match (scanned, root.bucket(node.name)) {
-            (Some(k), _) => match &k.entry_sizes {
-                Some(sizes) => model_from_sizes(sizes.iter(), ps),
-                None => model_from_leaf_pages(&k.leaf_pages, ps),
-            },
+            (Some(k), _) => {
+                let (now, after) = key_models(k, ps);
+                key_after_compaction = Some(after);
+                now
+            }
             (None, Ok(Some(b))) => b
                 .leaf_pages()
                 .map(|pages| model_from_leaf_pages(&pages, ps))
@@ -204,7 +206,9 @@ pub fn space(
     let after = match (ks, key_model_index) {
         (Some(k), Some(i)) => {
             let mut compacted = models.clone();
-            compacted[i].1 = model_after_compaction(k, ps);
+            compacted[i].1 = key_after_compaction
+                .take()
+                .unwrap_or_else(|| key_models(k, ps).1);
             predicted_size(ps, &compacted).size
         }
         _ => defrag.size,
@@ -240,49 +244,39 @@ pub fn space(
     }
 }
 
-/// The key bucket's defrag tree after a compaction at the scan's limit: the entries that
-/// stay, in key order, through the bbolt split model. Which entries at or below the limit
-/// stay comes from the scan (one bit per entry), so this pass reads only revision keys.
-/// The defrag model of the key bucket from the sizes the scan recorded: the same
-/// elements, in the same order, as [`model_from_leaf_pages`] reads from the pages.
-fn model_from_sizes<'s>(sizes: impl Iterator<Item = &'s EntrySize>, page_size: u64) -> TreeModel {
-    let mut t = TreeBuilder::new(page_size, ETCD_DEFRAG_FILL_PERCENT);
-    for e in sizes {
-        t.push(e.key_len, e.value_len);
-    }
-    t.finish()
-}
-
-fn model_after_compaction(ks: &Keyspace<'_>, page_size: u64) -> TreeModel {
+/// The key bucket's defrag trees, now and after a compaction at the scan's limit, in one
+/// pass over its leaf pages: every element, in key order, through the bbolt split model;
+/// for the second, only the entries that stay. Which entries at or below the limit stay
+/// comes from the scan (one bit per entry), so this pass reads only element headers and
+/// revision keys, never values; nothing is kept per entry.
+fn key_models(ks: &Keyspace<'_>, page_size: u64) -> (TreeModel, TreeModel) {
     let limit = ks.limit;
     let kept = ks.kept_below_limit();
     let bit = |o: u64| {
         kept.get((o / 64) as usize)
             .is_some_and(|w| w & (1 << (o % 64)) != 0)
     };
-    if let Some(sizes) = &ks.entry_sizes {
-        // Not a revision: the scan could not place it; defrag copies it as it is.
-        let keep = |e: &&EntrySize| e.main.is_none_or(|m| m > limit || bit(e.ordinal));
-        return model_from_sizes(sizes.iter().filter(keep), page_size);
-    }
-    let mut t = TreeBuilder::new(page_size, ETCD_DEFRAG_FILL_PERCENT);
+    let mut now = TreeBuilder::new(page_size, ETCD_DEFRAG_FILL_PERCENT);
+    let mut after = TreeBuilder::new(page_size, ETCD_DEFRAG_FILL_PERCENT);
     let mut ordinal = 0u64;
     for p in &ks.leaf_pages {
         for (i, el) in p.leaf_elements().enumerate() {
             let o = ordinal + i as u64;
             let Ok(el) = el else { continue };
+            let (key_len, value_len) = (el.key.len() as u32, el.value.len() as u64);
+            now.push(key_len, value_len);
             let keep = match parse_rev_key(el.key) {
                 // Not a revision: the scan could not place it; defrag copies it as it is.
                 Err(_) => true,
                 Ok(rk) => rk.rev.main > limit || bit(o),
             };
             if keep {
-                t.push(el.key.len() as u32, el.value.len() as u64);
+                after.push(key_len, value_len);
             }
         }
         ordinal += p.elements_in_view() as u64; // as `element_bases` counts
     }
-    t.finish()
+    (now.finish(), after.finish())
 }
 
 #[cfg(test)]
@@ -301,7 +295,7 @@ mod tests {
     }
 
     #[test]
-    fn models_from_the_scans_entry_sizes_equal_models_read_from_the_pages() {
+    fn fused_key_models_equal_models_read_from_the_pages_for_any_thread_count() {
         let keys: Vec<String> = (0..37).map(|i| format!("/registry/pods/ns/p{i}")).collect();
         let values: Vec<Vec<u8>> = (0..300).map(|i| vec![b'v'; 1 + (i * 37) % 700]).collect();
         let entries: Vec<crate::testdb::Entry<'_>> = (0..300)
@@ -313,28 +307,28 @@ mod tests {
         let bytes = build(&entries, None);
         let db = Db::open(&bytes).unwrap();
         let bucket = db.bucket(b"key").unwrap().unwrap();
+        let mut results = Vec::new();
         for threads in [1, 3] {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
                 .unwrap();
-            let mut ks = pool
+            let ks = pool
                 .install(|| super::super::scan::scan_keyspace(&bucket, 150, &|_| {}))
                 .unwrap();
             assert!(ks.leaf_pages.len() > 3, "the test needs several leaf pages");
-            let sizes = ks
-                .entry_sizes
-                .clone()
-                .expect("every scanned page is a leaf");
             let ps = db.page_size() as u64;
+            let (now, after) = key_models(&ks, ps);
+            assert_eq!(now, model_from_leaf_pages(&ks.leaf_pages, ps));
+            // The compacted tree holds only what stays: fewer entries, never more pages.
             assert_eq!(
-                model_from_sizes(sizes.iter(), ps),
-                model_from_leaf_pages(&ks.leaf_pages, ps)
+                after.leaf.entries,
+                now.leaf.entries - ks.compaction_effect().revisions_dropped
             );
-            let from_sizes = model_after_compaction(&ks, ps);
-            ks.entry_sizes = None;
-            assert_eq!(from_sizes, model_after_compaction(&ks, ps));
+            assert!(after.pages() <= now.pages());
+            results.push((now, after));
         }
+        assert_eq!(results[0], results[1], "the same for 1 and 3 threads");
     }
 
     #[test]

@@ -25,7 +25,7 @@
 //! entries, refused requests are not damage); 2 when the input cannot be read or R is
 //! compacted or in the future.
 
-use super::{load, open_db, open_image, replay_member, thread_pool, Replayed};
+use super::{load, open_db, open_image_for_scan, replay_member, thread_pool, Replayed};
 use crate::error::{Result, EXIT_DAMAGE, EXIT_OK};
 use crate::output::{sanitize, JsonBytes};
 use crate::redact::Redactor;
@@ -150,7 +150,7 @@ pub fn run(args: &Args) -> Result<u8> {
     if member.db.is_none() && args.replay_wal && member.wal_dir.is_some() {
         return run_wal_only(args, &member);
     }
-    let image = open_image(&args.input)?;
+    let image = open_image_for_scan(&args.input)?;
     let db = open_db(&image)?;
     let pool = thread_pool(args.threads)?;
     let info = read_info(&db);

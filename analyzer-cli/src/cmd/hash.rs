@@ -27,7 +27,7 @@
 //! Exit status: 0; 2 when the db cannot be read or R is compacted (R <= compact revision)
 //! or in the future (R > newest revision), as etcd refuses those too.
 
-use super::{bolt_err, open_db, open_image, thread_pool};
+use super::{bolt_err, open_db, open_image_for_scan, thread_pool};
 use crate::error::{CliError, Result, EXIT_OK};
 use etcd_mvcc::hash::{hash_db, hash_kv, DbHashMode};
 use etcd_mvcc::info::read_info;
@@ -79,7 +79,7 @@ struct DbJson {
 
 /// Runs `hash`; returns the exit status.
 pub fn run(args: &Args) -> Result<u8> {
-    let image = open_image(&args.input)?;
+    let image = open_image_for_scan(&args.input)?;
     let db = open_db(&image)?;
     let pool = thread_pool(args.threads)?;
     if args.db {

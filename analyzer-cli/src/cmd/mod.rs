@@ -41,7 +41,25 @@ pub fn open_image(path: &Path) -> Result<DbImage> {
     if let Ok(member) = input::resolve(path) {
         warn_if_running(&member);
     }
-    Ok(DbImage::open(path)?)
+    let mut image = DbImage::open(path)?;
+    leave_big_map_to_exit(&mut image);
+    Ok(image)
+}
+
+/// This process ends soon after the command: a mapping of at least 64 MiB is left to
+/// process exit rather than unmapped by hand.
+pub(crate) fn leave_big_map_to_exit(image: &mut DbImage) {
+    if image.file_len() >= 64 << 20 {
+        image.keep_mapped_after_drop();
+    }
+}
+
+/// [`open_image`] for commands that read every page of the db (the key bucket scans,
+/// hashes, status): also advises the kernel to read the file ahead, front to back.
+pub fn open_image_for_scan(path: &Path) -> Result<DbImage> {
+    let image = open_image(path)?;
+    image.advise_sequential_read();
+    Ok(image)
 }
 
 /// Reads every segment of `wal` in order, the directory's own findings first; stops at the

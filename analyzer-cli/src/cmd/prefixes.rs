@@ -39,7 +39,7 @@
 //! are skipped, undecodable entries counted; `problems` says what and where); 2 when the
 //! db cannot be read at all.
 
-use super::{open_db, open_image, scan_with_progress, thread_pool};
+use super::{open_db, open_image_for_scan, scan_with_progress, thread_pool};
 use crate::error::{Result, EXIT_DAMAGE, EXIT_OK};
 use crate::output::{human_bytes, sanitize};
 use base64::Engine as _;
@@ -132,7 +132,7 @@ struct Report {
 
 /// Runs `prefixes`; returns the exit status.
 pub fn run(args: &Args) -> Result<u8> {
-    let image = open_image(&args.input)?;
+    let image = open_image_for_scan(&args.input)?;
     let db = open_db(&image)?;
     let pool = thread_pool(args.threads)?;
     let info = read_info(&db);

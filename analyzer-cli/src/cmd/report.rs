@@ -601,7 +601,9 @@ fn member_identity(info: &EtcdInfo, wal_ids: Option<(u64, u64)>) -> MemberId {
 pub fn build(args: &Args) -> Result<Report> {
     let member = input::resolve(&args.input)?;
     let running_warning = super::warn_if_running(&member);
-    let image = etcd_mvcc::member::DbImage::open(&args.input)?;
+    let mut image = etcd_mvcc::member::DbImage::open(&args.input)?;
+    super::leave_big_map_to_exit(&mut image);
+    image.advise_sequential_read();
     let db = open_db(&image)?;
     let pool = thread_pool(args.threads)?;
     let info = read_info(&db);
@@ -642,7 +644,6 @@ pub fn build(args: &Args) -> Result<Report> {
         problems: Vec::new(),
         problem_count: 0,
         leaf_pages: Vec::new(),
-        entry_sizes: None,
     };
     let ks_ref: &Keyspace<'_> = ks.as_ref().unwrap_or(&empty);
     let revision = ks_ref

@@ -25,7 +25,7 @@
 //! Exit status: 0; 1 when the page walk or the key-bucket scan found damage (figures then
 //! cover what could be read); 2 when the db cannot be read.
 
-use super::{open_db, open_image, scan_with_progress, thread_pool};
+use super::{open_db, open_image_for_scan, scan_with_progress, thread_pool};
 use crate::error::{CliError, Result, EXIT_DAMAGE, EXIT_OK};
 use crate::output::human_bytes;
 use etcd_mvcc::info::read_info;
@@ -124,7 +124,7 @@ fn pct(x: f64) -> String {
 
 /// Runs `space`; returns the exit status.
 pub fn run(args: &Args) -> Result<u8> {
-    let image = open_image(&args.input)?;
+    let image = open_image_for_scan(&args.input)?;
     let db = open_db(&image)?;
     let pool = thread_pool(args.threads)?;
     let (sp, ks, walk) = compute(&image, &db, &pool, args.rev, args.quota)?;

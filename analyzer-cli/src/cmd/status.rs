@@ -27,7 +27,7 @@
 //! Exit status: 0; 1 when the trailer does not match or the integrity check finds damage;
 //! 2 when the file cannot be read.
 
-use super::{bolt_err, open_db, open_image, thread_pool};
+use super::{bolt_err, open_db, open_image_for_scan, thread_pool};
 use crate::error::{Result, EXIT_DAMAGE, EXIT_OK};
 use etcd_mvcc::hash::{hash_db, DbHashMode};
 use serde::Serialize;
@@ -97,7 +97,7 @@ fn humanize_si(n: u64) -> String {
 
 /// Runs `status`; returns the exit status.
 pub fn run(args: &Args) -> Result<u8> {
-    let image = open_image(&args.input)?;
+    let image = open_image_for_scan(&args.input)?;
     let db = open_db(&image)?;
     let pool = thread_pool(args.threads)?;
     let bar = crate::progress::bar(db.meta().high_water_mark, "hashing", false);
