@@ -356,7 +356,8 @@ pub fn warm(files: &[PathBuf]) {
 }
 
 /// The warm-cache table of `cmds` (etcd-autopsy argv templates where `{}` is the input)
-/// at 1 and 2 threads against `cat input`.
+/// at 1 and 2 threads against `cat input`. With `BENCH_BEFORE=BINARY` each row is also run
+/// with that etcd-autopsy binary in the same rounds, labelled "(before)" (no heap figure).
 pub fn warm_table(title: &str, input: &Path, cat_files: &[PathBuf], cmds: &[&[&str]]) {
     warm(cat_files);
     let mut jobs = vec![Job::cat("cat > /dev/null", cat_files)];
@@ -382,6 +383,11 @@ pub fn warm_table(title: &str, input: &Path, cat_files: &[PathBuf], cmds: &[&[&s
                     .join(" ")
             );
             jobs.push(Job::autopsy(&label, &argv, threads));
+            if let Some(before) = std::env::var_os("BENCH_BEFORE") {
+                let mut b = Job::autopsy(&format!("{label} (before)"), &argv, threads);
+                b.argv.splice(0..2, [before.to_string_lossy().into_owned()]);
+                jobs.push(b);
+            }
         }
     }
     series(jobs, rounds(), &|_| {}).print(title);
