@@ -13,6 +13,7 @@
 //! of a large value are never touched.
 
 use super::fasthash::FastMap;
+use hashbrown::HashTable;
 use super::kv::KeyValueRef;
 use super::revision::{parse_rev_key, rev_lenient, Revision};
 use bbolt_reader::{Bucket, Page, Pgid};
@@ -225,70 +226,118 @@ pub struct Keyspace<'a> {
     pub leaf_pages: Vec<Page<'a>>,
 }
 
-/// Per user key, what the file holds of it: the records in a dense vector, in the order the
-/// keys were first met, and a small index user key -> position. The index's buckets hold a
-/// slice and a `u32` (24 bytes), not the record, so the memory grows with the distinct keys
-/// at a fraction of a map of records, and growing the index moves 24 bytes per key.
+/// Per user key, what the file holds of it.
+///
+/// User keys are slices of the mapping, scattered over the whole file: a map keyed by them
+/// compares every hit against bytes far from anything read lately (a cache and TLB miss
+/// per revision on a history-heavy member). Here each distinct key is copied once into a
+/// compact arena beside its record; a look-up hashes the key just read, probes a small
+/// index of record positions, and checks the stored hash, the length and then the arena
+/// copy: it never touches the far slice again. Records stay in the order the keys were
+/// first met (file order within a thread's run of pages). Memory grows with the distinct
+/// keys (record, arena bytes, an 8-byte index slot), never with the revisions.
 #[derive(Debug, Default)]
 pub struct KeyTable<'a> {
-    index: FastMap<&'a [u8], u32>,
-    accs: Vec<(&'a [u8], KeyAcc)>,
+    index: HashTable<usize>,
+    recs: Vec<KeyRec<'a>>,
+    arena: Vec<u8>,
+}
+
+#[derive(Debug)]
+struct KeyRec<'a> {
+    hash: u64,
+    /// Where the key's copy starts in the arena (its length is `key.len()`).
+    at: usize,
+    /// The key in the mapping, for the callers (borrowed for the mapping's lifetime).
+    key: &'a [u8],
+    acc: KeyAcc,
+}
+
+fn hash_key(key: &[u8]) -> u64 {
+    use std::hash::Hasher as _;
+    let mut h = super::fasthash::FastHasher::default();
+    h.write(key);
+    h.finish()
 }
 
 impl<'a> KeyTable<'a> {
     fn with_capacity(cap: usize) -> Self {
         KeyTable {
-            index: FastMap::with_capacity_and_hasher(cap, Default::default()),
-            accs: Vec::with_capacity(cap),
+            index: HashTable::with_capacity(cap),
+            recs: Vec::with_capacity(cap),
+            arena: Vec::new(),
         }
+    }
+
+    /// The record of `key` (whose hash is `hash`), made empty when new.
+    #[inline]
+    fn slot(&mut self, key: &'a [u8], hash: u64) -> &mut KeyAcc {
+        let KeyTable { index, recs, arena } = self;
+        let same = |i: &usize| {
+            let r = &recs[*i];
+            r.hash == hash
+                && r.key.len() == key.len()
+                && arena.get(r.at..r.at + key.len()) == Some(key)
+        };
+        let i = match index.find(hash, same) {
+            Some(&i) => i,
+            None => {
+                let i = recs.len();
+                recs.push(KeyRec {
+                    hash,
+                    at: arena.len(),
+                    key,
+                    acc: KeyAcc::default(),
+                });
+                arena.extend_from_slice(key);
+                index.insert_unique(hash, i, |&j| recs[j].hash);
+                i
+            }
+        };
+        &mut recs[i].acc
     }
 
     /// The record of `key`, made empty when new.
     #[inline]
     fn entry(&mut self, key: &'a [u8]) -> &mut KeyAcc {
-        let next = self.accs.len();
-        // Past u32::MAX distinct keys (a file of more than 64 GiB of element headers
-        // alone) further new keys share the last record: wrong sums, never a panic.
-        let i = *self
-            .index
-            .entry(key)
-            .or_insert_with(|| u32::try_from(next).unwrap_or(u32::MAX)) as usize;
-        if i == next {
-            self.accs.push((key, KeyAcc::default()));
-        }
-        let last = self.accs.len() - 1;
-        &mut self.accs[i.min(last)].1
+        self.slot(key, hash_key(key))
     }
 
     /// Number of distinct keys.
     pub fn len(&self) -> usize {
-        self.accs.len()
+        self.recs.len()
     }
 
     /// True when no key was found.
     pub fn is_empty(&self) -> bool {
-        self.accs.is_empty()
+        self.recs.is_empty()
     }
 
     /// The record of `key`.
     pub fn get(&self, key: &[u8]) -> Option<&KeyAcc> {
-        self.index.get(key).map(|&i| &self.accs[i as usize].1)
+        let hash = hash_key(key);
+        self.index
+            .find(hash, |&i| {
+                let r = &self.recs[i];
+                r.hash == hash && r.key == key
+            })
+            .map(|&i| &self.recs[i].acc)
     }
 
     /// Every key with its record, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&'a [u8], &KeyAcc)> + '_ {
-        self.accs.iter().map(|(k, a)| (*k, a))
+        self.recs.iter().map(|r| (r.key, &r.acc))
     }
 
     /// Every record.
     pub fn values(&self) -> impl Iterator<Item = &KeyAcc> + '_ {
-        self.accs.iter().map(|(_, a)| a)
+        self.recs.iter().map(|r| &r.acc)
     }
 
     /// Folds `o`'s records into this table.
     fn merge(&mut self, o: KeyTable<'a>) {
-        for (k, v) in o.accs {
-            self.entry(k).merge(&v);
+        for r in o.recs {
+            self.slot(r.key, r.hash).merge(&r.acc);
         }
     }
 }
