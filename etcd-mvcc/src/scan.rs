@@ -13,10 +13,10 @@
 //! of a large value are never touched.
 
 use super::fasthash::FastMap;
-use hashbrown::HashTable;
 use super::kv::KeyValueRef;
 use super::revision::{parse_rev_key, rev_lenient, Revision};
 use bbolt_reader::{Bucket, Page, Pgid};
+use hashbrown::HashTable;
 use rayon::prelude::*;
 
 /// At most this many problems are kept (the smallest by position); all are counted.
@@ -230,12 +230,14 @@ pub struct Keyspace<'a> {
 ///
 /// User keys are slices of the mapping, scattered over the whole file: a map keyed by them
 /// compares every hit against bytes far from anything read lately (a cache and TLB miss
-/// per revision on a history-heavy member). Here each distinct key is copied once into a
-/// compact arena beside its record; a look-up hashes the key just read, probes a small
-/// index of record positions, and checks the stored hash, the length and then the arena
-/// copy: it never touches the far slice again. Records stay in the order the keys were
-/// first met (file order within a thread's run of pages). Memory grows with the distinct
-/// keys (record, arena bytes, an 8-byte index slot), never with the revisions.
+/// per revision on a history-heavy member). Here each distinct key is copied once into its
+/// record: the first [`KEY_HEAD`] bytes inline, beside the hash and the figures, the rest
+/// (rare) into a compact arena. A look-up hashes the key just read, probes a small index
+/// of record positions, and checks the stored hash, the length and the copy: one place in
+/// memory, which the figures' update then reads anyway; the far slice is never touched
+/// again. Records stay in the order the keys were first met (file order within a thread's
+/// run of pages). Memory grows with the distinct keys (record, arena bytes, an 8-byte
+/// index slot), never with the revisions.
 #[derive(Debug, Default)]
 pub struct KeyTable<'a> {
     index: HashTable<usize>,
@@ -243,14 +245,34 @@ pub struct KeyTable<'a> {
     arena: Vec<u8>,
 }
 
+/// Bytes of a key kept inline in its record; typical Kubernetes keys fit.
+pub const KEY_HEAD: usize = 48;
+
 #[derive(Debug)]
 struct KeyRec<'a> {
     hash: u64,
-    /// Where the key's copy starts in the arena (its length is `key.len()`).
-    at: usize,
+    /// The key's first bytes (up to [`KEY_HEAD`]).
+    head: [u8; KEY_HEAD],
+    /// Where the key's bytes past the head start in the arena.
+    tail_at: usize,
     /// The key in the mapping, for the callers (borrowed for the mapping's lifetime).
     key: &'a [u8],
     acc: KeyAcc,
+}
+
+impl KeyRec<'_> {
+    /// Whether this record is `key`'s, reading only the record and the arena.
+    #[inline]
+    fn holds(&self, key: &[u8], hash: u64, arena: &[u8]) -> bool {
+        if self.hash != hash || self.key.len() != key.len() {
+            return false;
+        }
+        let n = key.len().min(KEY_HEAD);
+        self.head[..n] == key[..n]
+            && (key.len() <= KEY_HEAD
+                || arena.get(self.tail_at..self.tail_at + (key.len() - KEY_HEAD))
+                    == Some(&key[KEY_HEAD..]))
+    }
 }
 
 fn hash_key(key: &[u8]) -> u64 {
@@ -273,23 +295,21 @@ impl<'a> KeyTable<'a> {
     #[inline]
     fn slot(&mut self, key: &'a [u8], hash: u64) -> &mut KeyAcc {
         let KeyTable { index, recs, arena } = self;
-        let same = |i: &usize| {
-            let r = &recs[*i];
-            r.hash == hash
-                && r.key.len() == key.len()
-                && arena.get(r.at..r.at + key.len()) == Some(key)
-        };
-        let i = match index.find(hash, same) {
+        let i = match index.find(hash, |&i| recs[i].holds(key, hash, arena)) {
             Some(&i) => i,
             None => {
                 let i = recs.len();
+                let n = key.len().min(KEY_HEAD);
+                let mut head = [0u8; KEY_HEAD];
+                head[..n].copy_from_slice(&key[..n]);
                 recs.push(KeyRec {
                     hash,
-                    at: arena.len(),
+                    head,
+                    tail_at: arena.len(),
                     key,
                     acc: KeyAcc::default(),
                 });
-                arena.extend_from_slice(key);
+                arena.extend_from_slice(&key[n..]);
                 index.insert_unique(hash, i, |&j| recs[j].hash);
                 i
             }
@@ -317,10 +337,7 @@ impl<'a> KeyTable<'a> {
     pub fn get(&self, key: &[u8]) -> Option<&KeyAcc> {
         let hash = hash_key(key);
         self.index
-            .find(hash, |&i| {
-                let r = &self.recs[i];
-                r.hash == hash && r.key == key
-            })
+            .find(hash, |&i| self.recs[i].holds(key, hash, &self.arena))
             .map(|&i| &self.recs[i].acc)
     }
 
