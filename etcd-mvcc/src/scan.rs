@@ -953,6 +953,27 @@ mod tests {
     }
 
     #[test]
+    fn keys_sharing_the_inline_head_stay_distinct_in_the_key_table() {
+        let long = |tail: &str| format!("/registry/{}/{tail}", "x".repeat(KEY_HEAD));
+        let (a, b, c) = (long("a"), long("b"), long("ab"));
+        let short = "/registry/pods/p";
+        let mut t = KeyTable::with_capacity(2);
+        for (k, n) in [(&a, 3), (&b, 2), (&c, 1)] {
+            for _ in 0..n {
+                t.entry(k.as_bytes()).revisions += 1;
+            }
+        }
+        t.entry(short.as_bytes()).revisions += 5;
+        assert_eq!(t.len(), 4);
+        assert_eq!(t.get(a.as_bytes()).map(|x| x.revisions), Some(3));
+        assert_eq!(t.get(b.as_bytes()).map(|x| x.revisions), Some(2));
+        assert_eq!(t.get(c.as_bytes()).map(|x| x.revisions), Some(1));
+        assert_eq!(t.get(short.as_bytes()).map(|x| x.revisions), Some(5));
+        assert_eq!(t.get(&a.as_bytes()[..KEY_HEAD]), None, "a head alone is not the key");
+        assert_eq!(t.get(b"/registry/pods/q"), None);
+    }
+
+    #[test]
     fn results_are_the_same_for_any_thread_count() {
         let db = build(&ENTRIES, None);
         let one = scan(&db, 7, 1);
