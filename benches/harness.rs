@@ -433,11 +433,20 @@ pub fn cold_table(db: &Path, rounds: usize) {
         std::fs::copy(db, &copy).expect("private copy of the db");
     }
     let c = copy.display().to_string();
-    let jobs = vec![
+    let mut jobs = vec![
         Job::cat("cat > /dev/null (cold)", std::slice::from_ref(&copy)),
         Job::autopsy("report -t2 (cold)", &["report", "--threads", "2", &c], 2),
         Job::autopsy("report -t1 (cold)", &["report", "--threads", "1", &c], 1),
     ];
+    if let Some(before) = std::env::var_os("BENCH_BEFORE") {
+        let mut b = Job::autopsy(
+            "report -t2 (cold, before)",
+            &["report", "--threads", "2", &c],
+            2,
+        );
+        b.argv.splice(0..2, [before.to_string_lossy().into_owned()]);
+        jobs.push(b);
+    }
     let s = series(jobs, rounds, &|_| evict(&copy));
     s.print(&format!(
         "cold cache: {} evicted before every run (posix_fadvise DONTNEED, checked with fincore)",

@@ -969,7 +969,11 @@ mod tests {
         assert_eq!(t.get(b.as_bytes()).map(|x| x.revisions), Some(2));
         assert_eq!(t.get(c.as_bytes()).map(|x| x.revisions), Some(1));
         assert_eq!(t.get(short.as_bytes()).map(|x| x.revisions), Some(5));
-        assert_eq!(t.get(&a.as_bytes()[..KEY_HEAD]), None, "a head alone is not the key");
+        assert_eq!(
+            t.get(&a.as_bytes()[..KEY_HEAD]),
+            None,
+            "a head alone is not the key"
+        );
         assert_eq!(t.get(b"/registry/pods/q"), None);
     }
 
