@@ -17,7 +17,9 @@
 //! - wal: `wal --summary` and the full dump to /dev/null against `cat` of the segments;
 //! - k8s: the warm table on the original Kubernetes-like bench db (`make-k8s-db.sh`).
 //!
-//! See the harness (harness.rs) for how each figure is taken.
+//! See the harness (harness.rs) for how each figure is taken. Figures measured on
+//! 2026-12-01 (with `BENCH_BEFORE` = main before issue 14, on a machine at load 8-20) are
+//! in the README's "Measured" section.
 
 #[path = "harness.rs"]
 mod harness;
