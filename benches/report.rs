@@ -6,10 +6,7 @@
 mod prefixes;
 
 fn main() {
-    let html = std::env::temp_dir().join(format!(
-        "etcd-autopsy-bench-{}.html",
-        std::process::id()
-    ));
+    let html = std::env::temp_dir().join(format!("etcd-autopsy-bench-{}.html", std::process::id()));
     let h = html.display().to_string();
     prefixes::run(&[&["report", "{}"], &["report", "--html", &h, "{}"]]);
     std::fs::remove_file(&html).ok();

@@ -341,9 +341,10 @@ impl<'a> KeyTable<'a> {
             .map(|&i| &self.recs[i].acc)
     }
 
-    /// Every key with its record, in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = (&'a [u8], &KeyAcc)> + '_ {
-        self.recs.iter().map(|r| (r.key, &r.acc))
+    /// Every key with its record, in the order the keys were first met; items as a
+    /// `HashMap<&[u8], KeyAcc>` hands them out.
+    pub fn iter(&self) -> impl Iterator<Item = (&&'a [u8], &KeyAcc)> + '_ {
+        self.recs.iter().map(|r| (&r.key, &r.acc))
     }
 
     /// Every record.
@@ -786,7 +787,7 @@ pub fn group_by_prefix<'a>(
     // them in the order the scan met them, which is file order within each thread's run of
     // pages: a forward sweep, not the random reads of hash order. The sums do not depend on
     // the order.
-    for (k, a) in ks.keys.iter() {
+    for (&k, a) in ks.keys.iter() {
         if !k.starts_with(filter) {
             continue;
         }
