@@ -51,6 +51,8 @@ for db in "${dbs[@]}"; do
     run "$n.export-secrets" export --show-secrets "$db"
     run "$n.space-rev" space --rev 10 "$db"
     run "$n.hash-rev" hash --rev 10 "$db"
+    run "$n.ncdu" prefixes --format ncdu "$db"
+    run "$n.report-html" report --html "$out/$n.report.html" "$db"
 done
 for d in "${dirs[@]}"; do
     n=${d//\//_}
