@@ -1,0 +1,737 @@
+//! The accounting of the `k8s` command: one key-bucket scan ([`crate::scan`]) gives every
+//! key's revisions and sizes; then only the newest put of each key under `/registry/` is
+//! read again — located by its element ordinal, so no tree descent and no second pass —
+//! and decoded. Keys deleted in the file (newest revision a tombstone) need the put before
+//! the tombstone; those alone are looked up in one extra pass over the leaf pages that
+//! come before the newest such tombstone, and only when there are any.
+//!
+//! Heap: one record per distinct key under `/registry/` (its decoded metadata, strings
+//! borrowed from the mapping), never per revision. Figures follow the shared spec
+//! (`k8s-semantics`): `revisions` counts what `prefixes` counts, `live_bytes` the stored
+//! value of each live key's newest revision, `history_bytes` every other kept value.
+
+use super::decode::{decode_value, DecodeOptions, Decoded, Encoding};
+use super::{KeyPath, REGISTRY_PREFIX};
+use crate::fasthash::FastMap;
+use crate::kv::KeyValueRef;
+use crate::revision::{parse_rev_key, Revision};
+use crate::scan::{element_bases, KeyAcc, Keyspace};
+use bbolt_reader::Page;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashSet};
+
+/// What to account.
+#[derive(Debug, Clone)]
+pub struct K8sOptions {
+    /// Only keys under `/registry/` that also start with this ("" = all).
+    pub prefix: Vec<u8>,
+    /// Rows kept in `largest` and `most_revisions`.
+    pub top: usize,
+}
+
+impl Default for K8sOptions {
+    fn default() -> Self {
+        K8sOptions {
+            prefix: Vec::new(),
+            top: 20,
+        }
+    }
+}
+
+/// How groups are formed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    /// `pods`, `events`, `<group>/<plural>`.
+    Resource,
+    /// metadata.namespace ("" for cluster-scoped).
+    Namespace,
+    /// TypeMeta kind ("" for encrypted and undecodable values).
+    Kind,
+    /// The controller owner reference as `Kind/name` ("" when none).
+    Owner,
+}
+
+impl GroupBy {
+    /// The `--by` word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupBy::Resource => "resource",
+            GroupBy::Namespace => "namespace",
+            GroupBy::Kind => "kind",
+            GroupBy::Owner => "owner",
+        }
+    }
+}
+
+/// The figures of one group (or of all keys).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct GroupStats {
+    /// Keys whose newest kept revision is a put.
+    pub objects: u64,
+    /// Kept revisions, tombstones included (what `prefixes` counts).
+    pub revisions: u64,
+    /// Stored value length of each object's newest revision.
+    pub live_bytes: u64,
+    /// Stored value length of every other kept revision.
+    pub history_bytes: u64,
+    /// Bytes of metadata.managedFields in the objects' newest values.
+    pub managed_fields_bytes: u64,
+    /// Length of the last-applied-configuration annotation values.
+    pub last_applied_bytes: u64,
+    /// Length of all other annotation values.
+    pub other_annotations_bytes: u64,
+    /// Objects whose newest value is encrypted at rest.
+    pub encrypted: u64,
+    /// Objects whose newest value could not be decoded (encrypted, unknown or malformed).
+    pub undecoded: u64,
+}
+
+impl GroupStats {
+    fn add(&mut self, o: &Obj<'_>) {
+        let live = o.acc.is_live();
+        self.revisions += u64::from(o.acc.revisions);
+        let lb = o.live_bytes();
+        self.history_bytes += o.acc.value_bytes.saturating_sub(lb);
+        if !live {
+            return;
+        }
+        self.objects += 1;
+        self.live_bytes += lb;
+        match o.d.as_ref().and_then(|d| d.meta.as_ref()) {
+            Some(m) => {
+                self.managed_fields_bytes += m.managed_fields_bytes;
+                self.last_applied_bytes += m.last_applied_bytes;
+                self.other_annotations_bytes += m.other_annotations_bytes;
+            }
+            None => self.undecoded += 1,
+        }
+        if o.encoding() == Encoding::Encrypted {
+            self.encrypted += 1;
+        }
+    }
+
+    /// Live and history bytes.
+    pub fn bytes(&self) -> u64 {
+        self.live_bytes + self.history_bytes
+    }
+}
+
+/// One key in `largest` / `most_revisions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObjectRow {
+    /// The etcd key (lossy when not UTF-8).
+    pub key: String,
+    /// TypeMeta kind.
+    pub kind: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Stored value length of the newest revision (0 when deleted).
+    pub bytes: u64,
+    /// Kept revisions of the key.
+    pub revisions: u64,
+    /// Whether the newest kept revision is a put.
+    pub live: bool,
+    /// Stored value length of the other kept revisions.
+    pub history_bytes: u64,
+    /// How the newest put is stored.
+    pub encoding: Encoding,
+}
+
+/// Events about one object with one reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventGroup {
+    /// involvedObject.namespace.
+    pub namespace: String,
+    /// involvedObject.kind.
+    pub kind: String,
+    /// involvedObject.name.
+    pub name: String,
+    /// reason.
+    pub reason: String,
+    /// Event objects.
+    pub events: u64,
+    /// Sum of their `count` fields.
+    pub count_sum: u64,
+}
+
+/// Kinds of findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// deletionTimestamp set and finalizers left.
+    StuckDeletion,
+    /// An ownerReference whose uid no live object has.
+    OrphanOwner,
+    /// A Lease not renewed for 3 durations before the newest renewal in the db.
+    StaleLease,
+    /// One resource's objects stored under different encryption (or some plain).
+    MixedEncryption,
+    /// One involved object and reason holds half the Events, and at least 100.
+    EventFlood,
+}
+
+impl FindingKind {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::StuckDeletion => "stuck_deletion",
+            FindingKind::OrphanOwner => "orphan_owner",
+            FindingKind::StaleLease => "stale_lease",
+            FindingKind::MixedEncryption => "mixed_encryption",
+            FindingKind::EventFlood => "event_flood",
+        }
+    }
+}
+
+/// The details of a finding, by kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Detail {
+    /// stuck_deletion.
+    Stuck {
+        /// metadata.deletionTimestamp.
+        deletion_timestamp: String,
+        /// metadata.finalizers.
+        finalizers: Vec<String>,
+    },
+    /// orphan_owner.
+    Orphan {
+        /// ownerReference kind.
+        owner_kind: String,
+        /// ownerReference name.
+        owner_name: String,
+        /// ownerReference uid.
+        owner_uid: String,
+        /// ownerReference controller.
+        controller: bool,
+    },
+    /// stale_lease.
+    Lease {
+        /// spec.holderIdentity.
+        holder: String,
+        /// spec.renewTime.
+        renew_time_unix_micros: i64,
+        /// spec.leaseDurationSeconds.
+        lease_duration_seconds: i64,
+        /// The newest renewTime of all Leases.
+        newest_renew_time_unix_micros: i64,
+    },
+    /// mixed_encryption.
+    Mixed {
+        /// The resource.
+        resource: String,
+        /// Live objects per `provider:key` and `plain`.
+        counts: BTreeMap<String, u64>,
+    },
+    /// event_flood.
+    Flood {
+        /// Namespace of the Events.
+        namespace: String,
+        /// involvedObject.kind.
+        involved_kind: String,
+        /// involvedObject.name.
+        involved_name: String,
+        /// reason.
+        reason: String,
+        /// Events in the group.
+        events: u64,
+        /// All Events.
+        all_events: u64,
+    },
+}
+
+/// Something about the stored objects that deserves an operator's look.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// What kind.
+    pub kind: FindingKind,
+    /// The key (or key prefix) it is about.
+    pub key: String,
+    /// One sentence.
+    pub message: String,
+    /// Kind-specific fields.
+    #[serde(flatten)]
+    pub detail: Detail,
+}
+
+/// A value that could not be decoded, as an example.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DecodeProblem {
+    /// The key.
+    pub key: String,
+    /// Its revision.
+    pub revision: String,
+    /// What went wrong (with the byte offset in the value).
+    pub what: String,
+}
+
+/// Everything `k8s` prints.
+#[derive(Debug, Clone, Default)]
+pub struct K8sSummary {
+    /// All keys accounted.
+    pub totals: GroupStats,
+    /// Groups by resource, sorted by bytes (live + history), largest first, ties by name.
+    pub by_resource: Vec<(String, GroupStats)>,
+    /// Groups by namespace, same order.
+    pub by_namespace: Vec<(String, GroupStats)>,
+    /// Groups by kind, same order.
+    pub by_kind: Vec<(String, GroupStats)>,
+    /// Groups by controller owner, same order.
+    pub by_owner: Vec<(String, GroupStats)>,
+    /// Live objects by stored size, largest first, ties by key.
+    pub largest: Vec<ObjectRow>,
+    /// Keys by kept revisions, most first, ties by key.
+    pub most_revisions: Vec<ObjectRow>,
+    /// Findings sorted by kind name, key, owner uid.
+    pub findings: Vec<Finding>,
+    /// Events grouped by involved object and reason, most first.
+    pub event_groups: Vec<EventGroup>,
+    /// Live objects per encoding.
+    pub encodings: BTreeMap<Encoding, u64>,
+    /// Live objects of unknown encoding per first bytes (hex of up to 8).
+    pub undecoded_prefixes: BTreeMap<String, u64>,
+    /// Values that are protobuf/JSON/CBOR but did not decode in full.
+    pub decode_errors: u64,
+    /// The first of those.
+    pub decode_problems: Vec<DecodeProblem>,
+    /// Keys whose newest put could not be found again in the pages (damage).
+    pub unlocated: u64,
+}
+
+impl K8sSummary {
+    /// The groups of one grouping.
+    pub fn groups(&self, by: GroupBy) -> &[(String, GroupStats)] {
+        match by {
+            GroupBy::Resource => &self.by_resource,
+            GroupBy::Namespace => &self.by_namespace,
+            GroupBy::Kind => &self.by_kind,
+            GroupBy::Owner => &self.by_owner,
+        }
+    }
+}
+
+/// One key and its newest put, decoded.
+struct Obj<'a> {
+    key: &'a [u8],
+    acc: KeyAcc,
+    path: KeyPath<'a>,
+    d: Option<Decoded<'a>>,
+}
+
+impl<'a> Obj<'a> {
+    fn live_bytes(&self) -> u64 {
+        if self.acc.is_live() {
+            self.acc.newest_value_len
+        } else {
+            0
+        }
+    }
+
+    fn encoding(&self) -> Encoding {
+        self.d.as_ref().map_or(Encoding::Unknown, |d| d.encoding)
+    }
+
+    fn decoded(&self) -> bool {
+        self.d.as_ref().is_some_and(|d| d.meta.is_some())
+    }
+
+    fn namespace(&self) -> Cow<'a, str> {
+        match self.d.as_ref().and_then(|d| d.meta.as_ref()) {
+            Some(m) => m.namespace.clone(),
+            None => Cow::Borrowed(self.path.namespace),
+        }
+    }
+
+    fn name(&self) -> Cow<'a, str> {
+        match self.d.as_ref().and_then(|d| d.meta.as_ref()) {
+            Some(m) => m.name.clone(),
+            None => Cow::Borrowed(self.path.name),
+        }
+    }
+
+    fn kind(&self) -> Cow<'a, str> {
+        match &self.d {
+            Some(d) if d.encoding.is_readable() => d.kind.clone(),
+            _ => Cow::Borrowed(""),
+        }
+    }
+
+    fn owner(&self) -> String {
+        self.d
+            .as_ref()
+            .and_then(|d| d.meta.as_ref())
+            .map(|m| m.controller_owner())
+            .unwrap_or_default()
+    }
+
+    fn row(&self) -> ObjectRow {
+        ObjectRow {
+            key: String::from_utf8_lossy(self.key).into_owned(),
+            kind: self.kind().into_owned(),
+            namespace: self.namespace().into_owned(),
+            name: self.name().into_owned(),
+            bytes: self.live_bytes(),
+            revisions: u64::from(self.acc.revisions),
+            live: self.acc.is_live(),
+            history_bytes: self.acc.value_bytes.saturating_sub(self.live_bytes()),
+            encoding: self.encoding(),
+        }
+    }
+}
+
+/// The element at `ordinal` among `pages` (see [`element_bases`]) as (revision, KeyValue).
+fn element_at<'a>(
+    pages: &[Page<'a>],
+    bases: &[u64],
+    ordinal: u64,
+) -> Option<(Revision, KeyValueRef<'a>)> {
+    let i = bases.partition_point(|&b| b <= ordinal).checked_sub(1)?;
+    let page = pages.get(i)?;
+    let el = page.leaf_element((ordinal - bases[i]) as usize).ok()?;
+    let rk = parse_rev_key(el.key).ok()?;
+    if rk.tombstone {
+        return None;
+    }
+    Some((rk.rev, KeyValueRef::parse(el.value).ok()?))
+}
+
+/// For each key of `want` (key -> revision of its tombstone), the newest put older than the
+/// tombstone: (revision, value). One parallel pass over `pages`.
+fn puts_before_tombstones<'a>(
+    pages: &[Page<'a>],
+    want: &FastMap<&'a [u8], Revision>,
+) -> FastMap<&'a [u8], (Revision, &'a [u8])> {
+    let chunk = crate::scan::chunk_pages(pages.len());
+    pages
+        .par_chunks(chunk)
+        .map(|ps| {
+            let mut found: FastMap<&'a [u8], (Revision, &'a [u8])> = FastMap::default();
+            for p in ps.iter().filter(|p| p.is_leaf()) {
+                for el in p.leaf_elements().flatten() {
+                    let Ok(rk) = parse_rev_key(el.key) else {
+                        continue;
+                    };
+                    if rk.tombstone {
+                        continue;
+                    }
+                    let Ok(kv) = KeyValueRef::parse(el.value) else {
+                        continue;
+                    };
+                    if let Some(&tomb) = want.get(kv.key) {
+                        if rk.rev < tomb {
+                            let e = found.entry(kv.key).or_insert((rk.rev, kv.value));
+                            if rk.rev > e.0 {
+                                *e = (rk.rev, kv.value);
+                            }
+                        }
+                    }
+                }
+            }
+            found
+        })
+        .reduce(FastMap::default, |mut a, b| {
+            for (k, v) in b {
+                let e = a.entry(k).or_insert(v);
+                if v.0 > e.0 {
+                    *e = v;
+                }
+            }
+            a
+        })
+}
+
+/// Accounts every key under `/registry/` (and `opts.prefix`) of `ks`, which must come from
+/// a scan with limit `i64::MAX` that kept its leaf pages. Runs on the current rayon pool.
+pub fn account<'a>(ks: &Keyspace<'a>, opts: &K8sOptions) -> K8sSummary {
+    let pages = &ks.leaf_pages;
+    let bases = element_bases(pages);
+    let mut keys: Vec<(&'a [u8], KeyAcc)> = ks
+        .keys
+        .iter()
+        .filter(|(k, _)| k.starts_with(REGISTRY_PREFIX) && k.starts_with(&opts.prefix))
+        .map(|(&k, &a)| (k, a))
+        .collect();
+    // Address order: the newest values are read in one forward sweep of the mapping.
+    keys.sort_unstable_by_key(|(_, a)| a.below_newest_ordinal);
+    let newest_known = ks.limit == i64::MAX;
+    let mut want: FastMap<&'a [u8], Revision> = FastMap::default();
+    let mut last_tomb = 0u64;
+    for (k, a) in &keys {
+        if a.newest_tombstone && a.revisions > 1 {
+            want.insert(k, a.newest);
+            last_tomb = last_tomb.max(a.below_newest_ordinal);
+        }
+    }
+    let before = if want.is_empty() {
+        FastMap::default()
+    } else {
+        let upto = bases.partition_point(|&b| b <= last_tomb).min(pages.len());
+        puts_before_tombstones(&pages[..upto], &want)
+    };
+    let opts_d = DecodeOptions::default();
+    let objs: Vec<(Obj<'a>, bool)> = keys
+        .par_chunks(4096)
+        .flat_map_iter(|chunk| {
+            chunk.iter().map(|&(key, acc)| {
+                let value = if acc.newest_tombstone {
+                    before.get(key).map(|&(_, v)| v)
+                } else if newest_known && acc.below_newest == Some(acc.newest) {
+                    element_at(pages, &bases, acc.below_newest_ordinal)
+                        .filter(|(rev, kv)| *rev == acc.newest && kv.key == key)
+                        .map(|(_, kv)| kv.value)
+                } else {
+                    None
+                };
+                let located = value.is_some() || (acc.newest_tombstone && acc.revisions == 1);
+                let d = value.map(|v| decode_value(v, opts_d));
+                let path = KeyPath::parse(key).unwrap_or(KeyPath {
+                    resource: "",
+                    namespace: "",
+                    name: "",
+                    segments: 0,
+                });
+                (Obj { key, acc, path, d }, located)
+            })
+        })
+        .collect();
+    let mut s = K8sSummary::default();
+    let mut groups: [BTreeMap<String, GroupStats>; 4] = Default::default();
+    for (o, located) in &objs {
+        s.unlocated += u64::from(!located);
+        s.totals.add(o);
+        groups[0]
+            .entry(o.path.resource.to_string())
+            .or_default()
+            .add(o);
+        groups[1]
+            .entry(o.namespace().into_owned())
+            .or_default()
+            .add(o);
+        groups[2].entry(o.kind().into_owned()).or_default().add(o);
+        groups[3].entry(o.owner()).or_default().add(o);
+        if !o.acc.is_live() {
+            continue;
+        }
+        *s.encodings.entry(o.encoding()).or_default() += 1;
+        if let Some(d) = &o.d {
+            if d.encoding == Encoding::Unknown {
+                let v = first_bytes_hex(d, o);
+                *s.undecoded_prefixes.entry(v).or_default() += 1;
+            }
+            if let (true, Some(e)) = (d.encoding.is_readable(), &d.error) {
+                s.decode_errors += 1;
+                if s.decode_problems.len() < 20 {
+                    s.decode_problems.push(DecodeProblem {
+                        key: String::from_utf8_lossy(o.key).into_owned(),
+                        revision: o.acc.newest.to_string(),
+                        what: e.clone(),
+                    });
+                }
+            }
+        }
+    }
+    let sorted = |m: BTreeMap<String, GroupStats>| {
+        let mut v: Vec<(String, GroupStats)> = m.into_iter().collect();
+        v.sort_by(|a, b| b.1.bytes().cmp(&a.1.bytes()).then(a.0.cmp(&b.0)));
+        v
+    };
+    let [r, n, k, w] = groups;
+    s.by_resource = sorted(r);
+    s.by_namespace = sorted(n);
+    s.by_kind = sorted(k);
+    s.by_owner = sorted(w);
+
+    let mut live: Vec<&Obj<'a>> = objs
+        .iter()
+        .map(|(o, _)| o)
+        .filter(|o| o.acc.is_live())
+        .collect();
+    live.sort_by(|a, b| b.live_bytes().cmp(&a.live_bytes()).then(a.key.cmp(b.key)));
+    s.largest = live.iter().take(opts.top).map(|o| o.row()).collect();
+    let mut all: Vec<&Obj<'a>> = objs.iter().map(|(o, _)| o).collect();
+    all.sort_by(|a, b| b.acc.revisions.cmp(&a.acc.revisions).then(a.key.cmp(b.key)));
+    s.most_revisions = all.iter().take(opts.top).map(|o| o.row()).collect();
+
+    findings(&live, &mut s);
+    s
+}
+
+fn first_bytes_hex(d: &Decoded<'_>, _o: &Obj<'_>) -> String {
+    d.body.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+fn key_str(k: &[u8]) -> String {
+    String::from_utf8_lossy(k).into_owned()
+}
+
+fn findings(live: &[&Obj<'_>], s: &mut K8sSummary) {
+    let mut out = Vec::new();
+    let uids: HashSet<&str> = live
+        .iter()
+        .filter_map(|o| o.d.as_ref()?.meta.as_ref().map(|m| &*m.uid))
+        .collect();
+    for o in live.iter().filter(|o| o.decoded()) {
+        let (Some(d), key) = (&o.d, key_str(o.key)) else {
+            continue;
+        };
+        let Some(m) = &d.meta else { continue };
+        if let Some(ts) = &m.deletion_timestamp {
+            if !m.finalizers.is_empty() {
+                let f: Vec<String> = m.finalizers.iter().map(|f| f.to_string()).collect();
+                out.push(Finding {
+                    kind: FindingKind::StuckDeletion,
+                    message: format!(
+                        "{} {}/{} has deletionTimestamp {} and finalizers {}",
+                        d.kind,
+                        m.namespace,
+                        m.name,
+                        ts.text,
+                        f.join(",")
+                    ),
+                    key: key.clone(),
+                    detail: Detail::Stuck {
+                        deletion_timestamp: ts.text.to_string(),
+                        finalizers: f,
+                    },
+                });
+            }
+        }
+        let mut seen = HashSet::new();
+        for r in &m.owner_references {
+            if !uids.contains(&*r.uid) && seen.insert(&*r.uid) {
+                out.push(Finding {
+                    kind: FindingKind::OrphanOwner,
+                    key: key.clone(),
+                    message: format!(
+                        "owner {} {} (uid {}) exists nowhere in the keyspace",
+                        r.kind, r.name, r.uid
+                    ),
+                    detail: Detail::Orphan {
+                        owner_kind: r.kind.to_string(),
+                        owner_name: r.name.to_string(),
+                        owner_uid: r.uid.to_string(),
+                        controller: r.controller,
+                    },
+                });
+            }
+        }
+    }
+    // Leases: the db's own clock is the newest renewTime of all Leases.
+    let leases: Vec<(&Obj<'_>, &str, i64, i64)> = live
+        .iter()
+        .filter(|o| o.key.starts_with(b"/registry/leases/") && o.decoded())
+        .filter_map(|o| {
+            let l = o.d.as_ref()?.lease.as_ref()?;
+            let t = l.renew_time.as_ref()?.unix_micros?;
+            Some((*o, &*l.holder, t, l.duration_seconds.unwrap_or(0)))
+        })
+        .collect();
+    if let Some(newest) = leases.iter().map(|l| l.2).max() {
+        for &(o, holder, renew, dur) in &leases {
+            let expires = i128::from(renew) + 3 * i128::from(dur) * 1_000_000;
+            if expires < i128::from(newest) {
+                out.push(Finding {
+                    kind: FindingKind::StaleLease,
+                    key: key_str(o.key),
+                    message: format!(
+                        "lease of {holder} last renewed {} s before the newest lease renewal (duration {dur} s)",
+                        (i128::from(newest) - i128::from(renew)) / 1_000_000
+                    ),
+                    detail: Detail::Lease {
+                        holder: holder.to_string(),
+                        renew_time_unix_micros: renew,
+                        lease_duration_seconds: dur,
+                        newest_renew_time_unix_micros: newest,
+                    },
+                });
+            }
+        }
+    }
+    // Encryption per resource.
+    let mut per_res: BTreeMap<&str, BTreeMap<String, u64>> = BTreeMap::new();
+    for o in live {
+        let label = match o.d.as_ref().map(|d| (d.encoding, d.encryption.as_ref())) {
+            Some((_, Some(e))) => e.label(),
+            Some((Encoding::Encrypted, None)) => "unreadable-prefix".to_string(),
+            _ => "plain".to_string(),
+        };
+        *per_res
+            .entry(o.path.resource)
+            .or_default()
+            .entry(label)
+            .or_default() += 1;
+    }
+    for (res, counts) in per_res {
+        let enc = counts.keys().filter(|l| *l != "plain").count();
+        if enc > 1 || (enc == 1 && counts.contains_key("plain")) {
+            let msg: Vec<String> = counts.iter().map(|(l, n)| format!("{l}: {n}")).collect();
+            out.push(Finding {
+                kind: FindingKind::MixedEncryption,
+                key: format!("/registry/{res}/"),
+                message: format!("{res}: {}", msg.join(", ")),
+                detail: Detail::Mixed {
+                    resource: res.to_string(),
+                    counts,
+                },
+            });
+        }
+    }
+    // Events by involved object and reason.
+    type EvKey<'b> = (&'b str, &'b str, &'b str, &'b str);
+    let mut ev: BTreeMap<EvKey<'_>, (u64, u64)> = BTreeMap::new();
+    let mut total = 0u64;
+    for o in live.iter().filter(|o| o.decoded()) {
+        if let Some(e) = o.d.as_ref().and_then(|d| d.event.as_ref()) {
+            let g = ev
+                .entry((&e.namespace, &e.kind, &e.name, &e.reason))
+                .or_default();
+            g.0 += 1;
+            g.1 = g.1.saturating_add(e.count.max(0) as u64);
+            total += 1;
+        }
+    }
+    for (&(ns, kind, name, reason), &(n, _)) in &ev {
+        if n >= 100 && 2 * n >= total {
+            out.push(Finding {
+                kind: FindingKind::EventFlood,
+                key: format!("/registry/events/{ns}/"),
+                message: format!(
+                    "{n} of {total} Events are about {kind} {ns}/{name} with reason {reason}"
+                ),
+                detail: Detail::Flood {
+                    namespace: ns.to_string(),
+                    involved_kind: kind.to_string(),
+                    involved_name: name.to_string(),
+                    reason: reason.to_string(),
+                    events: n,
+                    all_events: total,
+                },
+            });
+        }
+    }
+    let mut groups: Vec<EventGroup> = ev
+        .into_iter()
+        .map(|((ns, kind, name, reason), (n, c))| EventGroup {
+            namespace: ns.to_string(),
+            kind: kind.to_string(),
+            name: name.to_string(),
+            reason: reason.to_string(),
+            events: n,
+            count_sum: c,
+        })
+        .collect();
+    groups.sort_by(|a, b| b.events.cmp(&a.events));
+    s.event_groups = groups;
+    let uid_of = |f: &Finding| match &f.detail {
+        Detail::Orphan { owner_uid, .. } => owner_uid.clone(),
+        _ => String::new(),
+    };
+    out.sort_by(|a, b| {
+        (a.kind.as_str(), &a.key, uid_of(a)).cmp(&(b.kind.as_str(), &b.key, uid_of(b)))
+    });
+    s.findings = out;
+}
