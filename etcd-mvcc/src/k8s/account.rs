@@ -735,3 +735,187 @@ fn findings(live: &[&Obj<'_>], s: &mut K8sSummary) {
     });
     s.findings = out;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::k8s::decode::pb::*;
+    use crate::scan::scan_keyspace;
+    use crate::testdb::{build, Entry};
+    use bbolt_reader::Db;
+
+    fn meta(name: &str, ns: &str, uid: &str, extra: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+        msg(1, |m| {
+            bytes(m, 1, name.as_bytes());
+            bytes(m, 3, ns.as_bytes());
+            bytes(m, 5, uid.as_bytes());
+            extra(m);
+        })
+    }
+
+    fn owner(m: &mut Vec<u8>, kind: &str, name: &str, uid: &str) {
+        m.extend(msg(13, |o| {
+            bytes(o, 1, kind.as_bytes());
+            bytes(o, 3, name.as_bytes());
+            bytes(o, 4, uid.as_bytes());
+            int(o, 6, 1);
+        }));
+    }
+
+    fn lease(name: &str, renew: u64, dur: u64) -> Vec<u8> {
+        let mut raw = meta(name, "kube-node-lease", &format!("uid-{name}"), |_| {});
+        raw.extend(msg(2, |s| {
+            bytes(s, 1, name.as_bytes());
+            int(s, 2, dur);
+            s.extend(msg(4, |t| int(t, 1, renew)));
+        }));
+        envelope("coordination.k8s.io/v1", "Lease", &raw)
+    }
+
+    struct Fx {
+        values: Vec<(&'static str, Option<Vec<u8>>)>,
+    }
+
+    fn fixture() -> Fx {
+        let rs = envelope("apps/v1", "ReplicaSet", &meta("web-rs", "default", "uid-rs", |_| {}));
+        let pod_a1 = envelope("v1", "Pod", &meta("a", "default", "uid-a", |m| owner(m, "ReplicaSet", "web-rs", "uid-rs")));
+        let pod_a2 = envelope(
+            "v1",
+            "Pod",
+            &meta("a", "default", "uid-a", |m| {
+                owner(m, "ReplicaSet", "web-rs", "uid-rs");
+                m.extend(msg(17, |e| bytes(e, 1, b"kubelet")));
+            }),
+        );
+        let orphan = envelope("v1", "Pod", &meta("b", "default", "uid-b", |m| owner(m, "ReplicaSet", "gone", "uid-gone")));
+        let stuck = envelope(
+            "v1",
+            "ConfigMap",
+            &meta("cm", "ns2", "uid-cm", |m| {
+                m.extend(msg(9, |t| int(t, 1, 1_700_000_000)));
+                bytes(m, 14, b"example.com/hold");
+            }),
+        );
+        let deleted = envelope("v1", "Pod", &meta("c", "ns2", "uid-c", |_| {}));
+        let plain_secret = envelope("v1", "Secret", &meta("s1", "default", "uid-s1", |_| {}));
+        Fx {
+            values: vec![
+                ("/registry/replicasets/default/web-rs", Some(rs)),
+                ("/registry/pods/default/a", Some(pod_a1)),
+                ("/registry/pods/ns2/c", Some(deleted)),
+                ("/registry/pods/default/a", Some(pod_a2)),
+                ("/registry/pods/default/b", Some(orphan)),
+                ("/registry/configmaps/ns2/cm", Some(stuck)),
+                ("/registry/pods/ns2/c", None),
+                ("/registry/secrets/default/s1", Some(plain_secret)),
+                ("/registry/secrets/default/s2", Some(b"k8s:enc:aescbc:v1:key1:xxxxxxxx".to_vec())),
+                ("/registry/leases/kube-node-lease/n1", Some(lease("n1", 1000, 40))),
+                ("/registry/leases/kube-node-lease/n2", Some(lease("n2", 2000, 40))),
+                ("/registry/example.com/widgets/ns1/w", Some(br#"{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w","namespace":"ns1","uid":"uid-w"}}"#.to_vec())),
+                ("/registry/ranges/serviceips", Some(b"\x01\x02opaque".to_vec())),
+                ("compact_rev_key", Some(b"x".to_vec())),
+            ],
+        }
+    }
+
+    fn run(fx: &Fx, prefix: &[u8]) -> K8sSummary {
+        let entries: Vec<Entry<'_>> = fx
+            .values
+            .iter()
+            .enumerate()
+            .map(|(i, (k, v))| (i as i64 + 2, *k, v.as_deref(), 0))
+            .collect();
+        let db = build(&entries, None);
+        let db = Db::open(&db).unwrap();
+        let b = db.bucket(b"key").unwrap().unwrap();
+        let ks = scan_keyspace(&b, i64::MAX, &|_| {}).unwrap();
+        assert!(ks.leaf_pages.len() > 1);
+        let s = account(
+            &ks,
+            &K8sOptions {
+                prefix: prefix.to_vec(),
+                top: 3,
+            },
+        );
+        // Owned results: nothing borrows the db.
+        s
+    }
+
+    fn group<'s>(s: &'s K8sSummary, by: GroupBy, name: &str) -> &'s GroupStats {
+        &s.groups(by).iter().find(|g| g.0 == name).unwrap_or_else(|| panic!("{name}")).1
+    }
+
+    #[test]
+    fn groups_follow_the_shared_definitions() {
+        let fx = fixture();
+        let len = |i: usize| fx.values[i].1.as_ref().unwrap().len() as u64;
+        let s = run(&fx, b"");
+        assert_eq!(s.unlocated, 0);
+        let pods = group(&s, GroupBy::Resource, "pods");
+        assert_eq!(pods.objects, 2);
+        assert_eq!(pods.revisions, 5);
+        assert_eq!(pods.live_bytes, len(3) + len(4));
+        // Older put of /a, and the put before /c's tombstone.
+        assert_eq!(pods.history_bytes, len(1) + len(2));
+        // Field 17 takes a two-byte tag, one length byte, then {1: "kubelet"}.
+        assert_eq!(pods.managed_fields_bytes, 2 + 1 + 9);
+        // The deleted pod is grouped by its last put's namespace and kind.
+        let ns2 = group(&s, GroupBy::Namespace, "ns2");
+        assert_eq!((ns2.objects, ns2.revisions), (1, 3));
+        assert_eq!(group(&s, GroupBy::Kind, "Pod").revisions, 5);
+        assert_eq!(group(&s, GroupBy::Owner, "ReplicaSet/web-rs").objects, 1);
+        assert_eq!(group(&s, GroupBy::Owner, "ReplicaSet/gone").objects, 1);
+        let secrets = group(&s, GroupBy::Resource, "secrets");
+        assert_eq!((secrets.objects, secrets.encrypted, secrets.undecoded), (2, 1, 1));
+        assert_eq!(group(&s, GroupBy::Resource, "example.com/widgets").objects, 1);
+        // The encrypted secret and the opaque value: kind "", namespace from the key.
+        assert_eq!(group(&s, GroupBy::Kind, "").objects, 2);
+        assert_eq!(group(&s, GroupBy::Namespace, "").objects, 1);
+        // compact_rev_key is not under /registry/.
+        assert_eq!(s.totals.objects, 10);
+        assert_eq!(s.totals.revisions, 13);
+        assert_eq!(s.undecoded_prefixes.get("01026f7061717565"), Some(&1));
+        assert_eq!(s.encodings.get(&Encoding::Json), Some(&1));
+    }
+
+    #[test]
+    fn largest_and_most_revisions_are_ordered() {
+        let fx = fixture();
+        let s = run(&fx, b"");
+        assert_eq!(s.largest.len(), 3);
+        assert!(s.largest.windows(2).all(|w| w[0].bytes >= w[1].bytes));
+        assert_eq!(s.most_revisions[0].key, "/registry/pods/default/a");
+        assert_eq!(s.most_revisions[1].key, "/registry/pods/ns2/c");
+        assert!(!s.most_revisions[1].live);
+        assert_eq!(s.most_revisions[1].kind, "Pod");
+    }
+
+    #[test]
+    fn findings_name_stuck_orphan_stale_and_mixed() {
+        let fx = fixture();
+        let s = run(&fx, b"");
+        let kinds: Vec<(&str, &str)> = s.findings.iter().map(|f| (f.kind.as_str(), f.key.as_str())).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                ("mixed_encryption", "/registry/secrets/"),
+                ("orphan_owner", "/registry/pods/default/b"),
+                ("stale_lease", "/registry/leases/kube-node-lease/n1"),
+                ("stuck_deletion", "/registry/configmaps/ns2/cm"),
+            ]
+        );
+        assert_eq!(s.findings[0].message, "secrets: aescbc:key1: 1, plain: 1");
+        assert_eq!(
+            s.findings[3].message,
+            "ConfigMap ns2/cm has deletionTimestamp 2023-11-14T22:13:20Z and finalizers example.com/hold"
+        );
+    }
+
+    #[test]
+    fn prefix_limits_the_keys() {
+        let fx = fixture();
+        let s = run(&fx, b"/registry/pods/");
+        assert_eq!(s.by_resource.len(), 1);
+        assert_eq!(s.totals.revisions, 5);
+    }
+}
