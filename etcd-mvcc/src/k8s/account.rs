@@ -777,8 +777,18 @@ mod tests {
     }
 
     fn fixture() -> Fx {
-        let rs = envelope("apps/v1", "ReplicaSet", &meta("web-rs", "default", "uid-rs", |_| {}));
-        let pod_a1 = envelope("v1", "Pod", &meta("a", "default", "uid-a", |m| owner(m, "ReplicaSet", "web-rs", "uid-rs")));
+        let rs = envelope(
+            "apps/v1",
+            "ReplicaSet",
+            &meta("web-rs", "default", "uid-rs", |_| {}),
+        );
+        let pod_a1 = envelope(
+            "v1",
+            "Pod",
+            &meta("a", "default", "uid-a", |m| {
+                owner(m, "ReplicaSet", "web-rs", "uid-rs")
+            }),
+        );
         let pod_a2 = envelope(
             "v1",
             "Pod",
@@ -787,7 +797,13 @@ mod tests {
                 m.extend(msg(17, |e| bytes(e, 1, b"kubelet")));
             }),
         );
-        let orphan = envelope("v1", "Pod", &meta("b", "default", "uid-b", |m| owner(m, "ReplicaSet", "gone", "uid-gone")));
+        let orphan = envelope(
+            "v1",
+            "Pod",
+            &meta("b", "default", "uid-b", |m| {
+                owner(m, "ReplicaSet", "gone", "uid-gone")
+            }),
+        );
         let stuck = envelope(
             "v1",
             "ConfigMap",
@@ -842,7 +858,11 @@ mod tests {
     }
 
     fn group<'s>(s: &'s K8sSummary, by: GroupBy, name: &str) -> &'s GroupStats {
-        &s.groups(by).iter().find(|g| g.0 == name).unwrap_or_else(|| panic!("{name}")).1
+        &s.groups(by)
+            .iter()
+            .find(|g| g.0 == name)
+            .unwrap_or_else(|| panic!("{name}"))
+            .1
     }
 
     #[test]
@@ -866,8 +886,14 @@ mod tests {
         assert_eq!(group(&s, GroupBy::Owner, "ReplicaSet/web-rs").objects, 1);
         assert_eq!(group(&s, GroupBy::Owner, "ReplicaSet/gone").objects, 1);
         let secrets = group(&s, GroupBy::Resource, "secrets");
-        assert_eq!((secrets.objects, secrets.encrypted, secrets.undecoded), (2, 1, 1));
-        assert_eq!(group(&s, GroupBy::Resource, "example.com/widgets").objects, 1);
+        assert_eq!(
+            (secrets.objects, secrets.encrypted, secrets.undecoded),
+            (2, 1, 1)
+        );
+        assert_eq!(
+            group(&s, GroupBy::Resource, "example.com/widgets").objects,
+            1
+        );
         // The encrypted secret and the opaque value: kind "", namespace from the key.
         assert_eq!(group(&s, GroupBy::Kind, "").objects, 2);
         assert_eq!(group(&s, GroupBy::Namespace, "").objects, 1);
@@ -894,7 +920,11 @@ mod tests {
     fn findings_name_stuck_orphan_stale_and_mixed() {
         let fx = fixture();
         let s = run(&fx, b"");
-        let kinds: Vec<(&str, &str)> = s.findings.iter().map(|f| (f.kind.as_str(), f.key.as_str())).collect();
+        let kinds: Vec<(&str, &str)> = s
+            .findings
+            .iter()
+            .map(|f| (f.kind.as_str(), f.key.as_str()))
+            .collect();
         assert_eq!(
             kinds,
             vec![

@@ -17,6 +17,7 @@
 //! `/registry/<group>/<plural>/...`, where the group contains a '.'.
 
 pub mod account;
+pub mod advice;
 pub(crate) mod cbor;
 pub mod decode;
 pub mod history;
