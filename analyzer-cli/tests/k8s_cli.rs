@@ -68,7 +68,13 @@ fn every_grouping_sums_to_the_same_totals() {
                 .map(|g| g[f].as_u64().unwrap())
                 .sum()
         };
-        for f in ["objects", "revisions", "live_bytes", "history_bytes", "managed_fields_bytes"] {
+        for f in [
+            "objects",
+            "revisions",
+            "live_bytes",
+            "history_bytes",
+            "managed_fields_bytes",
+        ] {
             assert_eq!(sum(f), k["totals"][f].as_u64().unwrap(), "{by} {f}");
         }
         totals.push(k["totals"].clone());
@@ -79,7 +85,15 @@ fn every_grouping_sums_to_the_same_totals() {
 #[test]
 fn get_decodes_the_newest_revision_and_hides_secret_bodies() {
     let data = k8s_data();
-    let (code, k) = run_json(&["k8s", &data, "--prefix", "/registry/pods/", "--json", "--top", "1"]);
+    let (code, k) = run_json(&[
+        "k8s",
+        &data,
+        "--prefix",
+        "/registry/pods/",
+        "--json",
+        "--top",
+        "1",
+    ]);
     assert_eq!(code, 0);
     let key = k["largest"][0]["key"].as_str().unwrap().to_string();
     let (code, o) = run_json(&["get", &data, &key, "-o", "json"]);
@@ -91,12 +105,23 @@ fn get_decodes_the_newest_revision_and_hides_secret_bodies() {
     assert_eq!(o["bytes"], k["largest"][0]["bytes"]);
     assert_eq!(o["fields"][0]["field"], 1);
     // Raw output is the stored value: its length is the object's size.
-    let raw = bin().args(["get", &data, &key, "-o", "raw"]).output().unwrap();
+    let raw = bin()
+        .args(["get", &data, &key, "-o", "raw"])
+        .output()
+        .unwrap();
     assert!(raw.status.success());
     assert_eq!(raw.stdout.len() as u64, o["bytes"].as_u64().unwrap());
     assert!(raw.stdout.starts_with(b"k8s\0"));
 
-    let (_, s) = run_json(&["k8s", &data, "--prefix", "/registry/secrets/", "--json", "--top", "1"]);
+    let (_, s) = run_json(&[
+        "k8s",
+        &data,
+        "--prefix",
+        "/registry/secrets/",
+        "--json",
+        "--top",
+        "1",
+    ]);
     let secret = s["largest"][0]["key"].as_str().unwrap().to_string();
     let (_, hidden) = run_json(&["get", &data, &secret]);
     assert!(hidden["redacted"].is_string());
@@ -140,7 +165,15 @@ fn churn_over_the_whole_file_counts_every_kept_revision() {
     let (_, p) = run_json(&["prefixes", &data, "--depth", "0", "--json"]);
     assert_eq!(c["revisions"], p["totals"]["revisions"]);
     assert_eq!(c["bytes"], p["totals"]["value_bytes"]);
-    let (_, later) = run_json(&["churn", &data, "--from-rev", "500", "--to-rev", "520", "--json"]);
+    let (_, later) = run_json(&[
+        "churn",
+        &data,
+        "--from-rev",
+        "500",
+        "--to-rev",
+        "520",
+        "--json",
+    ]);
     let n = later["revisions"].as_u64().unwrap();
     assert!(n > 0 && n < c["revisions"].as_u64().unwrap());
 }

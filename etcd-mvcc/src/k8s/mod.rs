@@ -20,6 +20,7 @@ pub mod account;
 pub mod advice;
 pub(crate) mod cbor;
 pub mod decode;
+pub mod fuzz;
 pub mod history;
 pub(crate) mod json;
 pub mod tree;
