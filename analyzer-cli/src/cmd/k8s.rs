@@ -392,7 +392,14 @@ fn write_text(
     if s.findings.is_empty() {
         writeln!(out, "  none")?;
     }
+    // At most `rows` of each kind in text (JSON has them all).
+    let mut shown_of: BTreeMap<&str, usize> = BTreeMap::new();
     for f in &s.findings {
+        let n = shown_of.entry(f.kind.as_str()).or_default();
+        *n += 1;
+        if *n > rows {
+            continue;
+        }
         writeln!(
             out,
             "  {:<17} {}: {}",
@@ -400,6 +407,9 @@ fn write_text(
             sanitize(f.key.as_bytes()),
             sanitize(f.message.as_bytes())
         )?;
+    }
+    for (kind, n) in shown_of.iter().filter(|(_, n)| **n > rows) {
+        writeln!(out, "  ({} more {kind}; --json lists them all)", n - rows)?;
     }
     if s.unlocated > 0 {
         writeln!(
