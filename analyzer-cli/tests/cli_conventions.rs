@@ -65,9 +65,7 @@ fn every_json_output_names_its_versioned_schema() {
         let docs = documents(&out);
         assert!(!docs.is_empty(), "{a:?}: no JSON\n{err}");
         for d in docs {
-            let schema = d["schema"]
-                .as_str()
-                .unwrap_or_else(|| panic!("{a:?}: no schema in {d}"));
+            let schema = d["schema"].as_str().unwrap_or_else(|| panic!("{a:?}: no schema in {d}"));
             assert!(
                 schema.starts_with("etcd-autopsy/") && schema.contains("/v"),
                 "{a:?}: schema {schema}"
@@ -133,9 +131,7 @@ fn top_level_help_lists_the_jobs_first_and_the_plumbing_after() {
         out.find(&format!("\n  {name} "))
             .unwrap_or_else(|| panic!("{name} not in help:\n{out}"))
     };
-    let jobs = [
-        "report", "check", "prefixes", "members", "export", "salvage",
-    ];
+    let jobs = ["report", "check", "prefixes", "members", "export", "salvage"];
     for w in jobs.windows(2) {
         assert!(pos(w[0]) < pos(w[1]), "{} before {}", w[0], w[1]);
     }
@@ -160,14 +156,8 @@ fn every_command_help_has_an_example_and_the_exit_statuses() {
     for name in names {
         let (code, help, _) = run(&[&name, "--help"]);
         assert_eq!(code, 0, "{name}");
-        assert!(
-            help.contains("Example:\n  etcd-autopsy "),
-            "{name}: no example\n{help}"
-        );
-        assert!(
-            help.contains("Exit status: 0"),
-            "{name}: no exit status\n{help}"
-        );
+        assert!(help.contains("Example:\n  etcd-autopsy "), "{name}: no example\n{help}");
+        assert!(help.contains("Exit status: 0"), "{name}: no exit status\n{help}");
         assert!(help.contains("64"), "{name}: usage status missing");
     }
 }
@@ -186,28 +176,17 @@ fn completions_and_man_page_are_generated_from_the_flags() {
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
         let (code, out, err) = run(&["completions", shell]);
         assert_eq!(code, 0, "{shell}: {err}");
-        assert!(
-            out.contains("etcd-autopsy") && out.contains("prefixes"),
-            "{shell}"
-        );
+        assert!(out.contains("etcd-autopsy") && out.contains("prefixes"), "{shell}");
     }
     let (_, bash, _) = run(&["completions", "bash"]);
     let dir = common::scratch("completions");
     let f = dir.join("etcd-autopsy.bash");
     std::fs::write(&f, bash).unwrap();
-    let syntax = std::process::Command::new("bash")
-        .arg("-n")
-        .arg(&f)
-        .status()
-        .unwrap();
+    let syntax = std::process::Command::new("bash").arg("-n").arg(&f).status().unwrap();
     assert!(syntax.success(), "the bash completion script parses");
     let (code, man, _) = run(&["man"]);
     assert_eq!(code, 0);
-    assert!(
-        man.contains(".TH etcd-autopsy"),
-        "{}",
-        &man[..man.len().min(200)]
-    );
+    assert!(man.contains(".TH etcd-autopsy"), "{}", &man[..man.len().min(200)]);
     assert!(man.contains("report"));
     let (code, man, _) = run(&["man", "report"]);
     assert_eq!(code, 0);
@@ -236,9 +215,7 @@ fn export_says_how_many_secret_values_it_redacted() {
         .count();
     assert!(hidden > 0);
     assert!(
-        err.contains(&format!(
-            "{hidden} values under /registry/secrets/ redacted"
-        )),
+        err.contains(&format!("{hidden} values under /registry/secrets/ redacted")),
         "{err}"
     );
     let (_, _, err) = run(&["export", "--show-secrets", &data]);
@@ -291,9 +268,7 @@ fn no_script_pipes_into_an_early_closing_reader_under_pipefail() {
     }
     let early = regex_free_early_reader;
     for path in scripts {
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            continue;
-        };
+        let Ok(text) = std::fs::read_to_string(&path) else { continue };
         if !text.contains("pipefail") {
             continue;
         }
