@@ -162,7 +162,7 @@ fn churn_over_the_whole_file_counts_every_kept_revision() {
     let (code, c) = run_json(&["churn", &data, "--from-rev", "1", "--json"]);
     assert_eq!(code, 0);
     assert_eq!(c["schema"], "etcd-autopsy/k8s-churn/v1");
-    let (_, p) = run_json(&["prefixes", &data, "--depth", "0", "--json"]);
+    let (_, p) = run_json(&["prefixes", &data, "--depth", "1", "--json"]);
     assert_eq!(c["revisions"], p["totals"]["revisions"]);
     assert_eq!(c["bytes"], p["totals"]["value_bytes"]);
     let (_, later) = run_json(&[

@@ -62,7 +62,7 @@ pub struct Args {
     #[arg(long, default_value = "")]
     pub prefix: String,
     /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::threads)]
     pub threads: Option<usize>,
     /// Print JSON (schema `etcd-autopsy/k8s/v1`).
     #[arg(long)]
@@ -449,7 +449,7 @@ pub struct GetArgs {
     #[arg(long)]
     pub show_secrets: bool,
     /// Worker threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::threads)]
     pub threads: Option<usize>,
 }
 
@@ -688,7 +688,7 @@ pub struct HistoryArgs {
     /// The etcd key.
     pub key: String,
     /// Worker threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::threads)]
     pub threads: Option<usize>,
     /// Print JSON (schema `etcd-autopsy/k8s-history/v1`).
     #[arg(long)]
@@ -888,7 +888,7 @@ pub struct ChurnArgs {
     #[arg(long)]
     pub top: Option<usize>,
     /// Worker threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::threads)]
     pub threads: Option<usize>,
     /// Print JSON (schema `etcd-autopsy/k8s-churn/v1`).
     #[arg(long)]
