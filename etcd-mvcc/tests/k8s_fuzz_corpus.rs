@@ -1,11 +1,11 @@
-//! Replays the committed fuzz corpus (fuzz/corpus/k8s_value_decode/) through the fuzz
+//! Replays the committed fuzz corpus (fuzz/corpus/k8s_value/) through the fuzz
 //! body, and checks that the seeds taken from the fixtures decode as what they are.
 
 use etcd_mvcc::k8s::decode::{decode_value, DecodeOptions, Encoding};
 use std::path::{Path, PathBuf};
 
 fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/k8s_value_decode")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/k8s_value")
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! The body of the `k8s_value_decode` fuzz target, also replayed by `cargo test` over the
-//! committed corpus (`fuzz/corpus/k8s_value_decode/`).
+//! The body of the `k8s_value` fuzz target, also replayed by `cargo test` over the
+//! committed corpus (`fuzz/corpus/k8s_value/`).
 
 use super::decode::{decode_value, DecodeOptions, CBOR_MAGIC, ENCRYPTED_PREFIX, PROTOBUF_MAGIC};
 use super::tree::{cbor_to_json, protobuf_tree};
