@@ -187,3 +187,198 @@ fn report_has_a_kubernetes_section() {
     let (_, text, _) = run(&["report", &k8s_data()]);
     assert!(text.contains("top kinds:"));
 }
+
+/// The `kube` fixture (values as kube-apiserver writes them) and its generator's truth.
+fn kube() -> Option<(String, Value)> {
+    let dir = fixtures().join("kube");
+    let t = std::fs::read(dir.join("truth-k8s.json")).ok()?;
+    Some((
+        dir.join("data").display().to_string(),
+        serde_json::from_slice(&t).unwrap(),
+    ))
+}
+
+/// Every field the truth gives for `t` equals the same field of `mine`.
+fn same_fields(what: &str, mine: &Value, t: &Value) {
+    for (f, v) in t.as_object().unwrap() {
+        assert_eq!(&mine[f], v, "{what}: field {f}");
+    }
+}
+
+#[test]
+fn kube_fixture_groups_totals_and_lists_equal_the_truth() {
+    let Some((data, t)) = kube() else {
+        eprintln!("no fixtures/kube; skipped");
+        return;
+    };
+    for by in ["resource", "namespace", "kind", "owner"] {
+        let (code, k) = run_json(&["k8s", &data, "--by", by, "--json"]);
+        assert_eq!(code, 0);
+        let mine = by_name(&k["groups"], "group");
+        let truth = t["by"][by].as_array().unwrap();
+        assert_eq!(mine.len(), truth.len(), "{by}: groups");
+        for g in truth {
+            let name = g["group"].as_str().unwrap();
+            let m = mine
+                .get(name)
+                .unwrap_or_else(|| panic!("{by} {name} missing"));
+            same_fields(&format!("{by} {name}"), m, g);
+        }
+        let mut totals = k["totals"].clone();
+        totals["group"] = t["totals"]["group"].clone();
+        same_fields("totals", &totals, &t["totals"]);
+    }
+    let (_, k) = run_json(&["k8s", &data, "--json", "--top", "100000"]);
+    for list in ["largest", "most_revisions"] {
+        let truth = t[list].as_array().unwrap();
+        for (i, row) in truth.iter().enumerate() {
+            same_fields(&format!("{list}[{i}]"), &k[list][i], row);
+        }
+    }
+    assert_eq!(k["encodings"], t["live_objects_by_encoding"]);
+    // Per key: every key's figures, from the most-revisions list (it holds every key).
+    let all = by_name(&k["most_revisions"], "key");
+    for key in t["keys"].as_array().unwrap() {
+        let name = key["key"].as_str().unwrap();
+        let m = all.get(name).unwrap_or_else(|| panic!("{name} missing"));
+        for (f, mine) in [
+            ("kind", "kind"),
+            ("namespace", "namespace"),
+            ("name", "name"),
+            ("revisions", "revisions"),
+            ("live_bytes", "bytes"),
+            ("history_bytes", "history_bytes"),
+            ("live", "live"),
+            ("encoding", "encoding"),
+        ] {
+            assert_eq!(m[mine], key[f], "{name}: {f}");
+        }
+    }
+}
+
+#[test]
+fn kube_fixture_findings_and_event_groups_equal_the_truth() {
+    let Some((data, t)) = kube() else {
+        return;
+    };
+    let (_, k) = run_json(&["k8s", &data, "--json"]);
+    let truth = t["findings"].as_array().unwrap();
+    assert_eq!(k["findings"].as_array().unwrap().len(), truth.len());
+    for (i, f) in truth.iter().enumerate() {
+        same_fields(&format!("finding {i} {}", f["kind"]), &k["findings"][i], f);
+    }
+    for kind in [
+        "stuck_deletion",
+        "orphan_owner",
+        "stale_lease",
+        "mixed_encryption",
+    ] {
+        assert!(
+            truth.iter().any(|f| f["kind"] == kind),
+            "the fixture has no {kind}"
+        );
+    }
+    let key = |g: &Value| {
+        ["namespace", "kind", "name", "reason"].map(|f| g[f].as_str().unwrap().to_string())
+    };
+    let mine: BTreeMap<[String; 4], &Value> = k["event_groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (key(g), g))
+        .collect();
+    let groups = t["event_groups"].as_array().unwrap();
+    assert_eq!(mine.len(), groups.len());
+    for g in groups {
+        assert_eq!(mine[&key(g)], g);
+    }
+}
+
+#[test]
+fn kube_fixture_churn_and_history_equal_the_truth() {
+    let Some((data, t)) = kube() else {
+        return;
+    };
+    for c in t["churn"].as_array().unwrap() {
+        let (from, to) = (c["from_rev"].to_string(), c["to_rev"].to_string());
+        let (code, m) = run_json(&[
+            "churn",
+            &data,
+            "--from-rev",
+            &from,
+            "--to-rev",
+            &to,
+            "--json",
+        ]);
+        assert_eq!(code, 0);
+        assert_eq!(
+            (&m["revisions"], &m["bytes"]),
+            (&c["revisions"], &c["bytes"])
+        );
+        for (list, field) in [
+            ("by_key", "key"),
+            ("by_resource", "resource"),
+            ("by_kind", "kind"),
+        ] {
+            assert_eq!(
+                by_name(&m[list], field),
+                by_name(&c[list], field),
+                "churn {from}..{to} {list}"
+            );
+        }
+    }
+    for h in t["history"].as_array().unwrap() {
+        let key = h["key"].as_str().unwrap();
+        let (code, m) = run_json(&["history", &data, key, "--json"]);
+        assert_eq!(code, 0);
+        let truth = h["revisions"].as_array().unwrap();
+        assert_eq!(
+            m["revisions"].as_array().unwrap().len(),
+            truth.len(),
+            "{key}"
+        );
+        for (i, r) in truth.iter().enumerate() {
+            same_fields(&format!("{key} [{i}]"), &m["revisions"][i], r);
+        }
+    }
+}
+
+#[test]
+fn kube_fixture_get_decodes_every_live_object_as_the_truth_says() {
+    let Some((data, t)) = kube() else {
+        return;
+    };
+    let mut secrets = 0;
+    for key in t["keys"].as_array().unwrap() {
+        if key["live"] != true {
+            continue;
+        }
+        let name = key["key"].as_str().unwrap();
+        let (code, o) = run_json(&["get", &data, name, "--show-secrets"]);
+        assert_eq!(code, 0, "{name}");
+        assert_eq!(o["encoding"], key["encoding"], "{name}");
+        assert_eq!(o["bytes"], key["live_bytes"], "{name}");
+        assert_eq!(o["mod_revision"], key["mod_revision"], "{name}");
+        match key["encoding"].as_str().unwrap() {
+            "encrypted" => {
+                let e = &key["encryption"];
+                assert_eq!(o["encryption"]["provider"], e["provider"], "{name}");
+                assert_eq!(o["encryption"]["key"], e["key"], "{name}");
+            }
+            "unknown" => {}
+            _ => {
+                assert_eq!(o["kind"], key["kind"], "{name}");
+                assert_eq!(o["apiVersion"], key["api_version"], "{name}");
+                assert_eq!(o["metadata"]["name"], key["name"], "{name}");
+                assert_eq!(o["metadata"]["namespace"], key["namespace"], "{name}");
+            }
+        }
+        if name.starts_with("/registry/secrets/") {
+            secrets += 1;
+            let (_, hidden) = run_json(&["get", &data, name]);
+            assert!(hidden["redacted"].is_string(), "{name}");
+            assert!(hidden.get("fields").is_none() && hidden.get("object").is_none());
+        }
+    }
+    assert!(secrets > 0);
+}
