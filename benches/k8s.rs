@@ -9,10 +9,6 @@
 #[path = "prefixes_harness.rs"]
 mod harness;
 
-#[path = "make-k8s-db.rs"]
-#[allow(dead_code)]
-mod make_k8s_db;
-
 use std::path::PathBuf;
 
 /// The child side: runs one command on the db, output to /dev/null by the parent.
@@ -66,7 +62,13 @@ fn main() {
     if !db.is_file() {
         std::fs::create_dir_all(&dir).expect("benches/data");
         eprintln!("making {} (about 1.1 GiB) ...", db.display());
-        make_k8s_db::generate_with(&db, 1100, true).expect("generate bench db");
+        let ok = std::process::Command::new(env!("CARGO_BIN_EXE_make-k8s-db"))
+            .arg("--kube")
+            .arg(&db)
+            .arg("1100")
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "make-k8s-db --kube failed");
     }
     let runs = std::env::var("BENCH_RUNS")
         .ok()

@@ -724,7 +724,7 @@ fn findings(live: &[&Obj<'_>], s: &mut K8sSummary) {
             count_sum: c,
         })
         .collect();
-    groups.sort_by(|a, b| b.events.cmp(&a.events));
+    groups.sort_by_key(|g| std::cmp::Reverse(g.events));
     s.event_groups = groups;
     let uid_of = |f: &Finding| match &f.detail {
         Detail::Orphan { owner_uid, .. } => owner_uid.clone(),
