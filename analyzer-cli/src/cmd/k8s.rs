@@ -483,10 +483,10 @@ fn meta_json(d: &Decoded<'_>, redact: bool) -> Value {
         o["generateName"] = json!(m.generate_name);
     }
     if let Some(t) = &m.creation_timestamp {
-        o["creationTimestamp"] = json!(t.text);
+        o["creationTimestamp"] = json!(t.rfc3339());
     }
     if let Some(t) = &m.deletion_timestamp {
-        o["deletionTimestamp"] = json!(t.text);
+        o["deletionTimestamp"] = json!(t.rfc3339());
     }
     if redact {
         o["annotations_redacted"] = json!(true);
@@ -780,7 +780,7 @@ pub fn run_history(args: &HistoryArgs) -> Result<u8> {
                 if f(&|m| format!("{:?}", m.labels)) {
                     changed.push("labels");
                 }
-                if f(&|m| format!("{:?}", m.deletion_timestamp.as_ref().map(|t| &t.text))) {
+                if f(&|m| format!("{:?}", m.deletion_timestamp.as_ref().map(|t| t.rfc3339()))) {
                     changed.push("deletion_timestamp");
                 }
                 if f(&|m| format!("{:?}", m.finalizers)) {

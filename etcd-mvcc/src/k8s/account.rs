@@ -10,17 +10,19 @@
 //! (`k8s-semantics`): `revisions` counts what `prefixes` counts, `live_bytes` the stored
 //! value of each live key's newest revision, `history_bytes` every other kept value.
 
-use super::decode::{decode_value, DecodeOptions, Decoded, Encoding};
+use super::decode::{decode_value, DecodeOptions, Encoding, EventRef, OwnerRef};
 use super::{KeyPath, REGISTRY_PREFIX};
-use crate::fasthash::FastMap;
+use crate::fasthash::{FastHasher, FastMap};
 use crate::kv::KeyValueRef;
+use crate::proto::{FieldReader, Wire};
 use crate::revision::{parse_rev_key, Revision};
 use crate::scan::{element_bases, KeyAcc, Keyspace};
 use bbolt_reader::Page;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+use std::hash::BuildHasherDefault;
 
 /// What to account.
 #[derive(Debug, Clone)]
@@ -90,24 +92,21 @@ pub struct GroupStats {
 
 impl GroupStats {
     fn add(&mut self, o: &Obj<'_>) {
-        let live = o.acc.is_live();
-        self.revisions += u64::from(o.acc.revisions);
-        let lb = o.live_bytes();
-        self.history_bytes += o.acc.value_bytes.saturating_sub(lb);
-        if !live {
+        self.revisions += u64::from(o.revisions);
+        self.history_bytes += o.value_bytes.saturating_sub(o.live_bytes);
+        if !o.live {
             return;
         }
         self.objects += 1;
-        self.live_bytes += lb;
-        match o.d.as_ref().and_then(|d| d.meta.as_ref()) {
-            Some(m) => {
-                self.managed_fields_bytes += m.managed_fields_bytes;
-                self.last_applied_bytes += m.last_applied_bytes;
-                self.other_annotations_bytes += m.other_annotations_bytes;
-            }
-            None => self.undecoded += 1,
+        self.live_bytes += o.live_bytes;
+        if o.decoded {
+            self.managed_fields_bytes += o.managed_fields_bytes;
+            self.last_applied_bytes += o.last_applied_bytes;
+            self.other_annotations_bytes += o.other_annotations_bytes;
+        } else {
+            self.undecoded += 1;
         }
-        if o.encoding() == Encoding::Encrypted {
+        if o.encoding == Encoding::Encrypted {
             self.encrypted += 1;
         }
     }
@@ -314,71 +313,145 @@ impl K8sSummary {
     }
 }
 
-/// One key and its newest put, decoded.
+/// What the findings need of an object beyond its figures (boxed: most objects have none
+/// of it, and the accounting holds one [`Obj`] per key).
+#[derive(Default)]
+struct Extra<'a> {
+    owners: Vec<OwnerRef<'a>>,
+    deletion: Option<Cow<'a, str>>,
+    finalizers: Vec<Cow<'a, str>>,
+    /// (holder, renewTime in microseconds, leaseDurationSeconds).
+    lease: Option<(Cow<'a, str>, i64, i64)>,
+    event: Option<EventRef<'a>>,
+    encryption: Option<String>,
+    error: Option<String>,
+    unknown_prefix: Option<String>,
+}
+
+/// One key: its figures and what was decoded of its newest put. Strings borrow the
+/// mapping where they can.
 struct Obj<'a> {
     key: &'a [u8],
-    acc: KeyAcc,
-    path: KeyPath<'a>,
-    d: Option<Decoded<'a>>,
+    resource: &'a str,
+    revisions: u32,
+    value_bytes: u64,
+    live: bool,
+    live_bytes: u64,
+    newest: Revision,
+    located: bool,
+    encoding: Encoding,
+    decoded: bool,
+    kind: Cow<'a, str>,
+    namespace: Cow<'a, str>,
+    name: Cow<'a, str>,
+    uid: Cow<'a, str>,
+    /// The controller owner reference (kind, name).
+    owner: Option<(Cow<'a, str>, Cow<'a, str>)>,
+    managed_fields_bytes: u64,
+    last_applied_bytes: u64,
+    other_annotations_bytes: u64,
+    extra: Option<Box<Extra<'a>>>,
 }
 
 impl<'a> Obj<'a> {
-    fn live_bytes(&self) -> u64 {
-        if self.acc.is_live() {
-            self.acc.newest_value_len
-        } else {
-            0
+    fn new(key: &'a [u8], acc: &KeyAcc, value: Option<&'a [u8]>, located: bool) -> Obj<'a> {
+        let path = KeyPath::parse(key).unwrap_or(KeyPath {
+            resource: "",
+            namespace: "",
+            name: "",
+            segments: 0,
+        });
+        let live = acc.is_live();
+        let mut o = Obj {
+            key,
+            resource: path.resource,
+            revisions: acc.revisions,
+            value_bytes: acc.value_bytes,
+            live,
+            live_bytes: if live { acc.newest_value_len } else { 0 },
+            newest: acc.newest,
+            located,
+            encoding: Encoding::Unknown,
+            decoded: false,
+            kind: Cow::Borrowed(""),
+            namespace: Cow::Borrowed(path.namespace),
+            name: Cow::Borrowed(path.name),
+            uid: Cow::Borrowed(""),
+            owner: None,
+            managed_fields_bytes: 0,
+            last_applied_bytes: 0,
+            other_annotations_bytes: 0,
+            extra: None,
+        };
+        let Some(value) = value else {
+            return o;
+        };
+        let d = decode_value(value, DecodeOptions::default());
+        o.encoding = d.encoding;
+        let mut x = Extra::default();
+        if d.encoding.is_readable() {
+            o.kind = d.kind;
         }
-    }
-
-    fn encoding(&self) -> Encoding {
-        self.d.as_ref().map_or(Encoding::Unknown, |d| d.encoding)
-    }
-
-    fn decoded(&self) -> bool {
-        self.d.as_ref().is_some_and(|d| d.meta.is_some())
-    }
-
-    fn namespace(&self) -> Cow<'a, str> {
-        match self.d.as_ref().and_then(|d| d.meta.as_ref()) {
-            Some(m) => m.namespace.clone(),
-            None => Cow::Borrowed(self.path.namespace),
+        if let Some(e) = &d.encryption {
+            x.encryption = Some(e.label());
+        } else if d.encoding == Encoding::Encrypted {
+            x.encryption = Some("unreadable-prefix".into());
         }
-    }
-
-    fn name(&self) -> Cow<'a, str> {
-        match self.d.as_ref().and_then(|d| d.meta.as_ref()) {
-            Some(m) => m.name.clone(),
-            None => Cow::Borrowed(self.path.name),
+        if d.encoding == Encoding::Unknown {
+            x.unknown_prefix = Some(d.body.iter().take(8).map(|b| format!("{b:02x}")).collect());
         }
-    }
-
-    fn kind(&self) -> Cow<'a, str> {
-        match &self.d {
-            Some(d) if d.encoding.is_readable() => d.kind.clone(),
-            _ => Cow::Borrowed(""),
+        if d.encoding.is_readable() {
+            x.error = d.error;
         }
-    }
-
-    fn owner(&self) -> String {
-        self.d
-            .as_ref()
-            .and_then(|d| d.meta.as_ref())
-            .map(|m| m.controller_owner())
-            .unwrap_or_default()
+        if let Some(m) = d.meta {
+            o.decoded = true;
+            o.namespace = m.namespace;
+            o.name = m.name;
+            o.uid = m.uid;
+            o.managed_fields_bytes = m.managed_fields_bytes;
+            o.last_applied_bytes = m.last_applied_bytes;
+            o.other_annotations_bytes = m.other_annotations_bytes;
+            o.owner = m
+                .owner_references
+                .iter()
+                .find(|r| r.controller)
+                .map(|r| (r.kind.clone(), r.name.clone()));
+            x.owners = m.owner_references;
+            if !m.finalizers.is_empty() {
+                x.deletion = m.deletion_timestamp.map(|t| t.rfc3339());
+                x.finalizers = m.finalizers;
+            }
+            if let Some(l) = d.lease {
+                if let Some(t) = l.renew_time.and_then(|t| t.unix_micros) {
+                    x.lease = Some((l.holder, t, l.duration_seconds.unwrap_or(0)));
+                }
+            }
+            x.event = d.event;
+        }
+        let empty = x.owners.is_empty()
+            && x.deletion.is_none()
+            && x.lease.is_none()
+            && x.event.is_none()
+            && x.encryption.is_none()
+            && x.error.is_none()
+            && x.unknown_prefix.is_none();
+        if !empty {
+            o.extra = Some(Box::new(x));
+        }
+        o
     }
 
     fn row(&self) -> ObjectRow {
         ObjectRow {
-            key: String::from_utf8_lossy(self.key).into_owned(),
-            kind: self.kind().into_owned(),
-            namespace: self.namespace().into_owned(),
-            name: self.name().into_owned(),
-            bytes: self.live_bytes(),
-            revisions: u64::from(self.acc.revisions),
-            live: self.acc.is_live(),
-            history_bytes: self.acc.value_bytes.saturating_sub(self.live_bytes()),
-            encoding: self.encoding(),
+            key: key_str(self.key),
+            kind: self.kind.to_string(),
+            namespace: self.namespace.to_string(),
+            name: self.name.to_string(),
+            bytes: self.live_bytes,
+            revisions: u64::from(self.revisions),
+            live: self.live,
+            history_bytes: self.value_bytes.saturating_sub(self.live_bytes),
+            encoding: self.encoding,
         }
     }
 }
@@ -418,6 +491,15 @@ fn puts_before_tombstones<'a>(
                     if rk.tombstone {
                         continue;
                     }
+                    // mvccpb.KeyValue starts with its key (field 1): look that up first and
+                    // parse the rest only for a wanted key.
+                    let key = match FieldReader::new(el.value).next_field() {
+                        Ok(Some((1, Wire::Bytes { data, .. }))) => data,
+                        _ => continue,
+                    };
+                    if !want.contains_key(key) {
+                        continue;
+                    }
                     let Ok(kv) = KeyValueRef::parse(el.value) else {
                         continue;
                     };
@@ -449,13 +531,13 @@ fn puts_before_tombstones<'a>(
 pub fn account<'a>(ks: &Keyspace<'a>, opts: &K8sOptions) -> K8sSummary {
     let pages = &ks.leaf_pages;
     let bases = element_bases(pages);
-    let mut keys: Vec<(&'a [u8], KeyAcc)> = ks
+    let mut keys: Vec<(&'a [u8], &KeyAcc)> = ks
         .keys
         .iter()
         .filter(|(k, _)| k.starts_with(REGISTRY_PREFIX) && k.starts_with(&opts.prefix))
-        .map(|(&k, &a)| (k, a))
+        .map(|(&k, a)| (k, a))
         .collect();
-    // Address order: the newest values are read in one forward sweep of the mapping.
+    // Ordinal order: the newest values are read in one forward sweep of the mapping.
     keys.sort_unstable_by_key(|(_, a)| a.below_newest_ordinal);
     let newest_known = ks.limit == i64::MAX;
     let mut want: FastMap<&'a [u8], Revision> = FastMap::default();
@@ -472,137 +554,150 @@ pub fn account<'a>(ks: &Keyspace<'a>, opts: &K8sOptions) -> K8sSummary {
         let upto = bases.partition_point(|&b| b <= last_tomb).min(pages.len());
         puts_before_tombstones(&pages[..upto], &want)
     };
-    let opts_d = DecodeOptions::default();
-    let objs: Vec<(Obj<'a>, bool)> = keys
-        .par_chunks(4096)
-        .flat_map_iter(|chunk| {
-            chunk.iter().map(|&(key, acc)| {
-                let value = if acc.newest_tombstone {
-                    before.get(key).map(|&(_, v)| v)
-                } else if newest_known && acc.below_newest == Some(acc.newest) {
-                    element_at(pages, &bases, acc.below_newest_ordinal)
-                        .filter(|(rev, kv)| *rev == acc.newest && kv.key == key)
-                        .map(|(_, kv)| kv.value)
-                } else {
-                    None
-                };
-                let located = value.is_some() || (acc.newest_tombstone && acc.revisions == 1);
-                let d = value.map(|v| decode_value(v, opts_d));
-                let path = KeyPath::parse(key).unwrap_or(KeyPath {
-                    resource: "",
-                    namespace: "",
-                    name: "",
-                    segments: 0,
-                });
-                (Obj { key, acc, path, d }, located)
-            })
+    // Indexed: the result vector is allocated once and filled in place.
+    let objs: Vec<Obj<'a>> = keys
+        .par_iter()
+        .with_min_len(1024)
+        .map(|&(key, acc)| {
+            // The map's key slice may sit in any revision's page; once the newest element
+            // is found (same revision, same key length: the ordinal names one element),
+            // its own copy of the key is used, which sits beside the value just read.
+            let mut key = key;
+            let value = if acc.newest_tombstone {
+                before.get(key).map(|&(_, v)| v)
+            } else if newest_known && acc.below_newest == Some(acc.newest) {
+                element_at(pages, &bases, acc.below_newest_ordinal)
+                    .filter(|(rev, kv)| *rev == acc.newest && kv.key.len() == key.len())
+                    .map(|(_, kv)| {
+                        key = kv.key;
+                        kv.value
+                    })
+            } else {
+                None
+            };
+            let located = value.is_some() || (acc.newest_tombstone && acc.revisions == 1);
+            Obj::new(key, acc, value, located)
         })
         .collect();
     let mut s = K8sSummary::default();
-    let mut groups: [BTreeMap<String, GroupStats>; 4] = Default::default();
-    for (o, located) in &objs {
-        s.unlocated += u64::from(!located);
+    let mut by_res: FastMap<&str, GroupStats> = FastMap::default();
+    let mut by_ns: FastMap<&str, GroupStats> = FastMap::default();
+    let mut by_kind: FastMap<&str, GroupStats> = FastMap::default();
+    let mut by_owner: FastMap<(&str, &str), GroupStats> = FastMap::default();
+    for o in &objs {
+        s.unlocated += u64::from(!o.located);
         s.totals.add(o);
-        groups[0]
-            .entry(o.path.resource.to_string())
-            .or_default()
-            .add(o);
-        groups[1]
-            .entry(o.namespace().into_owned())
-            .or_default()
-            .add(o);
-        groups[2].entry(o.kind().into_owned()).or_default().add(o);
-        groups[3].entry(o.owner()).or_default().add(o);
-        if !o.acc.is_live() {
+        by_res.entry(o.resource).or_default().add(o);
+        by_ns.entry(&o.namespace).or_default().add(o);
+        by_kind.entry(&o.kind).or_default().add(o);
+        let owner = o.owner.as_ref().map_or(("", ""), |(k, n)| (&**k, &**n));
+        by_owner.entry(owner).or_default().add(o);
+        if !o.live {
             continue;
         }
-        *s.encodings.entry(o.encoding()).or_default() += 1;
-        if let Some(d) = &o.d {
-            if d.encoding == Encoding::Unknown {
-                let v = first_bytes_hex(d, o);
-                *s.undecoded_prefixes.entry(v).or_default() += 1;
-            }
-            if let (true, Some(e)) = (d.encoding.is_readable(), &d.error) {
-                s.decode_errors += 1;
-                if s.decode_problems.len() < 20 {
-                    s.decode_problems.push(DecodeProblem {
-                        key: String::from_utf8_lossy(o.key).into_owned(),
-                        revision: o.acc.newest.to_string(),
-                        what: e.clone(),
-                    });
-                }
+        *s.encodings.entry(o.encoding).or_default() += 1;
+        let Some(x) = &o.extra else { continue };
+        if let Some(p) = &x.unknown_prefix {
+            *s.undecoded_prefixes.entry(p.clone()).or_default() += 1;
+        }
+        if let Some(e) = &x.error {
+            s.decode_errors += 1;
+            if s.decode_problems.len() < 20 {
+                s.decode_problems.push(DecodeProblem {
+                    key: key_str(o.key),
+                    revision: o.newest.to_string(),
+                    what: e.clone(),
+                });
             }
         }
     }
-    let sorted = |m: BTreeMap<String, GroupStats>| {
-        let mut v: Vec<(String, GroupStats)> = m.into_iter().collect();
+    fn sorted<K>(
+        m: FastMap<K, GroupStats>,
+        name: impl Fn(K) -> String,
+    ) -> Vec<(String, GroupStats)> {
+        let mut v: Vec<(String, GroupStats)> = m.into_iter().map(|(k, g)| (name(k), g)).collect();
         v.sort_by(|a, b| b.1.bytes().cmp(&a.1.bytes()).then(a.0.cmp(&b.0)));
         v
-    };
-    let [r, n, k, w] = groups;
-    s.by_resource = sorted(r);
-    s.by_namespace = sorted(n);
-    s.by_kind = sorted(k);
-    s.by_owner = sorted(w);
+    }
+    s.by_resource = sorted(by_res, str::to_string);
+    s.by_namespace = sorted(by_ns, str::to_string);
+    s.by_kind = sorted(by_kind, str::to_string);
+    s.by_owner = sorted(by_owner, |(k, n)| {
+        if k.is_empty() && n.is_empty() {
+            String::new()
+        } else {
+            format!("{k}/{n}")
+        }
+    });
 
-    let mut live: Vec<&Obj<'a>> = objs
-        .iter()
-        .map(|(o, _)| o)
-        .filter(|o| o.acc.is_live())
-        .collect();
-    live.sort_by(|a, b| b.live_bytes().cmp(&a.live_bytes()).then(a.key.cmp(b.key)));
-    s.largest = live.iter().take(opts.top).map(|o| o.row()).collect();
-    let mut all: Vec<&Obj<'a>> = objs.iter().map(|(o, _)| o).collect();
-    all.sort_by(|a, b| b.acc.revisions.cmp(&a.acc.revisions).then(a.key.cmp(b.key)));
-    s.most_revisions = all.iter().take(opts.top).map(|o| o.row()).collect();
-
+    let live: Vec<&Obj<'a>> = objs.iter().filter(|o| o.live).collect();
+    s.largest = top_rows(live.clone(), opts.top, |a, b| {
+        b.live_bytes.cmp(&a.live_bytes).then(a.key.cmp(b.key))
+    });
+    s.most_revisions = top_rows(objs.iter().collect(), opts.top, |a, b| {
+        b.revisions.cmp(&a.revisions).then(a.key.cmp(b.key))
+    });
     findings(&live, &mut s);
     s
 }
 
-fn first_bytes_hex(d: &Decoded<'_>, _o: &Obj<'_>) -> String {
-    d.body.iter().take(8).map(|b| format!("{b:02x}")).collect()
+/// The first `n` of `v` in `order`, without sorting all of it.
+fn top_rows<'o, 'a>(
+    mut v: Vec<&'o Obj<'a>>,
+    n: usize,
+    order: impl Fn(&Obj<'a>, &Obj<'a>) -> std::cmp::Ordering,
+) -> Vec<ObjectRow> {
+    if n == 0 {
+        return Vec::new();
+    }
+    if v.len() > n {
+        v.select_nth_unstable_by(n - 1, |a, b| order(a, b));
+        v.truncate(n);
+    }
+    v.sort_by(|a, b| order(a, b));
+    v.iter().map(|o| o.row()).collect()
 }
 
 fn key_str(k: &[u8]) -> String {
-    String::from_utf8_lossy(k).into_owned()
+    match std::str::from_utf8(k) {
+        Ok(s) => s.to_string(),
+        Err(_) => String::from_utf8_lossy(k).into_owned(),
+    }
 }
+
+type StrSet<'s> = std::collections::HashSet<&'s str, BuildHasherDefault<FastHasher>>;
 
 fn findings(live: &[&Obj<'_>], s: &mut K8sSummary) {
     let mut out = Vec::new();
-    let uids: HashSet<&str> = live
-        .iter()
-        .filter_map(|o| o.d.as_ref()?.meta.as_ref().map(|m| &*m.uid))
-        .collect();
-    for o in live.iter().filter(|o| o.decoded()) {
-        let (Some(d), key) = (&o.d, key_str(o.key)) else {
-            continue;
-        };
-        let Some(m) = &d.meta else { continue };
-        if let Some(ts) = &m.deletion_timestamp {
-            if !m.finalizers.is_empty() {
-                let f: Vec<String> = m.finalizers.iter().map(|f| f.to_string()).collect();
-                out.push(Finding {
-                    kind: FindingKind::StuckDeletion,
-                    message: format!(
-                        "{} {}/{} has deletionTimestamp {} and finalizers {}",
-                        d.kind,
-                        m.namespace,
-                        m.name,
-                        ts.text,
-                        f.join(",")
-                    ),
-                    key: key.clone(),
-                    detail: Detail::Stuck {
-                        deletion_timestamp: ts.text.to_string(),
-                        finalizers: f,
-                    },
-                });
-            }
+    let mut uids: StrSet<'_> = StrSet::default();
+    uids.reserve(live.len());
+    uids.extend(live.iter().filter(|o| o.decoded).map(|o| &*o.uid));
+    for o in live.iter().filter(|o| o.decoded) {
+        let Some(x) = &o.extra else { continue };
+        let key = key_str(o.key);
+        if let Some(ts) = &x.deletion {
+            let f: Vec<String> = x.finalizers.iter().map(|f| f.to_string()).collect();
+            out.push(Finding {
+                kind: FindingKind::StuckDeletion,
+                message: format!(
+                    "{} {}/{} has deletionTimestamp {} and finalizers {}",
+                    o.kind,
+                    o.namespace,
+                    o.name,
+                    ts,
+                    f.join(",")
+                ),
+                key: key.clone(),
+                detail: Detail::Stuck {
+                    deletion_timestamp: ts.to_string(),
+                    finalizers: f,
+                },
+            });
         }
-        let mut seen = HashSet::new();
-        for r in &m.owner_references {
-            if !uids.contains(&*r.uid) && seen.insert(&*r.uid) {
+        let mut seen: Vec<&str> = Vec::new();
+        for r in &x.owners {
+            if !uids.contains(&*r.uid) && !seen.contains(&&*r.uid) {
+                seen.push(&r.uid);
                 out.push(Finding {
                     kind: FindingKind::OrphanOwner,
                     key: key.clone(),
@@ -623,11 +718,10 @@ fn findings(live: &[&Obj<'_>], s: &mut K8sSummary) {
     // Leases: the db's own clock is the newest renewTime of all Leases.
     let leases: Vec<(&Obj<'_>, &str, i64, i64)> = live
         .iter()
-        .filter(|o| o.key.starts_with(b"/registry/leases/") && o.decoded())
+        .filter(|o| o.key.starts_with(b"/registry/leases/") && o.decoded)
         .filter_map(|o| {
-            let l = o.d.as_ref()?.lease.as_ref()?;
-            let t = l.renew_time.as_ref()?.unix_micros?;
-            Some((*o, &*l.holder, t, l.duration_seconds.unwrap_or(0)))
+            let (h, t, d) = o.extra.as_ref()?.lease.as_ref()?;
+            Some((*o, &**h, *t, *d))
         })
         .collect();
     if let Some(newest) = leases.iter().map(|l| l.2).max() {
@@ -651,21 +745,25 @@ fn findings(live: &[&Obj<'_>], s: &mut K8sSummary) {
             }
         }
     }
-    // Encryption per resource.
-    let mut per_res: BTreeMap<&str, BTreeMap<String, u64>> = BTreeMap::new();
+    // Encryption per resource: a handful of labels per resource, so a small list each.
+    let mut per_res: FastMap<&str, Vec<(&str, u64)>> = FastMap::default();
     for o in live {
-        let label = match o.d.as_ref().map(|d| (d.encoding, d.encryption.as_ref())) {
-            Some((_, Some(e))) => e.label(),
-            Some((Encoding::Encrypted, None)) => "unreadable-prefix".to_string(),
-            _ => "plain".to_string(),
-        };
-        *per_res
-            .entry(o.path.resource)
-            .or_default()
-            .entry(label)
-            .or_default() += 1;
+        let label = o
+            .extra
+            .as_ref()
+            .and_then(|x| x.encryption.as_deref())
+            .unwrap_or("plain");
+        let labels = per_res.entry(o.resource).or_default();
+        match labels.iter_mut().find(|(l, _)| *l == label) {
+            Some((_, n)) => *n += 1,
+            None => labels.push((label, 1)),
+        }
     }
-    for (res, counts) in per_res {
+    for (res, labels) in per_res {
+        let counts: BTreeMap<String, u64> = labels
+            .into_iter()
+            .map(|(l, n)| (l.to_string(), n))
+            .collect();
         let enc = counts.keys().filter(|l| *l != "plain").count();
         if enc > 1 || (enc == 1 && counts.contains_key("plain")) {
             let msg: Vec<String> = counts.iter().map(|(l, n)| format!("{l}: {n}")).collect();
@@ -682,10 +780,11 @@ fn findings(live: &[&Obj<'_>], s: &mut K8sSummary) {
     }
     // Events by involved object and reason.
     type EvKey<'b> = (&'b str, &'b str, &'b str, &'b str);
-    let mut ev: BTreeMap<EvKey<'_>, (u64, u64)> = BTreeMap::new();
+    let mut ev: FastMap<EvKey<'_>, (u64, u64)> = FastMap::default();
+    ev.reserve(live.iter().filter(|o| o.resource == "events").count());
     let mut total = 0u64;
-    for o in live.iter().filter(|o| o.decoded()) {
-        if let Some(e) = o.d.as_ref().and_then(|d| d.event.as_ref()) {
+    for o in live.iter().filter(|o| o.decoded) {
+        if let Some(e) = o.extra.as_ref().and_then(|x| x.event.as_ref()) {
             let g = ev
                 .entry((&e.namespace, &e.kind, &e.name, &e.reason))
                 .or_default();
@@ -694,7 +793,9 @@ fn findings(live: &[&Obj<'_>], s: &mut K8sSummary) {
             total += 1;
         }
     }
-    for (&(ns, kind, name, reason), &(n, _)) in &ev {
+    let mut ev: Vec<(EvKey<'_>, (u64, u64))> = ev.into_iter().collect();
+    ev.sort_unstable_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(&b.0)));
+    for &((ns, kind, name, reason), (n, _)) in &ev {
         if n >= 100 && 2 * n >= total {
             out.push(Finding {
                 kind: FindingKind::EventFlood,
@@ -713,7 +814,7 @@ fn findings(live: &[&Obj<'_>], s: &mut K8sSummary) {
             });
         }
     }
-    let mut groups: Vec<EventGroup> = ev
+    s.event_groups = ev
         .into_iter()
         .map(|((ns, kind, name, reason), (n, c))| EventGroup {
             namespace: ns.to_string(),
@@ -724,12 +825,12 @@ fn findings(live: &[&Obj<'_>], s: &mut K8sSummary) {
             count_sum: c,
         })
         .collect();
-    groups.sort_by_key(|g| std::cmp::Reverse(g.events));
-    s.event_groups = groups;
-    let uid_of = |f: &Finding| match &f.detail {
-        Detail::Orphan { owner_uid, .. } => owner_uid.clone(),
-        _ => String::new(),
-    };
+    fn uid_of(f: &Finding) -> &str {
+        match &f.detail {
+            Detail::Orphan { owner_uid, .. } => owner_uid,
+            _ => "",
+        }
+    }
     out.sort_by(|a, b| {
         (a.kind.as_str(), &a.key, uid_of(a)).cmp(&(b.kind.as_str(), &b.key, uid_of(b)))
     });

@@ -132,25 +132,42 @@ impl Encryption<'_> {
 /// A time as the object states it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Time<'a> {
-    /// RFC 3339 text (protobuf times are formatted as metav1.Time marshals to JSON).
+    /// RFC 3339 text as stored (JSON, CBOR); empty for protobuf times, whose text
+    /// [`Time::rfc3339`] formats on demand (most are never printed).
     pub text: Cow<'a, str>,
     /// Microseconds since the epoch, when known.
     pub unix_micros: Option<i64>,
+    /// Seconds since the epoch (protobuf `seconds`).
+    pub seconds: Option<i64>,
 }
 
 impl<'a> Time<'a> {
     fn from_parts(seconds: i64, nanos: i64) -> Time<'a> {
         Time {
-            text: Cow::Owned(super::rfc3339(seconds)),
+            text: Cow::Borrowed(""),
             unix_micros: seconds
                 .checked_mul(1_000_000)
                 .and_then(|m| m.checked_add(nanos / 1000)),
+            seconds: Some(seconds),
         }
     }
 
     pub(crate) fn from_text(text: Cow<'a, str>) -> Time<'a> {
         let unix_micros = super::parse_rfc3339_micros(&text);
-        Time { text, unix_micros }
+        Time {
+            text,
+            unix_micros,
+            seconds: None,
+        }
+    }
+
+    /// The time as metav1.Time prints it in JSON (RFC 3339, seconds, UTC) for protobuf
+    /// times; the stored text for JSON and CBOR.
+    pub fn rfc3339(&self) -> Cow<'a, str> {
+        match self.seconds {
+            Some(s) if self.text.is_empty() => Cow::Owned(super::rfc3339(s)),
+            _ => self.text.clone(),
+        }
     }
 }
 
@@ -356,7 +373,11 @@ fn varint_of(w: Wire<'_>) -> Option<u64> {
 
 /// A protobuf string: borrowed when UTF-8, else lossy.
 pub(crate) fn pstr(b: &[u8]) -> Cow<'_, str> {
-    String::from_utf8_lossy(b)
+    // from_utf8 is the fast path; the lossy walk only for bytes that are not UTF-8.
+    match std::str::from_utf8(b) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
+    }
 }
 
 fn decode_protobuf<'a>(
@@ -642,7 +663,7 @@ mod tests {
         );
         assert_eq!(m.generation, 3);
         assert_eq!(
-            m.creation_timestamp.as_ref().unwrap().text,
+            m.creation_timestamp.as_ref().unwrap().rfc3339(),
             "2023-11-14T22:13:20Z"
         );
         assert_eq!(m.labels, vec![(Cow::from("app"), Cow::from("web"))]);
