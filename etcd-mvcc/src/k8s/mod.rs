@@ -4,7 +4,7 @@
 //!   `k8s\0` + `runtime.Unknown` envelope, JSON, CBOR, encrypted at rest, or something
 //!   else), read into its kind, apiVersion and the parts of `ObjectMeta` the accounting
 //!   needs. Bounded in depth and allocation on any bytes.
-//! - [`account`]: per resource / namespace / kind / owner figures, the largest objects, the
+//! - [`mod@account`]: per resource / namespace / kind / owner figures, the largest objects, the
 //!   keys with the most revisions and the findings (stuck deletions, orphaned owners, stale
 //!   leases, half-done key rotations, event floods), from one key-bucket scan.
 //! - [`history`]: every kept revision of one key, and the writes of a revision window
