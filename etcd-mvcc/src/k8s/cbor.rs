@@ -203,7 +203,7 @@ impl<'a> Reader<'a> {
         let h = self.head()?;
         match (h.major, h.arg) {
             (0, Some(n)) => Ok(Some(n as i64)),
-            (1, Some(n)) => Ok(Some(-1 - n as i64)),
+            (1, Some(n)) => Ok(i64::try_from(n).ok().map(|n| -1 - n)),
             _ => {
                 self.pos = start;
                 self.skip(0)?;

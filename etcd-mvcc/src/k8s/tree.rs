@@ -124,7 +124,11 @@ fn item(
     let h = r.head()?;
     Ok(match (h.major, h.arg) {
         (0, Some(n)) => json!(n),
-        (1, Some(n)) => json!(-1 - i128::from(n)),
+        // CBOR negative integers reach -2^64, past i64: those are given as text.
+        (1, Some(n)) => match i64::try_from(n) {
+            Ok(n) => json!(-1 - n),
+            Err(_) => json!((-1 - i128::from(n)).to_string()),
+        },
         (2 | 3, _) => {
             r.pos = start;
             let raw_is_text = h.major == 3;
@@ -240,6 +244,13 @@ mod tests {
         assert_eq!(base64(b"f"), "Zg==");
         assert_eq!(base64(b"fo"), "Zm8=");
         assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
+
+    #[test]
+    fn cbor_negative_integers_past_i64_do_not_panic() {
+        // -2^64, the smallest CBOR integer (found by the k8s_value fuzz target).
+        let v = [0xd9, 0xd9, 0xf7, 0x3b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+        assert_eq!(cbor_to_json(&v).unwrap(), json!("-18446744073709551616"));
     }
 
     #[test]
