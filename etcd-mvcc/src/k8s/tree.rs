@@ -249,7 +249,9 @@ mod tests {
     #[test]
     fn cbor_negative_integers_past_i64_do_not_panic() {
         // -2^64, the smallest CBOR integer (found by the k8s_value fuzz target).
-        let v = [0xd9, 0xd9, 0xf7, 0x3b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+        let v = [
+            0xd9, 0xd9, 0xf7, 0x3b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        ];
         assert_eq!(cbor_to_json(&v).unwrap(), json!("-18446744073709551616"));
     }
 
