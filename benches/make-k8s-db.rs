@@ -19,7 +19,8 @@
 //!   size and the keys do not (about 2.7 KiB of file per revision: ~780k revisions at
 //!   2 GiB). `SIZE_MIB` is the file size aimed at (the writer's page packing is simulated).
 //!
-//! Usage: `make-k8s-db OUT.db [SIZE_MIB] [k8s|history]`.
+//! Usage: `make-k8s-db [--kube] OUT.db [SIZE_MIB] [k8s|history]`; `--kube` encodes the
+//! values as kube-apiserver writes them, for the `k8s` bench.
 
 #![allow(dead_code)]
 
@@ -348,13 +349,148 @@ fn fill(rng: &mut Rng, buf: &mut Vec<u8>, len: usize) {
     }
 }
 
+fn pb_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn pb_bytes(out: &mut Vec<u8>, field: u64, b: &[u8]) {
+    pb_varint(out, field << 3 | 2);
+    pb_varint(out, b.len() as u64);
+    out.extend_from_slice(b);
+}
+
+fn pb_int(out: &mut Vec<u8>, field: u64, v: u64) {
+    pb_varint(out, field << 3);
+    pb_varint(out, v);
+}
+
+/// `--kube`: a value as kube-apiserver writes it — `k8s\0` + runtime.Unknown{TypeMeta,
+/// raw} where raw is {1 ObjectMeta (name, namespace, uid, creationTimestamp, labels, an
+/// annotation, an ownerReference for pods, managedFields), 2 spec} — of about `len` bytes
+/// (the spec is padding). Events carry involvedObject and reason, Leases a spec with
+/// holder, duration and renewTime, as the `k8s` command reads them.
+fn fill_kube(rng: &mut Rng, buf: &mut Vec<u8>, len: usize, resource: &str, key: &str, rev: i64) {
+    let (api, kind) = match resource {
+        "pods" => ("v1", "Pod"),
+        "events" => ("v1", "Event"),
+        "configmaps" => ("v1", "ConfigMap"),
+        "secrets" => ("v1", "Secret"),
+        "leases" => ("coordination.k8s.io/v1", "Lease"),
+        "replicasets" => ("apps/v1", "ReplicaSet"),
+        "deployments" => ("apps/v1", "Deployment"),
+        "services/endpoints" => ("v1", "Endpoints"),
+        "minions" => ("v1", "Node"),
+        _ => ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
+    };
+    let mut segs = key.rsplit('/');
+    let name = segs.next().unwrap_or("");
+    let ns = if resource == "minions" || resource.contains('.') {
+        ""
+    } else {
+        segs.next().unwrap_or("")
+    };
+    let uid = |rng: &mut Rng| format!("{:016x}-{:016x}", rng.next(), rng.next());
+    let mut meta = Vec::new();
+    pb_bytes(&mut meta, 1, name.as_bytes());
+    pb_bytes(&mut meta, 3, ns.as_bytes());
+    pb_bytes(&mut meta, 5, uid(rng).as_bytes());
+    let mut t = Vec::new();
+    pb_int(&mut t, 1, 1_700_000_000 + rev as u64);
+    pb_bytes(&mut meta, 8, &t);
+    let mut e = Vec::new();
+    pb_bytes(&mut e, 1, b"app");
+    pb_bytes(&mut e, 2, resource.as_bytes());
+    pb_bytes(&mut meta, 11, &e);
+    let mut e = Vec::new();
+    pb_bytes(&mut e, 1, b"deployment.kubernetes.io/revision");
+    pb_bytes(&mut e, 2, b"3");
+    pb_bytes(&mut meta, 12, &e);
+    if resource == "pods" {
+        let mut o = Vec::new();
+        pb_bytes(&mut o, 1, b"ReplicaSet");
+        pb_bytes(&mut o, 3, b"web-5d4f8");
+        pb_bytes(&mut o, 4, uid(rng).as_bytes());
+        pb_bytes(&mut o, 5, b"apps/v1");
+        pb_int(&mut o, 6, 1);
+        pb_bytes(&mut meta, 13, &o);
+    }
+    for m in ["kube-controller-manager", "kubelet"] {
+        let mut f = Vec::new();
+        pb_bytes(&mut f, 1, m.as_bytes());
+        pb_bytes(&mut f, 2, b"Update");
+        pb_bytes(&mut f, 3, api.as_bytes());
+        pb_bytes(&mut f, 6, b"FieldsV1");
+        pb_bytes(&mut f, 7, &[b'f'; 120]);
+        pb_bytes(&mut meta, 17, &f);
+    }
+    let mut raw = Vec::new();
+    pb_bytes(&mut raw, 1, &meta);
+    match kind {
+        "Event" => {
+            let mut o = Vec::new();
+            pb_bytes(&mut o, 1, b"Pod");
+            pb_bytes(&mut o, 2, ns.as_bytes());
+            pb_bytes(&mut o, 3, format!("pod-{}", rng.below(500)).as_bytes());
+            pb_bytes(&mut raw, 2, &o);
+            pb_bytes(&mut raw, 3, b"BackOff");
+            pb_int(&mut raw, 8, 1 + rng.below(20));
+        }
+        "Lease" => {
+            let mut sp = Vec::new();
+            pb_bytes(&mut sp, 1, name.as_bytes());
+            pb_int(&mut sp, 2, 40);
+            let mut t = Vec::new();
+            pb_int(&mut t, 1, 1_700_000_000 + rev as u64);
+            pb_bytes(&mut sp, 4, &t);
+            pb_bytes(&mut raw, 2, &sp);
+        }
+        _ => {}
+    }
+    // Spec padding up to the drawn length.
+    let pad = len.saturating_sub(raw.len() + 64);
+    let mut spec = Vec::with_capacity(pad);
+    while spec.len() < pad {
+        spec.extend_from_slice(&rng.next().to_le_bytes());
+    }
+    spec.truncate(pad);
+    pb_bytes(&mut raw, 15, &spec);
+    buf.clear();
+    buf.extend_from_slice(b"k8s\0");
+    let mut tm = Vec::new();
+    pb_bytes(&mut tm, 1, api.as_bytes());
+    pb_bytes(&mut tm, 2, kind.as_bytes());
+    pb_bytes(buf, 1, &tm);
+    pb_bytes(buf, 2, &raw);
+    pb_bytes(buf, 3, b"");
+    pb_bytes(buf, 4, b"");
+}
+
 /// Writes the Kubernetes-like db to `out` with about `target_mib` MiB of key/value data.
 pub fn generate(out: &Path, target_mib: u64) -> Result<Made, String> {
     generate_shape(out, target_mib, Shape::K8s)
 }
 
+/// [`generate`], with values encoded as kube-apiserver writes them when `kube` (`--kube`).
+pub fn generate_with(out: &Path, target_mib: u64, kube: bool) -> Result<Made, String> {
+    generate_shape_with(out, target_mib, Shape::K8s, kube)
+}
+
 /// Writes a db of `shape` to `out`; `target_mib` as the shape defines it.
 pub fn generate_shape(out: &Path, target_mib: u64, shape: Shape) -> Result<Made, String> {
+    generate_shape_with(out, target_mib, shape, false)
+}
+
+/// [`generate_shape`], with Kubernetes-encoded values when `kube`.
+pub fn generate_shape_with(
+    out: &Path,
+    target_mib: u64,
+    shape: Shape,
+    kube: bool,
+) -> Result<Made, String> {
     let resources = shape.resources();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     // Keys.
@@ -511,7 +647,18 @@ pub fn generate_shape(out: &Path, target_mib: u64, shape: Shape) -> Result<Made,
                 ..Default::default()
             }
         } else {
-            fill(&mut rng, &mut value, op.vlen as usize);
+            if kube {
+                fill_kube(
+                    &mut rng,
+                    &mut value,
+                    op.vlen as usize,
+                    r.name,
+                    &keys[k].0,
+                    rev,
+                );
+            } else {
+                fill(&mut rng, &mut value, op.vlen as usize);
+            }
             KeyValue {
                 key: keys[k].0.as_bytes().to_vec(),
                 create_revision: created[k],
@@ -584,8 +731,18 @@ pub fn generate_shape(out: &Path, target_mib: u64, shape: Shape) -> Result<Made,
 
 fn main() {
     let mut args = std::env::args().skip(1);
+    let mut kube = false;
+    let mut rest = Vec::new();
+    for a in args.by_ref() {
+        if a == "--kube" {
+            kube = true;
+        } else {
+            rest.push(a);
+        }
+    }
+    let mut args = rest.into_iter();
     let Some(out) = args.next() else {
-        eprintln!("usage: make-k8s-db OUT.db [SIZE_MIB] [k8s|history]");
+        eprintln!("usage: make-k8s-db [--kube] OUT.db [SIZE_MIB] [k8s|history]");
         std::process::exit(2);
     };
     let mib = args.next().and_then(|s| s.parse().ok()).unwrap_or(1100);
@@ -597,7 +754,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    match generate_shape(Path::new(&out), mib, shape) {
+    match generate_shape_with(Path::new(&out), mib, shape, kube) {
         Ok(m) => println!(
             "{out}: {} bytes, {} revisions kept, newest revision {}, compacted at {}",
             m.bytes, m.revisions, m.newest, m.compact

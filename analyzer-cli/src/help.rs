@@ -85,6 +85,22 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("status", "etcd-autopsy status /backup/snapshot.db"),
     ("hash", "etcd-autopsy hash --rev 1234 /var/lib/etcd"),
     ("diff", "etcd-autopsy diff --keys /backup/m1 /backup/m2"),
+    (
+        "k8s",
+        "etcd-autopsy k8s --by namespace --top 10 /var/lib/etcd",
+    ),
+    (
+        "get",
+        "etcd-autopsy get /var/lib/etcd /registry/pods/default/web-0 -o yaml",
+    ),
+    (
+        "history",
+        "etcd-autopsy history /var/lib/etcd /registry/leases/kube-system/kube-scheduler",
+    ),
+    (
+        "churn",
+        "etcd-autopsy churn /var/lib/etcd --from-rev 120000",
+    ),
     ("info", "etcd-autopsy info /var/lib/etcd/member/snap/db"),
     (
         "buckets",

@@ -70,6 +70,14 @@ enum Command {
     Status(cmd::status::Args),
     /// etcd's HashKV at a revision (as `etcdctl endpoint hashkv`), or the whole-db hash (--db).
     Hash(cmd::hash::Args),
+    /// Kubernetes objects by resource, namespace, kind or owner; largest, churning, stuck, orphaned.
+    K8s(cmd::k8s::Args),
+    /// One Kubernetes object decoded (-o json|yaml|raw), at its newest or a given revision.
+    Get(cmd::k8s::GetArgs),
+    /// Every kept revision of one key: size, revision and what changed in its metadata.
+    History(cmd::k8s::HistoryArgs),
+    /// What was written in a revision window, per key, resource and kind.
+    Churn(cmd::k8s::ChurnArgs),
     /// Keys that differ between two members, dbs or snapshots (counts per prefix; --keys).
     Diff(cmd::diff::Args),
     /// Page size, file size and both meta pages of the bbolt file, as `bbolt info`.
@@ -112,6 +120,10 @@ impl Command {
             Command::Status(a) => a.json = true,
             Command::Hash(a) => a.json = true,
             Command::Diff(a) => a.json = true,
+            Command::K8s(a) => a.json = true,
+            Command::Get(a) => a.output = cmd::k8s::GetOutput::Json,
+            Command::History(a) => a.json = true,
+            Command::Churn(a) => a.json = true,
             Command::Info(a) => a.json = true,
             Command::Buckets(a) => a.db.json = true,
             Command::Stats(a) => a.db.json = true,
@@ -140,6 +152,10 @@ impl Command {
             Command::Status(a) => cmd::status::run(a),
             Command::Hash(a) => cmd::hash::run(a),
             Command::Diff(a) => cmd::diff::run(a),
+            Command::K8s(a) => cmd::k8s::run(a),
+            Command::Get(a) => cmd::k8s::run_get(a),
+            Command::History(a) => cmd::k8s::run_history(a),
+            Command::Churn(a) => cmd::k8s::run_churn(a),
             Command::Info(a) => cmd::bbolt::run_info(a),
             Command::Buckets(a) => cmd::bbolt::run_buckets(a),
             Command::Stats(a) => cmd::bbolt::run_stats(a),

@@ -21,6 +21,7 @@ pub mod error;
 pub mod fasthash;
 pub mod hash;
 pub mod info;
+pub mod k8s;
 pub mod keytree;
 pub mod kv;
 pub mod lease;

@@ -6,6 +6,7 @@ pub mod diff;
 pub mod dumpdb;
 pub mod export;
 pub mod hash;
+pub mod k8s;
 pub mod member_check;
 pub mod members;
 pub mod ncdu;

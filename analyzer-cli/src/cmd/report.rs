@@ -34,6 +34,10 @@
 //!  "dominant_prefix": null | {"prefix", "share_of_data", "share_of_live"},
 //!  "nospace": bool, "quota_inferred_max": null | bytes,
 //!  "next_steps": [{"id", "text", "command"}],
+//!  "kubernetes": null | {"objects", "bytes", "top_kinds": [{"name", "objects", "bytes", "share"}],
+//!                "top_namespaces": [...], "managed_fields_bytes", "managed_fields_share",
+//!                "last_applied_bytes", "last_applied_share", "findings": {kind: count},
+//!                "next_steps": [{"id", "text"}]},
 //!  "problems": [string]}
 //! ```
 //!
@@ -231,6 +235,8 @@ pub struct Report {
     quota_inferred_max: Option<u64>,
     next_steps: Vec<Step>,
     problems: Vec<String>,
+    /// The Kubernetes section (absent when nothing is stored under /registry/).
+    kubernetes: Option<etcd_mvcc::k8s::advice::K8sSection>,
 }
 
 /// Published member attributes from the WAL, by member id.
@@ -723,6 +729,10 @@ pub fn build(args: &Args) -> Result<Report> {
             .map(|p| format!("key bucket page {} element {}: {}", p.pgid, p.index, p.what)),
     );
     let member_id = member_identity(&info, wal_ids);
+    // The report's scan has no revision limit and keeps its leaf pages, as the Kubernetes
+    // accounting needs.
+    let k8s = pool.install(|| etcd_mvcc::k8s::account(ks_ref, &Default::default()));
+    let kubernetes = etcd_mvcc::k8s::advice::section(&k8s, 5);
     let report = Report {
         schema: "etcd-autopsy/report/v1",
         input: args.input.display().to_string(),
@@ -778,6 +788,7 @@ pub fn build(args: &Args) -> Result<Report> {
         space,
         next_steps: next,
         problems,
+        kubernetes,
     };
     if let Some(out) = &args.html {
         let mut text = Vec::new();
@@ -811,6 +822,39 @@ pub fn run(args: &Args) -> Result<u8> {
         out.flush()?;
     }
     Ok(if bad { EXIT_DAMAGE } else { EXIT_OK })
+}
+
+fn write_kubernetes(
+    out: &mut dyn Write,
+    k: &etcd_mvcc::k8s::advice::K8sSection,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "kubernetes   {} objects, {} of values; managedFields {} of live bytes, last-applied {}",
+        k.objects,
+        human_bytes(k.bytes),
+        pct(k.managed_fields_share),
+        pct(k.last_applied_share)
+    )?;
+    for (title, rows) in [("kinds", &k.top_kinds), ("namespaces", &k.top_namespaces)] {
+        let v: Vec<String> = rows
+            .iter()
+            .map(|s| {
+                let n = if s.name.is_empty() { "-" } else { &s.name };
+                format!(
+                    "{} {} ({})",
+                    sanitize(n.as_bytes()),
+                    human_bytes(s.bytes),
+                    pct(s.share)
+                )
+            })
+            .collect();
+        writeln!(out, "  top {title}: {}", v.join(", "))?;
+    }
+    for s in &k.next_steps {
+        writeln!(out, "  - {}", sanitize(s.text.as_bytes()))?;
+    }
+    Ok(())
 }
 
 fn write_text(out: &mut dyn Write, r: &Report) -> std::io::Result<()> {
@@ -998,6 +1042,9 @@ fn write_text(out: &mut dyn Write, r: &Report) -> std::io::Result<()> {
                 pct(p.share_of_live)
             )?;
         }
+    }
+    if let Some(k) = &r.kubernetes {
+        write_kubernetes(out, k)?;
     }
     writeln!(out, "next steps")?;
     if r.next_steps.is_empty() {

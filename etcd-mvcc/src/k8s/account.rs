@@ -1,0 +1,1052 @@
+//! The accounting of the `k8s` command: one key-bucket scan ([`crate::scan`]) gives every
+//! key's revisions and sizes; then only the newest put of each key under `/registry/` is
+//! read again — located by its element ordinal, so no tree descent and no second pass —
+//! and decoded. Keys deleted in the file (newest revision a tombstone) need the put before
+//! the tombstone; those alone are looked up in one extra pass over the leaf pages that
+//! come before the newest such tombstone, and only when there are any.
+//!
+//! Heap: one record per distinct key under `/registry/` (its decoded metadata, strings
+//! borrowed from the mapping), never per revision. Figures follow the shared spec
+//! (`k8s-semantics`): `revisions` counts what `prefixes` counts, `live_bytes` the stored
+//! value of each live key's newest revision, `history_bytes` every other kept value.
+
+use super::decode::{decode_value, DecodeOptions, Encoding, EventRef, OwnerRef};
+use super::{KeyPath, REGISTRY_PREFIX};
+use crate::fasthash::{FastHasher, FastMap};
+use crate::kv::KeyValueRef;
+use crate::proto::{FieldReader, Wire};
+use crate::revision::{parse_rev_key, Revision};
+use crate::scan::{element_bases, KeyAcc, Keyspace};
+use bbolt_reader::Page;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::hash::BuildHasherDefault;
+
+/// What to account.
+#[derive(Debug, Clone)]
+pub struct K8sOptions {
+    /// Only keys under `/registry/` that also start with this ("" = all).
+    pub prefix: Vec<u8>,
+    /// Rows kept in `largest` and `most_revisions`.
+    pub top: usize,
+}
+
+impl Default for K8sOptions {
+    fn default() -> Self {
+        K8sOptions {
+            prefix: Vec::new(),
+            top: 20,
+        }
+    }
+}
+
+/// How groups are formed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    /// `pods`, `events`, `<group>/<plural>`.
+    Resource,
+    /// metadata.namespace ("" for cluster-scoped).
+    Namespace,
+    /// TypeMeta kind ("" for encrypted and undecodable values).
+    Kind,
+    /// The controller owner reference as `Kind/name` ("" when none).
+    Owner,
+}
+
+impl GroupBy {
+    /// The `--by` word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupBy::Resource => "resource",
+            GroupBy::Namespace => "namespace",
+            GroupBy::Kind => "kind",
+            GroupBy::Owner => "owner",
+        }
+    }
+}
+
+/// The figures of one group (or of all keys).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct GroupStats {
+    /// Keys whose newest kept revision is a put.
+    pub objects: u64,
+    /// Kept revisions, tombstones included (what `prefixes` counts).
+    pub revisions: u64,
+    /// Stored value length of each object's newest revision.
+    pub live_bytes: u64,
+    /// Stored value length of every other kept revision.
+    pub history_bytes: u64,
+    /// Bytes of metadata.managedFields in the objects' newest values.
+    pub managed_fields_bytes: u64,
+    /// Length of the last-applied-configuration annotation values.
+    pub last_applied_bytes: u64,
+    /// Length of all other annotation values.
+    pub other_annotations_bytes: u64,
+    /// Objects whose newest value is encrypted at rest.
+    pub encrypted: u64,
+    /// Objects whose newest value could not be decoded (encrypted, unknown or malformed).
+    pub undecoded: u64,
+}
+
+impl GroupStats {
+    fn add(&mut self, o: &Obj<'_>) {
+        self.revisions += u64::from(o.revisions);
+        self.history_bytes += o.value_bytes.saturating_sub(o.live_bytes);
+        if !o.live {
+            return;
+        }
+        self.objects += 1;
+        self.live_bytes += o.live_bytes;
+        if o.decoded {
+            self.managed_fields_bytes += o.managed_fields_bytes;
+            self.last_applied_bytes += o.last_applied_bytes;
+            self.other_annotations_bytes += o.other_annotations_bytes;
+        } else {
+            self.undecoded += 1;
+        }
+        if o.encoding == Encoding::Encrypted {
+            self.encrypted += 1;
+        }
+    }
+
+    /// Live and history bytes.
+    pub fn bytes(&self) -> u64 {
+        self.live_bytes + self.history_bytes
+    }
+}
+
+/// One key in `largest` / `most_revisions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObjectRow {
+    /// The etcd key (lossy when not UTF-8).
+    pub key: String,
+    /// TypeMeta kind.
+    pub kind: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Stored value length of the newest revision (0 when deleted).
+    pub bytes: u64,
+    /// Kept revisions of the key.
+    pub revisions: u64,
+    /// Whether the newest kept revision is a put.
+    pub live: bool,
+    /// Stored value length of the other kept revisions.
+    pub history_bytes: u64,
+    /// How the newest put is stored.
+    pub encoding: Encoding,
+}
+
+/// Events about one object with one reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventGroup {
+    /// involvedObject.namespace.
+    pub namespace: String,
+    /// involvedObject.kind.
+    pub kind: String,
+    /// involvedObject.name.
+    pub name: String,
+    /// reason.
+    pub reason: String,
+    /// Event objects.
+    pub events: u64,
+    /// Sum of their `count` fields.
+    pub count_sum: u64,
+}
+
+/// Kinds of findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// deletionTimestamp set and finalizers left.
+    StuckDeletion,
+    /// An ownerReference whose uid no live object has.
+    OrphanOwner,
+    /// A Lease not renewed for 3 durations before the newest renewal in the db.
+    StaleLease,
+    /// One resource's objects stored under different encryption (or some plain).
+    MixedEncryption,
+    /// One involved object and reason holds half the Events, and at least 100.
+    EventFlood,
+}
+
+impl FindingKind {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::StuckDeletion => "stuck_deletion",
+            FindingKind::OrphanOwner => "orphan_owner",
+            FindingKind::StaleLease => "stale_lease",
+            FindingKind::MixedEncryption => "mixed_encryption",
+            FindingKind::EventFlood => "event_flood",
+        }
+    }
+}
+
+/// The details of a finding, by kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Detail {
+    /// stuck_deletion.
+    Stuck {
+        /// metadata.deletionTimestamp.
+        deletion_timestamp: String,
+        /// metadata.finalizers.
+        finalizers: Vec<String>,
+    },
+    /// orphan_owner.
+    Orphan {
+        /// ownerReference kind.
+        owner_kind: String,
+        /// ownerReference name.
+        owner_name: String,
+        /// ownerReference uid.
+        owner_uid: String,
+        /// ownerReference controller.
+        controller: bool,
+    },
+    /// stale_lease.
+    Lease {
+        /// spec.holderIdentity.
+        holder: String,
+        /// spec.renewTime.
+        renew_time_unix_micros: i64,
+        /// spec.leaseDurationSeconds.
+        lease_duration_seconds: i64,
+        /// The newest renewTime of all Leases.
+        newest_renew_time_unix_micros: i64,
+    },
+    /// mixed_encryption.
+    Mixed {
+        /// The resource.
+        resource: String,
+        /// Live objects per `provider:key` and `plain`.
+        counts: BTreeMap<String, u64>,
+    },
+    /// event_flood.
+    Flood {
+        /// Namespace of the Events.
+        namespace: String,
+        /// involvedObject.kind.
+        involved_kind: String,
+        /// involvedObject.name.
+        involved_name: String,
+        /// reason.
+        reason: String,
+        /// Events in the group.
+        events: u64,
+        /// All Events.
+        all_events: u64,
+    },
+}
+
+/// Something about the stored objects that deserves an operator's look.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// What kind.
+    pub kind: FindingKind,
+    /// The key (or key prefix) it is about.
+    pub key: String,
+    /// One sentence.
+    pub message: String,
+    /// Kind-specific fields.
+    #[serde(flatten)]
+    pub detail: Detail,
+}
+
+/// A value that could not be decoded, as an example.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DecodeProblem {
+    /// The key.
+    pub key: String,
+    /// Its revision.
+    pub revision: String,
+    /// What went wrong (with the byte offset in the value).
+    pub what: String,
+}
+
+/// Everything `k8s` prints.
+#[derive(Debug, Clone, Default)]
+pub struct K8sSummary {
+    /// All keys accounted.
+    pub totals: GroupStats,
+    /// Groups by resource, sorted by bytes (live + history), largest first, ties by name.
+    pub by_resource: Vec<(String, GroupStats)>,
+    /// Groups by namespace, same order.
+    pub by_namespace: Vec<(String, GroupStats)>,
+    /// Groups by kind, same order.
+    pub by_kind: Vec<(String, GroupStats)>,
+    /// Groups by controller owner, same order.
+    pub by_owner: Vec<(String, GroupStats)>,
+    /// Live objects by stored size, largest first, ties by key.
+    pub largest: Vec<ObjectRow>,
+    /// Keys by kept revisions, most first, ties by key.
+    pub most_revisions: Vec<ObjectRow>,
+    /// Findings sorted by kind name, key, owner uid.
+    pub findings: Vec<Finding>,
+    /// Events grouped by involved object and reason, most first.
+    pub event_groups: Vec<EventGroup>,
+    /// Live objects per encoding.
+    pub encodings: BTreeMap<Encoding, u64>,
+    /// Live objects of unknown encoding per first bytes (hex of up to 8).
+    pub undecoded_prefixes: BTreeMap<String, u64>,
+    /// Values that are protobuf/JSON/CBOR but did not decode in full.
+    pub decode_errors: u64,
+    /// The first of those.
+    pub decode_problems: Vec<DecodeProblem>,
+    /// Keys whose newest put could not be found again in the pages (damage).
+    pub unlocated: u64,
+}
+
+impl K8sSummary {
+    /// The groups of one grouping.
+    pub fn groups(&self, by: GroupBy) -> &[(String, GroupStats)] {
+        match by {
+            GroupBy::Resource => &self.by_resource,
+            GroupBy::Namespace => &self.by_namespace,
+            GroupBy::Kind => &self.by_kind,
+            GroupBy::Owner => &self.by_owner,
+        }
+    }
+}
+
+/// What the findings need of an object beyond its figures (boxed: most objects have none
+/// of it, and the accounting holds one [`Obj`] per key).
+#[derive(Default)]
+struct Extra<'a> {
+    owners: Vec<OwnerRef<'a>>,
+    deletion: Option<Cow<'a, str>>,
+    finalizers: Vec<Cow<'a, str>>,
+    /// (holder, renewTime in microseconds, leaseDurationSeconds).
+    lease: Option<(Cow<'a, str>, i64, i64)>,
+    event: Option<EventRef<'a>>,
+    encryption: Option<String>,
+    error: Option<String>,
+    unknown_prefix: Option<String>,
+}
+
+/// One key: its figures and what was decoded of its newest put. Strings borrow the
+/// mapping where they can.
+struct Obj<'a> {
+    key: &'a [u8],
+    resource: &'a str,
+    revisions: u32,
+    value_bytes: u64,
+    live: bool,
+    live_bytes: u64,
+    newest: Revision,
+    located: bool,
+    encoding: Encoding,
+    decoded: bool,
+    kind: Cow<'a, str>,
+    namespace: Cow<'a, str>,
+    name: Cow<'a, str>,
+    uid: Cow<'a, str>,
+    /// The controller owner reference (kind, name).
+    owner: Option<(Cow<'a, str>, Cow<'a, str>)>,
+    managed_fields_bytes: u64,
+    last_applied_bytes: u64,
+    other_annotations_bytes: u64,
+    extra: Option<Box<Extra<'a>>>,
+}
+
+impl<'a> Obj<'a> {
+    fn new(key: &'a [u8], acc: &KeyAcc, value: Option<&'a [u8]>, located: bool) -> Obj<'a> {
+        let path = KeyPath::parse(key).unwrap_or(KeyPath {
+            resource: "",
+            namespace: "",
+            name: "",
+            segments: 0,
+        });
+        let live = acc.is_live();
+        let mut o = Obj {
+            key,
+            resource: path.resource,
+            revisions: acc.revisions,
+            value_bytes: acc.value_bytes,
+            live,
+            live_bytes: if live { acc.newest_value_len } else { 0 },
+            newest: acc.newest,
+            located,
+            encoding: Encoding::Unknown,
+            decoded: false,
+            kind: Cow::Borrowed(""),
+            namespace: Cow::Borrowed(path.namespace),
+            name: Cow::Borrowed(path.name),
+            uid: Cow::Borrowed(""),
+            owner: None,
+            managed_fields_bytes: 0,
+            last_applied_bytes: 0,
+            other_annotations_bytes: 0,
+            extra: None,
+        };
+        let Some(value) = value else {
+            return o;
+        };
+        let d = decode_value(value, DecodeOptions::default());
+        o.encoding = d.encoding;
+        let mut x = Extra::default();
+        if d.encoding.is_readable() {
+            o.kind = d.kind;
+        }
+        if let Some(e) = &d.encryption {
+            x.encryption = Some(e.label());
+        } else if d.encoding == Encoding::Encrypted {
+            x.encryption = Some("unreadable-prefix".into());
+        }
+        if d.encoding == Encoding::Unknown {
+            x.unknown_prefix = Some(d.body.iter().take(8).map(|b| format!("{b:02x}")).collect());
+        }
+        if d.encoding.is_readable() {
+            x.error = d.error;
+        }
+        if let Some(m) = d.meta {
+            o.decoded = true;
+            o.namespace = m.namespace;
+            o.name = m.name;
+            o.uid = m.uid;
+            o.managed_fields_bytes = m.managed_fields_bytes;
+            o.last_applied_bytes = m.last_applied_bytes;
+            o.other_annotations_bytes = m.other_annotations_bytes;
+            o.owner = m
+                .owner_references
+                .iter()
+                .find(|r| r.controller)
+                .map(|r| (r.kind.clone(), r.name.clone()));
+            x.owners = m.owner_references;
+            if !m.finalizers.is_empty() {
+                x.deletion = m.deletion_timestamp.map(|t| t.rfc3339());
+                x.finalizers = m.finalizers;
+            }
+            if let Some(l) = d.lease {
+                if let Some(t) = l.renew_time.and_then(|t| t.unix_micros) {
+                    x.lease = Some((l.holder, t, l.duration_seconds.unwrap_or(0)));
+                }
+            }
+            x.event = d.event;
+        }
+        let empty = x.owners.is_empty()
+            && x.deletion.is_none()
+            && x.lease.is_none()
+            && x.event.is_none()
+            && x.encryption.is_none()
+            && x.error.is_none()
+            && x.unknown_prefix.is_none();
+        if !empty {
+            o.extra = Some(Box::new(x));
+        }
+        o
+    }
+
+    fn row(&self) -> ObjectRow {
+        ObjectRow {
+            key: key_str(self.key),
+            kind: self.kind.to_string(),
+            namespace: self.namespace.to_string(),
+            name: self.name.to_string(),
+            bytes: self.live_bytes,
+            revisions: u64::from(self.revisions),
+            live: self.live,
+            history_bytes: self.value_bytes.saturating_sub(self.live_bytes),
+            encoding: self.encoding,
+        }
+    }
+}
+
+/// The element at `ordinal` among `pages` (see [`element_bases`]) as (revision, KeyValue).
+fn element_at<'a>(
+    pages: &[Page<'a>],
+    bases: &[u64],
+    ordinal: u64,
+) -> Option<(Revision, KeyValueRef<'a>)> {
+    let i = bases.partition_point(|&b| b <= ordinal).checked_sub(1)?;
+    let page = pages.get(i)?;
+    let el = page.leaf_element((ordinal - bases[i]) as usize).ok()?;
+    let rk = parse_rev_key(el.key).ok()?;
+    if rk.tombstone {
+        return None;
+    }
+    Some((rk.rev, KeyValueRef::parse(el.value).ok()?))
+}
+
+/// For each key of `want` (key -> revision of its tombstone), the newest put older than the
+/// tombstone: (revision, value). One parallel pass over `pages`.
+fn puts_before_tombstones<'a>(
+    pages: &[Page<'a>],
+    want: &FastMap<&'a [u8], Revision>,
+) -> FastMap<&'a [u8], (Revision, &'a [u8])> {
+    let chunk = crate::scan::chunk_pages(pages.len());
+    pages
+        .par_chunks(chunk)
+        .map(|ps| {
+            let mut found: FastMap<&'a [u8], (Revision, &'a [u8])> = FastMap::default();
+            for p in ps.iter().filter(|p| p.is_leaf()) {
+                for el in p.leaf_elements().flatten() {
+                    let Ok(rk) = parse_rev_key(el.key) else {
+                        continue;
+                    };
+                    if rk.tombstone {
+                        continue;
+                    }
+                    // mvccpb.KeyValue starts with its key (field 1): look that up first and
+                    // parse the rest only for a wanted key.
+                    let key = match FieldReader::new(el.value).next_field() {
+                        Ok(Some((1, Wire::Bytes { data, .. }))) => data,
+                        _ => continue,
+                    };
+                    if !want.contains_key(key) {
+                        continue;
+                    }
+                    let Ok(kv) = KeyValueRef::parse(el.value) else {
+                        continue;
+                    };
+                    if let Some(&tomb) = want.get(kv.key) {
+                        if rk.rev < tomb {
+                            let e = found.entry(kv.key).or_insert((rk.rev, kv.value));
+                            if rk.rev > e.0 {
+                                *e = (rk.rev, kv.value);
+                            }
+                        }
+                    }
+                }
+            }
+            found
+        })
+        .reduce(FastMap::default, |mut a, b| {
+            for (k, v) in b {
+                let e = a.entry(k).or_insert(v);
+                if v.0 > e.0 {
+                    *e = v;
+                }
+            }
+            a
+        })
+}
+
+/// Accounts every key under `/registry/` (and `opts.prefix`) of `ks`, which must come from
+/// a scan with limit `i64::MAX` that kept its leaf pages. Runs on the current rayon pool.
+pub fn account<'a>(ks: &Keyspace<'a>, opts: &K8sOptions) -> K8sSummary {
+    let pages = &ks.leaf_pages;
+    let bases = element_bases(pages);
+    let mut keys: Vec<(&'a [u8], &KeyAcc)> = ks
+        .keys
+        .iter()
+        .filter(|(k, _)| k.starts_with(REGISTRY_PREFIX) && k.starts_with(&opts.prefix))
+        .map(|(&k, a)| (k, a))
+        .collect();
+    // Ordinal order: the newest values are read in one forward sweep of the mapping.
+    keys.sort_unstable_by_key(|(_, a)| a.below_newest_ordinal);
+    let newest_known = ks.limit == i64::MAX;
+    let mut want: FastMap<&'a [u8], Revision> = FastMap::default();
+    let mut last_tomb = 0u64;
+    for (k, a) in &keys {
+        if a.newest_tombstone && a.revisions > 1 {
+            want.insert(k, a.newest);
+            last_tomb = last_tomb.max(a.below_newest_ordinal);
+        }
+    }
+    let before = if want.is_empty() {
+        FastMap::default()
+    } else {
+        let upto = bases.partition_point(|&b| b <= last_tomb).min(pages.len());
+        puts_before_tombstones(&pages[..upto], &want)
+    };
+    // Indexed: the result vector is allocated once and filled in place.
+    let objs: Vec<Obj<'a>> = keys
+        .par_iter()
+        .with_min_len(1024)
+        .map(|&(key, acc)| {
+            // The map's key slice may sit in any revision's page; once the newest element
+            // is found (same revision, same key length: the ordinal names one element),
+            // its own copy of the key is used, which sits beside the value just read.
+            let mut key = key;
+            let value = if acc.newest_tombstone {
+                before.get(key).map(|&(_, v)| v)
+            } else if newest_known && acc.below_newest == Some(acc.newest) {
+                element_at(pages, &bases, acc.below_newest_ordinal)
+                    .filter(|(rev, kv)| *rev == acc.newest && kv.key.len() == key.len())
+                    .map(|(_, kv)| {
+                        key = kv.key;
+                        kv.value
+                    })
+            } else {
+                None
+            };
+            let located = value.is_some() || (acc.newest_tombstone && acc.revisions == 1);
+            Obj::new(key, acc, value, located)
+        })
+        .collect();
+    let mut s = K8sSummary::default();
+    let mut by_res: FastMap<&str, GroupStats> = FastMap::default();
+    let mut by_ns: FastMap<&str, GroupStats> = FastMap::default();
+    let mut by_kind: FastMap<&str, GroupStats> = FastMap::default();
+    let mut by_owner: FastMap<(&str, &str), GroupStats> = FastMap::default();
+    for o in &objs {
+        s.unlocated += u64::from(!o.located);
+        s.totals.add(o);
+        by_res.entry(o.resource).or_default().add(o);
+        by_ns.entry(&o.namespace).or_default().add(o);
+        by_kind.entry(&o.kind).or_default().add(o);
+        let owner = o.owner.as_ref().map_or(("", ""), |(k, n)| (&**k, &**n));
+        by_owner.entry(owner).or_default().add(o);
+        if !o.live {
+            continue;
+        }
+        *s.encodings.entry(o.encoding).or_default() += 1;
+        let Some(x) = &o.extra else { continue };
+        if let Some(p) = &x.unknown_prefix {
+            *s.undecoded_prefixes.entry(p.clone()).or_default() += 1;
+        }
+        if let Some(e) = &x.error {
+            s.decode_errors += 1;
+            if s.decode_problems.len() < 20 {
+                s.decode_problems.push(DecodeProblem {
+                    key: key_str(o.key),
+                    revision: o.newest.to_string(),
+                    what: e.clone(),
+                });
+            }
+        }
+    }
+    fn sorted<K>(
+        m: FastMap<K, GroupStats>,
+        name: impl Fn(K) -> String,
+    ) -> Vec<(String, GroupStats)> {
+        let mut v: Vec<(String, GroupStats)> = m.into_iter().map(|(k, g)| (name(k), g)).collect();
+        v.sort_by(|a, b| b.1.bytes().cmp(&a.1.bytes()).then(a.0.cmp(&b.0)));
+        v
+    }
+    s.by_resource = sorted(by_res, str::to_string);
+    s.by_namespace = sorted(by_ns, str::to_string);
+    s.by_kind = sorted(by_kind, str::to_string);
+    s.by_owner = sorted(by_owner, |(k, n)| {
+        if k.is_empty() && n.is_empty() {
+            String::new()
+        } else {
+            format!("{k}/{n}")
+        }
+    });
+
+    let live: Vec<&Obj<'a>> = objs.iter().filter(|o| o.live).collect();
+    s.largest = top_rows(live.clone(), opts.top, |a, b| {
+        b.live_bytes.cmp(&a.live_bytes).then(a.key.cmp(b.key))
+    });
+    s.most_revisions = top_rows(objs.iter().collect(), opts.top, |a, b| {
+        b.revisions.cmp(&a.revisions).then(a.key.cmp(b.key))
+    });
+    findings(&live, &mut s);
+    s
+}
+
+/// The first `n` of `v` in `order`, without sorting all of it.
+fn top_rows<'o, 'a>(
+    mut v: Vec<&'o Obj<'a>>,
+    n: usize,
+    order: impl Fn(&Obj<'a>, &Obj<'a>) -> std::cmp::Ordering,
+) -> Vec<ObjectRow> {
+    if n == 0 {
+        return Vec::new();
+    }
+    if v.len() > n {
+        v.select_nth_unstable_by(n - 1, |a, b| order(a, b));
+        v.truncate(n);
+    }
+    v.sort_by(|a, b| order(a, b));
+    v.iter().map(|o| o.row()).collect()
+}
+
+fn key_str(k: &[u8]) -> String {
+    match std::str::from_utf8(k) {
+        Ok(s) => s.to_string(),
+        Err(_) => String::from_utf8_lossy(k).into_owned(),
+    }
+}
+
+type StrSet<'s> = std::collections::HashSet<&'s str, BuildHasherDefault<FastHasher>>;
+
+fn findings(live: &[&Obj<'_>], s: &mut K8sSummary) {
+    let mut out = Vec::new();
+    let mut uids: StrSet<'_> = StrSet::default();
+    uids.reserve(live.len());
+    uids.extend(live.iter().filter(|o| o.decoded).map(|o| &*o.uid));
+    for o in live.iter().filter(|o| o.decoded) {
+        let Some(x) = &o.extra else { continue };
+        let key = key_str(o.key);
+        if let Some(ts) = &x.deletion {
+            let f: Vec<String> = x.finalizers.iter().map(|f| f.to_string()).collect();
+            out.push(Finding {
+                kind: FindingKind::StuckDeletion,
+                message: format!(
+                    "{} {}/{} has deletionTimestamp {} and finalizers {}",
+                    o.kind,
+                    o.namespace,
+                    o.name,
+                    ts,
+                    f.join(",")
+                ),
+                key: key.clone(),
+                detail: Detail::Stuck {
+                    deletion_timestamp: ts.to_string(),
+                    finalizers: f,
+                },
+            });
+        }
+        let mut seen: Vec<&str> = Vec::new();
+        for r in &x.owners {
+            if !uids.contains(&*r.uid) && !seen.contains(&&*r.uid) {
+                seen.push(&r.uid);
+                out.push(Finding {
+                    kind: FindingKind::OrphanOwner,
+                    key: key.clone(),
+                    message: format!(
+                        "owner {} {} (uid {}) exists nowhere in the keyspace",
+                        r.kind, r.name, r.uid
+                    ),
+                    detail: Detail::Orphan {
+                        owner_kind: r.kind.to_string(),
+                        owner_name: r.name.to_string(),
+                        owner_uid: r.uid.to_string(),
+                        controller: r.controller,
+                    },
+                });
+            }
+        }
+    }
+    // Leases: the db's own clock is the newest renewTime of all Leases.
+    let leases: Vec<(&Obj<'_>, &str, i64, i64)> = live
+        .iter()
+        .filter(|o| o.key.starts_with(b"/registry/leases/") && o.decoded)
+        .filter_map(|o| {
+            let (h, t, d) = o.extra.as_ref()?.lease.as_ref()?;
+            Some((*o, &**h, *t, *d))
+        })
+        .collect();
+    if let Some(newest) = leases.iter().map(|l| l.2).max() {
+        for &(o, holder, renew, dur) in &leases {
+            let expires = i128::from(renew) + 3 * i128::from(dur) * 1_000_000;
+            if expires < i128::from(newest) {
+                out.push(Finding {
+                    kind: FindingKind::StaleLease,
+                    key: key_str(o.key),
+                    message: format!(
+                        "lease of {holder} last renewed {} s before the newest lease renewal (duration {dur} s)",
+                        (i128::from(newest) - i128::from(renew)) / 1_000_000
+                    ),
+                    detail: Detail::Lease {
+                        holder: holder.to_string(),
+                        renew_time_unix_micros: renew,
+                        lease_duration_seconds: dur,
+                        newest_renew_time_unix_micros: newest,
+                    },
+                });
+            }
+        }
+    }
+    // Encryption per resource: a handful of labels per resource, so a small list each.
+    let mut per_res: FastMap<&str, Vec<(&str, u64)>> = FastMap::default();
+    for o in live {
+        let label = o
+            .extra
+            .as_ref()
+            .and_then(|x| x.encryption.as_deref())
+            .unwrap_or("plain");
+        let labels = per_res.entry(o.resource).or_default();
+        match labels.iter_mut().find(|(l, _)| *l == label) {
+            Some((_, n)) => *n += 1,
+            None => labels.push((label, 1)),
+        }
+    }
+    for (res, labels) in per_res {
+        let counts: BTreeMap<String, u64> = labels
+            .into_iter()
+            .map(|(l, n)| (l.to_string(), n))
+            .collect();
+        let enc = counts.keys().filter(|l| *l != "plain").count();
+        if enc > 1 || (enc == 1 && counts.contains_key("plain")) {
+            let msg: Vec<String> = counts.iter().map(|(l, n)| format!("{l}: {n}")).collect();
+            out.push(Finding {
+                kind: FindingKind::MixedEncryption,
+                key: format!("/registry/{res}/"),
+                message: format!("{res}: {}", msg.join(", ")),
+                detail: Detail::Mixed {
+                    resource: res.to_string(),
+                    counts,
+                },
+            });
+        }
+    }
+    // Events by involved object and reason.
+    type EvKey<'b> = (&'b str, &'b str, &'b str, &'b str);
+    let mut ev: FastMap<EvKey<'_>, (u64, u64)> = FastMap::default();
+    ev.reserve(live.iter().filter(|o| o.resource == "events").count());
+    let mut total = 0u64;
+    for o in live.iter().filter(|o| o.decoded) {
+        if let Some(e) = o.extra.as_ref().and_then(|x| x.event.as_ref()) {
+            let g = ev
+                .entry((&e.namespace, &e.kind, &e.name, &e.reason))
+                .or_default();
+            g.0 += 1;
+            g.1 = g.1.saturating_add(e.count.max(0) as u64);
+            total += 1;
+        }
+    }
+    let mut ev: Vec<(EvKey<'_>, (u64, u64))> = ev.into_iter().collect();
+    ev.sort_unstable_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(&b.0)));
+    for &((ns, kind, name, reason), (n, _)) in &ev {
+        if n >= 100 && 2 * n >= total {
+            out.push(Finding {
+                kind: FindingKind::EventFlood,
+                key: format!("/registry/events/{ns}/"),
+                message: format!(
+                    "{n} of {total} Events are about {kind} {ns}/{name} with reason {reason}"
+                ),
+                detail: Detail::Flood {
+                    namespace: ns.to_string(),
+                    involved_kind: kind.to_string(),
+                    involved_name: name.to_string(),
+                    reason: reason.to_string(),
+                    events: n,
+                    all_events: total,
+                },
+            });
+        }
+    }
+    s.event_groups = ev
+        .into_iter()
+        .map(|((ns, kind, name, reason), (n, c))| EventGroup {
+            namespace: ns.to_string(),
+            kind: kind.to_string(),
+            name: name.to_string(),
+            reason: reason.to_string(),
+            events: n,
+            count_sum: c,
+        })
+        .collect();
+    fn uid_of(f: &Finding) -> &str {
+        match &f.detail {
+            Detail::Orphan { owner_uid, .. } => owner_uid,
+            _ => "",
+        }
+    }
+    out.sort_by(|a, b| {
+        (a.kind.as_str(), &a.key, uid_of(a)).cmp(&(b.kind.as_str(), &b.key, uid_of(b)))
+    });
+    s.findings = out;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::k8s::decode::pb::*;
+    use crate::scan::scan_keyspace;
+    use crate::testdb::{build, Entry};
+    use bbolt_reader::Db;
+
+    fn meta(name: &str, ns: &str, uid: &str, extra: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+        msg(1, |m| {
+            bytes(m, 1, name.as_bytes());
+            bytes(m, 3, ns.as_bytes());
+            bytes(m, 5, uid.as_bytes());
+            extra(m);
+        })
+    }
+
+    fn owner(m: &mut Vec<u8>, kind: &str, name: &str, uid: &str) {
+        m.extend(msg(13, |o| {
+            bytes(o, 1, kind.as_bytes());
+            bytes(o, 3, name.as_bytes());
+            bytes(o, 4, uid.as_bytes());
+            int(o, 6, 1);
+        }));
+    }
+
+    fn lease(name: &str, renew: u64, dur: u64) -> Vec<u8> {
+        let mut raw = meta(name, "kube-node-lease", &format!("uid-{name}"), |_| {});
+        raw.extend(msg(2, |s| {
+            bytes(s, 1, name.as_bytes());
+            int(s, 2, dur);
+            s.extend(msg(4, |t| int(t, 1, renew)));
+        }));
+        envelope("coordination.k8s.io/v1", "Lease", &raw)
+    }
+
+    struct Fx {
+        values: Vec<(&'static str, Option<Vec<u8>>)>,
+    }
+
+    fn fixture() -> Fx {
+        let rs = envelope(
+            "apps/v1",
+            "ReplicaSet",
+            &meta("web-rs", "default", "uid-rs", |_| {}),
+        );
+        let pod_a1 = envelope(
+            "v1",
+            "Pod",
+            &meta("a", "default", "uid-a", |m| {
+                owner(m, "ReplicaSet", "web-rs", "uid-rs")
+            }),
+        );
+        let pod_a2 = envelope(
+            "v1",
+            "Pod",
+            &meta("a", "default", "uid-a", |m| {
+                owner(m, "ReplicaSet", "web-rs", "uid-rs");
+                m.extend(msg(17, |e| bytes(e, 1, b"kubelet")));
+            }),
+        );
+        let orphan = envelope(
+            "v1",
+            "Pod",
+            &meta("b", "default", "uid-b", |m| {
+                owner(m, "ReplicaSet", "gone", "uid-gone")
+            }),
+        );
+        let stuck = envelope(
+            "v1",
+            "ConfigMap",
+            &meta("cm", "ns2", "uid-cm", |m| {
+                m.extend(msg(9, |t| int(t, 1, 1_700_000_000)));
+                bytes(m, 14, b"example.com/hold");
+            }),
+        );
+        let deleted = envelope("v1", "Pod", &meta("c", "ns2", "uid-c", |_| {}));
+        let plain_secret = envelope("v1", "Secret", &meta("s1", "default", "uid-s1", |_| {}));
+        Fx {
+            values: vec![
+                ("/registry/replicasets/default/web-rs", Some(rs)),
+                ("/registry/pods/default/a", Some(pod_a1)),
+                ("/registry/pods/ns2/c", Some(deleted)),
+                ("/registry/pods/default/a", Some(pod_a2)),
+                ("/registry/pods/default/b", Some(orphan)),
+                ("/registry/configmaps/ns2/cm", Some(stuck)),
+                ("/registry/pods/ns2/c", None),
+                ("/registry/secrets/default/s1", Some(plain_secret)),
+                ("/registry/secrets/default/s2", Some(b"k8s:enc:aescbc:v1:key1:xxxxxxxx".to_vec())),
+                ("/registry/leases/kube-node-lease/n1", Some(lease("n1", 1000, 40))),
+                ("/registry/leases/kube-node-lease/n2", Some(lease("n2", 2000, 40))),
+                ("/registry/example.com/widgets/ns1/w", Some(br#"{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w","namespace":"ns1","uid":"uid-w"}}"#.to_vec())),
+                ("/registry/ranges/serviceips", Some(b"\x01\x02opaque".to_vec())),
+                ("compact_rev_key", Some(b"x".to_vec())),
+            ],
+        }
+    }
+
+    fn run(fx: &Fx, prefix: &[u8]) -> K8sSummary {
+        let entries: Vec<Entry<'_>> = fx
+            .values
+            .iter()
+            .enumerate()
+            .map(|(i, (k, v))| (i as i64 + 2, *k, v.as_deref(), 0))
+            .collect();
+        let db = build(&entries, None);
+        let db = Db::open(&db).unwrap();
+        let b = db.bucket(b"key").unwrap().unwrap();
+        let ks = scan_keyspace(&b, i64::MAX, &|_| {}).unwrap();
+        assert!(ks.leaf_pages.len() > 1);
+        let s = account(
+            &ks,
+            &K8sOptions {
+                prefix: prefix.to_vec(),
+                top: 3,
+            },
+        );
+        // Owned results: nothing borrows the db.
+        s
+    }
+
+    fn group<'s>(s: &'s K8sSummary, by: GroupBy, name: &str) -> &'s GroupStats {
+        &s.groups(by)
+            .iter()
+            .find(|g| g.0 == name)
+            .unwrap_or_else(|| panic!("{name}"))
+            .1
+    }
+
+    #[test]
+    fn groups_follow_the_shared_definitions() {
+        let fx = fixture();
+        let len = |i: usize| fx.values[i].1.as_ref().unwrap().len() as u64;
+        let s = run(&fx, b"");
+        assert_eq!(s.unlocated, 0);
+        let pods = group(&s, GroupBy::Resource, "pods");
+        assert_eq!(pods.objects, 2);
+        assert_eq!(pods.revisions, 5);
+        assert_eq!(pods.live_bytes, len(3) + len(4));
+        // Older put of /a, and the put before /c's tombstone.
+        assert_eq!(pods.history_bytes, len(1) + len(2));
+        // Field 17 takes a two-byte tag, one length byte, then {1: "kubelet"}.
+        assert_eq!(pods.managed_fields_bytes, 2 + 1 + 9);
+        // The deleted pod is grouped by its last put's namespace and kind.
+        let ns2 = group(&s, GroupBy::Namespace, "ns2");
+        assert_eq!((ns2.objects, ns2.revisions), (1, 3));
+        assert_eq!(group(&s, GroupBy::Kind, "Pod").revisions, 5);
+        assert_eq!(group(&s, GroupBy::Owner, "ReplicaSet/web-rs").objects, 1);
+        assert_eq!(group(&s, GroupBy::Owner, "ReplicaSet/gone").objects, 1);
+        let secrets = group(&s, GroupBy::Resource, "secrets");
+        assert_eq!(
+            (secrets.objects, secrets.encrypted, secrets.undecoded),
+            (2, 1, 1)
+        );
+        assert_eq!(
+            group(&s, GroupBy::Resource, "example.com/widgets").objects,
+            1
+        );
+        // The encrypted secret and the opaque value: kind "", namespace from the key.
+        assert_eq!(group(&s, GroupBy::Kind, "").objects, 2);
+        assert_eq!(group(&s, GroupBy::Namespace, "").objects, 1);
+        // compact_rev_key is not under /registry/.
+        assert_eq!(s.totals.objects, 10);
+        assert_eq!(s.totals.revisions, 13);
+        assert_eq!(s.undecoded_prefixes.get("01026f7061717565"), Some(&1));
+        assert_eq!(s.encodings.get(&Encoding::Json), Some(&1));
+    }
+
+    #[test]
+    fn largest_and_most_revisions_are_ordered() {
+        let fx = fixture();
+        let s = run(&fx, b"");
+        assert_eq!(s.largest.len(), 3);
+        assert!(s.largest.windows(2).all(|w| w[0].bytes >= w[1].bytes));
+        assert_eq!(s.most_revisions[0].key, "/registry/pods/default/a");
+        assert_eq!(s.most_revisions[1].key, "/registry/pods/ns2/c");
+        assert!(!s.most_revisions[1].live);
+        assert_eq!(s.most_revisions[1].kind, "Pod");
+    }
+
+    #[test]
+    fn findings_name_stuck_orphan_stale_and_mixed() {
+        let fx = fixture();
+        let s = run(&fx, b"");
+        let kinds: Vec<(&str, &str)> = s
+            .findings
+            .iter()
+            .map(|f| (f.kind.as_str(), f.key.as_str()))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                ("mixed_encryption", "/registry/secrets/"),
+                ("orphan_owner", "/registry/pods/default/b"),
+                ("stale_lease", "/registry/leases/kube-node-lease/n1"),
+                ("stuck_deletion", "/registry/configmaps/ns2/cm"),
+            ]
+        );
+        assert_eq!(s.findings[0].message, "secrets: aescbc:key1: 1, plain: 1");
+        assert_eq!(
+            s.findings[3].message,
+            "ConfigMap ns2/cm has deletionTimestamp 2023-11-14T22:13:20Z and finalizers example.com/hold"
+        );
+    }
+
+    #[test]
+    fn prefix_limits_the_keys() {
+        let fx = fixture();
+        let s = run(&fx, b"/registry/pods/");
+        assert_eq!(s.by_resource.len(), 1);
+        assert_eq!(s.totals.revisions, 5);
+    }
+}
