@@ -54,6 +54,20 @@ pub fn is_secret_key(key: &[u8]) -> bool {
     key.starts_with(SECRET_PREFIX)
 }
 
+/// True when a `key`-bucket value (an mvccpb.KeyValue) may hold a Secret: its key is under
+/// `/registry/secrets/`, or it does not decode as a KeyValue and its bytes hold
+/// `/registry/secrets/` anywhere. A damaged record (a value length running past the end,
+/// a stray byte after the last field) still carries the Secret's bytes, so damage never
+/// leaks one.
+pub fn is_secret_kv(value: &[u8]) -> bool {
+    match etcd_mvcc::KeyValueRef::parse(value) {
+        Ok(kv) => is_secret_key(kv.key),
+        Err(_) => value
+            .windows(SECRET_PREFIX.len())
+            .any(|w| w == SECRET_PREFIX),
+    }
+}
+
 /// Decides for one key whether its value may be shown.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Redactor {
@@ -65,6 +79,11 @@ impl Redactor {
     /// True when the value of `key` must be hidden.
     pub fn hides(&self, key: &[u8]) -> bool {
         !self.show_secrets && is_secret_key(key)
+    }
+
+    /// True when the `key`-bucket value `value` must be hidden ([`is_secret_kv`]).
+    pub fn hides_kv(&self, value: &[u8]) -> bool {
+        !self.show_secrets && is_secret_kv(value)
     }
 
     /// True when the `authUsers` value `value` must be hidden (it holds a password hash).
@@ -85,6 +104,36 @@ mod tests {
         assert!(!r.hides(b"/registry/secretsx"));
         let r = Redactor { show_secrets: true };
         assert!(!r.hides(b"/registry/secrets/default/token"));
+    }
+
+    /// mvccpb.KeyValue{key, create_revision: 2, mod_revision: 2, version: 1, value}.
+    fn kv(key: &[u8], value: &[u8]) -> Vec<u8> {
+        let mut v = vec![0x0a, key.len() as u8];
+        v.extend_from_slice(key);
+        v.extend_from_slice(&[0x10, 2, 0x18, 2, 0x20, 1, 0x2a, value.len() as u8]);
+        v.extend_from_slice(value);
+        v
+    }
+
+    #[test]
+    fn a_damaged_secret_keyvalue_is_still_hidden() {
+        let r = Redactor::default();
+        let secret = kv(b"/registry/secrets/default/token", b"hunter2-token");
+        assert!(r.hides_kv(&secret));
+        // The value's length runs past the end: the KeyValue does not decode.
+        let truncated = &secret[..secret.len() - 3];
+        assert!(etcd_mvcc::KeyValueRef::parse(truncated).is_err());
+        assert!(r.hides_kv(truncated));
+        // A stray tag byte with an invalid wire type after the last field.
+        let mut trailing = secret.clone();
+        trailing.push(0x0f);
+        assert!(etcd_mvcc::KeyValueRef::parse(&trailing).is_err());
+        assert!(r.hides_kv(&trailing));
+        // Damaged records of other keys are shown as before.
+        let other = kv(b"/registry/configmaps/default/x", b"v");
+        assert!(!r.hides_kv(&other));
+        assert!(!r.hides_kv(&other[..other.len() - 1]));
+        assert!(!Redactor { show_secrets: true }.hides_kv(truncated));
     }
 
     #[test]

@@ -391,3 +391,64 @@ fn bucket_key_counts_match_the_truth_of_every_fixture() {
         }
     }
 }
+
+#[test]
+fn a_damaged_secret_keyvalue_is_redacted_by_bbolt_get_page_and_iterate_bucket() {
+    // A key-bucket record of a Secret whose value length runs 3 bytes past the end: it
+    // does not decode as a KeyValue, yet holds the Secret's bytes.
+    let key = b"/registry/secrets/default/token";
+    // Long enough that the key bucket is not inline: `page` prints its leaf.
+    let mut secret = b"hunter2-".to_vec();
+    secret.resize(1500, b'x');
+    let claimed = secret.len() + 3;
+    let mut kv = vec![0x0a, key.len() as u8];
+    kv.extend_from_slice(key);
+    kv.extend_from_slice(&[0x10, 2, 0x18, 2, 0x20, 1, 0x2a]);
+    kv.extend_from_slice(&[(claimed & 0x7f) as u8 | 0x80, (claimed >> 7) as u8]);
+    kv.extend_from_slice(&secret);
+    let dir = scratch("damaged-secret-kv");
+    let db = dir.join("db");
+    let mut w =
+        bbolt_writer::BoltWriter::create(&db, bbolt_writer::Options::default(), false).unwrap();
+    w.begin_bucket(b"key").unwrap();
+    // Revision key {main 2, sub 0}.
+    w.put(&[0, 0, 0, 0, 0, 0, 0, 2, b'_', 0, 0, 0, 0, 0, 0, 0, 0], &kv)
+        .unwrap();
+    w.end_bucket().unwrap();
+    w.finish_file().unwrap();
+    let d = db.display().to_string();
+    let rev = "00000000000000025f0000000000000000";
+    for args in [
+        vec!["bbolt-get", &d, "--parse-format", "hex", "key", rev],
+        vec![
+            "bbolt-get",
+            &d,
+            "--parse-format",
+            "hex",
+            "key",
+            rev,
+            "--json",
+        ],
+        vec!["page", &d, "--all"],
+        vec!["page", &d, "--all", "--json"],
+        vec!["iterate-bucket", &d, "key"],
+    ] {
+        let (code, out, err) = run(&args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert!(
+            !out.contains("hunter2"),
+            "{args:?} leaks the secret:\n{out}"
+        );
+        // Neither in hex nor base64.
+        assert!(!out.contains("68756e74657232"), "{args:?}:\n{out}");
+        assert!(!out.contains("aHVudGVyM"), "{args:?}:\n{out}");
+        let mut shown = args.clone();
+        shown.push("--show-secrets");
+        let (_, out, _) = run(&shown);
+        assert!(
+            out.contains("hunter2") || out.contains("68756e74657232") || out.contains("aHVudGVy"),
+            "{shown:?} shows no value:\n{out}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

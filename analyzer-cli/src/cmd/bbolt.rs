@@ -833,9 +833,10 @@ fn hex(b: &[u8]) -> String {
     s
 }
 
-/// True when `value` is an etcd KeyValue whose key is under /registry/secrets/.
+/// True when `value` is an etcd KeyValue whose key is under /registry/secrets/, or a
+/// damaged one that may be ([`crate::redact::is_secret_kv`]).
 fn is_secret_value(value: &[u8]) -> bool {
-    etcd_mvcc::KeyValueRef::parse(value).is_ok_and(|kv| crate::redact::is_secret_key(kv.key))
+    crate::redact::is_secret_kv(value)
 }
 
 /// The marker `page` prints instead of a leaf value, which may belong to any bucket: a

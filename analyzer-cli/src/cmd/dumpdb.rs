@@ -235,8 +235,8 @@ fn entry_line(
     decode: bool,
     redactor: &Redactor,
 ) -> (String, bool) {
-    let secret_kv =
-        bucket == b"key" && KeyValueRef::parse(value).is_ok_and(|kv| redactor.hides(kv.key));
+    // A damaged KeyValue whose bytes name a Secret is hidden too (`is_secret_kv`).
+    let secret_kv = bucket == b"key" && redactor.hides_kv(value);
     // A user created with --no-password has nothing to hide.
     let secret_user = bucket == b"authUsers" && redactor.hides_user(value);
     if decode {
