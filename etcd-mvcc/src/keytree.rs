@@ -179,7 +179,7 @@ pub fn key_tree(ks: &Keyspace<'_>, depth: usize, limits: TreeLimits) -> KeyTree 
     } = t;
     let names: Vec<&[u8]> = names
         .iter()
-        .map(|&(s, l)| &arena[s as usize..(s + l) as usize])
+        .map(|&(s, l)| &arena[s..s + l as usize])
         .collect();
     let mut kids: Vec<Vec<u32>> = vec![Vec::new(); names.len()];
     let pairs = edges.iter().map(|(&(p, _), &c)| (p, c));
@@ -214,8 +214,10 @@ pub fn key_tree(ks: &Keyspace<'_>, depth: usize, limits: TreeLimits) -> KeyTree 
 #[derive(Default)]
 struct Builder {
     arena: Vec<u8>,
-    /// (start, length) in `arena`, per node.
-    names: Vec<(u32, u32)>,
+    /// (start, length) in `arena`, per node. The start is a usize: the distinct segments
+    /// of a large db can pass 4 GiB (a u32 start would wrap and its slice panic); a length
+    /// is one key's, which bbolt's 32-bit key size bounds.
+    names: Vec<(usize, u32)>,
     figs: Vec<Fig>,
     /// (parent, name hash) -> child.
     edges: FastMap<(u32, u64), u32>,
@@ -226,13 +228,14 @@ struct Builder {
 impl Builder {
     fn name(&self, i: u32) -> &[u8] {
         let (s, l) = self.names[i as usize];
-        &self.arena[s as usize..(s + l) as usize]
+        &self.arena[s..s + l as usize]
     }
 
     fn push(&mut self, seg: &[u8]) -> u32 {
         let i = self.names.len() as u32;
-        self.names.push((self.arena.len() as u32, seg.len() as u32));
-        self.arena.extend_from_slice(seg);
+        let len = u32::try_from(seg.len()).unwrap_or(u32::MAX);
+        self.names.push((self.arena.len(), len));
+        self.arena.extend_from_slice(&seg[..len as usize]);
         self.figs.push(Fig::default());
         i
     }
