@@ -1,6 +1,7 @@
 //! Randomized damage to the real k8s fixture db, run in-process through every MVCC pass
 //! (info, tolerant leaf listing and keyspace scan, HashKV, whole-db hash, the space walk,
-//! loading the keyspace for replay). The CLI-level test (`tests/nospace_hostile.rs`)
+//! loading the keyspace for replay, the key tree and page map of the HTML report, the
+//! storage-version rule). The CLI-level test (`tests/nospace_hostile.rs`)
 //! flips bytes through the binary; this one forges page and element header fields, which
 //! reach the passes' own loops. Deterministic seed, a few rounds: none may panic or hang.
 
@@ -28,10 +29,19 @@ fn mvcc_passes(bytes: &[u8]) {
         return;
     };
     let info = read_info(&db);
+    let _ = crate::version::written_by(&info.meta);
+    if let Some(cs) = &info.meta.conf_state {
+        let _ = crate::raft_meta::parse_conf_state(cs);
+    }
+    let walk = bbolt_reader::walk(&db);
     if let Ok(Some(key)) = db.bucket(KEY_BUCKET) {
         let (pages, _) = leaf_pages_tolerant(&key);
-        let ks = scan_leaf_pages(&pages, i64::MAX, &|_| {});
+        let mut ks = scan_leaf_pages(&pages, i64::MAX, &|_| {});
+        ks.leaf_pages = pages;
         let _ = ks.compaction_effect();
+        // The report's drawings over the damaged keyspace and page graph.
+        let _ = crate::keytree::key_tree(&ks, 3, Default::default());
+        let _ = crate::pagemap::page_map(&walk, Some(&ks), 64);
         let _ = hash_kv(
             Some(&key),
             i64::MAX,
@@ -40,7 +50,6 @@ fn mvcc_passes(bytes: &[u8]) {
         );
     }
     let _ = hash_db(&db, DbHashMode::DumpDb, &|_| {});
-    let walk = bbolt_reader::walk(&db);
     let _ = super::space::space(&db, &walk, None, 0, bytes.len() as u64, 1 << 31);
     if let Ok(loaded) = crate::replay::load_at(&db, &info.meta, None) {
         let _ = loaded.state.keys.len();
