@@ -5,8 +5,8 @@ use crate::segment::ScanOptions;
 use crate::text::{dump_row, DecodedEntry};
 
 /// Decodes `data` as one WAL segment (and as two, split in the middle), in default and raw
-/// mode, verifies it, decodes every entry's request and prints it; also reads `data` as a
-/// `.snap` file. Must never panic, loop forever or allocate by an untrusted length.
+/// mode, verifies it, decodes every entry's request and prints it, draws its timeline;
+/// also reads `data` as a `.snap` file. Must never panic, loop forever or allocate by an untrusted length.
 pub fn exercise(data: &[u8]) {
     for raw in [false, true] {
         let opts = ScanOptions { raw };
@@ -21,6 +21,8 @@ pub fn exercise(data: &[u8]) {
         }
         let _ =
             crate::restart::restart_view(&scan, scan.snapshots.last().map(|s| (s.index, s.term)));
+        // The HTML report's timeline over whatever entries and findings the scan kept.
+        let _ = crate::timeline::timeline(&scan, 16);
         // Split at an 8-byte boundary in the middle: two segments linked by the chain check.
         let mid = (data.len() / 2) & !7;
         let (a, b) = data.split_at(mid);
