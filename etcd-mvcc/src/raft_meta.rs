@@ -19,7 +19,7 @@
 //!   `cluster_member_attr_set` (field 1301, 3.5+).
 
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use wal_reader::pb::NormalData;
 use wal_reader::record::ConfState;
 use wal_reader::text::DecodedEntry;
@@ -76,22 +76,28 @@ pub struct RaftConf {
 
 /// Conf-change entries considered at most; a real WAL has a handful.
 const MAX_CONF_CHANGES: usize = 100_000;
+/// Single changes (a ConfChange, or one of a ConfChangeV2's `changes`) applied at most: a
+/// real ConfChangeV2 holds a few, a forged one could hold millions in one entry.
+const MAX_CONF_SINGLES: usize = 100_000;
 
 /// The configuration at raft index `upto`: the newest snapshot at or below it (a `.snap`
 /// file's metadata, else a WAL snapshot record with a conf state, 3.5+), then the WAL's
 /// conf-change entries after that snapshot up to `upto`.
+///
+/// Voters and learners are sets, so each change costs a look-up, not a pass over every
+/// member so far (a hostile WAL adding a new id per change made that quadratic).
 pub fn raft_conf_at(
     scan: &WalScan<'_>,
     snap: Option<(u64, &ConfState, &str)>,
     upto: u64,
 ) -> RaftConf {
-    let mut voters: Vec<u64> = Vec::new();
-    let mut learners: Vec<u64> = Vec::new();
+    let mut voters: BTreeSet<u64> = BTreeSet::new();
+    let mut learners: BTreeSet<u64> = BTreeSet::new();
     let mut base = 0u64;
     let mut sources: Vec<String> = Vec::new();
     if let Some((idx, cs, name)) = snap.filter(|(i, ..)| *i <= upto) {
-        voters = cs.voters.clone();
-        learners = cs.learners.clone();
+        voters = cs.voters.iter().copied().collect();
+        learners = cs.learners.iter().copied().collect();
         base = idx;
         sources.push(format!(".snap {name} (index {idx})"));
     }
@@ -103,15 +109,17 @@ pub fn raft_conf_at(
     {
         if rec.index > base || sources.is_empty() {
             let cs = rec.conf_state.as_deref().cloned().unwrap_or_default();
-            voters = cs.voters;
-            learners = cs.learners;
+            voters = cs.voters.into_iter().collect();
+            learners = cs.learners.into_iter().collect();
             base = rec.index;
             sources = vec![format!("WAL snapshot record at index {}", rec.index)];
         }
     }
     let mut as_of = base;
     let mut changes = 0usize;
-    for e in &scan.entries {
+    let mut singles_left = MAX_CONF_SINGLES;
+    let mut cut_short = false;
+    'entries: for e in &scan.entries {
         let idx = e.entry.index;
         if idx <= base || idx > upto {
             continue;
@@ -122,10 +130,11 @@ pub fn raft_conf_at(
         ) {
             continue;
         }
-        changes += 1;
-        if changes > MAX_CONF_CHANGES {
+        if changes >= MAX_CONF_CHANGES {
+            cut_short = true;
             break;
         }
+        changes += 1;
         let singles: Vec<(i32, u64)> = match DecodedEntry::decode(&e.entry) {
             DecodedEntry::ConfChange(Some(c)) => vec![(c.change_type, c.node_id)],
             DecodedEntry::ConfChangeV2(Some(c)) => c
@@ -136,12 +145,21 @@ pub fn raft_conf_at(
             _ => Vec::new(),
         };
         for (t, id) in singles {
-            voters.retain(|&v| v != id);
-            learners.retain(|&v| v != id);
+            if singles_left == 0 {
+                cut_short = true;
+                break 'entries;
+            }
+            singles_left -= 1;
+            voters.remove(&id);
+            learners.remove(&id);
             // raftpb.ConfChangeType: AddNode 0, RemoveNode 1, UpdateNode 2, AddLearnerNode 3.
             match t {
-                0 | 2 => voters.push(id),
-                3 => learners.push(id),
+                0 | 2 => {
+                    voters.insert(id);
+                }
+                3 => {
+                    learners.insert(id);
+                }
                 _ => {}
             }
         }
@@ -150,13 +168,14 @@ pub fn raft_conf_at(
     if changes > 0 {
         sources.push(format!("{changes} conf-change entries up to index {as_of}"));
     }
-    voters.sort_unstable();
-    voters.dedup();
-    learners.sort_unstable();
-    learners.dedup();
+    if cut_short {
+        sources.push(format!(
+            "no more read (more than {MAX_CONF_CHANGES} conf-change entries or {MAX_CONF_SINGLES} single changes)"
+        ));
+    }
     RaftConf {
-        voters,
-        learners,
+        voters: voters.into_iter().collect(),
+        learners: learners.into_iter().collect(),
         source: if sources.is_empty() {
             "nothing (no snapshot, no conf-change entry)".to_string()
         } else {
@@ -271,5 +290,82 @@ mod tests {
         assert!(c.learners.is_empty());
         assert!(parse_conf_state("{").is_err());
         assert!(parse_conf_state(&" ".repeat(MAX_CONF_STATE_JSON + 1)).is_err());
+    }
+
+    fn varint(out: &mut Vec<u8>, mut v: u64) {
+        while v >= 0x80 {
+            out.push(v as u8 | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+
+    #[test]
+    fn a_conf_change_v2_adding_200k_members_is_not_quadratic_and_stops_at_the_bound() {
+        // One forged ConfChangeV2 entry: 200,000 AddNode singles with distinct ids. Kept
+        // in a Vec with a pass per change this took minutes; as sets it is one look-up
+        // per change, and changes past MAX_CONF_SINGLES are not applied.
+        let mut data = Vec::new();
+        for id in 1..=200_000u64 {
+            let mut single = vec![0x10];
+            varint(&mut single, id);
+            data.push(0x12);
+            data.push(single.len() as u8);
+            data.extend_from_slice(&single);
+        }
+        let mut scan = wal_reader::scan_wal(&[], Vec::new(), Default::default());
+        let entry =
+            |index: u64, entry_type: EntryType, data: &'static [u8]| wal_reader::scan::LogEntry {
+                entry: wal_reader::record::EntryRef {
+                    term: 2,
+                    index,
+                    entry_type,
+                    data,
+                },
+                segment: 0,
+                offset: 0,
+            };
+        let data: &'static [u8] = Box::leak(data.into_boxed_slice());
+        scan.entries.push(entry(5, EntryType::ConfChangeV2, data));
+        // A later ConfChange (3.4 style) removing id 1: past the bound, not applied.
+        scan.entries
+            .push(entry(6, EntryType::ConfChange, &[0x10, 0x01, 0x18, 0x01]));
+        let c = raft_conf_at(&scan, None, u64::MAX);
+        assert_eq!(c.voters.len(), MAX_CONF_SINGLES);
+        assert_eq!(c.voters.first(), Some(&1));
+        assert_eq!(c.as_of_index, 0, "the cut entry is not taken into account");
+        assert!(c.source.contains("no more read"), "{}", c.source);
+    }
+
+    #[test]
+    fn conf_changes_add_voters_and_learners_and_remove_them_in_index_order() {
+        let mut scan = wal_reader::scan_wal(&[], Vec::new(), Default::default());
+        // raftpb.ConfChange{Type=2, NodeID=3}: AddNode 0 (omitted), RemoveNode 1,
+        // AddLearnerNode 3.
+        let add7: &[u8] = &[0x18, 0x07];
+        let learner9: &[u8] = &[0x10, 0x03, 0x18, 0x09];
+        let remove7: &[u8] = &[0x10, 0x01, 0x18, 0x07];
+        for (i, d) in [add7, learner9, remove7].into_iter().enumerate() {
+            scan.entries.push(wal_reader::scan::LogEntry {
+                entry: wal_reader::record::EntryRef {
+                    term: 2,
+                    index: 10 + i as u64,
+                    entry_type: EntryType::ConfChange,
+                    data: d,
+                },
+                segment: 0,
+                offset: 0,
+            });
+        }
+        let cs = ConfState {
+            voters: vec![1],
+            ..ConfState::default()
+        };
+        let c = raft_conf_at(&scan, Some((9, &cs, "a.snap")), u64::MAX);
+        assert_eq!(c.voters, vec![1]);
+        assert_eq!(c.learners, vec![9]);
+        assert_eq!(c.as_of_index, 12);
+        let at11 = raft_conf_at(&scan, Some((9, &cs, "a.snap")), 11);
+        assert_eq!(at11.voters, vec![1, 7]);
     }
 }
