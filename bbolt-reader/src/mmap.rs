@@ -1,4 +1,5 @@
-//! Opening a file by path: a read-only memory map.
+//! Opening a file by path: a read-only memory map of a regular file (`regular_file`
+//! refuses directories, FIFOs, devices and link loops before anything is mapped).
 //!
 //! This is the only module of the crate with `unsafe` code: mapping a file is unsafe in
 //! Rust because another process could change the file while it is mapped. The rest of the
@@ -30,7 +31,7 @@ impl MappedFile {
             path: path.clone(),
             source,
         };
-        let file = File::open(&path).map_err(io)?;
+        let file = regular_file::open_regular(&path).map_err(io)?;
         let len = file.metadata().map_err(io)?.len();
         // An empty file cannot be mapped on Linux; it is simply zero bytes.
         let map = if len == 0 {

@@ -77,10 +77,13 @@ pub fn resolve(path: &Path) -> Result<Member> {
         let db = member.join("snap").join("db");
         let wal = member.join("wal");
         let snap = member.join("snap");
+        // Any file named db counts, whatever its type: a db that is a directory, FIFO or
+        // link loop is damage (etcd cannot open it), not a member without a db.
+        let db_present = db.symlink_metadata().is_ok();
         return Ok(Member {
             given: path.to_path_buf(),
             kind,
-            db: db.is_file().then_some(db),
+            db: db_present.then_some(db),
             wal_dir: wal.is_dir().then_some(wal),
             snap_dir: snap.is_dir().then_some(snap),
         });

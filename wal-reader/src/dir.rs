@@ -68,11 +68,16 @@ impl WalDir {
             path: dir.to_path_buf(),
             source,
         };
+        // Every name counts, whatever its type: etcd lists names, not files, and then fails
+        // to open a segment that is a directory, a FIFO or a link loop.
         let mut names: Vec<String> = Vec::new();
         for e in std::fs::read_dir(dir).map_err(io)? {
             let e = e.map_err(io)?;
-            if e.file_type().map(|t| t.is_file()).unwrap_or(false) {
-                names.push(e.file_name().to_string_lossy().into_owned());
+            let name = e.file_name().to_string_lossy().into_owned();
+            let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
+            // Subdirectories without a segment's name are not etcd's business.
+            if !is_dir || parse_segment_name(&name).is_some() {
+                names.push(name);
             }
         }
         names.sort();
@@ -84,20 +89,40 @@ impl WalDir {
             findings: Vec::new(),
         };
         let dname = dir.display().to_string();
-        d.segments = names
-            .iter()
-            .filter_map(|name| {
-                let (seq, index) = parse_segment_name(name)?;
-                Some(MappedFile::open(&dir.join(name)).map(|file| SegmentFile {
+        let mut not_regular = Vec::new();
+        for name in &names {
+            let Some((seq, index)) = parse_segment_name(name) else {
+                continue;
+            };
+            match MappedFile::open(&dir.join(name)) {
+                Ok(file) => d.segments.push(SegmentFile {
                     name: name.clone(),
                     seq,
                     index,
                     file,
-                }))
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
+                }),
+                Err(e) => match e.not_regular() {
+                    Some(what) => {
+                        d.findings.push(Finding::damage(
+                            FindingKind::NotRegularFile,
+                            name,
+                            None,
+                            format!(
+                                "{} {what}: etcd cannot read this segment (it fails, or blocks forever on a FIFO)",
+                                dir.join(name).display()
+                            ),
+                        ));
+                        not_regular.push(name.clone());
+                    }
+                    None => return Err(e),
+                },
+            }
+        }
         for name in names {
             if parse_segment_name(&name).is_some() {
+                continue;
+            } else if regular_file::inspect(&dir.join(&name)).is_some() {
+                // .tmp, .broken or stray names etcd never opens: not worth a finding each.
                 continue;
             } else if name.ends_with(".tmp") {
                 d.findings.push(Finding::info(
@@ -126,7 +151,7 @@ impl WalDir {
                 ));
             }
         }
-        if d.segments.is_empty() {
+        if d.segments.is_empty() && not_regular.is_empty() {
             d.findings.push(Finding::damage(
                 FindingKind::NoSegments,
                 &dname,

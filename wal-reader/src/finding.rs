@@ -79,6 +79,9 @@ pub enum FindingKind {
     SnapNameMismatch,
     /// No usable `.snap` file: etcd would replay the whole WAL.
     NoSnapshot,
+    /// A segment or `.snap` name that is not a regular file (a directory, FIFO, device or
+    /// link loop): etcd cannot read it (a FIFO blocks its read forever).
+    NotRegularFile,
 }
 
 /// One finding.

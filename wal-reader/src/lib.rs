@@ -50,3 +50,12 @@ pub enum Error {
         source: std::io::Error,
     },
 }
+
+impl Error {
+    /// When the path was refused for not being a regular file, what it is instead.
+    pub fn not_regular(&self) -> Option<&regular_file::NotRegular> {
+        match self {
+            Error::Io { source, .. } => regular_file::not_regular(source),
+        }
+    }
+}

@@ -1,7 +1,6 @@
 //! The one place with `unsafe`: mapping a file read-only.
 
 use crate::Error;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 /// A file mapped read-only (or empty). Owns the mapping; readers borrow [`MappedFile::bytes`].
@@ -18,7 +17,7 @@ impl MappedFile {
             path: path.to_path_buf(),
             source,
         };
-        let file = File::open(path).map_err(io)?;
+        let file = regular_file::open_regular(path).map_err(io)?;
         let len = file.metadata().map_err(io)?.len();
         if len == 0 {
             return Ok(MappedFile {

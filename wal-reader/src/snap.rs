@@ -209,11 +209,28 @@ impl SnapDir {
         names.sort();
         names.reverse();
         let mut files = Vec::new();
+        let mut refused = Vec::new();
         for n in &names {
-            let m = MappedFile::open(&dir.join(n))?;
-            files.push(decode_snap(n, m.bytes()));
+            match MappedFile::open(&dir.join(n)) {
+                Ok(m) => files.push(decode_snap(n, m.bytes())),
+                Err(e) => match e.not_regular() {
+                    // etcd's snapshotter reads every name ending in .snap: a FIFO blocks
+                    // it forever, anything else fails and is renamed *.broken.
+                    Some(what) => refused.push(Finding::damage(
+                        FindingKind::NotRegularFile,
+                        n,
+                        None,
+                        format!(
+                            "{} {what}: etcd cannot load it (a FIFO blocks its read forever; otherwise it renames it .broken and tries an older snapshot)",
+                            dir.join(n).display()
+                        ),
+                    )),
+                    None => return Err(e),
+                },
+            }
         }
-        let findings = snap_findings(&files);
+        let mut findings = refused;
+        findings.extend(snap_findings(&files));
         Ok(SnapDir {
             dir: dir.to_path_buf(),
             files,

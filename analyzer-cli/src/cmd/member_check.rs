@@ -411,7 +411,30 @@ pub fn check_member(member: &Member, meta: MetaChoice) -> Result<MemberCheck> {
 
     // db
     let image = match &member.db {
-        Some(p) => Some(DbImage::open_file(p, member.kind)?),
+        Some(p) => match DbImage::open_file(p, member.kind) {
+            Ok(image) => Some(image),
+            Err(etcd_mvcc::Error::Io { path, source }) => {
+                match regular_file::not_regular(&source) {
+                    // etcd 3.4 panics with "cannot open database" on such a db; it does not
+                    // fall back to rebuilding from the WAL.
+                    Some(what) => {
+                        let mut f = MemberFinding::new(
+                        "db",
+                        true,
+                        "db_not_regular_file",
+                        format!(
+                            "{what}: etcd cannot open the database (3.4 panics: cannot open database); it does not rebuild from the WAL"
+                        ),
+                    );
+                        f.file = Some(path.display().to_string());
+                        findings.push(f);
+                        None
+                    }
+                    None => return Err(CliError::Io { path, source }),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        },
         None => None,
     };
     if let Some(image) = &image {
@@ -518,7 +541,9 @@ pub fn check_member(member: &Member, meta: MetaChoice) -> Result<MemberCheck> {
             &mut sum,
             ci,
             snap_index,
-            image.is_some(),
+            // A db that is present but cannot be opened is not "missing": etcd fails on it
+            // instead of rebuilding from the WAL.
+            member.db.is_some(),
             &db_members,
             &mut findings,
         );
@@ -575,6 +600,7 @@ pub fn check_member(member: &Member, meta: MetaChoice) -> Result<MemberCheck> {
             continue;
         }
         let advice = match component {
+            "db" if first.kind == "db_not_regular_file" => "put the real db file back at member/snap/db, or restore from a snapshot or a healthy member",
             "db" => "etcd may crash or serve wrong data on it; rebuild a restorable db with `etcd-autopsy salvage`, or restore from a healthy member",
             "snap" => "etcd sets damaged .snap files aside and loads an older one (or none)",
             _ => "etcd may fail to open the WAL at a later snapshot; keep a copy and compare with the other members (`etcd-autopsy members`)",
