@@ -44,13 +44,16 @@ pub enum FindingKind {
     PageIdMismatch,
     /// A tree or bucket nesting deeper than any real file has; the walk stopped descending.
     TooDeep,
+    /// An element of the root bucket without the bucket flag: bbolt's root holds only
+    /// buckets, so the meta's root points at another bucket's page.
+    RootElementNotBucket,
 }
 
 impl FindingKind {
     /// The stable name: `meta_invalid`, `page_out_of_bounds`, `page_referenced_twice`,
     /// `page_reachable_and_free`, `page_unreachable_not_free`, `wrong_page_type`,
     /// `keys_out_of_order`, `element_out_of_page`, `overflow_past_file_end`, `cycle`,
-    /// `file_truncated`, `page_id_mismatch`, `too_deep`.
+    /// `file_truncated`, `page_id_mismatch`, `too_deep`, `root_element_not_bucket`.
     pub fn as_str(&self) -> &'static str {
         match self {
             FindingKind::MetaInvalid => "meta_invalid",
@@ -66,6 +69,7 @@ impl FindingKind {
             FindingKind::FileTruncated => "file_truncated",
             FindingKind::PageIdMismatch => "page_id_mismatch",
             FindingKind::TooDeep => "too_deep",
+            FindingKind::RootElementNotBucket => "root_element_not_bucket",
         }
     }
 }

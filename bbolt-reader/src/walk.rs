@@ -298,6 +298,8 @@ struct LeafResult<'a> {
     first: Option<&'a [u8]>,
     last: Option<&'a [u8]>,
     nested: Vec<(&'a [u8], &'a [u8])>,
+    /// Elements without the bucket flag (plain key/value pairs).
+    plain: u64,
     out_of_order: bool,
 }
 
@@ -373,6 +375,8 @@ fn analyze_leaf<'a>(t: &LeafTask<'a>) -> LeafResult<'a> {
         if overlapping {
             if el.is_bucket() {
                 r.nested.push((key, el.value));
+            } else {
+                r.plain += 1;
             }
             continue;
         }
@@ -422,6 +426,8 @@ fn analyze_leaf<'a>(t: &LeafTask<'a>) -> LeafResult<'a> {
         r.last = Some(key);
         if el.is_bucket() {
             r.nested.push((key, el.value));
+        } else {
+            r.plain += 1;
         }
     }
     if r.findings.len() > MAX_FINDINGS_PER_PAGE {
@@ -1045,6 +1051,20 @@ impl<'a, 'p> Walker<'a, 'p> {
             *prev_last = r.last;
         }
         self.findings.extend(r.findings);
+        // bbolt's root bucket holds only buckets (a transaction cannot Put into it): plain
+        // values there mean the meta's root points at some bucket's page, e.g. a forged
+        // meta with a valid checksum.
+        if bucket == 0 && r.plain > 0 {
+            self.find(
+                pgid,
+                FindingKind::RootElementNotBucket,
+                format!(
+                    "root bucket page {pgid} holds {} element(s) without the bucket flag; the root bucket holds only buckets, so the meta's root ({}) points at another bucket's page",
+                    r.plain,
+                    self.db.meta().root
+                ),
+            );
+        }
         let nesting = self.buckets[bucket].nesting + 1;
         for (key, value) in r.nested {
             if nesting > MAX_BUCKET_NESTING {

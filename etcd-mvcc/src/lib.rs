@@ -24,6 +24,7 @@ pub mod info;
 pub mod k8s;
 pub mod keytree;
 pub mod kv;
+pub mod layout;
 pub mod lease;
 pub mod member;
 pub mod meta;

@@ -1420,9 +1420,13 @@ pub fn run_check(args: &CheckArgs) -> Result<u8> {
     }
     let image = open_image(&args.db.db)?;
     let data = image.bytes();
+    let mut layout = Vec::new();
     let report = match Db::open_with(data, args.db.meta.into()) {
         Ok(db) => {
             let w = walk_with_bar(&db);
+            // etcd-level: a sound bbolt tree that is not an etcd keyspace (e.g. a forged
+            // meta whose root is a key-bucket leaf) is damage too.
+            layout = etcd_mvcc::layout::etcd_layout(&db);
             bbolt_reader::check::check_walk(&db, &w)
         }
         Err(_) => match bbolt_reader::check::check_bytes_with(data, args.db.meta.into()) {
@@ -1444,31 +1448,33 @@ pub fn run_check(args: &CheckArgs) -> Result<u8> {
             }
         },
     };
-    let code = if report.is_clean() {
-        EXIT_OK
-    } else {
-        EXIT_DAMAGE
-    };
+    let findings: Vec<FindingJson<'_>> = report
+        .findings
+        .iter()
+        .map(|f| FindingJson {
+            page: f.page,
+            kind: f.kind.as_str(),
+            message: &f.message,
+        })
+        .chain(layout.iter().map(|f| FindingJson {
+            page: f.page,
+            kind: f.kind,
+            message: &f.message,
+        }))
+        .collect();
+    let clean = findings.is_empty();
+    let code = if clean { EXIT_OK } else { EXIT_DAMAGE };
     if args.db.json {
-        let findings: Vec<FindingJson<'_>> = report
-            .findings
-            .iter()
-            .map(|f| FindingJson {
-                page: f.page,
-                kind: f.kind.as_str(),
-                message: &f.message,
-            })
-            .collect();
         print_json(&serde_json::json!({
             "schema": "etcd-autopsy/check/v1",
-            "ok": report.is_clean(),
+            "ok": clean,
             "meta_in_use": report.meta_index,
             "findings": findings,
         }))?;
         return Ok(code);
     }
     let mut out = stdout();
-    for f in &report.findings {
+    for f in &findings {
         writeln!(
             out,
             "page {}: {}: {}",
@@ -1477,10 +1483,10 @@ pub fn run_check(args: &CheckArgs) -> Result<u8> {
             sanitize(f.message.as_bytes())
         )?;
     }
-    if report.is_clean() {
+    if clean {
         writeln!(out, "OK")?;
     } else {
-        writeln!(out, "{} errors found", report.findings.len())?;
+        writeln!(out, "{} errors found", findings.len())?;
     }
     out.flush()?;
     Ok(code)

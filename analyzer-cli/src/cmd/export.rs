@@ -155,12 +155,34 @@ pub fn run(args: &Args) -> Result<u8> {
     let pool = thread_pool(args.threads)?;
     let info = read_info(&db);
     let mut loaded = load(&image, &db, &info, args.rev, &pool)?;
-    let (code, note) = if args.replay_wal {
+    let (mut code, mut note) = if args.replay_wal {
         let r = replay_member(&member, &info, &mut loaded.state)?;
         replay_note(&r)
     } else {
         (EXIT_OK, String::new())
     };
+    // A keyspace the pages contradict (no etcd bucket, or revisions on pages the root no
+    // longer reaches) is never exported as a success.
+    for m in db.metas() {
+        if let Some(p) = m.problem {
+            // The other meta is in use: the keyspace is that commit's, and a newer one
+            // (if this meta was the newer) is lost.
+            note.push_str(&format!(
+                "; DAMAGE: meta page {} is invalid ({p}); exported as of meta page {} (txid {})",
+                m.index,
+                db.meta_index(),
+                db.meta().txid
+            ));
+            code = EXIT_DAMAGE;
+        }
+    }
+    for f in etcd_mvcc::layout::etcd_layout(&db) {
+        note.push_str(&format!(
+            "; DAMAGE: page {}: {}: {}",
+            f.page, f.kind, f.message
+        ));
+        code = EXIT_DAMAGE;
+    }
     finish(args, &loaded.state, code, &note)
 }
 

@@ -455,6 +455,11 @@ pub fn check_member(member: &Member, meta: MetaChoice) -> Result<MemberCheck> {
             )),
         }
         if let Ok(db) = Db::open_with(image.bytes(), meta) {
+            for f in etcd_mvcc::layout::etcd_layout(&db) {
+                let mut m = MemberFinding::new("db", true, f.kind, f.message);
+                m.page = Some(f.page);
+                findings.push(m);
+            }
             let info = read_info(&db);
             for p in &info.meta.problems {
                 findings.push(MemberFinding::new("db", true, "meta_problem", p.clone()));

@@ -682,6 +682,25 @@ pub fn build(args: &Args) -> Result<Report> {
         free_bytes: space.pages_free * ps,
         past_high_water_bytes: space.pages_past_high_water * ps,
     };
+    // Damage `check` reports that the walk does not: an invalid meta page (the other one
+    // is in use) and a tree that is sound bbolt but no etcd keyspace (a forged meta).
+    let mut db_findings: Vec<String> = db
+        .metas()
+        .iter()
+        .filter_map(|m| {
+            m.problem.map(|p| {
+                format!(
+                    "page {}: meta_invalid: meta page {} is invalid: {p}",
+                    m.index, m.index
+                )
+            })
+        })
+        .collect();
+    db_findings.extend(
+        etcd_mvcc::layout::etcd_layout(&db)
+            .into_iter()
+            .map(|f| format!("page {}: {}: {}", f.page, f.kind, f.message)),
+    );
     let nospace_alarm = info.alarms.iter().any(|a| a.alarm == AlarmType::NoSpace);
     let facts = Facts {
         input: args.input.display().to_string(),
@@ -710,18 +729,20 @@ pub fn build(args: &Args) -> Result<Report> {
         }),
         dominant_leased: dominant.as_ref().map_or(0, |(_, s)| s.leased_keys),
         wal_damage: wal_summary.as_ref().is_some_and(|w| w.damage),
-        db_damage: !walk.findings.is_empty() || ks_ref.problem_count > 0,
-        db_problems: walk.findings.len() as u64 + ks_ref.problem_count,
+        db_damage: !walk.findings.is_empty() || ks_ref.problem_count > 0 || !db_findings.is_empty(),
+        db_problems: walk.findings.len() as u64 + ks_ref.problem_count + db_findings.len() as u64,
         db_first_problem: ks_ref
             .problems
             .first()
             .map(|p| format!("key bucket page {} element {}: {}", p.pgid, p.index, p.what))
-            .or_else(|| walk.findings.first().map(|f| format!("{f:?}"))),
+            .or_else(|| walk.findings.first().map(|f| format!("{f:?}")))
+            .or_else(|| db_findings.first().cloned()),
         members: info.members.len(),
     };
     let next = next_steps(&facts);
     let nospace = nospace_alarm || space.db_size > args.quota;
-    let mut problems: Vec<String> = info.problems.clone();
+    let mut problems: Vec<String> = db_findings;
+    problems.extend(info.problems.iter().cloned());
     problems.extend(
         ks_ref
             .problems
