@@ -173,6 +173,11 @@ impl DbImage {
         self.file.bytes().len() as u64
     }
 
+    /// The whole file, trailer included.
+    pub fn file_bytes(&self) -> &[u8] {
+        self.file.bytes()
+    }
+
     /// The SHA-256 trailer, when the file has one.
     pub fn sha256_trailer(&self) -> Option<&[u8]> {
         let all = self.file.bytes();

@@ -20,12 +20,14 @@
 //!
 //! `{"schema", "hash", "revision", "totalKey", "totalSize", "written_by",
 //! "totalKey_semantics": "all_buckets" | "live_user_keys", "total_key_all_buckets",
-//! "total_key_live_user_keys", "sha256": {"present", "matches"}, "integrity": {"checked",
-//! "ok", "findings"}}` — the first four as the writing version's tool prints them with
-//! `-w json`; `matches` is null when there is no trailer.
+//! "total_key_live_user_keys", "sha256": {"present", "matches"}, "size": {"bytes",
+//! "meaning", "finding"}, "integrity": {"checked", "ok", "findings"}}` — the first four as
+//! the writing version's tool prints them with `-w json`; `matches` is null when there is
+//! no trailer; `meaning` is `db`, `snapshot_file`, `snapshot_with_bytes_appended` or
+//! `not_db_nor_snapshot` (the last two with a `finding`).
 //!
-//! Exit status: 0; 1 when the trailer does not match or the integrity check finds damage;
-//! 2 when the file cannot be read.
+//! Exit status: 0; 1 when the trailer does not match, the size fits neither a db nor a
+//! snapshot file, or the integrity check finds damage; 2 when the file cannot be read.
 
 use super::{bolt_err, open_db, open_image_for_scan, thread_pool};
 use crate::error::{Result, EXIT_DAMAGE, EXIT_OK};
@@ -53,6 +55,72 @@ struct Sha {
     matches: Option<bool>,
 }
 
+/// What the file's size says it is. bbolt grows a db file in whole pages, so a db is a
+/// multiple of the page size; `etcdctl snapshot save` writes exactly high-water mark x
+/// page size bytes (bbolt `Tx.WriteTo`) and then the 32-byte SHA-256, and `snapshot
+/// restore` looks for that trailer only when `size % 512 == 32`.
+#[derive(Serialize, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum SizeMeaning {
+    /// A whole number of pages: a db file.
+    Db,
+    /// High-water mark x page size plus the 32-byte trailer.
+    SnapshotFile,
+    /// A snapshot file (its trailer sits right after the high-water mark and matches)
+    /// followed by more bytes.
+    SnapshotWithBytesAppended,
+    /// Neither: bytes past the last whole page that are not a trailer.
+    NotDbNorSnapshot,
+}
+
+#[derive(Serialize)]
+struct Size {
+    bytes: u64,
+    meaning: SizeMeaning,
+    /// Why the size is damage, when it is.
+    finding: Option<String>,
+}
+
+/// Reads the file's size against the page size and the high-water mark.
+fn size_meaning(all: &[u8], page_size: u64, high_water_mark: u64) -> Size {
+    use sha2::{Digest, Sha256};
+    let len = all.len() as u64;
+    let trailer = crate::input::SHA256_TRAILER_LEN as u64;
+    let end = high_water_mark.saturating_mul(page_size);
+    // Where a trailer would be if the file was saved by etcdctl and then appended to.
+    let trailer_at_hwm = usize::try_from(end).ok().and_then(|e| {
+        let t = all.get(e..e.checked_add(trailer as usize)?)?;
+        Some(Sha256::digest(&all[..e]).as_slice() == t)
+    });
+    let appended = trailer_at_hwm == Some(true) && len > end.saturating_add(trailer);
+    let (meaning, finding) = if !appended && len % 512 == trailer {
+        (SizeMeaning::SnapshotFile, None)
+    } else if appended {
+        let extra = len - end - trailer;
+        (
+            SizeMeaning::SnapshotWithBytesAppended,
+            Some(format!(
+                "{len} bytes: a snapshot file (high-water mark {high_water_mark} x page size {page_size} = {end} bytes, then its SHA-256 trailer, which matches) with {extra} bytes appended after the trailer; the size no longer fits the trailer rule (size % 512 == 32), so `etcdctl snapshot restore` takes it for a db without a hash and refuses it unless --skip-hash-check"
+            )),
+        )
+    } else if page_size > 0 && len % page_size == 0 {
+        (SizeMeaning::Db, None)
+    } else {
+        let extra = if page_size > 0 { len % page_size } else { len };
+        (
+            SizeMeaning::NotDbNorSnapshot,
+            Some(format!(
+                "{len} bytes: not a whole number of {page_size}-byte pages ({extra} bytes past the last whole page) and not a db plus a 32-byte SHA-256 trailer (size % 512 == 32): the file was cut or appended to; bbolt writes whole pages and `etcdctl snapshot save` adds exactly 32 bytes"
+            )),
+        )
+    };
+    Size {
+        bytes: len,
+        meaning,
+        finding,
+    }
+}
+
 #[derive(Serialize)]
 struct Integrity {
     checked: bool,
@@ -75,6 +143,7 @@ struct Report {
     total_key_all_buckets: u64,
     total_key_live_user_keys: u64,
     sha256: Sha,
+    size: Size,
     integrity: Integrity,
 }
 
@@ -120,7 +189,12 @@ pub fn run(args: &Args) -> Result<u8> {
         present: image.sha256_trailer().is_some(),
         matches: image.sha256_matches(),
     };
-    let damaged = sha.matches == Some(false) || !integrity.ok;
+    let size = size_meaning(
+        image.file_bytes(),
+        db.page_size() as u64,
+        db.meta().high_water_mark,
+    );
+    let damaged = sha.matches == Some(false) || !integrity.ok || size.finding.is_some();
     let info = etcd_mvcc::info::read_info(&db);
     let written_by = etcd_mvcc::version::written_by(&info.meta).version;
     let live = match db.bucket(etcd_mvcc::KEY_BUCKET) {
@@ -150,6 +224,7 @@ pub fn run(args: &Args) -> Result<u8> {
             total_key_all_buckets: h.total_key,
             total_key_live_user_keys: live,
             sha256: sha,
+            size,
             integrity,
         })?;
     } else {
@@ -197,6 +272,9 @@ pub fn run(args: &Args) -> Result<u8> {
                 out,
                 "sha256 trailer: present, DOES NOT MATCH: the file was changed or truncated after it was saved"
             )?,
+        }
+        if let Some(f) = &size.finding {
+            writeln!(out, "size: DAMAGE: {f}")?;
         }
         if integrity.ok {
             writeln!(out, "integrity: bbolt consistency check passed")?;
