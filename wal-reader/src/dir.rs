@@ -195,11 +195,12 @@ pub fn check_sequence(segs: &[(&str, u64, u64)]) -> Vec<Finding> {
             ));
         }
         if idx < pidx {
-            out.push(Finding::damage(
+            // Only the sequence numbers are required to be consecutive (isValidSeq).
+            out.push(Finding::info(
                 FindingKind::NameIndexMismatch,
                 name,
                 None,
-                format!("first index {idx} in the name is below the previous segment's {pidx}"),
+                format!("first index {idx} in the name is below the previous segment's {pidx} (etcd does not check this)"),
             ));
         }
     }

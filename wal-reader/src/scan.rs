@@ -178,12 +178,15 @@ pub fn scan_wal_with_progress<'a>(
             if seq == 0 {
                 // No claim to check.
             } else if first > name_index {
-                seg_findings.push(Finding::damage(
+                // etcd reads the names only to pick where to start and to require
+                // consecutive sequence numbers (wal/util.go); a wrong index in a name
+                // does not stop it. Lost entries show as an index gap instead.
+                seg_findings.push(Finding::info(
                     FindingKind::NameIndexMismatch,
                     &seg.name,
                     None,
                     format!(
-                        "name says the segment starts at index {name_index}, but its first entry is {first}: misnamed segment or lost entries"
+                        "name says the segment starts at index {name_index}, but its first entry is {first}: misnamed segment (etcd does not check this)"
                     ),
                 ));
             } else if first < name_index {

@@ -350,13 +350,31 @@ pub fn scan_segment<'a>(name: &str, data: &'a [u8], opts: ScanOptions) -> Segmen
                         s.end = SegmentEnd::ZeroLength { offset: off as u64 };
                         break;
                     }
-                    Some(nz) => (
-                        FindingKind::DataAfterEnd,
-                        format!(
-                            "zero length field ends the segment at offset {off}, but non-zero bytes follow at offset {nz}: etcd stops reading here and would not see any record after it"
+                    // etcd's decoder takes a zero length field as the end of the segment
+                    // whatever follows (wal/decoder.go), and on start zeroes everything
+                    // after it in the last segment (wal.go ReadAll, ZeroToEnd). Bytes that
+                    // hold no record are therefore harmless; records are lost.
+                    Some(nz) => match resync(data, off + FRAME_HEADER, &mut budget) {
+                        None => {
+                            s.findings.push(Finding::info(
+                                FindingKind::DataAfterEnd,
+                                name,
+                                Some(off as u64),
+                                format!(
+                                    "zero length field ends the log at offset {off}; the non-zero bytes from offset {nz} hold no record: etcd stops reading here and zeroes them on start"
+                                ),
+                            ));
+                            s.end = SegmentEnd::ZeroLength { offset: off as u64 };
+                            break;
+                        }
+                        Some(p) => (
+                            FindingKind::DataAfterEnd,
+                            format!(
+                                "zero length field ends the segment at offset {off}, but records follow (non-zero bytes from offset {nz}, a record at {p}): etcd stops reading here and never sees them (in the last segment it zeroes them on start)"
+                            ),
+                            None,
                         ),
-                        None,
-                    ),
+                    },
                 }
             }
             Frame::Bad {
@@ -458,6 +476,34 @@ pub fn scan_segment<'a>(name: &str, data: &'a [u8], opts: ScanOptions) -> Segmen
         }
     }
     s
+}
+
+/// Whether etcd 3.4, meeting damage of `kind` at `offset` of its **last** segment, repairs
+/// it by truncation and starts (`wal/decoder.go` returns `io.ErrUnexpectedEOF`, which
+/// `etcdserver` hands to `wal.Repair` once) rather than refusing to start:
+///
+/// - a length field cut short (fewer than 8 bytes left): unexpected EOF, repaired;
+/// - a record running past the end of the file: repaired, unless its length reaches the
+///   10 MiB limit, which the decoder checks first (`max entry size limit exceeded`, fatal);
+/// - a record that does not decode or fails its CRC with an all-zero sector chunk
+///   (`isTornEntry`, our `torn_write`): repaired; without one (`crc_mismatch`,
+///   `bad_record`): fatal;
+/// - a zero length field with records behind it: not an error at all, the log ends there
+///   (the records are lost and zeroed);
+/// - anything decoded but refused later (unknown type, bad payload, padding) is fatal.
+///
+/// In any segment but the last, nothing is repaired (`isTornEntry` requires the last file,
+/// and `Repair` opens only the last one).
+pub fn etcd_repairs_tail(kind: FindingKind, segment: &[u8], offset: u64) -> bool {
+    match kind {
+        FindingKind::TruncatedLength | FindingKind::TornWrite | FindingKind::DataAfterEnd => true,
+        FindingKind::TruncatedRecord => usize::try_from(offset)
+            .ok()
+            .and_then(|o| u64_at(segment, o))
+            .map(FrameLen::decode)
+            .is_some_and(|fl| fl.rec_bytes < MAX_RECORD_BYTES_V34.saturating_sub(fl.pad_bytes)),
+        _ => false,
+    }
 }
 
 type Problem = (FindingKind, String);

@@ -48,7 +48,9 @@ fn every_wal_variant_gives_its_expected_finding_in_default_and_raw_mode() {
                 ScanOptions { raw },
             );
             let expected = v["expected_findings"].as_array().unwrap();
-            if expected.is_empty() {
+            // A finding etcd tolerates is marked "severity": "info" in the manifest.
+            let is_info = |ex: &serde_json::Value| ex["severity"] == "info";
+            if expected.iter().all(is_info) {
                 assert!(
                     !scan.has_damage(),
                     "{name}: clean variant has damage: {:?}",
@@ -60,7 +62,7 @@ fn every_wal_variant_gives_its_expected_finding_in_default_and_raw_mode() {
                 let file = ex["file"].as_str().unwrap();
                 let offset = ex["offset"].as_u64();
                 let hit = scan.findings.iter().any(|f| {
-                    f.is_damage()
+                    f.is_damage() != is_info(ex)
                         && serde_json::to_value(f.kind).unwrap() == kind
                         && f.file == file
                         && f.offset == offset
@@ -73,7 +75,7 @@ fn every_wal_variant_gives_its_expected_finding_in_default_and_raw_mode() {
             }
             if !raw {
                 // Default mode stops at the first damage: it is the first damage reported.
-                if let Some(ex) = expected.first() {
+                if let Some(ex) = expected.iter().find(|ex| !is_info(ex)) {
                     let first = scan.findings.iter().find(|f| f.is_damage()).unwrap();
                     assert_eq!(
                         serde_json::to_value(first.kind).unwrap(),

@@ -196,13 +196,16 @@ fn push_wal(out: &mut Vec<MemberFinding>, component: &'static str, f: &wal_reade
     out.push(m);
 }
 
-/// Kinds of damage at the end of the last segment that etcd 3.4 repairs by truncation
-/// (the decoder reports `io.ErrUnexpectedEOF` for them).
-fn repairable(kind: FindingKind) -> bool {
-    matches!(
-        kind,
-        FindingKind::TornWrite | FindingKind::TruncatedRecord | FindingKind::TruncatedLength
-    )
+/// Whether etcd 3.4 starts past damage of `kind` at `off` of segment `seg`: only in the
+/// last segment, and only where its decoder ends the log or repairs the tail
+/// ([`wal_reader::segment::etcd_repairs_tail`]).
+fn repairable(wal: &WalDir, seg: &str, kind: FindingKind, off: u64) -> bool {
+    match wal.segments.last() {
+        Some(last) if last.name == seg => {
+            wal_reader::segment::etcd_repairs_tail(kind, last.file.bytes(), off)
+        }
+        _ => false,
+    }
 }
 
 /// Verdict on where WAL reading stopped: what is lost and what etcd will do.
@@ -233,8 +236,8 @@ fn stop_verdict(
         .iter()
         .filter(|&&i| ci.is_some_and(|c| i <= c))
         .count();
-    let is_last = wal.segments.last().is_some_and(|s| s.name == seg);
-    let can_repair = is_last && cause.is_some_and(|f| repairable(f.kind));
+    let can_repair = cause.is_some_and(|f| f.file == seg && repairable(wal, &seg, f.kind, off));
+    let ends_at_zero = cause.is_some_and(|f| f.kind == FindingKind::DataAfterEnd);
     let what = cause.map_or("damage".to_string(), |f| wal_kind(f.kind));
     let in_db = match ci {
         Some(_) => format!(", {applied} of those already applied to the db"),
@@ -252,10 +255,15 @@ fn stop_verdict(
         )
     };
     let (kind, msg) = if can_repair {
+        let how = if ends_at_zero {
+            format!("a zero length field ends the log at {seg}+{off} after index {last_good}: etcd reads up to there, starts, and zeroes the rest of the segment")
+        } else {
+            format!("WAL torn at {seg}+{off} ({what}) after index {last_good}: etcd will truncate the tail on start (keeping {seg}.broken)")
+        };
         (
             "wal_tail_truncated_on_start",
             format!(
-                "WAL torn at {seg}+{off} ({what}) after index {last_good}: etcd will truncate the tail on start (keeping {seg}.broken); {lost}{}",
+                "{how}; {lost}{}",
                 if committed.len() > applied {
                     "; committed entries not in the db will be LOST on this member — restore from a healthy member or snapshot if they matter"
                 } else {
