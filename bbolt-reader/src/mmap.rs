@@ -20,7 +20,13 @@ pub struct MappedFile {
     map: Option<Mmap>,
     /// Leave the mapping in place when dropped (see [`MappedFile::keep_mapped_after_drop`]).
     keep: bool,
+    /// Size of the file on disk (more than the mapping when it [`is_partial`](Self::is_partial)).
+    file_len: u64,
 }
+
+/// Bytes read to find the metas when the whole file cannot be mapped: both meta pages at
+/// the page sizes bbolt uses (4, 16 or 64 KiB).
+const META_PROBE: u64 = 2 * 65536;
 
 impl MappedFile {
     /// Opens `path` read-only and maps it. No lock is taken, so a running bbolt user is
@@ -37,12 +43,25 @@ impl MappedFile {
         let map = if len == 0 {
             None
         } else {
-            Some(map_read_only(&file).map_err(io)?)
+            match map_read_only(&file, None) {
+                Ok(m) => Some(m),
+                // Out of address space (ulimit -v, 32-bit): everything bbolt uses lies below
+                // the high-water mark, so a file extended past it (sparse or preallocated)
+                // is still readable through a mapping of that part alone.
+                Err(e) => match high_water_bytes(&file, len) {
+                    Some(need) if need < len => Some(
+                        map_read_only(&file, Some(need))
+                            .map_err(|e2| io(address_space_error(len, need, e2)))?,
+                    ),
+                    _ => return Err(io(address_space_error(len, len, e))),
+                },
+            }
         };
         Ok(MappedFile {
             path,
             map,
             keep: false,
+            file_len: len,
         })
     }
 
@@ -63,6 +82,17 @@ impl MappedFile {
     /// the whole address space at once. For binaries, not for long-lived library users.
     pub fn keep_mapped_after_drop(&mut self) {
         self.keep = true;
+    }
+
+    /// Size of the file on disk.
+    pub fn file_len(&self) -> u64 {
+        self.file_len
+    }
+
+    /// True when only the part below the high-water mark is mapped (the whole file did
+    /// not fit the address space); [`MappedFile::bytes`] is then shorter than the file.
+    pub fn is_partial(&self) -> bool {
+        (self.bytes().len() as u64) < self.file_len
     }
 
     /// The path that was opened.
@@ -104,7 +134,37 @@ impl Drop for MappedFile {
 /// readers of this crate bounds-check every access, so modified contents can only yield
 /// wrong results or errors, never out-of-bounds reads.
 #[allow(unsafe_code)]
-fn map_read_only(file: &File) -> std::io::Result<Mmap> {
+fn map_read_only(file: &File, len: Option<u64>) -> std::io::Result<Mmap> {
+    let mut o = memmap2::MmapOptions::new();
+    if let Some(n) = len {
+        let n = usize::try_from(n)
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::OutOfMemory))?;
+        o.len(n);
+    }
     // SAFETY: see the function's documentation above.
-    unsafe { Mmap::map(file) }
+    unsafe { o.map(file) }
+}
+
+/// Bytes up to the larger high-water mark of the valid metas, read with `pread` (no
+/// mapping); `None` when no meta is valid.
+fn high_water_bytes(file: &File, len: u64) -> Option<u64> {
+    use std::os::unix::fs::FileExt;
+    let mut head = vec![0u8; usize::try_from(len.min(META_PROBE)).ok()?];
+    file.read_exact_at(&mut head, 0).ok()?;
+    let (page_size, metas) = crate::meta::read_metas(&head)?;
+    metas
+        .iter()
+        .filter_map(|m| m.valid())
+        .map(|m| m.high_water_mark.saturating_mul(page_size as u64))
+        .max()
+}
+
+/// The error when a mapping of `need` bytes of a `len`-byte file fails: names the limit.
+fn address_space_error(len: u64, need: u64, e: std::io::Error) -> std::io::Error {
+    std::io::Error::new(
+        e.kind(),
+        format!(
+            "cannot map {need} bytes of this {len}-byte file read-only ({e}): the process address-space limit is too low; raise it (e.g. `ulimit -v unlimited`, or a larger `ulimit -v` in KiB) and run again"
+        ),
+    )
 }

@@ -134,7 +134,9 @@ impl DbImage {
             bbolt_reader::Error::Io { path, source } => Error::Io { path, source },
             other => Error::input(path, other.to_string()),
         })?;
-        let len = file.bytes().len();
+        // The size on disk decides the kind; when only the part below the high-water mark
+        // could be mapped, the trailer (at the end of the file) is not in the mapping.
+        let len = usize::try_from(file.file_len()).unwrap_or(usize::MAX);
         let kind = if kind == InputKind::SnapshotFile || len % 512 == SHA256_TRAILER_LEN {
             InputKind::SnapshotFile
         } else {
@@ -144,7 +146,8 @@ impl DbImage {
             len.saturating_sub(SHA256_TRAILER_LEN)
         } else {
             len
-        };
+        }
+        .min(file.bytes().len());
         Ok(DbImage {
             path: path.to_path_buf(),
             kind,
@@ -170,7 +173,7 @@ impl DbImage {
 
     /// The size of the file on disk, trailer included.
     pub fn file_len(&self) -> u64 {
-        self.file.bytes().len() as u64
+        self.file.file_len()
     }
 
     /// The whole file, trailer included.
@@ -182,7 +185,10 @@ impl DbImage {
     pub fn sha256_trailer(&self) -> Option<&[u8]> {
         let all = self.file.bytes();
         match self.kind {
-            InputKind::SnapshotFile if !all.is_empty() => all.get(self.db_len..),
+            // Not mapped when the file had to be mapped only in part.
+            InputKind::SnapshotFile if !all.is_empty() && !self.file.is_partial() => {
+                all.get(self.db_len..)
+            }
             _ => None,
         }
     }

@@ -82,9 +82,8 @@ struct Size {
 }
 
 /// Reads the file's size against the page size and the high-water mark.
-fn size_meaning(all: &[u8], page_size: u64, high_water_mark: u64) -> Size {
+fn size_meaning(all: &[u8], len: u64, page_size: u64, high_water_mark: u64) -> Size {
     use sha2::{Digest, Sha256};
-    let len = all.len() as u64;
     let trailer = crate::input::SHA256_TRAILER_LEN as u64;
     let end = high_water_mark.saturating_mul(page_size);
     // Where a trailer would be if the file was saved by etcdctl and then appended to.
@@ -103,7 +102,7 @@ fn size_meaning(all: &[u8], page_size: u64, high_water_mark: u64) -> Size {
                 "{len} bytes: a snapshot file (high-water mark {high_water_mark} x page size {page_size} = {end} bytes, then its SHA-256 trailer, which matches) with {extra} bytes appended after the trailer; the size no longer fits the trailer rule (size % 512 == 32), so `etcdctl snapshot restore` takes it for a db without a hash and refuses it unless --skip-hash-check"
             )),
         )
-    } else if page_size > 0 && len % page_size == 0 {
+    } else if len.checked_rem(page_size) == Some(0) {
         (SizeMeaning::Db, None)
     } else {
         let extra = if page_size > 0 { len % page_size } else { len };
@@ -191,6 +190,7 @@ pub fn run(args: &Args) -> Result<u8> {
     };
     let size = size_meaning(
         image.file_bytes(),
+        image.file_len(),
         db.page_size() as u64,
         db.meta().high_water_mark,
     );
