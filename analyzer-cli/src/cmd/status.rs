@@ -84,7 +84,7 @@ struct Size {
 /// Reads the file's size against the page size and the high-water mark.
 fn size_meaning(all: &[u8], len: u64, page_size: u64, high_water_mark: u64) -> Size {
     use sha2::{Digest, Sha256};
-    let trailer = crate::input::SHA256_TRAILER_LEN as u64;
+    let trailer = etcd_mvcc::member::SHA256_TRAILER_LEN as u64;
     let end = high_water_mark.saturating_mul(page_size);
     // Where a trailer would be if the file was saved by etcdctl and then appended to.
     let trailer_at_hwm = usize::try_from(end).ok().and_then(|e| {
