@@ -295,6 +295,8 @@ pub struct SalvageReport {
     pub alarms_dropped: Vec<String>,
     /// Top-level buckets of the input that are not carried over.
     pub buckets_not_carried: Vec<String>,
+    /// Elements of the chosen tree that were not carried over, by bucket and reason.
+    pub elements_skipped: Vec<SkippedElements>,
     /// Sentences saying what was lost or is uncertain; empty when nothing was.
     pub lost: Vec<String>,
     /// The new file, once written.
@@ -306,6 +308,17 @@ impl SalvageReport {
     pub fn found_damage(&self) -> bool {
         !self.lost.is_empty()
     }
+}
+
+/// Elements of one bucket that salvage left out, and why.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SkippedElements {
+    /// The top-level bucket (sanitized name).
+    pub bucket: String,
+    /// `nested_bucket_flag`, `undecodable` or `key_not_a_lease_id`.
+    pub reason: &'static str,
+    /// How many.
+    pub count: u64,
 }
 
 /// A key and its value, borrowed from the input.
@@ -341,6 +354,11 @@ struct BucketRead<'a> {
     entries: Vec<(&'a [u8], &'a [u8])>,
     damaged: bool,
     nested_skipped: u64,
+    /// Elements left out because they did not decode or were out of order.
+    undecodable_skipped: u64,
+    /// `key` bucket elements flagged as nested buckets whose bytes are a sound revision:
+    /// kept as revisions (the flag is the damage).
+    nested_flag_ignored: u64,
 }
 
 /// What walking the tree of one meta gave.
@@ -606,9 +624,13 @@ pub fn recover(data: &[u8], options: SalvageOptions) -> Recovered<'_> {
     // Leases.
     let mut lc = LeaseCounts::default();
     let mut leases: BTreeMap<&[u8], &[u8]> = BTreeMap::new();
+    let mut lease_keys_skipped = 0u64;
     if let Some(b) = tree.buckets.get(LEASE_BUCKET) {
         for &(k, v) in &b.entries {
-            if k.len() == 8 && leases.insert(k, v).is_none() {
+            if k.len() != 8 {
+                // A lease key is the 8-byte lease ID: anything else cannot be written back.
+                lease_keys_skipped += 1;
+            } else if leases.insert(k, v).is_none() {
                 lc.reachable += 1;
             }
         }
@@ -736,6 +758,49 @@ pub fn recover(data: &[u8], options: SalvageOptions) -> Recovered<'_> {
     if meta_used.is_some() && consistent_index.is_none() {
         lost.push("meta/consistent_index was not readable".into());
     }
+    // Every element of the tree that was not carried over, counted by bucket and reason.
+    let mut elements_skipped = Vec::new();
+    for (name, b) in &tree.buckets {
+        let bucket = crate::display::sanitize(name);
+        for (reason, count) in [
+            ("nested_bucket_flag", b.nested_skipped),
+            ("undecodable", b.undecodable_skipped),
+        ] {
+            if count > 0 {
+                elements_skipped.push(SkippedElements {
+                    bucket: bucket.clone(),
+                    reason,
+                    count,
+                });
+            }
+        }
+        if b.nested_flag_ignored > 0 {
+            lost.push(format!(
+                "{} element(s) of bucket {bucket} are flagged as nested buckets but hold sound revisions: kept as revisions (etcd has no nested buckets; the flag is damage)",
+                b.nested_flag_ignored
+            ));
+        }
+    }
+    if lease_keys_skipped > 0 {
+        elements_skipped.push(SkippedElements {
+            bucket: "lease".into(),
+            reason: "key_not_a_lease_id",
+            count: lease_keys_skipped,
+        });
+    }
+    for e in &elements_skipped {
+        let why = match e.reason {
+            "nested_bucket_flag" => {
+                "flagged as nested buckets (etcd has none) and not a sound entry"
+            }
+            "undecodable" => "undecodable or out of order",
+            _ => "keys that are not an 8-byte lease ID",
+        };
+        lost.push(format!(
+            "{} element(s) of bucket {} skipped: {why}",
+            e.count, e.bucket
+        ));
+    }
 
     let report = SalvageReport {
         schema: "etcd-autopsy/salvage/v1",
@@ -792,6 +857,7 @@ pub fn recover(data: &[u8], options: SalvageOptions) -> Recovered<'_> {
         meta_not_carried,
         alarms_dropped,
         buckets_not_carried,
+        elements_skipped,
         lost,
         written: None,
     };
@@ -1070,11 +1136,14 @@ fn visit_leaf<'a>(
     let mut nested = 0;
     // The iterator ends in an error once keys and values outgrow the page (overlapping
     // elements), so decoding each costs at most the page in total.
+    let mut undecodable = 0;
+    let mut flag_ignored = 0;
     for (i, el) in page.leaf_elements().enumerate() {
         let el = match el {
             Ok(el) => el,
             Err(e) => {
                 damage = Some(e.to_string());
+                undecodable += 1;
                 continue;
             }
         };
@@ -1082,17 +1151,32 @@ fn visit_leaf<'a>(
             damage = Some(format!(
                 "element {i}: key out of order or outside the page's range"
             ));
+            undecodable += 1;
             continue;
         }
         prev = Some(el.key);
         if el.flags & LEAF_FLAG_BUCKET != 0 {
-            nested += 1;
+            // etcd has no nested buckets. In the key bucket a flipped flag on a sound
+            // revision is kept as the revision; anything else is skipped and counted.
+            match is_key
+                .then(|| rev_entry(el.key, el.value, Source::Reachable, page.pgid()).ok())
+                .flatten()
+            {
+                Some(e) => {
+                    flag_ignored += 1;
+                    revs.push(e);
+                }
+                None => nested += 1,
+            }
             continue;
         }
         if is_key {
             match rev_entry(el.key, el.value, Source::Reachable, page.pgid()) {
                 Ok(e) => revs.push(e),
-                Err(why) => damage = Some(format!("element {i}: {why}")),
+                Err(why) => {
+                    damage = Some(format!("element {i}: {why}"));
+                    undecodable += 1;
+                }
             }
         } else {
             entries.push((el.key, el.value));
@@ -1112,6 +1196,8 @@ fn visit_leaf<'a>(
     let b = t.buckets.entry(name).or_default();
     b.entries.extend(entries);
     b.nested_skipped += nested;
+    b.undecodable_skipped += undecodable;
+    b.nested_flag_ignored += flag_ignored;
     if damage.is_some() {
         b.damaged = true;
     }
