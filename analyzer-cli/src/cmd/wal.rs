@@ -359,43 +359,61 @@ fn bytes_json(b: &[u8]) -> Value {
     serde_json::to_value(JsonBytes::new(b)).unwrap_or(Value::Null)
 }
 
+/// The JSON members one scalar field becomes: itself and, for IDs, its hex twin. Shared
+/// by the tree builder and the streaming writer so the two cannot drift apart.
+/// `hide_value`: the message's key is one whose values are not shown.
+fn scalar_members(
+    name: &'static str,
+    value: Scalar<'_>,
+    hide_value: bool,
+    redactor: Redactor,
+) -> Vec<(&'static str, Value)> {
+    let mut out = Vec::with_capacity(2);
+    let v = match value {
+        Scalar::U64(x) => {
+            if matches!(name, "ID" | "NodeID") {
+                out.push((hex_name(name), json!(format!("{:016x}", x))));
+            }
+            json!(x)
+        }
+        Scalar::I64(x) => {
+            // Lease and request IDs are random 63-bit numbers: jq and JavaScript read
+            // JSON numbers as doubles and lose them above 2^53, so they come as hex
+            // strings too, the way etcdctl prints them.
+            if matches!(name, "ID" | "lease") {
+                out.push((hex_name(name), json!(format!("{:016x}", x))));
+            }
+            json!(x)
+        }
+        Scalar::Bool(x) => json!(x),
+        Scalar::Enum(_, Some(n)) => json!(n),
+        Scalar::Enum(x, None) => json!(x),
+        Scalar::Bytes(b) => {
+            let hidden = text::is_value_field(name) && hide_value;
+            if text::is_password_field(name) && !redactor.show_secrets {
+                json!({ "redacted": REDACTED_PASSWORD })
+            } else if hidden {
+                json!({ "redacted": REDACTED })
+            } else {
+                bytes_json(b)
+            }
+        }
+    };
+    out.push((name, v));
+    out
+}
+
 impl Visitor for JsonVisitor {
     fn scalar(&mut self, name: &'static str, value: Scalar<'_>) {
-        let v = match value {
-            Scalar::U64(x) => {
-                if matches!(name, "ID" | "NodeID") {
-                    self.put(hex_name(name), json!(format!("{:016x}", x)));
-                }
-                json!(x)
+        if let Scalar::Bytes(b) = value {
+            if text::is_key_field(name) {
+                self.key = Some(b.to_vec());
             }
-            Scalar::I64(x) => {
-                // Lease and request IDs are random 63-bit numbers: jq and JavaScript read
-                // JSON numbers as doubles and lose them above 2^53, so they come as hex
-                // strings too, the way etcdctl prints them.
-                if matches!(name, "ID" | "lease") {
-                    self.put(hex_name(name), json!(format!("{:016x}", x)));
-                }
-                json!(x)
-            }
-            Scalar::Bool(x) => json!(x),
-            Scalar::Enum(_, Some(n)) => json!(n),
-            Scalar::Enum(x, None) => json!(x),
-            Scalar::Bytes(b) => {
-                if text::is_key_field(name) {
-                    self.key = Some(b.to_vec());
-                }
-                let hidden = text::is_value_field(name)
-                    && self.key.as_deref().is_some_and(|k| self.redactor.hides(k));
-                if text::is_password_field(name) && !self.redactor.show_secrets {
-                    json!({ "redacted": REDACTED_PASSWORD })
-                } else if hidden {
-                    json!({ "redacted": REDACTED })
-                } else {
-                    bytes_json(b)
-                }
-            }
-        };
-        self.put(name, v);
+        }
+        let hide = self.key.as_deref().is_some_and(|k| self.redactor.hides(k));
+        for (n, v) in scalar_members(name, value, hide, self.redactor) {
+            self.put(n, v);
+        }
     }
 
     fn message(&mut self, name: &'static str, m: &dyn Visit) {
@@ -424,9 +442,10 @@ fn message_json(m: &dyn Visit, redactor: Redactor) -> Value {
 /// nested messages' (they are only visited when their name's turn comes).
 fn write_message(out: &mut dyn Write, m: &dyn Visit, redactor: Redactor) -> std::io::Result<()> {
     struct Names {
-        /// Field names with their number of occurrences, in first-seen order.
+        /// Member names with their number of occurrences, in first-seen order.
         names: Vec<(&'static str, u64)>,
         key: Option<Vec<u8>>,
+        redactor: Redactor,
     }
     impl Visitor for Names {
         fn scalar(&mut self, name: &'static str, value: Scalar<'_>) {
@@ -435,7 +454,9 @@ fn write_message(out: &mut dyn Write, m: &dyn Visit, redactor: Redactor) -> std:
                     self.key = Some(b.to_vec());
                 }
             }
-            self.seen(name);
+            for (n, _) in scalar_members(name, value, false, self.redactor) {
+                self.seen(n);
+            }
         }
         fn message(&mut self, name: &'static str, _m: &dyn Visit) {
             self.seen(name);
@@ -482,25 +503,15 @@ fn write_message(out: &mut dyn Write, m: &dyn Visit, redactor: Redactor) -> std:
     }
     impl Visitor for Field<'_> {
         fn scalar(&mut self, name: &'static str, value: Scalar<'_>) {
-            if !self.turn(name) {
+            if self.err.is_some() {
                 return;
             }
-            let r = match value {
-                Scalar::U64(x) => serde_json::to_writer(&mut *self.out, &x),
-                Scalar::I64(x) => serde_json::to_writer(&mut *self.out, &x),
-                Scalar::Bool(x) => serde_json::to_writer(&mut *self.out, &x),
-                Scalar::Enum(_, Some(n)) => serde_json::to_writer(&mut *self.out, n),
-                Scalar::Enum(x, None) => serde_json::to_writer(&mut *self.out, &x),
-                Scalar::Bytes(b) => {
-                    if self.hide_values && text::is_value_field(name) {
-                        serde_json::to_writer(&mut *self.out, &json!({ "redacted": REDACTED }))
-                    } else {
-                        serde_json::to_writer(&mut *self.out, &JsonBytes::new(b))
+            for (n, v) in scalar_members(name, value, self.hide_values, self.redactor) {
+                if self.turn(n) {
+                    if let Err(e) = serde_json::to_writer(&mut *self.out, &v) {
+                        self.err = Some(e.into());
                     }
                 }
-            };
-            if let Err(e) = r {
-                self.err = Some(e.into());
             }
         }
         fn message(&mut self, name: &'static str, m: &dyn Visit) {
@@ -515,6 +526,7 @@ fn write_message(out: &mut dyn Write, m: &dyn Visit, redactor: Redactor) -> std:
     let mut names = Names {
         names: Vec::new(),
         key: None,
+        redactor,
     };
     m.visit(&mut names);
     let hide_values = names.key.as_deref().is_some_and(|k| redactor.hides(k));
@@ -580,7 +592,7 @@ fn write_entry_json(
         Some(m) => write_message(out, m, redactor)?,
         None => out.write_all(b"null")?,
     }
-    write!(out, ",\"segment\":")?;
+    write!(out, ",\"schema\":\"etcd-autopsy/wal/v1\",\"segment\":")?;
     serde_json::to_writer(
         &mut *out,
         &scan.segments.get(e.segment).map(|s| s.name.as_str()),
@@ -936,4 +948,41 @@ pub fn run_snap(args: &SnapArgs) -> Result<u8> {
         out.flush()?;
     }
     Ok(if damage { EXIT_DAMAGE } else { EXIT_OK })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The streamed `wal --json` line is byte for byte the serialized tree of
+    /// [`entry_json`], over every entry of the fixture WALs, secrets shown and hidden.
+    #[test]
+    fn streamed_entry_lines_equal_the_serialized_tree() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+        let mut compared = 0;
+        for scenario in ["k8s", "killed", "nospace", "many-snaps", "cluster/m1"] {
+            let dir = fixtures.join(scenario).join("data/member/wal");
+            let Ok(wal) = WalDir::open(&dir) else {
+                continue;
+            };
+            let scan = super::super::scan_wal_dir(&wal, false);
+            for show_secrets in [false, true] {
+                let redactor = Redactor { show_secrets };
+                for e in &scan.entries {
+                    let d = DecodedEntry::decode(&e.entry);
+                    let tree = serde_json::to_vec(&entry_json(&scan, e, &d, redactor)).unwrap();
+                    let mut streamed = Vec::new();
+                    write_entry_json(&mut streamed, &scan, e, &d, redactor).unwrap();
+                    assert_eq!(
+                        String::from_utf8_lossy(&streamed),
+                        String::from_utf8_lossy(&tree),
+                        "{scenario} index {}",
+                        e.entry.index
+                    );
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared > 1000, "{compared}");
+    }
 }
