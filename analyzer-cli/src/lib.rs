@@ -8,6 +8,7 @@
 pub mod args;
 pub mod cmd;
 pub mod error;
+pub mod fuzz;
 pub mod help;
 pub mod html;
 pub mod output;

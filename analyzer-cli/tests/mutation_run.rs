@@ -168,7 +168,13 @@ fn template(root: &Path, scenario: &str) -> Template {
     Template { dir, files }
 }
 
-fn commands(component: &str, data: &Path, db: &Path, out: &Path, rng: &mut Rng) -> Vec<Vec<String>> {
+fn commands(
+    component: &str,
+    data: &Path,
+    db: &Path,
+    out: &Path,
+    rng: &mut Rng,
+) -> Vec<Vec<String>> {
     let d = data.display().to_string();
     let f = db.display().to_string();
     let o = out.display().to_string();
@@ -226,7 +232,8 @@ fn seeded_mutants_of_the_fixtures_never_panic_hang_or_leave_exit_0_1_2() {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
     std::thread::scope(|sc| {
         for t in 0..threads {
-            let (root, next, runs, failures, by_fault) = (&root, &next, &runs, &failures, &by_fault);
+            let (root, next, runs, failures, by_fault) =
+                (&root, &next, &runs, &failures, &by_fault);
             sc.spawn(move || {
                 let own = root.join(format!("t{t}"));
                 let k8s = template(&own, "k8s");
@@ -284,7 +291,12 @@ fn seeded_mutants_of_the_fixtures_never_panic_hang_or_leave_exit_0_1_2() {
         eprintln!("  {k}: {n} variants, exits {codes:?}");
     }
     let failures = failures.into_inner().unwrap();
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -309,7 +321,11 @@ fn every_variant_the_damage_scripts_mark_as_damaged_fails_check() {
             continue;
         }
         // `status` reads the size; the others' damage is for `check`.
-        let cmd = if v["component"] == "size" { "status" } else { "check" };
+        let cmd = if v["component"] == "size" {
+            "status"
+        } else {
+            "check"
+        };
         let code = run_capped(&[cmd.to_string(), path.display().to_string()])
             .unwrap_or_else(|why| panic!("{}: {why}", v["name"]));
         assert_ne!(code, 0, "{}: {cmd} exits 0 on a damaged variant", v["name"]);

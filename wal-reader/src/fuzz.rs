@@ -38,3 +38,15 @@ pub fn exercise(data: &[u8]) {
     let s = crate::snap::decode_snap("0000000000000001-0000000000000001.snap", data);
     let _ = crate::snap::snap_findings(&[s]);
 }
+
+/// The body of the `snap_decode` fuzz target: `data` as a `.snap` file, decoded and judged
+/// (alone, and as the newest of two beside a copy of itself cut in half).
+pub fn exercise_snap(data: &[u8]) {
+    let s = crate::snap::decode_snap("0000000000000002-0000000000000002.snap", data);
+    let half = crate::snap::decode_snap(
+        "0000000000000001-0000000000000001.snap",
+        &data[..data.len() / 2],
+    );
+    let _ = crate::snap::snap_findings(&[s.clone()]);
+    let _ = crate::snap::snap_findings(&[s, half]);
+}
