@@ -36,6 +36,9 @@ echo "etcd 3.5: $ETCD35_BIN_DIR"
 echo "== deriving the damaged fixture variants (fixtures/make-damaged.sh)"
 bash fixtures/make-damaged.sh
 
+# The workspace tests include the CI-sized mutation run (analyzer-cli/tests/mutation_run.rs:
+# seeded mutants of the fixtures through every command family, each run under a timeout
+# and `ulimit -v`; MUTATION_VARIANTS / MUTATION_SEED change its size and seed).
 echo "== cargo test (workspace)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
