@@ -47,6 +47,6 @@ pub fn exercise_snap(data: &[u8]) {
         "0000000000000001-0000000000000001.snap",
         &data[..data.len() / 2],
     );
-    let _ = crate::snap::snap_findings(&[s.clone()]);
+    let _ = crate::snap::snap_findings(std::slice::from_ref(&s));
     let _ = crate::snap::snap_findings(&[s, half]);
 }
