@@ -68,6 +68,7 @@
 //! - [`db`], [`bucket`]: reading: [`Db`], [`Bucket`], [`Cursor`].
 //! - [`walk`](mod@walk): the whole-file pass (page graph, owners, free pages) that [`stats`](mod@stats) and
 //!   [`check`](mod@check) build on; parallel over leaf pages with rayon, deterministic.
+//! - [`finding`]: what is wrong with the file, one page each ([`Finding`], [`FindingKind`]).
 //! - [`fuzz`]: the body of the `bbolt_open_walk_check` fuzz target.
 //!
 //! [bbolt]: https://github.com/etcd-io/bbolt
@@ -77,6 +78,7 @@ pub mod bucket;
 pub mod check;
 pub mod db;
 pub mod error;
+pub mod finding;
 pub mod fuzz;
 pub mod meta;
 mod mmap;
@@ -86,9 +88,10 @@ pub mod stats;
 pub mod walk;
 
 pub use bucket::{Bucket, Cursor, Item, Iter, IterRev};
-pub use check::{check, check_bytes, CheckReport, Finding, FindingKind};
+pub use check::{check, check_bytes, CheckReport};
 pub use db::Db;
 pub use error::{Error, Result};
+pub use finding::{Finding, FindingKind};
 pub use meta::{Meta, MetaChoice, MetaProblem, MetaSlot};
 pub use mmap::MappedFile;
 pub use page::{BranchElement, LeafElement, Page, PageKind};

@@ -19,6 +19,7 @@ pub mod defrag;
 pub mod display;
 pub mod error;
 pub mod fasthash;
+pub mod finding;
 pub mod hash;
 pub mod info;
 pub mod k8s;
@@ -36,6 +37,7 @@ pub mod salvage;
 pub mod scan;
 pub mod space;
 pub mod upgrade;
+pub mod verdict;
 pub mod version;
 
 #[cfg(test)]

@@ -150,6 +150,12 @@ impl WalDir {
             .map(|s| (s.name.as_str(), s.file.bytes()))
             .collect()
     }
+
+    /// Reads every segment in order, the directory's own findings first. Stops at the
+    /// first damage as etcd does, unless `opts.raw` (then it reads on past it).
+    pub fn scan(&self, opts: crate::ScanOptions) -> crate::WalScan<'_> {
+        crate::scan_wal(&self.segment_bytes(), self.findings.clone(), opts)
+    }
 }
 
 /// Sequence numbers must go up by one from segment to segment (etcd `isValidSeq`), and
