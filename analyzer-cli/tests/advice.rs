@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The k8s data dir with its WAL replaced by the damaged variant `variant` (a db that
 /// has applied more than the readable WAL holds). `None` when the damaged variants were
@@ -47,5 +47,26 @@ fn check_of_a_mid_log_crc_error_says_only_that_etcd_refuses_to_start() {
     assert!(kinds.contains(&"db_ahead_of_wal"), "{v}");
 }
 
-#[allow(dead_code)]
-fn unused(_: &Path) {}
+#[test]
+fn members_never_recommends_restoring_from_a_damaged_or_empty_member() {
+    let d = fixtures().join("damaged/wal");
+    let (a, b) = (d.join("crc-middle-segment"), d.join("zeroed-sector"));
+    if !a.is_dir() {
+        return;
+    }
+    let (code, v) = run_json(&["members", s(&a), s(&b), "--json"]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["most_committed"].as_array().unwrap().len(), 0, "{v}");
+    let (_, out) = text(&["members", s(&a), s(&b)]);
+    assert!(out.contains("do not restore from any of them"), "{out}");
+    assert!(!out.contains("(restore from it"), "{out}");
+    // With a healthy member among them, it is the one named.
+    let k8s = fixtures().join("k8s/data");
+    let (_, v) = run_json(&["members", s(&a), s(&k8s), "--json"]);
+    assert_eq!(v["most_committed"][0].as_str(), Some(s(&k8s)), "{v}");
+    // An empty member (a data dir with an empty WAL dir and no db) is not named either.
+    let empty = scratch("empty-member");
+    std::fs::create_dir_all(empty.join("member/wal")).unwrap();
+    let (_, v) = run_json(&["members", s(&empty), s(&a), "--json"]);
+    assert_eq!(v["most_committed"].as_array().unwrap().len(), 0, "{v}");
+}

@@ -27,6 +27,7 @@ pub mod keytree;
 pub mod kv;
 pub mod lease;
 pub mod member;
+pub mod members;
 pub mod meta;
 pub mod pagemap;
 pub mod proto;
