@@ -48,6 +48,69 @@ fn check_of_a_mid_log_crc_error_says_only_that_etcd_refuses_to_start() {
 }
 
 #[test]
+fn report_on_a_member_that_will_not_start_advises_no_etcdctl_compact_or_defrag() {
+    let Some(d) = k8s_with_wal("crc-middle-segment", "crc-report") else {
+        return;
+    };
+    let (code, v) = run_json(&["report", s(&d), "--json"]);
+    assert_eq!(code, 1, "{v}");
+    let ids = strs(&v["next_steps"], "id");
+    assert_eq!(ids.first(), Some(&"refuses_to_start"), "{v}");
+    for s in v["next_steps"].as_array().unwrap() {
+        let c = s["command"].as_str().unwrap_or("");
+        assert!(!c.starts_with("etcdctl"), "{v}");
+    }
+    let (_, out) = text(&["report", s(&d)]);
+    assert!(out.contains("etcd will refuse to start"), "{out}");
+    assert!(!out.contains("may refuse"), "{out}");
+}
+
+#[test]
+fn report_quota_header_agrees_with_a_raised_nospace_alarm() {
+    let d = fixtures().join("nospace/data");
+    for quota in [None, Some("16777216")] {
+        let mut args = vec!["report", s(&d)];
+        if let Some(q) = quota {
+            args.extend(["--quota", q]);
+        }
+        let (_, out) = text(&args);
+        let header = out.lines().find(|l| l.starts_with("file ")).unwrap();
+        // The alarm fired on a 2.0 MiB db: a quota of 16 MiB or 2 GiB cannot have been
+        // in force then; the header says what the evidence bounds.
+        assert!(
+            header.contains("quota below 2.0 MiB, inferred from the NOSPACE alarm"),
+            "{header}"
+        );
+        assert!(
+            !header.contains("= 12.5%") && !header.contains("= 0.1%"),
+            "{header}"
+        );
+        if quota.is_some() {
+            assert!(header.contains("--quota 16.0 MiB given"), "{header}");
+        } else {
+            assert!(header.contains("not etcd's default 2.0 GiB"), "{header}");
+        }
+        // Disarming comes after the steps that bring the file below that quota.
+        let pos = |needle: &str| out.find(needle).unwrap_or(usize::MAX);
+        assert!(pos("etcdctl defrag") < pos("etcdctl alarm disarm"), "{out}");
+    }
+}
+
+#[test]
+fn report_on_a_full_34_member_names_the_offline_defrag_of_etcdctl() {
+    let d = fixtures().join("nospace/data");
+    let (_, v) = run_json(&["report", s(&d), "--json"]);
+    let defrag = v["next_steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "defrag")
+        .unwrap();
+    let want = format!("etcdctl defrag --data-dir {}", s(&d));
+    assert!(defrag["text"].as_str().unwrap().contains(&want), "{defrag}");
+}
+
+#[test]
 fn members_never_recommends_restoring_from_a_damaged_or_empty_member() {
     let d = fixtures().join("damaged/wal");
     let (a, b) = (d.join("crc-middle-segment"), d.join("zeroed-sector"));

@@ -13,6 +13,7 @@
 //! Bucket names: `key`, `meta`, `lease`, `alarm`, `cluster`, `members`,
 //! `members_removed`, `auth`, `authUsers`, `authRoles`.
 
+pub mod advice;
 pub mod auth;
 pub mod cluster;
 pub mod defrag;

@@ -125,6 +125,9 @@ pub struct MemberSummary {
     /// Damage findings of reading the WAL as etcd does (directory and records).
     #[serde(skip)]
     pub wal_read_damage: usize,
+    /// Members' names and client URLs as the WAL's publish entries last gave them.
+    #[serde(skip)]
+    pub published: std::collections::BTreeMap<u64, crate::raft_meta::Published>,
 }
 
 /// The whole-member check's result.
@@ -374,6 +377,7 @@ pub fn check_member_with(
             push_wal(&mut findings, Component::Wal, f);
         }
         sum.wal_read_damage = scan.findings.iter().filter(|f| f.is_damage()).count();
+        sum.published = crate::raft_meta::published_attributes(&scan);
         let rv = restart_view(&scan, sum.snapshot.as_ref().map(|s| (s.index, s.term)));
         if !scan.has_damage() {
             for f in &rv.findings {
