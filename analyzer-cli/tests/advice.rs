@@ -133,3 +133,123 @@ fn members_never_recommends_restoring_from_a_damaged_or_empty_member() {
     let (_, v) = run_json(&["members", s(&empty), s(&a), "--json"]);
     assert_eq!(v["most_committed"].as_array().unwrap().len(), 0, "{v}");
 }
+
+/// Runs the binary as an unprivileged user: as root through `setpriv` (root reads
+/// everything), else directly. `None` when neither is possible.
+fn run_unprivileged(args: &[&str]) -> Option<(i32, String, String)> {
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .ok()
+        .is_some_and(|o| o.stdout.starts_with(b"0\n"));
+    let mut cmd = if root {
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN]);
+        c
+    } else {
+        std::process::Command::new(BIN)
+    };
+    let out = cmd.args(args).output().ok()?;
+    Some((
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+#[test]
+fn a_wal_the_user_may_not_read_is_cannot_read_not_wal_damage() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("perm-wal");
+    copy_dir(&fixtures().join("k8s/data"), &dir.join("data"));
+    let set = |p: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    for p in [
+        scratch_root(),
+        dir.clone(),
+        dir.join("data"),
+        dir.join("data/member"),
+        dir.join("data/member/snap"),
+    ] {
+        set(&p, 0o755);
+    }
+    set(&dir.join("data/member/snap/db"), 0o644);
+    set(&dir.join("data/member/wal"), 0o000);
+    let data = dir.join("data");
+    for cmd in ["report", "check"] {
+        let Some((code, out, err)) = run_unprivileged(&[cmd, s(&data)]) else {
+            return;
+        };
+        if code == 0 && !out.is_empty() && !err.contains("denied") {
+            // The user could read it after all (e.g. a capability): nothing to prove.
+            return;
+        }
+        assert_eq!(code, 2, "{cmd}: {out}{err}");
+        assert!(err.contains("Permission denied"), "{cmd}: {err}");
+        assert!(err.contains("run as the etcd user"), "{cmd}: {err}");
+        assert!(!out.contains("damage"), "{cmd}: {out}");
+    }
+    set(&dir.join("data/member/wal"), 0o755);
+}
+
+#[test]
+fn a_wal_segment_or_an_empty_file_given_as_a_db_names_the_command_that_reads_it() {
+    let wal_dir = fixtures().join("k8s/data/member/wal");
+    let mut segs: Vec<_> = std::fs::read_dir(&wal_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "wal"))
+        .collect();
+    segs.sort();
+    let seg = &segs[0];
+    let empty = scratch("empty-db").join("db");
+    std::fs::write(&empty, b"").unwrap();
+    for cmd in ["report", "info", "check", "prefixes", "iterate-bucket"] {
+        let mut args = vec![cmd, s(seg)];
+        if cmd == "iterate-bucket" {
+            args.push("key");
+        }
+        let (code, _, err) = run(&args);
+        assert_eq!(code, 2, "{cmd}: {err}");
+        assert!(err.contains("etcd-autopsy wal <DATA-DIR>"), "{cmd}: {err}");
+        args[1] = s(&empty);
+        let (code, _, err) = run(&args);
+        assert_eq!(code, 2, "{cmd}: {err}");
+        assert!(err.contains("the file is empty"), "{cmd}: {err}");
+    }
+}
+
+#[test]
+fn a_db_locked_by_another_process_names_it_and_does_not_claim_etcd() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = scratch("locked-by-python");
+    copy_dir(&fixtures().join("k8s/data"), &dir.join("data"));
+    let db = dir.join("data/member/snap/db");
+    // python3 takes bbolt's kind of lock (flock) and says so; it holds it until stdin closes.
+    let Ok(mut holder) = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import fcntl,sys; f=open(sys.argv[1]); fcntl.flock(f, fcntl.LOCK_EX); print('locked', flush=True); sys.stdin.read()",
+            s(&db),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+    else {
+        return;
+    };
+    let mut line = String::new();
+    BufReader::new(holder.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "locked");
+    let (_, _, err) = run(&["report", s(&dir.join("data"))]);
+    let pid = holder.id();
+    drop(holder.stdin.take().map(|mut i| i.flush()));
+    holder.wait().unwrap();
+    assert!(err.contains(&format!("pid {pid} python3")), "{err}");
+    assert!(err.contains("not etcd"), "{err}");
+    assert!(!err.contains("etcd appears to be running"), "{err}");
+}

@@ -232,9 +232,13 @@ pub fn run_info(args: &InfoArgs) -> Result<u8> {
         .iter()
         .all(|s| s.meta.is_none_or(|m| m.magic != bbolt_reader::meta::MAGIC))
     {
+        let not_bbolt = "not a bbolt file: neither meta page carries the magic number 0xed0cdaed";
         return Err(CliError::input(
             image.path.clone(),
-            "not a bbolt file: neither meta page carries the magic number 0xed0cdaed",
+            match input::other_format_hint(&image.path, image.bytes()) {
+                Some(h) => format!("{not_bbolt}; {h}"),
+                None => not_bbolt.to_string(),
+            },
         ));
     }
     let report = InfoJson {

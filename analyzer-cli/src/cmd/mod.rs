@@ -74,8 +74,19 @@ pub(crate) fn scan_wal_dir(wal: &WalDir, raw: bool) -> WalScan<'_> {
 }
 
 /// A bbolt reader error naming the file.
+/// A file that is not a db but another part of a data dir (a WAL segment, an empty
+/// file, a `.snap`) also gets the command that reads it.
 pub(crate) fn bolt_err(image: &DbImage, e: bbolt_reader::Error) -> CliError {
-    CliError::input(image.path.clone(), e.to_string())
+    let hint = match &e {
+        bbolt_reader::Error::NoValidMeta { .. } | bbolt_reader::Error::MetaInvalid { .. } => {
+            input::other_format_hint(&image.path, image.bytes())
+        }
+        _ => None,
+    };
+    match hint {
+        Some(h) => CliError::input(image.path.clone(), format!("{e}; {h}")),
+        None => CliError::input(image.path.clone(), e.to_string()),
+    }
 }
 
 /// A rayon pool of `threads` threads (default: available cores).
