@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 pub mod dir;
+pub mod entry;
 pub mod finding;
 pub mod fuzz;
 mod go_isprint_table;
@@ -28,6 +29,7 @@ pub mod timeline;
 pub mod wire;
 
 pub use dir::{SegmentFile, WalDir};
+pub use entry::DecodedEntry;
 pub use finding::{Finding, FindingKind, Severity};
 pub use map::MappedFile;
 pub use record::{EntryRef, EntryType, HardState, Metadata, WalSnapshot};
