@@ -1,7 +1,7 @@
 //! Findings: what is wrong with a bbolt file, one page each.
 //!
 //! A finding is damage found while reading; the reader goes on where it safely can. The
-//! whole-file walk ([`crate::walk`]) produces them and [`crate::check`] adds the meta
+//! whole-file walk ([`walk`](mod@crate::walk)) produces them and [`check`](mod@crate::check) adds the meta
 //! pages' own; both depend on this module, not on each other. Every kind here is damage
 //! to bbolt (bbolt's own `tx.Check` or a hostile case it does not guard against).
 

@@ -13,6 +13,8 @@
 //! Bucket names: `key`, `meta`, `lease`, `alarm`, `cluster`, `members`,
 //! `members_removed`, `auth`, `authUsers`, `authRoles`.
 
+#![deny(missing_docs)]
+
 pub mod advice;
 pub mod auth;
 pub mod cluster;

@@ -335,6 +335,7 @@ pub fn run_info(args: &InfoArgs) -> Result<u8> {
 /// damage (see `check`); 2 when unreadable.
 #[derive(Debug, clap::Args)]
 pub struct BucketsArgs {
+    /// The db and the options every bbolt command takes.
     #[command(flatten)]
     pub db: DbArgs,
     /// Every bucket, nested ones as paths, with its key and sub-bucket counts.
@@ -430,6 +431,7 @@ pub fn run_buckets(args: &BucketsArgs) -> Result<u8> {
 /// Exit status: 0; 1 when the walk found damage; 2 when unreadable.
 #[derive(Debug, clap::Args)]
 pub struct StatsArgs {
+    /// The db and the options every bbolt command takes.
     #[command(flatten)]
     pub db: DbArgs,
     /// Only top-level buckets whose name starts with this prefix (as `bbolt stats`).
@@ -670,6 +672,7 @@ fn stats_table(
 /// 0; 2 when unreadable.
 #[derive(Debug, clap::Args)]
 pub struct PagesArgs {
+    /// The db and the options every bbolt command takes.
     #[command(flatten)]
     pub db: DbArgs,
     /// Add an OWNER column: the bucket whose tree holds the page.
@@ -1383,6 +1386,7 @@ pub fn run_get(args: &GetArgs) -> Result<u8> {
 /// at all (missing, not a bbolt file).
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
+    /// The db and the options every bbolt command takes.
     #[command(flatten)]
     pub db: DbArgs,
     /// For a data dir: also answer whether the member can be upgraded to this release
