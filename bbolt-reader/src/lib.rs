@@ -19,10 +19,11 @@
 //! let file = MappedFile::open("member/snap/db")?;
 //! let db = file.db()?;
 //! println!("page size {}, txid {}", db.page_size(), db.meta().txid);
-//! for entry in db.root().iter() {
+//! let root = db.root();
+//! for entry in root.iter() {
 //!     let entry = entry?;
 //!     if entry.is_bucket() {
-//!         let bucket = db.bucket(entry.key)?.expect("listed bucket exists");
+//!         let bucket = root.open_item(&entry)?;
 //!         let keys = bucket.iter().filter(|e| e.is_ok()).count();
 //!         println!("{}: {keys} keys", String::from_utf8_lossy(entry.key));
 //!     }

@@ -163,3 +163,22 @@ fn prev_after_seek_steps_back_across_leaf_pages() {
     assert_eq!(c.first().unwrap().unwrap().key, b"k00");
     assert!(c.prev().unwrap().is_none());
 }
+
+#[test]
+fn an_iterated_bucket_item_opens_as_that_bucket_without_a_second_look_up() {
+    for data in [sample(), wide(3), wide(70)] {
+        let db = Db::open(&data).unwrap();
+        let root = db.root();
+        for top in root.iter() {
+            let item = top.unwrap();
+            assert!(item.is_bucket());
+            let opened = root.open_item(&item).unwrap();
+            let looked_up = db.bucket(item.key).unwrap().unwrap();
+            let keys = |b: &bbolt_reader::Bucket<'_>| -> Vec<Vec<u8>> {
+                b.iter().map(|e| e.unwrap().key.to_vec()).collect()
+            };
+            assert_eq!(keys(&opened), keys(&looked_up));
+            assert_eq!(opened.root_pgid(), looked_up.root_pgid());
+        }
+    }
+}
