@@ -10,13 +10,14 @@
 //! progress-bar code. Inputs are opened through [`member`]: a data dir, a `member/` dir,
 //! a bare db or an `etcdctl snapshot save` file.
 //!
-//! Bucket names: `key`, `meta`, `lease`, `alarm`, `cluster`, `members`,
+//! Bucket names, all in [`buckets`]: `key`, `meta`, `lease`, `alarm`, `cluster`, `members`,
 //! `members_removed`, `auth`, `authUsers`, `authRoles`.
 
 #![deny(missing_docs)]
 
 pub mod advice;
 pub mod auth;
+pub mod buckets;
 pub mod cluster;
 pub mod defrag;
 pub mod display;
@@ -56,22 +57,7 @@ pub use meta::MetaInfo;
 pub use proto::ProtoError;
 pub use revision::{parse_rev_key, parse_revision, RevKey, RevKeyError, Revision};
 
-/// Name of the bucket that holds every revision of every user key.
-pub const KEY_BUCKET: &[u8] = b"key";
-
-/// Every bucket etcd 3.4 creates, in bbolt's (byte) order.
-pub const KNOWN_BUCKETS: [&[u8]; 10] = [
-    b"alarm",
-    b"auth",
-    b"authRoles",
-    b"authUsers",
-    b"cluster",
-    b"key",
-    b"lease",
-    b"members",
-    b"members_removed",
-    b"meta",
-];
+pub use buckets::{KEY_BUCKET, KNOWN_BUCKETS};
 
 /// The prefix of `key` at `depth`: up to and including its `depth`-th '/'; a key with
 /// fewer '/' maps to the key up to and including its last '/', or to "" when it has
