@@ -33,6 +33,7 @@ pub mod lease;
 pub mod member;
 pub mod members;
 pub mod meta;
+pub mod open;
 pub mod pagemap;
 pub mod proto;
 pub mod raft_meta;
@@ -54,6 +55,7 @@ pub use error::{Error, Result};
 pub use kv::{KeyValue, KeyValueRef};
 pub use lease::Lease;
 pub use meta::MetaInfo;
+pub use open::{KeyspaceAt, Member};
 pub use proto::ProtoError;
 pub use revision::{parse_rev_key, parse_revision, RevKey, RevKeyError, Revision};
 
