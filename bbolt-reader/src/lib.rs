@@ -12,11 +12,13 @@
 //!
 //! # Example
 //!
-//! ```no_run
+//! Counting the keys of each top-level bucket of any bbolt file:
+//!
+//! ```
 //! use bbolt_reader::MappedFile;
 //!
 //! # fn main() -> Result<(), bbolt_reader::Error> {
-//! let file = MappedFile::open("member/snap/db")?;
+//! let file = MappedFile::open("../fixtures/k8s/data/member/snap/db")?;
 //! let db = file.db()?;
 //! println!("page size {}, txid {}", db.page_size(), db.meta().txid);
 //! let root = db.root();

@@ -13,6 +13,21 @@
 //! Bucket names, all in [`buckets`]: `key`, `meta`, `lease`, `alarm`, `cluster`, `members`,
 //! `members_removed`, `auth`, `authUsers`, `authRoles`.
 
+//!
+//! # Example
+//!
+//! HashKV and the keyspace after the WAL's committed tail, of a member that was killed:
+//!
+//! ```
+//! # fn main() -> Result<(), etcd_mvcc::Error> {
+//! let member = etcd_mvcc::Member::open("../fixtures/killed/data")?;
+//! let hash = member.hash_kv(None)?; // equal to `etcdctl endpoint hashkv` on it
+//! let restarted = member.keyspace_at(None).with_wal_replayed().load()?;
+//! println!("hashkv {} at {}; {} live keys after a restart", hash.hash, hash.revision, restarted.keys.len());
+//! assert!(restarted.revision > hash.revision);
+//! # Ok(())
+//! # }
+//! ```
 #![deny(missing_docs)]
 
 pub mod advice;

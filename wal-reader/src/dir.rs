@@ -62,6 +62,17 @@ pub struct WalDir {
 }
 
 impl WalDir {
+    /// The WAL of a data dir: `path` may be the data dir (`<path>/member/wal`), its
+    /// `member/` dir (`<path>/wal`) or the WAL directory itself.
+    pub fn open_data_dir(path: impl AsRef<Path>) -> Result<WalDir, Error> {
+        let path = path.as_ref();
+        let dir = [path.join("member").join("wal"), path.join("wal")]
+            .into_iter()
+            .find(|d| d.is_dir())
+            .unwrap_or_else(|| path.to_path_buf());
+        WalDir::open(&dir)
+    }
+
     /// Lists and maps the segments of `dir` (a `member/wal` directory).
     pub fn open(dir: &Path) -> Result<WalDir, Error> {
         let io = |source| Error::Io {

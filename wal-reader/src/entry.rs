@@ -35,3 +35,20 @@ impl DecodedEntry {
         }
     }
 }
+
+impl DecodedEntry {
+    /// What the entry is, in a few words and without its keys or values (which may be
+    /// secrets): the request names of an InternalRaftRequest (`put`, `txn`, ...),
+    /// `v2 request`, `empty` (a new leader's no-op), `conf change`, ...
+    pub fn summary(&self) -> String {
+        match self {
+            DecodedEntry::Normal(NormalData::Empty) => "empty".into(),
+            DecodedEntry::Normal(NormalData::Internal(r)) => r.request_names().join(","),
+            DecodedEntry::Normal(NormalData::V2(_)) => "v2 request".into(),
+            DecodedEntry::Normal(NormalData::Unknown) => "undecodable".into(),
+            DecodedEntry::ConfChange(_) => "conf change".into(),
+            DecodedEntry::ConfChangeV2(_) => "conf change v2".into(),
+            DecodedEntry::Unknown => "unknown entry type".into(),
+        }
+    }
+}

@@ -9,6 +9,25 @@
 //! damaged record.
 //!
 //! Layering: this crate knows etcd's WAL and `.snap` formats and nothing of bbolt.
+//!
+//! # Example
+//!
+//! Every entry of a data dir's WAL, as etcd reads it, with its decoded request:
+//!
+//! ```
+//! use wal_reader::{DecodedEntry, ScanOptions, WalDir};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let wal = WalDir::open_data_dir("../fixtures/k8s/data")?;
+//! let scan = wal.scan(ScanOptions::default()); // stops at the first damage, as etcd does
+//! for e in &scan.entries {
+//!     let data = DecodedEntry::decode(&e.entry);
+//!     println!("term {} index {}: {}", e.entry.term, e.entry.index, data.summary());
+//! }
+//! assert!(scan.findings.iter().all(|f| !f.is_damage()));
+//! # Ok(())
+//! # }
+//! ```
 #![deny(missing_docs)]
 
 pub mod dir;
