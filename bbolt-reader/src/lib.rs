@@ -72,6 +72,7 @@
 //! - [`walk`](mod@walk): the whole-file pass (page graph, owners, free pages) that [`stats`](mod@stats) and
 //!   [`check`](mod@check) build on; parallel over leaf pages with rayon, deterministic.
 //! - [`finding`]: what is wrong with the file, one page each ([`Finding`], [`FindingKind`]).
+//! - [`tree`](mod@tree): the damage-tolerant descent of one bucket, with a visitor.
 //! - [`fuzz`]: the body of the `bbolt_open_walk_check` fuzz target.
 //!
 //! [bbolt]: https://github.com/etcd-io/bbolt
@@ -88,6 +89,7 @@ mod mmap;
 pub mod page;
 mod raw;
 pub mod stats;
+pub mod tree;
 pub mod walk;
 
 pub use bucket::{Bucket, Cursor, Item, Iter, IterRev};
@@ -99,6 +101,7 @@ pub use meta::{Meta, MetaChoice, MetaProblem, MetaSlot};
 pub use mmap::MappedFile;
 pub use page::{BranchElement, LeafElement, Page, PageKind};
 pub use stats::BucketStats;
+pub use tree::{walk_tree, Flow, TreeDamage, TreeVisitor};
 pub use walk::{walk, walk_with_progress, PageGraph, PageUse, Walk};
 
 /// A page id: the page's index in the file (its byte offset divided by the page size).

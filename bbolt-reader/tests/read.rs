@@ -182,3 +182,27 @@ fn an_iterated_bucket_item_opens_as_that_bucket_without_a_second_look_up() {
         }
     }
 }
+
+#[test]
+fn the_tolerant_walk_of_a_sound_tree_lists_the_same_leaves_as_leaf_pages() {
+    struct Leaves(Vec<u64>, usize);
+    impl<'a> bbolt_reader::TreeVisitor<'a> for Leaves {
+        fn leaf(&mut self, p: bbolt_reader::Page<'a>, _: u64, _: usize) -> bbolt_reader::Flow {
+            self.0.push(p.pgid());
+            bbolt_reader::Flow::Continue
+        }
+        fn damage(&mut self, _: bbolt_reader::TreeDamage) {
+            self.1 += 1;
+        }
+    }
+    for data in [sample(), wide(3), wide(70)] {
+        let db = Db::open(&data).unwrap();
+        for top in db.root().iter() {
+            let b = db.root().open_item(&top.unwrap()).unwrap();
+            let mut v = Leaves(Vec::new(), 0);
+            bbolt_reader::walk_tree(&b, &mut v);
+            let want: Vec<u64> = b.leaf_pages().unwrap().iter().map(|p| p.pgid()).collect();
+            assert_eq!((v.0, v.1), (want, 0));
+        }
+    }
+}
