@@ -253,3 +253,20 @@ fn a_db_locked_by_another_process_names_it_and_does_not_claim_etcd() {
     assert!(err.contains("not etcd"), "{err}");
     assert!(!err.contains("etcd appears to be running"), "{err}");
 }
+
+#[test]
+fn report_on_a_full_35_member_names_the_offline_defrag_of_etcdutl() {
+    let d = fixtures().join("v3.5/nospace/data");
+    if !d.is_dir() {
+        return;
+    }
+    let (_, v) = run_json(&["report", s(&d), "--json"]);
+    let defrag = v["next_steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "defrag")
+        .unwrap();
+    let want = format!("etcdutl defrag --data-dir {}", s(&d));
+    assert!(defrag["text"].as_str().unwrap().contains(&want), "{defrag}");
+}
