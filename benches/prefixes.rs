@@ -35,6 +35,7 @@ pub fn bench_db() -> std::path::PathBuf {
     db
 }
 
+/// Runs the bench rows for `cmds` (each an etcd-autopsy command line) on the bench db.
 pub fn run(cmds: &[&[&str]]) {
     harness::maybe_child();
     let db = bench_db();

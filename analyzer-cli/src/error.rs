@@ -16,8 +16,9 @@ pub const EXIT_USAGE: u8 = 64;
 /// Anything that stops a command before it can report.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    /// An input path could not be opened or mapped.
-    #[error("{path}: {source}")]
+    /// An input path could not be opened or mapped. Permission denied says how to get
+    /// read access: it is "cannot read", never damage.
+    #[error("{path}: {source}{}", io_hint(.source))]
     Io {
         /// The file or directory involved.
         path: PathBuf,
@@ -38,6 +39,16 @@ pub enum CliError {
     /// Any other error with a message that already names the file and offset.
     #[error("{0}")]
     Other(String),
+}
+
+/// What to do about an input that cannot be read, when there is something to say.
+fn io_hint(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied => {
+            ": cannot read it as this user; run as the etcd user (the owner of the data dir) or with sudo"
+        }
+        _ => "",
+    }
 }
 
 impl CliError {
@@ -85,3 +96,29 @@ impl From<serde_json::Error> for CliError {
 
 /// Result type of the CLI layer.
 pub type Result<T> = std::result::Result<T, CliError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permission_denied_is_cannot_read_with_a_hint_not_damage() {
+        let e = CliError::from(wal_reader::Error::Io {
+            path: "/var/lib/etcd/member/wal".into(),
+            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        });
+        let text = e.to_string();
+        assert!(text.starts_with("/var/lib/etcd/member/wal: "), "{text}");
+        assert!(text.contains("cannot read it as this user"), "{text}");
+        assert!(
+            text.contains("run as the etcd user") && text.contains("sudo"),
+            "{text}"
+        );
+        assert!(!text.contains("damage"), "{text}");
+        let other = CliError::Io {
+            path: "x".into(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        };
+        assert!(!other.to_string().contains("sudo"));
+    }
+}

@@ -46,21 +46,7 @@ impl JsonBytes {
 
 pub use etcd_mvcc::display::sanitize;
 
-/// `n` bytes in human units (KiB, MiB, GiB, binary), with the exact count for small sizes.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i + 1 < UNITS.len() {
-        v /= 1024.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[i])
-    }
-}
+pub use etcd_mvcc::advice::human_bytes;
 
 /// Go's `strconv.IsPrint` and `%q`: the one implementation lives in wal-reader.
 pub use wal_reader::goquote::{go_is_print, go_quote};

@@ -43,6 +43,9 @@ pub struct Item<'a> {
     pub value: &'a [u8],
     /// The leaf element's flags.
     pub flags: u32,
+    /// The page the element was read from (for an inline bucket's item, the leaf page
+    /// holding that bucket): where [`Bucket::open_item`] says a bad value sits.
+    pub holder: Pgid,
 }
 
 impl Item<'_> {
@@ -185,9 +188,11 @@ impl<'a> Bucket<'a> {
         }
     }
 
-    /// The nested bucket held in `item` (from this bucket's iteration).
-    pub fn open_item(&self, item: &Item<'a>, holder: Pgid) -> Result<Bucket<'a>> {
-        Bucket::from_value(self.db, item.value, holder)
+    /// The nested bucket held in `item` (from this bucket's iteration or a cursor): no
+    /// second look-up by name. A value too short for a bucket header is an error naming
+    /// the page it sits on.
+    pub fn open_item(&self, item: &Item<'a>) -> Result<Bucket<'a>> {
+        Bucket::from_value(self.db, item.value, item.holder)
     }
 
     /// All leaf pages of this bucket in key order, found by reading only branch pages
@@ -309,7 +314,7 @@ impl<'a> Cursor<'a> {
                 page_bytes: page.bytes().len(),
             });
         }
-        Ok(item(e))
+        Ok(item(e, page.pgid()))
     }
 
     fn reset(&mut self) -> Result<()> {
@@ -463,11 +468,12 @@ fn last_index(page: &Page<'_>) -> usize {
     page.count().checked_sub(1).unwrap_or(BEFORE_FIRST)
 }
 
-fn item(e: LeafElement<'_>) -> Item<'_> {
+fn item(e: LeafElement<'_>, holder: Pgid) -> Item<'_> {
     Item {
         key: e.key,
         value: e.value,
         flags: e.flags,
+        holder,
     }
 }
 

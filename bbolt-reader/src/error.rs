@@ -3,7 +3,7 @@
 //! An [`Error`] means "this read cannot go on": a page id past the end of the file, an
 //! element whose key runs off its page, a tree deeper than any real one. Each variant names
 //! where: the page id (`pgid`) and, where it helps, the byte offset in the file. Damage that
-//! a reader can step over is reported as a [`crate::check::Finding`] instead.
+//! a reader can step over is reported as a [`crate::finding::Finding`] instead.
 
 use crate::meta::MetaProblem;
 use crate::page::PageKind;

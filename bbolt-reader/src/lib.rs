@@ -12,17 +12,20 @@
 //!
 //! # Example
 //!
-//! ```no_run
+//! Counting the keys of each top-level bucket of any bbolt file:
+//!
+//! ```
 //! use bbolt_reader::MappedFile;
 //!
 //! # fn main() -> Result<(), bbolt_reader::Error> {
-//! let file = MappedFile::open("member/snap/db")?;
+//! let file = MappedFile::open("../fixtures/k8s/data/member/snap/db")?;
 //! let db = file.db()?;
 //! println!("page size {}, txid {}", db.page_size(), db.meta().txid);
-//! for entry in db.root().iter() {
+//! let root = db.root();
+//! for entry in root.iter() {
 //!     let entry = entry?;
 //!     if entry.is_bucket() {
-//!         let bucket = db.bucket(entry.key)?.expect("listed bucket exists");
+//!         let bucket = root.open_item(&entry)?;
 //!         let keys = bucket.iter().filter(|e| e.is_ok()).count();
 //!         println!("{}: {keys} keys", String::from_utf8_lossy(entry.key));
 //!     }
@@ -68,6 +71,8 @@
 //! - [`db`], [`bucket`]: reading: [`Db`], [`Bucket`], [`Cursor`].
 //! - [`walk`](mod@walk): the whole-file pass (page graph, owners, free pages) that [`stats`](mod@stats) and
 //!   [`check`](mod@check) build on; parallel over leaf pages with rayon, deterministic.
+//! - [`finding`]: what is wrong with the file, one page each ([`Finding`], [`FindingKind`]).
+//! - [`tree`](mod@tree): the damage-tolerant descent of one bucket, with a visitor.
 //! - [`fuzz`]: the body of the `bbolt_open_walk_check` fuzz target.
 //!
 //! [bbolt]: https://github.com/etcd-io/bbolt
@@ -77,22 +82,26 @@ pub mod bucket;
 pub mod check;
 pub mod db;
 pub mod error;
+pub mod finding;
 pub mod fuzz;
 pub mod meta;
 mod mmap;
 pub mod page;
 mod raw;
 pub mod stats;
+pub mod tree;
 pub mod walk;
 
 pub use bucket::{Bucket, Cursor, Item, Iter, IterRev};
-pub use check::{check, check_bytes, CheckReport, Finding, FindingKind};
+pub use check::{check, check_bytes, CheckReport};
 pub use db::Db;
 pub use error::{Error, Result};
+pub use finding::{Finding, FindingKind};
 pub use meta::{Meta, MetaChoice, MetaProblem, MetaSlot};
 pub use mmap::MappedFile;
 pub use page::{BranchElement, LeafElement, Page, PageKind};
 pub use stats::BucketStats;
+pub use tree::{walk_tree, Flow, TreeDamage, TreeVisitor};
 pub use walk::{walk, walk_with_progress, PageGraph, PageUse, Walk};
 
 /// A page id: the page's index in the file (its byte offset divided by the page size).

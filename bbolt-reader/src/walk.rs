@@ -14,8 +14,8 @@
 //! neither a meta page nor reachable.
 
 use crate::bucket::{Bucket, MAX_DEPTH};
-use crate::check::{Finding, FindingKind};
 use crate::db::Db;
+use crate::finding::{Finding, FindingKind};
 use crate::meta::PGID_NO_FREELIST;
 use crate::page::{Page, PageKind};
 use crate::stats::{BucketStats, TreeStats};

@@ -163,3 +163,46 @@ fn prev_after_seek_steps_back_across_leaf_pages() {
     assert_eq!(c.first().unwrap().unwrap().key, b"k00");
     assert!(c.prev().unwrap().is_none());
 }
+
+#[test]
+fn an_iterated_bucket_item_opens_as_that_bucket_without_a_second_look_up() {
+    for data in [sample(), wide(3), wide(70)] {
+        let db = Db::open(&data).unwrap();
+        let root = db.root();
+        for top in root.iter() {
+            let item = top.unwrap();
+            assert!(item.is_bucket());
+            let opened = root.open_item(&item).unwrap();
+            let looked_up = db.bucket(item.key).unwrap().unwrap();
+            let keys = |b: &bbolt_reader::Bucket<'_>| -> Vec<Vec<u8>> {
+                b.iter().map(|e| e.unwrap().key.to_vec()).collect()
+            };
+            assert_eq!(keys(&opened), keys(&looked_up));
+            assert_eq!(opened.root_pgid(), looked_up.root_pgid());
+        }
+    }
+}
+
+#[test]
+fn the_tolerant_walk_of_a_sound_tree_lists_the_same_leaves_as_leaf_pages() {
+    struct Leaves(Vec<u64>, usize);
+    impl<'a> bbolt_reader::TreeVisitor<'a> for Leaves {
+        fn leaf(&mut self, p: bbolt_reader::Page<'a>, _: u64, _: usize) -> bbolt_reader::Flow {
+            self.0.push(p.pgid());
+            bbolt_reader::Flow::Continue
+        }
+        fn damage(&mut self, _: bbolt_reader::TreeDamage) {
+            self.1 += 1;
+        }
+    }
+    for data in [sample(), wide(3), wide(70)] {
+        let db = Db::open(&data).unwrap();
+        for top in db.root().iter() {
+            let b = db.root().open_item(&top.unwrap()).unwrap();
+            let mut v = Leaves(Vec::new(), 0);
+            bbolt_reader::walk_tree(&b, &mut v);
+            let want: Vec<u64> = b.leaf_pages().unwrap().iter().map(|p| p.pgid()).collect();
+            assert_eq!((v.0, v.1), (want, 0));
+        }
+    }
+}

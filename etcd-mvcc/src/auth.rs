@@ -8,12 +8,7 @@
 
 use super::proto::{expect_bytes, FieldReader, ProtoError};
 
-/// Name of the auth bucket.
-pub const AUTH_BUCKET: &[u8] = b"auth";
-/// Name of the users bucket.
-pub const AUTH_USERS_BUCKET: &[u8] = b"authUsers";
-/// Name of the roles bucket.
-pub const AUTH_ROLES_BUCKET: &[u8] = b"authRoles";
+pub use crate::buckets::{AUTH_BUCKET, AUTH_ROLES_BUCKET, AUTH_USERS_BUCKET};
 /// Key of the enable flag in the auth bucket.
 pub const AUTH_ENABLED_KEY: &[u8] = b"authEnabled";
 /// Key of the auth revision in the auth bucket.

@@ -12,12 +12,7 @@
 
 use super::proto::{expect_varint, FieldReader, ProtoError};
 
-/// Name of the members bucket.
-pub const MEMBERS_BUCKET: &[u8] = b"members";
-/// Name of the removed-members bucket.
-pub const MEMBERS_REMOVED_BUCKET: &[u8] = b"members_removed";
-/// Name of the cluster bucket.
-pub const CLUSTER_BUCKET: &[u8] = b"cluster";
+pub use crate::buckets::{ALARM_BUCKET, CLUSTER_BUCKET, MEMBERS_BUCKET, MEMBERS_REMOVED_BUCKET};
 /// Key of the cluster version in the cluster bucket.
 pub const CLUSTER_VERSION_KEY: &[u8] = b"clusterVersion";
 /// Key of the downgrade state in the cluster bucket (3.5+).
@@ -38,8 +33,6 @@ pub struct DowngradeInfo {
 pub fn parse_downgrade(value: &[u8]) -> Result<DowngradeInfo, String> {
     serde_json::from_slice(value).map_err(|e| format!("cluster/downgrade: bad JSON: {e}"))
 }
-/// Name of the alarm bucket.
-pub const ALARM_BUCKET: &[u8] = b"alarm";
 
 /// One member as recorded in the db.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

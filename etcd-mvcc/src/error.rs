@@ -38,3 +38,11 @@ impl Error {
 
 /// Result type of this crate's fallible operations.
 pub type Result<T> = std::result::Result<T, Error>;
+
+impl From<wal_reader::Error> for Error {
+    fn from(e: wal_reader::Error) -> Self {
+        match e {
+            wal_reader::Error::Io { path, source } => Error::Io { path, source },
+        }
+    }
+}

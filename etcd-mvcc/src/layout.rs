@@ -16,6 +16,7 @@
 //! The page scan runs only in those two cases: it reads each page header below the
 //! high-water mark once and keeps counts, never a list sized by the file.
 
+use crate::finding::MemberKind;
 use crate::meta::FINISHED_COMPACT_KEY;
 use crate::revision::{parse_rev_key, parse_revision};
 use crate::{KEY_BUCKET, KNOWN_BUCKETS};
@@ -27,8 +28,8 @@ use bbolt_reader::{Db, Pgid};
 pub struct LayoutFinding {
     /// The page: the root bucket's page, or the first page holding unreachable revisions.
     pub page: Pgid,
-    /// `no_etcd_bucket` or `revisions_unreachable`.
-    pub kind: &'static str,
+    /// [`MemberKind::NoEtcdBucket`] or [`MemberKind::RevisionsUnreachable`].
+    pub kind: MemberKind,
     /// For humans.
     pub message: String,
 }
@@ -91,7 +92,7 @@ pub fn etcd_layout(db: &Db<'_>) -> Vec<LayoutFinding> {
     if names.is_empty() {
         out.push(LayoutFinding {
             page: root,
-            kind: "no_etcd_bucket",
+            kind: MemberKind::NoEtcdBucket,
             message: format!(
                 "the root bucket (page {root}) holds none of etcd's buckets (key, meta, lease, ...): not a db etcd wrote, or the meta's root points at the wrong page"
             ),
@@ -117,7 +118,7 @@ pub fn etcd_layout(db: &Db<'_>) -> Vec<LayoutFinding> {
             let state = if key.is_none() { "missing" } else { "empty" };
             out.push(LayoutFinding {
                 page: first,
-                kind: "revisions_unreachable",
+                kind: MemberKind::RevisionsUnreachable,
                 message: format!(
                     "the key bucket is {state}, but {} leaf page(s) below the high-water mark (first page {first}) hold {} revision key(s){}: the keyspace is not reachable from the meta's root; `etcd-autopsy salvage` recovers it",
                     r.pages,

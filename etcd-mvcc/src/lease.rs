@@ -4,8 +4,7 @@
 
 use super::proto::{expect_varint, FieldReader, ProtoError};
 
-/// Name of the bucket.
-pub const LEASE_BUCKET: &[u8] = b"lease";
+pub use crate::buckets::LEASE_BUCKET;
 
 /// One persisted lease.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]

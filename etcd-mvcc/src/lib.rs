@@ -10,15 +10,35 @@
 //! progress-bar code. Inputs are opened through [`member`]: a data dir, a `member/` dir,
 //! a bare db or an `etcdctl snapshot save` file.
 //!
-//! Bucket names: `key`, `meta`, `lease`, `alarm`, `cluster`, `members`,
+//! Bucket names, all in [`buckets`]: `key`, `meta`, `lease`, `alarm`, `cluster`, `members`,
 //! `members_removed`, `auth`, `authUsers`, `authRoles`.
 
+//!
+//! # Example
+//!
+//! HashKV and the keyspace after the WAL's committed tail, of a member that was killed:
+//!
+//! ```
+//! # fn main() -> Result<(), etcd_mvcc::Error> {
+//! let member = etcd_mvcc::Member::open("../fixtures/killed/data")?;
+//! let hash = member.hash_kv(None)?; // equal to `etcdctl endpoint hashkv` on it
+//! let restarted = member.keyspace_at(None).with_wal_replayed().load()?;
+//! println!("hashkv {} at {}; {} live keys after a restart", hash.hash, hash.revision, restarted.keys.len());
+//! assert!(restarted.revision > hash.revision);
+//! # Ok(())
+//! # }
+//! ```
+#![deny(missing_docs)]
+
+pub mod advice;
 pub mod auth;
+pub mod buckets;
 pub mod cluster;
 pub mod defrag;
 pub mod display;
 pub mod error;
 pub mod fasthash;
+pub mod finding;
 pub mod hash;
 pub mod info;
 pub mod k8s;
@@ -27,7 +47,9 @@ pub mod kv;
 pub mod layout;
 pub mod lease;
 pub mod member;
+pub mod members;
 pub mod meta;
+pub mod open;
 pub mod pagemap;
 pub mod proto;
 pub mod raft_meta;
@@ -37,6 +59,7 @@ pub mod salvage;
 pub mod scan;
 pub mod space;
 pub mod upgrade;
+pub mod verdict;
 pub mod version;
 
 #[cfg(test)]
@@ -48,25 +71,11 @@ pub use error::{Error, Result};
 pub use kv::{KeyValue, KeyValueRef};
 pub use lease::Lease;
 pub use meta::MetaInfo;
+pub use open::{KeyspaceAt, Member};
 pub use proto::ProtoError;
 pub use revision::{parse_rev_key, parse_revision, RevKey, RevKeyError, Revision};
 
-/// Name of the bucket that holds every revision of every user key.
-pub const KEY_BUCKET: &[u8] = b"key";
-
-/// Every bucket etcd 3.4 creates, in bbolt's (byte) order.
-pub const KNOWN_BUCKETS: [&[u8]; 10] = [
-    b"alarm",
-    b"auth",
-    b"authRoles",
-    b"authUsers",
-    b"cluster",
-    b"key",
-    b"lease",
-    b"members",
-    b"members_removed",
-    b"meta",
-];
+pub use buckets::{KEY_BUCKET, KNOWN_BUCKETS};
 
 /// The prefix of `key` at `depth`: up to and including its `depth`-th '/'; a key with
 /// fewer '/' maps to the key up to and including its last '/', or to "" when it has

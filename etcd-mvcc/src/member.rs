@@ -254,19 +254,135 @@ pub fn running_member_warning(member: &Member) -> Option<String> {
     if holders.is_empty() {
         return None;
     }
-    let pids: Vec<String> = holders
+    let named: Vec<(u32, Option<String>)> = holders
         .iter()
-        .filter(|p| **p != 0)
-        .map(|p| p.to_string())
+        .map(|&p| (p, (p != 0).then(|| process_command(p)).flatten()))
         .collect();
-    Some(format!(
-        "warning: {} is locked by a running process{}: etcd appears to be running on it; \
-         results reflect a moment in a live file and may be inconsistent",
-        member.given.display(),
-        if pids.is_empty() {
-            String::new()
-        } else {
-            format!(" (pid {})", pids.join(", "))
-        }
-    ))
+    Some(lock_warning(&member.given, &named))
+}
+
+/// The command of process `pid`: `/proc/<pid>/comm`, else the first word of its cmdline.
+pub fn process_command(pid: u32) -> Option<String> {
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok();
+    let comm = comm
+        .map(|c| c.trim_end().to_string())
+        .filter(|c| !c.is_empty());
+    comm.or_else(|| {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let first = cmdline.split(|&b| b == 0).next()?;
+        let first = String::from_utf8_lossy(first);
+        let base = first.rsplit('/').next().unwrap_or(&first).to_string();
+        (!base.is_empty()).then_some(base)
+    })
+}
+
+/// The warning for `given` locked by `holders` (pid, command; pid 0 = unknown): it names
+/// each holder, and says etcd runs on it only when every named holder is etcd.
+pub fn lock_warning(given: &Path, holders: &[(u32, Option<String>)]) -> String {
+    let list: Vec<String> = holders
+        .iter()
+        .filter(|(p, _)| *p != 0)
+        .map(|(p, c)| match c {
+            Some(c) => format!("pid {p} {}", crate::display::sanitize(c.as_bytes())),
+            None => format!("pid {p}"),
+        })
+        .collect();
+    let is_etcd = |c: &Option<String>| {
+        c.as_deref()
+            .is_some_and(|c| c == "etcd" || c.starts_with("etcd-"))
+    };
+    let all_etcd = !holders.is_empty() && holders.iter().all(|(_, c)| is_etcd(c));
+    let unknown = holders.iter().any(|(p, c)| *p == 0 || c.is_none());
+    let who = if list.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", list.join(", "))
+    };
+    if all_etcd {
+        format!(
+            "warning: {} is locked by a running process{who}: etcd appears to be running on it; \
+             results reflect a moment in a live file and may be inconsistent",
+            given.display()
+        )
+    } else if unknown {
+        format!(
+            "warning: {} is locked by a running process{who}, perhaps etcd; \
+             results reflect a moment in a live file and may be inconsistent",
+            given.display()
+        )
+    } else {
+        format!(
+            "warning: {} is locked by another process{who}, not etcd; \
+             if it writes the files, results may be inconsistent",
+            given.display()
+        )
+    }
+}
+
+/// When a file given where a bbolt db is expected is something else an etcd data dir
+/// holds, which command reads it (a sentence to append to the error), else `None`.
+///
+/// A WAL segment starts with an 8-byte frame length and then a walpb.Record of type
+/// crcType (field 1 = 4: bytes `08 04`); a `.snap` file is a snappb.Snapshot (`*.snap`).
+pub fn other_format_hint(path: &Path, bytes: &[u8]) -> Option<String> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let name = name.as_deref().unwrap_or("");
+    if bytes.is_empty() {
+        return Some(
+            "the file is empty (0 bytes): not a bbolt db; give the data dir, or the member's member/snap/db".into(),
+        );
+    }
+    if name.ends_with(".wal")
+        || name.ends_with(".wal.broken")
+        || bytes.get(8..10) == Some(&[0x08, 0x04])
+    {
+        return Some(
+            "this is a WAL segment, not a db: read it with `etcd-autopsy wal <DATA-DIR>` (or `wal` on its member/wal directory); `check <DATA-DIR>` verifies it".into(),
+        );
+    }
+    if name.ends_with(".snap") {
+        return Some(
+            "this is a raft snapshot (.snap) file, not a db: `etcd-autopsy snap <DATA-DIR>` lists it".into(),
+        );
+    }
+    None
+}
+
+#[cfg(test)]
+mod format_hint_tests {
+    use super::*;
+
+    #[test]
+    fn the_lock_warning_names_the_holder_and_claims_etcd_only_for_etcd() {
+        let p = Path::new("/var/lib/etcd");
+        let w = lock_warning(p, &[(4242, Some("etcd".into()))]);
+        assert!(
+            w.contains("(pid 4242 etcd): etcd appears to be running"),
+            "{w}"
+        );
+        let w = lock_warning(p, &[(77, Some("python3".into()))]);
+        assert!(w.contains("(pid 77 python3), not etcd"), "{w}");
+        assert!(!w.contains("etcd appears"), "{w}");
+        let w = lock_warning(p, &[(0, None)]);
+        assert!(w.contains("perhaps etcd"), "{w}");
+    }
+
+    #[test]
+    fn a_wal_segment_an_empty_file_and_a_snap_file_name_their_command() {
+        let wal = Path::new("member/wal/0000000000000000-0000000000000000.wal");
+        assert!(other_format_hint(wal, b"x")
+            .unwrap()
+            .contains("etcd-autopsy wal"));
+        let framed = [0u8, 0, 0, 0, 0, 0, 0, 0x84, 0x08, 0x04, 0x10];
+        assert!(other_format_hint(Path::new("x"), &framed)
+            .unwrap()
+            .contains("WAL segment"));
+        assert!(other_format_hint(Path::new("db"), b"")
+            .unwrap()
+            .contains("empty"));
+        assert!(other_format_hint(Path::new("0-1.snap"), b"abc")
+            .unwrap()
+            .contains("etcd-autopsy snap"));
+        assert_eq!(other_format_hint(Path::new("db"), &[0u8; 64]), None);
+    }
 }

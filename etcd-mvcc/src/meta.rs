@@ -15,8 +15,7 @@
 
 use super::revision::{parse_revision, Revision};
 
-/// Name of the bucket.
-pub const META_BUCKET: &[u8] = b"meta";
+pub use crate::buckets::META_BUCKET;
 /// Key of the consistent index.
 pub const CONSISTENT_INDEX_KEY: &[u8] = b"consistent_index";
 /// Key of the term (3.5+).

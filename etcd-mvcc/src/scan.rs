@@ -15,7 +15,7 @@
 use super::fasthash::FastMap;
 use super::kv::KeyValueRef;
 use super::revision::{parse_rev_key, rev_lenient, Revision};
-use bbolt_reader::{Bucket, Page, Pgid};
+use bbolt_reader::{walk_tree, Bucket, Flow, Page, Pgid, TreeDamage, TreeVisitor};
 use hashbrown::HashTable;
 use rayon::prelude::*;
 
@@ -492,112 +492,87 @@ pub fn scan_keyspace<'a>(
 /// points outside the file, at a page that is neither branch nor leaf, at a page already
 /// entered (a cycle or a shared subtree) or deeper than any real tree is skipped and
 /// reported, and the walk continues with the next element. Every page is entered at most
-/// once, so the walk ends on any bytes.
+/// once, so the walk ends on any bytes. A visitor of the reader's one tolerant walker
+/// ([`bbolt_reader::walk_tree`]).
 pub fn leaf_pages_tolerant<'a>(bucket: &Bucket<'a>) -> (Vec<Page<'a>>, Vec<Problem>) {
-    let mut problems = Vec::new();
-    let root = match bucket.root_page() {
-        Ok(p) => p,
-        Err(e) => {
-            problems.push(Problem {
-                pgid: bucket.root_pgid().unwrap_or(0),
-                index: 0,
-                what: e.to_string(),
-            });
-            return (Vec::new(), problems);
-        }
-    };
-    if root.is_leaf() {
-        return (vec![root], problems);
+    /// Lists the leaves; the problems keep their words (they appear in every output).
+    struct Lister<'a> {
+        out: Vec<Page<'a>>,
+        problems: Vec<Problem>,
+        spans: u64,
+        span_limit: u64,
     }
-    let db = bucket.db();
-    // One bit per page of the file: sized by the file, never by a number read from it.
-    let mut seen = vec![0u64; (db.page_count() as usize).div_ceil(64)];
-    let mut mark = |pgid: Pgid| -> bool {
-        let (w, b) = ((pgid / 64) as usize, pgid % 64);
-        match seen.get_mut(w) {
-            Some(word) if *word & (1 << b) == 0 => {
-                *word |= 1 << b;
-                true
-            }
-            Some(_) => false,
-            None => true,
-        }
-    };
-    mark(root.pgid());
-    // Leaf views are what callers read in full. In a sound file they are disjoint; leaves
-    // whose overflow fields claim the rest of the file would make the callers' reads
-    // quadratic, so the listing stops once the views outgrow twice the file.
-    let span_limit = (db.data().len() as u64).saturating_mul(2);
-    let mut spans = 0u64;
-    let mut out = Vec::new();
-    let mut stack: Vec<(Page<'a>, usize)> = vec![(root, 0)];
-    while let Some((page, idx)) = stack.last_mut() {
-        if *idx >= page.count() {
-            stack.pop();
-            continue;
-        }
-        let (parent, index) = (page.pgid(), *idx);
-        *idx += 1;
-        let el = match page.branch_element(index) {
-            Ok(el) => el,
-            Err(e) => {
-                problems.push(Problem {
+    impl<'a> TreeVisitor<'a> for Lister<'a> {
+        fn leaf(&mut self, page: Page<'a>, parent: Pgid, index: usize) -> Flow {
+            // Leaf views are what callers read in full. In a sound file they are
+            // disjoint; leaves whose overflow fields claim the rest of the file would make
+            // the callers' reads quadratic, so the listing stops once the views outgrow
+            // twice the file.
+            self.spans = self.spans.saturating_add(page.bytes().len() as u64);
+            if self.spans > self.span_limit && parent != page.pgid() {
+                self.problems.push(Problem {
                     pgid: parent,
                     index,
-                    what: e.to_string(),
+                    what: format!(
+                        "leaf pages listed up to page {} span more than twice the file (overflow spans overlap): the rest are not counted",
+                        page.pgid()
+                    ),
                 });
-                continue;
+                return Flow::Stop;
             }
-        };
-        if !mark(el.pgid) {
-            problems.push(Problem {
-                pgid: parent,
-                index,
-                what: format!(
-                    "child page {} already entered (cycle or shared subtree): skipped",
-                    el.pgid
-                ),
-            });
-            continue;
+            self.out.push(page);
+            Flow::Continue
         }
-        match bucket.tree_page(el.pgid) {
-            Ok(child) if child.is_leaf() => {
-                spans = spans.saturating_add(child.bytes().len() as u64);
-                if spans > span_limit {
-                    problems.push(Problem {
-                        pgid: parent,
-                        index,
-                        what: format!(
-                            "leaf pages listed up to page {} span more than twice the file (overflow spans overlap): the rest are not counted",
-                            el.pgid
-                        ),
-                    });
-                    break;
-                }
-                out.push(child)
-            }
-            Ok(child) => {
-                if stack.len() >= bbolt_reader::bucket::MAX_DEPTH {
-                    problems.push(Problem {
-                        pgid: parent,
-                        index,
-                        what: format!(
-                            "child page {} is deeper than any real tree: skipped",
-                            el.pgid
-                        ),
-                    });
-                } else {
-                    stack.push((child, 0));
-                }
-            }
-            Err(e) => problems.push(Problem {
-                pgid: parent,
-                index,
-                what: format!("child page {}: {e}: its keys are not counted", el.pgid),
-            }),
+        fn damage(&mut self, d: TreeDamage) {
+            let (pgid, index, what) = match d {
+                TreeDamage::Root { pgid, error } => (pgid, 0, error.to_string()),
+                TreeDamage::Element {
+                    parent,
+                    index,
+                    error,
+                } => (parent, index, error.to_string()),
+                TreeDamage::AlreadyEntered {
+                    parent,
+                    index,
+                    child,
+                } => (
+                    parent,
+                    index,
+                    format!(
+                        "child page {child} already entered (cycle or shared subtree): skipped"
+                    ),
+                ),
+                TreeDamage::TooDeep {
+                    parent,
+                    index,
+                    child,
+                } => (
+                    parent,
+                    index,
+                    format!("child page {child} is deeper than any real tree: skipped"),
+                ),
+                TreeDamage::Child {
+                    parent,
+                    index,
+                    child,
+                    error,
+                } => (
+                    parent,
+                    index,
+                    format!("child page {child}: {error}: its keys are not counted"),
+                ),
+            };
+            self.problems.push(Problem { pgid, index, what });
         }
     }
-    (out, problems)
+    let mut l = Lister {
+        out: Vec::new(),
+        problems: Vec::new(),
+        spans: 0,
+        span_limit: (bucket.db().data().len() as u64).saturating_mul(2),
+    };
+    walk_tree(bucket, &mut l);
+    (l.out, l.problems)
 }
 
 /// The newest entry of a bucket ordered by revision: its last key, found by descending

@@ -62,6 +62,17 @@ pub struct WalDir {
 }
 
 impl WalDir {
+    /// The WAL of a data dir: `path` may be the data dir (`<path>/member/wal`), its
+    /// `member/` dir (`<path>/wal`) or the WAL directory itself.
+    pub fn open_data_dir(path: impl AsRef<Path>) -> Result<WalDir, Error> {
+        let path = path.as_ref();
+        let dir = [path.join("member").join("wal"), path.join("wal")]
+            .into_iter()
+            .find(|d| d.is_dir())
+            .unwrap_or_else(|| path.to_path_buf());
+        WalDir::open(&dir)
+    }
+
     /// Lists and maps the segments of `dir` (a `member/wal` directory).
     pub fn open(dir: &Path) -> Result<WalDir, Error> {
         let io = |source| Error::Io {
@@ -174,6 +185,12 @@ impl WalDir {
             .iter()
             .map(|s| (s.name.as_str(), s.file.bytes()))
             .collect()
+    }
+
+    /// Reads every segment in order, the directory's own findings first. Stops at the
+    /// first damage as etcd does, unless `opts.raw` (then it reads on past it).
+    pub fn scan(&self, opts: crate::ScanOptions) -> crate::WalScan<'_> {
+        crate::scan_wal(&self.segment_bytes(), self.findings.clone(), opts)
     }
 }
 

@@ -9,9 +9,29 @@
 //! damaged record.
 //!
 //! Layering: this crate knows etcd's WAL and `.snap` formats and nothing of bbolt.
+//!
+//! # Example
+//!
+//! Every entry of a data dir's WAL, as etcd reads it, with its decoded request:
+//!
+//! ```
+//! use wal_reader::{DecodedEntry, ScanOptions, WalDir};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let wal = WalDir::open_data_dir("../fixtures/k8s/data")?;
+//! let scan = wal.scan(ScanOptions::default()); // stops at the first damage, as etcd does
+//! for e in &scan.entries {
+//!     let data = DecodedEntry::decode(&e.entry);
+//!     println!("term {} index {}: {}", e.entry.term, e.entry.index, data.summary());
+//! }
+//! assert!(scan.findings.iter().all(|f| !f.is_damage()));
+//! # Ok(())
+//! # }
+//! ```
 #![deny(missing_docs)]
 
 pub mod dir;
+pub mod entry;
 pub mod finding;
 pub mod fuzz;
 mod go_isprint_table;
@@ -28,6 +48,7 @@ pub mod timeline;
 pub mod wire;
 
 pub use dir::{SegmentFile, WalDir};
+pub use entry::DecodedEntry;
 pub use finding::{Finding, FindingKind, Severity};
 pub use map::MappedFile;
 pub use record::{EntryRef, EntryType, HardState, Metadata, WalSnapshot};

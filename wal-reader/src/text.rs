@@ -2,9 +2,9 @@
 //! `%q` quoting, `types.ID` hex, and etcd-dump-logs' entry classification and rows
 //! (etcd `tools/etcd-dump-logs/main.go`).
 
+pub use crate::entry::DecodedEntry;
 use crate::pb::{self, NormalData, Scalar, Visit, Visitor};
-use crate::record::{EntryRef, EntryType};
-use prost::Message;
+use crate::record::EntryRef;
 
 /// Decides whether the value stored under a key is hidden, and what is printed instead;
 /// and whether passwords are hidden.
@@ -255,33 +255,6 @@ impl DumpFilter {
             "IRRLeaseCheckpoint" => IRRLeaseCheckpoint,
             _ => return None,
         })
-    }
-}
-
-/// A raft entry with its data decoded.
-#[derive(Debug, Clone, PartialEq)]
-pub enum DecodedEntry {
-    /// A normal entry.
-    Normal(NormalData),
-    /// raftpb.ConfChange (`None`: does not decode).
-    ConfChange(Option<pb::ConfChange>),
-    /// raftpb.ConfChangeV2 (`None`: does not decode).
-    ConfChangeV2(Option<pb::ConfChangeV2>),
-    /// Unknown entry type.
-    Unknown,
-}
-
-impl DecodedEntry {
-    /// Decodes an entry's data by its type.
-    pub fn decode(e: &EntryRef<'_>) -> DecodedEntry {
-        match e.entry_type {
-            EntryType::Normal => DecodedEntry::Normal(NormalData::decode(e.data)),
-            EntryType::ConfChange => DecodedEntry::ConfChange(pb::ConfChange::decode(e.data).ok()),
-            EntryType::ConfChangeV2 => {
-                DecodedEntry::ConfChangeV2(pb::ConfChangeV2::decode(e.data).ok())
-            }
-            EntryType::Unknown(_) => DecodedEntry::Unknown,
-        }
     }
 }
 

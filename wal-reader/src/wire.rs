@@ -53,6 +53,9 @@ impl std::fmt::Display for WireError {
     }
 }
 
+/// So that `?` converts it into `Box<dyn std::error::Error>` and error enums.
+impl std::error::Error for WireError {}
+
 /// One field's value as it sits in the buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Value<'a> {
@@ -254,6 +257,17 @@ pub fn repeated_u64(field: u32, v: Value<'_>, mut f: impl FnMut(u64)) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wire_error_converts_into_a_boxed_error_with_question_mark() {
+        fn first_field(b: &[u8]) -> Result<u32, Box<dyn std::error::Error>> {
+            let (field, _) = Fields::new(b).next().ok_or("empty")??;
+            Ok(field)
+        }
+        assert_eq!(first_field(&[0x08, 0x01]).unwrap(), 1);
+        let e = first_field(&[0x08]).unwrap_err();
+        assert_eq!(e.to_string(), "unexpected end of protobuf data");
+    }
 
     #[test]
     fn varint_of_eleven_bytes_is_rejected() {

@@ -232,9 +232,13 @@ pub fn run_info(args: &InfoArgs) -> Result<u8> {
         .iter()
         .all(|s| s.meta.is_none_or(|m| m.magic != bbolt_reader::meta::MAGIC))
     {
+        let not_bbolt = "not a bbolt file: neither meta page carries the magic number 0xed0cdaed";
         return Err(CliError::input(
             image.path.clone(),
-            "not a bbolt file: neither meta page carries the magic number 0xed0cdaed",
+            match input::other_format_hint(&image.path, image.bytes()) {
+                Some(h) => format!("{not_bbolt}; {h}"),
+                None => not_bbolt.to_string(),
+            },
         ));
     }
     let report = InfoJson {
@@ -331,6 +335,7 @@ pub fn run_info(args: &InfoArgs) -> Result<u8> {
 /// damage (see `check`); 2 when unreadable.
 #[derive(Debug, clap::Args)]
 pub struct BucketsArgs {
+    /// The db and the options every bbolt command takes.
     #[command(flatten)]
     pub db: DbArgs,
     /// Every bucket, nested ones as paths, with its key and sub-bucket counts.
@@ -426,6 +431,7 @@ pub fn run_buckets(args: &BucketsArgs) -> Result<u8> {
 /// Exit status: 0; 1 when the walk found damage; 2 when unreadable.
 #[derive(Debug, clap::Args)]
 pub struct StatsArgs {
+    /// The db and the options every bbolt command takes.
     #[command(flatten)]
     pub db: DbArgs,
     /// Only top-level buckets whose name starts with this prefix (as `bbolt stats`).
@@ -666,6 +672,7 @@ fn stats_table(
 /// 0; 2 when unreadable.
 #[derive(Debug, clap::Args)]
 pub struct PagesArgs {
+    /// The db and the options every bbolt command takes.
     #[command(flatten)]
     pub db: DbArgs,
     /// Add an OWNER column: the bucket whose tree holds the page.
@@ -1380,6 +1387,7 @@ pub fn run_get(args: &GetArgs) -> Result<u8> {
 /// at all (missing, not a bbolt file).
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
+    /// The db and the options every bbolt command takes.
     #[command(flatten)]
     pub db: DbArgs,
     /// For a data dir: also answer whether the member can be upgraded to this release
@@ -1458,7 +1466,7 @@ pub fn run_check(args: &CheckArgs) -> Result<u8> {
         })
         .chain(layout.iter().map(|f| FindingJson {
             page: f.page,
-            kind: f.kind,
+            kind: f.kind.as_str(),
             message: &f.message,
         }))
         .collect();

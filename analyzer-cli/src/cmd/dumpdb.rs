@@ -47,8 +47,7 @@ pub struct ListBucketArgs {
 /// Runs `list-bucket`.
 pub fn run_list_bucket(args: &ListBucketArgs) -> Result<u8> {
     let image = open_image(&args.db)?;
-    let db =
-        Db::open(image.bytes()).map_err(|e| CliError::input(image.path.clone(), e.to_string()))?;
+    let db = Db::open(image.bytes()).map_err(|e| super::bolt_err(&image, e))?;
     let mut names = Vec::new();
     for item in db.root().iter() {
         let item = item.map_err(|e| CliError::input(image.path.clone(), e.to_string()))?;
@@ -328,7 +327,7 @@ fn entry_line(
 /// Runs `iterate-bucket`.
 pub fn run_iterate_bucket(args: &IterateBucketArgs) -> Result<u8> {
     let image = open_image(&args.db)?;
-    let err = |e: bbolt_reader::Error| CliError::input(image.path.clone(), e.to_string());
+    let err = |e: bbolt_reader::Error| super::bolt_err(&image, e);
     let db = Db::open(image.bytes()).map_err(err)?;
     let name = args.bucket.as_bytes();
     let bucket: Bucket<'_> = db.bucket(name).map_err(err)?.ok_or_else(|| {

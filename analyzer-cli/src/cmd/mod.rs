@@ -22,10 +22,10 @@ use crate::error::{CliError, Result};
 use bbolt_reader::Db;
 use etcd_mvcc::info::EtcdInfo;
 use etcd_mvcc::member::{self as input, DbImage, Member};
-use etcd_mvcc::replay::{load_at, replay, LoadError, Loaded, ReplayBound, ReplayReport, State};
+pub(crate) use etcd_mvcc::replay::Replayed;
+use etcd_mvcc::replay::{load_at, LoadError, Loaded, State};
 use etcd_mvcc::scan::Keyspace;
 use std::path::Path;
-use wal_reader::{scan_wal, ScanOptions, WalDir, WalScan};
 
 /// Prints on stderr the warning that a running etcd appears to hold `member`'s files,
 /// and returns it.
@@ -63,19 +63,20 @@ pub fn open_image_for_scan(path: &Path) -> Result<DbImage> {
     Ok(image)
 }
 
-/// Reads every segment of `wal` in order, the directory's own findings first; stops at the
-/// first damage as etcd does, unless `raw` (then it reads on past it).
-pub(crate) fn scan_wal_dir(wal: &WalDir, raw: bool) -> WalScan<'_> {
-    scan_wal(
-        &wal.segment_bytes(),
-        wal.findings.clone(),
-        ScanOptions { raw },
-    )
-}
-
 /// A bbolt reader error naming the file.
+/// A file that is not a db but another part of a data dir (a WAL segment, an empty
+/// file, a `.snap`) also gets the command that reads it.
 pub(crate) fn bolt_err(image: &DbImage, e: bbolt_reader::Error) -> CliError {
-    CliError::input(image.path.clone(), e.to_string())
+    let hint = match &e {
+        bbolt_reader::Error::NoValidMeta { .. } | bbolt_reader::Error::MetaInvalid { .. } => {
+            input::other_format_hint(&image.path, image.bytes())
+        }
+        _ => None,
+    };
+    match hint {
+        Some(h) => CliError::input(image.path.clone(), format!("{e}; {h}")),
+        None => CliError::input(image.path.clone(), e.to_string()),
+    }
 }
 
 /// A rayon pool of `threads` threads (default: available cores).
@@ -129,21 +130,6 @@ pub(crate) fn load<'a>(
         .map_err(|e| load_err(&image.path, e))
 }
 
-/// A loaded keyspace, possibly with the WAL replayed on top.
-#[derive(Debug)]
-pub(crate) struct Replayed {
-    /// What the replay did.
-    pub report: ReplayReport,
-    /// Which bound was used.
-    pub bound: ReplayBound,
-    /// The db's consistent index.
-    pub consistent_index: u64,
-    /// HardState.commit.
-    pub commit: u64,
-    /// Where reading the WAL stopped at damage: (segment, offset).
-    pub wal_stopped_at: Option<(String, u64)>,
-}
-
 /// Maps `err` of the keyspace loader to a CLI error naming the input.
 pub(crate) fn load_err(path: &std::path::Path, e: LoadError) -> CliError {
     match e {
@@ -155,39 +141,12 @@ pub(crate) fn load_err(path: &std::path::Path, e: LoadError) -> CliError {
     }
 }
 
-/// Replays `member`'s WAL on top of `state` (whose db has `info`).
+/// Replays `member`'s WAL on top of `state` (whose db has `info`); see
+/// [`etcd_mvcc::replay::replay_member`].
 pub(crate) fn replay_member(
     member: &Member,
     info: &EtcdInfo,
     state: &mut State<'_>,
 ) -> Result<Replayed> {
-    let Some(wal_dir) = &member.wal_dir else {
-        return Err(CliError::input(
-            &member.given,
-            "--replay-wal needs a data dir or member dir with member/wal",
-        ));
-    };
-    let wal = WalDir::open(wal_dir)?;
-    let scan = scan_wal_dir(&wal, false);
-    let commit = scan.hard_state.map_or(0, |h| h.commit);
-    let last = scan.last_index().unwrap_or(0);
-    let voters = info.members.iter().filter(|m| !m.is_learner).count();
-    let bound = if voters == 1 {
-        ReplayBound::LastIndex
-    } else {
-        ReplayBound::Commit
-    };
-    let through = match bound {
-        ReplayBound::Commit => commit,
-        ReplayBound::LastIndex => last.max(commit),
-    };
-    let ci = info.meta.consistent_index.unwrap_or(0);
-    let report = replay(state, &scan.entries, ci, through);
-    Ok(Replayed {
-        report,
-        bound,
-        consistent_index: ci,
-        commit,
-        wal_stopped_at: scan.stopped_at.clone(),
-    })
+    Ok(etcd_mvcc::replay::replay_member(member, info, state)?)
 }

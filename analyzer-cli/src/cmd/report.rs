@@ -47,7 +47,7 @@
 //! pages, the other buckets); `free_bytes` the free pages below the high-water mark. The
 //! four add up to `db_size`. `share_of_data` is the prefix's part of all key and value
 //! bytes over every revision; `share_of_live` its part of the live values. `next_steps`
-//! ids: `nospace`, `filled_by`, `start`, `compact`, `defrag`, `disarm`, `quota`,
+//! ids (rules in [`etcd_mvcc::advice`]): `refuses_to_start`, `nospace`, `filled_by`, `start`, `compact`, `defrag`, `disarm`, `quota`,
 //! `events_ttl`, `never_compacted`, `compaction_interrupted`, `defrag_only`,
 //! `compact_then_defrag`, `dominant`, `wal_damage`, `db_damage`.
 //!
@@ -59,11 +59,14 @@ use super::prefixes::PrefixJson;
 use super::{open_db, thread_pool};
 use crate::error::{Result, EXIT_DAMAGE, EXIT_OK};
 use crate::output::{human_bytes, sanitize};
+pub use etcd_mvcc::advice::Step;
+use etcd_mvcc::advice::{next_steps, pct, share, Facts, QuotaSource};
 use etcd_mvcc::cluster::{AlarmType, MemberRecord};
 use etcd_mvcc::info::{read_info, EtcdInfo};
 use etcd_mvcc::member::{self as input, InputKind};
 use etcd_mvcc::scan::{group_by_prefix, Keyspace, PrefixStats};
 use etcd_mvcc::space::{Space, DEFAULT_QUOTA};
+use etcd_mvcc::verdict::{check_member_with, MemberCheck};
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
@@ -73,9 +76,10 @@ use std::path::PathBuf;
 pub struct Args {
     /// Data dir (preferred: the WAL is read too), member dir, db file or snapshot file.
     pub input: PathBuf,
-    /// The member's --quota-backend-bytes (default 2 GiB), for quota figures and advice.
-    #[arg(long, default_value_t = DEFAULT_QUOTA, value_parser = crate::args::size)]
-    pub quota: u64,
+    /// The member's --quota-backend-bytes (default: etcd's 2 GiB, assumed), for quota
+    /// figures and advice.
+    #[arg(long, value_parser = crate::args::size)]
+    pub quota: Option<u64>,
     /// Prefixes shown (by size).
     #[arg(long, default_value_t = 10)]
     pub top: usize,
@@ -193,17 +197,6 @@ pub struct Dominant {
     pub share_of_live: f64,
 }
 
-/// One piece of advice.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Step {
-    /// Stable id.
-    pub id: &'static str,
-    /// The advice in plain words.
-    pub text: String,
-    /// A command to run, when there is one.
-    pub command: Option<String>,
-}
-
 /// The whole report.
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -233,6 +226,10 @@ pub struct Report {
     dominant_prefix: Option<Dominant>,
     nospace: bool,
     quota_inferred_max: Option<u64>,
+    #[serde(skip)]
+    quota_source: QuotaSource,
+    #[serde(skip)]
+    quota_given: bool,
     next_steps: Vec<Step>,
     problems: Vec<String>,
     /// The Kubernetes section (absent when nothing is stored under /registry/).
@@ -242,343 +239,19 @@ pub struct Report {
 /// Published member attributes from the WAL, by member id.
 type PublishedMap = std::collections::BTreeMap<u64, etcd_mvcc::raft_meta::Published>;
 
-/// What `read_wal` gives: the summary, (member id, cluster id), published attributes and,
-/// for `--html`, the timeline.
-type WalRead = (
-    WalSummary,
-    Option<(u64, u64)>,
-    PublishedMap,
-    Option<wal_reader::timeline::Timeline>,
-);
-
-/// The WAL's summary, ids and published attributes; its timeline too when `timeline`.
-fn read_wal(member: &input::Member, timeline: bool) -> Option<WalRead> {
-    let dir = member.wal_dir.as_ref()?;
-    let wd = match wal_reader::WalDir::open(dir) {
-        Ok(d) => d,
-        Err(_) => {
-            return Some((
-                WalSummary {
-                    damage: true,
-                    findings: 1,
-                    ..WalSummary::default()
-                },
-                None,
-                PublishedMap::new(),
-                None,
-            ))
-        }
-    };
-    let scan = super::scan_wal_dir(&wd, false);
-    let ids = scan.metadata.map(|m| (m.node_id, m.cluster_id));
-    let published = etcd_mvcc::raft_meta::published_attributes(&scan);
-    Some((
-        WalSummary {
-            segments: wd.segments.len(),
-            first_index: scan.first_index(),
-            last_index: scan.last_index(),
-            term: scan.hard_state.map(|h| h.term),
-            commit: scan.hard_state.map(|h| h.commit),
-            entries_after_db: None,
-            damage: scan.has_damage(),
-            findings: scan.findings.iter().filter(|f| f.is_damage()).count(),
-        },
-        ids,
-        published,
-        timeline.then(|| wal_reader::timeline::timeline(&scan, crate::html::TIMELINE_BINS)),
-    ))
-}
-
-fn share(part: u64, whole: u64) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        part as f64 / whole as f64
+/// The WAL figures of the whole-member check (which read the WAL as etcd does).
+fn wal_summary(check: &MemberCheck) -> WalSummary {
+    let m = &check.member;
+    WalSummary {
+        segments: m.wal_segments,
+        first_index: m.first_index,
+        last_index: m.last_index,
+        term: m.term,
+        commit: m.commit,
+        entries_after_db: None,
+        damage: m.wal_read_damage > 0,
+        findings: m.wal_read_damage,
     }
-}
-
-fn pct(x: f64) -> String {
-    if x > 0.0 && x < 0.01 {
-        "<1%".into()
-    } else {
-        format!("{:.0}%", x * 100.0)
-    }
-}
-
-/// The facts advice is drawn from (kept separate so the rules can be tested).
-#[derive(Debug, Clone, Default)]
-pub struct Facts {
-    /// The path given (for commands in the advice).
-    pub input: String,
-    /// NOSPACE alarm raised.
-    pub nospace_alarm: bool,
-    /// Quota given (or default).
-    pub quota: u64,
-    /// Whether the quota was given explicitly... (false = default 2 GiB).
-    pub db_size: u64,
-    /// Predicted defrag size.
-    pub defrag_size: u64,
-    /// Predicted size after compaction at the newest revision and defrag.
-    pub compacted_size: u64,
-    /// Newest revision.
-    pub revision: i64,
-    /// Compact revision (-1 never).
-    pub compact_revision: i64,
-    /// Scheduled compaction not finished.
-    pub compaction_interrupted: Option<i64>,
-    /// Revisions a compaction at the newest revision deletes.
-    pub revisions_dropped: u64,
-    /// Their bytes.
-    pub bytes_dropped: u64,
-    /// Dominant prefix (prefix, share of data, share of live, revisions, keys, value bytes).
-    pub dominant: Option<(String, f64, f64, u64, u64, u64)>,
-    /// Live keys under the dominant prefix with a lease.
-    pub dominant_leased: u64,
-    /// WAL damage found.
-    pub wal_damage: bool,
-    /// db damage found.
-    pub db_damage: bool,
-    /// Problems in the key bucket (unreadable pages, undecodable entries) and the page walk.
-    pub db_problems: u64,
-    /// The first of them, in words.
-    pub db_first_problem: Option<String>,
-    /// Number of members recorded.
-    pub members: usize,
-}
-
-/// The next steps for `f`, in the order to take them.
-pub fn next_steps(f: &Facts) -> Vec<Step> {
-    let mut s = Vec::new();
-    let step = |id, text: String, command: Option<&str>| Step {
-        id,
-        text,
-        command: command.map(String::from),
-    };
-    let over_quota = f.db_size > f.quota;
-    let nospace = f.nospace_alarm || over_quota;
-    if f.db_damage {
-        s.push(step(
-            "db_damage",
-            format!(
-                "The bbolt file is damaged ({} problem(s){}); the figures cover what could be read. Keep a copy before anything else; `etcd-autopsy check` lists the damage and `etcd-autopsy salvage` writes a fresh db from what is readable.",
-                f.db_problems,
-                f.db_first_problem
-                    .as_ref()
-                    .map(|p| format!(", first: {p}"))
-                    .unwrap_or_default()
-            ),
-            Some(&format!("etcd-autopsy check {}", f.input)),
-        ));
-        // etcdctl compact/defrag need etcd running on this file: not advised until the
-        // damage is dealt with. Say only where the data is.
-        if let Some((p, data, live, ..)) = &f.dominant {
-            s.push(step(
-                "dominant",
-                format!(
-                    "{p} holds {} of the live bytes ({} of all keys and values read).",
-                    pct(*live),
-                    pct(*data)
-                ),
-                None,
-            ));
-        }
-        return s;
-    }
-    if f.wal_damage {
-        s.push(step(
-            "wal_damage",
-            "The WAL has damage (see `etcd-autopsy wal --summary`); etcd may refuse to start until it is repaired or the member is replaced.".into(),
-            None,
-        ));
-    }
-    if nospace {
-        let why = if f.nospace_alarm && f.db_size <= f.quota {
-            format!(
-                "The NOSPACE alarm is raised: etcd refuses every write (\"mvcc: database space exceeded\") until it is disarmed. The db is {}, below the {} assumed here, so this member runs with a smaller --quota-backend-bytes (at most about {}).",
-                human_bytes(f.db_size),
-                human_bytes(f.quota),
-                human_bytes(f.db_size)
-            )
-        } else if f.nospace_alarm {
-            format!(
-                "The NOSPACE alarm is raised: etcd refuses every write (\"mvcc: database space exceeded\") until it is disarmed. The db ({}) is above the quota of {}.",
-                human_bytes(f.db_size),
-                human_bytes(f.quota)
-            )
-        } else {
-            format!(
-                "The db ({}) is above the quota of {}: etcd will raise the NOSPACE alarm and refuse writes.",
-                human_bytes(f.db_size),
-                human_bytes(f.quota)
-            )
-        };
-        s.push(step("nospace", why, None));
-        if let Some((p, data, live, revs, keys, _)) = &f.dominant {
-            let mut text = format!(
-                "{p} filled it: it holds {} of all keys and values in the file ({revs} revisions of {keys} keys) and {} of the live data.",
-                pct(*data),
-                pct(*live)
-            );
-            if f.dominant_leased > 0 {
-                text.push_str(&format!(
-                    " {} of its live keys are attached to leases and go away when those expire.",
-                    f.dominant_leased
-                ));
-            }
-            s.push(step("filled_by", text, None));
-        }
-        s.push(step(
-            "start",
-            "Start etcd as it is: it serves reads and accepts compaction and defrag with the alarm raised. Then, in order:".into(),
-            None,
-        ));
-        if f.revisions_dropped > 0 {
-            s.push(step(
-                "compact",
-                format!(
-                    "Compact at the newest revision {}: deletes {} old revisions ({}).",
-                    f.revision,
-                    f.revisions_dropped,
-                    human_bytes(f.bytes_dropped)
-                ),
-                Some(&format!("etcdctl compact {}", f.revision)),
-            ));
-            s.push(step(
-                "defrag",
-                format!(
-                    "Defragment each member, one at a time: the file goes from {} to about {}.",
-                    human_bytes(f.db_size),
-                    human_bytes(f.compacted_size)
-                ),
-                Some("etcdctl defrag"),
-            ));
-        } else {
-            s.push(step(
-                "defrag",
-                format!(
-                    "Defragment each member, one at a time: the file goes from {} to about {} (nothing to compact: every revision is the newest of its key).",
-                    human_bytes(f.db_size),
-                    human_bytes(f.defrag_size)
-                ),
-                Some("etcdctl defrag"),
-            ));
-        }
-        s.push(step(
-            "disarm",
-            "Disarm the alarm so writes are accepted again.".into(),
-            Some("etcdctl alarm disarm"),
-        ));
-        let after = if f.revisions_dropped > 0 {
-            f.compacted_size
-        } else {
-            f.defrag_size
-        };
-        // Below ~80% of the quota there is room to work; above it the member fills again soon.
-        let quota_now = if f.nospace_alarm && f.db_size <= f.quota {
-            f.db_size
-        } else {
-            f.quota
-        };
-        if after as f64 > 0.8 * quota_now as f64 {
-            s.push(step(
-                "quota",
-                format!(
-                    "Even then the file stays near the quota ({} of about {}): raise --quota-backend-bytes on every member (etcd suggests at most 8 GiB), or delete keys under the prefix that filled it.",
-                    human_bytes(after),
-                    human_bytes(quota_now)
-                ),
-                None,
-            ));
-        } else {
-            s.push(step(
-                "quota",
-                format!(
-                    "That leaves the file at {} of its quota of about {}; raise --quota-backend-bytes (on every member; etcd suggests at most 8 GiB) only if the data is meant to grow.",
-                    pct(share(after, quota_now)),
-                    human_bytes(quota_now)
-                ),
-                None,
-            ));
-        }
-        if let Some((p, ..)) = &f.dominant {
-            if p.starts_with("/registry/events/") {
-                s.push(step(
-                    "events_ttl",
-                    "Events filled it: lower kube-apiserver's --event-ttl (default 1h) or find the component that emits them in a loop.".into(),
-                    None,
-                ));
-            }
-        }
-        if f.compact_revision < 0 && f.revision > 1000 {
-            s.push(step(
-                "never_compacted",
-                format!(
-                    "This keyspace was never compacted ({} revisions of history): kube-apiserver compacts every 5 minutes by default (--etcd-compaction-interval); check it, or run etcd with --auto-compaction-retention.",
-                    f.revision
-                ),
-                None,
-            ));
-        }
-    } else {
-        if f.defrag_size < f.db_size && (f.db_size - f.defrag_size) * 10 >= f.db_size {
-            s.push(step(
-                "defrag_only",
-                format!(
-                    "Defrag takes the file from {} to about {} ({} free or fragmented).",
-                    human_bytes(f.db_size),
-                    human_bytes(f.defrag_size),
-                    pct(share(f.db_size - f.defrag_size, f.db_size))
-                ),
-                Some("etcdctl defrag"),
-            ));
-        }
-        if f.revisions_dropped > 0 && f.compacted_size * 10 <= f.defrag_size * 9 {
-            s.push(step(
-                "compact_then_defrag",
-                format!(
-                    "Compaction at revision {} (deletes {} old revisions, {}) and then defrag takes it to about {}.",
-                    f.revision,
-                    f.revisions_dropped,
-                    human_bytes(f.bytes_dropped),
-                    human_bytes(f.compacted_size)
-                ),
-                Some(&format!("etcdctl compact {} && etcdctl defrag", f.revision)),
-            ));
-        }
-        if let Some((p, data, live, ..)) = &f.dominant {
-            if *data >= 0.3 || *live >= 0.3 {
-                s.push(step(
-                    "dominant",
-                    format!(
-                        "{p} holds {} of the live bytes ({} of all keys and values kept in the file).",
-                        pct(*live),
-                        pct(*data)
-                    ),
-                    None,
-                ));
-            }
-        }
-        if f.compact_revision < 0 && f.revision > 10_000 {
-            s.push(step(
-                "never_compacted",
-                format!(
-                    "This keyspace was never compacted ({} revisions): check kube-apiserver's --etcd-compaction-interval or etcd's --auto-compaction-retention.",
-                    f.revision
-                ),
-                None,
-            ));
-        }
-    }
-    if let Some(r) = f.compaction_interrupted {
-        s.push(step(
-            "compaction_interrupted",
-            format!(
-                "A compaction at revision {r} was scheduled but not finished; etcd finishes it when it starts."
-            ),
-            None,
-        ));
-    }
-    s
 }
 
 fn member_identity(info: &EtcdInfo, wal_ids: Option<(u64, u64)>) -> MemberId {
@@ -613,17 +286,46 @@ pub fn build(args: &Args) -> Result<Report> {
     let db = open_db(&image)?;
     let pool = thread_pool(args.threads)?;
     let info = read_info(&db);
-    let (space, ks, walk) = super::space::compute(&image, &db, &pool, None, args.quota)?;
-    let wal = pool.install(|| read_wal(&member, args.html.is_some()));
-    let (wal_summary, wal_ids, published, timeline) = match wal {
-        Some((mut s, ids, published, timeline)) => {
-            s.entries_after_db = match (s.commit, info.meta.consistent_index) {
-                (Some(c), Some(ci)) => Some(c.saturating_sub(ci)),
-                _ => None,
-            };
-            (Some(s), ids, published, timeline)
+    let quota = args.quota.unwrap_or(DEFAULT_QUOTA);
+    let (space, ks, walk) = super::space::compute(&image, &db, &pool, None, quota)?;
+    // The whole-member verdict, computed once (`check` prints the same one), from the
+    // page walk already made; only a member with a WAL has one worth giving.
+    let check = match &member.wal_dir {
+        Some(_) => {
+            let db_check = bbolt_reader::check::check_walk(&db, &walk);
+            Some(pool.install(|| {
+                check_member_with(&member, bbolt_reader::MetaChoice::Newest, Some(db_check))
+            })?)
         }
-        None => (None, None, PublishedMap::new(), None),
+        None => None,
+    };
+    let wal_summary = check.as_ref().map(|c| {
+        let mut s = wal_summary(c);
+        s.entries_after_db = match (s.commit, info.meta.consistent_index) {
+            (Some(c), Some(ci)) => Some(c.saturating_sub(ci)),
+            _ => None,
+        };
+        s
+    });
+    let wal_ids = check.as_ref().and_then(|c| {
+        let id = |h: &Option<String>| h.as_deref().and_then(|h| u64::from_str_radix(h, 16).ok());
+        Some((id(&c.member.node_id_hex)?, id(&c.member.cluster_id_hex)?))
+    });
+    let published: PublishedMap = check
+        .as_ref()
+        .map(|c| c.member.published.clone())
+        .unwrap_or_default();
+    // The HTML page's WAL timeline: the log read once more, only when asked for.
+    let timeline = match (&member.wal_dir, args.html.is_some()) {
+        (Some(d), true) => {
+            let wd = wal_reader::WalDir::open(d)?;
+            let scan = pool.install(|| wd.scan(wal_reader::ScanOptions { raw: false }));
+            Some(wal_reader::timeline::timeline(
+                &scan,
+                crate::html::TIMELINE_BINS,
+            ))
+        }
+        _ => None,
     };
     // 3.5's members bucket has no client URLs: take them from the WAL's publish entries.
     let mut members = info.members.clone();
@@ -705,7 +407,8 @@ pub fn build(args: &Args) -> Result<Report> {
     let facts = Facts {
         input: args.input.display().to_string(),
         nospace_alarm,
-        quota: args.quota,
+        quota,
+        quota_given: args.quota.is_some(),
         db_size: space.db_size,
         defrag_size: space.predicted_defrag_size,
         compacted_size: space.compaction.predicted_size_after,
@@ -738,9 +441,28 @@ pub fn build(args: &Args) -> Result<Report> {
             .or_else(|| walk.findings.first().map(|f| format!("{f:?}")))
             .or_else(|| db_findings.first().cloned()),
         members: info.members.len(),
+        refuses_to_start: check
+            .as_ref()
+            .filter(|c| c.refuses_to_start())
+            .map(|c| c.member.verdicts.first().cloned().unwrap_or_default()),
+        wal_verdict: check
+            .as_ref()
+            .filter(|c| c.member.wal_stopped_at.is_some())
+            .and_then(|c| c.member.verdicts.first().cloned()),
+        written_by: Some(written.version),
+        data_dir: match member.kind {
+            InputKind::DataDir => Some(args.input.display().to_string()),
+            InputKind::MemberDir => args
+                .input
+                .parent()
+                .map(|p| p.display().to_string())
+                .filter(|p| !p.is_empty()),
+            _ => None,
+        },
     };
     let next = next_steps(&facts);
-    let nospace = nospace_alarm || space.db_size > args.quota;
+    let quota_source = facts.quota_in_force().source;
+    let nospace = nospace_alarm || space.db_size > quota;
     let mut problems: Vec<String> = db_findings;
     problems.extend(info.problems.iter().cloned());
     problems.extend(
@@ -805,7 +527,9 @@ pub fn build(args: &Args) -> Result<Report> {
             share_of_live: *l,
         }),
         nospace,
-        quota_inferred_max: (nospace_alarm && space.db_size <= args.quota).then_some(space.db_size),
+        quota_inferred_max: (nospace_alarm && space.db_size <= quota).then_some(space.db_size),
+        quota_source,
+        quota_given: args.quota.is_some(),
         space,
         next_steps: next,
         problems,
@@ -1005,12 +729,44 @@ fn write_text(out: &mut dyn Write, r: &Report) -> std::io::Result<()> {
         r.keys.live, r.keys.distinct, r.keys.revisions, r.keys.tombstones, r.keys.leases
     )?;
     let d = &r.division;
+    // With a raised NOSPACE alarm the quota figure must agree with it: the quota given or
+    // assumed is named as such, or replaced by the bound the alarm gives.
+    let quota_text = match (
+        r.alarms.iter().any(|a| a.alarm == "NOSPACE"),
+        r.quota_source,
+    ) {
+        (false, _) => format!(
+            "quota {} = {:.1}%",
+            human_bytes(r.space.quota.bytes),
+            r.space.quota.used * 100.0
+        ),
+        (true, QuotaSource::InferredFromAlarm) => format!(
+            "quota below {}, inferred from the NOSPACE alarm{}",
+            human_bytes(d.db_size),
+            if r.quota_given {
+                format!(
+                    "; the --quota {} given is above the size it fired at",
+                    human_bytes(r.space.quota.bytes)
+                )
+            } else {
+                format!(" (not etcd's default {})", human_bytes(r.space.quota.bytes))
+            }
+        ),
+        (true, source) => format!(
+            "quota {}{} = {:.1}%",
+            human_bytes(r.space.quota.bytes),
+            if source == QuotaSource::Default {
+                " assumed (etcd's default)"
+            } else {
+                ""
+            },
+            r.space.quota.used * 100.0
+        ),
+    };
     writeln!(
         out,
-        "file         {} (db size; quota {} = {:.1}%){}",
+        "file         {} (db size; {quota_text}){}",
         human_bytes(d.db_size),
-        human_bytes(r.space.quota.bytes),
-        r.space.quota.used * 100.0,
         if d.past_high_water_bytes > 0 {
             format!(
                 ", {} more on disk past the high-water mark",
@@ -1086,109 +842,4 @@ fn write_text(out: &mut dyn Write, r: &Report) -> std::io::Result<()> {
         writeln!(out, "problem: {}", sanitize(p.as_bytes()))?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn nospace_facts() -> Facts {
-        Facts {
-            nospace_alarm: true,
-            quota: 2 << 20,
-            db_size: 2_101_248,
-            defrag_size: 2_088_960,
-            compacted_size: 376_832,
-            revision: 989,
-            compact_revision: -1,
-            revisions_dropped: 826,
-            bytes_dropped: 1_200_000,
-            dominant: Some(("/registry/events/".into(), 0.9, 0.8, 950, 136, 1_800_000)),
-            dominant_leased: 136,
-            ..Facts::default()
-        }
-    }
-
-    #[test]
-    fn nospace_advice_names_the_prefix_and_the_commands_in_order() {
-        let steps = next_steps(&nospace_facts());
-        let ids: Vec<&str> = steps.iter().map(|s| s.id).collect();
-        assert_eq!(
-            ids,
-            [
-                "nospace",
-                "filled_by",
-                "start",
-                "compact",
-                "defrag",
-                "disarm",
-                "quota",
-                "events_ttl"
-            ]
-        );
-        assert!(steps[1].text.starts_with("/registry/events/ filled it"));
-        assert_eq!(steps[3].command.as_deref(), Some("etcdctl compact 989"));
-        assert!(steps[4].text.contains("368.0 KiB"));
-        assert_eq!(steps[5].command.as_deref(), Some("etcdctl alarm disarm"));
-    }
-
-    #[test]
-    fn quota_advice_when_compaction_does_not_free_enough() {
-        let mut f = nospace_facts();
-        f.compacted_size = 2_000_000;
-        let steps = next_steps(&f);
-        let q = steps.iter().find(|s| s.id == "quota").unwrap();
-        assert!(q.text.starts_with("Even then"), "{}", q.text);
-    }
-
-    #[test]
-    fn a_damaged_db_gets_no_etcdctl_advice() {
-        let mut f = nospace_facts();
-        f.db_damage = true;
-        f.db_problems = 2;
-        f.input = "/var/lib/etcd".into();
-        let steps = next_steps(&f);
-        let ids: Vec<&str> = steps.iter().map(|s| s.id).collect();
-        assert_eq!(ids, ["db_damage", "dominant"]);
-        assert_eq!(
-            steps[0].command.as_deref(),
-            Some("etcd-autopsy check /var/lib/etcd")
-        );
-    }
-
-    #[test]
-    fn healthy_compact_member_gets_no_advice() {
-        let f = Facts {
-            quota: DEFAULT_QUOTA,
-            db_size: 1 << 20,
-            defrag_size: 1 << 20,
-            compacted_size: 1 << 20,
-            revision: 50,
-            compact_revision: 40,
-            dominant: Some(("/registry/pods/".into(), 0.2, 0.2, 10, 10, 100)),
-            ..Facts::default()
-        };
-        assert!(next_steps(&f).is_empty());
-    }
-
-    #[test]
-    fn fragmented_member_gets_defrag_and_compaction_figures() {
-        let f = Facts {
-            quota: DEFAULT_QUOTA,
-            db_size: 1_282_048,
-            defrag_size: 954_368,
-            compacted_size: 741_376,
-            revision: 543,
-            compact_revision: 381,
-            revisions_dropped: 155,
-            bytes_dropped: 170_000,
-            dominant: Some(("/registry/configmaps/".into(), 0.35, 0.45, 21, 18, 250_000)),
-            ..Facts::default()
-        };
-        let steps = next_steps(&f);
-        let ids: Vec<&str> = steps.iter().map(|s| s.id).collect();
-        assert_eq!(ids, ["defrag_only", "compact_then_defrag", "dominant"]);
-        assert!(steps[0].text.contains("from 1.2 MiB to about 932.0 KiB"));
-        assert!(steps[2].text.contains("45% of the live bytes"));
-    }
 }

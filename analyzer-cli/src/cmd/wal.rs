@@ -965,7 +965,7 @@ mod tests {
             let Ok(wal) = WalDir::open(&dir) else {
                 continue;
             };
-            let scan = super::super::scan_wal_dir(&wal, false);
+            let scan = wal.scan(wal_reader::ScanOptions { raw: false });
             for show_secrets in [false, true] {
                 let redactor = Redactor { show_secrets };
                 for e in &scan.entries {

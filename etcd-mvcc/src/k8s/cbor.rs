@@ -512,7 +512,7 @@ mod tests {
     fn hostile_cbor_is_bounded() {
         // Deep nesting, huge counts, truncation: errors, no panic, no allocation by count.
         let mut deep = vec![0xd9, 0xd9, 0xf7, 0xa1, 0x41, b'k'];
-        deep.extend(std::iter::repeat(0x81).take(100_000));
+        deep.extend(std::iter::repeat_n(0x81, 100_000));
         assert!(decode_value(&deep, DecodeOptions::default())
             .error
             .is_some());
@@ -529,7 +529,7 @@ mod tests {
         let tags = [0xd9, 0xd9, 0xf7]
             .iter()
             .copied()
-            .chain(std::iter::repeat(0xc6).take(10_000))
+            .chain(std::iter::repeat_n(0xc6, 10_000))
             .collect::<Vec<_>>();
         assert!(decode_value(&tags, DecodeOptions::default())
             .error

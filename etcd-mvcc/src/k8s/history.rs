@@ -120,7 +120,7 @@ pub fn churn<'a>(pages: &[Page<'a>], from: i64, to: i64) -> Churn {
                         e.window.revisions += 1;
                         e.window.bytes += kv.value.len() as u64;
                     }
-                    if !rk.tombstone && e.newest_put.map_or(true, |(r, _)| rk.rev > r) {
+                    if !rk.tombstone && e.newest_put.is_none_or(|(r, _)| rk.rev > r) {
                         e.newest_put = Some((rk.rev, kv.value));
                     }
                 }
@@ -133,7 +133,7 @@ pub fn churn<'a>(pages: &[Page<'a>], from: i64, to: i64) -> Churn {
                 let e = a.entry(k).or_default();
                 e.window.add(&v.window);
                 if let Some((r, val)) = v.newest_put {
-                    if e.newest_put.map_or(true, |(er, _)| r > er) {
+                    if e.newest_put.is_none_or(|(er, _)| r > er) {
                         e.newest_put = Some((r, val));
                     }
                 }

@@ -9,4 +9,4 @@ pub mod wal;
 
 pub use load::{db_revisions, load_at, DbRevisions, LoadError, Loaded};
 pub use state::{Bytes, Change, KeyRange, LiveKv, State};
-pub use wal::{replay, ReplayBound, ReplayReport};
+pub use wal::{replay, replay_member, ReplayBound, ReplayReport, Replayed};

@@ -15,9 +15,12 @@
 
 use super::apply::{apply, Outcome};
 use super::state::State;
+use crate::error::{Error, Result};
+use crate::info::EtcdInfo;
+use crate::member::Member;
 use std::collections::BTreeMap;
 use wal_reader::pb::NormalData;
-use wal_reader::{EntryType, LogEntry};
+use wal_reader::{EntryType, LogEntry, ScanOptions, WalDir};
 
 /// Up to which index entries are applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -120,4 +123,54 @@ pub fn replay(
     }
     rep.revision_after = state.revision;
     rep
+}
+
+/// A loaded keyspace, possibly with the WAL replayed on top.
+#[derive(Debug)]
+pub struct Replayed {
+    /// What the replay did.
+    pub report: ReplayReport,
+    /// Which bound was used.
+    pub bound: ReplayBound,
+    /// The db's consistent index.
+    pub consistent_index: u64,
+    /// HardState.commit.
+    pub commit: u64,
+    /// Where reading the WAL stopped at damage: (segment, offset).
+    pub wal_stopped_at: Option<(String, u64)>,
+}
+
+/// Replays `member`'s WAL on top of `state` (whose db has `info`), as etcd does on start:
+/// the committed entries above the db's consistent index; for a sole voter the whole log
+/// (see [`ReplayBound`]).
+pub fn replay_member(member: &Member, info: &EtcdInfo, state: &mut State<'_>) -> Result<Replayed> {
+    let Some(wal_dir) = &member.wal_dir else {
+        return Err(Error::input(
+            &member.given,
+            "--replay-wal needs a data dir or member dir with member/wal",
+        ));
+    };
+    let wal = WalDir::open(wal_dir)?;
+    let scan = wal.scan(ScanOptions { raw: false });
+    let commit = scan.hard_state.map_or(0, |h| h.commit);
+    let last = scan.last_index().unwrap_or(0);
+    let voters = info.members.iter().filter(|m| !m.is_learner).count();
+    let bound = if voters == 1 {
+        ReplayBound::LastIndex
+    } else {
+        ReplayBound::Commit
+    };
+    let through = match bound {
+        ReplayBound::Commit => commit,
+        ReplayBound::LastIndex => last.max(commit),
+    };
+    let ci = info.meta.consistent_index.unwrap_or(0);
+    let report = replay(state, &scan.entries, ci, through);
+    Ok(Replayed {
+        report,
+        bound,
+        consistent_index: ci,
+        commit,
+        wal_stopped_at: scan.stopped_at.clone(),
+    })
 }
