@@ -133,15 +133,133 @@ pub fn paint(tone: Tone, text: &str) -> String {
     format!("\x1b[{code}m{text}\x1b[0m")
 }
 
-/// The width prose is wrapped to: the terminal's when stdout is one (at least 40), else 100.
-pub fn text_width() -> usize {
+/// The width prose is wrapped to: `COLUMNS` when it is set (at least 20), else the
+/// terminal's when stdout is one (at least 40); `None` — no wrapping — when stdout is a pipe
+/// or a file, so `grep` and scripts see one finding per line.
+pub fn wrap_width() -> Option<usize> {
     use std::io::IsTerminal;
+    if let Some(c) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+    {
+        return Some(c.max(20));
+    }
     if std::io::stdout().is_terminal() {
         if let Some((terminal_size::Width(w), _)) = terminal_size::terminal_size() {
-            return usize::from(w).max(40);
+            return Some(usize::from(w).max(40));
         }
     }
-    100
+    None
+}
+
+/// The hanging indent of a line of our text layouts: its leading spaces, plus a step
+/// number (`3. `), a `label:` or a label column (`file         2.0 MiB`).
+fn hanging_indent(line: &str) -> usize {
+    let lead = line.len() - line.trim_start().len();
+    let rest = &line[lead..];
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    if digits > 0 && rest[digits..].starts_with(". ") {
+        return lead + digits + 2;
+    }
+    if let Some(gap) = rest.find("  ") {
+        let after = rest[gap..].len() - rest[gap..].trim_start().len();
+        if gap > 0 && !rest[..gap].contains(' ') {
+            return lead + gap + after;
+        }
+    }
+    if let Some(colon) = rest.find(": ") {
+        if colon < 24 && !rest[..colon].contains("  ") {
+            return lead + 4;
+        }
+    }
+    lead + 4
+}
+
+/// Wraps every line of `text` longer than `width` at spaces, with its hanging indent.
+/// Lines that are commands to copy (`$ ...`) are never broken.
+pub fn wrap_lines(text: &str, width: usize) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 16);
+    for line in text.split_inclusive('\n') {
+        let (body, nl) = match line.strip_suffix('\n') {
+            Some(b) => (b, "\n"),
+            None => (line, ""),
+        };
+        if body.chars().count() <= width || body.trim_start().starts_with("$ ") {
+            out.push_str(body);
+        } else {
+            // The head (indent, step number, label column) stays as it is; the rest is
+            // wrapped into the columns after it.
+            let mut indent = hanging_indent(body).min(width / 2).min(body.len());
+            while !body.is_char_boundary(indent) {
+                indent -= 1;
+            }
+            let lead = body.len() - body.trim_start().len();
+            let (head, rest, hang) = if indent > lead && body[..indent].ends_with(' ') {
+                (&body[..indent], &body[indent..], 0)
+            } else {
+                // No column to keep: wrap after the leading spaces, later lines hanging.
+                (&body[..lead], &body[lead..], indent.saturating_sub(lead))
+            };
+            out.push_str(head);
+            let pad = format!("\n{}", " ".repeat(head.chars().count()));
+            let cols = width.saturating_sub(head.len()).max(1);
+            out.push_str(&wrap(rest, cols, hang).replace('\n', &pad));
+        }
+        out.push_str(nl);
+    }
+    out
+}
+
+/// Colours the verdict words of a text report when colour is on: `OK`, `DAMAGE`,
+/// `N problems found`, `verdict:`, `problem:`, `NOT READY`, `BLOCKS`.
+pub fn colorize(text: &str) -> String {
+    if !settings().color {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 64);
+    for line in text.split_inclusive('\n') {
+        let (body, nl) = match line.strip_suffix('\n') {
+            Some(b) => (b, "\n"),
+            None => (line, ""),
+        };
+        let painted = if body == "OK" {
+            paint(Tone::Good, body)
+        } else if body.ends_with("problems found") {
+            paint(Tone::Bad, body)
+        } else if let Some(rest) = body.strip_prefix("verdict:") {
+            format!("{}{rest}", paint(Tone::Bad, "verdict:"))
+        } else if let Some(rest) = body.strip_prefix("problem:") {
+            format!("{}{rest}", paint(Tone::Bad, "problem:"))
+        } else {
+            let mut b = body.to_string();
+            for (word, tone) in [
+                (" DAMAGE ", Tone::Bad),
+                ("NOT READY", Tone::Bad),
+                (" BLOCKS ", Tone::Bad),
+                (" info ", Tone::Caution),
+            ] {
+                if let Some(i) = b.find(word) {
+                    let w = word.trim();
+                    let at = i + word.find(w).unwrap_or(0);
+                    b = format!("{}{}{}", &b[..at], paint(tone, w), &b[at + w.len()..]);
+                    break;
+                }
+            }
+            b
+        };
+        out.push_str(&painted);
+        out.push_str(nl);
+    }
+    out
+}
+
+/// Text for stdout: wrapped to [`wrap_width`] (when there is one), then coloured.
+pub fn present(text: &str) -> String {
+    let wrapped = match wrap_width() {
+        Some(w) => wrap_lines(text, w),
+        None => text.to_string(),
+    };
+    colorize(&wrapped)
 }
 
 /// Wraps `text` at spaces to `width` columns; lines after the first start with `indent`
@@ -177,6 +295,17 @@ mod settings_tests {
         assert!(!color_wanted("auto", false, None));
         assert!(color_wanted("always", false, Some("1")));
         assert!(!color_wanted("never", true, None));
+    }
+
+    #[test]
+    fn wrap_lines_hangs_steps_and_labels_and_never_breaks_commands() {
+        let text = "  1. one two three four five six\n       $ etcdctl defrag --data-dir /a/long/path/x\nfile         aa bb cc dd ee ff gg\n";
+        let w = wrap_lines(text, 30);
+        assert_eq!(
+            w,
+            "  1. one two three four five\n     six\n       $ etcdctl defrag --data-dir /a/long/path/x\nfile         aa bb cc dd ee ff\n             gg\n"
+        );
+        assert_eq!(wrap_lines("short\n", 20), "short\n");
     }
 
     #[test]

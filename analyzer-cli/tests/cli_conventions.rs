@@ -324,3 +324,95 @@ fn regex_free_early_reader(code: &str) -> bool {
         }
     })
 }
+
+fn damaged_wal_member() -> String {
+    s(&fixtures().join("damaged/wal/crc-middle-segment")).to_string()
+}
+
+fn run_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    let mut c = common::bin();
+    c.args(args).env_remove("COLUMNS").env_remove("NO_COLOR");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let o = c.output().expect("binary runs");
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn check_prints_damage_before_information_and_each_finding_once() {
+    let (_, out) = run_env(&["check", &damaged_wal_member()], &[]);
+    let lines: Vec<&str> = out.lines().collect();
+    let first_info = lines.iter().position(|l| l.contains(" info ")).unwrap();
+    let last_damage = lines.iter().rposition(|l| l.contains(" DAMAGE ")).unwrap();
+    assert!(last_damage < first_info, "damage lines come first:\n{out}");
+    // The verdict on where the WAL stops is printed once, not also as a finding line.
+    assert_eq!(out.matches("etcd will refuse to start").count(), 1, "{out}");
+    assert!(out.contains("verdict: WAL unreadable"), "{out}");
+}
+
+#[test]
+fn report_puts_problems_before_the_figures() {
+    let db = s(&fixtures().join("damaged/bbolt/branch-cycle.db")).to_string();
+    let (_, out) = run_env(&["report", &db], &[]);
+    let problem = out.find("problem:").expect("a problem line");
+    let figures = out.find("\nrevision ").expect("the figures");
+    assert!(problem < figures, "{out}");
+}
+
+#[test]
+fn prose_wraps_to_columns_but_commands_and_pipes_stay_whole() {
+    let data = nospace();
+    let (_, piped) = run_env(&["report", &data], &[]);
+    assert!(
+        piped.lines().any(|l| l.chars().count() > 120),
+        "without a terminal or COLUMNS nothing is wrapped"
+    );
+    for cmd in [
+        vec!["report", data.as_str()],
+        vec!["check", &damaged_wal_member()],
+    ] {
+        let (_, out) = run_env(&cmd, &[("COLUMNS", "72")]);
+        for l in out.lines() {
+            let whole_word = !l.trim().contains(' ');
+            assert!(
+                l.chars().count() <= 72 || l.trim_start().starts_with("$ ") || whole_word,
+                "{cmd:?}: line of {} columns: {l}",
+                l.chars().count()
+            );
+        }
+        // Wrapping only moves words: the same words in the same order.
+        let (_, flat) = run_env(&cmd, &[]);
+        let words = |t: &str| t.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+        assert_eq!(words(&out), words(&flat), "{cmd:?}");
+    }
+    let (_, out) = run_env(&["report", &data], &[("COLUMNS", "72")]);
+    assert!(out.contains("       $ etcdctl compact 989\n"), "{out}");
+}
+
+#[test]
+fn verdicts_are_coloured_only_when_asked_and_never_in_json() {
+    let member = damaged_wal_member();
+    let (_, always) = run_env(
+        &["--color", "always", "check", &member],
+        &[("NO_COLOR", "1")],
+    );
+    assert!(
+        always.contains("\x1b["),
+        "--color always colours, NO_COLOR or not"
+    );
+    let (_, never) = run_env(&["--color", "never", "check", &member], &[]);
+    assert!(!never.contains('\x1b'));
+    let (_, auto) = run_env(&["check", &member], &[("NO_COLOR", "1")]);
+    assert!(
+        !auto.contains('\x1b'),
+        "auto on a pipe, and NO_COLOR: no colour"
+    );
+    let (_, json) = run_env(&["--color", "always", "check", "--json", &member], &[]);
+    assert!(!json.contains('\x1b'), "JSON is never coloured");
+    let (_, ok) = run_env(&["--color", "always", "check", &nospace()], &[]);
+    assert!(ok.contains("\x1b[32mOK\x1b[0m"), "{ok}");
+}

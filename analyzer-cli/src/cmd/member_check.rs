@@ -219,12 +219,20 @@ fn print_report(r: &MemberCheck, json: bool) -> Result<()> {
     context.extend(m.notes.iter().map(finding_line));
     // The figures and verdicts are the answer an operator needs either way, so they go to
     // stdout; the last line says OK (as `check <DB>` does) or counts the problems.
-    let mut out = stdout();
+    let mut out: Vec<u8> = Vec::new();
+    // Damage before information; a finding whose message is also a verdict is printed once,
+    // as the verdict.
+    let mut shown: Vec<&Finding> = r
+        .findings
+        .iter()
+        .filter(|f| !m.verdicts.iter().any(|v| *v == f.message))
+        .collect();
+    shown.sort_by_key(|f| !f.is_damage());
+    for f in &shown {
+        writeln!(out, "{}", finding_line(f))?;
+    }
     for l in &context {
         writeln!(out, "{l}")?;
-    }
-    for f in &r.findings {
-        writeln!(out, "{}", finding_line(f))?;
     }
     for v in &m.verdicts {
         writeln!(out, "verdict: {}", sanitize(v.as_bytes()))?;
@@ -264,6 +272,9 @@ fn print_report(r: &MemberCheck, json: bool) -> Result<()> {
     } else {
         writeln!(out, "{} problems found", r.findings.len())?;
     }
-    out.flush()?;
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let mut stdout = stdout();
+    stdout.write_all(crate::output::present(&text).as_bytes())?;
+    stdout.flush()?;
     Ok(())
 }

@@ -562,8 +562,10 @@ pub fn run(args: &Args) -> Result<u8> {
     if args.json {
         crate::output::print_json(&r)?;
     } else {
+        let mut text: Vec<u8> = Vec::new();
+        write_text(&mut text, &r)?;
         let mut out = crate::output::stdout();
-        write_text(&mut out, &r)?;
+        out.write_all(crate::output::present(&String::from_utf8_lossy(&text)).as_bytes())?;
         out.flush()?;
     }
     Ok(if bad { EXIT_DAMAGE } else { EXIT_OK })
@@ -605,6 +607,10 @@ fn write_kubernetes(
 fn write_text(out: &mut dyn Write, r: &Report) -> std::io::Result<()> {
     let dash = "-".to_string();
     writeln!(out, "etcd member report: {}", sanitize(r.input.as_bytes()))?;
+    // Damage first: what is wrong comes before the figures.
+    for p in r.problems.iter().take(10) {
+        writeln!(out, "problem: {}", sanitize(p.as_bytes()))?;
+    }
     writeln!(
         out,
         "member       {}  cluster {}{}",
@@ -837,9 +843,6 @@ fn write_text(out: &mut dyn Write, r: &Report) -> std::io::Result<()> {
         if let Some(c) = &s.command {
             writeln!(out, "       $ {c}")?;
         }
-    }
-    for p in r.problems.iter().take(10) {
-        writeln!(out, "problem: {}", sanitize(p.as_bytes()))?;
     }
     Ok(())
 }
