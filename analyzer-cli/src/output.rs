@@ -175,6 +175,18 @@ fn hanging_indent(line: &str) -> usize {
     lead + 4
 }
 
+/// A row of a column table (two or more gaps of 2+ spaces after its first word): its
+/// columns would not survive wrapping, so it is left as it is.
+fn is_table_row(line: &str) -> bool {
+    line.trim().matches("  ").count() >= 2
+        && line
+            .trim()
+            .split("  ")
+            .filter(|c| !c.trim().is_empty())
+            .count()
+            >= 3
+}
+
 /// Wraps every line of `text` longer than `width` at spaces, with its hanging indent.
 /// Lines that are commands to copy (`$ ...`) are never broken.
 pub fn wrap_lines(text: &str, width: usize) -> String {
@@ -184,7 +196,10 @@ pub fn wrap_lines(text: &str, width: usize) -> String {
             Some(b) => (b, "\n"),
             None => (line, ""),
         };
-        if body.chars().count() <= width || body.trim_start().starts_with("$ ") {
+        if body.chars().count() <= width
+            || body.trim_start().starts_with("$ ")
+            || is_table_row(body)
+        {
             out.push_str(body);
         } else {
             // The head (indent, step number, label column) stays as it is; the rest is
@@ -306,6 +321,8 @@ mod settings_tests {
             "  1. one two three four five\n     six\n       $ etcdctl defrag --data-dir /a/long/path/x\nfile         aa bb cc dd ee ff\n             gg\n"
         );
         assert_eq!(wrap_lines("short\n", 20), "short\n");
+        let row = "member                                  id  cluster  term  commit\n";
+        assert_eq!(wrap_lines(row, 30), row, "table rows are never wrapped");
     }
 
     #[test]
@@ -316,5 +333,46 @@ mod settings_tests {
             "x\n/a/very/long/path/that/does/not/fit"
         );
         assert_eq!(wrap("one", 80, 4), "one");
+    }
+}
+
+/// A text report's stdout: collects the lines, and on [`Write::flush`] writes them
+/// [`present`]ed (wrapped to the terminal, verdicts coloured). For our own reports only,
+/// never for outputs that must equal an upstream tool byte for byte.
+#[derive(Debug, Default)]
+pub struct TextOut {
+    buf: Vec<u8>,
+}
+
+impl TextOut {
+    /// An empty report.
+    pub fn new() -> Self {
+        TextOut::default()
+    }
+}
+
+impl Write for TextOut {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(b);
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let text = present(&String::from_utf8_lossy(&self.buf));
+        self.buf.clear();
+        let mut out = stdout();
+        out.write_all(text.as_bytes())?;
+        out.flush()
+    }
+}
+
+impl Drop for TextOut {
+    fn drop(&mut self) {
+        // A report that returned early (`?`) still prints what it had; a closed pipe
+        // here is a normal end.
+        let _ = self.flush();
     }
 }

@@ -225,7 +225,7 @@ fn print_report(r: &MemberCheck, json: bool) -> Result<()> {
     let mut shown: Vec<&Finding> = r
         .findings
         .iter()
-        .filter(|f| !m.verdicts.iter().any(|v| *v == f.message))
+        .filter(|f| !m.verdicts.contains(&f.message))
         .collect();
     shown.sort_by_key(|f| !f.is_damage());
     for f in &shown {

@@ -20,7 +20,7 @@
 
 use super::thread_pool;
 use crate::error::{CliError, Result, EXIT_DAMAGE, EXIT_OK};
-use crate::output::{print_json, sanitize, stdout};
+use crate::output::{print_json, sanitize};
 use etcd_mvcc::member as input;
 pub use etcd_mvcc::members::{compare_members, MemberRow, MembersReport};
 use std::io::Write;
@@ -77,7 +77,7 @@ pub fn run(args: &Args) -> Result<u8> {
         print_json(&r)?;
         return Ok(code);
     }
-    let mut out = stdout();
+    let mut out = crate::output::TextOut::new();
     let w = r
         .members
         .iter()

@@ -140,7 +140,7 @@ fn check_output_path(out: &Path, member: &input::Member) -> Result<()> {
 }
 
 fn print_text(input: &Path, out: &Path, r: &SalvageReport) -> Result<()> {
-    let mut o = crate::output::stdout();
+    let mut o = crate::output::TextOut::new();
     writeln!(o, "salvage {} -> {}", input.display(), out.display())?;
     for m in &r.metas {
         let state = if m.valid { "valid" } else { "invalid" };

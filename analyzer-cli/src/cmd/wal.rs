@@ -769,7 +769,7 @@ fn summary(
         crate::output::print_json(&v)?;
         return Ok(());
     }
-    let mut out = crate::output::stdout();
+    let mut out = crate::output::TextOut::new();
     writeln!(out, "WAL directory: {}", wal.dir.display())?;
     if scan.metadata.is_some() {
         writeln!(
@@ -892,7 +892,7 @@ pub fn run_snap(args: &SnapArgs) -> Result<u8> {
             "findings": snaps.findings,
         }))?;
     } else {
-        let mut out = crate::output::stdout();
+        let mut out = crate::output::TextOut::new();
         writeln!(out, "snap directory: {}", dir.display())?;
         if snaps.files.is_empty() {
             writeln!(out, "no .snap files: etcd replays the WAL from the start")?;
