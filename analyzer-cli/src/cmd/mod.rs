@@ -150,3 +150,43 @@ pub(crate) fn replay_member(
 ) -> Result<Replayed> {
     Ok(etcd_mvcc::replay::replay_member(member, info, state)?)
 }
+
+/// Refuses an output path inside the input's member directory, since nothing is written
+/// next to an input. A bare db file is protected only when it sits in a member directory
+/// (`member/snap/db`); elsewhere the output may go beside it. `what` names the output in
+/// the message.
+pub(crate) fn refuse_output_inside_input(out: &Path, member: &Member, what: &str) -> Result<()> {
+    use etcd_mvcc::member::InputKind;
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let parent = parent.canonicalize().map_err(|e| CliError::Io {
+        path: parent.clone(),
+        source: e,
+    })?;
+    let protected = match member.kind {
+        InputKind::DataDir => Some(member.given.join("member")),
+        InputKind::MemberDir => Some(member.given.clone()),
+        InputKind::DbFile | InputKind::SnapshotFile => {
+            let db = member.db.clone().unwrap_or_else(|| member.given.clone());
+            let db = db.canonicalize().unwrap_or(db);
+            db.parent()
+                .filter(|d| d.file_name().is_some_and(|n| n == "snap"))
+                .and_then(Path::parent)
+                .map(Path::to_path_buf)
+        }
+    };
+    if let Some(Ok(p)) = protected.map(|p| p.canonicalize()) {
+        if parent.starts_with(&p) {
+            return Err(CliError::input(
+                out,
+                format!(
+                    "is inside {}, the input's own directory; write {what} elsewhere",
+                    p.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}

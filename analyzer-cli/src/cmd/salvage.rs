@@ -27,7 +27,7 @@
 
 use crate::error::{CliError, Result, EXIT_DAMAGE, EXIT_OK};
 use crate::output::{human_bytes, sanitize};
-use etcd_mvcc::member::{self as input, DbImage, InputKind};
+use etcd_mvcc::member::{self as input, DbImage};
 use etcd_mvcc::salvage::{self, SalvageOptions, SalvageReport};
 use serde::Serialize;
 use std::io::Write;
@@ -103,39 +103,7 @@ fn check_output_path(out: &Path, member: &input::Member) -> Result<()> {
             "already exists; salvage writes a new file only",
         ));
     }
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let parent = parent.canonicalize().map_err(|e| CliError::Io {
-        path: parent.clone(),
-        source: e,
-    })?;
-    // A bare db file is protected only when it sits in a member directory
-    // (`member/snap/db`); elsewhere the output may go beside it, as --out says.
-    let protected = match member.kind {
-        InputKind::DataDir => Some(member.given.join("member")),
-        InputKind::MemberDir => Some(member.given.clone()),
-        InputKind::DbFile | InputKind::SnapshotFile => {
-            let db = member.db.clone().unwrap_or_else(|| member.given.clone());
-            let db = db.canonicalize().unwrap_or(db);
-            db.parent()
-                .filter(|d| d.file_name().is_some_and(|n| n == "snap"))
-                .and_then(Path::parent)
-                .map(Path::to_path_buf)
-        }
-    };
-    if let Some(Ok(protected)) = protected.map(|p| p.canonicalize()) {
-        if parent.starts_with(&protected) {
-            return Err(CliError::input(
-                out,
-                format!(
-                    "is inside {}, the input's own directory; write the salvaged db elsewhere",
-                    protected.display()
-                ),
-            ));
-        }
-    }
+    crate::cmd::refuse_output_inside_input(out, member, "the salvaged db")?;
     Ok(())
 }
 

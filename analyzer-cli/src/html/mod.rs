@@ -19,12 +19,12 @@
 
 use crate::error::{CliError, Result};
 use etcd_mvcc::keytree::{key_tree, KeyTree, KeyTreeNode, TreeLimits};
-use etcd_mvcc::member::{InputKind, Member};
+use etcd_mvcc::member::Member;
 use etcd_mvcc::pagemap::{page_map, PageClass, PageMap};
 use etcd_mvcc::scan::Keyspace;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use wal_reader::timeline::{EntryKind, Timeline};
 
 const TEMPLATE: &str = include_str!("template.html");
@@ -77,39 +77,7 @@ fn script_json(v: &Value) -> String {
 /// Refuses an output inside the input's member directory: nothing is written next to an
 /// input.
 fn check_output(out: &Path, member: &Member) -> Result<()> {
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let parent = parent.canonicalize().map_err(|e| CliError::Io {
-        path: parent.clone(),
-        source: e,
-    })?;
-    let protected = match member.kind {
-        InputKind::DataDir => Some(member.given.join("member")),
-        InputKind::MemberDir => Some(member.given.clone()),
-        InputKind::DbFile | InputKind::SnapshotFile => member
-            .db
-            .as_ref()
-            .and_then(|d| d.canonicalize().ok())
-            .and_then(|d| {
-                d.parent()
-                    .filter(|p| p.file_name().is_some_and(|n| n == "snap"))
-                    .and_then(Path::parent)
-                    .map(Path::to_path_buf)
-            }),
-    };
-    if let Some(Ok(p)) = protected.map(|p| p.canonicalize()) {
-        if parent.starts_with(&p) {
-            return Err(CliError::input(
-                out,
-                format!(
-                    "is inside {}, the input's own directory; write the HTML elsewhere",
-                    p.display()
-                ),
-            ));
-        }
-    }
+    crate::cmd::refuse_output_inside_input(out, member, "the HTML")?;
     Ok(())
 }
 
