@@ -92,7 +92,7 @@ pub mod stats;
 pub mod tree;
 pub mod walk;
 
-pub use bucket::{Bucket, Cursor, Item, Iter, IterRev};
+pub use bucket::{Bucket, BucketHeader, Cursor, Item, Iter, IterRev};
 pub use check::{check, check_bytes, CheckReport};
 pub use db::Db;
 pub use error::{Error, Result};
@@ -101,7 +101,10 @@ pub use meta::{Meta, MetaChoice, MetaProblem, MetaSlot};
 pub use mmap::MappedFile;
 pub use page::{BranchElement, LeafElement, Page, PageKind};
 pub use stats::BucketStats;
-pub use tree::{walk_tree, Flow, TreeDamage, TreeVisitor};
+pub use tree::{
+    walk_checked, walk_tree, CheckedVisitor, Flow, KeyRange, PageDamage, Reached, TreeDamage,
+    TreeVisitor,
+};
 pub use walk::{walk, walk_with_progress, PageGraph, PageUse, Walk};
 
 /// A page id: the page's index in the file (its byte offset divided by the page size).
