@@ -9,6 +9,8 @@
 //! `authUsers`: `user=%q, roles=[%q ...], password=%q, option=...`. A value that does not
 //! decode is an `Err` with why, where etcd-dump-db would panic.
 
+use crate::auth::AUTH_REVISION_KEY;
+use crate::buckets::{AUTH_BUCKET, AUTH_ROLES_BUCKET, AUTH_USERS_BUCKET, KEY_BUCKET, LEASE_BUCKET};
 use crate::proto::{expect_bytes, expect_varint, FieldReader, Wire};
 use crate::revision::rev_lenient;
 use crate::KeyValueRef;
@@ -33,7 +35,7 @@ pub fn decode_entry(
     secrets: Secrets<'_>,
 ) -> Option<Result<String, String>> {
     match bucket {
-        b"key" => Some(match (rev_text(key), KeyValueRef::parse(value)) {
+        KEY_BUCKET => Some(match (rev_text(key), KeyValueRef::parse(value)) {
             (Some(rev), Ok(kv)) => {
                 let val = match secrets.kv_value_marker {
                     Some(m) => go_quote(m.as_bytes()),
@@ -50,7 +52,7 @@ pub fn decode_entry(
             (None, _) => Err(format!("revision key of {} bytes", key.len())),
             (_, Err(e)) => Err(e.to_string()),
         }),
-        b"lease" => Some(
+        LEASE_BUCKET => Some(
             match (<[u8; 8]>::try_from(key).ok(), crate::Lease::parse(value)) {
                 (Some(k), Ok(l)) => Ok(format!(
                     "lease ID={:016x}, TTL={}s",
@@ -61,7 +63,7 @@ pub fn decode_entry(
                 (_, Err(e)) => Err(e.to_string()),
             },
         ),
-        b"auth" => Some(if key == b"authRevision" {
+        AUTH_BUCKET => Some(if key == AUTH_REVISION_KEY {
             match value.get(..8) {
                 Some(b) => Ok(format!(
                     "key={}, value={}",
@@ -78,8 +80,8 @@ pub fn decode_entry(
                 bytes.join(" ")
             ))
         }),
-        b"authRoles" => Some(decode_role(value)),
-        b"authUsers" => Some(decode_user(value, secrets.show_password_hashes)),
+        AUTH_ROLES_BUCKET => Some(decode_role(value)),
+        AUTH_USERS_BUCKET => Some(decode_user(value, secrets.show_password_hashes)),
         _ => None,
     }
 }

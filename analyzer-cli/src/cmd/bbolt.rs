@@ -1278,8 +1278,10 @@ fn secret_marker(bucket: &[u8], value: &[u8], redactor: &Redactor) -> Option<&'s
         return None;
     }
     match bucket {
-        b"key" if is_secret_value(value) => Some(crate::redact::REDACTED),
-        b"authUsers" if redactor.hides_user(value) => Some(crate::redact::REDACTED_USER),
+        etcd_mvcc::KEY_BUCKET if is_secret_value(value) => Some(crate::redact::REDACTED),
+        etcd_mvcc::buckets::AUTH_USERS_BUCKET if redactor.hides_user(value) => {
+            Some(crate::redact::REDACTED_USER)
+        }
         _ => None,
     }
 }

@@ -25,6 +25,7 @@ use crate::error::{CliError, Result, EXIT_OK};
 use crate::output::{go_quote, print_json, sanitize, stdout, JsonBytes};
 use crate::redact::{Redactor, REDACTED, REDACTED_USER};
 use bbolt_reader::{Bucket, Db};
+use etcd_mvcc::buckets::{AUTH_USERS_BUCKET, KEY_BUCKET};
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
@@ -109,9 +110,9 @@ fn entry_line(
     redactor: &Redactor,
 ) -> (String, bool) {
     // A damaged KeyValue whose bytes name a Secret is hidden too (`is_secret_kv`).
-    let secret_kv = bucket == b"key" && redactor.hides_kv(value);
+    let secret_kv = bucket == KEY_BUCKET && redactor.hides_kv(value);
     // A user created with --no-password has nothing to hide.
-    let secret_user = bucket == b"authUsers" && redactor.hides_user(value);
+    let secret_user = bucket == AUTH_USERS_BUCKET && redactor.hides_user(value);
     if decode {
         let secrets = etcd_mvcc::dumpdb::Secrets {
             kv_value_marker: secret_kv.then_some(REDACTED),
@@ -119,7 +120,12 @@ fn entry_line(
         };
         let decoded = etcd_mvcc::dumpdb::decode_entry(bucket, key, value, secrets);
         match decoded {
-            Some(Ok(line)) => return (line, secret_kv || (secret_user && bucket == b"authUsers")),
+            Some(Ok(line)) => {
+                return (
+                    line,
+                    secret_kv || (secret_user && bucket == AUTH_USERS_BUCKET),
+                )
+            }
             Some(Err(e)) => {
                 return (
                     format!("key={}, value=<undecodable: {}>", go_quote(key), e),
