@@ -24,7 +24,7 @@ use crate::bucket::{Bucket, MAX_DEPTH};
 use crate::db::Db;
 use crate::error::Error;
 use crate::finding::FindingKind;
-use crate::page::{Page, PageKind};
+use crate::page::{BranchElement, Page, PageKind};
 use crate::Pgid;
 use std::fmt;
 
@@ -288,192 +288,171 @@ pub trait CheckedVisitor<'a> {
     fn damage(&mut self, pgid: Pgid, range: KeyRange<'a>, damage: PageDamage);
 }
 
-/// How much a descent checks; see the module documentation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    /// [`walk_tree`]: pages entered once, element by element.
-    Tolerant,
-    /// [`Bucket::leaf_pages`]: pages entered within a budget; stops at the first damage.
-    Budget,
-    /// [`walk_checked`].
-    Checked,
-}
-
-/// What the descent hands its user (one of the three public walks).
-trait Sink<'a> {
-    fn leaf(&mut self, page: Page<'a>, parent: Pgid, index: usize, range: KeyRange<'a>) -> Flow;
-    /// Branch element `index` of `parent` cannot be read (tolerant and budget modes).
-    fn element(&mut self, parent: Pgid, index: usize, error: Error) -> Flow;
-    /// The page `child`, referenced by element `index` of `parent` (`None` for the
-    /// root), was not entered.
-    fn damage(
-        &mut self,
-        parent: Option<(Pgid, usize)>,
-        child: Pgid,
-        range: KeyRange<'a>,
-        damage: PageDamage,
-    ) -> Flow;
-}
-
-#[derive(Clone, Copy)]
-struct Frame<'a> {
-    page: Page<'a>,
+/// A branch page on the descent's stack, with the key range its parent gives it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Frame<'a> {
+    /// The branch page.
+    pub(crate) page: Page<'a>,
+    /// The next element to follow.
     next: usize,
-    range: KeyRange<'a>,
+    /// The key range its parent gives it.
+    pub(crate) range: KeyRange<'a>,
 }
 
-/// The one descent: depth first, in key order.
-struct Descent<'a, 'r> {
-    db: Db<'a>,
-    bucket: Option<Bucket<'a>>,
-    mode: Mode,
-    reached: &'r mut Reached,
-    /// Pages entered (budget mode).
-    entered: u64,
-}
-
-impl<'a> Descent<'a, '_> {
-    /// Runs from `root` (already entered, or why not). Returns false when the root was
-    /// not usable.
-    fn run(
+/// The user side of the one descent ([`descend`]): what to check, what to enter, what to
+/// do with leaves. The public walks and the whole-file walk
+/// ([`walk`](mod@crate::walk)) are implementations of it.
+pub(crate) trait Descend<'a> {
+    /// How many elements of branch `page` to follow.
+    fn elements(&self, page: &Page<'a>) -> usize {
+        page.count()
+    }
+    /// Element `index` of the top of `stack` cannot be read; the descent skips it.
+    fn element_error(&mut self, stack: &[Frame<'a>], index: usize, error: Error);
+    /// The child of element `el` (element `index` of the top of `stack`, the branch pages
+    /// from the root down), given key range `range`: the page to go on with (a leaf is
+    /// handed to [`Descend::leaf`], a branch to [`Descend::branch`]), or `None` when it
+    /// is not entered.
+    fn child(
         &mut self,
-        root: Pgid,
-        first: Result<Page<'a>, PageDamage>,
-        sink: &mut dyn Sink<'a>,
-    ) -> bool {
-        let root = match first {
-            Ok(p) => p,
-            Err(d) => {
-                sink.damage(None, root, (None, None), d);
-                return false;
-            }
-        };
-        if root.is_leaf() {
-            let pgid = root.pgid();
-            sink.leaf(root, pgid, 0, (None, None));
-            return true;
-        }
-        let mut stack = vec![Frame {
-            page: root,
-            next: 0,
-            range: (None, None),
-        }];
-        while let Some(top) = stack.last_mut() {
-            if top.next >= top.page.count() {
-                stack.pop();
-                continue;
-            }
-            let Frame {
-                page,
-                next: index,
-                range,
-            } = *top;
-            top.next += 1;
-            let parent = page.pgid();
-            let el = match page.branch_element(index) {
-                Ok(el) => el,
-                Err(error) => {
-                    if sink.element(parent, index, error) == Flow::Stop {
-                        return true;
-                    }
-                    continue;
-                }
-            };
-            // Child i holds [key_i, key_{i+1}); the first one also anything below key_1.
-            let lo = if index == 0 { range.0 } else { Some(el.key) };
-            let hi = match page.branch_element(index + 1) {
-                Ok(next) if index + 1 < page.count() => Some(next.key),
-                _ => range.1,
-            };
-            let child_range = (lo, hi);
-            let flow = match self.enter(el.pgid, child_range, stack.len()) {
-                Ok(child) if child.is_leaf() => sink.leaf(child, parent, index, child_range),
-                Ok(child) => {
-                    stack.push(Frame {
-                        page: child,
-                        next: 0,
-                        range: child_range,
-                    });
-                    Flow::Continue
-                }
-                Err(d) => sink.damage(Some((parent, index)), el.pgid, child_range, d),
-            };
-            if flow == Flow::Stop {
-                return true;
-            }
-        }
+        stack: &[Frame<'a>],
+        index: usize,
+        el: &BranchElement<'a>,
+        range: KeyRange<'a>,
+    ) -> Option<Page<'a>>;
+    /// A leaf page (the root itself when `stack` is empty).
+    fn leaf(&mut self, stack: &[Frame<'a>], index: usize, page: Page<'a>, range: KeyRange<'a>);
+    /// A branch page about to be descended into (the root when `stack` is empty); false
+    /// keeps the descent out of it.
+    fn branch(&mut self, _stack: &[Frame<'a>], _page: &Page<'a>, _range: KeyRange<'a>) -> bool {
         true
     }
-
-    /// Enters page `pgid` at `depth` (the root is at 0), or says why not.
-    fn enter(
-        &mut self,
-        pgid: Pgid,
-        range: KeyRange<'a>,
-        depth: usize,
-    ) -> Result<Page<'a>, PageDamage> {
-        if self.mode == Mode::Checked {
-            return self.enter_checked(pgid, range, depth);
-        }
-        if self.mode == Mode::Tolerant {
-            if !self.reached.entered.insert(pgid) {
-                return Err(PageDamage::ReferencedTwice);
-            }
-        } else {
-            self.entered += 1;
-            if self.entered > self.db.page_count() {
-                return Err(PageDamage::PageBudget {
-                    file_pages: self.db.page_count(),
-                });
-            }
-        }
-        let bucket = self.bucket.as_ref().ok_or(PageDamage::MetaPage)?;
-        let page = bucket.tree_page(pgid).map_err(PageDamage::Unreadable)?;
-        if page.is_branch() && depth >= MAX_DEPTH {
-            return Err(PageDamage::TooDeep);
-        }
-        Ok(page)
+    /// True once the descent should end.
+    fn stopped(&self) -> bool {
+        false
     }
+}
 
-    fn enter_checked(
-        &mut self,
-        pgid: Pgid,
-        range: KeyRange<'a>,
-        depth: usize,
-    ) -> Result<Page<'a>, PageDamage> {
-        if depth >= MAX_DEPTH {
-            return Err(PageDamage::TooDeep);
+/// The one descent of a B+tree from an entered `root` page: depth first, in key order,
+/// every decision left to `d`.
+pub(crate) fn descend<'a>(root: Page<'a>, d: &mut dyn Descend<'a>) {
+    let whole: KeyRange<'a> = (None, None);
+    if root.is_leaf() {
+        d.leaf(&[], 0, root, whole);
+        return;
+    }
+    if !d.branch(&[], &root, whole) {
+        return;
+    }
+    let mut stack = vec![Frame {
+        page: root,
+        next: 0,
+        range: whole,
+    }];
+    while !d.stopped() {
+        let Some(top) = stack.last_mut() else {
+            break;
+        };
+        if top.next >= d.elements(&top.page) {
+            stack.pop();
+            continue;
         }
-        if pgid < 2 {
-            return Err(PageDamage::MetaPage);
-        }
-        if self.reached.entered.contains(pgid) {
-            return Err(PageDamage::ReferencedTwice);
-        }
-        let page = self.db.page(pgid).map_err(PageDamage::Unreadable)?;
-        if page.id() != pgid {
-            return Err(PageDamage::IdMismatch { found: page.id() });
-        }
-        if self.db.page_span_truncated(&page) {
-            return Err(PageDamage::SpanPastEnd);
-        }
-        // A page is taken into the tree (entered, reached) only once it proves to belong
-        // where it is referenced: a wrong pointer must not keep the right parent from
-        // reaching it later, nor hide it from a scan of the pages no tree reached.
-        match page.kind() {
-            PageKind::Branch => {
-                check_branch(&page, range)?;
-                self.reached.take(&self.db, &page);
-                Ok(page)
+        let Frame {
+            page,
+            next: index,
+            range,
+            ..
+        } = *top;
+        top.next += 1;
+        let el = match page.branch_element(index) {
+            Ok(el) => el,
+            Err(error) => {
+                d.element_error(&stack, index, error);
+                continue;
             }
-            PageKind::Leaf => {
-                if !leaf_fits(&page, range) {
-                    return Err(PageDamage::LeafOutOfRange);
-                }
-                Ok(self.reached.take(&self.db, &page))
-            }
-            k => Err(PageDamage::WrongType(k)),
+        };
+        // Child i holds [key_i, key_{i+1}); the first one also anything below key_1.
+        let lo = if index == 0 { range.0 } else { Some(el.key) };
+        let hi = match page.branch_element(index + 1) {
+            Ok(next) if index + 1 < page.count() => Some(next.key),
+            _ => range.1,
+        };
+        let child_range = (lo, hi);
+        let Some(child) = d.child(&stack, index, &el, child_range) else {
+            continue;
+        };
+        if child.is_leaf() {
+            d.leaf(&stack, index, child, child_range);
+        } else if d.branch(&stack, &child, child_range) {
+            stack.push(Frame {
+                page: child,
+                next: 0,
+                range: child_range,
+            });
         }
+    }
+}
+
+/// The pgid of the branch page on top of `stack` (for the root: `page`'s own).
+fn parent_of(stack: &[Frame<'_>], page: &Page<'_>) -> Pgid {
+    stack.last().map_or(page.pgid(), |f| f.page.pgid())
+}
+
+/// Enters a child the way [`walk_tree`] and [`Bucket::leaf_pages`] do: a readable branch
+/// or leaf page of `bucket`, not deeper than [`MAX_DEPTH`] for a branch.
+fn enter_tree_page<'a>(
+    bucket: &Bucket<'a>,
+    pgid: Pgid,
+    depth: usize,
+) -> Result<Page<'a>, PageDamage> {
+    let page = bucket.tree_page(pgid).map_err(PageDamage::Unreadable)?;
+    if page.is_branch() && depth >= MAX_DEPTH {
+        return Err(PageDamage::TooDeep);
+    }
+    Ok(page)
+}
+
+/// Enters page `pgid` at `depth` (the root is at 0) with [`walk_checked`]'s checks, or
+/// says why not.
+fn enter_checked<'a>(
+    db: &Db<'a>,
+    reached: &mut Reached,
+    pgid: Pgid,
+    range: KeyRange<'a>,
+    depth: usize,
+) -> Result<Page<'a>, PageDamage> {
+    if depth >= MAX_DEPTH {
+        return Err(PageDamage::TooDeep);
+    }
+    if pgid < 2 {
+        return Err(PageDamage::MetaPage);
+    }
+    if reached.entered.contains(pgid) {
+        return Err(PageDamage::ReferencedTwice);
+    }
+    let page = db.page(pgid).map_err(PageDamage::Unreadable)?;
+    if page.id() != pgid {
+        return Err(PageDamage::IdMismatch { found: page.id() });
+    }
+    if db.page_span_truncated(&page) {
+        return Err(PageDamage::SpanPastEnd);
+    }
+    // A page is taken into the tree (entered, reached) only once it proves to belong
+    // where it is referenced: a wrong pointer must not keep the right parent from
+    // reaching it later, nor hide it from a scan of the pages no tree reached.
+    match page.kind() {
+        PageKind::Branch => {
+            check_branch(&page, range)?;
+            reached.take(db, &page);
+            Ok(page)
+        }
+        PageKind::Leaf => {
+            if !leaf_fits(&page, range) {
+                return Err(PageDamage::LeafOutOfRange);
+            }
+            Ok(reached.take(db, &page))
+        }
+        k => Err(PageDamage::WrongType(k)),
     }
 }
 
@@ -524,119 +503,190 @@ pub fn walk_checked<'a>(
     reached: &mut Reached,
     visitor: &mut dyn CheckedVisitor<'a>,
 ) -> bool {
-    struct Checked<'v, 'a>(&'v mut dyn CheckedVisitor<'a>);
-    impl<'a> Sink<'a> for Checked<'_, 'a> {
-        fn leaf(&mut self, page: Page<'a>, _: Pgid, _: usize, range: KeyRange<'a>) -> Flow {
-            self.0.leaf(page, range);
-            Flow::Continue
+    struct Checked<'v, 'r, 'a> {
+        db: Db<'a>,
+        reached: &'r mut Reached,
+        visitor: &'v mut dyn CheckedVisitor<'a>,
+    }
+    impl<'a> Descend<'a> for Checked<'_, '_, 'a> {
+        fn element_error(&mut self, _: &[Frame<'a>], _: usize, _: Error) {
+            // A checked branch page is read whole before it is entered: never called.
         }
-        fn element(&mut self, _: Pgid, _: usize, _: Error) -> Flow {
-            // Checked pages are read whole before they are entered: never called.
-            Flow::Continue
-        }
-        fn damage(
+        fn child(
             &mut self,
-            _: Option<(Pgid, usize)>,
-            child: Pgid,
+            stack: &[Frame<'a>],
+            _: usize,
+            el: &BranchElement<'a>,
             range: KeyRange<'a>,
-            damage: PageDamage,
-        ) -> Flow {
-            self.0.damage(child, range, damage);
-            Flow::Continue
+        ) -> Option<Page<'a>> {
+            match enter_checked(&self.db, self.reached, el.pgid, range, stack.len()) {
+                Ok(page) => Some(page),
+                Err(d) => {
+                    self.visitor.damage(el.pgid, range, d);
+                    None
+                }
+            }
+        }
+        fn leaf(&mut self, _: &[Frame<'a>], _: usize, page: Page<'a>, range: KeyRange<'a>) {
+            self.visitor.leaf(page, range);
         }
     }
-    let mut d = Descent {
-        db,
-        bucket: None,
-        mode: Mode::Checked,
-        reached,
-        entered: 0,
-    };
-    let first = d.enter(root, (None, None), 0);
-    d.run(root, first, &mut Checked(visitor))
+    match enter_checked(&db, reached, root, (None, None), 0) {
+        Ok(page) => {
+            descend(
+                page,
+                &mut Checked {
+                    db,
+                    reached,
+                    visitor,
+                },
+            );
+            true
+        }
+        Err(d) => {
+            visitor.damage(root, (None, None), d);
+            false
+        }
+    }
 }
 
 /// Walks `bucket`'s tree depth first in key order, handing every readable leaf page to
 /// `visitor` and every damage met on the way down.
 pub fn walk_tree<'a>(bucket: &Bucket<'a>, visitor: &mut dyn TreeVisitor<'a>) {
-    struct Tolerant<'v, 'a>(&'v mut dyn TreeVisitor<'a>);
-    impl<'a> Sink<'a> for Tolerant<'_, 'a> {
-        fn leaf(&mut self, page: Page<'a>, parent: Pgid, index: usize, _: KeyRange<'a>) -> Flow {
-            self.0.leaf(page, parent, index)
-        }
-        fn element(&mut self, parent: Pgid, index: usize, error: Error) -> Flow {
-            self.0.damage(TreeDamage::Element {
+    struct Tolerant<'v, 'a> {
+        bucket: Bucket<'a>,
+        entered: PageBits,
+        visitor: &'v mut dyn TreeVisitor<'a>,
+        stop: bool,
+    }
+    impl<'a> Descend<'a> for Tolerant<'_, 'a> {
+        fn element_error(&mut self, stack: &[Frame<'a>], index: usize, error: Error) {
+            let parent = stack.last().map_or(0, |f| f.page.pgid());
+            self.visitor.damage(TreeDamage::Element {
                 parent,
                 index,
                 error,
             });
-            Flow::Continue
         }
-        fn damage(
+        fn child(
             &mut self,
-            at: Option<(Pgid, usize)>,
-            child: Pgid,
+            stack: &[Frame<'a>],
+            index: usize,
+            el: &BranchElement<'a>,
             _: KeyRange<'a>,
-            damage: PageDamage,
-        ) -> Flow {
-            let Some((parent, index)) = at else {
-                if let PageDamage::Unreadable(error) = damage {
-                    self.0.damage(TreeDamage::Root { pgid: child, error });
+        ) -> Option<Page<'a>> {
+            let parent = stack.last().map_or(0, |f| f.page.pgid());
+            let child = el.pgid;
+            if !self.entered.insert(child) {
+                self.visitor.damage(TreeDamage::AlreadyEntered {
+                    parent,
+                    index,
+                    child,
+                });
+                return None;
+            }
+            match enter_tree_page(&self.bucket, child, stack.len()) {
+                Ok(page) => Some(page),
+                Err(PageDamage::Unreadable(error)) => {
+                    self.visitor.damage(TreeDamage::Child {
+                        parent,
+                        index,
+                        child,
+                        error,
+                    });
+                    None
                 }
-                return Flow::Continue;
-            };
-            self.0.damage(match damage {
-                PageDamage::ReferencedTwice => TreeDamage::AlreadyEntered {
-                    parent,
-                    index,
-                    child,
-                },
-                PageDamage::TooDeep => TreeDamage::TooDeep {
-                    parent,
-                    index,
-                    child,
-                },
-                PageDamage::Unreadable(error) | PageDamage::Element(error) => TreeDamage::Child {
-                    parent,
-                    index,
-                    child,
-                    error,
-                },
-                // Tolerant descents report no other damage.
-                _ => return Flow::Continue,
+                Err(_) => {
+                    self.visitor.damage(TreeDamage::TooDeep {
+                        parent,
+                        index,
+                        child,
+                    });
+                    None
+                }
+            }
+        }
+        fn leaf(&mut self, stack: &[Frame<'a>], index: usize, page: Page<'a>, _: KeyRange<'a>) {
+            let parent = parent_of(stack, &page);
+            self.stop = self.visitor.leaf(page, parent, index) == Flow::Stop;
+        }
+        fn stopped(&self) -> bool {
+            self.stop
+        }
+    }
+    let root = match bucket.root_page() {
+        Ok(p) => p,
+        Err(error) => {
+            visitor.damage(TreeDamage::Root {
+                pgid: bucket.root_pgid().unwrap_or(0),
+                error,
             });
-            Flow::Continue
+            return;
         }
-    }
-    let mut reached = Reached::new(&bucket.db());
-    let mut d = Descent {
-        db: bucket.db(),
-        bucket: Some(*bucket),
-        mode: Mode::Tolerant,
-        reached: &mut reached,
-        entered: 0,
     };
-    let root = bucket.root_pgid().unwrap_or(0);
-    let first = bucket.root_page().map_err(PageDamage::Unreadable);
-    if let Ok(p) = &first {
-        if p.is_branch() {
-            d.reached.entered.insert(p.pgid());
-        }
+    let mut entered = PageBits::new(bucket.db().page_count());
+    if root.is_branch() {
+        entered.insert(root.pgid());
     }
-    d.run(root, first, &mut Tolerant(visitor));
+    descend(
+        root,
+        &mut Tolerant {
+            bucket: *bucket,
+            entered,
+            visitor,
+            stop: false,
+        },
+    );
 }
 
 /// All leaf pages of `bucket` in key order, or the first damage as an error; see
 /// [`Bucket::leaf_pages`].
 pub(crate) fn leaf_pages<'a>(bucket: &Bucket<'a>) -> crate::Result<Vec<Page<'a>>> {
     struct Strict<'a> {
+        bucket: Bucket<'a>,
         pages: Vec<Page<'a>>,
+        /// Pages entered, the root included: at most the file's page count.
+        entered: u64,
         spans: u64,
         span_limit: u64,
         error: Option<Error>,
     }
-    impl<'a> Sink<'a> for Strict<'a> {
-        fn leaf(&mut self, page: Page<'a>, _: Pgid, _: usize, _: KeyRange<'a>) -> Flow {
+    impl<'a> Descend<'a> for Strict<'a> {
+        fn element_error(&mut self, _: &[Frame<'a>], _: usize, error: Error) {
+            self.error = Some(error);
+        }
+        fn child(
+            &mut self,
+            stack: &[Frame<'a>],
+            _: usize,
+            el: &BranchElement<'a>,
+            _: KeyRange<'a>,
+        ) -> Option<Page<'a>> {
+            let file_pages = self.bucket.db().page_count();
+            self.entered += 1;
+            if self.entered > file_pages {
+                self.error = Some(Error::PageBudgetExceeded {
+                    pgid: el.pgid,
+                    file_pages,
+                });
+                return None;
+            }
+            match enter_tree_page(&self.bucket, el.pgid, stack.len()) {
+                Ok(page) => Some(page),
+                Err(PageDamage::Unreadable(e)) => {
+                    self.error = Some(e);
+                    None
+                }
+                Err(_) => {
+                    self.error = Some(Error::DepthExceeded {
+                        pgid: el.pgid,
+                        limit: MAX_DEPTH,
+                    });
+                    None
+                }
+            }
+        }
+        fn leaf(&mut self, _: &[Frame<'a>], _: usize, page: Page<'a>, _: KeyRange<'a>) {
             // Leaf views are what callers read in full: in a sound file they are
             // disjoint, so together they are never longer than the file.
             self.spans = self.spans.saturating_add(page.bytes().len() as u64);
@@ -645,55 +695,26 @@ pub(crate) fn leaf_pages<'a>(bucket: &Bucket<'a>) -> crate::Result<Vec<Page<'a>>
                     pgid: page.pgid(),
                     limit: self.span_limit,
                 });
-                return Flow::Stop;
+                return;
             }
             self.pages.push(page);
-            Flow::Continue
         }
-        fn element(&mut self, _: Pgid, _: usize, error: Error) -> Flow {
-            self.error = Some(error);
-            Flow::Stop
-        }
-        fn damage(
-            &mut self,
-            _: Option<(Pgid, usize)>,
-            child: Pgid,
-            _: KeyRange<'a>,
-            damage: PageDamage,
-        ) -> Flow {
-            self.error = Some(match damage {
-                PageDamage::Unreadable(e) | PageDamage::Element(e) => e,
-                PageDamage::PageBudget { file_pages } => Error::PageBudgetExceeded {
-                    pgid: child,
-                    file_pages,
-                },
-                _ => Error::DepthExceeded {
-                    pgid: child,
-                    limit: MAX_DEPTH,
-                },
-            });
-            Flow::Stop
+        fn stopped(&self) -> bool {
+            self.error.is_some()
         }
     }
-    let db = bucket.db();
-    let mut sink = Strict {
+    let root = bucket.root_page()?;
+    let mut s = Strict {
+        bucket: *bucket,
         pages: Vec::new(),
+        entered: 1,
         spans: 0,
-        span_limit: crate::bucket::span_budget(&db),
+        span_limit: crate::bucket::span_budget(&bucket.db()),
         error: None,
     };
-    let mut reached = Reached::default();
-    let mut d = Descent {
-        db,
-        bucket: Some(*bucket),
-        mode: Mode::Budget,
-        reached: &mut reached,
-        entered: 1,
-    };
-    let root = bucket.root_page()?;
-    d.run(root.pgid(), Ok(root), &mut sink);
-    match sink.error {
+    descend(root, &mut s);
+    match s.error {
         Some(e) => Err(e),
-        None => Ok(sink.pages),
+        None => Ok(s.pages),
     }
 }
