@@ -299,6 +299,31 @@ pub(crate) struct Frame<'a> {
     pub(crate) range: KeyRange<'a>,
 }
 
+/// A branch element about to be followed: element `index` of the top of `stack` (the
+/// branch pages from the root down), whose child gets key range `range`.
+pub(crate) struct Reference<'s, 'a> {
+    /// The branch pages from the root down to the one holding the element.
+    pub(crate) stack: &'s [Frame<'a>],
+    /// The element's index in its page.
+    pub(crate) index: usize,
+    /// The element.
+    pub(crate) el: BranchElement<'a>,
+    /// The key range the child is given.
+    pub(crate) range: KeyRange<'a>,
+}
+
+impl Reference<'_, '_> {
+    /// The depth of the child (the root is at 0).
+    fn depth(&self) -> usize {
+        self.stack.len()
+    }
+
+    /// The branch page holding the element.
+    pub(crate) fn parent(&self) -> Pgid {
+        self.stack.last().map_or(0, |f| f.page.pgid())
+    }
+}
+
 /// The user side of the one descent ([`descend`]): what to check, what to enter, what to
 /// do with leaves. The public walks and the whole-file walk
 /// ([`walk`](mod@crate::walk)) are implementations of it.
@@ -307,19 +332,14 @@ pub(crate) trait Descend<'a> {
     fn elements(&self, page: &Page<'a>) -> usize {
         page.count()
     }
-    /// Element `index` of the top of `stack` cannot be read; the descent skips it.
-    fn element_error(&mut self, stack: &[Frame<'a>], index: usize, error: Error);
-    /// The child of element `el` (element `index` of the top of `stack`, the branch pages
-    /// from the root down), given key range `range`: the page to go on with (a leaf is
-    /// handed to [`Descend::leaf`], a branch to [`Descend::branch`]), or `None` when it
-    /// is not entered.
-    fn child(
-        &mut self,
-        stack: &[Frame<'a>],
-        index: usize,
-        el: &BranchElement<'a>,
-        range: KeyRange<'a>,
-    ) -> Option<Page<'a>>;
+    /// Element `index` of the top of `stack` cannot be read; the descent skips it (by
+    /// default silently: a checked branch page is read whole before it is entered, and
+    /// the whole-file walk reports bad elements when it enters the page).
+    fn element_error(&mut self, _stack: &[Frame<'a>], _index: usize, _error: Error) {}
+    /// The child of reference `r`: the page to go on with (a leaf is handed to
+    /// [`Descend::leaf`], a branch to [`Descend::branch`]), or `None` when it is not
+    /// entered.
+    fn child(&mut self, r: &Reference<'_, 'a>) -> Option<Page<'a>>;
     /// A leaf page (the root itself when `stack` is empty).
     fn leaf(&mut self, stack: &[Frame<'a>], index: usize, page: Page<'a>, range: KeyRange<'a>);
     /// A branch page about to be descended into (the root when `stack` is empty); false
@@ -378,7 +398,13 @@ pub(crate) fn descend<'a>(root: Page<'a>, d: &mut dyn Descend<'a>) {
             _ => range.1,
         };
         let child_range = (lo, hi);
-        let Some(child) = d.child(&stack, index, &el, child_range) else {
+        let r = Reference {
+            stack: &stack,
+            index,
+            el,
+            range: child_range,
+        };
+        let Some(child) = d.child(&r) else {
             continue;
         };
         if child.is_leaf() {
@@ -509,20 +535,11 @@ pub fn walk_checked<'a>(
         visitor: &'v mut dyn CheckedVisitor<'a>,
     }
     impl<'a> Descend<'a> for Checked<'_, '_, 'a> {
-        fn element_error(&mut self, _: &[Frame<'a>], _: usize, _: Error) {
-            // A checked branch page is read whole before it is entered: never called.
-        }
-        fn child(
-            &mut self,
-            stack: &[Frame<'a>],
-            _: usize,
-            el: &BranchElement<'a>,
-            range: KeyRange<'a>,
-        ) -> Option<Page<'a>> {
-            match enter_checked(&self.db, self.reached, el.pgid, range, stack.len()) {
+        fn child(&mut self, r: &Reference<'_, 'a>) -> Option<Page<'a>> {
+            match enter_checked(&self.db, self.reached, r.el.pgid, r.range, r.depth()) {
                 Ok(page) => Some(page),
                 Err(d) => {
-                    self.visitor.damage(el.pgid, range, d);
+                    self.visitor.damage(r.el.pgid, r.range, d);
                     None
                 }
             }
@@ -568,15 +585,8 @@ pub fn walk_tree<'a>(bucket: &Bucket<'a>, visitor: &mut dyn TreeVisitor<'a>) {
                 error,
             });
         }
-        fn child(
-            &mut self,
-            stack: &[Frame<'a>],
-            index: usize,
-            el: &BranchElement<'a>,
-            _: KeyRange<'a>,
-        ) -> Option<Page<'a>> {
-            let parent = stack.last().map_or(0, |f| f.page.pgid());
-            let child = el.pgid;
+        fn child(&mut self, r: &Reference<'_, 'a>) -> Option<Page<'a>> {
+            let (parent, index, child) = (r.parent(), r.index, r.el.pgid);
             if !self.entered.insert(child) {
                 self.visitor.damage(TreeDamage::AlreadyEntered {
                     parent,
@@ -585,7 +595,7 @@ pub fn walk_tree<'a>(bucket: &Bucket<'a>, visitor: &mut dyn TreeVisitor<'a>) {
                 });
                 return None;
             }
-            match enter_tree_page(&self.bucket, child, stack.len()) {
+            match enter_tree_page(&self.bucket, child, r.depth()) {
                 Ok(page) => Some(page),
                 Err(PageDamage::Unreadable(error)) => {
                     self.visitor.damage(TreeDamage::Child {
@@ -655,23 +665,17 @@ pub(crate) fn leaf_pages<'a>(bucket: &Bucket<'a>) -> crate::Result<Vec<Page<'a>>
         fn element_error(&mut self, _: &[Frame<'a>], _: usize, error: Error) {
             self.error = Some(error);
         }
-        fn child(
-            &mut self,
-            stack: &[Frame<'a>],
-            _: usize,
-            el: &BranchElement<'a>,
-            _: KeyRange<'a>,
-        ) -> Option<Page<'a>> {
+        fn child(&mut self, r: &Reference<'_, 'a>) -> Option<Page<'a>> {
             let file_pages = self.bucket.db().page_count();
             self.entered += 1;
             if self.entered > file_pages {
                 self.error = Some(Error::PageBudgetExceeded {
-                    pgid: el.pgid,
+                    pgid: r.el.pgid,
                     file_pages,
                 });
                 return None;
             }
-            match enter_tree_page(&self.bucket, el.pgid, stack.len()) {
+            match enter_tree_page(&self.bucket, r.el.pgid, r.depth()) {
                 Ok(page) => Some(page),
                 Err(PageDamage::Unreadable(e)) => {
                     self.error = Some(e);
@@ -679,7 +683,7 @@ pub(crate) fn leaf_pages<'a>(bucket: &Bucket<'a>) -> crate::Result<Vec<Page<'a>>
                 }
                 Err(_) => {
                     self.error = Some(Error::DepthExceeded {
-                        pgid: el.pgid,
+                        pgid: r.el.pgid,
                         limit: MAX_DEPTH,
                     });
                     None

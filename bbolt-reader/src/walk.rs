@@ -15,12 +15,11 @@
 
 use crate::bucket::{Bucket, MAX_DEPTH};
 use crate::db::Db;
-use crate::error::Error;
 use crate::finding::{Finding, FindingKind};
 use crate::meta::PGID_NO_FREELIST;
-use crate::page::{BranchElement, Page, PageKind};
+use crate::page::{Page, PageKind};
 use crate::stats::{BucketStats, TreeStats};
-use crate::tree::{descend, Descend, Frame, KeyRange};
+use crate::tree::{descend, Descend, Frame, KeyRange, Reference};
 use crate::Pgid;
 use rayon::prelude::*;
 use std::collections::VecDeque;
@@ -471,20 +470,10 @@ impl<'a> Descend<'a> for TreeDescent<'_, 'a, '_> {
         page.elements_in_view()
     }
 
-    fn element_error(&mut self, _: &[Frame<'a>], _: usize, _: Error) {
-        // Reported by check_branch when the page was entered.
-    }
-
-    fn child(
-        &mut self,
-        stack: &[Frame<'a>],
-        _: usize,
-        el: &BranchElement<'a>,
-        _: KeyRange<'a>,
-    ) -> Option<Page<'a>> {
-        self.min = Some(el.key);
-        let parent = stack.last().map(|f| f.page.pgid());
-        self.w.enter(self.bucket, el.pgid, parent, stack)
+    fn child(&mut self, r: &Reference<'_, 'a>) -> Option<Page<'a>> {
+        self.min = Some(r.el.key);
+        self.w
+            .enter(self.bucket, r.el.pgid, Some(r.parent()), r.stack)
     }
 
     fn leaf(&mut self, _: &[Frame<'a>], _: usize, page: Page<'a>, range: KeyRange<'a>) {
