@@ -72,7 +72,9 @@
 //! - [`walk`](mod@walk): the whole-file pass (page graph, owners, free pages) that [`stats`](mod@stats) and
 //!   [`check`](mod@check) build on; parallel over leaf pages with rayon, deterministic.
 //! - [`finding`]: what is wrong with the file, one page each ([`Finding`], [`FindingKind`]).
-//! - [`tree`](mod@tree): the damage-tolerant descent of one bucket, with a visitor.
+//! - [`tree`](mod@tree): the one B+tree descent, damage-tolerant: [`walk_tree`] with a
+//!   visitor, [`walk_checked`] (salvage's checks), [`Bucket::leaf_pages`] and [`walk`](mod@walk)
+//!   are its users.
 //! - [`fuzz`]: the body of the `bbolt_open_walk_check` fuzz target.
 //!
 //! [bbolt]: https://github.com/etcd-io/bbolt
