@@ -125,11 +125,6 @@ pub enum PageDamage {
     MetaPage,
     /// The page was taken into a tree before: a cycle or a shared subtree.
     ReferencedTwice,
-    /// The walk entered more pages than the file holds.
-    PageBudget {
-        /// Pages in the file.
-        file_pages: u64,
-    },
     /// The page cannot be read (out of bounds, or of the wrong type for a tree).
     Unreadable(Error),
     /// A branch element of the page lies outside it.
@@ -157,9 +152,7 @@ impl PageDamage {
         match self {
             PageDamage::TooDeep => FindingKind::TooDeep,
             PageDamage::MetaPage | PageDamage::WrongType(_) => FindingKind::WrongPageType,
-            PageDamage::ReferencedTwice | PageDamage::PageBudget { .. } => {
-                FindingKind::PageReferencedTwice
-            }
+            PageDamage::ReferencedTwice => FindingKind::PageReferencedTwice,
             PageDamage::Unreadable(Error::WrongPageType { .. }) => FindingKind::WrongPageType,
             PageDamage::Unreadable(_) => FindingKind::PageOutOfBounds,
             PageDamage::Element(_) | PageDamage::EmptyBranch => FindingKind::ElementOutOfPage,
@@ -178,12 +171,6 @@ impl fmt::Display for PageDamage {
             PageDamage::TooDeep => write!(f, "tree deeper than {MAX_DEPTH} levels"),
             PageDamage::MetaPage => f.write_str("points at a meta page"),
             PageDamage::ReferencedTwice => f.write_str("page referenced twice"),
-            PageDamage::PageBudget { file_pages } => {
-                write!(
-                    f,
-                    "the walk entered more pages than the file's {file_pages}"
-                )
-            }
             PageDamage::Unreadable(e) | PageDamage::Element(e) => write!(f, "{e}"),
             PageDamage::IdMismatch { found } => write!(f, "page header says id {found}"),
             PageDamage::SpanPastEnd => f.write_str("page runs past the end of the file"),
@@ -381,7 +368,6 @@ pub(crate) fn descend<'a>(root: Page<'a>, d: &mut dyn Descend<'a>) {
             page,
             next: index,
             range,
-            ..
         } = *top;
         top.next += 1;
         let el = match page.branch_element(index) {
