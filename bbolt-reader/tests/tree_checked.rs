@@ -14,10 +14,13 @@ fn file_with_root(build: impl FnOnce(&mut FileBuilder)) -> Vec<u8> {
     f.bytes
 }
 
+/// A damaged page as reported: pgid, the lost range's bounds, the sentence.
+type Lost = (Pgid, Option<Vec<u8>>, Option<Vec<u8>>, String);
+
 #[derive(Default)]
 struct Seen {
     leaves: Vec<Pgid>,
-    damage: Vec<(Pgid, Option<Vec<u8>>, Option<Vec<u8>>, String)>,
+    damage: Vec<Lost>,
 }
 
 impl<'a> CheckedVisitor<'a> for Seen {
