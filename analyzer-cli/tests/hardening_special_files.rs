@@ -9,7 +9,7 @@ mod common;
 use common::*;
 use serde_json::Value;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The `special` entries of fixtures/damaged/manifest.json (empty when not derived).
 fn variants() -> Vec<Value> {
@@ -129,47 +129,8 @@ fn no_command_blocks_or_passes_on_a_file_that_is_not_regular() {
 /// Boots etcd 3.4 on a copy and waits (bounded) for it to exit; returns (exited with
 /// an error, its log).
 fn etcd_exits_with_error(data: &std::path::Path, port: u16) -> (bool, String) {
-    let client = format!("http://127.0.0.1:{port}");
-    let peer = format!("http://127.0.0.1:{}", port + 1);
-    let log = data.with_extension("log");
-    let out = std::fs::File::create(&log).unwrap();
-    let mut child = Command::new("etcd")
-        .args(["--name", "default", "--data-dir"])
-        .arg(data)
-        .args([
-            "--listen-client-urls",
-            &client,
-            "--advertise-client-urls",
-            &client,
-        ])
-        .args([
-            "--listen-peer-urls",
-            &peer,
-            "--initial-advertise-peer-urls",
-            &peer,
-        ])
-        .args(["--initial-cluster", &format!("default={peer}")])
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .spawn()
-        .expect("etcd 3.4 is installed");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break Some(st);
-        }
-        // etcd opens its listeners before the db, so an open port proves nothing: a member
-        // that has not exited by the deadline did not refuse.
-        if Instant::now() > deadline {
-            child.kill().ok();
-            child.wait().ok();
-            break None;
-        }
-        std::thread::yield_now();
-    };
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
-    (status.is_some_and(|s| !s.success()), text)
+    let (status, log) = etcd_until_exit("default", data, port, Duration::from_secs(60));
+    (status.is_some_and(|s| !s.success()), log)
 }
 
 #[test]

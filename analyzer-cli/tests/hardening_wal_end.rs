@@ -11,7 +11,6 @@ mod common;
 use common::*;
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The wal manifest entries (empty when not derived).
@@ -73,33 +72,9 @@ fn check_predicts_start(dir: &Path) -> (bool, Value) {
 
 /// Boots etcd 3.4 on `dir`: true when it serves the keyspace, false when it exits.
 fn etcd_starts(dir: &Path, port: u16) -> (bool, String) {
-    let client = format!("http://127.0.0.1:{port}");
-    let peer = format!("http://127.0.0.1:{}", port + 1);
-    let log = dir.with_extension("log");
-    let out = std::fs::File::create(&log).unwrap();
-    let mut child = Command::new("etcd")
-        // The k8s fixture's member name and peer URL are in its WAL; any name works for
-        // an existing member, the cluster flags are ignored once the WAL exists.
-        .args(["--name", "k8s", "--data-dir"])
-        .arg(dir)
-        .args([
-            "--listen-client-urls",
-            &client,
-            "--advertise-client-urls",
-            &client,
-        ])
-        .args([
-            "--listen-peer-urls",
-            &peer,
-            "--initial-advertise-peer-urls",
-            &peer,
-        ])
-        .args(["--initial-cluster", &format!("k8s={peer}")])
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .spawn()
-        .expect("etcd 3.4 is installed");
+    // The k8s fixture's member name and peer URL are in its WAL; any name works for
+    // an existing member, the cluster flags are ignored once the WAL exists.
+    let (mut child, log) = spawn_etcd(Release::V34, "k8s", dir, port, &[]);
     let deadline = Instant::now() + Duration::from_secs(90);
     let started = loop {
         if child.try_wait().unwrap().is_some() {

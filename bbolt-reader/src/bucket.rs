@@ -25,6 +25,54 @@ pub const BUCKET_HEADER_SIZE: usize = 16;
 /// level multiplies the fan-out); anything deeper is a cycle or forged.
 pub const MAX_DEPTH: usize = 64;
 
+/// The 16-byte header at the start of a bucket value: `root pgid u64, sequence u64`.
+///
+/// The one parser of it: [`Bucket::from_value`], the whole-file walk, salvage and the
+/// bbolt CLI twin's page dumps read bucket values through it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BucketHeader {
+    /// Root page id; 0 marks an inline bucket.
+    pub root: Pgid,
+    /// The bucket's sequence number.
+    pub sequence: u64,
+}
+
+impl BucketHeader {
+    /// The header of `value`, or `None` when it is shorter than [`BUCKET_HEADER_SIZE`].
+    pub fn parse(value: &[u8]) -> Option<BucketHeader> {
+        Some(BucketHeader {
+            root: u64_at(value, 0)?,
+            sequence: u64_at(value, 8)?,
+        })
+    }
+
+    /// What a damaged value holds of the header: the root when at least 8 bytes are
+    /// there, the sequence when all 16 are.
+    pub fn parse_partial(value: &[u8]) -> (Option<Pgid>, Option<u64>) {
+        (u64_at(value, 0), u64_at(value, 8))
+    }
+
+    /// True for an inline bucket (root 0): its one leaf page follows the header.
+    pub fn is_inline(&self) -> bool {
+        self.root == 0
+    }
+
+    /// The inline page of bucket value `value` (whose header says root 0), read from
+    /// the leaf page `holder` with the value at file offset `value_offset`. `None` when
+    /// the header is not inline or too little follows it for a page header.
+    pub fn inline_page(value: &[u8], holder: Pgid, value_offset: u64) -> Option<Page<'_>> {
+        if !BucketHeader::parse(value)?.is_inline() {
+            return None;
+        }
+        Page::new(
+            value.get(BUCKET_HEADER_SIZE..)?,
+            holder,
+            value_offset.saturating_add(BUCKET_HEADER_SIZE as u64),
+            true,
+        )
+    }
+}
+
 /// A bucket: a B+tree of keys and values (and nested buckets).
 #[derive(Debug, Clone, Copy)]
 pub struct Bucket<'a> {
@@ -75,14 +123,9 @@ impl<'a> Bucket<'a> {
             offset,
             len: value.len(),
         };
-        let root = u64_at(value, 0).ok_or_else(bad)?;
-        let sequence = u64_at(value, 8).ok_or_else(bad)?;
+        let BucketHeader { root, sequence } = BucketHeader::parse(value).ok_or_else(bad)?;
         let inline = if root == 0 {
-            let bytes = value.get(BUCKET_HEADER_SIZE..).ok_or_else(bad)?;
-            Some(
-                Page::new(bytes, holder, offset + BUCKET_HEADER_SIZE as u64, true)
-                    .ok_or_else(bad)?,
-            )
+            Some(BucketHeader::inline_page(value, holder, offset).ok_or_else(bad)?)
         } else {
             None
         };
@@ -199,58 +242,11 @@ impl<'a> Bucket<'a> {
     /// (leaf pages are not opened beyond their header). For an inline bucket, its one page.
     ///
     /// Meant for splitting a scan: hand slices of the result to rayon threads and read each
-    /// leaf's elements there. Fails on a page that is neither branch nor leaf, a tree deeper
+    /// leaf's elements there. The walk is [`crate::tree`]'s, stopping at the first damage:
+    /// fails on a page that is neither branch nor leaf, a tree deeper
     /// than [`MAX_DEPTH`], or a walk entering more pages than the file holds.
     pub fn leaf_pages(&self) -> Result<Vec<Page<'a>>> {
-        let root = self.root_page()?;
-        let mut out = Vec::new();
-        if root.is_leaf() {
-            out.push(root);
-            return Ok(out);
-        }
-        let budget = self.db.page_count();
-        let span_limit = span_budget(&self.db);
-        let mut spans: u64 = 0;
-        let mut entered: u64 = 1;
-        // (branch page, next element index); depth bounded by MAX_DEPTH.
-        let mut stack: Vec<(Page<'a>, usize)> = vec![(root, 0)];
-        while let Some((page, idx)) = stack.last_mut() {
-            if *idx >= page.count() {
-                stack.pop();
-                continue;
-            }
-            let el = page.branch_element(*idx)?;
-            *idx += 1;
-            entered += 1;
-            if entered > budget {
-                return Err(Error::PageBudgetExceeded {
-                    pgid: el.pgid,
-                    file_pages: budget,
-                });
-            }
-            let child = self.tree_page(el.pgid)?;
-            if child.is_leaf() {
-                // Leaf views are what callers read in full: in a sound file they are
-                // disjoint, so together they are never longer than the file.
-                spans = spans.saturating_add(child.bytes().len() as u64);
-                if spans > span_limit {
-                    return Err(Error::SpanBudgetExceeded {
-                        pgid: el.pgid,
-                        limit: span_limit,
-                    });
-                }
-                out.push(child);
-            } else {
-                if stack.len() >= MAX_DEPTH {
-                    return Err(Error::DepthExceeded {
-                        pgid: el.pgid,
-                        limit: MAX_DEPTH,
-                    });
-                }
-                stack.push((child, 0));
-            }
-        }
-        Ok(out)
+        crate::tree::leaf_pages(self)
     }
 }
 
@@ -455,7 +451,7 @@ impl<'a> Cursor<'a> {
 
 /// Bytes one pass may read: twice the file (a sound file holds each page and each key and
 /// value once), plus a page for files smaller than one.
-fn span_budget(db: &Db<'_>) -> u64 {
+pub(crate) fn span_budget(db: &Db<'_>) -> u64 {
     (db.data().len() as u64)
         .saturating_mul(2)
         .saturating_add(db.page_size() as u64)

@@ -8,7 +8,7 @@
 
 use crate::db::Db;
 use crate::error::{Error, Result};
-use crate::meta::{MetaChoice, MetaProblem, MetaSlot, MAGIC, MAX_PAGE_SIZE, MIN_PAGE_SIZE};
+use crate::meta::{MetaChoice, MetaProblem, MAGIC};
 use crate::walk::{walk, Walk};
 use crate::Pgid;
 
@@ -43,9 +43,7 @@ pub fn check_bytes_with(data: &[u8], choice: MetaChoice) -> Result<CheckReport> 
     match Db::open_with(data, choice) {
         Ok(db) => Ok(check(&db)),
         Err(e @ (Error::NoValidMeta { .. } | Error::MetaInvalid { .. })) => {
-            let m0 = MetaSlot::read(data, 0, 0);
-            let m1 = MetaSlot::read(data, 1, guess_meta1_offset(&m0));
-            let slots = [m0, m1];
+            let (_, slots) = crate::meta::guess_slots(data, crate::meta::page_size_in_range);
             if slots
                 .iter()
                 .all(|s| s.meta.is_none_or(|m| m.magic != MAGIC))
@@ -63,15 +61,6 @@ pub fn check_bytes_with(data: &[u8], choice: MetaChoice) -> Result<CheckReport> 
         }
         Err(e) => Err(e),
     }
-}
-
-/// Where meta 1 is looked for when neither meta validates: at the page size meta 0 names
-/// when that is a usable one, else at 4096.
-fn guess_meta1_offset(m0: &MetaSlot) -> usize {
-    m0.meta
-        .map(|m| m.page_size)
-        .filter(|ps| (MIN_PAGE_SIZE..=MAX_PAGE_SIZE).contains(ps))
-        .map_or(4096, |ps| ps as usize)
 }
 
 pub(crate) fn meta_finding(index: usize, problem: Option<MetaProblem>) -> Option<Finding> {

@@ -3,7 +3,7 @@
 use crate::bucket::Bucket;
 use crate::error::{Error, Result};
 use crate::meta::{read_metas, Meta, MetaChoice, MetaProblem, MetaSlot};
-use crate::page::{Page, PAGE_HEADER_SIZE};
+use crate::page::Page;
 use crate::Pgid;
 
 /// A bbolt file opened for reading: the bytes, the page size and the meta in use.
@@ -106,21 +106,7 @@ impl<'a> Db<'a> {
             file_pages: self.page_count(),
             page_size: self.page_size,
         };
-        let start = usize::try_from(pgid)
-            .ok()
-            .and_then(|p| p.checked_mul(self.page_size))
-            .ok_or_else(oob)?;
-        let head = self
-            .data
-            .get(start..start.saturating_add(PAGE_HEADER_SIZE))
-            .filter(|h| h.len() == PAGE_HEADER_SIZE)
-            .ok_or_else(oob)?;
-        let overflow = crate::raw::u32_at(head, 12).unwrap_or(0);
-        let span = (u64::from(overflow) + 1).saturating_mul(self.page_size as u64);
-        let end = (start as u64)
-            .saturating_add(span)
-            .min(self.data.len() as u64) as usize;
-        Page::new(&self.data[start..end], pgid, start as u64, false).ok_or_else(oob)
+        crate::page::probe(self.data, self.page_size, pgid).ok_or_else(oob)
     }
 
     /// True when page `pgid`'s span (`1 + overflow` pages) runs past the end of the file.

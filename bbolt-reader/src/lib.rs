@@ -72,7 +72,9 @@
 //! - [`walk`](mod@walk): the whole-file pass (page graph, owners, free pages) that [`stats`](mod@stats) and
 //!   [`check`](mod@check) build on; parallel over leaf pages with rayon, deterministic.
 //! - [`finding`]: what is wrong with the file, one page each ([`Finding`], [`FindingKind`]).
-//! - [`tree`](mod@tree): the damage-tolerant descent of one bucket, with a visitor.
+//! - [`tree`](mod@tree): the one B+tree descent, damage-tolerant: [`walk_tree`] with a
+//!   visitor, [`walk_checked`] (salvage's checks), [`Bucket::leaf_pages`] and [`walk`](mod@walk)
+//!   are its users.
 //! - [`fuzz`]: the body of the `bbolt_open_walk_check` fuzz target.
 //!
 //! [bbolt]: https://github.com/etcd-io/bbolt
@@ -92,7 +94,7 @@ pub mod stats;
 pub mod tree;
 pub mod walk;
 
-pub use bucket::{Bucket, Cursor, Item, Iter, IterRev};
+pub use bucket::{Bucket, BucketHeader, Cursor, Item, Iter, IterRev};
 pub use check::{check, check_bytes, CheckReport};
 pub use db::Db;
 pub use error::{Error, Result};
@@ -101,7 +103,10 @@ pub use meta::{Meta, MetaChoice, MetaProblem, MetaSlot};
 pub use mmap::MappedFile;
 pub use page::{BranchElement, LeafElement, Page, PageKind};
 pub use stats::BucketStats;
-pub use tree::{walk_tree, Flow, TreeDamage, TreeVisitor};
+pub use tree::{
+    walk_checked, walk_tree, CheckedVisitor, Flow, KeyRange, PageDamage, Reached, TreeDamage,
+    TreeVisitor,
+};
 pub use walk::{walk, walk_with_progress, PageGraph, PageUse, Walk};
 
 /// A page id: the page's index in the file (its byte offset divided by the page size).

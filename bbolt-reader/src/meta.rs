@@ -231,6 +231,25 @@ fn parse_meta(data: &[u8], offset: usize) -> Option<Meta> {
     })
 }
 
+/// Both meta slots of a file in which neither meta validates, read where they usually
+/// sit: meta 0 at offset 0, meta 1 one page further, at the page size meta 0 names when
+/// `plausible` accepts it, else at 4096. Returns that page size and the slots, so a
+/// caller can show what the bytes hold or scan the file's pages with it.
+pub fn guess_slots(data: &[u8], plausible: impl Fn(u32) -> bool) -> (usize, [MetaSlot; 2]) {
+    let m0 = MetaSlot::read(data, 0, 0);
+    let ps = m0
+        .meta
+        .map(|m| m.page_size)
+        .filter(|&ps| plausible(ps))
+        .map_or(4096, |ps| ps as usize);
+    (ps, [m0, MetaSlot::read(data, 1, ps)])
+}
+
+/// The page sizes bbolt can open: [`MIN_PAGE_SIZE`] to [`MAX_PAGE_SIZE`].
+pub fn page_size_in_range(page_size: u32) -> bool {
+    (MIN_PAGE_SIZE..=MAX_PAGE_SIZE).contains(&page_size)
+}
+
 /// Reads both metas and settles the page size.
 ///
 /// Meta 0 sits at offset 0 and names the page size. When meta 0 is damaged, meta 1 is

@@ -88,6 +88,19 @@ impl fmt::Display for PageKind {
     }
 }
 
+/// The page at `pgid` of `data` read with `page_size`, without a [`crate::Db`]: a view of
+/// its header and its span (`1 + overflow` pages) cut at the end of `data`. `None` when
+/// the header lies (partly) past the end. The one place a file page's bounds are worked
+/// out: [`crate::Db::page`] uses it, and so can a scan of a file whose metas are gone.
+pub fn probe(data: &[u8], page_size: usize, pgid: Pgid) -> Option<Page<'_>> {
+    let start = usize::try_from(pgid).ok()?.checked_mul(page_size)?;
+    let head = data.get(start..start.checked_add(PAGE_HEADER_SIZE)?)?;
+    let overflow = u32_at(head, 12).unwrap_or(0);
+    let span = (u64::from(overflow) + 1).saturating_mul(page_size as u64);
+    let end = (start as u64).saturating_add(span).min(data.len() as u64) as usize;
+    Page::new(data.get(start..end)?, pgid, start as u64, false)
+}
+
 /// A view of one page: a page of the file (with its overflow), or an inline bucket's page
 /// inside a value.
 #[derive(Clone, Copy)]

@@ -19,6 +19,7 @@ use crate::finding::{Finding, FindingKind};
 use crate::meta::PGID_NO_FREELIST;
 use crate::page::{Page, PageKind};
 use crate::stats::{BucketStats, TreeStats};
+use crate::tree::{descend, Descend, Frame, KeyRange, Reference};
 use crate::Pgid;
 use rayon::prelude::*;
 use std::collections::VecDeque;
@@ -450,12 +451,61 @@ enum Pending<'a> {
     },
 }
 
-/// A branch page on the walk's stack.
-#[derive(Debug, Clone, Copy)]
-struct Frame<'a> {
-    page: Page<'a>,
-    next: usize,
-    max: Option<&'a [u8]>,
+/// The whole-file walk's side of the descent of one bucket's tree: pages are entered by
+/// [`Walker::enter`] (page graph, cycles, references), branch pages checked as they are
+/// entered, leaf pages analysed in parallel batches.
+struct TreeDescent<'w, 'a, 'p> {
+    w: &'w mut Walker<'a, 'p>,
+    bucket: usize,
+    batch: Vec<LeafTask<'a>>,
+    /// The last key of the previous leaf, for the order check across leaves.
+    prev_last: Option<&'a [u8]>,
+    /// The smallest key the page being entered may hold: its parent element's key (none
+    /// for the root).
+    min: Option<&'a [u8]>,
+}
+
+impl<'a> Descend<'a> for TreeDescent<'_, 'a, '_> {
+    fn elements(&self, page: &Page<'a>) -> usize {
+        page.elements_in_view()
+    }
+
+    fn child(&mut self, r: &Reference<'_, 'a>) -> Option<Page<'a>> {
+        self.min = Some(r.el.key);
+        self.w
+            .enter(self.bucket, r.el.pgid, Some(r.parent()), r.stack)
+    }
+
+    fn leaf(&mut self, _: &[Frame<'a>], _: usize, page: Page<'a>, range: KeyRange<'a>) {
+        let cut = self.w.db.page_span_truncated(&page);
+        self.batch.push(LeafTask {
+            page,
+            cut,
+            min: self.min,
+            max: range.1,
+        });
+        if self.batch.len() >= LEAF_BATCH {
+            self.w
+                .run_batch(self.bucket, &mut self.batch, &mut self.prev_last);
+        }
+    }
+
+    fn branch(&mut self, stack: &[Frame<'a>], page: &Page<'a>, range: KeyRange<'a>) -> bool {
+        self.w.check_branch(self.bucket, page, self.min, range.1);
+        if stack.len() + 1 >= MAX_DEPTH {
+            self.w.find(
+                page.pgid(),
+                FindingKind::TooDeep,
+                format!(
+                    "branch page {} is at depth {}, deeper than any real tree; its children are not walked",
+                    page.pgid(),
+                    stack.len() + 1
+                ),
+            );
+            return false;
+        }
+        true
+    }
 }
 
 struct Walker<'a, 'p> {
@@ -928,75 +978,22 @@ impl<'a, 'p> Walker<'a, 'p> {
         );
     }
 
+    /// Walks the tree of `bucket` from `root` with the crate's one descent
+    /// ([`crate::tree`]), this walk deciding what is entered and what is found.
     fn walk_tree(&mut self, bucket: usize, root: Pgid, holder: Option<Pgid>) {
-        let mut stack: Vec<Frame<'a>> = Vec::new();
-        let mut batch: Vec<LeafTask<'a>> = Vec::new();
-        let mut prev_last: Option<&'a [u8]> = None;
-        if let Some(page) = self.enter(bucket, root, holder, &stack) {
-            self.push_page(bucket, page, None, None, &mut stack, &mut batch);
-        }
-        loop {
-            if batch.len() >= LEAF_BATCH {
-                self.run_batch(bucket, &mut batch, &mut prev_last);
-            }
-            let Some(top) = stack.last_mut() else {
-                break;
-            };
-            if top.next >= top.page.elements_in_view() {
-                stack.pop();
-                continue;
-            }
-            let i = top.next;
-            top.next += 1;
-            let frame = *top;
-            let Ok(el) = frame.page.branch_element(i) else {
-                continue; // reported by check_branch
-            };
-            let min = Some(el.key);
-            let max = match frame.page.branch_element(i + 1) {
-                Ok(next) if i + 1 < frame.page.count() => Some(next.key),
-                _ => frame.max,
-            };
-            if let Some(page) = self.enter(bucket, el.pgid, Some(frame.page.pgid()), &stack) {
-                self.push_page(bucket, page, min, max, &mut stack, &mut batch);
-            }
-        }
+        let Some(page) = self.enter(bucket, root, holder, &[]) else {
+            return;
+        };
+        let mut d = TreeDescent {
+            w: self,
+            bucket,
+            batch: Vec::new(),
+            prev_last: None,
+            min: None,
+        };
+        descend(page, &mut d);
+        let (mut batch, mut prev_last) = (d.batch, d.prev_last);
         self.run_batch(bucket, &mut batch, &mut prev_last);
-    }
-
-    fn push_page(
-        &mut self,
-        bucket: usize,
-        page: Page<'a>,
-        min: Option<&'a [u8]>,
-        max: Option<&'a [u8]>,
-        stack: &mut Vec<Frame<'a>>,
-        batch: &mut Vec<LeafTask<'a>>,
-    ) {
-        if page.is_leaf() {
-            let cut = self.db.page_span_truncated(&page);
-            batch.push(LeafTask {
-                page,
-                cut,
-                min,
-                max,
-            });
-            return;
-        }
-        self.check_branch(bucket, &page, min, max);
-        if stack.len() + 1 >= MAX_DEPTH {
-            self.find(
-                page.pgid(),
-                FindingKind::TooDeep,
-                format!(
-                    "branch page {} is at depth {}, deeper than any real tree; its children are not walked",
-                    page.pgid(),
-                    stack.len() + 1
-                ),
-            );
-            return;
-        }
-        stack.push(Frame { page, next: 0, max });
     }
 
     fn run_batch(

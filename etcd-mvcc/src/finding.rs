@@ -48,14 +48,16 @@ impl fmt::Display for Component {
     }
 }
 
-/// How much a finding matters.
+/// How much a finding matters. Two levels, because every verdict and next step turns on
+/// one question, "does etcd tolerate it?": what needs a person's look without being
+/// damage (etcd still holding the files, a db written by a newer etcd, a quota inferred
+/// from the NOSPACE alarm) is reported beside the findings (`running_warning`,
+/// `written_by`, `quota_inferred_max`), not as a third severity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// etcd tolerates it; normal for a healthy member or after a hard stop.
     Info,
-    /// Not damage, but it needs a person's look (the member may not be what it seems).
-    Warning,
     /// Damage: etcd would fail, lose data or repair something on restart.
     Damage,
 }

@@ -106,7 +106,7 @@ pub fn etcd_layout(db: &Db<'_>) -> Vec<LayoutFinding> {
         let above = if key.is_none() {
             i64::MIN
         } else {
-            db.bucket(b"meta")
+            db.bucket(crate::buckets::META_BUCKET)
                 .ok()
                 .flatten()
                 .and_then(|m| m.get(FINISHED_COMPACT_KEY).ok().flatten())

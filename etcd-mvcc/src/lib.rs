@@ -36,6 +36,7 @@ pub mod buckets;
 pub mod cluster;
 pub mod defrag;
 pub mod display;
+pub mod dumpdb;
 pub mod error;
 pub mod fasthash;
 pub mod finding;

@@ -11,7 +11,7 @@ use crate::output::{go_is_print, go_quote, print_json, sanitize, stdout, JsonByt
 use crate::redact::Redactor;
 use base64::Engine as _;
 use bbolt_reader::walk::{FreelistSource, PageUse, Walk};
-use bbolt_reader::{Bucket, Db, MetaChoice, MetaSlot, Page, PageKind, Pgid};
+use bbolt_reader::{Bucket, BucketHeader, Db, MetaChoice, MetaSlot, Page, PageKind, Pgid};
 use etcd_mvcc::member::{self as input, DbImage, InputKind};
 use serde::Serialize;
 use std::io::Write;
@@ -217,16 +217,8 @@ pub fn run_info(args: &InfoArgs) -> Result<u8> {
     let db = Db::open(bytes);
     let slots: [MetaSlot; 2] = match &db {
         Ok(db) => db.metas(),
-        Err(_) => {
-            // Neither meta is valid: show what the bytes hold at the usual places.
-            let m0 = MetaSlot::read(bytes, 0, 0);
-            let ps = m0
-                .meta
-                .map(|m| m.page_size as usize)
-                .filter(|p| (128..=(1 << 26)).contains(p))
-                .unwrap_or(4096);
-            [m0, MetaSlot::read(bytes, 1, ps)]
-        }
+        // Neither meta is valid: show what the bytes hold at the usual places.
+        Err(_) => bbolt_reader::meta::guess_slots(bytes, bbolt_reader::meta::page_size_in_range).1,
     };
     if slots
         .iter()
@@ -973,14 +965,7 @@ fn describe_page(db: &Db<'_>, pgid: Pgid, redactor: &Redactor) -> PageJson {
             for el in p.leaf_elements() {
                 match el {
                     Ok(el) if el.is_bucket() => {
-                        let root = el
-                            .value
-                            .get(..8)
-                            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])));
-                        let seq = el
-                            .value
-                            .get(8..16)
-                            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])));
+                        let (root, seq) = BucketHeader::parse_partial(el.value);
                         pj.items.push(ItemJson {
                             key: JsonBytes::new(el.key),
                             value: None,
@@ -1116,15 +1101,8 @@ pub fn run_page(args: &PageArgs) -> Result<u8> {
                         }
                     };
                     let v = if el.is_bucket() {
-                        let root = el
-                            .value
-                            .get(..8)
-                            .map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])));
-                        let seq = el
-                            .value
-                            .get(8..16)
-                            .map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])));
-                        format!("<pgid={root},seq={seq}>")
+                        let (root, seq) = BucketHeader::parse_partial(el.value);
+                        format!("<pgid={},seq={}>", root.unwrap_or(0), seq.unwrap_or(0))
                     } else if let Some(m) = page_value_marker(el.value, &redactor) {
                         m.to_string()
                     } else {
@@ -1300,8 +1278,10 @@ fn secret_marker(bucket: &[u8], value: &[u8], redactor: &Redactor) -> Option<&'s
         return None;
     }
     match bucket {
-        b"key" if is_secret_value(value) => Some(crate::redact::REDACTED),
-        b"authUsers" if redactor.hides_user(value) => Some(crate::redact::REDACTED_USER),
+        etcd_mvcc::KEY_BUCKET if is_secret_value(value) => Some(crate::redact::REDACTED),
+        etcd_mvcc::buckets::AUTH_USERS_BUCKET if redactor.hides_user(value) => {
+            Some(crate::redact::REDACTED_USER)
+        }
         _ => None,
     }
 }

@@ -25,9 +25,7 @@ use crate::error::{CliError, Result, EXIT_OK};
 use crate::output::{go_quote, print_json, sanitize, stdout, JsonBytes};
 use crate::redact::{Redactor, REDACTED, REDACTED_USER};
 use bbolt_reader::{Bucket, Db};
-use etcd_mvcc::proto::{expect_bytes, expect_varint, FieldReader, Wire};
-use etcd_mvcc::revision::rev_lenient;
-use etcd_mvcc::KeyValueRef;
+use etcd_mvcc::buckets::{AUTH_USERS_BUCKET, KEY_BUCKET};
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
@@ -102,129 +100,6 @@ struct EntryJson {
     line: String,
 }
 
-/// `{main:M sub:S}` of a revision key, read as etcd-dump-db does (bytes 0..8 and 9..17,
-/// the separator and any mark unchecked).
-fn rev_text(k: &[u8]) -> Option<String> {
-    let r = rev_lenient(k)?;
-    Some(format!("{{main:{} sub:{}}}", r.main, r.sub))
-}
-
-/// Proto text-format quoting of bytes (golang/protobuf `writeString`).
-fn proto_text_quote(b: &[u8]) -> String {
-    let mut s = String::from("\"");
-    for &c in b {
-        match c {
-            b'\n' => s.push_str("\\n"),
-            b'\r' => s.push_str("\\r"),
-            b'\t' => s.push_str("\\t"),
-            b'"' => s.push_str("\\\""),
-            b'\\' => s.push_str("\\\\"),
-            0x20..=0x7e => s.push(c as char),
-            _ => s.push_str(&format!("\\{c:03o}")),
-        }
-    }
-    s.push('"');
-    s
-}
-
-fn decode_role(v: &[u8]) -> std::result::Result<String, String> {
-    let mut name: &[u8] = b"";
-    let mut perms = Vec::new();
-    let mut r = FieldReader::new(v);
-    let mut at = 0;
-    while let Some((f, w)) = r.next_field().map_err(|e| e.to_string())? {
-        match f {
-            1 => name = expect_bytes(w, at).map_err(|e| e.to_string())?,
-            2 => {
-                let p = expect_bytes(w, at).map_err(|e| e.to_string())?;
-                let mut text = String::new();
-                let mut pr = FieldReader::new(p);
-                let mut pat = 0;
-                while let Some((pf, pw)) = pr.next_field().map_err(|e| e.to_string())? {
-                    match (pf, pw) {
-                        (1, w) => {
-                            let t = expect_varint(w, pat).map_err(|e| e.to_string())?;
-                            let n = match t {
-                                0 => None,
-                                1 => Some("WRITE".to_string()),
-                                2 => Some("READWRITE".to_string()),
-                                x => Some(x.to_string()),
-                            };
-                            if let Some(n) = n {
-                                text.push_str(&format!("permType:{n} "));
-                            }
-                        }
-                        (2, Wire::Bytes { data, .. }) if !data.is_empty() => {
-                            text.push_str(&format!("key:{} ", proto_text_quote(data)))
-                        }
-                        (3, Wire::Bytes { data, .. }) if !data.is_empty() => {
-                            text.push_str(&format!("range_end:{} ", proto_text_quote(data)))
-                        }
-                        _ => {}
-                    }
-                    pat = pr.position();
-                }
-                perms.push(text);
-            }
-            _ => {}
-        }
-        at = r.position();
-    }
-    Ok(format!(
-        "role={}, keyPermission=[{}]",
-        go_quote(name),
-        perms.join(" ")
-    ))
-}
-
-fn decode_user(v: &[u8], show_secrets: bool) -> std::result::Result<String, String> {
-    let mut name: &[u8] = b"";
-    let mut password: &[u8] = b"";
-    let mut roles = Vec::new();
-    let mut options: Option<&[u8]> = None;
-    let mut r = FieldReader::new(v);
-    let mut at = 0;
-    while let Some((f, w)) = r.next_field().map_err(|e| e.to_string())? {
-        match f {
-            1 => name = expect_bytes(w, at).map_err(|e| e.to_string())?,
-            2 => password = expect_bytes(w, at).map_err(|e| e.to_string())?,
-            3 => roles.push(go_quote(expect_bytes(w, at).map_err(|e| e.to_string())?)),
-            4 => options = Some(expect_bytes(w, at).map_err(|e| e.to_string())?),
-            _ => {}
-        }
-        at = r.position();
-    }
-    let option = match options {
-        None => "<nil>".to_string(),
-        Some(o) => {
-            let mut no_password = false;
-            let mut orr = FieldReader::new(o);
-            let mut oat = 0;
-            while let Some((f, w)) = orr.next_field().map_err(|e| e.to_string())? {
-                if f == 1 {
-                    no_password = expect_varint(w, oat).map_err(|e| e.to_string())? != 0;
-                }
-                oat = orr.position();
-            }
-            if no_password {
-                "no_password:true ".to_string()
-            } else {
-                String::new()
-            }
-        }
-    };
-    let pw = if show_secrets || password.is_empty() {
-        go_quote(password)
-    } else {
-        go_quote(b"<redacted password hash; pass --show-secrets>")
-    };
-    Ok(format!(
-        "user={}, roles=[{}], password={pw}, option={option}",
-        go_quote(name),
-        roles.join(" ")
-    ))
-}
-
 /// The line for one entry, and whether its value was redacted.
 fn entry_line(
     bucket: &[u8],
@@ -235,66 +110,22 @@ fn entry_line(
     redactor: &Redactor,
 ) -> (String, bool) {
     // A damaged KeyValue whose bytes name a Secret is hidden too (`is_secret_kv`).
-    let secret_kv = bucket == b"key" && redactor.hides_kv(value);
+    let secret_kv = bucket == KEY_BUCKET && redactor.hides_kv(value);
     // A user created with --no-password has nothing to hide.
-    let secret_user = bucket == b"authUsers" && redactor.hides_user(value);
+    let secret_user = bucket == AUTH_USERS_BUCKET && redactor.hides_user(value);
     if decode {
-        let decoded: Option<std::result::Result<String, String>> = match bucket {
-            b"key" => Some(match (rev_text(key), KeyValueRef::parse(value)) {
-                (Some(rev), Ok(kv)) => {
-                    let val = if secret_kv {
-                        go_quote(REDACTED.as_bytes())
-                    } else {
-                        go_quote(kv.value)
-                    };
-                    Ok(format!(
-                        "rev={rev}, value=[key {} | val {val} | created {} | mod {} | ver {}]",
-                        go_quote(kv.key),
-                        kv.create_revision,
-                        kv.mod_revision,
-                        kv.version
-                    ))
-                }
-                (None, _) => Err(format!("revision key of {} bytes", key.len())),
-                (_, Err(e)) => Err(e.to_string()),
-            }),
-            b"lease" => Some(
-                match (
-                    <[u8; 8]>::try_from(key).ok(),
-                    etcd_mvcc::Lease::parse(value),
-                ) {
-                    (Some(k), Ok(l)) => Ok(format!(
-                        "lease ID={:016x}, TTL={}s",
-                        u64::from_be_bytes(k) as i64,
-                        l.ttl
-                    )),
-                    (None, _) => Err("lease ID must be 8-byte".to_string()),
-                    (_, Err(e)) => Err(e.to_string()),
-                },
-            ),
-            b"auth" => Some(if key == b"authRevision" {
-                match value.get(..8) {
-                    Some(b) => Ok(format!(
-                        "key={}, value={}",
-                        go_quote(key),
-                        u64::from_be_bytes(b.try_into().unwrap_or([0; 8]))
-                    )),
-                    None => Err("authRevision shorter than 8 bytes".to_string()),
-                }
-            } else {
-                let bytes: Vec<String> = value.iter().map(|b| b.to_string()).collect();
-                Ok(format!(
-                    "key={}, value=[{}]",
-                    go_quote(key),
-                    bytes.join(" ")
-                ))
-            }),
-            b"authRoles" => Some(decode_role(value)),
-            b"authUsers" => Some(decode_user(value, redactor.show_secrets)),
-            _ => None,
+        let secrets = etcd_mvcc::dumpdb::Secrets {
+            kv_value_marker: secret_kv.then_some(REDACTED),
+            show_password_hashes: redactor.show_secrets,
         };
+        let decoded = etcd_mvcc::dumpdb::decode_entry(bucket, key, value, secrets);
         match decoded {
-            Some(Ok(line)) => return (line, secret_kv || (secret_user && bucket == b"authUsers")),
+            Some(Ok(line)) => {
+                return (
+                    line,
+                    secret_kv || (secret_user && bucket == AUTH_USERS_BUCKET),
+                )
+            }
             Some(Err(e)) => {
                 return (
                     format!("key={}, value=<undecodable: {}>", go_quote(key), e),
@@ -396,21 +227,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn key_bucket_line_matches_etcd_dump_db_format() {
-        // KeyValue{key:"foo", create_revision:2, mod_revision:3, version:2, value:"bar"}
-        let v = [
-            0x0a, 3, b'f', b'o', b'o', 0x10, 2, 0x18, 3, 0x20, 2, 0x2a, 3, b'b', b'a', b'r',
-        ];
+    fn key_bucket_line_without_decode_is_the_raw_quoted_entry() {
+        // The decoded form is etcd_mvcc::dumpdb's (tested there).
         let k = [0, 0, 0, 0, 0, 0, 0, 3, b'_', 0, 0, 0, 0, 0, 0, 0, 0];
-        let r = Redactor::default();
-        let (line, red) = entry_line(b"key", &k, &v, false, true, &r);
-        assert_eq!(
-            line,
-            "rev={main:3 sub:0}, value=[key \"foo\" | val \"bar\" | created 2 | mod 3 | ver 2]"
-        );
-        assert!(!red);
-        let (raw, _) = entry_line(b"key", &k, &v, false, false, &r);
+        let (raw, red) = entry_line(b"key", &k, b"v", false, false, &Redactor::default());
         assert!(raw.starts_with("key=\"\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x03_"));
+        assert!(!red);
     }
 
     #[test]
@@ -429,15 +251,5 @@ mod tests {
         let show = Redactor { show_secrets: true };
         let (line, _) = entry_line(b"key", &k, &v, false, true, &show);
         assert!(line.contains("hunter"));
-    }
-
-    #[test]
-    fn lease_line_matches_etcd_dump_db_format() {
-        let k = 0x694d_7b3b_4a5d_2c05u64.to_be_bytes();
-        let v = [
-            0x08, 0x85, 0xd8, 0xf4, 0xd2, 0xb4, 0xf6, 0xde, 0xa6, 0x69, 0x10, 100,
-        ];
-        let (line, _) = entry_line(b"lease", &k, &v, false, true, &Redactor::default());
-        assert_eq!(line, "lease ID=694d7b3b4a5d2c05, TTL=100s");
     }
 }

@@ -226,7 +226,7 @@ fn print_text(input: &Path, out: &Path, r: &SalvageReport) -> Result<()> {
                 o,
                 "  page {} ({b}): {}",
                 d.pgid,
-                sanitize(d.reason.as_bytes())
+                sanitize(d.reason.to_string().as_bytes())
             )?;
         }
         if r.damaged_pages > r.damaged.len() as u64 {

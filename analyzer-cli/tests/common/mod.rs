@@ -228,6 +228,76 @@ pub fn etcdctl_of(release: Release, args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("etcdctl of {release:?} runs: {e}"))
 }
 
+/// Spawns a single-member etcd of `release` named `name` on `data` (created when absent)
+/// with client port `port` and peer port `port + 1`, `extra` flags appended, without
+/// waiting for it. Its stdout and stderr go to the returned log: `data` with `.log`.
+pub fn spawn_etcd(
+    release: Release,
+    name: &str,
+    data: &Path,
+    port: u16,
+    extra: &[&str],
+) -> (Child, PathBuf) {
+    let client = format!("http://127.0.0.1:{port}");
+    let peer = format!("http://127.0.0.1:{}", port + 1);
+    let log = data.with_extension("log");
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    let out = std::fs::File::create(&log).unwrap();
+    let child = Command::new(release.tool("etcd"))
+        .args(["--name", name, "--data-dir"])
+        .arg(data)
+        .args([
+            "--listen-client-urls",
+            &client,
+            "--advertise-client-urls",
+            &client,
+        ])
+        .args([
+            "--listen-peer-urls",
+            &peer,
+            "--initial-advertise-peer-urls",
+            &peer,
+        ])
+        .args(["--initial-cluster", &format!("{name}={peer}")])
+        // A lone member elects itself after a random 1 to 11 heartbeats (etcd
+        // fast-forwards all but one election tick): 10 ms heartbeats make a start take
+        // tens of milliseconds instead of up to a second.
+        .args(["--heartbeat-interval", "10", "--election-timeout", "100"])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap_or_else(|e| panic!("etcd of {release:?} starts: {e}"));
+    (child, log)
+}
+
+/// Boots etcd 3.4 named `name` on `data` and waits, at most `within`, for it to exit
+/// (etcd opens its listeners before the db, so an open port proves nothing: a member
+/// still running at the deadline did not refuse, and is stopped by PID). Returns its
+/// exit status (`None`: still running) and its log.
+pub fn etcd_until_exit(
+    name: &str,
+    data: &Path,
+    port: u16,
+    within: Duration,
+) -> (Option<std::process::ExitStatus>, String) {
+    let (mut child, log) = spawn_etcd(Release::V34, name, data, port, &[]);
+    let deadline = Instant::now() + within;
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break Some(st);
+        }
+        if Instant::now() > deadline {
+            child.kill().ok();
+            child.wait().ok();
+            break None;
+        }
+        std::thread::yield_now();
+    };
+    (status, std::fs::read_to_string(&log).unwrap_or_default())
+}
+
 /// A single-member etcd on 127.0.0.1 started for a test, stopped by PID (SIGKILL) when
 /// dropped. Each test file uses its own port range.
 pub struct Etcd {
@@ -263,37 +333,7 @@ impl Etcd {
         port: u16,
         extra: &[&str],
     ) -> Etcd {
-        let client = format!("http://127.0.0.1:{port}");
-        let peer = format!("http://127.0.0.1:{}", port + 1);
-        let log = data.with_extension("log");
-        std::fs::create_dir_all(log.parent().unwrap()).unwrap();
-        let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new(release.tool("etcd"))
-            .args(["--name", name, "--data-dir"])
-            .arg(data)
-            .args([
-                "--listen-client-urls",
-                &client,
-                "--advertise-client-urls",
-                &client,
-            ])
-            .args([
-                "--listen-peer-urls",
-                &peer,
-                "--initial-advertise-peer-urls",
-                &peer,
-            ])
-            .args(["--initial-cluster", &format!("{name}={peer}")])
-            // A lone member elects itself after a random 1 to 11 heartbeats (etcd
-            // fast-forwards all but one election tick): 10 ms heartbeats make a start take
-            // tens of milliseconds instead of up to a second.
-            .args(["--heartbeat-interval", "10", "--election-timeout", "100"])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .unwrap_or_else(|e| panic!("etcd of {release:?} starts: {e}"));
+        let (child, log) = spawn_etcd(release, name, data, port, extra);
         let e = Etcd {
             child,
             ctl_bin: release.tool("etcdctl"),

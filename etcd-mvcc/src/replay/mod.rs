@@ -3,6 +3,7 @@
 //! `members` and the whole-member `check`.
 
 pub mod apply;
+pub mod diff;
 pub mod load;
 pub mod state;
 pub mod wal;

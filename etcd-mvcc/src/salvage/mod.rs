@@ -57,15 +57,14 @@ use crate::meta::{
 };
 use crate::revision::{MARKED_REV_BYTES_LEN, REV_BYTES_LEN};
 use crate::{parse_rev_key, parse_revision, Alarm, KeyValueRef, Lease, Revision, KEY_BUCKET};
-use bbolt_reader::page::{FLAG_BRANCH, FLAG_LEAF, LEAF_FLAG_BUCKET, PAGE_HEADER_SIZE};
-use bbolt_reader::{Db, MetaChoice, Page, Pgid};
+use bbolt_reader::page::FLAG_LEAF;
+use bbolt_reader::tree::{walk_checked, CheckedVisitor, KeyRange, PageDamage, Reached};
+use bbolt_reader::{BucketHeader, Db, MetaChoice, Page, Pgid};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
-/// Deepest B+tree walked; real trees are a handful of levels deep.
-pub const MAX_TREE_DEPTH: usize = 64;
 /// Damaged pages listed one by one in the report (all are counted).
 pub const MAX_LISTED_DAMAGE: usize = 100;
 /// Page size of the file written.
@@ -136,8 +135,114 @@ pub struct DamagedPage {
     pub pgid: Pgid,
     /// The top-level bucket whose tree it belongs to (`""` for the root tree).
     pub bucket: String,
-    /// What is wrong.
-    pub reason: String,
+    /// What is wrong (serialised as its sentence).
+    #[serde(serialize_with = "serialize_display")]
+    pub reason: DamageReason,
+}
+
+/// Why salvage counts a page as damaged.
+#[derive(Debug, Clone)]
+pub enum DamageReason {
+    /// The tree walk did not take the page ([`bbolt_reader::tree::walk_checked`]).
+    Page(std::sync::Arc<PageDamage>),
+    /// A top-level bucket's value is shorter than a bucket header.
+    BucketValueTooShort {
+        /// The value's length.
+        len: usize,
+    },
+    /// An inline bucket's page is not a leaf page.
+    InlineNotLeaf,
+    /// A leaf page taken into the tree holds elements salvage cannot use.
+    Leaf(LeafDamage),
+}
+
+/// What is wrong inside a leaf page; the last problem of the page is reported.
+#[derive(Debug, Clone)]
+pub enum LeafDamage {
+    /// An element lies outside the page (or elements overlap).
+    Element(std::sync::Arc<bbolt_reader::Error>),
+    /// A root bucket element's key is out of order or outside the page's range.
+    RootKeyOutOfOrder {
+        /// The element.
+        index: usize,
+    },
+    /// A key is out of order or outside the page's range.
+    KeyOutOfOrder {
+        /// The element.
+        index: usize,
+    },
+    /// A `key` bucket element is not a sound revision.
+    Revision {
+        /// The element.
+        index: usize,
+        /// Why.
+        why: RevProblem,
+    },
+}
+
+/// Why a `key` bucket element is not a sound revision.
+#[derive(Debug, Clone)]
+pub enum RevProblem {
+    /// The bbolt key is not a revision.
+    Key(String),
+    /// The revision is not positive.
+    NotPositive(Revision),
+    /// The value is not a `mvccpb.KeyValue`.
+    KeyValue(String),
+    /// The KeyValue has no key.
+    NoKey,
+    /// The KeyValue's mod_revision is not its revision.
+    ModRevision {
+        /// The KeyValue's mod_revision.
+        mod_revision: i64,
+        /// The revision of its bbolt key.
+        rev: Revision,
+    },
+}
+
+impl std::fmt::Display for RevProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RevProblem::Key(e) => f.write_str(e),
+            RevProblem::NotPositive(r) => write!(f, "revision {r} is not positive"),
+            RevProblem::KeyValue(e) => write!(f, "KeyValue: {e}"),
+            RevProblem::NoKey => f.write_str("KeyValue has no key"),
+            RevProblem::ModRevision { mod_revision, rev } => write!(
+                f,
+                "KeyValue mod_revision {mod_revision} differs from its revision {rev}"
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for DamageReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DamageReason::Page(d) => write!(f, "{d}"),
+            DamageReason::BucketValueTooShort { len } => {
+                write!(f, "bucket value of {len} bytes is too short")
+            }
+            DamageReason::InlineNotLeaf => f.write_str("inline bucket page is not a leaf page"),
+            DamageReason::Leaf(LeafDamage::Element(e)) => write!(f, "{e}"),
+            DamageReason::Leaf(LeafDamage::RootKeyOutOfOrder { index }) => {
+                write!(f, "element {index}: key out of order")
+            }
+            DamageReason::Leaf(LeafDamage::KeyOutOfOrder { index }) => write!(
+                f,
+                "element {index}: key out of order or outside the page's range"
+            ),
+            DamageReason::Leaf(LeafDamage::Revision { index, why }) => {
+                write!(f, "element {index}: {why}")
+            }
+        }
+    }
+}
+
+fn serialize_display<S: serde::Serializer>(
+    v: &impl std::fmt::Display,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
 }
 
 /// A range of the `key` bucket lost to damage, as revisions (`None` = unbounded).
@@ -324,9 +429,6 @@ pub struct SkippedElements {
 /// A key and its value, borrowed from the input.
 pub type Pair<'a> = (&'a [u8], &'a [u8]);
 
-/// A key range `[lo, hi)` of a tree; `None` is an open end.
-type KeyRange<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
-
 /// Everything recovered from an input, borrowing it, ready to be written.
 #[derive(Debug)]
 pub struct Recovered<'a> {
@@ -370,7 +472,7 @@ struct TreeRead<'a> {
     key_root_ok: bool,
     problem: Option<String>,
     /// Every pgid (overflow spans included) reached from the root.
-    reachable: HashSet<Pgid>,
+    reachable: Reached,
     damaged: Vec<DamagedPage>,
     /// Lost ranges of the `key` bucket, as raw bounds.
     key_lost: Vec<KeyRange<'a>>,
@@ -979,37 +1081,7 @@ fn read_slots(data: &[u8]) -> (usize, [bbolt_reader::MetaSlot; 2]) {
     if let Ok(db) = Db::open(data) {
         return (db.page_size(), db.metas());
     }
-    let m0 = bbolt_reader::MetaSlot::read(data, 0, 0);
-    let ps = m0
-        .meta
-        .map(|m| m.page_size as usize)
-        .filter(|p| p.is_power_of_two() && (512..=65536).contains(p))
-        .unwrap_or(4096);
-    (ps, [m0, bbolt_reader::MetaSlot::read(data, 1, ps)])
-}
-
-/// Marks a page's span as reachable, stopping at the first page already marked (spans of
-/// a sound file never overlap), and returns the page cut to the pages it was first to
-/// claim. So each page of the file is marked and read as part of one page only, whatever
-/// the overflow fields say, and the walk stays linear in the file's size.
-fn mark_span<'a>(
-    reachable: &mut HashSet<Pgid>,
-    page: &Page<'a>,
-    file_pages: u64,
-    page_size: usize,
-) -> Page<'a> {
-    let last = page
-        .pgid()
-        .saturating_add(u64::from(page.overflow()))
-        .min(file_pages.saturating_sub(1));
-    let mut owned = 0usize;
-    for p in page.pgid()..=last {
-        if !reachable.insert(p) {
-            break;
-        }
-        owned += 1;
-    }
-    page.restricted(owned.max(1).saturating_mul(page_size))
+    bbolt_reader::meta::guess_slots(data, |p| p.is_power_of_two() && (512..=65536).contains(&p))
 }
 
 /// Reads the whole tree of one meta: the root bucket and every top-level bucket.
@@ -1018,39 +1090,20 @@ fn read_tree(db: Db<'_>) -> TreeRead<'_> {
         key_root_ok: true,
         ..TreeRead::default()
     };
-    let mut visited = HashSet::new();
+    let mut reached = Reached::new(&db);
     // The root bucket's entries are the top-level buckets.
-    let mut tops: Vec<(&[u8], &[u8], Pgid, u64)> = Vec::new();
     let root = db.meta().root;
-    let root_ok = walk_tree(
-        db,
-        root,
-        "",
-        &mut visited,
-        &mut t,
-        &mut |page, lo, hi, _t| {
-            let mut damage = None;
-            let mut prev: Option<&[u8]> = None;
-            for (i, el) in page.leaf_elements().enumerate() {
-                match el {
-                    Ok(el) => {
-                        if !in_range(el.key, lo, hi) || prev.is_some_and(|p| el.key <= p) {
-                            damage = Some(format!("element {i}: key out of order"));
-                            continue;
-                        }
-                        prev = Some(el.key);
-                        if el.flags & LEAF_FLAG_BUCKET != 0 {
-                            tops.push((el.key, el.value, page.pgid(), el.offset));
-                        }
-                    }
-                    Err(e) => damage = Some(e.to_string()),
-                }
-            }
-            damage
-        },
-    );
+    let mut v = TreeVisitor {
+        t: &mut t,
+        name: b"",
+        label: String::new(),
+        tops: Some(Vec::new()),
+    };
+    let root_ok = walk_checked(db, root, &mut reached, &mut v);
+    let tops = v.tops.take().unwrap_or_default();
     if !root_ok {
         t.problem = Some(format!("root page {root} is not readable"));
+        t.reachable = reached;
         return t;
     }
     for (name, value, holder, value_offset) in tops {
@@ -1059,11 +1112,11 @@ fn read_tree(db: Db<'_>) -> TreeRead<'_> {
         if is_key {
             t.has_key_bucket = true;
         }
-        let Some(header) = value.get(..16) else {
+        let Some(header) = BucketHeader::parse(value) else {
             t.damaged.push(DamagedPage {
                 pgid: holder,
                 bucket: label.clone(),
-                reason: format!("bucket value of {} bytes is too short", value.len()),
+                reason: DamageReason::BucketValueTooShort { len: value.len() },
             });
             if is_key {
                 t.key_lost.push((None, None));
@@ -1071,19 +1124,18 @@ fn read_tree(db: Db<'_>) -> TreeRead<'_> {
             t.buckets.entry(name).or_default().damaged = true;
             continue;
         };
-        let bucket_root = u64::from_le_bytes(header[..8].try_into().unwrap_or([0; 8]));
-        let ok = if bucket_root == 0 {
+        let ok = if header.is_inline() {
             // Inline: the bucket's only leaf page follows the header inside the value.
-            match Page::new(&value[16..], holder, value_offset + 16, true) {
+            match BucketHeader::inline_page(value, holder, value_offset) {
                 Some(p) if p.flags() & FLAG_LEAF != 0 => {
-                    visit_leaf(&p, None, None, name, &mut t);
+                    visit_leaf(&p, (None, None), name, &mut t);
                     true
                 }
                 _ => {
                     t.damaged.push(DamagedPage {
                         pgid: holder,
                         bucket: label.clone(),
-                        reason: "inline bucket page is not a leaf page".into(),
+                        reason: DamageReason::InlineNotLeaf,
                     });
                     if is_key {
                         t.key_lost.push((None, None));
@@ -1092,20 +1144,20 @@ fn read_tree(db: Db<'_>) -> TreeRead<'_> {
                 }
             }
         } else {
-            walk_tree(
-                db,
-                bucket_root,
-                &label,
-                &mut visited,
-                &mut t,
-                &mut |page, lo, hi, t| visit_leaf(page, lo, hi, name, t),
-            )
+            let mut v = TreeVisitor {
+                t: &mut t,
+                name,
+                label,
+                tops: None,
+            };
+            walk_checked(db, header.root, &mut reached, &mut v)
         };
         if !ok {
             t.buckets.entry(name).or_default().damaged = true;
             if is_key {
                 t.problem = Some(format!(
-                    "root page {bucket_root} of the key bucket is not readable"
+                    "root page {} of the key bucket is not readable",
+                    header.root
                 ));
                 t.key_root_ok = false;
             }
@@ -1116,18 +1168,91 @@ fn read_tree(db: Db<'_>) -> TreeRead<'_> {
         t.key_root_ok = false;
         t.key_lost.push((None, None));
     }
+    t.reachable = reached;
     t.usable = true;
     t
+}
+
+/// Salvage's visitor of one tree: the root bucket's (collecting the top-level buckets)
+/// or a top-level bucket's.
+struct TreeVisitor<'t, 'a> {
+    t: &'t mut TreeRead<'a>,
+    /// The top-level bucket (empty for the root bucket).
+    name: &'a [u8],
+    /// Its sanitized name, as damage is reported.
+    label: String,
+    /// For the root bucket: the top-level buckets found (name, value, holder page, value
+    /// offset).
+    tops: Option<Vec<TopBucket<'a>>>,
+}
+
+/// A top-level bucket as the root bucket holds it: name, value, holder page, value offset.
+type TopBucket<'a> = (&'a [u8], &'a [u8], Pgid, u64);
+
+impl<'a> CheckedVisitor<'a> for TreeVisitor<'_, 'a> {
+    fn leaf(&mut self, page: Page<'a>, range: KeyRange<'a>) {
+        let damage = match &mut self.tops {
+            Some(tops) => root_leaf(&page, range, tops),
+            None => visit_leaf(&page, range, self.name, self.t),
+        };
+        if let Some(reason) = damage {
+            self.record(page.pgid(), range, DamageReason::Leaf(reason));
+        }
+    }
+
+    fn damage(&mut self, pgid: Pgid, range: KeyRange<'a>, damage: PageDamage) {
+        self.record(pgid, range, DamageReason::Page(std::sync::Arc::new(damage)));
+    }
+}
+
+impl<'a> TreeVisitor<'_, 'a> {
+    /// A damaged page; for the `key` bucket, the key range it held is lost.
+    fn record(&mut self, pgid: Pgid, range: KeyRange<'a>, reason: DamageReason) {
+        self.t.damaged.push(DamagedPage {
+            pgid,
+            bucket: self.label.clone(),
+            reason,
+        });
+        if self.tops.is_none() && self.name == KEY_BUCKET {
+            self.t.key_lost.push(range);
+        }
+    }
+}
+
+/// Reads one leaf page of the root bucket, collecting its buckets; returns why it is
+/// damaged, if it is.
+fn root_leaf<'a>(
+    page: &Page<'a>,
+    range: KeyRange<'a>,
+    tops: &mut Vec<TopBucket<'a>>,
+) -> Option<LeafDamage> {
+    let mut damage = None;
+    let mut prev: Option<&[u8]> = None;
+    for (i, el) in page.leaf_elements().enumerate() {
+        match el {
+            Ok(el) => {
+                if !in_range(el.key, range) || prev.is_some_and(|p| el.key <= p) {
+                    damage = Some(LeafDamage::RootKeyOutOfOrder { index: i });
+                    continue;
+                }
+                prev = Some(el.key);
+                if el.is_bucket() {
+                    tops.push((el.key, el.value, page.pgid(), el.offset));
+                }
+            }
+            Err(e) => damage = Some(LeafDamage::Element(std::sync::Arc::new(e))),
+        }
+    }
+    damage
 }
 
 /// Reads one leaf page of top-level bucket `name`; returns why it is damaged, if it is.
 fn visit_leaf<'a>(
     page: &Page<'a>,
-    lo: Option<&'a [u8]>,
-    hi: Option<&'a [u8]>,
+    range: KeyRange<'a>,
     name: &'a [u8],
     t: &mut TreeRead<'a>,
-) -> Option<String> {
+) -> Option<LeafDamage> {
     let mut damage = None;
     let mut prev: Option<&[u8]> = None;
     let is_key = name == KEY_BUCKET;
@@ -1142,20 +1267,18 @@ fn visit_leaf<'a>(
         let el = match el {
             Ok(el) => el,
             Err(e) => {
-                damage = Some(e.to_string());
+                damage = Some(LeafDamage::Element(std::sync::Arc::new(e)));
                 undecodable += 1;
                 continue;
             }
         };
-        if !in_range(el.key, lo, hi) || prev.is_some_and(|p| el.key <= p) {
-            damage = Some(format!(
-                "element {i}: key out of order or outside the page's range"
-            ));
+        if !in_range(el.key, range) || prev.is_some_and(|p| el.key <= p) {
+            damage = Some(LeafDamage::KeyOutOfOrder { index: i });
             undecodable += 1;
             continue;
         }
         prev = Some(el.key);
-        if el.flags & LEAF_FLAG_BUCKET != 0 {
+        if el.is_bucket() {
             // etcd has no nested buckets. In the key bucket a flipped flag on a sound
             // revision is kept as the revision; anything else is skipped and counted.
             match is_key
@@ -1174,7 +1297,7 @@ fn visit_leaf<'a>(
             match rev_entry(el.key, el.value, Source::Reachable, page.pgid()) {
                 Ok(e) => revs.push(e),
                 Err(why) => {
-                    damage = Some(format!("element {i}: {why}"));
+                    damage = Some(LeafDamage::Revision { index: i, why });
                     undecodable += 1;
                 }
             }
@@ -1204,171 +1327,8 @@ fn visit_leaf<'a>(
     damage
 }
 
-fn in_range(k: &[u8], lo: Option<&[u8]>, hi: Option<&[u8]>) -> bool {
+fn in_range(k: &[u8], (lo, hi): KeyRange<'_>) -> bool {
     lo.is_none_or(|lo| k >= lo) && hi.is_none_or(|hi| k < hi)
-}
-
-/// Reads one leaf page with the key range its parent gives it; returns why the page is
-/// damaged, if it is.
-type LeafVisitor<'a, 'f> = dyn FnMut(&Page<'a>, Option<&'a [u8]>, Option<&'a [u8]>, &mut TreeRead<'a>) -> Option<String>
-    + 'f;
-
-/// A pending page of a tree walk and the key range its parent gives it.
-struct Pending<'a> {
-    pgid: Pgid,
-    lo: Option<&'a [u8]>,
-    hi: Option<&'a [u8]>,
-    depth: usize,
-}
-
-/// Walks the B+tree rooted at `root` in key order, handing each leaf page to `leaf`
-/// (which returns why the page is damaged, if it is). Damaged pages are recorded, and for
-/// the `key` bucket so is the key range they held. Returns false when the root page
-/// itself is unusable.
-fn walk_tree<'a>(
-    db: Db<'a>,
-    root: Pgid,
-    bucket: &str,
-    visited: &mut HashSet<Pgid>,
-    t: &mut TreeRead<'a>,
-    leaf: &mut LeafVisitor<'a, '_>,
-) -> bool {
-    let file_pages = db.page_count();
-    let is_key = bucket.as_bytes() == KEY_BUCKET;
-    let mut stack = vec![Pending {
-        pgid: root,
-        lo: None,
-        hi: None,
-        depth: 0,
-    }];
-    let mut root_ok = true;
-    while let Some(p) = stack.pop() {
-        let problem = (|| {
-            if p.depth >= MAX_TREE_DEPTH {
-                return Err(format!("tree deeper than {MAX_TREE_DEPTH} levels"));
-            }
-            if p.pgid < 2 {
-                return Err("points at a meta page".into());
-            }
-            if visited.contains(&p.pgid) {
-                return Err("page referenced twice".into());
-            }
-            let page = db.page(p.pgid).map_err(|e| e.to_string())?;
-            if page.id() != p.pgid {
-                return Err(format!("page header says id {}", page.id()));
-            }
-            if db.page_span_truncated(&page) {
-                return Err("page runs past the end of the file".into());
-            }
-            Ok(page)
-        })();
-        let page = match problem {
-            Ok(page) => page,
-            Err(reason) => {
-                record_damage(t, p.pgid, bucket, reason, is_key, p.lo, p.hi);
-                if p.depth == 0 {
-                    root_ok = false;
-                }
-                continue;
-            }
-        };
-        // A page is taken into the tree (visited, reachable) only once it proves to belong
-        // where it is referenced: a wrong pointer must not keep the right parent from
-        // reaching it later, nor hide it from the scan.
-        if page.flags() & FLAG_BRANCH != 0 {
-            let mut children = Vec::with_capacity(page.elements_in_view());
-            let mut bad = None;
-            // The iterator ends in an error once the keys outgrow the page (forged,
-            // overlapping elements), so sorting them below costs at most the page.
-            for el in page.branch_elements() {
-                match el {
-                    Ok(el) => children.push(el),
-                    Err(e) => {
-                        bad = Some(e.to_string());
-                        break;
-                    }
-                }
-            }
-            if bad.is_none() {
-                let sorted = children.windows(2).all(|w| w[0].key < w[1].key);
-                let inside = children.iter().skip(1).all(|c| in_range(c.key, p.lo, p.hi));
-                if children.is_empty() {
-                    bad = Some("branch page with no elements".into());
-                } else if !sorted || !inside {
-                    bad = Some("branch keys out of order or outside the page's range".into());
-                }
-            }
-            if let Some(reason) = bad {
-                record_damage(t, p.pgid, bucket, reason, is_key, p.lo, p.hi);
-                if p.depth == 0 {
-                    root_ok = false;
-                }
-                continue;
-            }
-            visited.insert(p.pgid);
-            mark_span(&mut t.reachable, &page, file_pages, db.page_size());
-            // Child i holds [key_i, key_{i+1}); the first one also anything below key_1.
-            for i in (0..children.len()).rev() {
-                let lo = if i == 0 { p.lo } else { Some(children[i].key) };
-                let hi = children.get(i + 1).map(|c| c.key).or(p.hi);
-                stack.push(Pending {
-                    pgid: children[i].pgid,
-                    lo,
-                    hi,
-                    depth: p.depth + 1,
-                });
-            }
-        } else if page.flags() & FLAG_LEAF != 0 {
-            if !leaf_fits(&page, p.lo, p.hi) {
-                let reason = "its keys lie outside the range its parent gives it".to_string();
-                record_damage(t, p.pgid, bucket, reason, is_key, p.lo, p.hi);
-                continue;
-            }
-            visited.insert(p.pgid);
-            let page = mark_span(&mut t.reachable, &page, file_pages, db.page_size());
-            if let Some(reason) = leaf(&page, p.lo, p.hi, t) {
-                record_damage(t, p.pgid, bucket, reason, is_key, p.lo, p.hi);
-            }
-        } else {
-            let reason = format!("expected a branch or leaf page, found {}", page.kind());
-            record_damage(t, p.pgid, bucket, reason, is_key, p.lo, p.hi);
-            if p.depth == 0 {
-                root_ok = false;
-            }
-        }
-    }
-    root_ok
-}
-
-/// Whether a leaf page's first and last keys (when readable) lie in `[lo, hi)`.
-fn leaf_fits(page: &Page<'_>, lo: Option<&[u8]>, hi: Option<&[u8]>) -> bool {
-    let n = page.count();
-    if n == 0 {
-        return true;
-    }
-    [0, n - 1].iter().all(|&i| match page.leaf_element(i) {
-        Ok(el) => in_range(el.key, lo, hi),
-        Err(_) => true,
-    })
-}
-
-fn record_damage<'a>(
-    t: &mut TreeRead<'a>,
-    pgid: Pgid,
-    bucket: &str,
-    reason: String,
-    is_key: bool,
-    lo: Option<&'a [u8]>,
-    hi: Option<&'a [u8]>,
-) {
-    t.damaged.push(DamagedPage {
-        pgid,
-        bucket: bucket.to_string(),
-        reason,
-    });
-    if is_key {
-        t.key_lost.push((lo, hi));
-    }
 }
 
 /// Checks one element of the `key` bucket and borrows it as a revision.
@@ -1377,20 +1337,20 @@ fn rev_entry<'a>(
     value: &'a [u8],
     source: Source,
     pgid: Pgid,
-) -> Result<RevEntry<'a>, String> {
-    let rk = parse_rev_key(key).map_err(|e| e.to_string())?;
+) -> Result<RevEntry<'a>, RevProblem> {
+    let rk = parse_rev_key(key).map_err(|e| RevProblem::Key(e.to_string()))?;
     if rk.rev.main <= 0 || rk.rev.sub < 0 {
-        return Err(format!("revision {} is not positive", rk.rev));
+        return Err(RevProblem::NotPositive(rk.rev));
     }
-    let kv = KeyValueRef::parse(value).map_err(|e| format!("KeyValue: {e}"))?;
+    let kv = KeyValueRef::parse(value).map_err(|e| RevProblem::KeyValue(e.to_string()))?;
     if kv.key.is_empty() {
-        return Err("KeyValue has no key".into());
+        return Err(RevProblem::NoKey);
     }
     if !rk.tombstone && kv.mod_revision != rk.rev.main {
-        return Err(format!(
-            "KeyValue mod_revision {} differs from its revision {}",
-            kv.mod_revision, rk.rev
-        ));
+        return Err(RevProblem::ModRevision {
+            mod_revision: kv.mod_revision,
+            rev: rk.rev,
+        });
     }
     Ok(RevEntry {
         rev_key: key,
@@ -1421,7 +1381,7 @@ enum ScanHit<'a> {
 }
 
 /// Looks at every page not in `reachable` for a leaf page of the `key` or `lease` bucket.
-fn scan_pages<'a>(data: &'a [u8], page_size: usize, reachable: &HashSet<Pgid>) -> Scan<'a> {
+fn scan_pages<'a>(data: &'a [u8], page_size: usize, reachable: &Reached) -> Scan<'a> {
     let file_pages = (data.len() / page_size) as u64;
     // Pages whose header carries their own id, in order. A candidate page is read only up
     // to the next of them: overflow claims cannot make two candidates read the same bytes,
@@ -1433,7 +1393,7 @@ fn scan_pages<'a>(data: &'a [u8], page_size: usize, reachable: &HashSet<Pgid>) -
     let hits: Vec<ScanHit<'a>> = starts
         .par_iter()
         .enumerate()
-        .filter(|(_, p)| !reachable.contains(p))
+        .filter(|(_, &p)| !reachable.contains(p))
         .filter_map(|(i, &pgid)| {
             let next = starts.get(i + 1).copied().unwrap_or(file_pages);
             scan_page(data, page_size, pgid, next)
@@ -1465,29 +1425,18 @@ fn scan_pages<'a>(data: &'a [u8], page_size: usize, reachable: &HashSet<Pgid>) -
 /// Whether page `pgid`'s header carries its own id. A page written by bbolt does;
 /// overflow continuation pages and garbage almost never do.
 fn self_identified(data: &[u8], page_size: usize, pgid: Pgid) -> bool {
-    let head = usize::try_from(pgid)
-        .ok()
-        .and_then(|p| p.checked_mul(page_size))
-        .and_then(|start| data.get(start..)?.get(..8));
-    head.is_some_and(|h| h == pgid.to_le_bytes())
+    bbolt_reader::page::probe(data, page_size, pgid).is_some_and(|p| p.id() == pgid)
 }
 
 /// Reads page `pgid` (whose header carries its id) as a leaf of the `key` or `lease`
 /// bucket, its span cut at page `next` (the next page carrying its own id).
 fn scan_page(data: &[u8], page_size: usize, pgid: Pgid, next: Pgid) -> Option<ScanHit<'_>> {
-    let start = usize::try_from(pgid).ok()?.checked_mul(page_size)?;
-    let head = data.get(start..start.checked_add(PAGE_HEADER_SIZE)?)?;
-    if head.get(..8)? != pgid.to_le_bytes() {
+    let page = bbolt_reader::page::probe(data, page_size, pgid)?;
+    if page.id() != pgid || page.flags() != FLAG_LEAF {
         return None;
     }
-    if u16::from_le_bytes([*head.get(8)?, *head.get(9)?]) != FLAG_LEAF {
-        return None;
-    }
-    let overflow = u32::from_le_bytes(head.get(12..16)?.try_into().ok()?);
-    let pages = (u64::from(overflow) + 1).min(next.saturating_sub(pgid).max(1));
-    let span = pages.saturating_mul(page_size as u64);
-    let end = usize::try_from((start as u64).saturating_add(span).min(data.len() as u64)).ok()?;
-    let page = Page::new(data.get(start..end)?, pgid, start as u64, false)?;
+    let pages = (u64::from(page.overflow()) + 1).min(next.saturating_sub(pgid).max(1));
+    let page = page.restricted(usize::try_from(pages.saturating_mul(page_size as u64)).ok()?);
     if page.count() == 0 {
         return None;
     }
@@ -1496,15 +1445,14 @@ fn scan_page(data: &[u8], page_size: usize, pgid: Pgid, next: Pgid) -> Option<Sc
         key_entries(&page, pgid).map(ScanHit::Key)
     } else if first.flags == 0 && first.key.len() == 8 {
         lease_entries(&page).map(ScanHit::Lease)
-    } else if first.flags & LEAF_FLAG_BUCKET != 0 {
+    } else if first.is_bucket() {
         // A root page of an older transaction: its inline `key` and `lease` buckets.
         let (mut keys, mut leases) = (Vec::new(), Vec::new());
         for el in page.leaf_elements() {
             let Ok(el) = el else {
                 continue;
             };
-            if el.flags & LEAF_FLAG_BUCKET == 0 || (el.key != KEY_BUCKET && el.key != LEASE_BUCKET)
-            {
+            if !el.is_bucket() || (el.key != KEY_BUCKET && el.key != LEASE_BUCKET) {
                 continue;
             }
             let Some(inline) = inline_page(el.value, pgid, el.offset) else {
@@ -1524,11 +1472,7 @@ fn scan_page(data: &[u8], page_size: usize, pgid: Pgid, next: Pgid) -> Option<Sc
 
 /// The page inside an inline bucket's value, when the value is one (root pgid 0).
 fn inline_page(value: &[u8], holder: Pgid, value_offset: u64) -> Option<Page<'_>> {
-    let root = u64::from_le_bytes(value.get(..8)?.try_into().ok()?);
-    if root != 0 {
-        return None;
-    }
-    let page = Page::new(value.get(16..)?, holder, value_offset + 16, true)?;
+    let page = BucketHeader::inline_page(value, holder, value_offset)?;
     (page.flags() & FLAG_LEAF != 0 && page.count() > 0).then_some(page)
 }
 
