@@ -7,6 +7,7 @@
 
 use crate::pb::{self, NormalData};
 use crate::record::{EntryRef, EntryType};
+use crate::view::MessageView;
 use prost::Message;
 
 /// A raft entry with its data decoded.
@@ -49,6 +50,99 @@ impl DecodedEntry {
             DecodedEntry::ConfChange(_) => "conf change".into(),
             DecodedEntry::ConfChangeV2(_) => "conf change v2".into(),
             DecodedEntry::Unknown => "unknown entry type".into(),
+        }
+    }
+}
+
+/// What a raft entry's data is, decided exactly as [`DecodedEntry::decode`] decides it
+/// (same prost rules, same txn size bound), without decoding anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataKind {
+    /// A normal entry with no data: a new leader's no-op.
+    Empty,
+    /// A normal entry holding an etcdserverpb.InternalRaftRequest.
+    Internal,
+    /// A normal entry holding a v2 etcdserverpb.Request.
+    V2,
+    /// A normal entry whose data is neither (or holds more than
+    /// [`crate::pb::MAX_TXN_MESSAGES`] txn compares and ops).
+    UndecodableNormal,
+    /// A raftpb.ConfChange.
+    ConfChange,
+    /// A conf change entry whose data does not decode.
+    BadConfChange,
+    /// A raftpb.ConfChangeV2.
+    ConfChangeV2,
+    /// A conf change v2 entry whose data does not decode.
+    BadConfChangeV2,
+    /// An entry type raft does not define.
+    UnknownType,
+}
+
+/// A raft entry's data classified and read in place: the printers' view of an entry
+/// (borrowing the segment mapping, allocating nothing however large the entry).
+#[derive(Debug, Clone, Copy)]
+pub struct EntryView<'a> {
+    /// What the data is.
+    pub kind: DataKind,
+    data: [&'a [u8]; 1],
+}
+
+impl<'a> EntryView<'a> {
+    /// Classifies `e`'s data (one validating pass over it; nothing is copied).
+    pub fn new(e: &EntryRef<'a>) -> EntryView<'a> {
+        use crate::view::{CONF_CHANGE, CONF_CHANGE_V2, INTERNAL_RAFT_REQUEST, REQUEST};
+        let d = e.data;
+        let kind = match e.entry_type {
+            EntryType::Normal => {
+                if d.is_empty() {
+                    DataKind::Empty
+                } else if pb::txn_messages_over_limit(d) {
+                    DataKind::UndecodableNormal
+                } else if INTERNAL_RAFT_REQUEST.decodes(d) {
+                    DataKind::Internal
+                } else if REQUEST.decodes(d) {
+                    DataKind::V2
+                } else {
+                    DataKind::UndecodableNormal
+                }
+            }
+            EntryType::ConfChange if CONF_CHANGE.decodes(d) => DataKind::ConfChange,
+            EntryType::ConfChange => DataKind::BadConfChange,
+            EntryType::ConfChangeV2 if CONF_CHANGE_V2.decodes(d) => DataKind::ConfChangeV2,
+            EntryType::ConfChangeV2 => DataKind::BadConfChangeV2,
+            EntryType::Unknown(_) => DataKind::UnknownType,
+        };
+        EntryView { kind, data: [d] }
+    }
+
+    /// The decoded message, for the kinds that have one.
+    pub fn message(&self) -> Option<MessageView<'a, '_>> {
+        use crate::view::{CONF_CHANGE, CONF_CHANGE_V2, INTERNAL_RAFT_REQUEST, REQUEST};
+        let schema = match self.kind {
+            DataKind::Internal => &INTERNAL_RAFT_REQUEST,
+            DataKind::V2 => &REQUEST,
+            DataKind::ConfChange => &CONF_CHANGE,
+            DataKind::ConfChangeV2 => &CONF_CHANGE_V2,
+            _ => return None,
+        };
+        Some(MessageView::new(schema, &self.data))
+    }
+
+    /// The InternalRaftRequest, when the entry holds one.
+    pub fn internal(&self) -> Option<MessageView<'a, '_>> {
+        self.message().filter(|_| self.kind == DataKind::Internal)
+    }
+
+    /// Calls `f` with each request name of an InternalRaftRequest (its set message fields
+    /// but `header`, in declaration order: `put`, `txn`, ...; usually exactly one).
+    pub fn request_names(&self, mut f: impl FnMut(&'static str)) {
+        if let Some(m) = self.internal() {
+            m.message_fields(|n| {
+                if n != "header" {
+                    f(n)
+                }
+            });
         }
     }
 }

@@ -45,10 +45,11 @@ pub mod segment;
 pub mod snap;
 pub mod text;
 pub mod timeline;
+pub mod view;
 pub mod wire;
 
 pub use dir::{SegmentFile, WalDir};
-pub use entry::DecodedEntry;
+pub use entry::{DataKind, DecodedEntry, EntryView};
 pub use finding::{Finding, FindingKind, Severity};
 pub use map::MappedFile;
 pub use record::{EntryRef, EntryType, HardState, Metadata, WalSnapshot};
@@ -56,6 +57,7 @@ pub use restart::{restart_view, RestartView};
 pub use scan::{scan_wal, scan_wal_with_progress, LogEntry, WalScan};
 pub use segment::{scan_segment, Item, ScanOptions, SegmentEnd, SegmentScan};
 pub use snap::{SnapDir, SnapFile};
+pub use view::MessageView;
 
 use std::path::PathBuf;
 

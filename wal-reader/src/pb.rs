@@ -982,6 +982,12 @@ fn count_txn_messages(data: &[u8]) -> Result<u64, ()> {
     Ok(n)
 }
 
+/// Whether normal entry data `data` holds more txn compares and ops than
+/// [`MAX_TXN_MESSAGES`] (then it is not decoded, see [`NormalData::Unknown`]).
+pub fn txn_messages_over_limit(data: &[u8]) -> bool {
+    count_txn_messages(data).is_err()
+}
+
 impl std::fmt::Debug for NormalData {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -999,7 +1005,7 @@ impl NormalData {
         if data.is_empty() {
             return NormalData::Empty;
         }
-        if count_txn_messages(data).is_err() {
+        if txn_messages_over_limit(data) {
             return NormalData::Unknown;
         }
         if let Ok(r) = InternalRaftRequest::decode(data) {
