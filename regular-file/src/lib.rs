@@ -17,6 +17,9 @@
 //! with [`not_regular`].
 #![deny(missing_docs)]
 
+mod map;
+pub use map::MappedFile;
+
 use std::fs::{File, Metadata, OpenOptions};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};

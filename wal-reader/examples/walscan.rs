@@ -3,7 +3,8 @@
 //! Prints the time to map and to verify on stderr; with `WALSCAN_SEGMENTS_ONLY` set, also
 //! the time of the per-segment pass alone and of a bare CRC-32C over all bytes.
 
-use wal_reader::text::{dump_row, DecodedEntry};
+use wal_reader::text::dump_row;
+use wal_reader::EntryView;
 use wal_reader::{scan_wal, ScanOptions, WalDir};
 
 fn main() {
@@ -74,7 +75,6 @@ fn main() {
     println!("snapshots={:?}", scan.snapshots);
     let start = scan.entries.len().saturating_sub(n);
     for e in &scan.entries[start..] {
-        let d = DecodedEntry::decode(&e.entry);
-        println!("{}", dump_row(&e.entry, &d, None));
+        println!("{}", dump_row(&e.entry, &EntryView::new(&e.entry), None));
     }
 }

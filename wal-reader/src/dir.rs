@@ -190,7 +190,27 @@ impl WalDir {
     /// Reads every segment in order, the directory's own findings first. Stops at the
     /// first damage as etcd does, unless `opts.raw` (then it reads on past it).
     pub fn scan(&self, opts: crate::ScanOptions) -> crate::WalScan<'_> {
-        crate::scan_wal(&self.segment_bytes(), self.findings.clone(), opts)
+        self.scan_with_progress(opts, &|_| {})
+    }
+
+    /// [`WalDir::scan`], calling `progress(bytes)` as each segment is verified. Each
+    /// segment's `file_len` is its size on disk, also when only its written part could be
+    /// mapped ([`MappedFile::is_partial`]).
+    pub fn scan_with_progress(
+        &self,
+        opts: crate::ScanOptions,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> crate::WalScan<'_> {
+        let mut scan = crate::scan_wal_with_progress(
+            &self.segment_bytes(),
+            self.findings.clone(),
+            opts,
+            progress,
+        );
+        for (s, f) in scan.segments.iter_mut().zip(&self.segments) {
+            s.file_len = f.file.file_len();
+        }
+        scan
     }
 }
 

@@ -85,6 +85,8 @@ pub enum DataKind {
 pub struct EntryView<'a> {
     /// What the data is.
     pub kind: DataKind,
+    /// For an InternalRaftRequest: which of its declared fields occur (one bit each).
+    present: u64,
     data: [&'a [u8]; 1],
 }
 
@@ -93,14 +95,24 @@ impl<'a> EntryView<'a> {
     pub fn new(e: &EntryRef<'a>) -> EntryView<'a> {
         use crate::view::{CONF_CHANGE, CONF_CHANGE_V2, INTERNAL_RAFT_REQUEST, REQUEST};
         let d = e.data;
+        let mut present = 0;
         let kind = match e.entry_type {
             EntryType::Normal => {
+                // One pass over a request that decodes: its txn ops are counted on the way
+                // (NormalData::decode counts them first, on any bytes; on bytes that decode
+                // as an InternalRaftRequest both count the same fields).
+                let (irr, t) = INTERNAL_RAFT_REQUEST.decodes_tallying(d);
+                present = t.present;
                 if d.is_empty() {
                     DataKind::Empty
+                } else if irr {
+                    if t.txn_ops > pb::MAX_TXN_MESSAGES {
+                        DataKind::UndecodableNormal
+                    } else {
+                        DataKind::Internal
+                    }
                 } else if pb::txn_messages_over_limit(d) {
                     DataKind::UndecodableNormal
-                } else if INTERNAL_RAFT_REQUEST.decodes(d) {
-                    DataKind::Internal
                 } else if REQUEST.decodes(d) {
                     DataKind::V2
                 } else {
@@ -113,7 +125,11 @@ impl<'a> EntryView<'a> {
             EntryType::ConfChangeV2 => DataKind::BadConfChangeV2,
             EntryType::Unknown(_) => DataKind::UnknownType,
         };
-        EntryView { kind, data: [d] }
+        EntryView {
+            kind,
+            present,
+            data: [d],
+        }
     }
 
     /// The decoded message, for the kinds that have one.
@@ -137,12 +153,18 @@ impl<'a> EntryView<'a> {
     /// Calls `f` with each request name of an InternalRaftRequest (its set message fields
     /// but `header`, in declaration order: `put`, `txn`, ...; usually exactly one).
     pub fn request_names(&self, mut f: impl FnMut(&'static str)) {
-        if let Some(m) = self.internal() {
-            m.message_fields(|n| {
+        if self.kind == DataKind::Internal {
+            crate::view::INTERNAL_RAFT_REQUEST.message_fields_in(self.present, |n| {
                 if n != "header" {
                     f(n)
                 }
             });
         }
+    }
+
+    /// Whether the InternalRaftRequest has the request `name` (`put`, `txn`, ...).
+    pub fn has_request(&self, name: &str) -> bool {
+        self.kind == DataKind::Internal
+            && crate::view::INTERNAL_RAFT_REQUEST.has_in(self.present, name)
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::segment::ScanOptions;
 use crate::text::{dump_row, DecodedEntry};
+use crate::EntryView;
 
 /// Decodes `data` as one WAL segment (and as two, split in the middle), in default and raw
 /// mode, verifies it, decodes every entry's request and prints it, draws its timeline;
@@ -16,8 +17,8 @@ pub fn exercise(data: &[u8]) {
             opts,
         );
         for e in &scan.entries {
-            let d = DecodedEntry::decode(&e.entry);
-            let _ = dump_row(&e.entry, &d, None);
+            let _ = DecodedEntry::decode(&e.entry);
+            let _ = dump_row(&e.entry, &EntryView::new(&e.entry), None);
         }
         let _ =
             crate::restart::restart_view(&scan, scan.snapshots.last().map(|s| (s.index, s.term)));

@@ -3,14 +3,16 @@
 //! (etcd `tools/etcd-dump-logs/main.go`).
 
 pub use crate::entry::DecodedEntry;
-use crate::pb::{self, NormalData, Scalar, Visit, Visitor};
+use crate::entry::{DataKind, EntryView};
+use crate::pb::{self, Scalar, Visit, Visitor};
 use crate::record::EntryRef;
+use std::io::Write;
 
 /// Decides whether the value stored under a key is hidden, and what is printed instead;
 /// and whether passwords are hidden.
 pub struct Redact<'r> {
     /// True when the value under this key must not be shown.
-    pub hides: &'r dyn Fn(&[u8]) -> bool,
+    pub hides: &'r (dyn Fn(&[u8]) -> bool + Sync),
     /// Printed in place of a hidden value.
     pub marker: &'r str,
     /// When set, every password field ([`is_password_field`]) prints this instead.
@@ -43,100 +45,294 @@ pub fn is_value_field(name: &str) -> bool {
     matches!(name, "value" | "Val" | "PrevValue")
 }
 
-/// Appends `b` as Go's protobuf text format writes bytes: quoted, `\n \r \t \" \\` escaped,
-/// other bytes outside 0x20..0x7f as three-digit octal.
-pub fn push_proto_bytes(out: &mut String, b: &[u8]) {
-    out.push('"');
-    for &c in b {
-        match c {
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            b'"' => out.push_str("\\\""),
-            b'\\' => out.push_str("\\\\"),
-            0x20..=0x7e => out.push(c as char),
-            _ => {
-                out.push('\\');
-                out.push((b'0' + (c >> 6)) as char);
-                out.push((b'0' + ((c >> 3) & 7)) as char);
-                out.push((b'0' + (c & 7)) as char);
-            }
+/// Printed text: a buffer that, given a sink, drains into it whenever it holds
+/// [`TextSink::DRAIN_AT`] bytes, so that one huge entry is written piece by piece and never
+/// held whole. Without a sink it only collects (a chunk formatted on a worker thread).
+pub struct TextSink<'w> {
+    /// Bytes not drained yet.
+    pub buf: Vec<u8>,
+    sink: Option<&'w mut dyn Write>,
+    err: Option<std::io::Error>,
+}
+
+impl std::fmt::Debug for TextSink<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TextSink")
+            .field("buffered", &self.buf.len())
+            .field("draining", &self.sink.is_some())
+            .finish()
+    }
+}
+
+impl<'w> TextSink<'w> {
+    /// Buffered bytes at which a draining sink writes them out.
+    pub const DRAIN_AT: usize = 1 << 16;
+
+    /// A sink that only collects.
+    pub fn buffer(capacity: usize) -> TextSink<'w> {
+        TextSink {
+            buf: Vec::with_capacity(capacity),
+            sink: None,
+            err: None,
         }
     }
-    out.push('"');
+
+    /// A sink that only collects, into `buf` (emptied first; its allocation is reused).
+    pub fn reusing(mut buf: Vec<u8>) -> TextSink<'w> {
+        buf.clear();
+        TextSink {
+            buf,
+            sink: None,
+            err: None,
+        }
+    }
+
+    /// A sink that drains into `w` as it fills.
+    pub fn draining(w: &'w mut dyn Write) -> TextSink<'w> {
+        TextSink {
+            buf: Vec::with_capacity(Self::DRAIN_AT * 2),
+            sink: Some(w),
+            err: None,
+        }
+    }
+
+    /// Appends bytes.
+    #[inline]
+    pub fn put(&mut self, b: &[u8]) {
+        self.buf.extend_from_slice(b);
+    }
+
+    /// Drains the buffer into the sink when it is full (no-op without a sink).
+    #[inline]
+    pub fn drain_if_full(&mut self) {
+        if self.buf.len() >= Self::DRAIN_AT {
+            self.drain();
+        }
+    }
+
+    fn drain(&mut self) {
+        if let Some(w) = self.sink.as_mut() {
+            if self.err.is_none() {
+                if let Err(e) = w.write_all(&self.buf) {
+                    self.err = Some(e);
+                }
+            }
+            self.buf.clear();
+        }
+    }
+
+    /// Drains what is left; returns the first write error, or the collected bytes (empty
+    /// for a draining sink).
+    pub fn finish(mut self) -> std::io::Result<Vec<u8>> {
+        self.drain();
+        match self.err.take() {
+            Some(e) => Err(e),
+            None => Ok(std::mem::take(&mut self.buf)),
+        }
+    }
+
+    /// Appends `x` in decimal.
+    #[inline]
+    pub fn put_u64(&mut self, x: u64) {
+        let mut b = [0u8; 20];
+        let n = fmt_u64(x, &mut b);
+        self.put(&b[n..]);
+    }
+
+    /// Appends `x` in decimal, right-aligned to `width` with spaces (Go's `%<width>d`).
+    pub fn put_u64_padded(&mut self, x: u64, width: usize) {
+        let mut b = [0u8; 20];
+        let n = fmt_u64(x, &mut b);
+        for _ in (20 - n)..width {
+            self.buf.push(b' ');
+        }
+        self.put(&b[n..]);
+    }
+
+    /// Appends `x` in decimal.
+    pub fn put_i64(&mut self, x: i64) {
+        if x < 0 {
+            self.buf.push(b'-');
+        }
+        self.put_u64(x.unsigned_abs());
+    }
 }
 
-struct TextWriter<'o, 'r> {
-    out: &'o mut String,
+/// Writing to a sink appends (and drains when full), so `serde_json` and `write!` print
+/// through it too.
+impl Write for TextSink<'_> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.put(b);
+        self.drain_if_full();
+        match &self.err {
+            Some(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
+            None => Ok(b.len()),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes `x` in decimal at the end of `b`; returns where it starts.
+#[inline]
+fn fmt_u64(mut x: u64, b: &mut [u8; 20]) -> usize {
+    let mut i = 20;
+    loop {
+        i -= 1;
+        b[i] = b'0' + (x % 10) as u8;
+        x /= 10;
+        if x == 0 {
+            return i;
+        }
+    }
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `w` that needs escaping in Go's protobuf text format
+/// (below 0x20, 0x7f and above, `"`, `\\`), and maybe of bytes above such a byte (the
+/// borrow of the subtractions runs upwards): zero exactly when no byte needs escaping.
+#[inline]
+fn escape_bits(w: u64) -> u64 {
+    let zero = |v: u64| v.wrapping_sub(LO) & !v;
+    // A byte of 0x7f or more has its high bit set, itself or once one is added.
+    let high = w | w.wrapping_add(LO);
+    let low = w.wrapping_sub(LO * 0x20) & !w;
+    (high | low | zero(w ^ (LO * 0x22)) | zero(w ^ (LO * 0x5c))) & HI
+}
+
+/// True when some byte of the 8 in `w` needs escaping in Go's protobuf text format.
+#[inline]
+fn word_needs_escape(w: u64) -> bool {
+    escape_bits(w) != 0
+}
+
+/// Appends `b` as Go's protobuf text format writes bytes: quoted, `\n \r \t \" \\` escaped,
+/// other bytes outside 0x20..0x7f as three-digit octal. Runs that need no escaping are
+/// found eight bytes at a time and copied whole.
+pub fn push_proto_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    out.push(b'"');
+    let mut i = 0;
+    while i < b.len() {
+        let start = i;
+        // 32 bytes a step while none needs escaping, then 8.
+        while let Some(w) = b.get(i..i + 32) {
+            let word = |k: usize| {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(&w[k..k + 8]);
+                escape_bits(u64::from_le_bytes(a))
+            };
+            if word(0) | word(8) | word(16) | word(24) != 0 {
+                break;
+            }
+            i += 32;
+        }
+        while let Some(w) = b.get(i..i + 8) {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(w);
+            if word_needs_escape(u64::from_le_bytes(a)) {
+                break;
+            }
+            i += 8;
+        }
+        while i < b.len() && matches!(b[i], 0x20..=0x7e) && b[i] != b'"' && b[i] != b'\\' {
+            i += 1;
+        }
+        out.extend_from_slice(&b[start..i]);
+        let Some(&c) = b.get(i) else {
+            break;
+        };
+        match c {
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            _ => out.extend_from_slice(&[
+                b'\\',
+                b'0' + (c >> 6),
+                b'0' + ((c >> 3) & 7),
+                b'0' + (c & 7),
+            ]),
+        }
+        i += 1;
+    }
+    out.push(b'"');
+}
+
+struct TextWriter<'o, 'w, 'r> {
+    out: &'o mut TextSink<'w>,
     redact: Option<&'o Redact<'r>>,
-    key: Option<Vec<u8>>,
+    /// The message's key is one whose values are hidden (the key precedes its values in
+    /// every message's declaration order, so it is known when they come).
+    hide_values: bool,
 }
 
-impl Visitor for TextWriter<'_, '_> {
+impl Visitor for TextWriter<'_, '_, '_> {
     fn scalar(&mut self, name: &'static str, value: Scalar<'_>) {
-        use std::fmt::Write;
-        self.out.push_str(name);
-        self.out.push(':');
+        self.out.put(name.as_bytes());
+        self.out.buf.push(b':');
         match value {
-            Scalar::U64(x) => {
-                let _ = write!(self.out, "{x}");
-            }
-            Scalar::I64(x) => {
-                let _ = write!(self.out, "{x}");
-            }
-            Scalar::Bool(x) => self.out.push_str(if x { "true" } else { "false" }),
-            Scalar::Enum(_, Some(n)) => self.out.push_str(n),
-            Scalar::Enum(x, None) => {
-                let _ = write!(self.out, "{x}");
-            }
+            Scalar::U64(x) => self.out.put_u64(x),
+            Scalar::I64(x) => self.out.put_i64(x),
+            Scalar::Bool(x) => self.out.put(if x { b"true" } else { b"false" }),
+            Scalar::Enum(_, Some(n)) => self.out.put(n.as_bytes()),
+            Scalar::Enum(x, None) => self.out.put_i64(i64::from(x)),
             Scalar::Bytes(b) => {
                 if is_key_field(name) {
-                    self.key = Some(b.to_vec());
+                    self.hide_values = self.redact.is_some_and(|r| (r.hides)(b));
                 }
-                let hidden = match (self.redact, &self.key) {
-                    (Some(r), Some(k)) if is_value_field(name) => (r.hides)(k),
-                    _ => false,
-                };
                 let password = self
                     .redact
                     .and_then(|r| r.password_marker)
                     .filter(|_| is_password_field(name));
                 if let Some(m) = password {
-                    push_proto_bytes(self.out, m.as_bytes());
-                } else if hidden {
-                    push_proto_bytes(self.out, self.redact.map_or("", |r| r.marker).as_bytes());
+                    push_proto_bytes(&mut self.out.buf, m.as_bytes());
+                } else if self.hide_values && is_value_field(name) {
+                    let marker = self.redact.map_or("", |r| r.marker);
+                    push_proto_bytes(&mut self.out.buf, marker.as_bytes());
                 } else {
-                    push_proto_bytes(self.out, b);
+                    push_proto_bytes(&mut self.out.buf, b);
                 }
             }
         }
-        self.out.push(' ');
+        self.out.buf.push(b' ');
+        self.out.drain_if_full();
     }
 
     fn message(&mut self, name: &'static str, m: &dyn Visit) {
-        self.out.push_str(name);
-        self.out.push_str(":<");
+        self.out.put(name.as_bytes());
+        self.out.put(b":<");
         let mut inner = TextWriter {
-            out: self.out,
+            out: &mut *self.out,
             redact: self.redact,
-            key: None,
+            hide_values: false,
         };
         m.visit(&mut inner);
-        self.out.push_str("> ");
+        self.out.put(b"> ");
+        self.out.drain_if_full();
     }
+}
+
+/// Writes Go's compact text form of a message (what gogo's `String()` prints) to `out`,
+/// values under hidden keys replaced by the marker.
+pub fn write_compact_text(out: &mut TextSink<'_>, m: &dyn Visit, redact: Option<&Redact<'_>>) {
+    let mut w = TextWriter {
+        out,
+        redact,
+        hide_values: false,
+    };
+    m.visit(&mut w);
 }
 
 /// Go's compact text form of a message (what gogo's `String()` prints), values under hidden
 /// keys replaced by the marker.
 pub fn compact_text(m: &dyn Visit, redact: Option<&Redact<'_>>) -> String {
-    let mut out = String::new();
-    let mut w = TextWriter {
-        out: &mut out,
-        redact,
-        key: None,
-    };
-    m.visit(&mut w);
-    out
+    let mut out = TextSink::buffer(64);
+    write_compact_text(&mut out, m, redact);
+    String::from_utf8_lossy(&out.buf).into_owned()
 }
 
 /// etcd's `types.ID` form: lowercase hex without padding.
@@ -258,94 +454,114 @@ impl DumpFilter {
     }
 }
 
-fn irr(d: &DecodedEntry) -> Option<Option<&pb::InternalRaftRequest>> {
-    match d {
-        DecodedEntry::Normal(NormalData::Empty) => Some(None),
-        DecodedEntry::Normal(NormalData::Internal(r)) => Some(Some(r)),
-        _ => None,
-    }
-}
-
 /// etcd-dump-logs' decision for one entry under `filters` (empty = its default list):
 /// whether it is printed.
-pub fn dump_filter_passes(d: &DecodedEntry, filters: &[DumpFilter]) -> bool {
+pub fn dump_filter_passes(d: &EntryView<'_>, filters: &[DumpFilter]) -> bool {
     use DumpFilter::*;
-    let has = |f: fn(&pb::InternalRaftRequest) -> bool| matches!(irr(d), Some(Some(r)) if f(r));
+    let has = |name: &str| d.has_request(name);
     if filters.is_empty() {
         // IRR, Request, unknown normal, conf change (v2 conf changes are printed too).
-        return !matches!(d, DecodedEntry::Unknown);
+        return d.kind != DataKind::UnknownType;
     }
     filters.iter().any(|f| match f {
         ConfigChange => matches!(
-            d,
-            DecodedEntry::ConfChange(_) | DecodedEntry::ConfChangeV2(_)
+            d.kind,
+            DataKind::ConfChange
+                | DataKind::BadConfChange
+                | DataKind::ConfChangeV2
+                | DataKind::BadConfChangeV2
         ),
-        Normal => matches!(d, DecodedEntry::Normal(_)),
-        Request => matches!(d, DecodedEntry::Normal(NormalData::V2(_))),
-        InternalRaftRequest => irr(d).is_some(),
-        IRRRange => has(|r| r.range.is_some()),
-        IRRPut => has(|r| r.put.is_some()),
-        IRRDeleteRange => has(|r| r.delete_range.is_some()),
-        IRRTxn => has(|r| r.txn.is_some()),
-        IRRCompaction => has(|r| r.compaction.is_some()),
-        IRRLeaseGrant => has(|r| r.lease_grant.is_some()),
-        IRRLeaseRevoke => has(|r| r.lease_revoke.is_some()),
-        IRRLeaseCheckpoint => has(|r| r.lease_checkpoint.is_some()),
+        Normal => matches!(
+            d.kind,
+            DataKind::Empty | DataKind::Internal | DataKind::V2 | DataKind::UndecodableNormal
+        ),
+        Request => d.kind == DataKind::V2,
+        InternalRaftRequest => matches!(d.kind, DataKind::Empty | DataKind::Internal),
+        IRRRange => has("range"),
+        IRRPut => has("put"),
+        IRRDeleteRange => has("delete_range"),
+        IRRTxn => has("txn"),
+        IRRCompaction => has("compaction"),
+        IRRLeaseGrant => has("lease_grant"),
+        IRRLeaseRevoke => has("lease_revoke"),
+        IRRLeaseCheckpoint => has("lease_checkpoint"),
     })
 }
 
-/// One etcd-dump-logs row (without newline): `term\tindex\ttype\tdata`. Data from the WAL is
-/// always escaped, so the row holds no control characters besides its tabs.
-pub fn dump_row(e: &EntryRef<'_>, d: &DecodedEntry, redact: Option<&Redact<'_>>) -> String {
-    let head = format!("{:4}\t{:10}", e.term, e.index);
-    match d {
-        DecodedEntry::ConfChange(Some(c)) => format!(
-            "{head}\tconf\tmethod={} id={}",
-            pb::enum_name(pb::CONF_CHANGE_TYPE, c.change_type)
-                .map(str::to_string)
-                .unwrap_or_else(|| c.change_type.to_string()),
-            id_hex(c.node_id)
-        ),
-        DecodedEntry::ConfChange(None) | DecodedEntry::ConfChangeV2(None) => {
-            format!("{head}\tconf\t???")
+/// Writes one etcd-dump-logs row (without newline) to `out`: `term\tindex\ttype\tdata`.
+/// Data from the WAL is always escaped, so the row holds no control characters besides
+/// its tabs.
+pub fn write_row(
+    out: &mut TextSink<'_>,
+    e: &EntryRef<'_>,
+    d: &EntryView<'_>,
+    redact: Option<&Redact<'_>>,
+) {
+    out.put_u64_padded(e.term, 4);
+    out.put(b"\t");
+    out.put_u64_padded(e.index, 10);
+    let m = d.message();
+    match (d.kind, m) {
+        (DataKind::ConfChange, Some(c)) => {
+            out.put(b"\tconf\tmethod=");
+            let t = c.varint("Type") as i32;
+            match pb::enum_name(pb::CONF_CHANGE_TYPE, t) {
+                Some(n) => out.put(n.as_bytes()),
+                None => out.put_i64(i64::from(t)),
+            }
+            out.put(b" id=");
+            out.put(id_hex(c.varint("NodeID")).as_bytes());
         }
-        DecodedEntry::ConfChangeV2(Some(c)) => {
-            format!("{head}\tconf\t{}", compact_text(c, None))
+        (DataKind::ConfChangeV2, Some(c)) => {
+            out.put(b"\tconf\t");
+            write_compact_text(out, &c, None);
         }
-        DecodedEntry::Normal(NormalData::Empty) => format!("{head}\tnorm\t"),
-        DecodedEntry::Normal(NormalData::Internal(r)) => {
-            format!("{head}\tnorm\t{}", compact_text(r.as_ref(), redact))
+        (DataKind::Internal, Some(r)) => {
+            out.put(b"\tnorm\t");
+            write_compact_text(out, &r, redact);
         }
-        DecodedEntry::Normal(NormalData::V2(r)) => {
-            let method = r.method.as_slice();
+        (DataKind::V2, Some(r)) => {
+            let method = r.bytes("Method");
+            let path = r.bytes("Path");
             // Go prints the method as is; escape it so a row never holds control characters.
             let m = go_quote(method);
             let m = &m[1..m.len() - 1];
-            let hidden = redact.is_some_and(|x| (x.hides)(&r.path));
+            let hidden = redact.is_some_and(|x| (x.hides)(path));
             let val: &[u8] = if hidden {
                 redact.map_or(&[][..], |x| x.marker.as_bytes())
             } else {
-                &r.val
+                r.bytes("Val")
             };
-            match method {
-                b"" => format!("{head}\tnorm\tnoop"),
+            let text = match method {
+                b"" => "noop".to_string(),
                 b"SYNC" => format!(
-                    "{head}\tnorm\tmethod=SYNC time={}",
-                    go_quote(go_time_utc(r.time).as_bytes())
+                    "method=SYNC time={}",
+                    go_quote(go_time_utc(r.varint("Time") as i64).as_bytes())
                 ),
                 b"QGET" | b"DELETE" => {
-                    format!("{head}\tnorm\tmethod={m} path={}", excerpt(&r.path, 64, 64))
+                    format!("method={m} path={}", excerpt(path, 64, 64))
                 }
                 _ => format!(
-                    "{head}\tnorm\tmethod={m} path={} val={}",
-                    excerpt(&r.path, 64, 64),
+                    "method={m} path={} val={}",
+                    excerpt(path, 64, 64),
                     excerpt(val, 128, 0)
                 ),
-            }
+            };
+            out.put(b"\tnorm\t");
+            out.put(text.as_bytes());
         }
-        DecodedEntry::Normal(NormalData::Unknown) => format!("{head}\tnorm\t???"),
-        DecodedEntry::Unknown => format!("{head}\t???\t???"),
+        (DataKind::Empty, _) => out.put(b"\tnorm\t"),
+        (DataKind::UnknownType, _) => out.put(b"\t???\t???"),
+        (DataKind::BadConfChange | DataKind::BadConfChangeV2, _) => out.put(b"\tconf\t???"),
+        _ => out.put(b"\tnorm\t???"),
     }
+}
+
+/// One etcd-dump-logs row (without newline), as [`write_row`] writes it.
+pub fn dump_row(e: &EntryRef<'_>, d: &EntryView<'_>, redact: Option<&Redact<'_>>) -> String {
+    let mut out = TextSink::buffer(64);
+    write_row(&mut out, e, d, redact);
+    String::from_utf8_lossy(&out.buf).into_owned()
 }
 
 #[cfg(test)]
@@ -474,10 +690,58 @@ mod tests {
     }
 
     #[test]
+    fn eight_byte_runs_escape_exactly_as_byte_by_byte() {
+        fn slow(b: &[u8]) -> Vec<u8> {
+            let mut out = vec![b'"'];
+            for &c in b {
+                match c {
+                    b'\n' => out.extend_from_slice(b"\\n"),
+                    b'\r' => out.extend_from_slice(b"\\r"),
+                    b'\t' => out.extend_from_slice(b"\\t"),
+                    b'"' => out.extend_from_slice(b"\\\""),
+                    b'\\' => out.extend_from_slice(b"\\\\"),
+                    0x20..=0x7e => out.push(c),
+                    _ => out.extend_from_slice(format!("\\{c:03o}").as_bytes()),
+                }
+            }
+            out.push(b'"');
+            out
+        }
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for len in 0..300 {
+            let mut b = Vec::with_capacity(len);
+            for _ in 0..len {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // Mostly printable ASCII with every byte value now and then.
+                let c = if x % 5 == 0 {
+                    (x >> 8) as u8
+                } else {
+                    0x20 + (x >> 8) as u8 % 0x5f
+                };
+                b.push(c);
+            }
+            let mut fast = Vec::new();
+            push_proto_bytes(&mut fast, &b);
+            assert_eq!(fast, slow(&b), "{b:?}");
+        }
+        for c in 0..=255u8 {
+            for at in 0..70 {
+                let mut b = vec![b'a'; 70];
+                b[at] = c;
+                let mut fast = Vec::new();
+                push_proto_bytes(&mut fast, &b);
+                assert_eq!(fast, slow(&b), "{c} at {at}");
+            }
+        }
+    }
+
+    #[test]
     fn non_printable_bytes_are_octal_escaped() {
-        let mut s = String::new();
+        let mut s = Vec::new();
         push_proto_bytes(&mut s, b"a\x00\xff\"");
-        assert_eq!(s, "\"a\\000\\377\\\"\"");
+        assert_eq!(s, b"\"a\\000\\377\\\"\"");
     }
 
     #[test]

@@ -404,7 +404,48 @@ impl Schema {
 
     /// Whether `data` decodes as this message under prost's rules (see the module docs).
     pub fn decodes(&'static self, data: &[u8]) -> bool {
-        check(self, data, RECURSION_LIMIT)
+        check(self, data, RECURSION_LIMIT, &mut Tally::default())
+    }
+
+    /// [`Schema::decodes`], also counting what the one pass sees on the way.
+    pub(crate) fn decodes_tallying(&'static self, data: &[u8]) -> (bool, Tally) {
+        let mut t = Tally::default();
+        (check(self, data, RECURSION_LIMIT, &mut t), t)
+    }
+}
+
+/// What one validating pass counts besides validity.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Tally {
+    /// Compares and ops of every TxnRequest inside (what
+    /// [`crate::pb::txn_messages_over_limit`] counts, on a message that decodes).
+    pub txn_ops: u64,
+    /// Bit `i` set when the top-level message's `i`-th declared field occurs (the first 64).
+    pub present: u64,
+}
+
+impl Schema {
+    /// Bit `i` of a presence mask: the field declared `i`-th.
+    fn bit(&self, name: &str) -> u64 {
+        match self.fields.iter().position(|f| f.name == name) {
+            Some(r) if r < 64 => 1 << r,
+            _ => 0,
+        }
+    }
+
+    /// Calls `f` with the names of the message fields whose bits are set in `present`, in
+    /// declaration order.
+    pub(crate) fn message_fields_in(&self, present: u64, mut f: impl FnMut(&'static str)) {
+        for (r, fd) in self.fields.iter().enumerate().take(64) {
+            if matches!(fd.ty, Ty::Msg(_)) && present & (1 << r) != 0 {
+                f(fd.name);
+            }
+        }
+    }
+
+    /// Whether field `name` has its bit set in `present`.
+    pub(crate) fn has_in(&self, present: u64, name: &str) -> bool {
+        present & self.bit(name) != 0
     }
 }
 
@@ -482,14 +523,19 @@ fn value<'a>(buf: &'a [u8], pos: &mut usize, num: u32, wt: u8, budget: u32) -> O
     }
 }
 
-/// Whether `buf` decodes as `s` with `budget` levels of nesting left (prost's context).
-fn check(s: &'static Schema, buf: &[u8], budget: u32) -> bool {
+/// Whether `buf` decodes as `s` with `budget` levels of nesting left (prost's context);
+/// counts the fields of TxnRequests (compares and ops) and, at the top level
+/// (`budget == RECURSION_LIMIT`), which declared fields occur.
+fn check(s: &'static Schema, buf: &[u8], budget: u32, tally: &mut Tally) -> bool {
+    let txn = std::ptr::eq(s, &TXN);
+    let top = budget == RECURSION_LIMIT;
     let mut pos = 0;
     while pos < buf.len() {
         let Some((num, wt)) = key(buf, &mut pos) else {
             return false;
         };
-        match s.rank(num).map(|r| &s.fields[r]) {
+        let rank = s.rank(num);
+        match rank.map(|r| &s.fields[r]) {
             None => {
                 // prost `skip_field` checks the limit first, even for a varint.
                 if budget == 0 || value(buf, &mut pos, num, wt, budget).is_none() {
@@ -497,6 +543,11 @@ fn check(s: &'static Schema, buf: &[u8], budget: u32) -> bool {
                 }
             }
             Some(f) => {
+                if top {
+                    if let Some(r) = rank.filter(|&r| r < 64) {
+                        tally.present |= 1 << r;
+                    }
+                }
                 let want = match f.ty {
                     Ty::Bytes | Ty::Msg(_) => 2,
                     _ => 0,
@@ -504,10 +555,13 @@ fn check(s: &'static Schema, buf: &[u8], budget: u32) -> bool {
                 if wt != want {
                     return false;
                 }
+                if txn {
+                    tally.txn_ops += 1;
+                }
                 match value(buf, &mut pos, num, wt, budget) {
                     Some(Raw::Len(b)) => {
                         if let Ty::Msg(m) = f.ty {
-                            if budget == 0 || !check(m, b, budget - 1) {
+                            if budget == 0 || !check(m, b, budget - 1, tally) {
                                 return false;
                             }
                         }

@@ -145,7 +145,7 @@ fn deeply_nested_txn_in_an_entry_is_bounded() {
         let d = DecodedEntry::decode(&e);
         let internal = matches!(&d, DecodedEntry::Normal(NormalData::Internal(_)));
         assert_eq!(internal, decodes, "depth {depth}");
-        let row = dump_row(&e, &d, None);
+        let row = dump_row(&e, &wal_reader::EntryView::new(&e), None);
         assert!(!row.is_empty());
     }
 }
@@ -217,4 +217,16 @@ fn a_txn_of_millions_of_empty_ops_is_not_decoded() {
         NormalData::decode(&at_limit),
         NormalData::Internal(_)
     ));
+    // The in-place view draws the same line.
+    let view = |d: &[u8]| {
+        wal_reader::EntryView::new(&EntryRef {
+            term: 1,
+            index: 1,
+            entry_type: EntryType::Normal,
+            data: d,
+        })
+        .kind
+    };
+    assert_eq!(view(&data), wal_reader::DataKind::UndecodableNormal);
+    assert_eq!(view(&at_limit), wal_reader::DataKind::Internal);
 }

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use wal_reader::pb::{NormalData, Scalar, Visit, Visitor};
-use wal_reader::text::compact_text;
+use wal_reader::text::{compact_text, dump_row, Redact};
 use wal_reader::{DataKind, DecodedEntry, EntryRef, EntryType, EntryView, ScanOptions, WalDir};
 
 /// Every field a visit hands out, nested messages in braces.
@@ -62,6 +62,35 @@ fn agree(e: &EntryRef<'_>, what: &str) -> bool {
         (Some(p), Some(m)) => {
             assert_eq!(trace(&m), trace(p), "{what}: fields of {:02x?}", e.data);
             assert_eq!(compact_text(&m, None), compact_text(p, None), "{what}");
+            let hides = |k: &[u8]| k.starts_with(b"/registry/secrets/") || k.first() == Some(&b'/');
+            let red = Redact {
+                hides: &hides,
+                marker: "<hidden>",
+                password_marker: Some("<pw>"),
+            };
+            assert_eq!(
+                compact_text(&m, Some(&red)),
+                compact_text(p, Some(&red)),
+                "{what}"
+            );
+            if matches!(v.kind, DataKind::Internal | DataKind::ConfChangeV2) {
+                let kind = if v.kind == DataKind::Internal {
+                    "norm"
+                } else {
+                    "conf"
+                };
+                let red = Some(&red).filter(|_| v.kind == DataKind::Internal);
+                assert_eq!(
+                    dump_row(e, &v, red),
+                    format!(
+                        "{:4}\t{:10}\t{kind}\t{}",
+                        e.term,
+                        e.index,
+                        compact_text(p, red)
+                    ),
+                    "{what}"
+                );
+            }
             if let DecodedEntry::Normal(NormalData::Internal(r)) = &d {
                 let mut names = Vec::new();
                 v.request_names(|n| names.push(n));

@@ -45,11 +45,11 @@ use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use wal_reader::pb::{NormalData, Scalar, Visit, Visitor};
-use wal_reader::text::{self, DecodedEntry, DumpFilter, Redact};
+use wal_reader::pb::{Scalar, Visit, Visitor};
+use wal_reader::text::{self, DumpFilter, Redact, TextSink};
 use wal_reader::{
-    restart_view, scan_wal_with_progress, Finding, LogEntry, ScanOptions, SnapDir, SnapFile,
-    WalDir, WalScan,
+    restart_view, DataKind, EntryView, Finding, LogEntry, ScanOptions, SnapDir, SnapFile, WalDir,
+    WalScan,
 };
 
 /// Arguments of `wal`.
@@ -121,7 +121,11 @@ fn locate(path: &Path) -> Result<(PathBuf, Option<PathBuf>)> {
 pub fn run(args: &WalArgs) -> Result<u8> {
     let (wal_dir, snap_dir) = locate(&args.input)?;
     let filters = parse_filters(args.entry_type.as_deref());
-    let wal = WalDir::open(&wal_dir)?;
+    let mut wal = WalDir::open(&wal_dir)?;
+    // A short-lived process: exit frees the segments' address space at once.
+    for s in &mut wal.segments {
+        s.file.keep_mapped_after_drop();
+    }
     let snaps = match &snap_dir {
         Some(d) => Some(SnapDir::open(d)?),
         None => None,
@@ -132,12 +136,7 @@ pub fn run(args: &WalArgs) -> Result<u8> {
         .map(|s| s.file.bytes().len() as u64)
         .sum();
     let bar = crate::progress::bar(total, "verifying", false);
-    let scan = scan_wal_with_progress(
-        &wal.segment_bytes(),
-        wal.findings.clone(),
-        ScanOptions { raw: args.raw },
-        &|n| bar.inc(n),
-    );
+    let scan = wal.scan_with_progress(ScanOptions { raw: args.raw }, &|n| bar.inc(n));
     bar.finish_and_clear();
     let loaded = snaps.as_ref().and_then(|s| s.loaded());
     let snap_point = loaded
@@ -202,7 +201,7 @@ fn parse_filters(s: Option<&str>) -> Option<Vec<DumpFilter>> {
 }
 
 /// True when entry `d` passes `--entry-type` (all pass when none was given).
-fn passes(d: &DecodedEntry, filters: &Option<Vec<DumpFilter>>) -> bool {
+fn passes(d: &EntryView<'_>, filters: &Option<Vec<DumpFilter>>) -> bool {
     match filters {
         None => text::dump_filter_passes(d, &[]),
         Some(f) => !f.is_empty() && text::dump_filter_passes(d, f),
@@ -211,6 +210,93 @@ fn passes(d: &DecodedEntry, filters: &Option<Vec<DumpFilter>>) -> bool {
 
 fn hides(r: Redactor) -> impl Fn(&[u8]) -> bool {
     move |k: &[u8]| r.hides(k)
+}
+
+/// Entry data (bytes) formatted per chunk on a worker thread.
+const CHUNK_DATA: usize = 256 << 10;
+/// Entries per chunk at most.
+const CHUNK_ENTRIES: usize = 2048;
+/// An entry with more data than this is written on its own, straight to the output
+/// through a draining sink: never held whole, formatted or not.
+const STREAM_ENTRY: usize = 1 << 20;
+
+/// Formats `entries` with `format` (which returns whether it printed the entry) in chunks
+/// on the worker threads, a window of chunks at a time, and writes the chunks to `out` in
+/// entry order; a huge entry is formatted on this thread straight into `out`. Calls
+/// `progress` with the entries done. Returns how many entries `format` printed.
+fn write_in_order(
+    out: &mut dyn Write,
+    entries: &[&LogEntry<'_>],
+    progress: &(dyn Fn(u64) + Sync),
+    format: &(dyn Fn(&LogEntry<'_>, &mut TextSink<'_>) -> std::io::Result<bool> + Sync),
+) -> Result<u64> {
+    // Chunk boundaries: (start, end, streamed).
+    let mut chunks: Vec<(usize, usize, bool)> = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0usize;
+    for (i, e) in entries.iter().enumerate() {
+        let n = e.entry.data.len();
+        if n > STREAM_ENTRY {
+            if start < i {
+                chunks.push((start, i, false));
+            }
+            chunks.push((i, i + 1, true));
+            start = i + 1;
+            bytes = 0;
+            continue;
+        }
+        bytes += n;
+        if bytes >= CHUNK_DATA || i + 1 - start >= CHUNK_ENTRIES {
+            chunks.push((start, i + 1, false));
+            start = i + 1;
+            bytes = 0;
+        }
+    }
+    if start < entries.len() {
+        chunks.push((start, entries.len(), false));
+    }
+    let window = 2 * rayon::current_num_threads().max(1);
+    // One output buffer per chunk of a window, reused window after window.
+    let mut bufs: Vec<Vec<u8>> = (0..window).map(|_| Vec::new()).collect();
+    let mut printed = 0u64;
+    let mut i = 0;
+    while i < chunks.len() {
+        if chunks[i].2 {
+            let (s, _, _) = chunks[i];
+            let mut sink = TextSink::draining(&mut *out);
+            let shown = format(entries[s], &mut sink)?;
+            sink.finish()?;
+            printed += u64::from(shown);
+            i += 1;
+            progress(s as u64 + 1);
+            continue;
+        }
+        let mut j = i;
+        while j < chunks.len() && j - i < window && !chunks[j].2 {
+            j += 1;
+        }
+        let done: Vec<std::io::Result<u64>> = chunks[i..j]
+            .par_iter()
+            .zip(bufs.par_iter_mut())
+            .map(|(&(s, e, _), buf)| {
+                let mut sink = TextSink::reusing(std::mem::take(buf));
+                let mut n = 0u64;
+                for x in &entries[s..e] {
+                    n += u64::from(format(x, &mut sink)?);
+                }
+                *buf = sink.finish()?;
+                Ok(n)
+            })
+            .collect();
+        for (r, buf) in done.into_iter().zip(&bufs) {
+            let n = r?;
+            out.write_all(buf)?;
+            printed += n;
+        }
+        progress(chunks[j - 1].1 as u64);
+        i = j;
+    }
+    Ok(printed)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -276,19 +362,16 @@ fn dump(
         password_marker: (!redactor.show_secrets).then_some(REDACTED_PASSWORD),
     };
     let bar = crate::progress::bar(selected.len() as u64, "entries", false);
-    let mut count = 0u64;
-    for (n, e) in selected.iter().enumerate() {
-        let d = DecodedEntry::decode(&e.entry);
-        if passes(&d, filters) {
-            count += 1;
-            let row = text::dump_row(&e.entry, &d, Some(&red));
-            // dump_row escapes everything taken from the WAL; only its own tabs remain.
-            writeln!(out, "{row}")?;
+    let count = write_in_order(&mut out, selected, &|n| bar.set_position(n), &|e, sink| {
+        let d = EntryView::new(&e.entry);
+        if !passes(&d, filters) {
+            return Ok(false);
         }
-        if n % 4096 == 0 {
-            bar.set_position(n as u64);
-        }
-    }
+        // write_row escapes everything taken from the WAL; only its own tabs remain.
+        text::write_row(sink, &e.entry, &d, Some(&red));
+        sink.put(b"\n");
+        Ok(true)
+    })?;
     bar.finish_and_clear();
     let names = sanitize(args.entry_type.as_deref().unwrap_or("").as_bytes());
     // etcd-dump-logs ends here, without a newline.
@@ -444,14 +527,15 @@ fn write_message(out: &mut dyn Write, m: &dyn Visit, redactor: Redactor) -> std:
     struct Names {
         /// Member names with their number of occurrences, in first-seen order.
         names: Vec<(&'static str, u64)>,
-        key: Option<Vec<u8>>,
+        /// The message's key hides its values.
+        hides: bool,
         redactor: Redactor,
     }
     impl Visitor for Names {
         fn scalar(&mut self, name: &'static str, value: Scalar<'_>) {
             if let Scalar::Bytes(b) = value {
                 if text::is_key_field(name) {
-                    self.key = Some(b.to_vec());
+                    self.hides = self.redactor.hides(b);
                 }
             }
             for (n, _) in scalar_members(name, value, false, self.redactor) {
@@ -525,11 +609,11 @@ fn write_message(out: &mut dyn Write, m: &dyn Visit, redactor: Redactor) -> std:
 
     let mut names = Names {
         names: Vec::new(),
-        key: None,
+        hides: false,
         redactor,
     };
     m.visit(&mut names);
-    let hide_values = names.key.as_deref().is_some_and(|k| redactor.hides(k));
+    let hide_values = names.hides;
     let mut sorted = names.names;
     sorted.sort_by(|a, b| a.0.cmp(b.0));
     out.write_all(b"{")?;
@@ -569,19 +653,12 @@ fn write_entry_json(
     out: &mut dyn Write,
     scan: &WalScan<'_>,
     e: &LogEntry<'_>,
-    d: &DecodedEntry,
+    d: &EntryView<'_>,
     redactor: Redactor,
 ) -> std::io::Result<()> {
-    let (kind, request): (&str, Option<&dyn Visit>) = match d {
-        DecodedEntry::Normal(NormalData::Empty) => ("noop", None),
-        DecodedEntry::Normal(NormalData::Internal(r)) => {
-            ("internal_raft_request", Some(r.as_ref()))
-        }
-        DecodedEntry::Normal(NormalData::V2(r)) => ("v2_request", Some(r.as_ref())),
-        DecodedEntry::ConfChange(Some(c)) => ("conf_change", Some(c)),
-        DecodedEntry::ConfChangeV2(Some(c)) => ("conf_change_v2", Some(c)),
-        _ => ("undecodable", None),
-    };
+    let kind = data_kind_name(d.kind);
+    let message = d.message();
+    let request: Option<&dyn Visit> = message.as_ref().map(|m| m as &dyn Visit);
     // Keys in sorted order, as the map `entry_json` builds serializes them.
     write!(out, "{{\"data_kind\":")?;
     serde_json::to_writer(&mut *out, kind)?;
@@ -602,25 +679,32 @@ fn write_entry_json(
     out.write_all(b"}")
 }
 
+/// `data_kind` of a `wal --json` line.
+fn data_kind_name(k: DataKind) -> &'static str {
+    match k {
+        DataKind::Empty => "noop",
+        DataKind::Internal => "internal_raft_request",
+        DataKind::V2 => "v2_request",
+        DataKind::ConfChange => "conf_change",
+        DataKind::ConfChangeV2 => "conf_change_v2",
+        DataKind::UndecodableNormal
+        | DataKind::BadConfChange
+        | DataKind::BadConfChangeV2
+        | DataKind::UnknownType => "undecodable",
+    }
+}
+
 /// One entry as a JSON object (the `wal --json` line).
 pub fn entry_json(
     scan: &WalScan<'_>,
     e: &LogEntry<'_>,
-    d: &DecodedEntry,
+    d: &EntryView<'_>,
     redactor: Redactor,
 ) -> Value {
-    let (kind, request) = match d {
-        DecodedEntry::Normal(NormalData::Empty) => ("noop", Value::Null),
-        DecodedEntry::Normal(NormalData::Internal(r)) => {
-            ("internal_raft_request", message_json(r.as_ref(), redactor))
-        }
-        DecodedEntry::Normal(NormalData::V2(r)) => {
-            ("v2_request", message_json(r.as_ref(), redactor))
-        }
-        DecodedEntry::ConfChange(Some(c)) => ("conf_change", message_json(c, redactor)),
-        DecodedEntry::ConfChangeV2(Some(c)) => ("conf_change_v2", message_json(c, redactor)),
-        _ => ("undecodable", Value::Null),
-    };
+    let kind = data_kind_name(d.kind);
+    let request = d
+        .message()
+        .map_or(Value::Null, |m| message_json(&m, redactor));
     json!({
         "schema": "etcd-autopsy/wal/v1",
         "term": e.entry.term,
@@ -641,14 +725,15 @@ fn json_lines(
     redactor: Redactor,
 ) -> Result<()> {
     let mut out = crate::output::stdout();
-    for e in selected {
-        let d = DecodedEntry::decode(&e.entry);
+    write_in_order(&mut out, selected, &|_| {}, &|e, sink| {
+        let d = EntryView::new(&e.entry);
         if !passes(&d, filters) {
-            continue;
+            return Ok(false);
         }
-        write_entry_json(&mut out, scan, e, &d, redactor)?;
-        out.write_all(b"\n")?;
-    }
+        write_entry_json(sink, scan, e, &d, redactor)?;
+        sink.put(b"\n");
+        Ok(true)
+    })?;
     for f in findings {
         serde_json::to_writer(
             &mut out,
@@ -684,15 +769,14 @@ fn count_requests(entries: &[LogEntry<'_>]) -> Counts {
         .par_iter()
         .fold(Counts::default, |mut c, e| {
             if e.entry.entry_type == wal_reader::EntryType::Normal {
-                match NormalData::decode(e.entry.data) {
-                    NormalData::Empty => c.noop += 1,
-                    NormalData::Internal(r) => {
-                        for n in r.request_names() {
-                            *c.requests.entry(n).or_default() += 1;
-                        }
+                let v = EntryView::new(&e.entry);
+                match v.kind {
+                    DataKind::Empty => c.noop += 1,
+                    DataKind::Internal => {
+                        v.request_names(|n| *c.requests.entry(n).or_default() += 1);
                     }
-                    NormalData::V2(_) => *c.requests.entry("v2").or_default() += 1,
-                    NormalData::Unknown => c.undecodable += 1,
+                    DataKind::V2 => *c.requests.entry("v2").or_default() += 1,
+                    _ => c.undecodable += 1,
                 }
             }
             c
@@ -969,7 +1053,7 @@ mod tests {
             for show_secrets in [false, true] {
                 let redactor = Redactor { show_secrets };
                 for e in &scan.entries {
-                    let d = DecodedEntry::decode(&e.entry);
+                    let d = EntryView::new(&e.entry);
                     let tree = serde_json::to_vec(&entry_json(&scan, e, &d, redactor)).unwrap();
                     let mut streamed = Vec::new();
                     write_entry_json(&mut streamed, &scan, e, &d, redactor).unwrap();
