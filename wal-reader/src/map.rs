@@ -82,8 +82,13 @@ fn written_len(file: &File, len: u64) -> Option<u64> {
         let start = end.saturating_sub(TAIL_WINDOW as u64);
         let w = &mut buf[..(end - start) as usize];
         file.read_exact_at(w, start).ok()?;
-        if let Some(i) = w.iter().rposition(|&b| b != 0) {
-            let last = start + i as u64 + 1;
+        // Eight bytes a step (the zero tail can be gigabytes); the last non-zero word
+        // bounds the written part to within 8 bytes, which the margin covers.
+        let last_word = w
+            .chunks(8)
+            .rposition(|c| c.iter().fold(0u8, |a, &b| a | b) != 0);
+        if let Some(i) = last_word {
+            let last = start + (i as u64 + 1) * 8;
             return Some(last.saturating_add(TAIL_MARGIN).min(len));
         }
         end = start;
