@@ -26,12 +26,13 @@ impl MappedFile {
     ///
     /// When the whole file cannot be mapped (the address-space limit, `ulimit -v`, is too
     /// low), a file whose tail is zeros (a preallocated WAL segment: etcd allocates 64 MB and
-    /// writes records from the front) is mapped only up to its last non-zero byte plus
-    /// [`TAIL_MARGIN`]: the reader sees the same records and the same zero length field
-    /// ending them. Only a damaged frame claiming more than etcd's record limit can then
-    /// read differently (as running past the end rather than as too large; both are damage
-    /// that etcd refuses at the same offset). When even that fails, the error names the
-    /// limit and how to raise it.
+    /// writes records from the front) is mapped only up to its last non-zero byte plus a
+    /// page and etcd's 10 MiB record limit: the reader sees the same records and the same
+    /// zero length field ending them. Only a damaged frame claiming more than etcd's
+    /// record limit can then read differently (as running past the end rather than as too
+    /// large; both are damage that etcd refuses at the same offset), and the segment's
+    /// `file_len` stays its size on disk. When even that fails, the error names the limit
+    /// and how to raise it.
     pub fn open(path: &Path) -> Result<MappedFile, Error> {
         let inner =
             regular_file::MappedFile::open_with_fallback(path, written_len).map_err(|source| {
