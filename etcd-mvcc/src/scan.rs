@@ -704,6 +704,86 @@ pub fn scan_keyspace<'a>(
     Ok(ks)
 }
 
+/// The tolerant listing's rules, shared by [`leaf_pages_tolerant`] and [`scan_bucket`]:
+/// which leaves are read, and the words of the damage skipped on the way.
+struct LeafRules {
+    problems: Vec<Problem>,
+    spans: u64,
+    span_limit: u64,
+}
+
+impl LeafRules {
+    fn new(bucket: &Bucket<'_>) -> Self {
+        LeafRules {
+            problems: Vec::new(),
+            spans: 0,
+            span_limit: (bucket.db().data().len() as u64).saturating_mul(2),
+        }
+    }
+
+    /// Whether `page` is read. Leaf views are what callers read in full. In a sound file
+    /// they are disjoint; leaves whose overflow fields claim the rest of the file would
+    /// make the reads quadratic, so the listing stops once the views outgrow twice the
+    /// file (a problem says where).
+    fn admit(&mut self, page: &Page<'_>, parent: Pgid, index: usize) -> bool {
+        self.spans = self.spans.saturating_add(page.bytes().len() as u64);
+        if self.spans > self.span_limit && parent != page.pgid() {
+            self.problems.push(Problem {
+                pgid: parent,
+                index,
+                what: format!(
+                    "leaf pages listed up to page {} span more than twice the file (overflow spans overlap): the rest are not counted",
+                    page.pgid()
+                ),
+            });
+            return false;
+        }
+        true
+    }
+
+    /// Records damage the walker skipped; the problems keep their words (they appear in
+    /// every output).
+    fn damage(&mut self, d: TreeDamage) {
+        let (pgid, index, what) = match d {
+            TreeDamage::Root { pgid, error } => (pgid, 0, error.to_string()),
+            TreeDamage::Element {
+                parent,
+                index,
+                error,
+            } => (parent, index, error.to_string()),
+            TreeDamage::AlreadyEntered {
+                parent,
+                index,
+                child,
+            } => (
+                parent,
+                index,
+                format!("child page {child} already entered (cycle or shared subtree): skipped"),
+            ),
+            TreeDamage::TooDeep {
+                parent,
+                index,
+                child,
+            } => (
+                parent,
+                index,
+                format!("child page {child} is deeper than any real tree: skipped"),
+            ),
+            TreeDamage::Child {
+                parent,
+                index,
+                child,
+                error,
+            } => (
+                parent,
+                index,
+                format!("child page {child}: {error}: its keys are not counted"),
+            ),
+        };
+        self.problems.push(Problem { pgid, index, what });
+    }
+}
+
 /// The bucket's leaf pages in key order, going on past damage: a branch element that
 /// points outside the file, at a page that is neither branch nor leaf, at a page already
 /// entered (a cycle or a shared subtree) or deeper than any real tree is skipped and
@@ -711,84 +791,137 @@ pub fn scan_keyspace<'a>(
 /// once, so the walk ends on any bytes. A visitor of the reader's one tolerant walker
 /// ([`bbolt_reader::walk_tree`]).
 pub fn leaf_pages_tolerant<'a>(bucket: &Bucket<'a>) -> (Vec<Page<'a>>, Vec<Problem>) {
-    /// Lists the leaves; the problems keep their words (they appear in every output).
     struct Lister<'a> {
         out: Vec<Page<'a>>,
-        problems: Vec<Problem>,
-        spans: u64,
-        span_limit: u64,
+        rules: LeafRules,
     }
     impl<'a> TreeVisitor<'a> for Lister<'a> {
         fn leaf(&mut self, page: Page<'a>, parent: Pgid, index: usize) -> Flow {
-            // Leaf views are what callers read in full. In a sound file they are
-            // disjoint; leaves whose overflow fields claim the rest of the file would make
-            // the callers' reads quadratic, so the listing stops once the views outgrow
-            // twice the file.
-            self.spans = self.spans.saturating_add(page.bytes().len() as u64);
-            if self.spans > self.span_limit && parent != page.pgid() {
-                self.problems.push(Problem {
-                    pgid: parent,
-                    index,
-                    what: format!(
-                        "leaf pages listed up to page {} span more than twice the file (overflow spans overlap): the rest are not counted",
-                        page.pgid()
-                    ),
-                });
+            if !self.rules.admit(&page, parent, index) {
                 return Flow::Stop;
             }
             self.out.push(page);
             Flow::Continue
         }
         fn damage(&mut self, d: TreeDamage) {
-            let (pgid, index, what) = match d {
-                TreeDamage::Root { pgid, error } => (pgid, 0, error.to_string()),
-                TreeDamage::Element {
-                    parent,
-                    index,
-                    error,
-                } => (parent, index, error.to_string()),
-                TreeDamage::AlreadyEntered {
-                    parent,
-                    index,
-                    child,
-                } => (
-                    parent,
-                    index,
-                    format!(
-                        "child page {child} already entered (cycle or shared subtree): skipped"
-                    ),
-                ),
-                TreeDamage::TooDeep {
-                    parent,
-                    index,
-                    child,
-                } => (
-                    parent,
-                    index,
-                    format!("child page {child} is deeper than any real tree: skipped"),
-                ),
-                TreeDamage::Child {
-                    parent,
-                    index,
-                    child,
-                    error,
-                } => (
-                    parent,
-                    index,
-                    format!("child page {child}: {error}: its keys are not counted"),
-                ),
-            };
-            self.problems.push(Problem { pgid, index, what });
+            self.rules.damage(d);
         }
     }
     let mut l = Lister {
         out: Vec::new(),
-        problems: Vec::new(),
-        spans: 0,
-        span_limit: (bucket.db().data().len() as u64).saturating_mul(2),
+        rules: LeafRules::new(bucket),
     };
     walk_tree(bucket, &mut l);
-    (l.out, l.problems)
+    (l.out, l.rules.problems)
+}
+
+/// Pages ahead of the one being read whose first lines [`scan_bucket`] hints in.
+const PREFETCH_PAGES: usize = 4;
+
+/// [`leaf_pages_tolerant`] and [`scan_leaf_pages`] in one pass: each shard's thread walks
+/// the tree itself (the branch pages are a small part of the file) and reads every leaf as
+/// the walk reaches it, while its header is still in cache, so the leaves are never listed
+/// first in a pass of their own. Shard 0 also keeps the list of leaf pages for later
+/// passes ([`Keyspace::leaf_pages`]) and reports the walk's damage. `progress` is called
+/// with the number of pages read (overflow included). The result equals
+/// `scan_leaf_pages` over `leaf_pages_tolerant`'s pages with its problems added.
+pub fn scan_bucket<'a>(
+    bucket: &Bucket<'a>,
+    limit: i64,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Keyspace<'a> {
+    struct ShardWalk<'a, 'p> {
+        rules: LeafRules,
+        acc: Acc<'a>,
+        pipe: Pipeline<'a>,
+        list: Vec<Page<'a>>,
+        base: u64,
+        shard: usize,
+        shards: usize,
+        limit: i64,
+        page_size: usize,
+        unreported: u64,
+        progress: &'p (dyn Fn(u64) + Sync),
+    }
+    impl<'a> TreeVisitor<'a> for ShardWalk<'a, '_> {
+        fn leaf(&mut self, page: Page<'a>, parent: Pgid, index: usize) -> Flow {
+            if !self.rules.admit(&page, parent, index) {
+                return Flow::Stop;
+            }
+            // Leaves written in key order lie one after another in the file: hint in the
+            // headers of the pages that follow (a wrong guess costs only the hint).
+            let ahead = page
+                .bytes()
+                .as_ptr()
+                .wrapping_add(self.page_size * (page.bytes().len() / self.page_size.max(1)))
+                .wrapping_add(self.page_size * (PREFETCH_PAGES - 1));
+            prefetch(ahead);
+            prefetch(ahead.wrapping_add(64));
+            self.acc.scan_page(
+                &mut self.pipe,
+                &page,
+                self.limit,
+                self.base,
+                self.shard,
+                self.shards,
+            );
+            self.base += page.elements_in_view() as u64;
+            if self.shard == 0 {
+                self.list.push(page);
+                self.unreported += u64::from(page.overflow()) + 1;
+                if self.unreported >= 4096 {
+                    (self.progress)(self.unreported);
+                    self.unreported = 0;
+                }
+            }
+            Flow::Continue
+        }
+        fn damage(&mut self, d: TreeDamage) {
+            if self.shard == 0 {
+                self.rules.damage(d);
+            }
+        }
+    }
+    let shards = rayon::current_num_threads().clamp(1, MAX_SHARDS);
+    let walks: Vec<ShardWalk<'a, '_>> = (0..shards)
+        .into_par_iter()
+        .map(|shard| {
+            let mut w = ShardWalk {
+                rules: LeafRules::new(bucket),
+                acc: Acc {
+                    keys: Shard::with_capacity(1 << 12),
+                    ..Acc::default()
+                },
+                pipe: Pipeline::new(),
+                list: Vec::new(),
+                base: 0,
+                shard,
+                shards,
+                limit,
+                page_size: bucket.db().page_size(),
+                unreported: 0,
+                progress,
+            };
+            walk_tree(bucket, &mut w);
+            w.pipe.finish(&mut w.acc.keys, limit);
+            (w.progress)(w.unreported);
+            w
+        })
+        .collect();
+    let mut damage = Vec::new();
+    let mut list = Vec::new();
+    let mut accs = Vec::with_capacity(shards);
+    for w in walks {
+        if w.shard == 0 {
+            damage = w.rules.problems;
+            list = w.list;
+        }
+        accs.push(w.acc);
+    }
+    let mut ks = keyspace_of(accs, limit);
+    ks.leaf_pages = list;
+    ks.add_problems(damage);
+    ks
 }
 
 /// The newest entry of a bucket ordered by revision: its last key, found by descending
@@ -840,11 +973,10 @@ pub fn scan_leaf_pages<'a>(
 ) -> Keyspace<'a> {
     let shards = rayon::current_num_threads().clamp(1, MAX_SHARDS);
     let per_chunk = chunk_pages(pages.len());
-    let entries: usize = pages.iter().map(|p| p.elements_in_view()).sum();
     // The table grows with the distinct keys, never with the revisions: on a
     // history-heavy member most entries are revisions of keys already seen. A small start
-    // (capped, never an untrusted count) costs a few doublings at most.
-    let cap = (entries / 4 / shards).min(1 << 16);
+    // costs a few doublings at most, and no pass over the page headers to size it.
+    let cap = 1 << 12;
     let accs: Vec<Acc<'a>> = (0..shards)
         .into_par_iter()
         .map(|shard| {
@@ -867,8 +999,13 @@ pub fn scan_leaf_pages<'a>(
             acc
         })
         .collect();
+    keyspace_of(accs, limit)
+}
+
+/// The keyspace of the shards' passes (in shard order).
+fn keyspace_of<'a>(accs: Vec<Acc<'a>>, limit: i64) -> Keyspace<'a> {
     let mut keys = KeyTable {
-        shards: Vec::with_capacity(shards),
+        shards: Vec::with_capacity(accs.len()),
     };
     let mut totals = EntryTotals::default();
     let mut problems = Vec::new();
@@ -1182,6 +1319,59 @@ mod tests {
             assert_eq!(n.keys, one.keys);
             assert_eq!(n.compaction_effect(), one.compaction_effect());
             assert_eq!(n.kept_below_limit(), one.kept_below_limit());
+        }
+    }
+
+    #[test]
+    fn the_one_pass_walk_and_scan_equals_listing_then_scanning_on_sound_and_damaged_trees() {
+        let names: Vec<String> = (0..300)
+            .map(|i| format!("/registry/pods/p{:03}", i % 37))
+            .collect();
+        let entries: Vec<Entry<'_>> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let v = (i % 13 != 4).then_some(&b"value"[..]);
+                (i as i64 + 2, n.as_str(), v, 0)
+            })
+            .collect();
+        let sound = build(&entries, None);
+        // Damaged: one leaf's element count is forged and a branch element points past the
+        // end of the file.
+        let mut damaged = sound.clone();
+        let (ps, leaves, branch) = {
+            let db = Db::open(&sound).unwrap();
+            let key = db.bucket(b"key").unwrap().unwrap();
+            let leaves: Vec<u64> = key.leaf_pages().unwrap().iter().map(|p| p.pgid()).collect();
+            (db.page_size(), leaves, key.root_pgid().unwrap())
+        };
+        assert!(leaves.len() > 8, "{} leaves", leaves.len());
+        let off = leaves[3] as usize * ps + 10;
+        damaged[off..off + 2].copy_from_slice(&u16::MAX.to_le_bytes());
+        let el = branch as usize * ps + 16 + 16 + 8; // second branch element's pgid
+        damaged[el..el + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+        for bytes in [&sound, &damaged] {
+            let db = Db::open(bytes).unwrap();
+            let key = db.bucket(b"key").unwrap().unwrap();
+            let (pages, damage) = leaf_pages_tolerant(&key);
+            let mut want = scan_leaf_pages(&pages, 150, &|_| {});
+            want.leaf_pages = pages;
+            want.add_problems(damage);
+            assert_eq!(want.problem_count > 0, std::ptr::eq(bytes, &damaged));
+            for threads in [1, 2, 3] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let got = pool.install(|| scan_bucket(&key, 150, &|_| {}));
+                assert_eq!(got.keys, want.keys, "{threads} threads");
+                assert_eq!(got.totals, want.totals);
+                assert_eq!(got.problems, want.problems);
+                assert_eq!(got.problem_count, want.problem_count);
+                let ids =
+                    |k: &Keyspace<'_>| k.leaf_pages.iter().map(|p| p.pgid()).collect::<Vec<_>>();
+                assert_eq!(ids(&got), ids(&want));
+            }
         }
     }
 

@@ -108,12 +108,10 @@ pub(crate) fn scan_with_progress<'a>(
     else {
         return Ok(None);
     };
-    // Damaged branches are skipped and reported: the figures cover what is readable.
-    let (pages, damage) = etcd_mvcc::scan::leaf_pages_tolerant(&bucket);
-    let bar = crate::progress::bar(pages.len() as u64, "key bucket", false);
-    let mut ks = pool.install(|| etcd_mvcc::scan::scan_leaf_pages(&pages, limit, &|n| bar.inc(n)));
-    ks.leaf_pages = pages;
-    ks.add_problems(damage);
+    // Damaged branches are skipped and reported: the figures cover what is readable. The
+    // walk and the scan are one pass, so the bar counts pages of the file read so far.
+    let bar = crate::progress::bar(db.meta().high_water_mark, "key bucket", false);
+    let ks = pool.install(|| etcd_mvcc::scan::scan_bucket(&bucket, limit, &|n| bar.inc(n)));
     bar.finish_and_clear();
     Ok(Some(ks))
 }
