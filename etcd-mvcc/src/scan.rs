@@ -821,13 +821,16 @@ const PREFETCH_PAGES: usize = 4;
 /// [`leaf_pages_tolerant`] and [`scan_leaf_pages`] in one pass: each shard's thread walks
 /// the tree itself (the branch pages are a small part of the file) and reads every leaf as
 /// the walk reaches it, while its header is still in cache, so the leaves are never listed
-/// first in a pass of their own. Shard 0 also keeps the list of leaf pages for later
-/// passes ([`Keyspace::leaf_pages`]) and reports the walk's damage. `progress` is called
+/// first in a pass of their own. Shard 0 reports the walk's damage and, with
+/// `keep_leaf_pages`, keeps the list of leaf pages for later passes
+/// ([`Keyspace::leaf_pages`]; 40 bytes a leaf: callers that need only the per-key figures
+/// leave it, and their heap does not grow with the file). `progress` is called
 /// with the number of pages read (overflow included). The result equals
 /// `scan_leaf_pages` over `leaf_pages_tolerant`'s pages with its problems added.
 pub fn scan_bucket<'a>(
     bucket: &Bucket<'a>,
     limit: i64,
+    keep_leaf_pages: bool,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Keyspace<'a> {
     struct ShardWalk<'a, 'p> {
@@ -835,6 +838,7 @@ pub fn scan_bucket<'a>(
         acc: Acc<'a>,
         pipe: Pipeline<'a>,
         list: Vec<Page<'a>>,
+        keep: bool,
         base: u64,
         shard: usize,
         shards: usize,
@@ -867,7 +871,9 @@ pub fn scan_bucket<'a>(
             );
             self.base += page.elements_in_view() as u64;
             if self.shard == 0 {
-                self.list.push(page);
+                if self.keep {
+                    self.list.push(page);
+                }
                 self.unreported += u64::from(page.overflow()) + 1;
                 if self.unreported >= 4096 {
                     (self.progress)(self.unreported);
@@ -894,6 +900,7 @@ pub fn scan_bucket<'a>(
                 },
                 pipe: Pipeline::new(),
                 list: Vec::new(),
+                keep: keep_leaf_pages && shard == 0,
                 base: 0,
                 shard,
                 shards,
@@ -1363,7 +1370,7 @@ mod tests {
                     .num_threads(threads)
                     .build()
                     .unwrap();
-                let got = pool.install(|| scan_bucket(&key, 150, &|_| {}));
+                let got = pool.install(|| scan_bucket(&key, 150, true, &|_| {}));
                 assert_eq!(got.keys, want.keys, "{threads} threads");
                 assert_eq!(got.totals, want.totals);
                 assert_eq!(got.problems, want.problems);
