@@ -2,11 +2,11 @@
 //!
 //! The key bucket is ordered by revision, so one user key's revisions are scattered over
 //! the whole tree. The scan takes the bucket's leaf pages (found by reading branch pages
-//! only), cuts them into chunks whose size depends only on the number of leaf pages, and
-//! folds each run of chunks on a rayon thread into a map user key -> [`KeyAcc`]. Maps are
-//! merged by sums and "newest revision wins", so the result does not depend on how many
-//! threads ran or how rayon split the work. User keys are slices of the mapping; nothing is
-//! kept per revision.
+//! only) and reads them in order on each thread of the pool; the table user key ->
+//! [`KeyAcc`] is cut into shards by the key's hash, one per thread, and each thread folds
+//! only its shard's keys. Each key is thus folded by one thread in file order, and the
+//! result does not depend on how many threads ran. User keys are slices of the mapping;
+//! nothing is kept per revision.
 //!
 //! Per entry the scan reads the 16-byte leaf element, the revision key and the KeyValue's
 //! fields; the value itself is only measured (its bytes are skipped), so the middle pages
@@ -16,7 +16,6 @@ use super::fasthash::FastMap;
 use super::kv::KeyValueRef;
 use super::revision::{parse_rev_key, rev_lenient, Revision};
 use bbolt_reader::{walk_tree, Bucket, Flow, Page, Pgid, TreeDamage, TreeVisitor};
-use hashbrown::HashTable;
 use rayon::prelude::*;
 
 /// At most this many problems are kept (the smallest by position); all are counted.
@@ -114,40 +113,6 @@ impl KeyAcc {
         }
     }
 
-    /// Merges another record of the same key.
-    fn merge(&mut self, o: &KeyAcc) {
-        if o.revisions == 0 {
-            return;
-        }
-        if self.revisions == 0
-            || (o.newest, o.newest_tombstone) > (self.newest, self.newest_tombstone)
-        {
-            self.newest = o.newest;
-            self.newest_tombstone = o.newest_tombstone;
-            self.newest_value_len = o.newest_value_len;
-            self.newest_entry_bytes = o.newest_entry_bytes;
-            self.newest_lease = o.newest_lease;
-        }
-        self.revisions += o.revisions;
-        self.tombstones += o.tombstones;
-        self.value_bytes += o.value_bytes;
-        self.entry_bytes += o.entry_bytes;
-        if let Some(ob) = o.below_newest {
-            let newer = match self.below_newest {
-                None => true,
-                Some(b) => (ob, o.below_newest_tombstone) > (b, self.below_newest_tombstone),
-            };
-            if newer {
-                self.below_newest = Some(ob);
-                self.below_newest_tombstone = o.below_newest_tombstone;
-                self.below_newest_entry_bytes = o.below_newest_entry_bytes;
-                self.below_newest_ordinal = o.below_newest_ordinal;
-            }
-        }
-        self.below_count += o.below_count;
-        self.below_entry_bytes += o.below_entry_bytes;
-    }
-
     /// Revisions a compaction at the limit would delete: all <= limit except the newest,
     /// and that one too when it is a tombstone (etcd 3.4 `keyIndex.compact`).
     pub fn compaction_dropped(&self) -> (u64, u64) {
@@ -230,48 +195,71 @@ pub struct Keyspace<'a> {
 ///
 /// User keys are slices of the mapping, scattered over the whole file: a map keyed by them
 /// compares every hit against bytes far from anything read lately (a cache and TLB miss
-/// per revision on a history-heavy member). Here each distinct key is copied once into its
-/// record: the first [`KEY_HEAD`] bytes inline, beside the hash and the figures, the rest
-/// (rare) into a compact arena. A look-up hashes the key just read, probes a small index
-/// of record positions, and checks the stored hash, the length and the copy: one place in
-/// memory, which the figures' update then reads anyway; the far slice is never touched
-/// again. Records stay in the order the keys were first met (file order within a thread's
-/// run of pages). Memory grows with the distinct keys (record, arena bytes, an 8-byte
-/// index slot), never with the revisions.
+/// per revision on a history-heavy member). Here each distinct key is copied once: its
+/// hash, length and first [`KEY_HEAD`] bytes fill one 64-byte line of their own (the rest
+/// of a longer key, rare, goes to a compact arena), and its figures ([`KeyAcc`]) sit in a
+/// parallel array. A look-up hashes the key just read and probes an open-addressed index
+/// of 8-byte slots (a 24-bit tag of the hash beside the record number), so a probe reads
+/// one record line only on a tag match; the far slice in the mapping is never compared.
+///
+/// The table is cut into shards by the key's hash; the scan fills each shard on its own
+/// thread (see [`scan_leaf_pages`]), so no two shards hold the same key and nothing is
+/// merged. Records stay in the order the keys were first met in file order within a
+/// shard. Memory grows with the distinct keys (about 230 bytes each, plus arena bytes),
+/// never with the revisions nor with the number of threads.
 #[derive(Debug, Default)]
 pub struct KeyTable<'a> {
-    index: HashTable<usize>,
-    recs: Vec<KeyRec<'a>>,
-    arena: Vec<u8>,
+    shards: Vec<Shard<'a>>,
 }
 
 /// Bytes of a key kept inline in its record; typical Kubernetes keys fit.
-pub const KEY_HEAD: usize = 48;
+pub const KEY_HEAD: usize = 44;
 
-#[derive(Debug)]
-struct KeyRec<'a> {
+/// The hash, length and first bytes of a key: one cache line.
+#[derive(Debug, Clone, Copy)]
+#[repr(C, align(64))]
+struct KeyHead {
     hash: u64,
-    /// The key's first bytes (up to [`KEY_HEAD`]).
-    head: [u8; KEY_HEAD],
     /// Where the key's bytes past the head start in the arena.
-    tail_at: usize,
-    /// The key in the mapping, for the callers (borrowed for the mapping's lifetime).
-    key: &'a [u8],
-    acc: KeyAcc,
+    tail_at: u64,
+    len: u32,
+    head: [u8; KEY_HEAD],
 }
 
-impl KeyRec<'_> {
+/// Slot value: record number + 1 in the low 40 bits (0 = empty), a tag of the hash above.
+const SLOT_INDEX_BITS: u32 = 40;
+const SLOT_INDEX_MASK: u64 = (1 << SLOT_INDEX_BITS) - 1;
+
+#[inline]
+fn slot_tag(hash: u64) -> u64 {
+    (hash >> 16) & 0xff_ffff
+}
+
+/// One shard: the keys whose hash maps to it.
+#[derive(Debug, Default)]
+struct Shard<'a> {
+    /// Open-addressed, linear probing, at most half full (a power of two long, or empty).
+    slots: Vec<u64>,
+    heads: Vec<KeyHead>,
+    accs: Vec<KeyAcc>,
+    /// The key in the mapping, for the callers (borrowed for the mapping's lifetime).
+    keys: Vec<&'a [u8]>,
+    arena: Vec<u8>,
+}
+
+impl KeyHead {
     /// Whether this record is `key`'s, reading only the record and the arena.
     #[inline]
     fn holds(&self, key: &[u8], hash: u64, arena: &[u8]) -> bool {
-        if self.hash != hash || self.key.len() != key.len() {
+        if self.hash != hash || self.len as usize != key.len() {
             return false;
         }
         let n = key.len().min(KEY_HEAD);
         self.head[..n] == key[..n]
-            && (key.len() <= KEY_HEAD
-                || arena.get(self.tail_at..self.tail_at + (key.len() - KEY_HEAD))
-                    == Some(&key[KEY_HEAD..]))
+            && (key.len() <= KEY_HEAD || {
+                let at = self.tail_at as usize;
+                arena.get(at..at + (key.len() - KEY_HEAD)) == Some(&key[KEY_HEAD..])
+            })
     }
 }
 
@@ -282,81 +270,220 @@ fn hash_key(key: &[u8]) -> u64 {
     h.finish()
 }
 
-impl<'a> KeyTable<'a> {
+/// The shard of `hash` among `n` (the hash's top bits, which neither the slot index nor
+/// the tag use).
+#[inline]
+fn shard_of(hash: u64, n: usize) -> usize {
+    (((hash >> 40) * n as u64) >> 24) as usize
+}
+
+/// Asks the CPU to bring the cache line at `p` in ahead of use. Only a hint: the address
+/// is never dereferenced, so a stale or wrong one costs nothing but the hint.
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    // SAFETY: PREFETCHT0 has no architectural effect and never faults, whatever the
+    // address (Intel SDM, PREFETCHh); SSE is part of every x86_64 target.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+impl<'a> Shard<'a> {
     fn with_capacity(cap: usize) -> Self {
-        KeyTable {
-            index: HashTable::with_capacity(cap),
-            recs: Vec::with_capacity(cap),
-            arena: Vec::new(),
+        let mut s = Shard {
+            heads: Vec::with_capacity(cap),
+            accs: Vec::with_capacity(cap),
+            keys: Vec::with_capacity(cap),
+            ..Shard::default()
+        };
+        s.slots = vec![0; (cap.max(8) * 2).next_power_of_two()];
+        s
+    }
+
+    #[inline]
+    fn mask(&self) -> usize {
+        self.slots.len().wrapping_sub(1)
+    }
+
+    /// Hints the index slot of `hash` in.
+    #[inline]
+    fn prefetch_slot(&self, hash: u64) {
+        if let Some(s) = self.slots.get(hash as usize & self.mask()) {
+            prefetch(s);
+        }
+    }
+
+    /// Hints in the record the first probe of `hash` points at (if its tag matches).
+    #[inline]
+    fn prefetch_record(&self, hash: u64) {
+        let Some(&s) = self.slots.get(hash as usize & self.mask()) else {
+            return;
+        };
+        if s != 0 && s >> SLOT_INDEX_BITS == slot_tag(hash) {
+            let i = ((s & SLOT_INDEX_MASK) - 1) as usize;
+            if let (Some(h), Some(a)) = (self.heads.get(i), self.accs.get(i)) {
+                prefetch(h);
+                let a: *const KeyAcc = a;
+                prefetch(a);
+                prefetch(a.cast::<u8>().wrapping_add(64));
+            }
+        }
+    }
+
+    /// The record number of `key`, if present.
+    #[inline]
+    fn find(&self, key: &[u8], hash: u64) -> Option<usize> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.mask();
+        let tag = slot_tag(hash);
+        let mut at = hash as usize & mask;
+        loop {
+            let s = self.slots[at];
+            if s == 0 {
+                return None;
+            }
+            if s >> SLOT_INDEX_BITS == tag {
+                let i = ((s & SLOT_INDEX_MASK) - 1) as usize;
+                if self.heads[i].holds(key, hash, &self.arena) {
+                    return Some(i);
+                }
+            }
+            at = (at + 1) & mask;
         }
     }
 
     /// The record of `key` (whose hash is `hash`), made empty when new.
     #[inline]
     fn slot(&mut self, key: &'a [u8], hash: u64) -> &mut KeyAcc {
-        let KeyTable { index, recs, arena } = self;
-        let i = match index.find(hash, |&i| recs[i].holds(key, hash, arena)) {
-            Some(&i) => i,
-            None => {
-                let i = recs.len();
-                let n = key.len().min(KEY_HEAD);
-                let mut head = [0u8; KEY_HEAD];
-                head[..n].copy_from_slice(&key[..n]);
-                recs.push(KeyRec {
-                    hash,
-                    head,
-                    tail_at: arena.len(),
-                    key,
-                    acc: KeyAcc::default(),
-                });
-                arena.extend_from_slice(&key[n..]);
-                index.insert_unique(hash, i, |&j| recs[j].hash);
-                i
+        if self.slots.is_empty() {
+            *self = Shard::with_capacity(8);
+        }
+        let mask = self.mask();
+        let tag = slot_tag(hash);
+        let mut at = hash as usize & mask;
+        loop {
+            let s = self.slots[at];
+            if s == 0 {
+                break;
             }
-        };
-        &mut recs[i].acc
+            if s >> SLOT_INDEX_BITS == tag {
+                let i = ((s & SLOT_INDEX_MASK) - 1) as usize;
+                if self.heads[i].holds(key, hash, &self.arena) {
+                    return &mut self.accs[i];
+                }
+            }
+            at = (at + 1) & mask;
+        }
+        let i = self.heads.len();
+        let n = key.len().min(KEY_HEAD);
+        let mut head = [0u8; KEY_HEAD];
+        head[..n].copy_from_slice(&key[..n]);
+        self.heads.push(KeyHead {
+            hash,
+            tail_at: self.arena.len() as u64,
+            len: key.len() as u32,
+            head,
+        });
+        self.arena.extend_from_slice(&key[n..]);
+        self.accs.push(KeyAcc::default());
+        self.keys.push(key);
+        self.slots[at] = (tag << SLOT_INDEX_BITS) | (i as u64 + 1);
+        if self.heads.len() * 2 > self.slots.len() {
+            self.grow();
+        }
+        &mut self.accs[i]
+    }
+
+    /// Doubles the index (records stay where they are).
+    fn grow(&mut self) {
+        let mut slots = vec![0u64; self.slots.len() * 2];
+        let mask = slots.len() - 1;
+        for (i, h) in self.heads.iter().enumerate() {
+            let mut at = h.hash as usize & mask;
+            while slots[at] != 0 {
+                at = (at + 1) & mask;
+            }
+            slots[at] = (slot_tag(h.hash) << SLOT_INDEX_BITS) | (i as u64 + 1);
+        }
+        self.slots = slots;
+    }
+
+    /// The key of record `i`, read from the record's copy when it fits there (no read of
+    /// the mapping).
+    #[inline]
+    fn local_key(&self, i: usize) -> &[u8] {
+        let h = &self.heads[i];
+        let len = h.len as usize;
+        if len <= KEY_HEAD {
+            &h.head[..len]
+        } else {
+            self.keys[i]
+        }
+    }
+}
+
+impl<'a> KeyTable<'a> {
+    #[cfg(test)]
+    fn with_capacity(cap: usize) -> Self {
+        KeyTable {
+            shards: vec![Shard::with_capacity(cap)],
+        }
     }
 
     /// The record of `key`, made empty when new.
-    #[inline]
+    #[cfg(test)]
     fn entry(&mut self, key: &'a [u8]) -> &mut KeyAcc {
-        self.slot(key, hash_key(key))
+        let hash = hash_key(key);
+        let n = self.shards.len();
+        self.shards[shard_of(hash, n)].slot(key, hash)
     }
 
     /// Number of distinct keys.
     pub fn len(&self) -> usize {
-        self.recs.len()
+        self.shards.iter().map(|s| s.heads.len()).sum()
     }
 
     /// True when no key was found.
     pub fn is_empty(&self) -> bool {
-        self.recs.is_empty()
+        self.len() == 0
     }
 
     /// The record of `key`.
     pub fn get(&self, key: &[u8]) -> Option<&KeyAcc> {
+        if self.shards.is_empty() {
+            return None;
+        }
         let hash = hash_key(key);
-        self.index
-            .find(hash, |&i| self.recs[i].holds(key, hash, &self.arena))
-            .map(|&i| &self.recs[i].acc)
+        let s = &self.shards[shard_of(hash, self.shards.len())];
+        s.find(key, hash).map(|i| &s.accs[i])
     }
 
-    /// Every key with its record, in the order the keys were first met; items as a
-    /// `HashMap<&[u8], KeyAcc>` hands them out.
+    /// Every key with its record, shard by shard in the order the keys were first met;
+    /// items as a `HashMap<&[u8], KeyAcc>` hands them out.
     pub fn iter(&self) -> impl Iterator<Item = (&&'a [u8], &KeyAcc)> + '_ {
-        self.recs.iter().map(|r| (&r.key, &r.acc))
+        self.shards
+            .iter()
+            .flat_map(|s| s.keys.iter().zip(s.accs.iter()))
+    }
+
+    /// Every key as the table's own copy (the mapping is read only for keys longer than
+    /// [`KEY_HEAD`]), with the key in the mapping and its record, in the order of
+    /// [`KeyTable::iter`]. A sweep over the table, not random reads of the mapping.
+    pub fn iter_local(&self) -> impl Iterator<Item = (&[u8], &'a [u8], &KeyAcc)> + '_ {
+        self.shards
+            .iter()
+            .flat_map(|s| (0..s.heads.len()).map(move |i| (s.local_key(i), s.keys[i], &s.accs[i])))
     }
 
     /// Every record.
     pub fn values(&self) -> impl Iterator<Item = &KeyAcc> + '_ {
-        self.recs.iter().map(|r| &r.acc)
-    }
-
-    /// Folds `o`'s records into this table.
-    fn merge(&mut self, o: KeyTable<'a>) {
-        for r in o.recs {
-            self.slot(r.key, r.hash).merge(&r.acc);
-        }
+        self.shards.iter().flat_map(|s| s.accs.iter())
     }
 }
 
@@ -367,9 +494,78 @@ impl PartialEq for KeyTable<'_> {
     }
 }
 
+/// One entry read and waiting for its record (see [`Pipeline`]).
+#[derive(Clone, Copy)]
+struct Pending<'a> {
+    hash: u64,
+    key: &'a [u8],
+    rev: Revision,
+    tombstone: bool,
+    value_len: u64,
+    entry_bytes: u64,
+    lease: i64,
+    ordinal: u64,
+}
+
+/// Entries in flight between being read and being folded into their record. The index
+/// slot of an entry is hinted in when it arrives, its record [`LAG`] / 2 entries later
+/// (the slot is in cache by then), and the entry is folded in [`LAG`] entries after it
+/// arrived: the table's cache misses of several entries overlap instead of following one
+/// another. Order is kept, so the result is that of folding each entry as it is read.
+const LAG: usize = 16;
+
+struct Pipeline<'a> {
+    ring: [Option<Pending<'a>>; LAG],
+    /// Entries pushed so far (the ring index is `n % LAG`).
+    n: usize,
+}
+
+impl<'a> Pipeline<'a> {
+    fn new() -> Self {
+        Pipeline {
+            ring: [None; LAG],
+            n: 0,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, shard: &mut Shard<'a>, p: Pending<'a>, limit: i64) {
+        shard.prefetch_slot(p.hash);
+        if let Some(mid) = &self.ring[(self.n + LAG / 2) % LAG] {
+            shard.prefetch_record(mid.hash);
+        }
+        if let Some(old) = self.ring[self.n % LAG].replace(p) {
+            fold(shard, &old, limit);
+        }
+        self.n += 1;
+    }
+
+    fn finish(&mut self, shard: &mut Shard<'a>, limit: i64) {
+        for k in 0..LAG {
+            if let Some(old) = self.ring[(self.n + k) % LAG].take() {
+                fold(shard, &old, limit);
+            }
+        }
+    }
+}
+
+#[inline]
+fn fold<'a>(shard: &mut Shard<'a>, p: &Pending<'a>, limit: i64) {
+    shard.slot(p.key, p.hash).add(
+        p.rev,
+        p.tombstone,
+        p.value_len,
+        p.entry_bytes,
+        p.lease,
+        limit,
+        p.ordinal,
+    );
+}
+
+/// What one shard's pass gathers.
 #[derive(Default)]
 struct Acc<'a> {
-    keys: KeyTable<'a>,
+    keys: Shard<'a>,
     totals: EntryTotals,
     problems: Vec<Problem>,
     problem_count: u64,
@@ -385,53 +581,82 @@ impl<'a> Acc<'a> {
         }
     }
 
-    fn scan_page(&mut self, page: &Page<'a>, limit: i64, base: u64) {
-        self.totals.leaf_nodes += 1;
-        self.totals.leaf_pages += u64::from(page.overflow()) + 1;
-        self.totals.leaf_used_bytes += page.used_bytes();
+    /// Reads one leaf page. Shard `shard` of `shards` folds only the entries of its keys;
+    /// shard 0 alone counts the pages and what cannot be read, so that every figure is
+    /// counted once over all shards.
+    #[allow(clippy::too_many_arguments)]
+    fn scan_page(
+        &mut self,
+        pipe: &mut Pipeline<'a>,
+        page: &Page<'a>,
+        limit: i64,
+        base: u64,
+        shard: usize,
+        shards: usize,
+    ) {
+        let first = shard == 0;
+        if first {
+            self.totals.leaf_nodes += 1;
+            self.totals.leaf_pages += u64::from(page.overflow()) + 1;
+            self.totals.leaf_used_bytes += page.used_bytes();
+        }
         if !page.is_leaf() {
-            self.problem(page.pgid(), 0, "not a leaf page".into());
+            if first {
+                self.problem(page.pgid(), 0, "not a leaf page".into());
+            }
             return;
         }
         for (index, el) in page.leaf_elements().enumerate() {
             let el = match el {
                 Ok(el) => el,
                 Err(e) => {
-                    self.totals.malformed += 1;
-                    self.problem(page.pgid(), index, e.to_string());
+                    if first {
+                        self.totals.malformed += 1;
+                        self.problem(page.pgid(), index, e.to_string());
+                    }
                     continue;
                 }
             };
             let parsed = parse_rev_key(el.key);
             if el.is_bucket() {
-                self.totals.malformed += 1;
-                self.problem(
-                    page.pgid(),
-                    index,
-                    "nested bucket inside the key bucket".into(),
-                );
+                if first {
+                    self.totals.malformed += 1;
+                    self.problem(
+                        page.pgid(),
+                        index,
+                        "nested bucket inside the key bucket".into(),
+                    );
+                }
                 continue;
             }
             let rk = match parsed {
                 Ok(rk) => rk,
                 Err(e) => {
-                    self.totals.malformed += 1;
-                    self.problem(page.pgid(), index, e.to_string());
+                    if first {
+                        self.totals.malformed += 1;
+                        self.problem(page.pgid(), index, e.to_string());
+                    }
                     continue;
                 }
             };
             let kv = match KeyValueRef::parse(el.value) {
                 Ok(kv) => kv,
                 Err(e) => {
-                    self.totals.malformed += 1;
-                    self.problem(
-                        page.pgid(),
-                        index,
-                        format!("revision {}: KeyValue: {e}", rk.rev),
-                    );
+                    if first {
+                        self.totals.malformed += 1;
+                        self.problem(
+                            page.pgid(),
+                            index,
+                            format!("revision {}: KeyValue: {e}", rk.rev),
+                        );
+                    }
                     continue;
                 }
             };
+            let hash = hash_key(kv.key);
+            if shards > 1 && shard_of(hash, shards) != shard {
+                continue;
+            }
             let entry_bytes = (el.key.len() + el.value.len()) as u64;
             let value_len = kv.value.len() as u64;
             let t = &mut self.totals;
@@ -441,30 +666,21 @@ impl<'a> Acc<'a> {
             t.value_bytes += value_len;
             t.max_rev = Some(t.max_rev.map_or(rk.rev, |m| m.max(rk.rev)));
             t.min_rev = Some(t.min_rev.map_or(rk.rev, |m| m.min(rk.rev)));
-            self.keys.entry(kv.key).add(
-                rk.rev,
-                rk.tombstone,
-                value_len,
-                entry_bytes,
-                kv.lease,
+            pipe.push(
+                &mut self.keys,
+                Pending {
+                    hash,
+                    key: kv.key,
+                    rev: rk.rev,
+                    tombstone: rk.tombstone,
+                    value_len,
+                    entry_bytes,
+                    lease: kv.lease,
+                    ordinal: base + index as u64,
+                },
                 limit,
-                base + index as u64,
             );
         }
-    }
-
-    fn merge(mut self, mut o: Acc<'a>) -> Acc<'a> {
-        if o.keys.len() > self.keys.len() {
-            std::mem::swap(&mut self.keys, &mut o.keys);
-        }
-        self.keys.merge(o.keys);
-        // `o` holds the pages after `self`'s: appending keeps key order.
-        self.totals.merge(&o.totals);
-        self.problem_count += o.problem_count;
-        self.problems.extend(o.problems);
-        self.problems.sort();
-        self.problems.truncate(MAX_PROBLEMS);
-        self
     }
 }
 
@@ -488,6 +704,86 @@ pub fn scan_keyspace<'a>(
     Ok(ks)
 }
 
+/// The tolerant listing's rules, shared by [`leaf_pages_tolerant`] and [`scan_bucket`]:
+/// which leaves are read, and the words of the damage skipped on the way.
+struct LeafRules {
+    problems: Vec<Problem>,
+    spans: u64,
+    span_limit: u64,
+}
+
+impl LeafRules {
+    fn new(bucket: &Bucket<'_>) -> Self {
+        LeafRules {
+            problems: Vec::new(),
+            spans: 0,
+            span_limit: (bucket.db().data().len() as u64).saturating_mul(2),
+        }
+    }
+
+    /// Whether `page` is read. Leaf views are what callers read in full. In a sound file
+    /// they are disjoint; leaves whose overflow fields claim the rest of the file would
+    /// make the reads quadratic, so the listing stops once the views outgrow twice the
+    /// file (a problem says where).
+    fn admit(&mut self, page: &Page<'_>, parent: Pgid, index: usize) -> bool {
+        self.spans = self.spans.saturating_add(page.bytes().len() as u64);
+        if self.spans > self.span_limit && parent != page.pgid() {
+            self.problems.push(Problem {
+                pgid: parent,
+                index,
+                what: format!(
+                    "leaf pages listed up to page {} span more than twice the file (overflow spans overlap): the rest are not counted",
+                    page.pgid()
+                ),
+            });
+            return false;
+        }
+        true
+    }
+
+    /// Records damage the walker skipped; the problems keep their words (they appear in
+    /// every output).
+    fn damage(&mut self, d: TreeDamage) {
+        let (pgid, index, what) = match d {
+            TreeDamage::Root { pgid, error } => (pgid, 0, error.to_string()),
+            TreeDamage::Element {
+                parent,
+                index,
+                error,
+            } => (parent, index, error.to_string()),
+            TreeDamage::AlreadyEntered {
+                parent,
+                index,
+                child,
+            } => (
+                parent,
+                index,
+                format!("child page {child} already entered (cycle or shared subtree): skipped"),
+            ),
+            TreeDamage::TooDeep {
+                parent,
+                index,
+                child,
+            } => (
+                parent,
+                index,
+                format!("child page {child} is deeper than any real tree: skipped"),
+            ),
+            TreeDamage::Child {
+                parent,
+                index,
+                child,
+                error,
+            } => (
+                parent,
+                index,
+                format!("child page {child}: {error}: its keys are not counted"),
+            ),
+        };
+        self.problems.push(Problem { pgid, index, what });
+    }
+}
+
 /// The bucket's leaf pages in key order, going on past damage: a branch element that
 /// points outside the file, at a page that is neither branch nor leaf, at a page already
 /// entered (a cycle or a shared subtree) or deeper than any real tree is skipped and
@@ -495,84 +791,144 @@ pub fn scan_keyspace<'a>(
 /// once, so the walk ends on any bytes. A visitor of the reader's one tolerant walker
 /// ([`bbolt_reader::walk_tree`]).
 pub fn leaf_pages_tolerant<'a>(bucket: &Bucket<'a>) -> (Vec<Page<'a>>, Vec<Problem>) {
-    /// Lists the leaves; the problems keep their words (they appear in every output).
     struct Lister<'a> {
         out: Vec<Page<'a>>,
-        problems: Vec<Problem>,
-        spans: u64,
-        span_limit: u64,
+        rules: LeafRules,
     }
     impl<'a> TreeVisitor<'a> for Lister<'a> {
         fn leaf(&mut self, page: Page<'a>, parent: Pgid, index: usize) -> Flow {
-            // Leaf views are what callers read in full. In a sound file they are
-            // disjoint; leaves whose overflow fields claim the rest of the file would make
-            // the callers' reads quadratic, so the listing stops once the views outgrow
-            // twice the file.
-            self.spans = self.spans.saturating_add(page.bytes().len() as u64);
-            if self.spans > self.span_limit && parent != page.pgid() {
-                self.problems.push(Problem {
-                    pgid: parent,
-                    index,
-                    what: format!(
-                        "leaf pages listed up to page {} span more than twice the file (overflow spans overlap): the rest are not counted",
-                        page.pgid()
-                    ),
-                });
+            if !self.rules.admit(&page, parent, index) {
                 return Flow::Stop;
             }
             self.out.push(page);
             Flow::Continue
         }
         fn damage(&mut self, d: TreeDamage) {
-            let (pgid, index, what) = match d {
-                TreeDamage::Root { pgid, error } => (pgid, 0, error.to_string()),
-                TreeDamage::Element {
-                    parent,
-                    index,
-                    error,
-                } => (parent, index, error.to_string()),
-                TreeDamage::AlreadyEntered {
-                    parent,
-                    index,
-                    child,
-                } => (
-                    parent,
-                    index,
-                    format!(
-                        "child page {child} already entered (cycle or shared subtree): skipped"
-                    ),
-                ),
-                TreeDamage::TooDeep {
-                    parent,
-                    index,
-                    child,
-                } => (
-                    parent,
-                    index,
-                    format!("child page {child} is deeper than any real tree: skipped"),
-                ),
-                TreeDamage::Child {
-                    parent,
-                    index,
-                    child,
-                    error,
-                } => (
-                    parent,
-                    index,
-                    format!("child page {child}: {error}: its keys are not counted"),
-                ),
-            };
-            self.problems.push(Problem { pgid, index, what });
+            self.rules.damage(d);
         }
     }
     let mut l = Lister {
         out: Vec::new(),
-        problems: Vec::new(),
-        spans: 0,
-        span_limit: (bucket.db().data().len() as u64).saturating_mul(2),
+        rules: LeafRules::new(bucket),
     };
     walk_tree(bucket, &mut l);
-    (l.out, l.problems)
+    (l.out, l.rules.problems)
+}
+
+/// Pages ahead of the one being read whose first lines [`scan_bucket`] hints in.
+const PREFETCH_PAGES: usize = 4;
+
+/// [`leaf_pages_tolerant`] and [`scan_leaf_pages`] in one pass: each shard's thread walks
+/// the tree itself (the branch pages are a small part of the file) and reads every leaf as
+/// the walk reaches it, while its header is still in cache, so the leaves are never listed
+/// first in a pass of their own. Shard 0 reports the walk's damage and, with
+/// `keep_leaf_pages`, keeps the list of leaf pages for later passes
+/// ([`Keyspace::leaf_pages`]; 40 bytes a leaf: callers that need only the per-key figures
+/// leave it, and their heap does not grow with the file). `progress` is called
+/// with the number of pages read (overflow included). The result equals
+/// `scan_leaf_pages` over `leaf_pages_tolerant`'s pages with its problems added.
+pub fn scan_bucket<'a>(
+    bucket: &Bucket<'a>,
+    limit: i64,
+    keep_leaf_pages: bool,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Keyspace<'a> {
+    struct ShardWalk<'a, 'p> {
+        rules: LeafRules,
+        acc: Acc<'a>,
+        pipe: Pipeline<'a>,
+        list: Vec<Page<'a>>,
+        keep: bool,
+        base: u64,
+        shard: usize,
+        shards: usize,
+        limit: i64,
+        page_size: usize,
+        unreported: u64,
+        progress: &'p (dyn Fn(u64) + Sync),
+    }
+    impl<'a> TreeVisitor<'a> for ShardWalk<'a, '_> {
+        fn leaf(&mut self, page: Page<'a>, parent: Pgid, index: usize) -> Flow {
+            if !self.rules.admit(&page, parent, index) {
+                return Flow::Stop;
+            }
+            // Leaves written in key order lie one after another in the file: hint in the
+            // headers of the pages that follow (a wrong guess costs only the hint).
+            let ahead = page
+                .bytes()
+                .as_ptr()
+                .wrapping_add(self.page_size * (page.bytes().len() / self.page_size.max(1)))
+                .wrapping_add(self.page_size * (PREFETCH_PAGES - 1));
+            prefetch(ahead);
+            prefetch(ahead.wrapping_add(64));
+            self.acc.scan_page(
+                &mut self.pipe,
+                &page,
+                self.limit,
+                self.base,
+                self.shard,
+                self.shards,
+            );
+            self.base += page.elements_in_view() as u64;
+            if self.shard == 0 {
+                if self.keep {
+                    self.list.push(page);
+                }
+                self.unreported += u64::from(page.overflow()) + 1;
+                if self.unreported >= 4096 {
+                    (self.progress)(self.unreported);
+                    self.unreported = 0;
+                }
+            }
+            Flow::Continue
+        }
+        fn damage(&mut self, d: TreeDamage) {
+            if self.shard == 0 {
+                self.rules.damage(d);
+            }
+        }
+    }
+    let shards = rayon::current_num_threads().clamp(1, MAX_SHARDS);
+    let walks: Vec<ShardWalk<'a, '_>> = (0..shards)
+        .into_par_iter()
+        .map(|shard| {
+            let mut w = ShardWalk {
+                rules: LeafRules::new(bucket),
+                acc: Acc {
+                    keys: Shard::with_capacity(1 << 12),
+                    ..Acc::default()
+                },
+                pipe: Pipeline::new(),
+                list: Vec::new(),
+                keep: keep_leaf_pages && shard == 0,
+                base: 0,
+                shard,
+                shards,
+                limit,
+                page_size: bucket.db().page_size(),
+                unreported: 0,
+                progress,
+            };
+            walk_tree(bucket, &mut w);
+            w.pipe.finish(&mut w.acc.keys, limit);
+            (w.progress)(w.unreported);
+            w
+        })
+        .collect();
+    let mut damage = Vec::new();
+    let mut list = Vec::new();
+    let mut accs = Vec::with_capacity(shards);
+    for w in walks {
+        if w.shard == 0 {
+            damage = w.rules.problems;
+            list = w.list;
+        }
+        accs.push(w.acc);
+    }
+    let mut ks = keyspace_of(accs, limit);
+    ks.leaf_pages = list;
+    ks.add_problems(damage);
+    ks
 }
 
 /// The newest entry of a bucket ordered by revision: its last key, found by descending
@@ -609,58 +965,79 @@ pub fn newest_revision(db: &bbolt_reader::Db<'_>) -> Result<i64, bbolt_reader::E
 
 /// [`scan_keyspace`] over leaf pages already listed (in key order).
 ///
-/// The pages are cut into as many contiguous groups as the pool has threads (fewer groups
-/// mean fewer maps to merge; leaf pages are alike enough that the groups take about the
-/// same time); each group is scanned into its own map, sized from the element counts in
-/// the page headers, and the maps are merged. Merging is by sums and
-/// "newest revision wins", so the outcome is the same for any grouping.
+/// The key table is cut into as many shards as the pool has threads (at most
+/// [`MAX_SHARDS`]), by the hash of the user key; each shard's thread reads every page in
+/// order and folds only its own keys' entries. The expensive part, the table's random
+/// memory accesses, is split between the threads, each key's revisions are folded by one
+/// thread in file order (the same fold as on one thread), no key is in two tables and
+/// nothing is merged: heap does not grow with the threads, and the result does not depend
+/// on their number. What every thread repeats is the cheap part: reading the element and
+/// KeyValue headers of pages another thread has just brought into the shared cache.
 pub fn scan_leaf_pages<'a>(
     pages: &[Page<'a>],
     limit: i64,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Keyspace<'a> {
-    let threads = rayon::current_num_threads().max(1);
-    let groups = threads;
-    let per_group = pages.len().div_ceil(groups).max(1);
+    let shards = rayon::current_num_threads().clamp(1, MAX_SHARDS);
     let per_chunk = chunk_pages(pages.len());
-    let bases = element_bases(pages);
-    let accs: Vec<Acc<'a>> = pages
-        .par_chunks(per_group)
-        .enumerate()
-        .map(|(g, group)| {
-            let entries: usize = group.iter().map(|p| p.elements_in_view()).sum();
-            // The map grows with the distinct keys, never with the revisions: on a
-            // history-heavy member most entries are revisions of keys already seen, and a
-            // map sized by entries would hold mostly empty buckets. A small start (capped,
-            // never an untrusted count) costs a few rehashes at most.
-            let cap = (entries / 2).min(1 << 16);
+    // The table grows with the distinct keys, never with the revisions: on a
+    // history-heavy member most entries are revisions of keys already seen. A small start
+    // costs a few doublings at most, and no pass over the page headers to size it.
+    let cap = 1 << 12;
+    let accs: Vec<Acc<'a>> = (0..shards)
+        .into_par_iter()
+        .map(|shard| {
             let mut acc = Acc {
-                keys: KeyTable::with_capacity(cap),
+                keys: Shard::with_capacity(cap),
                 ..Acc::default()
             };
-            let first = g * per_group;
-            for (c, chunk) in group.chunks(per_chunk).enumerate() {
-                for (i, p) in chunk.iter().enumerate() {
-                    acc.scan_page(p, limit, bases[first + c * per_chunk + i]);
+            let mut pipe = Pipeline::new();
+            let mut base = 0u64;
+            for chunk in pages.chunks(per_chunk) {
+                for p in chunk {
+                    acc.scan_page(&mut pipe, p, limit, base, shard, shards);
+                    base += p.elements_in_view() as u64;
                 }
-                progress(chunk.len() as u64);
+                if shard == 0 {
+                    progress(chunk.len() as u64);
+                }
             }
+            pipe.finish(&mut acc.keys, limit);
             acc
         })
         .collect();
-    let acc = merge_all(accs);
-    let mut problems = acc.problems;
+    keyspace_of(accs, limit)
+}
+
+/// The keyspace of the shards' passes (in shard order).
+fn keyspace_of<'a>(accs: Vec<Acc<'a>>, limit: i64) -> Keyspace<'a> {
+    let mut keys = KeyTable {
+        shards: Vec::with_capacity(accs.len()),
+    };
+    let mut totals = EntryTotals::default();
+    let mut problems = Vec::new();
+    let mut problem_count = 0;
+    for a in accs {
+        keys.shards.push(a.keys);
+        totals.merge(&a.totals);
+        problems.extend(a.problems);
+        problem_count += a.problem_count;
+    }
     problems.sort();
     problems.truncate(MAX_PROBLEMS);
     Keyspace {
-        keys: acc.keys,
-        totals: acc.totals,
+        keys,
+        totals,
         limit,
         problems,
-        problem_count: acc.problem_count,
+        problem_count,
         leaf_pages: Vec::new(),
     }
 }
+
+/// Most shards (threads) [`scan_leaf_pages`] cuts the key table into: each thread reads
+/// every page, so past a few threads the repeated reading outweighs the split table.
+pub const MAX_SHARDS: usize = 4;
 
 /// For each page, the ordinal of its first element among all leaf elements of `pages`.
 ///
@@ -677,25 +1054,6 @@ pub fn element_bases(pages: &[Page<'_>]) -> Vec<u64> {
             b
         })
         .collect()
-}
-
-/// Merges per-group results pairwise in parallel (a balanced tree of merges).
-fn merge_all(mut accs: Vec<Acc<'_>>) -> Acc<'_> {
-    while accs.len() > 1 {
-        let odd = if accs.len() % 2 == 1 {
-            accs.pop()
-        } else {
-            None
-        };
-        let mut pairs = Vec::with_capacity(accs.len() / 2);
-        let mut it = accs.into_iter();
-        while let (Some(a), Some(b)) = (it.next(), it.next()) {
-            pairs.push((a, b));
-        }
-        accs = pairs.into_par_iter().map(|(a, b)| a.merge(b)).collect();
-        accs.extend(odd);
-    }
-    accs.pop().unwrap_or_default()
 }
 
 /// Per-prefix figures (the `prefixes` command's fields).
@@ -756,21 +1114,26 @@ pub fn group_by_prefix<'a>(
     depth: usize,
     filter: &[u8],
 ) -> (PrefixStats, Vec<(&'a [u8], PrefixStats)>) {
-    let mut groups: FastMap<&'a [u8], PrefixStats> = FastMap::default();
+    // Keyed by the prefix as the table's own copy of the key holds it: the sweep reads the
+    // table in order and never the user keys' slices in the mapping, which are scattered
+    // over the whole file (only keys longer than the copy are read there). The slice in
+    // the mapping of the first key met stands for the prefix in the result. The sums do
+    // not depend on the order.
+    let mut groups: FastMap<&[u8], (&'a [u8], PrefixStats)> = FastMap::default();
     let mut totals = PrefixStats::default();
-    // User keys are slices of the mapping scattered over the whole file; the table holds
-    // them in the order the scan met them, which is file order within each thread's run of
-    // pages: a forward sweep, not the random reads of hash order. The sums do not depend on
-    // the order.
-    for (&k, a) in ks.keys.iter() {
-        if !k.starts_with(filter) {
+    for (local, k, a) in ks.keys.iter_local() {
+        if !local.starts_with(filter) {
             continue;
         }
-        let p = super::prefix_at_depth(k, depth);
-        groups.entry(p).or_default().add_key(k, a);
+        let p = super::prefix_at_depth(local, depth);
+        groups
+            .entry(p)
+            .or_insert_with(|| (&k[..p.len()], PrefixStats::default()))
+            .1
+            .add_key(k, a);
         totals.add_key(k, a);
     }
-    let mut v: Vec<(&'a [u8], PrefixStats)> = groups.into_iter().collect();
+    let mut v: Vec<(&'a [u8], PrefixStats)> = groups.into_values().collect();
     v.sort_by(|a, b| b.1.value_bytes.cmp(&a.1.value_bytes).then(a.0.cmp(b.0)));
     (totals, v)
 }
@@ -963,6 +1326,59 @@ mod tests {
             assert_eq!(n.keys, one.keys);
             assert_eq!(n.compaction_effect(), one.compaction_effect());
             assert_eq!(n.kept_below_limit(), one.kept_below_limit());
+        }
+    }
+
+    #[test]
+    fn the_one_pass_walk_and_scan_equals_listing_then_scanning_on_sound_and_damaged_trees() {
+        let names: Vec<String> = (0..300)
+            .map(|i| format!("/registry/pods/p{:03}", i % 37))
+            .collect();
+        let entries: Vec<Entry<'_>> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let v = (i % 13 != 4).then_some(&b"value"[..]);
+                (i as i64 + 2, n.as_str(), v, 0)
+            })
+            .collect();
+        let sound = build(&entries, None);
+        // Damaged: one leaf's element count is forged and a branch element points past the
+        // end of the file.
+        let mut damaged = sound.clone();
+        let (ps, leaves, branch) = {
+            let db = Db::open(&sound).unwrap();
+            let key = db.bucket(b"key").unwrap().unwrap();
+            let leaves: Vec<u64> = key.leaf_pages().unwrap().iter().map(|p| p.pgid()).collect();
+            (db.page_size(), leaves, key.root_pgid().unwrap())
+        };
+        assert!(leaves.len() > 8, "{} leaves", leaves.len());
+        let off = leaves[3] as usize * ps + 10;
+        damaged[off..off + 2].copy_from_slice(&u16::MAX.to_le_bytes());
+        let el = branch as usize * ps + 16 + 16 + 8; // second branch element's pgid
+        damaged[el..el + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+        for bytes in [&sound, &damaged] {
+            let db = Db::open(bytes).unwrap();
+            let key = db.bucket(b"key").unwrap().unwrap();
+            let (pages, damage) = leaf_pages_tolerant(&key);
+            let mut want = scan_leaf_pages(&pages, 150, &|_| {});
+            want.leaf_pages = pages;
+            want.add_problems(damage);
+            assert_eq!(want.problem_count > 0, std::ptr::eq(bytes, &damaged));
+            for threads in [1, 2, 3] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let got = pool.install(|| scan_bucket(&key, 150, true, &|_| {}));
+                assert_eq!(got.keys, want.keys, "{threads} threads");
+                assert_eq!(got.totals, want.totals);
+                assert_eq!(got.problems, want.problems);
+                assert_eq!(got.problem_count, want.problem_count);
+                let ids =
+                    |k: &Keyspace<'_>| k.leaf_pages.iter().map(|p| p.pgid()).collect::<Vec<_>>();
+                assert_eq!(ids(&got), ids(&want));
+            }
         }
     }
 

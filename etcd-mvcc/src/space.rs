@@ -244,6 +244,77 @@ pub fn space(
     }
 }
 
+/// Why [`compute`] cannot give the figures.
+#[derive(Debug, thiserror::Error)]
+pub enum ComputeError {
+    /// The compaction revision asked for is not in the file's range.
+    #[error("--rev {rev}: out of range (newest revision is {newest})")]
+    RevOutOfRange {
+        /// The revision asked for.
+        rev: i64,
+        /// The newest revision (or the compact revision, if newer).
+        newest: i64,
+    },
+    /// The root bucket could not be read.
+    #[error(transparent)]
+    Bolt(#[from] bbolt_reader::Error),
+}
+
+/// The page walk, the key-bucket scan and the space figures of a db, for a compaction at
+/// `rev` (default: the newest revision), on the current rayon pool; also returns the scan
+/// (None without a key bucket) and the walk for the caller's other uses. `file_size` is
+/// the file's length on disk; `walk_progress` is called with pages walked,
+/// `scan_progress` as [`super::scan::scan_bucket`]'s.
+pub fn compute<'a>(
+    db: &Db<'a>,
+    file_size: u64,
+    rev: Option<i64>,
+    quota: u64,
+    walk_progress: &(dyn Fn(u64) + Sync),
+    scan_progress: &(dyn Fn(u64) + Sync),
+) -> Result<(Space, Option<Keyspace<'a>>, Walk<'a>), ComputeError> {
+    let compact = super::info::read_info(db).meta.effective_compact_rev();
+    // Compaction at the newest revision keeps the newest revision of each key: the same as
+    // no upper limit, which needs no look-up of the newest revision before the scan.
+    let limit = match rev {
+        None => i64::MAX,
+        Some(r) => {
+            // On a damaged file the rightmost path may be unreadable: then R is not checked
+            // against the newest revision here (the scan still bounds what it counts).
+            let newest = super::scan::newest_revision(db).unwrap_or(i64::MAX);
+            if r <= 0 || r > newest.max(compact) {
+                return Err(ComputeError::RevOutOfRange {
+                    rev: r,
+                    newest: newest.max(compact),
+                });
+            }
+            r
+        }
+    };
+    // The page walk and the key-bucket scan do not depend on each other: on several
+    // threads they overlap (the walk's branch pages are read on one thread, which would
+    // otherwise leave the others idle); on one they run one after the other.
+    let (walk, ks) = rayon::join(
+        || bbolt_reader::walk::walk_with_progress(db, walk_progress),
+        || -> Result<_, ComputeError> {
+            Ok(db
+                .bucket(super::KEY_BUCKET)?
+                .map(|b| super::scan::scan_bucket(&b, limit, true, scan_progress)))
+        },
+    );
+    let ks = ks?;
+    let at = match rev {
+        Some(r) => r,
+        None => ks
+            .as_ref()
+            .and_then(|k| k.totals.max_rev)
+            .map_or(0, |r| r.main)
+            .max(compact),
+    };
+    let sp = space(db, &walk, ks.as_ref(), at, file_size, quota);
+    Ok((sp, ks, walk))
+}
+
 /// The key bucket's defrag trees, now and after a compaction at the scan's limit, in one
 /// pass over its leaf pages: every element, in key order, through the bbolt split model;
 /// for the second, only the entries that stay. Which entries at or below the limit stay

@@ -144,7 +144,7 @@ pub(crate) fn summarize(
     let image = open_image(input)?;
     let db = open_db(&image)?;
     let pool = thread_pool(threads)?;
-    let ks = scan_with_progress(&image, &db, &pool, i64::MAX)?;
+    let ks = scan_with_progress(&image, &db, &pool, i64::MAX, true)?;
     let file_bytes = image.bytes().len() as u64;
     Ok(match ks {
         Some(ks) => {

@@ -95,12 +95,14 @@ pub(crate) fn open_db<'a>(image: &'a DbImage) -> Result<Db<'a>> {
     Db::open(image.bytes()).map_err(|e| bolt_err(image, e))
 }
 
-/// Scans the key bucket with a progress bar; `limit` as in [`etcd_mvcc::scan::scan_keyspace`].
+/// Scans the key bucket with a progress bar; `limit` as in [`etcd_mvcc::scan::scan_keyspace`],
+/// `keep_leaf_pages` as in [`etcd_mvcc::scan::scan_bucket`].
 pub(crate) fn scan_with_progress<'a>(
     image: &DbImage,
     db: &Db<'a>,
     pool: &rayon::ThreadPool,
     limit: i64,
+    keep_leaf_pages: bool,
 ) -> Result<Option<Keyspace<'a>>> {
     let Some(bucket) = db
         .bucket(etcd_mvcc::KEY_BUCKET)
@@ -108,12 +110,11 @@ pub(crate) fn scan_with_progress<'a>(
     else {
         return Ok(None);
     };
-    // Damaged branches are skipped and reported: the figures cover what is readable.
-    let (pages, damage) = etcd_mvcc::scan::leaf_pages_tolerant(&bucket);
-    let bar = crate::progress::bar(pages.len() as u64, "key bucket", false);
-    let mut ks = pool.install(|| etcd_mvcc::scan::scan_leaf_pages(&pages, limit, &|n| bar.inc(n)));
-    ks.leaf_pages = pages;
-    ks.add_problems(damage);
+    // Damaged branches are skipped and reported: the figures cover what is readable. The
+    // walk and the scan are one pass, so the bar counts pages of the file read so far.
+    let bar = crate::progress::bar(db.meta().high_water_mark, "key bucket", false);
+    let ks = pool
+        .install(|| etcd_mvcc::scan::scan_bucket(&bucket, limit, keep_leaf_pages, &|n| bar.inc(n)));
     bar.finish_and_clear();
     Ok(Some(ks))
 }

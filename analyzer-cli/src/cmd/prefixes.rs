@@ -136,7 +136,7 @@ pub fn run(args: &Args) -> Result<u8> {
     let db = open_db(&image)?;
     let pool = thread_pool(args.threads)?;
     let info = read_info(&db);
-    let ks = scan_with_progress(&image, &db, &pool, i64::MAX)?;
+    let ks = scan_with_progress(&image, &db, &pool, i64::MAX, false)?;
     let compact = info.meta.finished_compact_main();
     let (totals, groups, revision, problems) = match &ks {
         Some(ks) => {

@@ -25,11 +25,10 @@
 //! Exit status: 0; 1 when the page walk or the key-bucket scan found damage (figures then
 //! cover what could be read); 2 when the db cannot be read.
 
-use super::{open_db, open_image_for_scan, scan_with_progress, thread_pool};
+use super::{open_db, open_image_for_scan, thread_pool};
 use crate::error::{CliError, Result, EXIT_DAMAGE, EXIT_OK};
 use crate::output::human_bytes;
-use etcd_mvcc::info::read_info;
-use etcd_mvcc::space::{space, Space, DEFAULT_QUOTA};
+use etcd_mvcc::space::{ComputeError, Space, DEFAULT_QUOTA};
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
@@ -60,7 +59,8 @@ struct Report<'a> {
     space: &'a Space,
 }
 
-/// Computes the space figures for an opened db (shared with `report`).
+/// Computes the space figures for an opened db (shared with `report`): the figures are
+/// [`etcd_mvcc::space::compute`]'s; here are the progress bars and the errors' words.
 pub(crate) fn compute<'a>(
     image: &etcd_mvcc::member::DbImage,
     db: &bbolt_reader::Db<'a>,
@@ -72,50 +72,25 @@ pub(crate) fn compute<'a>(
     Option<etcd_mvcc::scan::Keyspace<'a>>,
     bbolt_reader::walk::Walk<'a>,
 )> {
-    let info = read_info(db);
-    let compact = info.meta.effective_compact_rev();
-    // Compaction at the newest revision keeps the newest revision of each key: the same as
-    // no upper limit, which needs no look-up of the newest revision before the scan.
-    let limit = match rev {
-        None => i64::MAX,
-        Some(r) => {
-            // On a damaged file the rightmost path may be unreadable: then R is not checked
-            // against the newest revision here (the scan still bounds what it counts).
-            let newest = etcd_mvcc::scan::newest_revision(db).unwrap_or(i64::MAX);
-            if r <= 0 || r > newest.max(compact) {
-                return Err(CliError::Other(format!(
-                    "--rev {r}: out of range (newest revision is {})",
-                    newest.max(compact)
-                )));
-            }
-            r
-        }
-    };
-    // The page walk and the key-bucket scan do not depend on each other: on several
-    // threads they overlap (the walk's branch pages are read on one thread, which would
-    // otherwise leave the others idle); on one they run one after the other.
-    let (walk, ks) = pool.install(|| {
-        rayon::join(
-            || {
-                let bar = crate::progress::bar(db.meta().high_water_mark, "page walk", false);
-                let walk = bbolt_reader::walk::walk_with_progress(db, &|n| bar.inc(n));
-                bar.finish_and_clear();
-                walk
-            },
-            || scan_with_progress(image, db, pool, limit),
+    let hwm = db.meta().high_water_mark;
+    let walk_bar = crate::progress::bar(hwm, "page walk", false);
+    let scan_bar = crate::progress::bar(hwm, "key bucket", false);
+    let out = pool.install(|| {
+        etcd_mvcc::space::compute(
+            db,
+            image.file_len(),
+            rev,
+            quota,
+            &|n| walk_bar.inc(n),
+            &|n| scan_bar.inc(n),
         )
     });
-    let ks = ks?;
-    let at = match rev {
-        Some(r) => r,
-        None => ks
-            .as_ref()
-            .and_then(|k| k.totals.max_rev)
-            .map_or(0, |r| r.main)
-            .max(compact),
-    };
-    let sp = space(db, &walk, ks.as_ref(), at, image.file_len(), quota);
-    Ok((sp, ks, walk))
+    walk_bar.finish_and_clear();
+    scan_bar.finish_and_clear();
+    out.map_err(|e| match e {
+        ComputeError::RevOutOfRange { .. } => CliError::Other(e.to_string()),
+        ComputeError::Bolt(b) => super::bolt_err(image, b),
+    })
 }
 
 fn pct(x: f64) -> String {
