@@ -10,10 +10,10 @@
 
 use super::state::{LiveKv, State};
 use crate::cluster::{Alarm, AlarmType};
-use crate::fasthash::FastMap;
+use crate::newest::{Newest, NewestTable};
 use crate::kv::KeyValueRef;
 use crate::lease::{lease_id_from_key, Lease, LEASE_BUCKET};
-use crate::revision::{parse_rev_key, rev_lenient, Revision};
+use crate::revision::{parse_rev_key, rev_lenient};
 use crate::scan::chunk_pages;
 use crate::{MetaInfo, KEY_BUCKET};
 use bbolt_reader::{Db, Page};
@@ -99,23 +99,13 @@ fn revisions_in(pages: &[Page<'_>], meta: &MetaInfo) -> DbRevisions {
 }
 
 /// Per user key: newest revision <= R, tombstone flag, encoded KeyValue.
-type Newest<'a> = FastMap<&'a [u8], (Revision, bool, &'a [u8])>;
+type NewestKv<'a> = NewestTable<'a, &'a [u8]>;
 
-fn keep_newer<'a>(m: &mut Newest<'a>, key: &'a [u8], cand: (Revision, bool, &'a [u8])) {
-    m.entry(key)
-        .and_modify(|e| {
-            if (cand.0, cand.1) > (e.0, e.1) {
-                *e = cand
-            }
-        })
-        .or_insert(cand);
-}
-
-fn newest_entries<'a>(pages: &[Page<'a>], rev: i64) -> (Newest<'a>, u64) {
+fn newest_entries<'a>(pages: &[Page<'a>], rev: i64) -> (NewestKv<'a>, u64) {
     pages
         .par_chunks(chunk_pages(pages.len()))
         .fold(
-            || (Newest::default(), 0u64),
+            || (NewestKv::default(), 0u64),
             |(mut m, mut bad), ps| {
                 for p in ps {
                     for el in p.leaf_elements() {
@@ -134,23 +124,23 @@ fn newest_entries<'a>(pages: &[Page<'a>], rev: i64) -> (Newest<'a>, u64) {
                             bad += 1;
                             continue;
                         };
-                        keep_newer(&mut m, kv.key, (rk.rev, rk.tombstone, el.value));
+                        m.offer(
+                            kv.key,
+                            Newest {
+                                main: rk.rev.main,
+                                sub: rk.rev.sub,
+                                tombstone: rk.tombstone,
+                                payload: el.value,
+                            },
+                        );
                     }
                 }
                 (m, bad)
             },
         )
         .reduce(
-            || (Newest::default(), 0),
-            |(mut a, x), (mut b, y)| {
-                if b.len() > a.len() {
-                    std::mem::swap(&mut a, &mut b);
-                }
-                for (k, v) in b {
-                    keep_newer(&mut a, k, v);
-                }
-                (a, x + y)
-            },
+            || (NewestKv::default(), 0),
+            |(a, x), (b, y)| (NewestKv::merged(a, b), x + y),
         )
 }
 
@@ -188,24 +178,28 @@ pub fn load_at<'a>(
         ..State::default()
     };
     let (newest, malformed_entries) = newest_entries(&pages, rev);
-    for (key, (_, tomb, raw)) in newest {
-        if tomb {
-            continue;
-        }
-        let Ok(kv) = KeyValueRef::parse(raw) else {
-            continue;
-        };
-        state.keys.insert(
-            Cow::Borrowed(key),
-            LiveKv {
-                value: Cow::Borrowed(kv.value),
-                create_revision: kv.create_revision,
-                mod_revision: kv.mod_revision,
-                version: kv.version,
-                lease: kv.lease,
-            },
-        );
-    }
+    // Sorted once and built in bulk: inserting key by key would compare every key with
+    // log(n) others in the tree.
+    let mut live: Vec<(Cow<'a, [u8]>, LiveKv<'a>)> = newest
+        .iter()
+        .filter(|(_, n)| !n.tombstone)
+        .filter_map(|(key, n)| {
+            let kv = KeyValueRef::parse(n.payload).ok()?;
+            Some((
+                Cow::Borrowed(key),
+                LiveKv {
+                    value: Cow::Borrowed(kv.value),
+                    create_revision: kv.create_revision,
+                    mod_revision: kv.mod_revision,
+                    version: kv.version,
+                    lease: kv.lease,
+                },
+            ))
+        })
+        .collect();
+    drop(newest);
+    live.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    state.keys = live.into_iter().collect();
     let mut malformed_leases = 0;
     if let Some(b) = db.bucket(LEASE_BUCKET).map_err(bolt)? {
         for item in b.iter() {
