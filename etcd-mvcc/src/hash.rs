@@ -17,7 +17,7 @@
 
 use super::fasthash::FastMap;
 use super::kv::{KeyValue, KeyValueRef};
-use super::newest::{Newest, NewestTable};
+use super::newest::{key_hash, Newest, NewestTable, Offer, BATCH};
 use super::replay::Change;
 use super::revision::{parse_rev_key, rev_lenient, Revision};
 use super::scan::chunk_pages;
@@ -162,9 +162,16 @@ where
 /// Per user key: the newest revision <= R (tombstone or not).
 type KeepTable<'a> = NewestTable<'a, ()>;
 
-/// Offers `el` to the keep table when it is a revision <= `rev` with a KeyValue.
+/// Offers an entry to the keep table (through `batch`) when it is a revision <= `rev`
+/// with a KeyValue.
 #[inline]
-fn offer_keep<'a>(t: &mut KeepTable<'a>, key: &'a [u8], value: &'a [u8], rev: i64) {
+fn offer_keep<'a>(
+    t: &mut KeepTable<'a>,
+    batch: &mut Vec<Offer<'a, ()>>,
+    key: &'a [u8],
+    value: &'a [u8],
+    rev: i64,
+) {
     let Ok(rk) = parse_rev_key(key) else {
         return;
     };
@@ -174,15 +181,19 @@ fn offer_keep<'a>(t: &mut KeepTable<'a>, key: &'a [u8], value: &'a [u8], rev: i6
     let Ok(kv) = KeyValueRef::parse(value) else {
         return;
     };
-    t.offer(
+    batch.push((
         kv.key,
+        key_hash(kv.key),
         Newest {
             main: rk.rev.main,
             sub: rk.rev.sub,
             tombstone: rk.tombstone,
             payload: (),
         },
-    );
+    ));
+    if batch.len() >= BATCH {
+        t.offer_all(batch);
+    }
 }
 
 /// One chunk's share of HashKV: its CRC, entries hashed and left out.
@@ -254,12 +265,13 @@ pub fn hash_kv(
         per,
         KeepTable::default,
         |t, ps| {
+            let mut batch = Vec::with_capacity(BATCH);
             let mut part = Some(KvPart::default());
             for p in ps {
                 let mut run = PageRun::new(p.bytes());
                 for el in p.leaf_elements().flatten() {
                     if compacted {
-                        offer_keep(t, el.key, el.value, rev);
+                        offer_keep(t, &mut batch, el.key, el.value, rev);
                     }
                     let Some(c) = part.as_mut() else { continue };
                     let Some(kr) = rev_lenient(el.key) else {
@@ -281,6 +293,7 @@ pub fn hash_kv(
                     run.flush(&mut c.crc);
                 }
             }
+            t.offer_all(&mut batch);
             progress(ps.len() as u64);
             part
         },
@@ -382,6 +395,7 @@ fn hash_db_inner(
                 per,
                 KeepTable::default,
                 |t, ps| {
+                    let mut batch = Vec::with_capacity(BATCH);
                     let mut c = Crc::default();
                     let mut n = 0u64;
                     for p in ps {
@@ -391,7 +405,7 @@ fn hash_db_inner(
                             if !el.is_bucket() {
                                 run.add(&mut c, el.value);
                                 if want_live {
-                                    offer_keep(t, el.key, el.value, i64::MAX);
+                                    offer_keep(t, &mut batch, el.key, el.value, i64::MAX);
                                 }
                             } else {
                                 // A bucket's value is not hashed: the run ends here.
@@ -401,6 +415,7 @@ fn hash_db_inner(
                         }
                         run.flush(&mut c);
                     }
+                    t.offer_all(&mut batch);
                     progress(ps.len() as u64);
                     (c, n)
                 },
@@ -658,7 +673,10 @@ mod keep_rule_tests {
                 hash_db_and_live_keys(&db, DbHashMode::SnapshotStatus, &|_| {}).unwrap()
             });
             assert_eq!((d.hash, d.total_key, l), (c.crc, n, live));
-            assert_eq!(d, hash_db(&db, DbHashMode::SnapshotStatus, &|_| {}).unwrap());
+            assert_eq!(
+                d,
+                hash_db(&db, DbHashMode::SnapshotStatus, &|_| {}).unwrap()
+            );
         }
     }
 

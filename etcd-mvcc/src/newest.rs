@@ -12,8 +12,6 @@
 //! arena bytes, a 4-byte index slot), never with the revisions; it is allocated as keys
 //! are met, never sized by a count read from the file.
 
-use hashbrown::HashTable;
-
 /// Bytes of a key kept inline in its record; typical Kubernetes keys fit.
 pub const KEY_HEAD: usize = 48;
 
@@ -81,10 +79,23 @@ pub fn key_hash(key: &[u8]) -> u64 {
     h.finish()
 }
 
+/// Offers gathered before they are applied together ([`NewestTable::offer_all`]).
+pub const BATCH: usize = 32;
+
+/// One pending offer: the key, its [`key_hash`] and the revision.
+pub type Offer<'a, P> = (&'a [u8], u64, Newest<P>);
+
 /// Per user key (borrowed from the mapping), the newest revision offered.
+///
+/// The index is open addressing over 8-byte slots (the hash's high half as a tag, the
+/// record number plus one; 0 is empty), at most half full. A table of this size lives in
+/// the last-level cache or beyond, so a look-up is two misses (slot, record) that a lone
+/// look-up waits for in turn; [`NewestTable::offer_all`] first reads the slots and then
+/// the records of a whole batch, so that the misses of a batch overlap, and then applies
+/// the offers one by one.
 #[derive(Debug)]
 pub struct NewestTable<'a, P> {
-    index: HashTable<u32>,
+    slots: Vec<u64>,
     recs: Vec<Rec<'a, P>>,
     arena: Vec<u8>,
 }
@@ -92,11 +103,16 @@ pub struct NewestTable<'a, P> {
 impl<P> Default for NewestTable<'_, P> {
     fn default() -> Self {
         NewestTable {
-            index: HashTable::new(),
+            slots: Vec::new(),
             recs: Vec::new(),
             arena: Vec::new(),
         }
     }
+}
+
+#[inline]
+fn tag(hash: u64) -> u64 {
+    hash & 0xffff_ffff_0000_0000
 }
 
 impl<'a, P: Copy> NewestTable<'a, P> {
@@ -106,34 +122,97 @@ impl<'a, P: Copy> NewestTable<'a, P> {
         self.offer_hashed(key, key_hash(key), cand);
     }
 
+    /// Applies `offers` in order, as [`NewestTable::offer`] each, and empties it.
+    pub fn offer_all(&mut self, offers: &mut Vec<Offer<'a, P>>) {
+        if !self.slots.is_empty() {
+            // Touch every slot, then every candidate record, of the batch first: loads
+            // that do not depend on each other, so their cache misses overlap.
+            let mask = self.slots.len() - 1;
+            let mut sink = 0u64;
+            for &(_, h, _) in offers.iter() {
+                sink ^= self.slots[h as usize & mask];
+            }
+            for &(_, h, _) in offers.iter() {
+                let w = self.slots[h as usize & mask];
+                if w != 0 && tag(w) == tag(h) {
+                    if let Some(r) = self.recs.get((w as u32 as usize).wrapping_sub(1)) {
+                        sink ^= r.hash ^ u64::from(r.head[0]);
+                    }
+                }
+            }
+            std::hint::black_box(sink);
+        }
+        for &(k, h, n) in offers.iter() {
+            self.offer_hashed(k, h, n);
+        }
+        offers.clear();
+    }
+
+    /// The record number of `key`, or the empty slot where it would go.
+    #[inline]
+    fn find(&self, key: &[u8], hash: u64) -> Result<usize, usize> {
+        let mask = self.slots.len() - 1;
+        let mut pos = hash as usize & mask;
+        loop {
+            let w = self.slots[pos];
+            if w == 0 {
+                return Err(pos);
+            }
+            if tag(w) == tag(hash) {
+                let i = (w as u32 as usize) - 1;
+                if self.recs[i].holds(key, hash, &self.arena) {
+                    return Ok(i);
+                }
+            }
+            pos = (pos + 1) & mask;
+        }
+    }
+
+    /// Doubles the index (keeping it at most half full).
+    fn grow(&mut self) {
+        let n = (self.slots.len() * 2).max(64);
+        let mut slots = vec![0u64; n];
+        let mask = n - 1;
+        for (i, r) in self.recs.iter().enumerate() {
+            let mut pos = r.hash as usize & mask;
+            while slots[pos] != 0 {
+                pos = (pos + 1) & mask;
+            }
+            slots[pos] = tag(r.hash) | (i as u64 + 1);
+        }
+        self.slots = slots;
+    }
+
     #[inline]
     fn offer_hashed(&mut self, key: &'a [u8], hash: u64, cand: Newest<P>) {
-        let NewestTable { index, recs, arena } = self;
-        match index.find(hash, |&i| recs[i as usize].holds(key, hash, arena)) {
-            Some(&i) => {
-                let r = &mut recs[i as usize].newest;
+        if (self.recs.len() + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        match self.find(key, hash) {
+            Ok(i) => {
+                let r = &mut self.recs[i].newest;
                 if cand.newer_than(r) {
                     *r = cand;
                 }
             }
-            None => {
+            Err(pos) => {
                 // More distinct keys than u32 counts would need a db of hundreds of GiB
                 // of keys alone; such keys are left out rather than wrapping.
-                let Ok(i) = u32::try_from(recs.len()) else {
+                let Ok(i) = u32::try_from(self.recs.len() + 1) else {
                     return;
                 };
                 let n = key.len().min(KEY_HEAD);
                 let mut head = [0u8; KEY_HEAD];
                 head[..n].copy_from_slice(&key[..n]);
-                recs.push(Rec {
+                self.recs.push(Rec {
                     hash,
                     head,
-                    tail_at: arena.len(),
+                    tail_at: self.arena.len(),
                     key,
                     newest: cand,
                 });
-                arena.extend_from_slice(&key[n..]);
-                index.insert_unique(hash, i, |&j| recs[j as usize].hash);
+                self.arena.extend_from_slice(&key[n..]);
+                self.slots[pos] = tag(hash) | u64::from(i);
             }
         }
     }
@@ -141,17 +220,24 @@ impl<'a, P: Copy> NewestTable<'a, P> {
     /// The newest revision of `key`, if it was offered one.
     #[inline]
     pub fn get(&self, key: &[u8]) -> Option<&Newest<P>> {
-        let hash = key_hash(key);
-        self.index
-            .find(hash, |&i| self.recs[i as usize].holds(key, hash, &self.arena))
-            .map(|&i| &self.recs[i as usize].newest)
+        if self.slots.is_empty() {
+            return None;
+        }
+        self.find(key, key_hash(key))
+            .ok()
+            .map(|i| &self.recs[i].newest)
     }
 
     /// Folds `o` in: per key the newer of the two.
     pub fn merge(&mut self, o: NewestTable<'a, P>) {
+        let mut batch = Vec::with_capacity(BATCH);
         for r in o.recs {
-            self.offer_hashed(r.key, r.hash, r.newest);
+            batch.push((r.key, r.hash, r.newest));
+            if batch.len() == BATCH {
+                self.offer_all(&mut batch);
+            }
         }
+        self.offer_all(&mut batch);
     }
 
     /// The larger of `a` and `b` with the other folded in (for parallel reductions).
@@ -174,6 +260,14 @@ impl<'a, P: Copy> NewestTable<'a, P> {
     /// Every key with its newest revision, in the order keys were first met.
     pub fn iter(&self) -> impl Iterator<Item = (&'a [u8], &Newest<P>)> + '_ {
         self.recs.iter().map(|r| (r.key, &r.newest))
+    }
+
+    /// Every key with its first [`KEY_HEAD`] bytes as copied into the table (memory
+    /// already near the record, unlike the key in the mapping) and its newest revision.
+    pub fn iter_heads(&self) -> impl Iterator<Item = (&'a [u8], &[u8], &Newest<P>)> + '_ {
+        self.recs
+            .iter()
+            .map(|r| (r.key, &r.head[..r.key.len().min(KEY_HEAD)], &r.newest))
     }
 
     /// Every newest revision.
@@ -211,6 +305,31 @@ mod tests {
         assert_eq!(t.get(&long_a), Some(&n(7, true)));
         assert_eq!(t.get(&long_b), Some(&n(4, true)));
         assert_eq!(t.get(b"/other"), None);
+        assert_eq!(NewestTable::<()>::default().get(b"/k"), None);
+    }
+
+    #[test]
+    fn batched_offers_equal_single_offers_in_order() {
+        let keys: Vec<Vec<u8>> = (0..500u32)
+            .map(|i| format!("/registry/events/ns-{}/e-{}", i % 7, i % 173).into_bytes())
+            .collect();
+        let mut one = NewestTable::default();
+        let mut many = NewestTable::default();
+        let mut batch = Vec::new();
+        for (i, k) in keys.iter().enumerate() {
+            let v = n((i as i64 * 37) % 211, i % 3 == 0);
+            one.offer(k, v);
+            batch.push((k.as_slice(), key_hash(k), v));
+            if batch.len() == BATCH || i % 50 == 0 {
+                many.offer_all(&mut batch);
+            }
+        }
+        many.offer_all(&mut batch);
+        assert!(batch.is_empty());
+        assert_eq!(one.len(), many.len());
+        for (k, v) in one.iter() {
+            assert_eq!(many.get(k), Some(v));
+        }
     }
 
     #[test]

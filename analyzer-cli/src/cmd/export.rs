@@ -27,9 +27,9 @@
 
 use super::{load, open_db, open_image_for_scan, replay_member, thread_pool, Replayed};
 use crate::error::{Result, EXIT_DAMAGE, EXIT_OK};
+use crate::output::sanitize;
 #[cfg(test)]
 use crate::output::JsonBytes;
-use crate::output::sanitize;
 use crate::redact::Redactor;
 use etcd_mvcc::info::{read_info, EtcdInfo};
 use etcd_mvcc::member::{self as input, Member};
