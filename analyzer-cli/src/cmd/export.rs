@@ -130,25 +130,60 @@ fn json_str(out: &mut Vec<u8>, s: &str) {
 /// Appends `b` as [`JsonBytes`] serialises it: `{"text":...}` for UTF-8, else
 /// `{"base64":...}` (standard alphabet, padded), without building a string first.
 fn json_bytes(out: &mut Vec<u8>, b: &[u8]) {
-    use base64::Engine as _;
     match std::str::from_utf8(b) {
         Ok(s) => {
             out.extend_from_slice(b"{\"text\":");
             json_str(out, s);
         }
         Err(_) => {
-            let engine = &base64::engine::general_purpose::STANDARD;
             out.extend_from_slice(b"{\"base64\":\"");
-            let at = out.len();
-            // Padded standard base64: 4 bytes per started 3.
-            let n = b.len().div_ceil(3) * 4;
-            out.resize(at + n, 0);
-            let written = engine.encode_slice(b, &mut out[at..]).unwrap_or(0);
-            out.truncate(at + written);
+            base64_std(out, b);
             out.push(b'"');
         }
     }
     out.push(b'}');
+}
+
+/// The standard base64 alphabet.
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// The two base64 characters of every 12-bit group: one look-up per two characters.
+static B64_PAIRS: [[u8; 2]; 4096] = {
+    let mut t = [[0u8; 2]; 4096];
+    let mut i = 0;
+    while i < 4096 {
+        t[i] = [B64[i >> 6], B64[i & 63]];
+        i += 1;
+    }
+    t
+};
+
+/// Appends `b` in standard, padded base64 (RFC 4648 section 4, as the base64 crate's
+/// `STANDARD` engine writes it).
+fn base64_std(out: &mut Vec<u8>, b: &[u8]) {
+    let at = out.len();
+    out.resize(at + b.len().div_ceil(3) * 4, 0);
+    let dst = &mut out[at..];
+    let mut chunks = b.chunks_exact(3);
+    let mut quads = dst.chunks_exact_mut(4);
+    for (c, q) in (&mut chunks).zip(&mut quads) {
+        let n = (usize::from(c[0]) << 16) | (usize::from(c[1]) << 8) | usize::from(c[2]);
+        q[..2].copy_from_slice(&B64_PAIRS[n >> 12]);
+        q[2..].copy_from_slice(&B64_PAIRS[n & 0xfff]);
+    }
+    let rest = chunks.remainder();
+    if let Some(q) = quads.next() {
+        let n =
+            (usize::from(rest[0]) << 16) | (usize::from(rest.get(1).copied().unwrap_or(0)) << 8);
+        q[0] = B64[n >> 18];
+        q[1] = B64[(n >> 12) & 63];
+        q[2] = if rest.len() == 2 {
+            B64[(n >> 6) & 63]
+        } else {
+            b'='
+        };
+        q[3] = b'=';
+    }
 }
 
 /// Appends a decimal integer.
@@ -448,6 +483,18 @@ mod tests {
         let mut v = serde_json::to_vec(&line).unwrap();
         v.push(b'\n');
         v
+    }
+
+    #[test]
+    fn base64_equals_the_base64_crates_standard_engine_at_every_length() {
+        use base64::Engine as _;
+        let data: Vec<u8> = (0..3000u32).map(|i| (i * 131 + i / 7) as u8).collect();
+        for n in (0..70).chain([255, 256, 257, 1000, 2999, 3000]) {
+            let mut mine = b"x".to_vec();
+            base64_std(&mut mine, &data[..n]);
+            let want = base64::engine::general_purpose::STANDARD.encode(&data[..n]);
+            assert_eq!(&mine[1..], want.as_bytes(), "length {n}");
+        }
     }
 
     #[test]
