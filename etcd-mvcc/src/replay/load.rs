@@ -108,7 +108,8 @@ fn newest_entries<'a>(pages: &[Page<'a>], rev: i64) -> (NewestKv<'a>, u64) {
             || (NewestKv::default(), 0u64),
             |(mut m, mut bad), ps| {
                 let mut batch = Vec::with_capacity(BATCH);
-                for p in ps {
+                for (j, p) in ps.iter().enumerate() {
+                    crate::hash::touch_ahead(ps, j);
                     for el in p.leaf_elements() {
                         let Ok(el) = el else {
                             bad += 1;
