@@ -267,36 +267,42 @@ fn text_line(out: &mut Vec<u8>, k: &[u8], kv: &LiveKv<'_>, hidden: bool) {
 /// Output bytes gathered before a batch is formatted (in parallel) and written.
 const BATCH_BYTES: usize = 8 << 20;
 
-/// Formats `batch` on `pool`, pieces in parallel, and writes them in order.
+/// Formats `batch` on `pool`, pieces in parallel, and writes them in order. `bufs` are the
+/// pieces' buffers, kept from batch to batch so that their memory is reused, not mapped
+/// and zeroed afresh by the allocator every time.
 fn write_batch(
     out: &mut dyn Write,
     batch: &[(&[u8], &LiveKv<'_>, bool)],
     json: bool,
     pool: &rayon::ThreadPool,
+    bufs: &mut Vec<Vec<u8>>,
 ) -> Result<()> {
     use rayon::prelude::*;
     if batch.is_empty() {
         return Ok(());
     }
     let per = batch.len().div_ceil(4 * pool.current_num_threads()).max(1);
-    let pieces: Vec<Vec<u8>> = pool.install(|| {
-        batch
-            .par_chunks(per)
-            .map(|c| {
-                let mut buf = Vec::new();
+    let pieces = batch.len().div_ceil(per);
+    if bufs.len() < pieces {
+        bufs.resize_with(pieces, Vec::new);
+    }
+    pool.install(|| {
+        bufs[..pieces]
+            .par_iter_mut()
+            .zip(batch.par_chunks(per))
+            .for_each(|(buf, c)| {
+                buf.clear();
                 for &(k, kv, hidden) in c {
                     if json {
-                        json_line(&mut buf, k, kv, hidden);
+                        json_line(buf, k, kv, hidden);
                     } else {
-                        text_line(&mut buf, k, kv, hidden);
+                        text_line(buf, k, kv, hidden);
                     }
                 }
-                buf
             })
-            .collect()
     });
-    for p in pieces {
-        out.write_all(&p)?;
+    for p in &bufs[..pieces] {
+        out.write_all(p)?;
     }
     Ok(())
 }
@@ -314,6 +320,7 @@ fn write_keys(
     let range = etcd_mvcc::replay::KeyRange::From(prefix);
     let mut batch = Vec::new();
     let mut batch_bytes = 0usize;
+    let mut bufs = Vec::new();
     for (k, kv) in state.range(range) {
         if !k.starts_with(prefix) {
             break;
@@ -325,12 +332,12 @@ fn write_keys(
         // About what the line takes (base64 is 4/3 of the bytes).
         batch_bytes += 160 + 2 * k.len() + if hidden { 0 } else { kv.value.len() * 4 / 3 };
         if batch_bytes >= BATCH_BYTES {
-            write_batch(out, &batch, json, pool)?;
+            write_batch(out, &batch, json, pool, &mut bufs)?;
             batch.clear();
             batch_bytes = 0;
         }
     }
-    write_batch(out, &batch, json, pool)?;
+    write_batch(out, &batch, json, pool, &mut bufs)?;
     Ok((n, redacted))
 }
 
