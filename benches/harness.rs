@@ -362,7 +362,7 @@ pub fn warm_table(title: &str, input: &Path, cat_files: &[PathBuf], cmds: &[&[&s
     warm(cat_files);
     let mut jobs = vec![Job::cat("cat > /dev/null", cat_files)];
     let inp = input.display().to_string();
-    for cmd in cmds {
+    for cmd in cmds.iter().filter(|c| command_wanted(c[0])) {
         for threads in [1usize, 2] {
             let t = threads.to_string();
             let mut argv: Vec<&str> = cmd
@@ -477,6 +477,12 @@ pub fn db_shape(db: &Path) -> String {
 /// The data directory of benches.
 pub fn data_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data")
+}
+
+/// Whether the warm tables run `command`: `BENCH_CMDS` (comma separated command names,
+/// e.g. `export,hash,status`), default all.
+pub fn command_wanted(command: &str) -> bool {
+    std::env::var("BENCH_CMDS").map_or(true, |c| c.split(',').any(|x| x == command))
 }
 
 /// Which parts to run: `BENCH_PARTS` (comma separated), default all.

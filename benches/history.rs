@@ -8,7 +8,8 @@
 //! --scaling`; sizes missing are left out) and the WAL corpus of `make-wal-corpus.sh`.
 //!
 //! Parts (`BENCH_PARTS=warm,cold,scaling,wal,k8s`, default all; `BENCH_RUNS=N` rounds,
-//! default 5; `HISTORY_DB=path` another db for the warm and cold tables):
+//! default 5; `BENCH_CMDS=export,hash,status` only those commands in the warm tables;
+//! `HISTORY_DB=path` another db for the warm and cold tables):
 //! - warm: prefixes, report, space, export, hash, status at 1 and 2 threads against
 //!   `cat db > /dev/null` (median and range of the ratio over interleaved rounds; CPU
 //!   time ratio; peak heap from the child's counting allocator);

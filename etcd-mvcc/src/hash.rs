@@ -17,6 +17,7 @@
 
 use super::fasthash::FastMap;
 use super::kv::{KeyValue, KeyValueRef};
+use super::newest::{key_hash, Newest, NewestTable, Offer, BATCH};
 use super::replay::Change;
 use super::revision::{parse_rev_key, rev_lenient, Revision};
 use super::scan::chunk_pages;
@@ -67,56 +68,204 @@ pub struct HashKv {
     pub entries_skipped: u64,
 }
 
-/// Per user key: the newest revision <= R and whether it is a tombstone.
-type Newest<'a> = FastMap<&'a [u8], (Revision, bool)>;
+/// Appends leaf elements' bytes to a [`Crc`], one call per run of adjacent bytes.
+///
+/// bbolt writes a leaf's keys and values back to back in element order (key 0, value 0,
+/// key 1, ...), so the bytes HashKV and the whole-db hash cover are, on a sound page, one
+/// stretch: hashing it in one call runs the CRC at its full speed instead of paying a
+/// call per short key. Pieces that are not adjacent (an entry left out, a forged layout)
+/// just start a new run, so the CRC is the sequential one whatever the layout.
+struct PageRun<'p> {
+    page: &'p [u8],
+    start: usize,
+    end: usize,
+}
 
-fn newest_at<'a>(pages: &[Page<'a>], rev: i64, per: usize) -> Newest<'a> {
-    pages
-        .par_chunks(per)
-        .fold(Newest::default, |mut m, ps| {
-            for p in ps {
-                for el in p.leaf_elements().flatten() {
-                    let Ok(rk) = parse_rev_key(el.key) else {
-                        continue;
-                    };
-                    if rk.rev.main > rev {
-                        continue;
-                    }
-                    let Ok(kv) = KeyValueRef::parse(el.value) else {
-                        continue;
-                    };
-                    let cand = (rk.rev, rk.tombstone);
-                    m.entry(kv.key)
-                        .and_modify(|e| {
-                            if cand > *e {
-                                *e = cand
-                            }
-                        })
-                        .or_insert(cand);
+impl<'p> PageRun<'p> {
+    fn new(page: &'p [u8]) -> Self {
+        PageRun {
+            page,
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// Appends `piece`, a slice of the page's bytes.
+    #[inline]
+    fn add(&mut self, c: &mut Crc, piece: &[u8]) {
+        if piece.is_empty() {
+            return;
+        }
+        let off = (piece.as_ptr() as usize).wrapping_sub(self.page.as_ptr() as usize);
+        let inside = off
+            .checked_add(piece.len())
+            .is_some_and(|e| e <= self.page.len());
+        if !inside {
+            // Not a slice of this page (never for a leaf element): hash it on its own.
+            self.flush(c);
+            c.update(piece);
+        } else if off == self.end && self.end > self.start {
+            self.end += piece.len();
+        } else {
+            self.flush(c);
+            self.start = off;
+            self.end = off + piece.len();
+        }
+    }
+
+    /// Hashes the pending run.
+    #[inline]
+    fn flush(&mut self, c: &mut Crc) {
+        if self.end > self.start {
+            c.update(&self.page[self.start..self.end]);
+        }
+        self.start = self.end;
+    }
+}
+
+/// Pages ahead of the one being read that [`touch_ahead`] reads early.
+const AHEAD: usize = 2;
+
+/// Reads one byte of every cache line of page `j + AHEAD` of `ps` (at most 16 KiB of it).
+///
+/// The hardware prefetchers follow a stream within a 4 KiB page but not across pages, so
+/// every page of a pass over the mapping would start with a wait for memory; these loads
+/// do not depend on each other, so their misses overlap while page `j` is worked on.
+#[inline]
+pub(crate) fn touch_ahead(ps: &[Page<'_>], j: usize) {
+    if let Some(p) = ps.get(j + AHEAD) {
+        let b = p.bytes();
+        let mut sink = 0u8;
+        for x in b[..b.len().min(16 << 10)].iter().step_by(64) {
+            sink ^= *x;
+        }
+        std::hint::black_box(sink);
+    }
+}
+
+/// Runs `f` over the chunks of `pages` in parallel, each thread folding into its own
+/// accumulator (made by `init`, joined by `join`); returns the joined accumulator and
+/// `f`'s results in chunk order.
+fn fold_chunks<'a, T, R>(
+    pages: &[Page<'a>],
+    per: usize,
+    init: impl Fn() -> T + Sync + Send,
+    f: impl Fn(&mut T, &[Page<'a>]) -> R + Sync + Send,
+    join: impl Fn(T, T) -> T + Sync + Send,
+) -> (T, Vec<R>)
+where
+    T: Send,
+    R: Send,
+{
+    let (acc, mut parts) = pages
+        .par_chunks(per.max(1))
+        .enumerate()
+        .fold(
+            || (init(), Vec::new()),
+            |(mut acc, mut v), (i, ps)| {
+                let r = f(&mut acc, ps);
+                v.push((i, r));
+                (acc, v)
+            },
+        )
+        .reduce(
+            || (init(), Vec::new()),
+            |(a, mut va), (b, vb)| {
+                va.extend(vb);
+                (join(a, b), va)
+            },
+        );
+    parts.sort_unstable_by_key(|(i, _)| *i);
+    (acc, parts.into_iter().map(|(_, r)| r).collect())
+}
+
+/// Per user key: the newest revision <= R (tombstone or not).
+type KeepTable<'a> = NewestTable<'a, ()>;
+
+/// Offers an entry to the keep table (through `batch`) when it is a revision <= `rev`
+/// with a KeyValue.
+#[inline]
+fn offer_keep<'a>(
+    t: &mut KeepTable<'a>,
+    batch: &mut Vec<Offer<'a, ()>>,
+    key: &'a [u8],
+    value: &'a [u8],
+    rev: i64,
+) {
+    let Ok(rk) = parse_rev_key(key) else {
+        return;
+    };
+    if rk.rev.main > rev {
+        return;
+    }
+    let Ok(kv) = KeyValueRef::parse(value) else {
+        return;
+    };
+    batch.push((
+        kv.key,
+        key_hash(kv.key),
+        Newest {
+            main: rk.rev.main,
+            sub: rk.rev.sub,
+            tombstone: rk.tombstone,
+            payload: (),
+        },
+    ));
+    if batch.len() >= BATCH {
+        t.offer_all(batch);
+    }
+}
+
+/// One chunk's share of HashKV: its CRC, entries hashed and left out.
+#[derive(Debug, Clone, Copy, Default)]
+struct KvPart {
+    crc: Crc,
+    hashed: u64,
+    skipped: u64,
+}
+
+/// HashKV over `ps` once the keep table is complete (`keep`: `Some` when compacted and
+/// some key's newest revision <= R is a put).
+fn kv_part(ps: &[Page<'_>], rev: i64, compact_rev: i64, keep: Option<&KeepTable<'_>>) -> KvPart {
+    let mut part = KvPart::default();
+    for (j, p) in ps.iter().enumerate() {
+        touch_ahead(ps, j);
+        let mut run = PageRun::new(p.bytes());
+        for el in p.leaf_elements().flatten() {
+            // etcd reads main and sub from the first 17 bytes without checks.
+            let Some(kr) = rev_lenient(el.key) else {
+                continue;
+            };
+            if kr.main > rev {
+                continue;
+            }
+            if let Some(m) = keep.filter(|_| kr.main <= compact_rev) {
+                let tomb = el.key.len() > 17;
+                let kept = KeyValueRef::parse(el.value).is_ok_and(|kv| {
+                    m.get(kv.key).is_some_and(|n| {
+                        n.main == kr.main && n.sub == kr.sub && n.tombstone == tomb && !tomb
+                    })
+                });
+                if !kept {
+                    part.skipped += 1;
+                    continue;
                 }
             }
-            m
-        })
-        .reduce(Newest::default, |mut a, mut b| {
-            if b.len() > a.len() {
-                std::mem::swap(&mut a, &mut b);
-            }
-            for (k, v) in b {
-                a.entry(k)
-                    .and_modify(|e| {
-                        if v > *e {
-                            *e = v
-                        }
-                    })
-                    .or_insert(v);
-            }
-            a
-        })
+            run.add(&mut part.crc, el.key);
+            run.add(&mut part.crc, el.value);
+            part.hashed += 1;
+        }
+        run.flush(&mut part.crc);
+    }
+    part
 }
 
 /// etcd's HashKV over the key bucket at `rev` with compact revision `compact_rev`.
-/// Runs on the current rayon pool. `progress` gets leaf pages done (twice over when a
-/// keep set is needed).
+/// Runs on the current rayon pool. `progress` gets leaf pages done.
+///
+/// One parallel pass builds the keep set and hashes every chunk that holds no entry at or
+/// below the compact revision (the bucket is ordered by revision, so that is all but the
+/// first chunks); a second pass hashes those first chunks with the complete keep set.
 pub fn hash_kv(
     key_bucket: Option<&Bucket<'_>>,
     rev: i64,
@@ -131,61 +280,66 @@ pub fn hash_kv(
     };
     let per = chunk_pages(pages.len());
     // The keep set only matters for entries at or below the compact revision.
-    let newest = if compact_rev > 0 {
-        let m = newest_at(&pages, rev, per);
-        progress(pages.len() as u64);
-        Some(m)
-    } else {
-        None
-    };
-    let keep_nonempty = newest
-        .as_ref()
-        .is_some_and(|m| m.values().any(|&(_, tomb)| !tomb));
-    let parts: Vec<(Crc, u64, u64)> = pages
-        .par_chunks(per)
-        .map(|ps| {
-            let mut c = Crc::default();
-            let mut hashed = 0u64;
-            let mut skipped = 0u64;
-            for p in ps {
+    let compacted = compact_rev > 0;
+    let (table, first): (KeepTable<'_>, Vec<Option<KvPart>>) = fold_chunks(
+        &pages,
+        per,
+        KeepTable::default,
+        |t, ps| {
+            let mut batch = Vec::with_capacity(BATCH);
+            let mut part = Some(KvPart::default());
+            for (j, p) in ps.iter().enumerate() {
+                touch_ahead(ps, j);
+                let mut run = PageRun::new(p.bytes());
                 for el in p.leaf_elements().flatten() {
-                    // etcd reads main and sub from the first 17 bytes without checks.
+                    if compacted {
+                        offer_keep(t, &mut batch, el.key, el.value, rev);
+                    }
+                    let Some(c) = part.as_mut() else { continue };
                     let Some(kr) = rev_lenient(el.key) else {
                         continue;
                     };
                     if kr.main > rev {
                         continue;
                     }
-                    if kr.main <= compact_rev && keep_nonempty {
-                        let kept = match (&newest, KeyValueRef::parse(el.value)) {
-                            (Some(m), Ok(kv)) => {
-                                let tomb = el.key.len() > 17;
-                                m.get(kv.key)
-                                    .is_some_and(|&(r, t)| r == kr && t == tomb && !t)
-                            }
-                            _ => false,
-                        };
-                        if !kept {
-                            skipped += 1;
-                            continue;
-                        }
+                    if compacted && kr.main <= compact_rev {
+                        // Decided once the keep set is complete.
+                        part = None;
+                        continue;
                     }
-                    c.update(el.key);
-                    c.update(el.value);
-                    hashed += 1;
+                    run.add(&mut c.crc, el.key);
+                    run.add(&mut c.crc, el.value);
+                    c.hashed += 1;
+                }
+                if let Some(c) = part.as_mut() {
+                    run.flush(&mut c.crc);
                 }
             }
+            t.offer_all(&mut batch);
             progress(ps.len() as u64);
-            (c, hashed, skipped)
+            part
+        },
+        KeepTable::merged,
+    );
+    let keep = (compacted && table.values().any(|n| !n.tombstone)).then_some(&table);
+    let redo: Vec<usize> = (0..first.len()).filter(|&i| first[i].is_none()).collect();
+    let redone: Vec<KvPart> = redo
+        .par_iter()
+        .map(|&i| {
+            let ps = &pages[i * per..((i + 1) * per).min(pages.len())];
+            kv_part(ps, rev, compact_rev, keep)
         })
         .collect();
+    let mut redone = redone.into_iter();
     let mut total = head;
-    let mut hashed = 0;
-    let mut skipped = 0;
-    for (c, h, s) in parts {
-        total = total.then(c);
-        hashed += h;
-        skipped += s;
+    let (mut hashed, mut skipped) = (0, 0);
+    for part in first {
+        let Some(part) = part.or_else(|| redone.next()) else {
+            continue;
+        };
+        total = total.then(part.crc);
+        hashed += part.hashed;
+        skipped += part.skipped;
     }
     Ok(HashKv {
         hash: total.crc,
@@ -223,9 +377,30 @@ pub fn hash_db(
     mode: DbHashMode,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<DbHash, bbolt_reader::Error> {
+    hash_db_inner(db, mode, false, progress).map(|(h, _)| h)
+}
+
+/// [`hash_db`] and, from the same pass over the key bucket, the number of live user keys
+/// (keys whose newest revision is a put; what [`crate::scan::Keyspace::live_keys`] counts,
+/// 0 without a key bucket): `etcdutl` 3.6's `totalKey`.
+pub fn hash_db_and_live_keys(
+    db: &Db<'_>,
+    mode: DbHashMode,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<(DbHash, u64), bbolt_reader::Error> {
+    hash_db_inner(db, mode, true, progress).map(|(h, live)| (h, live.unwrap_or(0)))
+}
+
+fn hash_db_inner(
+    db: &Db<'_>,
+    mode: DbHashMode,
+    count_live: bool,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<(DbHash, Option<u64>), bbolt_reader::Error> {
     let mut total = Crc::default();
     let mut total_key = 0u64;
     let mut revision = 0i64;
+    let mut live = None;
     let root = db.root();
     for item in root.iter() {
         let item = item?;
@@ -236,27 +411,45 @@ pub fn hash_db(
         if name == super::KEY_BUCKET {
             let pages = bucket.leaf_pages()?;
             let per = chunk_pages(pages.len());
-            let parts: Vec<(Crc, u64)> = pages
-                .par_chunks(per)
-                .map(|ps| {
+            let want_live = count_live && live.is_none();
+            let (table, parts) = fold_chunks(
+                &pages,
+                per,
+                KeepTable::default,
+                |t, ps| {
+                    let mut batch = Vec::with_capacity(BATCH);
                     let mut c = Crc::default();
-                    let mut n = 0;
-                    for p in ps {
+                    let mut n = 0u64;
+                    for (j, p) in ps.iter().enumerate() {
+                        touch_ahead(ps, j);
+                        let mut run = PageRun::new(p.bytes());
                         for el in p.leaf_elements().flatten() {
-                            c.update(el.key);
+                            run.add(&mut c, el.key);
                             if !el.is_bucket() {
-                                c.update(el.value);
+                                run.add(&mut c, el.value);
+                                if want_live {
+                                    offer_keep(t, &mut batch, el.key, el.value, i64::MAX);
+                                }
+                            } else {
+                                // A bucket's value is not hashed: the run ends here.
+                                run.flush(&mut c);
                             }
                             n += 1;
                         }
+                        run.flush(&mut c);
                     }
+                    t.offer_all(&mut batch);
                     progress(ps.len() as u64);
                     (c, n)
-                })
-                .collect();
+                },
+                KeepTable::merged,
+            );
             for (c, n) in parts {
                 total = total.then(c);
                 total_key += n;
+            }
+            if want_live {
+                live = Some(table.values().filter(|n| !n.tombstone).count() as u64);
             }
             if let Some(last) = pages.last() {
                 if let Some(Ok(el)) = last.leaf_elements().last() {
@@ -280,11 +473,14 @@ pub fn hash_db(
             }
         }
     }
-    Ok(DbHash {
-        hash: total.crc,
-        revision,
-        total_key,
-    })
+    Ok((
+        DbHash {
+            hash: total.crc,
+            revision,
+            total_key,
+        },
+        live,
+    ))
 }
 
 #[cfg(test)]
@@ -375,6 +571,136 @@ mod keep_rule_tests {
         let x3: Entry<'_> = (3, "/x", None, 0);
         let db = build(&[x2, x3], Some(3));
         assert_eq!(hashkv(&db, 3, 3).hash, expected(&[x2, x3]));
+    }
+
+    /// HashKV as etcd states it, one entry at a time: the reference the chunked, run-wise
+    /// [`hash_kv`] must equal.
+    fn reference_hashkv(db: &Db<'_>, rev: i64, compact: i64) -> (u32, u64, u64) {
+        let b = db.bucket(b"key").unwrap().unwrap();
+        let mut entries = Vec::new();
+        for p in b.leaf_pages().unwrap() {
+            entries.extend(p.leaf_elements().flatten().map(|e| (e.key, e.value)));
+        }
+        let mut newest: std::collections::HashMap<&[u8], (Revision, bool)> = Default::default();
+        for &(k, v) in &entries {
+            let (Ok(rk), Ok(kv)) = (parse_rev_key(k), KeyValueRef::parse(v)) else {
+                continue;
+            };
+            if rk.rev.main <= rev {
+                let e = newest.entry(kv.key).or_insert((rk.rev, rk.tombstone));
+                if (rk.rev, rk.tombstone) > *e {
+                    *e = (rk.rev, rk.tombstone);
+                }
+            }
+        }
+        let keep: std::collections::HashSet<Revision> = newest
+            .values()
+            .filter(|(_, t)| !t)
+            .map(|(r, _)| *r)
+            .collect();
+        let mut c = Crc::default();
+        c.update(b"key");
+        let (mut hashed, mut skipped) = (0, 0);
+        for &(k, v) in &entries {
+            let r = rev_lenient(k).unwrap();
+            if r.main > rev {
+                continue;
+            }
+            if compact > 0 && r.main <= compact && !keep.is_empty() && !keep.contains(&r) {
+                skipped += 1;
+                continue;
+            }
+            c.update(k);
+            c.update(v);
+            hashed += 1;
+        }
+        (c.crc, hashed, skipped)
+    }
+
+    /// A history: 40 keys, each rewritten many times, some deleted and re-created, over
+    /// enough 512-byte pages that the key bucket splits into many chunks.
+    fn history() -> Vec<(i64, String, Option<Vec<u8>>)> {
+        let mut h = Vec::new();
+        for rev in 2..3000i64 {
+            let key = format!("/registry/leases/kube-node-lease/node-{}", rev * 7 % 40);
+            let value = (rev % 11 != 0).then(|| vec![(rev % 251) as u8; (rev % 97) as usize]);
+            h.push((rev, key, value));
+        }
+        h
+    }
+
+    #[test]
+    fn chunked_hashkv_equals_the_entry_by_entry_reference_at_any_revision_and_thread_count() {
+        let h = history();
+        let entries: Vec<Entry<'_>> = h
+            .iter()
+            .map(|(r, k, v)| (*r, k.as_str(), v.as_deref(), 0))
+            .collect();
+        for compact in [None, Some(1500)] {
+            let bytes = build(&entries, compact);
+            let db = Db::open(&bytes).unwrap();
+            let b = db.bucket(b"key").unwrap().unwrap();
+            assert!(b.leaf_pages().unwrap().len() > 64, "several chunks");
+            let c = compact.unwrap_or(-1);
+            for rev in [2999, 2500, 1501, 1500] {
+                let want = reference_hashkv(&db, rev, c);
+                for threads in [1, 2, 3] {
+                    let pool = rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads)
+                        .build()
+                        .unwrap();
+                    let got = pool.install(|| hash_kv(Some(&b), rev, c, &|_| {}).unwrap());
+                    assert_eq!(
+                        (got.hash, got.entries_hashed, got.entries_skipped),
+                        want,
+                        "rev {rev} compact {c} threads {threads}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn whole_db_hash_and_live_keys_equal_a_sequential_hash_and_the_scan() {
+        let h = history();
+        let entries: Vec<Entry<'_>> = h
+            .iter()
+            .map(|(r, k, v)| (*r, k.as_str(), v.as_deref(), 0))
+            .collect();
+        let bytes = build(&entries, Some(100));
+        let db = Db::open(&bytes).unwrap();
+        let mut c = Crc::default();
+        let mut n = 0;
+        let root = db.root();
+        for item in root.iter() {
+            let name = item.unwrap().key;
+            c.update(name);
+            for kv in root.bucket(name).unwrap().unwrap().iter() {
+                let kv = kv.unwrap();
+                c.update(kv.key);
+                c.update(kv.value);
+                n += 1;
+            }
+        }
+        let b = db.bucket(b"key").unwrap().unwrap();
+        let live = crate::scan::scan_keyspace(&b, i64::MAX, &|_| {})
+            .unwrap()
+            .live_keys();
+        assert!(live > 0 && live < 40);
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let (d, l) = pool.install(|| {
+                hash_db_and_live_keys(&db, DbHashMode::SnapshotStatus, &|_| {}).unwrap()
+            });
+            assert_eq!((d.hash, d.total_key, l), (c.crc, n, live));
+            assert_eq!(
+                d,
+                hash_db(&db, DbHashMode::SnapshotStatus, &|_| {}).unwrap()
+            );
+        }
     }
 
     #[test]

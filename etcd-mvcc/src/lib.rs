@@ -50,6 +50,7 @@ pub mod lease;
 pub mod member;
 pub mod members;
 pub mod meta;
+pub mod newest;
 pub mod open;
 pub mod pagemap;
 pub mod proto;

@@ -31,7 +31,7 @@
 
 use super::{bolt_err, open_db, open_image_for_scan, thread_pool};
 use crate::error::{Result, EXIT_DAMAGE, EXIT_OK};
-use etcd_mvcc::hash::{hash_db, DbHashMode};
+use etcd_mvcc::hash::{hash_db_and_live_keys, DbHashMode};
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
@@ -169,8 +169,9 @@ pub fn run(args: &Args) -> Result<u8> {
     let db = open_db(&image)?;
     let pool = thread_pool(args.threads)?;
     let bar = crate::progress::bar(db.meta().high_water_mark, "hashing", false);
-    let h = pool
-        .install(|| hash_db(&db, DbHashMode::SnapshotStatus, &|n| bar.inc(n)))
+    // One pass over the key bucket gives the hash and the live user keys.
+    let (h, live_in_pass) = pool
+        .install(|| hash_db_and_live_keys(&db, DbHashMode::SnapshotStatus, &|n| bar.inc(n)))
         .map_err(|e| bolt_err(&image, e))?;
     bar.finish_and_clear();
     let check = pool.install(|| bbolt_reader::check::check(&db));
@@ -198,10 +199,7 @@ pub fn run(args: &Args) -> Result<u8> {
     let info = etcd_mvcc::info::read_info(&db);
     let written_by = etcd_mvcc::version::written_by(&info.meta).version;
     let live = match db.bucket(etcd_mvcc::KEY_BUCKET) {
-        Ok(Some(b)) => pool
-            .install(|| etcd_mvcc::scan::scan_keyspace(&b, i64::MAX, &|_| {}))
-            .map(|ks| ks.live_keys())
-            .map_err(|e| bolt_err(&image, e))?,
+        Ok(Some(_)) => live_in_pass,
         _ => 0,
     };
     // etcdutl 3.6 reports live user keys as totalKey; 3.4's etcdctl and 3.5's etcdutl

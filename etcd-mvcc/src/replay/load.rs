@@ -10,10 +10,10 @@
 
 use super::state::{LiveKv, State};
 use crate::cluster::{Alarm, AlarmType};
-use crate::fasthash::FastMap;
 use crate::kv::KeyValueRef;
 use crate::lease::{lease_id_from_key, Lease, LEASE_BUCKET};
-use crate::revision::{parse_rev_key, rev_lenient, Revision};
+use crate::newest::{key_hash, Newest, NewestTable, BATCH};
+use crate::revision::{parse_rev_key, rev_lenient};
 use crate::scan::chunk_pages;
 use crate::{MetaInfo, KEY_BUCKET};
 use bbolt_reader::{Db, Page};
@@ -99,25 +99,17 @@ fn revisions_in(pages: &[Page<'_>], meta: &MetaInfo) -> DbRevisions {
 }
 
 /// Per user key: newest revision <= R, tombstone flag, encoded KeyValue.
-type Newest<'a> = FastMap<&'a [u8], (Revision, bool, &'a [u8])>;
+type NewestKv<'a> = NewestTable<'a, &'a [u8]>;
 
-fn keep_newer<'a>(m: &mut Newest<'a>, key: &'a [u8], cand: (Revision, bool, &'a [u8])) {
-    m.entry(key)
-        .and_modify(|e| {
-            if (cand.0, cand.1) > (e.0, e.1) {
-                *e = cand
-            }
-        })
-        .or_insert(cand);
-}
-
-fn newest_entries<'a>(pages: &[Page<'a>], rev: i64) -> (Newest<'a>, u64) {
+fn newest_entries<'a>(pages: &[Page<'a>], rev: i64) -> (NewestKv<'a>, u64) {
     pages
         .par_chunks(chunk_pages(pages.len()))
         .fold(
-            || (Newest::default(), 0u64),
+            || (NewestKv::default(), 0u64),
             |(mut m, mut bad), ps| {
-                for p in ps {
+                let mut batch = Vec::with_capacity(BATCH);
+                for (j, p) in ps.iter().enumerate() {
+                    crate::hash::touch_ahead(ps, j);
                     for el in p.leaf_elements() {
                         let Ok(el) = el else {
                             bad += 1;
@@ -134,24 +126,94 @@ fn newest_entries<'a>(pages: &[Page<'a>], rev: i64) -> (Newest<'a>, u64) {
                             bad += 1;
                             continue;
                         };
-                        keep_newer(&mut m, kv.key, (rk.rev, rk.tombstone, el.value));
+                        batch.push((
+                            kv.key,
+                            key_hash(kv.key),
+                            Newest {
+                                main: rk.rev.main,
+                                sub: rk.rev.sub,
+                                tombstone: rk.tombstone,
+                                payload: el.value,
+                            },
+                        ));
+                        if batch.len() >= BATCH {
+                            m.offer_all(&mut batch);
+                        }
                     }
                 }
+                m.offer_all(&mut batch);
                 (m, bad)
             },
         )
         .reduce(
-            || (Newest::default(), 0),
-            |(mut a, x), (mut b, y)| {
-                if b.len() > a.len() {
-                    std::mem::swap(&mut a, &mut b);
-                }
-                for (k, v) in b {
-                    keep_newer(&mut a, k, v);
-                }
-                (a, x + y)
-            },
+            || (NewestKv::default(), 0),
+            |(a, x), (b, y)| (NewestKv::merged(a, b), x + y),
         )
+}
+
+/// The live keys of `newest` (newest revision a put) with their KeyValue, in key order:
+/// sorted once here, so that the tree is built in bulk rather than by inserting key by key.
+///
+/// The keys are slices scattered over the mapping, so comparing them directly misses the
+/// cache at every comparison. Each key is first given a sort word: the 24 bytes after the
+/// prefix all keys share (Kubernetes keys share `/registry/`), read from the copy of its
+/// first bytes the table holds, zero-padded. Words order keys as their bytes do wherever
+/// they differ; only keys with equal words are compared in full.
+fn sorted_live<'a>(newest: &NewestKv<'a>) -> Vec<(Cow<'a, [u8]>, LiveKv<'a>)> {
+    let live: Vec<(&'a [u8], &[u8], &'a [u8])> = newest
+        .iter_heads()
+        .filter(|(_, _, n)| !n.tombstone)
+        .map(|(k, head, n)| (k, head, n.payload))
+        .collect();
+    let shared = match live.first() {
+        None => 0,
+        Some(&(_, first, _)) => live.iter().fold(first.len(), |l, &(_, head, _)| {
+            first[..l]
+                .iter()
+                .zip(head)
+                .take_while(|(a, b)| a == b)
+                .count()
+        }),
+    };
+    let byte = |key: &[u8], head: &[u8], i: usize| -> u8 {
+        match head.get(i) {
+            Some(&b) => b,
+            None => key.get(i).copied().unwrap_or(0),
+        }
+    };
+    let mut order: Vec<([u64; 3], usize)> = live
+        .iter()
+        .enumerate()
+        .map(|(i, &(key, head, _))| {
+            let mut w = [0u64; 3];
+            for (j, word) in w.iter_mut().enumerate() {
+                let mut b = [0u8; 8];
+                for (k, x) in b.iter_mut().enumerate() {
+                    *x = byte(key, head, shared + 8 * j + k);
+                }
+                *word = u64::from_be_bytes(b);
+            }
+            (w, i)
+        })
+        .collect();
+    order.par_sort_unstable_by(|x, y| x.0.cmp(&y.0).then_with(|| live[x.1].0.cmp(live[y.1].0)));
+    order
+        .into_iter()
+        .filter_map(|(_, i)| {
+            let (key, _, raw) = live[i];
+            let kv = KeyValueRef::parse(raw).ok()?;
+            Some((
+                Cow::Borrowed(key),
+                LiveKv {
+                    value: Cow::Borrowed(kv.value),
+                    create_revision: kv.create_revision,
+                    mod_revision: kv.mod_revision,
+                    version: kv.version,
+                    lease: kv.lease,
+                },
+            ))
+        })
+        .collect()
 }
 
 /// Reads the keyspace of `db` at `rev` (None = the newest). Runs on the current rayon pool.
@@ -188,24 +250,8 @@ pub fn load_at<'a>(
         ..State::default()
     };
     let (newest, malformed_entries) = newest_entries(&pages, rev);
-    for (key, (_, tomb, raw)) in newest {
-        if tomb {
-            continue;
-        }
-        let Ok(kv) = KeyValueRef::parse(raw) else {
-            continue;
-        };
-        state.keys.insert(
-            Cow::Borrowed(key),
-            LiveKv {
-                value: Cow::Borrowed(kv.value),
-                create_revision: kv.create_revision,
-                mod_revision: kv.mod_revision,
-                version: kv.version,
-                lease: kv.lease,
-            },
-        );
-    }
+    state.keys = sorted_live(&newest).into_iter().collect();
+    drop(newest);
     let mut malformed_leases = 0;
     if let Some(b) = db.bucket(LEASE_BUCKET).map_err(bolt)? {
         for item in b.iter() {
@@ -241,4 +287,71 @@ pub fn load_at<'a>(
         malformed_entries,
         malformed_leases,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_keys_come_out_in_byte_order_whatever_their_shared_prefix_and_length() {
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        for i in 0..300u32 {
+            keys.push(format!("/registry/pods/ns-{}/p-{}", i % 3, i * 7919 % 1000).into_bytes());
+        }
+        // Keys that differ only past the copied head, prefixes of each other, a zero byte
+        // where another key ends, and a key shorter than the shared prefix.
+        let long = vec![b'/'; 80];
+        let mut long2 = long.clone();
+        long2.push(0);
+        let mut long3 = long.clone();
+        long3.push(1);
+        keys.extend([
+            long,
+            long2,
+            long3,
+            b"/registry/pods/ns-1".to_vec(),
+            b"/r".to_vec(),
+        ]);
+        keys.push(b"/registry/pods/ns-1/p-5\0".to_vec());
+        keys.push(b"/registry/pods/ns-1/p-5".to_vec());
+        let raw: Vec<Vec<u8>> = keys
+            .iter()
+            .map(|k| {
+                crate::kv::KeyValue {
+                    key: k.clone(),
+                    value: b"v".to_vec(),
+                    create_revision: 2,
+                    mod_revision: 3,
+                    version: 1,
+                    lease: 0,
+                }
+                .encode_to_vec_etcd()
+            })
+            .collect();
+        for only_pods in [false, true] {
+            let mut t = NewestKv::default();
+            for (k, r) in keys.iter().zip(&raw) {
+                if only_pods && !k.starts_with(b"/registry/pods/ns-1/") {
+                    continue;
+                }
+                t.offer(
+                    k,
+                    Newest {
+                        main: 3,
+                        sub: 0,
+                        tombstone: false,
+                        payload: r,
+                    },
+                );
+            }
+            let got: Vec<Vec<u8>> = sorted_live(&t)
+                .into_iter()
+                .map(|(k, _)| k.into_owned())
+                .collect();
+            let mut want: Vec<Vec<u8>> = t.iter().map(|(k, _)| k.to_vec()).collect();
+            want.sort();
+            assert_eq!(got, want);
+        }
+    }
 }
