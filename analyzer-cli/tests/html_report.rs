@@ -120,22 +120,88 @@ fn is_png(p: &Path) -> bool {
     std::fs::read(p).is_ok_and(|b| b.len() > 1000 && b.starts_with(b"\x89PNG\r\n\x1a\n"))
 }
 
-/// Screenshots at a desktop and a narrow window size; both must log nothing.
+/// Appended (in a copy of the page) by the layout check: after the page's own script has
+/// drawn, lists every element whose box leaves the window horizontally, every element
+/// whose content is wider than its box allows (cut), and every pair of texts in one
+/// drawing or legend whose boxes overlap, into `<body data-layout>`. The treemap's cells
+/// are left out: their labels are clipped to the cell on purpose.
+const LAYOUT_CHECK: &str = r#"<script>
+(function () {
+  var out = [];
+  var W = document.documentElement.clientWidth;
+  function name(e) {
+    var s = e.tagName.toLowerCase();
+    if (e.id) { s += '#' + e.id; }
+    if (e.getAttribute('class')) { s += '.' + e.getAttribute('class').split(' ').join('.'); }
+    var t = (e.textContent || '').replace(/\s+/g, ' ').slice(0, 40);
+    return s + ' "' + t + '"';
+  }
+  function skipped(e) {
+    return e.closest('#tip') || e.closest('#treemap-box .tm-cell') || e.closest('details:not([open]) > :not(summary)');
+  }
+  Array.prototype.forEach.call(document.querySelectorAll('body *'), function (e) {
+    if (skipped(e) || e.tagName === 'SCRIPT') { return; }
+    var r = e.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) { return; }
+    if (r.left < -0.5 || r.right > W + 0.5) { out.push('outside the window (' + Math.round(r.left) + '..' + Math.round(r.right) + ' of ' + W + '): ' + name(e)); }
+    if (!(e instanceof SVGElement) && getComputedStyle(e).overflowX !== 'visible' && e.scrollWidth > e.clientWidth + 1 &&
+        e.tagName !== 'PRE') {
+      out.push('content cut (' + e.scrollWidth + ' > ' + e.clientWidth + '): ' + name(e));
+    }
+  });
+  function overlaps(list, what) {
+    var boxes = list.map(function (e) { return [e, e.getBoundingClientRect()]; }).filter(function (b) { return b[1].width > 0; });
+    for (var i = 0; i < boxes.length; i += 1) {
+      for (var j = i + 1; j < boxes.length; j += 1) {
+        var a = boxes[i][1]; var b = boxes[j][1];
+        if (a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5) {
+          out.push(what + ' overlap: ' + name(boxes[i][0]) + ' and ' + name(boxes[j][0]));
+        }
+      }
+    }
+  }
+  Array.prototype.forEach.call(document.querySelectorAll('svg'), function (svg) {
+    overlaps(Array.prototype.slice.call(svg.querySelectorAll('text')), 'texts of ' + (svg.id || 'svg'));
+  });
+  Array.prototype.forEach.call(document.querySelectorAll('.legend, #facts, .cmd'), function (l) {
+    overlaps(Array.prototype.slice.call(l.children), 'items of ' + name(l));
+  });
+  document.body.setAttribute('data-layout', JSON.stringify(out));
+})();
+</script>
+"#;
+
+/// At a desktop and a narrow window size: a screenshot (kept in `target/html-report/`),
+/// no console message, and nothing outside the window, cut, or overlapping
+/// ([`LAYOUT_CHECK`], run in a copy of the page).
 fn screenshots(browser: &Path, html: &Path, name: &str) {
+    let page = std::fs::read_to_string(html).unwrap();
+    let at = page.rfind("</body>").expect("</body>");
+    let copy = out_dir().join(format!("{name}-layout.html"));
+    std::fs::write(
+        &copy,
+        format!("{}{LAYOUT_CHECK}{}", &page[..at], &page[at..]),
+    )
+    .unwrap();
     for (w, h) in [(1280, 2400), (480, 3200)] {
         let png = out_dir().join(format!("{name}-{w}x{h}.png"));
         std::fs::remove_file(&png).ok();
-        let (_, console) = chrome(
+        let (dom, console) = chrome(
             browser,
-            html,
+            &copy,
             &[
                 format!("--window-size={w},{h}"),
                 format!("--screenshot={}", png.display()),
+                "--dump-dom".into(),
             ],
         );
         assert!(console.is_empty(), "{name} at {w}x{h}: {console:#?}");
         assert!(is_png(&png), "{name}: no screenshot at {}", png.display());
+        let layout: Vec<String> =
+            serde_json::from_str(&attr(tag(&dom, "<body"), "data-layout")).unwrap();
+        assert!(layout.is_empty(), "{name} at {w}x{h}: {layout:#?}");
     }
+    std::fs::remove_file(&copy).ok();
 }
 
 /// Writes and checks the HTML report of `input` against `report --json`.
