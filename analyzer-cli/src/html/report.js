@@ -266,14 +266,14 @@
   // kube is null or [resource, resource as kubectl names it, kind, objects, live value bytes,
   // history value bytes, managedFields bytes, encrypted objects] (names null when several).
   function kids(n) { return n.slice(8).filter(function (c) { return c[1] > 0; }); }
-  function kubeAttrs(n) {
+  function kubeAttrs(n, attrs) {
     var k = n[7];
-    if (!k) { return {}; }
-    return {
+    if (!k) { return attrs; }
+    return Object.assign(attrs, {
       'data-resource': k[0] === null ? undefined : k[0], 'data-resource-name': k[1] === null ? undefined : k[1],
       'data-kind': k[2] === null ? undefined : k[2], 'data-objects': k[3], 'data-k8s-live-bytes': k[4],
       'data-k8s-history-bytes': k[5], 'data-managed-fields-bytes': k[6]
-    };
+    });
   }
   // What the Kubernetes lens says of a node, one line each.
   function kubeText(n) {
@@ -373,14 +373,15 @@
     cells.forEach(function (c) {
       var n = c[0];
       var path = zoom.slice(1).map(function (z) { return z[0]; }).join('') + n[0];
-      var attrs = kubeAttrs(n);
-      attrs['class'] = 'tm-cell' + (n[6] ? ' tm-other' : '');
-      attrs['data-name'] = n[0]; attrs['data-bytes'] = n[1]; attrs['data-live-bytes'] = n[2];
-      attrs['data-keys'] = n[3]; attrs['data-revisions'] = n[5];
-      var div = el('div', attrs, box);
+      var div = el('div', kubeAttrs(n, {
+        'class': 'tm-cell' + (n[6] ? ' tm-other' : ''),
+        'data-name': n[0], 'data-bytes': n[1], 'data-live-bytes': n[2], 'data-keys': n[3], 'data-revisions': n[5]
+      }), box);
       div.style.left = c[1] + 'px'; div.style.top = c[2] + 'px';
       div.style.width = Math.max(0, c[3]) + 'px'; div.style.height = Math.max(0, c[4]) + 'px';
       div.style.background = colour(n);
+      // A sliver's borders alone would be wider than its share (and reach past the box).
+      if (c[3] < 3 || c[4] < 3) { div.style.borderWidth = '0'; }
       var labelH = 0;
       if (c[3] > 36 && c[4] > 16) {
         var lab = el('div', { 'class': 'tm-label' }, div, (n[0] === '' ? "(no '/')" : n[0]) + ' ' + human(n[1]));
@@ -395,9 +396,7 @@
       if (ch.length && c[3] > 40 && c[4] > 40) {
         squarify(ch, 2, labelH + 1, c[3] - 6, c[4] - labelH - 5).forEach(function (s) {
           if (s[3] < 2 || s[4] < 2) { return; }
-          var sa = kubeAttrs(s[0]);
-          sa['class'] = 'tm-sub'; sa['data-name'] = s[0][0]; sa['data-bytes'] = s[0][1];
-          var sd = el('div', sa, div);
+          var sd = el('div', kubeAttrs(s[0], { 'class': 'tm-sub', 'data-name': s[0][0], 'data-bytes': s[0][1] }), div);
           sd.style.left = s[1] + 'px'; sd.style.top = s[2] + 'px';
           sd.style.width = s[3] + 'px'; sd.style.height = s[4] + 'px';
           sd.style.background = colour(s[0]);
@@ -706,7 +705,7 @@
       cols.forEach(function (c) {
         var v = row[c[1]];
         if (c[1] === 'healthy') { v = v ? 'ok' : 'DAMAGED'; }
-        el('td', null, tr, num(v));
+        el('td', { 'data-label': c[0] }, tr, num(v));
       });
       if (row.problems && row.problems.length) {
         hover(tr, function () { return row.problems.join('\n'); });
@@ -730,8 +729,11 @@
     var mx = vals.length ? Math.max.apply(null, vals) : 1;
     var lo = Math.max(0, mn - Math.max(1, Math.ceil((mx - mn) * 0.5)));
     var W = width(svg, 900);
-    var left = 220; var right = 70; var bh = 9; var gap = 14;
-    var rowH = series.length * bh + gap;
+    // Narrow windows: each member's name on its own line above its bars.
+    var narrow = W < 600;
+    var left = narrow ? 0 : 220; var right = narrow ? 8 : 70; var bh = 9; var gap = 14;
+    var head = narrow ? 16 : 0;
+    var rowH = series.length * bh + gap + head;
     var H = m.members.length * rowH + 30;
     svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
     svg.setAttribute('height', H);
@@ -740,15 +742,37 @@
     m.members.forEach(function (row, i) {
       var y0 = 10 + i * rowH;
       var label = (row.name || row.member_id_hex || '') + ' ' + row.path;
-      sv('text', { x: 0, y: y0 + 2 * bh + 3, 'font-weight': best.indexOf(row.path) >= 0 ? 700 : 400 }, svg, label.length > 34 ? label.slice(0, 33) + '…' : label);
+      var rev = 'rev ' + num(row.revision) + (row.hash === null ? '' : ', hash ' + row.hash);
+      var lt = sv('text', { x: 0, y: narrow ? y0 + 2 : y0 + 2 * bh + 3, 'font-weight': best.indexOf(row.path) >= 0 ? 700 : 400 }, svg, label);
+      var rt = sv('text', { x: 0, y: narrow ? y0 + 2 : y0 + 2 * bh + 3 }, svg, rev);
+      var rw = rt.getComputedTextLength();
+      // The name is shortened (middle out) to the room it has: the label column, or the
+      // line less the revision and hash on its right.
+      var room = narrow ? W - rw - 12 : left - 8;
+      var cut = label.length;
+      while (lt.getComputedTextLength() > room && cut > 4) {
+        cut -= 2;
+        lt.textContent = label.slice(0, Math.ceil(cut / 2)) + '\u2026' + label.slice(label.length - Math.floor(cut / 2));
+      }
       series.forEach(function (s, k) {
         var v = row[s[0]];
         if (v === null) { return; }
-        var rect = sv('rect', { x: left, y: y0 + k * bh, width: Math.max(1, x(v) - left), height: bh - 1, fill: s[2], 'data-member': row.path, 'data-series': s[0], 'data-value': v }, svg);
+        var rect = sv('rect', { x: left, y: y0 + head + k * bh, width: Math.max(1, x(v) - left), height: bh - 1, fill: s[2], 'data-member': row.path, 'data-series': s[0], 'data-value': v }, svg);
         hover(rect, function () { return row.path + '\n' + s[1] + ': ' + v; });
         bars += 1;
       });
-      sv('text', { x: Math.max(x(row.commit || lo), x(row.last_index || lo)) + 4, y: y0 + 2 * bh + 3 }, svg, 'rev ' + num(row.revision) + (row.hash === null ? '' : ', hash ' + row.hash));
+      if (narrow) {
+        rt.setAttribute('x', W - rw);
+      } else {
+        var end = x(Math.max(row.commit || lo, row.last_index || lo));
+        // Right of the bars, or inside their end when there is no room.
+        if (end + 4 + rw > W - 2) {
+          rt.setAttribute('x', Math.max(left, end - rw - 4));
+          rt.setAttribute('fill', '#ffffff');
+        } else {
+          rt.setAttribute('x', end + 4);
+        }
+      }
     });
     sv('text', { x: left, y: H - 4 }, svg, String(lo));
     sv('text', { x: W - right, y: H - 4, 'text-anchor': 'end' }, svg, String(mx));
