@@ -670,14 +670,16 @@
       sw.style.background = KIND_COLOURS[k];
       item.appendChild(doc.createTextNode(k + ': ' + t.totals[i]));
     });
-    note.textContent = t.entries + ' entries, index ' + first + '..' + last + ', in ' + t.segments.length + ' segment(s)' +
+    note.textContent = (t.first_index === null ? 'No entry could be read' : t.entries + ' entries, index ' + first + '..' + last) +
+      ', in ' + t.segments.length + ' segment(s)' +
       (t.bin_width > 1 ? '; each bar covers ' + t.bin_width + ' indexes' : '') +
       (t.damage_count ? '; ' + t.damage_count + ' damage finding(s) (red markers: segment and byte offset on hover)' : '; no damage') + '.' +
       (t.snapshots.length || (snaps || []).length ? ' Purple lines: ' + t.snapshots.length + ' WAL snapshot record(s) (dotted) and ' + (snaps || []).length +
         ' .snap file(s) (dashed); a label is left out where there is no room for it, the line keeps its hover.' : '');
     setAttrs(sec, {
       'data-drawn': '1', 'data-entries': t.entries, 'data-drawn-entries': drawnEntries, 'data-bins': t.bins.length,
-      'data-first-index': first, 'data-last-index': last, 'data-commit': commit === null ? '' : commit,
+      'data-first-index': t.first_index === null ? '' : first, 'data-last-index': t.last_index === null ? '' : last,
+      'data-commit': commit === null ? '' : commit,
       'data-consistent-index': ci === null || ci === undefined ? '' : ci, 'data-marks': marks, 'data-damage': dmg,
       'data-segments': t.segments.length
     });
