@@ -118,7 +118,7 @@ impl KubeAcc {
         self.stats.merge(&o.stats);
     }
 
-    fn node(&self, l: &KeyLenses<'_>) -> Option<KubeNode> {
+    fn node(&self, l: &KeyLenses) -> Option<KubeNode> {
         if self.kind == UNSET {
             return None;
         }
@@ -222,7 +222,7 @@ pub fn key_tree_with(
     ks: &Keyspace<'_>,
     depth: usize,
     limits: TreeLimits,
-    lenses: Option<&KeyLenses<'_>>,
+    lenses: Option<&KeyLenses>,
 ) -> KeyTree {
     // Figures taken in the map's own order (a sequential read of the map), keys then
     // visited in file order.
@@ -242,12 +242,14 @@ pub fn key_tree_with(
         t.kube.push(KubeAcc::default());
     }
     let mut lens = KubeAcc::default();
+    // The lenses are in the same order as `by_place` (the places of the map's key
+    // slices): one merge, no look-up.
+    let mut lens_at = lenses.map_or(&[][..], |l| l.by_place()).iter().peekable();
     for (k, f) in by_place {
         t.figs[0].add(f);
-        let kl = match lenses {
-            Some(l) if t.lens => l.get(k),
-            _ => None,
-        };
+        let here = (k.as_ptr() as usize, k.len());
+        while lens_at.next_if(|e| e.0 < here).is_some() {}
+        let kl = lens_at.next_if(|e| e.0 == here).map(|e| &e.1);
         if let Some(kl) = kl {
             lens = KubeAcc {
                 kind: kl.kind,
@@ -397,7 +399,7 @@ struct Trie<'t, 'a> {
     kids: &'t [Vec<u32>],
     /// Empty unless lenses are summed.
     kube: &'t [KubeAcc],
-    lenses: Option<&'t KeyLenses<'t>>,
+    lenses: Option<&'t KeyLenses>,
 }
 
 impl Trie<'_, '_> {

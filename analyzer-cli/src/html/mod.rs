@@ -53,7 +53,7 @@ pub struct ReportSources<'s, 'a> {
     pub member: &'s Member,
     /// The Kubernetes lens, when the db holds keys under `/registry/`: what it read of each
     /// key (kinds and managedFields in the treemap) and its summary (the tables).
-    pub kube: Option<(&'s KeyLenses<'a>, &'s K8sSummary)>,
+    pub kube: Option<(&'s KeyLenses, &'s K8sSummary)>,
 }
 
 /// Rows of each Kubernetes table.

@@ -552,10 +552,7 @@ pub fn account(ks: &Keyspace<'_>, opts: &K8sOptions) -> K8sSummary {
 /// [`account`], and when `lenses` is true also what it read of each key, for drawing the
 /// key tree with kinds and managedFields ([`crate::keytree::key_tree_with`]); no value is
 /// read or decoded twice.
-pub fn account_with_lenses<'a>(
-    ks: &Keyspace<'a>,
-    opts: &K8sOptions,
-) -> (K8sSummary, KeyLenses<'a>) {
+pub fn account_with_lenses(ks: &Keyspace<'_>, opts: &K8sOptions) -> (K8sSummary, KeyLenses) {
     let (s, l) = account_keys(ks, opts, true);
     (s, l.unwrap_or_default())
 }
@@ -564,7 +561,7 @@ fn account_keys<'a>(
     ks: &Keyspace<'a>,
     opts: &K8sOptions,
     lenses: bool,
-) -> (K8sSummary, Option<KeyLenses<'a>>) {
+) -> (K8sSummary, Option<KeyLenses>) {
     let pages = &ks.leaf_pages;
     let bases = element_bases(pages);
     let mut keys: Vec<(&'a [u8], &KeyAcc)> = ks
@@ -674,7 +671,7 @@ fn account_keys<'a>(
         b.revisions.cmp(&a.revisions).then(a.key.cmp(b.key))
     });
     findings(&live, &mut s);
-    let lenses = lenses.then(|| KeyLenses::of(&objs));
+    let lenses = lenses.then(|| KeyLenses::of(&objs, &keys));
     (s, lenses)
 }
 
@@ -691,9 +688,14 @@ pub struct KeyLens {
 }
 
 /// [`KeyLens`] of every key the accounting read, with the names the indexes point to.
+///
+/// A key is known by the place of its slice in the keyspace's own map (address and
+/// length), not by its bytes: the key tree visits the keys in that order
+/// ([`crate::keytree`] walks both in one merge), and no key is read or hashed again.
 #[derive(Debug, Default)]
-pub struct KeyLenses<'a> {
-    keys: FastMap<&'a [u8], KeyLens>,
+pub struct KeyLenses {
+    /// ((address, length) of the map's key slice, lens), sorted.
+    by_place: Vec<((usize, usize), KeyLens)>,
     /// TypeMeta kinds ("" when not decoded).
     pub kinds: Vec<String>,
     /// Resources as `k8s --by resource` names them: `pods`, `example.com/widgets`.
@@ -705,30 +707,42 @@ pub struct KeyLenses<'a> {
     pub resource_names: Vec<String>,
 }
 
-impl<'a> KeyLenses<'a> {
-    /// The lens of `key`, when it was accounted.
+fn place(key: &[u8]) -> (usize, usize) {
+    (key.as_ptr() as usize, key.len())
+}
+
+impl KeyLenses {
+    /// The lens of `key`, when it was accounted; `key` must be the slice the keyspace's
+    /// map holds (as its iteration yields it), not a copy.
     pub fn get(&self, key: &[u8]) -> Option<&KeyLens> {
-        self.keys.get(key)
+        let p = place(key);
+        let i = self.by_place.binary_search_by_key(&p, |e| e.0).ok()?;
+        Some(&self.by_place[i].1)
+    }
+
+    /// The lenses in the order of their keys' places in the mapping.
+    pub(crate) fn by_place(&self) -> &[((usize, usize), KeyLens)] {
+        &self.by_place
     }
 
     /// Keys accounted.
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.by_place.len()
     }
 
     /// True when no key was accounted.
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.by_place.is_empty()
     }
 
-    fn of(objs: &[Obj<'a>]) -> KeyLenses<'a> {
+    /// `objs[i]` is the object of `keys[i]` (whose slice is the map's).
+    fn of<'a>(objs: &[Obj<'a>], keys: &[(&'a [u8], &KeyAcc)]) -> KeyLenses {
         let mut kinds: FastMap<&str, u32> = FastMap::default();
         let mut resources: FastMap<&str, u32> = FastMap::default();
         // Per resource: objects per API group.
         let mut groups: Vec<FastMap<&str, u64>> = Vec::new();
-        let mut keys: FastMap<&'a [u8], KeyLens> = FastMap::default();
-        keys.reserve(objs.len());
-        for o in objs {
+        let mut by_place = Vec::with_capacity(objs.len());
+        for (o, (map_key, _)) in objs.iter().zip(keys) {
             let n = kinds.len() as u32;
             let kind = *kinds.entry(&o.kind).or_insert(n);
             let n = resources.len() as u32;
@@ -742,15 +756,16 @@ impl<'a> KeyLenses<'a> {
             }
             let mut stats = GroupStats::default();
             stats.add(o);
-            keys.insert(
-                o.key,
+            by_place.push((
+                place(map_key),
                 KeyLens {
                     kind,
                     resource,
                     stats,
                 },
-            );
+            ));
         }
+        by_place.sort_unstable_by_key(|e| e.0);
         let names = |m: FastMap<&str, u32>| {
             let mut v = vec![String::new(); m.len()];
             for (s, i) in m {
@@ -780,7 +795,7 @@ impl<'a> KeyLenses<'a> {
             })
             .collect();
         KeyLenses {
-            keys,
+            by_place,
             kinds,
             resources,
             resource_names,
@@ -1208,6 +1223,15 @@ mod tests {
             account(&ks, &K8sOptions::default()).by_resource
         );
         assert_eq!(lenses.len(), 11, "every key under /registry/");
+        // Found by the keyspace map's own slices, not by a copy of the bytes.
+        for (k, _) in ks.keys.iter() {
+            assert_eq!(
+                lenses.get(k).is_some(),
+                k.starts_with(REGISTRY_PREFIX),
+                "{k:?}"
+            );
+        }
+        assert!(lenses.get(b"/registry/pods/default/a".as_slice()).is_none());
         let t = crate::keytree::key_tree_with(&ks, 3, Default::default(), Some(&lenses));
         let child = |n: &'_ crate::keytree::KeyTreeNode, name: &str| {
             n.children
