@@ -120,31 +120,115 @@ fn is_png(p: &Path) -> bool {
     std::fs::read(p).is_ok_and(|b| b.len() > 1000 && b.starts_with(b"\x89PNG\r\n\x1a\n"))
 }
 
-/// Screenshots at a desktop and a narrow window size; both must log nothing.
+/// Run inside the page (in a wrapper's `<iframe srcdoc>` of the window's width, see
+/// [`screenshots`]) after the page's own script has drawn: lists every element whose box
+/// leaves the page's width, every element whose content is wider than its box allows
+/// (cut), and every pair of texts in one drawing or legend whose boxes overlap, into the
+/// wrapper's `<body data-layout>`. The treemap's cells are left out: their labels are
+/// clipped to the cell on purpose.
+const LAYOUT_CHECK: &str = r#"<script>
+(function () {
+  var out = [];
+  var W = document.documentElement.clientWidth;
+  function name(e) {
+    var s = e.tagName.toLowerCase();
+    if (e.id) { s += '#' + e.id; }
+    if (e.getAttribute('class')) { s += '.' + e.getAttribute('class').split(' ').join('.'); }
+    var t = (e.textContent || '').replace(/\s+/g, ' ').slice(0, 40);
+    return s + ' "' + t + '"';
+  }
+  function skipped(e) {
+    return e.closest('#tip') || e.closest('#treemap-box .tm-cell') || e.closest('details:not([open]) > :not(summary)');
+  }
+  Array.prototype.forEach.call(document.querySelectorAll('body *'), function (e) {
+    if (skipped(e) || e.tagName === 'SCRIPT') { return; }
+    var r = e.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) { return; }
+    if (r.left < -0.5 || r.right > W + 0.5) { out.push('outside the page (' + Math.round(r.left) + '..' + Math.round(r.right) + ' of ' + W + '): ' + name(e)); }
+    if (!(e instanceof SVGElement) && getComputedStyle(e).overflowX !== 'visible' && e.scrollWidth > e.clientWidth + 1 &&
+        e.tagName !== 'PRE') {
+      out.push('content cut (' + e.scrollWidth + ' > ' + e.clientWidth + '): ' + name(e));
+    }
+  });
+  function overlaps(list, what) {
+    var boxes = list.map(function (e) { return [e, e.getBoundingClientRect()]; }).filter(function (b) { return b[1].width > 0; });
+    for (var i = 0; i < boxes.length; i += 1) {
+      for (var j = i + 1; j < boxes.length; j += 1) {
+        var a = boxes[i][1]; var b = boxes[j][1];
+        if (a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5) {
+          out.push(what + ' overlap: ' + name(boxes[i][0]) + ' and ' + name(boxes[j][0]));
+        }
+      }
+    }
+  }
+  Array.prototype.forEach.call(document.querySelectorAll('svg'), function (svg) {
+    overlaps(Array.prototype.slice.call(svg.querySelectorAll('text')), 'texts of ' + (svg.id || 'svg'));
+  });
+  Array.prototype.forEach.call(document.querySelectorAll('.legend, #facts, .cmd'), function (l) {
+    overlaps(Array.prototype.slice.call(l.children), 'items of ' + name(l));
+  });
+  parent.document.body.setAttribute('data-width', String(W));
+  parent.document.body.setAttribute('data-layout', JSON.stringify(out));
+})();
+</script>
+"#;
+
+/// At a desktop and a narrow width: a screenshot (kept in `target/html-report/`), no
+/// console message, and nothing outside the page, cut, or overlapping ([`LAYOUT_CHECK`]).
+/// Headless Chromium's window is at least 500 px wide, so the page is shown in an
+/// `<iframe srcdoc>` of exactly the width (srcdoc documents share the wrapper's origin,
+/// which lets the check report to it); its script and layout are the page's own.
 fn screenshots(browser: &Path, html: &Path, name: &str) {
+    let page = std::fs::read_to_string(html).unwrap();
+    let at = page.rfind("</body>").expect("</body>");
+    let inner = format!("{}{LAYOUT_CHECK}{}", &page[..at], &page[at..]);
+    let srcdoc = inner.replace('&', "&amp;").replace('"', "&quot;");
     for (w, h) in [(1280, 2400), (480, 3200)] {
+        let wrapper = out_dir().join(format!("{name}-layout-{w}.html"));
+        std::fs::write(
+            &wrapper,
+            format!(
+                "<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body style=\"margin:0\">\
+                 <iframe style=\"border:0;display:block;width:{w}px;height:{h}px\" srcdoc=\"{srcdoc}\"></iframe></body></html>"
+            ),
+        )
+        .unwrap();
         let png = out_dir().join(format!("{name}-{w}x{h}.png"));
         std::fs::remove_file(&png).ok();
-        let (_, console) = chrome(
+        let (dom, console) = chrome(
             browser,
-            html,
+            &wrapper,
             &[
-                format!("--window-size={w},{h}"),
+                format!("--window-size={},{h}", w.max(500)),
                 format!("--screenshot={}", png.display()),
+                "--dump-dom".into(),
             ],
         );
         assert!(console.is_empty(), "{name} at {w}x{h}: {console:#?}");
         assert!(is_png(&png), "{name}: no screenshot at {}", png.display());
+        let body = tag(&dom, "<body");
+        assert_eq!(num(body, "data-width"), w, "{name}: the page's width");
+        let layout: Vec<String> = serde_json::from_str(&attr(body, "data-layout")).unwrap();
+        assert!(layout.is_empty(), "{name} at {w}x{h}: {layout:#?}");
+        std::fs::remove_file(&wrapper).ok();
     }
 }
 
 /// Writes and checks the HTML report of `input` against `report --json`.
 fn check_report(browser: &Path, name: &str, input: &Path) {
     let input = s(input);
-    let (_, json) = run_json(&["report", "--json", input]);
     let html = out_dir().join(format!("{name}.html"));
+    std::fs::remove_file(&html).ok();
     let (code, _, err) = run(&["report", "--html", s(&html), input]);
+    if code == 2 {
+        // The db cannot be read (no valid meta, not a regular file...): no page is written,
+        // and the error names the input.
+        assert!(!html.exists(), "{name}: a page for an unreadable input");
+        assert!(err.contains(input), "{name}: {err}");
+        return;
+    }
     assert!(code <= 1, "{name}: report --html failed: {err}");
+    let (_, json) = run_json(&["report", "--json", input]);
     let size = std::fs::metadata(&html).unwrap().len();
     assert!(size < 2_000_000, "{name}: {size} bytes");
     let (dom, console) = chrome(
@@ -304,9 +388,183 @@ fn check_report(browser: &Path, name: &str, input: &Path) {
     let pre = texts(&dom, "<summary>The text report</summary><pre>", "</pre>");
     assert_eq!(pre, [text], "{name}");
 
+    if json["kubernetes"].is_object() {
+        check_kube(&dom, name, input);
+    } else {
+        assert!(
+            !dom.contains("id=\"kube\""),
+            "{name}: no Kubernetes section"
+        );
+    }
+
     screenshots(browser, &html, name);
 }
 
+/// The start tags of the treemap's cells, each with the start tags of the cells drawn
+/// inside it.
+fn treemap_cells(dom: &str) -> Vec<(&str, Vec<&str>)> {
+    let mut out = Vec::new();
+    let parts: Vec<&str> = dom.split("<div class=\"tm-cell").skip(1).collect();
+    for p in parts {
+        let cell = &p[..p.find('>').unwrap() + 1];
+        let mut subs = Vec::new();
+        let mut rest = p;
+        while let Some(i) = rest.find("<div class=\"tm-sub\"") {
+            rest = &rest[i..];
+            subs.push(&rest[..rest.find('>').unwrap() + 1]);
+            rest = &rest[1..];
+        }
+        out.push((cell, subs));
+    }
+    out
+}
+
+/// The figures of a drawn node against the group of `k8s --json --by resource`.
+fn same_figures(t: &str, g: &Value, what: &str) {
+    for (a, f) in [
+        ("data-objects", "objects"),
+        ("data-k8s-live-bytes", "live_bytes"),
+        ("data-k8s-history-bytes", "history_bytes"),
+        ("data-managed-fields-bytes", "managed_fields_bytes"),
+    ] {
+        assert_eq!(num(t, a), g[f].as_u64().unwrap(), "{what}: {a} in {t}");
+    }
+}
+
+/// On a member with a Kubernetes keyspace: the treemap's nodes carry the resource, kind and
+/// figures of `k8s --json`, and the tables show its largest objects, most rewritten keys
+/// and managedFields by resource.
+fn check_kube(dom: &str, name: &str, input: &str) {
+    let (_, k8s) = run_json(&["k8s", "--json", input]);
+    let groups = k8s["groups"].as_array().unwrap();
+    let group = |r: &str| groups.iter().find(|g| g["group"] == r);
+    // Treemap: a node that is exactly one resource's keys has that resource's figures.
+    let cells = treemap_cells(dom);
+    let mut whole = 0;
+    let mut objects = 0;
+    for (cell, subs) in &cells {
+        let cname = attr(cell, "data-name");
+        if cell.contains(" data-objects=\"") {
+            objects += num(cell, "data-objects");
+        }
+        let mut nodes = vec![(cname.clone(), *cell)];
+        nodes.extend(
+            subs.iter()
+                .map(|t| (format!("{cname}{}", attr(t, "data-name")), *t)),
+        );
+        for (path, t) in nodes {
+            let Some(res) = path
+                .strip_prefix("/registry/")
+                .and_then(|r| r.strip_suffix('/'))
+            else {
+                continue;
+            };
+            let Some(g) = group(res) else { continue };
+            assert_eq!(attr(t, "data-resource"), res, "{name}: {path}");
+            same_figures(t, g, &format!("{name}: {path}"));
+            whole += 1;
+        }
+    }
+    assert!(
+        whole >= 2,
+        "{name}: resources drawn with their figures: {whole}"
+    );
+    let totals = &k8s["totals"];
+    assert_eq!(
+        objects,
+        totals["objects"].as_u64().unwrap(),
+        "{name}: the level-1 cells hold every object"
+    );
+    if let Some((pods, _)) = cells
+        .iter()
+        .find(|(c, _)| attr(c, "data-name") == "/registry/pods/")
+    {
+        // The kube fixture's values are what kube-apiserver writes: every pod decodes.
+        if name == "kube" {
+            assert_eq!(attr(pods, "data-kind"), "Pod", "{name}");
+            assert_eq!(attr(pods, "data-resource-name"), "pods", "{name}");
+        }
+    }
+    // The section's totals.
+    let sec = tag(dom, "id=\"kube\"");
+    for (a, f) in [
+        ("data-objects", "objects"),
+        ("data-revisions", "revisions"),
+        ("data-live-bytes", "live_bytes"),
+        ("data-history-bytes", "history_bytes"),
+        ("data-managed-fields-bytes", "managed_fields_bytes"),
+    ] {
+        assert_eq!(num(sec, a), totals[f].as_u64().unwrap(), "{name}: {a}");
+    }
+    // Tables: the rows of `k8s --json`, in its order, with its figures.
+    let rows = |table: &str| -> Vec<String> {
+        let at = dom.find(&format!("id=\"{table}\"")).unwrap();
+        let end = at + dom[at..].find("</table>").unwrap();
+        let t = &dom[at..end];
+        t.split("<tr ").skip(1).map(|r| r.to_string()).collect()
+    };
+    let cell_v = |row: &str, class: &str| -> u64 {
+        let at = row
+            .find(&format!("<td class=\"{class}\" data-v=\""))
+            .unwrap();
+        let t = &row[at..];
+        num(&t[..t.find('>').unwrap() + 1], "data-v")
+    };
+    let row_key = |row: &str| -> String {
+        let t = format!("<tr {}", &row[..row.find('>').unwrap() + 1]);
+        attr(&t, "data-key")
+    };
+    for (table, list, fields) in [
+        (
+            "kube-largest",
+            "largest",
+            &[("bytes", "bytes"), ("revisions", "revisions")][..],
+        ),
+        (
+            "kube-churn",
+            "most_revisions",
+            &[("revisions", "revisions"), ("history", "history_bytes")][..],
+        ),
+    ] {
+        let want = k8s[list].as_array().unwrap();
+        let got = rows(table);
+        assert_eq!(got.len(), want.len().min(10), "{name}: {table}");
+        for (r, w) in got.iter().zip(want) {
+            assert_eq!(row_key(r), w["key"].as_str().unwrap(), "{name}: {table}");
+            for (class, f) in fields {
+                assert_eq!(cell_v(r, class), w[f].as_u64().unwrap(), "{name}: {table}");
+            }
+        }
+    }
+    for r in rows("kube-managed") {
+        let t = format!("<tr {}", &r[..r.find('>').unwrap() + 1]);
+        let g = if t.contains("data-total") {
+            totals
+        } else {
+            group(&attr(&t, "data-resource")).expect("a resource of k8s --json")
+        };
+        assert_eq!(cell_v(&r, "objects"), g["objects"].as_u64().unwrap());
+        assert_eq!(cell_v(&r, "live"), g["live_bytes"].as_u64().unwrap());
+        assert_eq!(
+            cell_v(&r, "managed"),
+            g["managed_fields_bytes"].as_u64().unwrap(),
+            "{name}"
+        );
+    }
+}
+
+/// Files directly in `dir` (sorted), when it exists.
+fn entries(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Every committed fixture, and every damaged variant fixtures/make-damaged.sh derives
+/// (when derived): the db variants, the size variants, the special-file variants, and the
+/// k8s member with each damaged WAL.
 fn scenarios() -> Vec<(String, PathBuf)> {
     let f = fixtures();
     let mut v: Vec<(String, PathBuf)> = [
@@ -325,19 +583,23 @@ fn scenarios() -> Vec<(String, PathBuf)> {
         "v3.5/killed",
         "v3.5/restored",
         "v3.5/cluster/m1",
+        "v3.5/cluster/m2",
+        "v3.5/cluster/m3",
     ]
     .iter()
     .map(|n| (n.replace('/', "-"), f.join(n).join("data")))
     .collect();
     v.push(("snapshot".into(), f.join("snapshot/snapshot/snapshot.db")));
-    // Damaged variants, when derived (fixtures/make-damaged.sh).
-    v.push((
-        "damaged-bbolt-branch-cycle".into(),
-        f.join("damaged/bbolt/branch-cycle.db"),
-    ));
     let mut v: Vec<(String, PathBuf)> = v.into_iter().filter(|(_, p)| p.exists()).collect();
-    for variant in ["flipped-byte", "missing-segment"] {
-        if let Some(d) = damaged_wal_member(variant) {
+    for kind in ["bbolt", "size", "special", "huge"] {
+        for p in entries(&f.join("damaged").join(kind)) {
+            let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
+            v.push((format!("damaged-{kind}-{stem}"), p));
+        }
+    }
+    for p in entries(&f.join("damaged/wal")) {
+        let variant = p.file_name().unwrap().to_string_lossy().into_owned();
+        if let Some(d) = damaged_wal_member(&variant) {
             v.push((format!("damaged-wal-{variant}"), d));
         }
     }
@@ -367,8 +629,13 @@ fn every_fixture_report_draws_in_chromium_with_the_figures_of_report_json() {
         eprintln!("note: chromium not installed (scripts/test.sh installs it); skipped");
         return;
     };
-    let list = scenarios();
+    let mut list = scenarios();
     assert!(list.len() >= 9, "fixtures missing: {list:?}");
+    // HTML_REPORT_ONLY=a,b: only the inputs whose name contains one of them (to rerun a few).
+    if let Ok(only) = std::env::var("HTML_REPORT_ONLY") {
+        list.retain(|(n, _)| only.split(',').any(|o| n.contains(o)));
+    }
+    eprintln!("{} inputs", list.len());
     // Two at a time: Chromium start-up dominates, and the machine has two cores.
     for pair in list.chunks(2) {
         std::thread::scope(|sc| {
@@ -410,26 +677,12 @@ fn wal_damage_is_marked_on_the_timeline_with_segment_and_offset() {
     assert_eq!(attr(mark, "data-kind"), "crc_mismatch");
 }
 
-#[test]
-fn secret_values_never_appear_in_the_html() {
-    let kvs_path = fixtures().join("k8s/truth/kvs.json");
-    if !kvs_path.exists() {
-        eprintln!("note: fixture k8s not generated; skipped");
-        return;
-    }
-    let kvs = truth_kvs(&kvs_path);
-    let html = out_dir().join("secrets-check.html");
-    let (code, _, err) = run(&[
-        "report",
-        "--html",
-        s(&html),
-        s(&fixtures().join("k8s/data")),
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let page = std::fs::read(&html).unwrap();
-    let text = String::from_utf8_lossy(&page);
+/// Asserts that no part of any secret's value in `kvs` is in `page`.
+fn no_secret_value(page: &[u8], kvs: &Kvs, what: &str) -> usize {
+    let text = String::from_utf8_lossy(page);
+    let windows: std::collections::HashSet<&[u8]> = page.windows(16).collect();
     let mut secrets = 0;
-    for (k, (v, ..)) in &kvs {
+    for (k, (v, ..)) in kvs {
         if !k.starts_with(b"/registry/secrets/") || v.len() < 16 {
             continue;
         }
@@ -441,22 +694,52 @@ fn secret_values_never_appear_in_the_html() {
             if k.windows(16).any(|kw| kw == w) {
                 continue;
             }
-            assert!(
-                !page.windows(16).any(|p| p == w),
-                "raw value bytes of {k:?}"
-            );
+            assert!(!windows.contains(w), "{what}: raw value bytes of {k:?}");
             let lossy = String::from_utf8_lossy(w);
             if !lossy.contains('\u{fffd}') {
-                assert!(!text.contains(&*lossy), "value text of {k:?}");
+                assert!(!text.contains(&*lossy), "{what}: value text of {k:?}");
             }
         }
         let b64 = base64_std(v);
         assert!(
             !text.contains(&b64[..b64.len().min(24)]),
-            "base64 value of {k:?}"
+            "{what}: base64 value of {k:?}"
         );
     }
-    assert!(secrets > 0, "the fixture has secrets");
+    secrets
+}
+
+#[test]
+fn secret_values_never_appear_in_the_html_even_with_show_secrets() {
+    for fixture in ["k8s", "kube"] {
+        let kvs_path = fixtures().join(fixture).join("truth/kvs.json");
+        if !kvs_path.exists() {
+            eprintln!("note: fixture {fixture} not generated; skipped");
+            continue;
+        }
+        let kvs = truth_kvs(&kvs_path);
+        let data = fixtures().join(fixture).join("data");
+        let mut pages = Vec::new();
+        for flags in [&[][..], &["--show-secrets"][..]] {
+            let html = out_dir().join(format!("secrets-{fixture}-{}.html", flags.len()));
+            let mut args = vec!["report", "--html", s(&html)];
+            args.extend_from_slice(flags);
+            args.push(s(&data));
+            let (code, _, err) = run(&args);
+            assert_eq!(code, 0, "{err}");
+            let page = std::fs::read(&html).unwrap();
+            let what = format!("{fixture} {flags:?}");
+            assert!(
+                no_secret_value(&page, &kvs, &what) > 0,
+                "{what}: has secrets"
+            );
+            pages.push(page);
+        }
+        assert!(
+            pages[0] == pages[1],
+            "{fixture}: --show-secrets changes the page"
+        );
+    }
 }
 
 fn base64_std(b: &[u8]) -> String {
@@ -523,7 +806,7 @@ fn members_html_shows_the_members_side_by_side_and_the_one_to_restore_from() {
         .collect();
     assert_eq!(rows, paths);
     for m in json["members"].as_array().unwrap() {
-        let cell = format!("<td>{}</td>", m["hash"]);
+        let cell = format!("<td data-label=\"hashkv\">{}</td>", m["hash"]);
         assert!(dom.contains(&cell), "hash {} shown", m["hash"]);
     }
     assert!(dom.contains("the members agree"));

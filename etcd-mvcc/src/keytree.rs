@@ -9,8 +9,16 @@
 //! "other" child that says how many keys it holds. Each level therefore keeps at most
 //! `max_nodes_per_level` nodes (their bytes are disjoint parts of the total), and levels
 //! stop at [`MAX_LEVELS`]. No value bytes are read: only keys and the scan's sums.
+//!
+//! Where the Kubernetes lens has read the keys ([`key_tree_with`] and
+//! [`crate::k8s::account_with_lenses`]), every node also carries what `k8s` counts for
+//! the keys below it — objects, live and history value bytes, managedFields bytes — and
+//! the kind and resource when all of them share one. Under `/registry/` the levels are
+//! then the key layout's: the prefix (`/registry/pods/`, or `/registry/<group>/` and the
+//! resource below it), the namespace, the object.
 
 use super::fasthash::{FastHasher, FastMap};
+use super::k8s::{GroupStats, KeyLenses};
 use super::scan::{KeyAcc, Keyspace};
 use std::hash::Hasher;
 
@@ -54,8 +62,74 @@ pub struct KeyTreeNode {
     pub revisions: u64,
     /// True for the node that stands for the smaller siblings folded together.
     pub other: bool,
+    /// What the Kubernetes lens read of the keys below, when it read any of them.
+    pub kube: Option<KubeNode>,
     /// Children, largest first (ties by name); "other" last.
     pub children: Vec<KeyTreeNode>,
+}
+
+/// The Kubernetes figures of a node: the keys below it that the lens read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct KubeNode {
+    /// The resource as `k8s --by resource` names it, when all those keys share one.
+    pub resource: Option<String>,
+    /// The same as kubectl names it (`leases.coordination.k8s.io`).
+    pub resource_name: Option<String>,
+    /// The TypeMeta kind, when all those keys share one ("" = not decoded).
+    pub kind: Option<String>,
+    /// Their figures, as `k8s` counts them.
+    pub stats: GroupStats,
+}
+
+/// A kind or resource index while nodes are summed: none yet, one, or several.
+const UNSET: u32 = u32::MAX;
+const SEVERAL: u32 = u32::MAX - 1;
+
+fn join_id(a: u32, b: u32) -> u32 {
+    match (a, b) {
+        (UNSET, x) | (x, UNSET) => x,
+        (x, y) if x == y => x,
+        _ => SEVERAL,
+    }
+}
+
+/// The lens figures of one trie node while the tree is built.
+#[derive(Debug, Clone)]
+struct KubeAcc {
+    kind: u32,
+    resource: u32,
+    stats: GroupStats,
+}
+
+impl Default for KubeAcc {
+    fn default() -> Self {
+        KubeAcc {
+            kind: UNSET,
+            resource: UNSET,
+            stats: GroupStats::default(),
+        }
+    }
+}
+
+impl KubeAcc {
+    fn add(&mut self, o: &KubeAcc) {
+        self.kind = join_id(self.kind, o.kind);
+        self.resource = join_id(self.resource, o.resource);
+        self.stats.merge(&o.stats);
+    }
+
+    fn node(&self, l: &KeyLenses) -> Option<KubeNode> {
+        if self.kind == UNSET {
+            return None;
+        }
+        let name = |v: &[String], i: u32| v.get(i as usize).cloned();
+        Some(KubeNode {
+            resource: name(&l.resources, self.resource),
+            resource_name: name(&l.resource_names, self.resource),
+            kind: name(&l.kinds, self.kind),
+            stats: self.stats.clone(),
+        })
+    }
 }
 
 impl KeyTreeNode {
@@ -139,6 +213,17 @@ impl Fig {
 /// segments down a trie whose edges live in one hash map; then each node keeps its largest
 /// children and folds the rest.
 pub fn key_tree(ks: &Keyspace<'_>, depth: usize, limits: TreeLimits) -> KeyTree {
+    key_tree_with(ks, depth, limits, None)
+}
+
+/// [`key_tree`], with the Kubernetes figures of the keys `lenses` holds summed into every
+/// node above them ([`KeyTreeNode::kube`]).
+pub fn key_tree_with(
+    ks: &Keyspace<'_>,
+    depth: usize,
+    limits: TreeLimits,
+    lenses: Option<&KeyLenses>,
+) -> KeyTree {
     // Figures taken in the map's own order (a sequential read of the map), keys then
     // visited in file order.
     let mut by_place: Vec<(&[u8], Fig)> = ks
@@ -147,13 +232,35 @@ pub fn key_tree(ks: &Keyspace<'_>, depth: usize, limits: TreeLimits) -> KeyTree 
         .map(|(&k, a)| (k, Fig::of(k.len(), a)))
         .collect();
     by_place.sort_unstable_by_key(|(k, _)| k.as_ptr() as usize);
-    let mut t = Builder::default();
+    let mut t = Builder {
+        lens: lenses.is_some_and(|l| !l.is_empty()),
+        ..Builder::default()
+    };
     t.names.push((0, 0));
     t.figs.push(Fig::default());
+    if t.lens {
+        t.kube.push(KubeAcc::default());
+    }
+    let mut lens = KubeAcc::default();
+    // The lenses are in the same order as `by_place` (the places of the map's key
+    // slices): one merge, no look-up.
+    let mut lens_at = lenses.map_or(&[][..], |l| l.by_place()).iter().peekable();
     for (k, f) in by_place {
         t.figs[0].add(f);
+        let here = (k.as_ptr() as usize, k.len());
+        while lens_at.next_if(|e| e.0 < here).is_some() {}
+        let kl = lens_at.next_if(|e| e.0 == here).map(|e| &e.1);
+        if let Some(kl) = kl {
+            lens = KubeAcc {
+                kind: kl.kind,
+                resource: kl.resource,
+                stats: kl.stats.clone(),
+            };
+            t.kube[0].add(&lens);
+        }
+        let kl = kl.map(|_| &lens);
         let p = super::prefix_at_depth(k, depth);
-        let mut cur = t.step(0, p, f);
+        let mut cur = t.step(0, p, f, kl);
         let mut at = p.len();
         // Level 1 is the prefix; each further level one segment, the last one the rest.
         for level in 2..=MAX_LEVELS {
@@ -163,7 +270,7 @@ pub fn key_tree(ks: &Keyspace<'_>, depth: usize, limits: TreeLimits) -> KeyTree 
             } else {
                 segment(rest)
             };
-            cur = t.step(cur, seg, f);
+            cur = t.step(cur, seg, f, kl);
             if level == MAX_LEVELS || seg.is_empty() || !seg.ends_with(b"/") {
                 break;
             }
@@ -176,6 +283,8 @@ pub fn key_tree(ks: &Keyspace<'_>, depth: usize, limits: TreeLimits) -> KeyTree 
         figs,
         edges,
         collided,
+        kube,
+        ..
     } = t;
     let names: Vec<&[u8]> = names
         .iter()
@@ -194,6 +303,8 @@ pub fn key_tree(ks: &Keyspace<'_>, depth: usize, limits: TreeLimits) -> KeyTree 
         names: &names,
         figs: &figs,
         kids: &kids,
+        kube: &kube,
+        lenses,
     };
     let mut folded = 0u64;
     let mut root = node(&t, 0, 0);
@@ -223,6 +334,9 @@ struct Builder {
     edges: FastMap<(u32, u64), u32>,
     /// Children whose name hash equals a sibling's (practically never).
     collided: FastMap<(u32, Vec<u8>), u32>,
+    /// Whether the Kubernetes figures are summed ([`Builder::kube`] then has one per node).
+    lens: bool,
+    kube: Vec<KubeAcc>,
 }
 
 impl Builder {
@@ -237,11 +351,15 @@ impl Builder {
         self.names.push((self.arena.len(), len));
         self.arena.extend_from_slice(&seg[..len as usize]);
         self.figs.push(Fig::default());
+        if self.lens {
+            self.kube.push(KubeAcc::default());
+        }
         i
     }
 
-    /// The child of `parent` named `seg` (made when new), with `f` added to it.
-    fn step(&mut self, parent: u32, seg: &[u8], f: Fig) -> u32 {
+    /// The child of `parent` named `seg` (made when new), with `f` (and the key's lens
+    /// figures) added to it.
+    fn step(&mut self, parent: u32, seg: &[u8], f: Fig, lens: Option<&KubeAcc>) -> u32 {
         let mut h = FastHasher::default();
         h.write(seg);
         let key = (parent, h.finish());
@@ -262,6 +380,9 @@ impl Builder {
             }
         };
         self.figs[c as usize].add(f);
+        if let Some(l) = lens {
+            self.kube[c as usize].add(l);
+        }
         c
     }
 }
@@ -276,6 +397,15 @@ struct Trie<'t, 'a> {
     names: &'t [&'a [u8]],
     figs: &'t [Fig],
     kids: &'t [Vec<u32>],
+    /// Empty unless lenses are summed.
+    kube: &'t [KubeAcc],
+    lenses: Option<&'t KeyLenses>,
+}
+
+impl Trie<'_, '_> {
+    fn kube_node(&self, a: Option<&KubeAcc>) -> Option<KubeNode> {
+        a?.node(self.lenses?)
+    }
 }
 
 fn node(t: &Trie<'_, '_>, i: u32, level: usize) -> KeyTreeNode {
@@ -293,6 +423,7 @@ fn node(t: &Trie<'_, '_>, i: u32, level: usize) -> KeyTreeNode {
         live_keys: f.live_keys,
         revisions: f.revisions,
         other: false,
+        kube: t.kube_node(t.kube.get(i as usize)),
         children: Vec::new(),
     }
 }
@@ -310,10 +441,14 @@ impl Trie<'_, '_> {
         });
         let mut out = Vec::new();
         let mut other = Fig::default();
+        let mut other_kube = KubeAcc::default();
         for (n, &c) in kids.iter().enumerate() {
             let f = self.figs[c as usize];
             if n >= b.max_children || f.bytes < b.min_bytes {
                 other.add(f);
+                if let Some(k) = self.kube.get(c as usize) {
+                    other_kube.add(k);
+                }
                 continue;
             }
             let mut kept = node(self, c, level);
@@ -332,6 +467,7 @@ impl Trie<'_, '_> {
                 live_keys: other.live_keys,
                 revisions: other.revisions,
                 other: true,
+                kube: self.kube_node(Some(&other_kube)),
                 children: Vec::new(),
             });
         }

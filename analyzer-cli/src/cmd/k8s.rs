@@ -221,6 +221,24 @@ fn or_dash(s: &str) -> String {
     }
 }
 
+/// A titled list of objects (nothing when empty): the first `n`, one `line` each.
+fn write_rows(
+    out: &mut dyn Write,
+    title: &str,
+    list: &[ObjectRow],
+    n: usize,
+    line: impl Fn(&ObjectRow) -> String,
+) -> std::io::Result<()> {
+    if list.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\n{title}")?;
+    for r in list.iter().take(n) {
+        writeln!(out, "  {}", line(r))?;
+    }
+    Ok(())
+}
+
 fn write_text(
     out: &mut dyn Write,
     args: &Args,
@@ -317,33 +335,31 @@ fn write_text(
             groups.len() - shown
         )?;
     }
-    if !s.largest.is_empty() {
-        writeln!(out, "\nlargest live objects")?;
-        for r in s.largest.iter().take(rows) {
-            writeln!(
-                out,
-                "  {:>10} {:>6} revs  {:<14} {}",
-                human_bytes(r.bytes),
-                r.revisions,
-                or_dash(&r.kind),
-                sanitize(r.key.as_bytes())
-            )?;
-        }
-    }
-    if !s.most_revisions.is_empty() {
-        writeln!(out, "\nmost revisions kept (who churns)")?;
-        for r in s.most_revisions.iter().take(rows) {
-            writeln!(
-                out,
-                "  {:>6} revs {:>10} history  {:<14} {}{}",
+    write_rows(out, "largest live objects", &s.largest, rows, |r| {
+        format!(
+            "{:>10} {:>6} revs  {:<14} {}",
+            human_bytes(r.bytes),
+            r.revisions,
+            or_dash(&r.kind),
+            sanitize(r.key.as_bytes())
+        )
+    })?;
+    write_rows(
+        out,
+        "most revisions kept (who churns)",
+        &s.most_revisions,
+        rows,
+        |r| {
+            format!(
+                "{:>6} revs {:>10} history  {:<14} {}{}",
                 r.revisions,
                 human_bytes(r.history_bytes),
                 or_dash(&r.kind),
                 sanitize(r.key.as_bytes()),
                 if r.live { "" } else { " (deleted)" }
-            )?;
-        }
-    }
+            )
+        },
+    )?;
     if !s.event_groups.is_empty() {
         let all: u64 = s.event_groups.iter().map(|g| g.events).sum();
         writeln!(out, "\nevents by involved object and reason ({all} events)")?;
@@ -618,19 +634,46 @@ fn no_key(input: &std::path::Path, key: &str) -> CliError {
     )
 }
 
-/// Runs `get`; returns the exit status.
-pub fn run_get(args: &GetArgs) -> Result<u8> {
-    let image = open_image(&args.input)?;
+/// Opens `input` and gives its key bucket's leaf pages (damaged subtrees left out) to `f`,
+/// with the db and the worker pool; `no_bucket` is the error when there is no key bucket.
+/// The status is 1 when part of the bucket could not be read, else 0 (the one ending of
+/// `get`, `history` and `churn`).
+fn over_key_pages(
+    input: &std::path::Path,
+    threads: Option<usize>,
+    no_bucket: impl FnOnce() -> CliError,
+    f: impl FnOnce(&bbolt_reader::Db<'_>, &rayon::ThreadPool, &[bbolt_reader::Page<'_>]) -> Result<()>,
+) -> Result<u8> {
+    let image = open_image(input)?;
     let db = open_db(&image)?;
-    let pool = thread_pool(args.threads)?;
+    let pool = thread_pool(threads)?;
     let Some(bucket) = db
         .bucket(etcd_mvcc::KEY_BUCKET)
         .map_err(|e| super::bolt_err(&image, e))?
     else {
-        return Err(no_key(&args.input, &args.key));
+        return Err(no_bucket());
     };
     let (pages, damage) = etcd_mvcc::scan::leaf_pages_tolerant(&bucket);
-    let revs = pool.install(|| key_revisions(&pages, args.key.as_bytes()));
+    f(&db, &pool, &pages)?;
+    Ok(if damage.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_DAMAGE
+    })
+}
+
+/// Runs `get`; returns the exit status.
+pub fn run_get(args: &GetArgs) -> Result<u8> {
+    over_key_pages(
+        &args.input,
+        args.threads,
+        || no_key(&args.input, &args.key),
+        |_, pool, pages| get(args, pool, pages),
+    )
+}
+
+fn get(args: &GetArgs, pool: &rayon::ThreadPool, pages: &[bbolt_reader::Page<'_>]) -> Result<()> {
+    let revs = pool.install(|| key_revisions(pages, args.key.as_bytes()));
     let at = args.rev.unwrap_or(i64::MAX);
     let Some(r) = revs.iter().rev().find(|r| r.rev.main <= at) else {
         return Err(no_key(&args.input, &args.key));
@@ -673,11 +716,7 @@ pub fn run_get(args: &GetArgs) -> Result<u8> {
         }
     }
     out.flush()?;
-    Ok(if damage.is_empty() {
-        EXIT_OK
-    } else {
-        EXIT_DAMAGE
-    })
+    Ok(())
 }
 
 /// Arguments of `history`.
@@ -722,17 +761,20 @@ struct HistoryRow {
 
 /// Runs `history`; returns the exit status.
 pub fn run_history(args: &HistoryArgs) -> Result<u8> {
-    let image = open_image(&args.input)?;
-    let db = open_db(&image)?;
-    let pool = thread_pool(args.threads)?;
-    let Some(bucket) = db
-        .bucket(etcd_mvcc::KEY_BUCKET)
-        .map_err(|e| super::bolt_err(&image, e))?
-    else {
-        return Err(no_key(&args.input, &args.key));
-    };
-    let (pages, damage) = etcd_mvcc::scan::leaf_pages_tolerant(&bucket);
-    let revs = pool.install(|| key_revisions(&pages, args.key.as_bytes()));
+    over_key_pages(
+        &args.input,
+        args.threads,
+        || no_key(&args.input, &args.key),
+        |_, pool, pages| history(args, pool, pages),
+    )
+}
+
+fn history(
+    args: &HistoryArgs,
+    pool: &rayon::ThreadPool,
+    pages: &[bbolt_reader::Page<'_>],
+) -> Result<()> {
+    let revs = pool.install(|| key_revisions(pages, args.key.as_bytes()));
     if revs.is_empty() {
         return Err(no_key(&args.input, &args.key));
     }
@@ -866,11 +908,7 @@ pub fn run_history(args: &HistoryArgs) -> Result<u8> {
         }
         out.flush()?;
     }
-    Ok(if damage.is_empty() {
-        EXIT_OK
-    } else {
-        EXIT_DAMAGE
-    })
+    Ok(())
 }
 
 /// Arguments of `churn`.
@@ -897,19 +935,23 @@ pub struct ChurnArgs {
 
 /// Runs `churn`; returns the exit status.
 pub fn run_churn(args: &ChurnArgs) -> Result<u8> {
-    let image = open_image(&args.input)?;
-    let db = open_db(&image)?;
-    let pool = thread_pool(args.threads)?;
-    let Some(bucket) = db
-        .bucket(etcd_mvcc::KEY_BUCKET)
-        .map_err(|e| super::bolt_err(&image, e))?
-    else {
-        return Err(CliError::input(&args.input, "no key bucket"));
-    };
-    let (pages, damage) = etcd_mvcc::scan::leaf_pages_tolerant(&bucket);
+    over_key_pages(
+        &args.input,
+        args.threads,
+        || CliError::input(&args.input, "no key bucket"),
+        |db, pool, pages| churn_window(args, db, pool, pages),
+    )
+}
+
+fn churn_window(
+    args: &ChurnArgs,
+    db: &bbolt_reader::Db<'_>,
+    pool: &rayon::ThreadPool,
+    pages: &[bbolt_reader::Page<'_>],
+) -> Result<()> {
     let to = match args.to_rev {
         Some(t) => t,
-        None => etcd_mvcc::scan::newest_revision(&db).unwrap_or(i64::MAX),
+        None => etcd_mvcc::scan::newest_revision(db).unwrap_or(i64::MAX),
     };
     if to < args.from_rev {
         return Err(CliError::Other(format!(
@@ -917,7 +959,7 @@ pub fn run_churn(args: &ChurnArgs) -> Result<u8> {
             args.from_rev
         )));
     }
-    let c = pool.install(|| churn(&pages, args.from_rev, to));
+    let c = pool.install(|| churn(pages, args.from_rev, to));
     let rows = |v: &[(String, Written)], field: &str, top: usize| -> Vec<Value> {
         v.iter()
             .take(top)
@@ -971,9 +1013,5 @@ pub fn run_churn(args: &ChurnArgs) -> Result<u8> {
         }
         out.flush()?;
     }
-    Ok(if damage.is_empty() {
-        EXIT_OK
-    } else {
-        EXIT_DAMAGE
-    })
+    Ok(())
 }

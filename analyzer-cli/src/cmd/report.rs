@@ -96,6 +96,10 @@ pub struct Args {
     /// gauge, WAL timeline); it must not be inside the input's directory.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Accepted as by the commands that print values; changes nothing here: neither the
+    /// report nor its HTML ever holds a value (secrets' values included).
+    #[arg(long)]
+    pub show_secrets: bool,
 }
 
 /// Member identity.
@@ -474,7 +478,15 @@ pub fn build(args: &Args) -> Result<Report> {
     let member_id = member_identity(&info, wal_ids);
     // The report's scan has no revision limit and keeps its leaf pages, as the Kubernetes
     // accounting needs.
-    let k8s = pool.install(|| etcd_mvcc::k8s::account(ks_ref, &Default::default()));
+    // With --html, the same pass also keeps what it read of each key, for the treemap.
+    let (k8s, lenses) = if args.html.is_some() {
+        let (s, l) =
+            pool.install(|| etcd_mvcc::k8s::account_with_lenses(ks_ref, &Default::default()));
+        (s, Some(l))
+    } else {
+        let s = pool.install(|| etcd_mvcc::k8s::account(ks_ref, &Default::default()));
+        (s, None)
+    };
     let kubernetes = etcd_mvcc::k8s::advice::section(&k8s, 5);
     let report = Report {
         schema: "etcd-autopsy/report/v1",
@@ -548,6 +560,7 @@ pub fn build(args: &Args) -> Result<Report> {
                 depth: args.depth,
                 timeline,
                 member: &member,
+                kube: lenses.as_ref().map(|l| (l, &k8s)),
             },
         )?;
     }

@@ -18,7 +18,9 @@
 //! rectangle, cells, bars, markers), which the browser tests read back from the DOM.
 
 use crate::error::{CliError, Result};
-use etcd_mvcc::keytree::{key_tree, KeyTree, KeyTreeNode, TreeLimits};
+use crate::output::human_bytes;
+use etcd_mvcc::k8s::{GroupStats, K8sSummary, KeyLenses};
+use etcd_mvcc::keytree::{key_tree_with, KeyTree, KeyTreeNode, KubeNode, TreeLimits};
 use etcd_mvcc::member::Member;
 use etcd_mvcc::pagemap::{page_map, PageClass, PageMap};
 use etcd_mvcc::scan::Keyspace;
@@ -49,7 +51,13 @@ pub struct ReportSources<'s, 'a> {
     pub timeline: Option<Timeline>,
     /// The member (for the snap files and the output-path check).
     pub member: &'s Member,
+    /// The Kubernetes lens, when the db holds keys under `/registry/`: what it read of each
+    /// key (kinds and managedFields in the treemap) and its summary (the tables).
+    pub kube: Option<(&'s KeyLenses, &'s K8sSummary)>,
 }
+
+/// Rows of each Kubernetes table.
+pub const KUBE_ROWS: usize = 10;
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(s: &str) -> String {
@@ -88,8 +96,25 @@ fn write_file(out: &Path, html: &str) -> Result<()> {
     })
 }
 
+/// The Kubernetes figures of a node as a compact array: [resource, resource as kubectl
+/// names it, kind, objects, live value bytes, history value bytes, managedFields bytes,
+/// encrypted objects]; a name is null where the keys below have several.
+fn kube_json(k: &KubeNode) -> Value {
+    let s = &k.stats;
+    json!([
+        k.resource,
+        k.resource_name,
+        k.kind,
+        s.objects,
+        s.live_bytes,
+        s.history_bytes,
+        s.managed_fields_bytes,
+        s.encrypted
+    ])
+}
+
 /// A node as a compact array: [name, bytes, live_bytes, keys, live_keys, revisions,
-/// other (0/1), children...].
+/// other (0/1), kube (null or [`kube_json`]), children...].
 fn tree_json(n: &KeyTreeNode) -> Value {
     let mut v = vec![
         json!(n.name),
@@ -99,6 +124,7 @@ fn tree_json(n: &KeyTreeNode) -> Value {
         json!(n.live_keys),
         json!(n.revisions),
         json!(u8::from(n.other)),
+        n.kube.as_ref().map_or(Value::Null, kube_json),
     ];
     v.extend(n.children.iter().map(tree_json));
     Value::Array(v)
@@ -249,6 +275,141 @@ fn steps_html(report: &Value) -> String {
     b
 }
 
+fn share_text(part: u64, whole: u64) -> String {
+    etcd_mvcc::advice::pct(etcd_mvcc::advice::share(part, whole))
+}
+
+/// One cell: the text, and the exact figure in `data-v` when there is one.
+fn cell(b: &mut String, class: &str, text: &str, v: Option<u64>) {
+    let _ = match v {
+        Some(v) => write!(
+            b,
+            "<td class=\"{class}\" data-v=\"{v}\">{}</td>",
+            escape(text)
+        ),
+        None => write!(b, "<td class=\"{class}\">{}</td>", escape(text)),
+    };
+}
+
+fn or_dash(s: &str) -> &str {
+    if s.is_empty() {
+        "-"
+    } else {
+        s
+    }
+}
+
+/// The Kubernetes tables: the largest live objects, the most rewritten keys and the share
+/// of managedFields by resource, with the figures of `k8s --json` in `data-*` attributes.
+/// Key names only: no value, and no part of one, is in them.
+fn kube_html(k: &K8sSummary, file_bytes: u64) -> String {
+    let t = &k.totals;
+    let mut b = String::new();
+    let _ = write!(
+        b,
+        "<section id=\"kube\" class=\"viz\" data-objects=\"{}\" data-revisions=\"{}\" data-live-bytes=\"{}\" data-history-bytes=\"{}\" data-managed-fields-bytes=\"{}\"><h2>Kubernetes objects</h2>\
+         <p class=\"note\">{} objects in {} revisions under /registry/: live {} + history {}. managedFields take {} ({} of the live bytes, {} of the file).</p>",
+        t.objects,
+        t.revisions,
+        t.live_bytes,
+        t.history_bytes,
+        t.managed_fields_bytes,
+        t.objects,
+        t.revisions,
+        human_bytes(t.live_bytes),
+        human_bytes(t.history_bytes),
+        human_bytes(t.managed_fields_bytes),
+        share_text(t.managed_fields_bytes, t.live_bytes),
+        share_text(t.managed_fields_bytes, file_bytes),
+    );
+    b.push_str("<div class=\"kube-tables\">");
+    // Largest live objects.
+    b.push_str("<table class=\"kube\" id=\"kube-largest\"><caption>Largest live objects</caption><thead><tr><th>key</th><th>kind</th><th>bytes</th><th>revs</th></tr></thead><tbody>");
+    for r in k.largest.iter().take(KUBE_ROWS) {
+        let _ = write!(b, "<tr data-key=\"{}\">", escape(&r.key));
+        cell(&mut b, "key", &r.key, None);
+        cell(&mut b, "kind", or_dash(&r.kind), None);
+        cell(&mut b, "bytes", &human_bytes(r.bytes), Some(r.bytes));
+        cell(
+            &mut b,
+            "revisions",
+            &r.revisions.to_string(),
+            Some(r.revisions),
+        );
+        b.push_str("</tr>");
+    }
+    b.push_str("</tbody></table>");
+    // Most rewritten keys.
+    b.push_str("<table class=\"kube\" id=\"kube-churn\"><caption>Most rewritten (revisions kept)</caption><thead><tr><th>key</th><th>kind</th><th>revs</th><th>history</th></tr></thead><tbody>");
+    for r in k.most_revisions.iter().take(KUBE_ROWS) {
+        let key = if r.live {
+            r.key.clone()
+        } else {
+            format!("{} (deleted)", r.key)
+        };
+        let _ = write!(b, "<tr data-key=\"{}\">", escape(&r.key));
+        cell(&mut b, "key", &key, None);
+        cell(&mut b, "kind", or_dash(&r.kind), None);
+        cell(
+            &mut b,
+            "revisions",
+            &r.revisions.to_string(),
+            Some(r.revisions),
+        );
+        cell(
+            &mut b,
+            "history",
+            &human_bytes(r.history_bytes),
+            Some(r.history_bytes),
+        );
+        b.push_str("</tr>");
+    }
+    b.push_str("</tbody></table>");
+    // managedFields by resource, most first.
+    let mut res: Vec<&(String, GroupStats)> = k
+        .by_resource
+        .iter()
+        .filter(|(_, g)| g.managed_fields_bytes > 0)
+        .collect();
+    res.sort_by(|a, b| {
+        b.1.managed_fields_bytes
+            .cmp(&a.1.managed_fields_bytes)
+            .then(a.0.cmp(&b.0))
+    });
+    b.push_str("<table class=\"kube\" id=\"kube-managed\"><caption>managedFields by resource</caption><thead><tr><th>resource</th><th>objects</th><th>live</th><th>managedFields</th><th>of live</th><th>of file</th></tr></thead><tbody>");
+    let row = |b: &mut String, name: &str, g: &GroupStats, attr: &str| {
+        let _ = write!(b, "<tr {attr}=\"{}\">", escape(name));
+        cell(b, "resource", or_dash(name), None);
+        cell(b, "objects", &g.objects.to_string(), Some(g.objects));
+        cell(b, "live", &human_bytes(g.live_bytes), Some(g.live_bytes));
+        cell(
+            b,
+            "managed",
+            &human_bytes(g.managed_fields_bytes),
+            Some(g.managed_fields_bytes),
+        );
+        cell(
+            b,
+            "share",
+            &share_text(g.managed_fields_bytes, g.live_bytes),
+            None,
+        );
+        cell(
+            b,
+            "file-share",
+            &share_text(g.managed_fields_bytes, file_bytes),
+            None,
+        );
+        b.push_str("</tr>");
+    };
+    for (name, g) in res.iter().take(KUBE_ROWS) {
+        row(&mut b, name, g, "data-resource");
+    }
+    row(&mut b, "TOTAL", t, "data-total");
+    b.push_str("</tbody></table></div></section>");
+    b
+}
+
 /// Writes the HTML of `report --html`. `report` is the report's JSON object and `text`
 /// its text output (shown as is).
 pub fn write_report(
@@ -259,15 +420,16 @@ pub fn write_report(
 ) -> Result<()> {
     check_output(out, src.member)?;
     // Independent of each other: on two threads they overlap.
+    let lenses = src.kube.map(|(l, _)| l);
     let (tree, pm): (Option<KeyTree>, PageMap) = rayon::join(
         || {
             src.keyspace
-                .map(|ks| key_tree(ks, src.depth, TreeLimits::default()))
+                .map(|ks| key_tree_with(ks, src.depth, TreeLimits::default(), lenses))
         },
         || page_map(src.walk, src.keyspace, MAX_PAGE_RUNS),
     );
     let data = json!({
-        "schema": "etcd-autopsy/report-html/v1",
+        "schema": "etcd-autopsy/report-html/v2",
         "report": report,
         "tree": tree.as_ref().map(|t| tree_json(&t.root)),
         "tree_depth": src.depth,
@@ -286,8 +448,15 @@ pub fn write_report(
     );
     body.push_str(&steps_html(report));
     body.push_str(
-        "<section id=\"gauge\" class=\"viz\"><h2>Quota</h2><div class=\"note\"></div><svg id=\"gauge-svg\" role=\"img\"></svg></section>\
-         <section id=\"treemap\" class=\"viz\"><h2>Keyspace <span class=\"crumbs\"></span></h2><div class=\"note\"></div><div id=\"treemap-box\"></div></section>\
+        "<section id=\"gauge\" class=\"viz\"><h2>Quota</h2><div class=\"note\"></div><div class=\"legend\"></div><svg id=\"gauge-svg\" role=\"img\"></svg></section>\
+         <section id=\"treemap\" class=\"viz\"><h2>Keyspace <span class=\"crumbs\"></span></h2><div class=\"note\"></div><div id=\"treemap-box\"></div></section>",
+    );
+    if let Some((_, k8s)) = src.kube.filter(|(_, k)| k.totals.revisions > 0) {
+        let file = report["space"]["file_size"].as_u64().unwrap_or(0);
+        body.push_str(&kube_html(k8s, file));
+    }
+    body.push_str(
+        "\
          <section id=\"pagemap\" class=\"viz\"><h2>The file, page by page</h2><div class=\"note\"></div><div class=\"legend\"></div><canvas id=\"pagemap-canvas\"></canvas></section>\
          <section id=\"timeline\" class=\"viz\"><h2>WAL</h2><div class=\"note\"></div><div class=\"legend\"></div><svg id=\"timeline-svg\" role=\"img\"></svg></section>",
     );

@@ -116,10 +116,54 @@
     box.setAttribute('data-drawn', '1');
   }
 
+  // ---- labels that fit ------------------------------------------------------------
+  // Keeps an SVG text inside [lo, hi] horizontally: moved left, or anchored at lo when it is
+  // wider than the room. Returns its width.
+  function fitX(t, lo, hi) {
+    var w = t.getComputedTextLength();
+    var x = Number(t.getAttribute('x'));
+    var anchor = t.getAttribute('text-anchor') || 'start';
+    var start = anchor === 'end' ? x - w : (anchor === 'middle' ? x - w / 2 : x);
+    start = Math.max(lo, Math.min(start, hi - w));
+    t.setAttribute('text-anchor', 'start');
+    t.setAttribute('x', start);
+    return w;
+  }
+  // Places texts in rows: each goes into the first row where it overlaps no text placed
+  // before it (6 px apart), kept inside [0, W]. A text that finds no room is removed when
+  // `optional` (its mark keeps its hover), else put in the last row. Returns the row, or -1.
+  function rowPlacer(W, ys) {
+    var taken = ys.map(function () { return []; });
+    var used = 0;
+    return {
+      place: function (t, optional) {
+        var w = fitX(t, 0, W);
+        var x = Number(t.getAttribute('x'));
+        for (var r = 0; r < ys.length; r += 1) {
+          var free = taken[r].every(function (s) { return x + w + 6 <= s[0] || x >= s[1] + 6; });
+          if (!free && r === ys.length - 1 && optional) {
+            t.parentNode.removeChild(t);
+            return -1;
+          }
+          if (free || r === ys.length - 1) {
+            taken[r].push([x, x + w]);
+            t.setAttribute('y', ys[r]);
+            used = Math.max(used, r + 1);
+            return r;
+          }
+        }
+        return 0;
+      },
+      used: function () { return used; }
+    };
+  }
+
   // ---- report: quota gauge -------------------------------------------------------
   function drawGauge(r) {
     var sec = doc.getElementById('gauge');
     var svg = doc.getElementById('gauge-svg');
+    var legend = sec.querySelector('.legend');
+    clear(legend);
     var s = r.space;
     var d = r.division;
     var quota = s.quota.bytes;
@@ -130,13 +174,14 @@
       ['after compaction + defrag', s.compaction.predicted_size_after, 'after-compaction']
     ];
     var W = width(svg, 900);
-    var left = 190;
-    var right = 120;
-    var rowH = 26;
-    var top = 44;
-    var H = top + bars.length * rowH + 40;
-    svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
-    svg.setAttribute('height', H);
+    // Narrow windows: each label on its own line above its bar, the bars the full width.
+    var narrow = W < 600;
+    var left = narrow ? 0 : 190;
+    var right = narrow ? 24 : 120;
+    var rowH = narrow ? 36 : 26;
+    var labelDy = narrow ? 11 : 15;
+    var barDy = narrow ? 15 : 3;
+    var top = narrow ? 38 : 28;
     // A db far below its quota would draw as slivers: then the scale ends past the db
     // size and the quota is marked off the scale.
     var quotaOnScale = s.db_size >= 0.2 * quota;
@@ -149,48 +194,61 @@
       ['overhead', d.overhead_bytes, '#8a94a6'],
       ['free pages', d.free_bytes, '#e8c547']
     ];
-    sv('text', { x: 0, y: 16 }, svg, 'db size divides into');
+    sv('text', { x: 0, y: narrow ? 11 : 16, 'class': 'gauge-label' }, svg, 'db size divides into');
     var px = left;
+    var divY = narrow ? 15 : 4;
     parts.forEach(function (p) {
       var w = x(p[1]) - left;
-      var rect = sv('rect', { x: px, y: 4, width: Math.max(0, w), height: 16, fill: p[2], 'data-part': p[0], 'data-bytes': p[1] }, svg);
+      var rect = sv('rect', { x: px, y: divY, width: Math.max(0, w), height: 16, fill: p[2], 'data-part': p[0], 'data-bytes': p[1] }, svg);
       hover(rect, function () { return p[0] + ': ' + human(p[1]) + ' (' + pct(d.db_size ? p[1] / d.db_size : 0) + ' of db size)'; });
       px += Math.max(0, w);
-    });
-    var lx = left;
-    parts.forEach(function (p) {
-      sv('rect', { x: lx, y: 26, width: 9, height: 9, fill: p[2] }, svg);
-      var t = sv('text', { x: lx + 12, y: 34 }, svg, p[0] + ' ' + human(p[1]));
-      lx += 22 + t.getComputedTextLength();
+      // The legend is HTML: it wraps at any width.
+      var item = el('span', { 'data-part': p[0] }, legend);
+      var sw = el('span', { 'class': 'sw' }, item);
+      sw.style.background = p[2];
+      item.appendChild(doc.createTextNode(p[0] + ' ' + human(p[1])));
     });
     bars.forEach(function (b, i) {
       var y = top + i * rowH;
-      sv('text', { x: 0, y: y + 15 }, svg, b[0]);
+      sv('text', { x: 0, y: y + labelDy, 'class': 'gauge-label' }, svg, b[0]);
       var over = b[1] > quota;
+      var bx = x(b[1]);
       var rect = sv('rect', {
-        x: left, y: y + 3, width: Math.max(1, x(b[1]) - left), height: 16,
+        x: left, y: y + barDy, width: Math.max(1, bx - left), height: 16,
         fill: over ? '#d0453a' : (i === 0 ? '#2f6fd0' : '#7aa5e6'),
         'class': 'gauge-bar', 'data-name': b[2], 'data-bytes': b[1]
       }, svg);
       hover(rect, function () { return b[0] + ': ' + human(b[1]) + ' = ' + pct(b[1] / Math.max(quota, 1)) + ' of the quota'; });
-      sv('text', { x: x(b[1]) + 6, y: y + 15 }, svg, human(b[1]) + '  ' + pct(b[1] / Math.max(quota, 1)));
+      // The figure right of the bar, or inside its end when there is no room.
+      var t = sv('text', { x: bx + 6, y: y + barDy + 12, 'class': 'gauge-value' }, svg, human(b[1]) + '  ' + pct(b[1] / Math.max(quota, 1)));
+      var tw = t.getComputedTextLength();
+      if (bx + 6 + tw > W - 2) {
+        if (bx - left > tw + 8) {
+          t.setAttribute('x', bx - tw - 4);
+          t.setAttribute('fill', '#ffffff');
+        } else {
+          fitX(t, 0, W);
+        }
+      }
     });
-    var qx = quotaOnScale ? x(quota) : W - 16;
-    sv('line', { x1: qx, x2: qx, y1: top - 4, y2: top + bars.length * rowH + 4, stroke: '#1d2330', 'stroke-width': 2, 'stroke-dasharray': '5 3', 'class': 'quota-line' }, svg);
-    sv('text', { x: Math.min(qx, W - 10), y: top + bars.length * rowH + 22, 'text-anchor': 'end' }, svg,
-      'quota ' + human(quota) + (quotaOnScale ? '' : ' (off the scale: the db is ' + pct(s.quota.used) + ' of it) \u2192'));
+    var below = top + bars.length * rowH + (narrow ? 4 : 0);
+    var qx = quotaOnScale ? x(quota) : W - 12;
+    sv('line', { x1: qx, x2: qx, y1: top - 4, y2: below + 4, stroke: '#1d2330', 'stroke-width': 2, 'stroke-dasharray': '5 3', 'class': 'quota-line' }, svg);
+    var place = rowPlacer(W, [below + 18, below + 32, below + 46]);
+    place.place(sv('text', { x: Math.min(qx, W), y: below + 18, 'text-anchor': 'end', 'class': 'gauge-quota' }, svg,
+      'quota ' + human(quota) + (quotaOnScale ? '' : ' (off the scale: the db is ' + pct(s.quota.used) + ' of it) \u2192')));
     // NOSPACE raised below the quota assumed here: the member's own quota is at most
     // about the db size (the report's quota_inferred_max).
     var inferred = r.quota_inferred_max;
     if (inferred !== null && inferred !== undefined) {
       var ix = x(inferred);
-      sv('line', { x1: ix, x2: ix, y1: top - 4, y2: top + bars.length * rowH + 4, stroke: '#d0453a', 'stroke-width': 2, 'stroke-dasharray': '2 2', 'class': 'inferred-quota' }, svg);
-      sv('text', { x: Math.max(0, ix - 4), y: top + bars.length * rowH + 34, 'text-anchor': 'end', fill: '#d0453a' }, svg,
-        'NOSPACE raised: this member\'s quota is at most about ' + human(inferred));
-      H += 12;
-      svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
-      svg.setAttribute('height', H);
+      sv('line', { x1: ix, x2: ix, y1: top - 4, y2: below + 4, stroke: '#d0453a', 'stroke-width': 2, 'stroke-dasharray': '2 2', 'class': 'inferred-quota' }, svg);
+      place.place(sv('text', { x: Math.max(0, ix - 4), y: below + 31, 'text-anchor': 'end', fill: '#d0453a', 'class': 'gauge-inferred' }, svg,
+        'NOSPACE raised: this member\'s quota is at most about ' + human(inferred)));
     }
+    var H = below + 18 + (place.used() - 1) * 14 + 8;
+    svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
+    svg.setAttribute('height', H);
     sec.querySelector('.note').textContent = 'db size ' + human(s.db_size) + ' of a quota of ' + human(quota) +
       ' (' + pct(s.quota.used) + ')' + (s.quota.exceeded ? ': over the quota, etcd raises NOSPACE' : '') +
       (r.nospace ? '; the member is out of space' : '') + '.';
@@ -198,13 +256,48 @@
       'data-drawn': '1', 'data-bars': bars.length, 'data-quota': quota, 'data-db-size': s.db_size,
       'data-in-use': s.bytes_in_use, 'data-after-defrag': s.predicted_defrag_size,
       'data-after-compaction': s.compaction.predicted_size_after, 'data-quota-on-scale': quotaOnScale ? '1' : '0',
-      'data-inferred-quota': inferred === null || inferred === undefined ? '' : inferred
+      'data-inferred-quota': inferred === null || inferred === undefined ? '' : inferred,
+      'data-narrow': narrow ? '1' : '0'
     });
   }
 
   // ---- report: treemap -----------------------------------------------------------
-  // Tree nodes are arrays: [name, bytes, live_bytes, keys, live_keys, revisions, other, children...].
-  function kids(n) { return n.slice(7).filter(function (c) { return c[1] > 0; }); }
+  // Tree nodes are arrays: [name, bytes, live_bytes, keys, live_keys, revisions, other, kube, children...];
+  // kube is null or [resource, resource as kubectl names it, kind, objects, live value bytes,
+  // history value bytes, managedFields bytes, encrypted objects] (names null when several).
+  function kids(n) { return n.slice(8).filter(function (c) { return c[1] > 0; }); }
+  function kubeAttrs(n, attrs) {
+    var k = n[7];
+    if (!k) { return attrs; }
+    return Object.assign(attrs, {
+      'data-resource': k[0] === null ? undefined : k[0], 'data-resource-name': k[1] === null ? undefined : k[1],
+      'data-kind': k[2] === null ? undefined : k[2], 'data-objects': k[3], 'data-k8s-live-bytes': k[4],
+      'data-k8s-history-bytes': k[5], 'data-managed-fields-bytes': k[6]
+    });
+  }
+  // What the Kubernetes lens says of a node, one line each.
+  function kubeText(n) {
+    var k = n[7];
+    if (!k) { return ''; }
+    var lines = [];
+    if (k[1] !== null && k[1] !== '') { lines.push('resource: ' + k[1]); }
+    lines.push('kind: ' + (k[2] === null ? 'several' : (k[2] === '' ? '(not decoded)' : k[2])));
+    lines.push('objects: ' + k[3] + (k[7] ? ' (' + k[7] + ' encrypted)' : ''));
+    lines.push('values (as k8s counts them): live ' + human(k[4]) + ', history ' + human(k[5]));
+    lines.push('managedFields: ' + human(k[6]) + ' (' + pct(k[4] ? k[6] / k[4] : 0) + ' of live)');
+    return '\n' + lines.join('\n');
+  }
+  // The second line of a label: the resource and kind.
+  function kubeLabel(n) {
+    var k = n[7];
+    if (!k) { return ''; }
+    var parts = [];
+    if (k[2]) { parts.push(k[2]); }
+    // The kubectl name says more than the key's segment only when it carries the group.
+    if (k[1] && k[1].indexOf('.') > 0) { parts.push(k[1]); }
+    if (k[6]) { parts.push('managedFields ' + human(k[6])); }
+    return parts.join(' \u00b7 ');
+  }
   function historyShare(n) { return n[1] > 0 ? Math.max(0, n[1] - n[2]) / n[1] : 0; }
   function colour(n) {
     // green (all live) .. red (all history)
@@ -217,7 +310,7 @@
     return (path ? path : n[0]) + (n[6] ? '\n(' + n[3] + ' smaller keys folded together)' : '') +
       '\nbytes kept (all revisions): ' + human(n[1]) +
       '\nlive bytes: ' + human(n[2]) + '\nhistory bytes: ' + human(hist) + ' (' + pct(historyShare(n)) + ')' +
-      '\nkeys: ' + n[3] + ' (' + n[4] + ' live)\nrevisions: ' + n[5];
+      '\nkeys: ' + n[3] + ' (' + n[4] + ' live)\nrevisions: ' + n[5] + kubeText(n);
   }
   // Squarified layout of items (sorted by value, largest first) into the rectangle.
   function squarify(items, x, y, w, h) {
@@ -280,23 +373,30 @@
     cells.forEach(function (c) {
       var n = c[0];
       var path = zoom.slice(1).map(function (z) { return z[0]; }).join('') + n[0];
-      var div = el('div', {
+      var div = el('div', kubeAttrs(n, {
         'class': 'tm-cell' + (n[6] ? ' tm-other' : ''),
         'data-name': n[0], 'data-bytes': n[1], 'data-live-bytes': n[2], 'data-keys': n[3], 'data-revisions': n[5]
-      }, box);
+      }), box);
       div.style.left = c[1] + 'px'; div.style.top = c[2] + 'px';
       div.style.width = Math.max(0, c[3]) + 'px'; div.style.height = Math.max(0, c[4]) + 'px';
       div.style.background = colour(n);
+      // A sliver's borders alone would be wider than its share (and reach past the box).
+      if (c[3] < 3 || c[4] < 3) { div.style.borderWidth = '0'; }
       var labelH = 0;
       if (c[3] > 36 && c[4] > 16) {
-        el('div', { 'class': 'tm-label' }, div, (n[0] === '' ? "(no '/')" : n[0]) + ' ' + human(n[1]));
+        var lab = el('div', { 'class': 'tm-label' }, div, (n[0] === '' ? "(no '/')" : n[0]) + ' ' + human(n[1]));
         labelH = 17;
+        var kl = kubeLabel(n);
+        if (kl && c[4] > 34) {
+          el('span', { 'class': 'tm-kind' }, lab, kl);
+          labelH = 31;
+        }
       }
       var ch = kids(n);
       if (ch.length && c[3] > 40 && c[4] > 40) {
         squarify(ch, 2, labelH + 1, c[3] - 6, c[4] - labelH - 5).forEach(function (s) {
           if (s[3] < 2 || s[4] < 2) { return; }
-          var sd = el('div', { 'class': 'tm-sub' }, div);
+          var sd = el('div', kubeAttrs(s[0], { 'class': 'tm-sub', 'data-name': s[0][0], 'data-bytes': s[0][1] }), div);
           sd.style.left = s[1] + 'px'; sd.style.top = s[2] + 'px';
           sd.style.width = s[3] + 'px'; sd.style.height = s[4] + 'px';
           sd.style.background = colour(s[0]);
@@ -335,7 +435,9 @@
     });
     var first = cells.length ? cells[0][0] : null;
     note.textContent = 'Area: bytes each part keeps in the file (keys and values of all revisions); colour: share of them that is history (green all live, red all history). ' +
-      'Level 1 is the prefix at depth ' + depth + ', then one level per "/". Click a rectangle to zoom in.' +
+      'Level 1 is the prefix at depth ' + depth + ', then one level per "/"' +
+      (tree[7] ? ': under /registry/ the resource (when the prefix is a group), the namespace, the object; hover shows the kind and managedFields' : '') +
+      '. Click a rectangle to zoom in.' +
       (folded > 0 ? ' ' + folded + ' keys in small parts are folded into the rectangles named "other" to keep the file small.' : '');
     setAttrs(sec, {
       'data-drawn': '1', 'data-rects': cells.length, 'data-sub-rects': subs, 'data-level': zoom.length - 1,
@@ -472,10 +574,7 @@
       return;
     }
     var W = width(svg, 900);
-    var H = 230;
-    var padL = 46; var padR = 20; var top = 30; var base = 150;
-    svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
-    svg.setAttribute('height', H);
+    var padL = 46; var padR = 20; var top = 36; var base = 150;
     var first = t.first_index === null ? 0 : t.first_index;
     var last = t.last_index === null ? first : t.last_index;
     var ci = r.consistent_index;
@@ -506,36 +605,54 @@
       });
     });
     sv('line', { x1: padL, x2: W - padR, y1: base + 0.5, y2: base + 0.5, stroke: '#1d2330' }, svg);
-    sv('text', { x: padL, y: base + 14 }, svg, String(first));
-    sv('text', { x: W - padR, y: base + 14, 'text-anchor': 'end' }, svg, String(last));
+    // Labels go into rows (above the bars for snapshots, below the axis for the rest) so
+    // none overlaps another or leaves the drawing.
+    var above = rowPlacer(W, [top - 22, top - 8]);
+    var belowRows = [];
+    var i;
+    for (i = 0; i < 8; i += 1) { belowRows.push(base + 14 + i * 14); }
+    var below = rowPlacer(W, belowRows);
+    below.place(sv('text', { x: padL, y: base + 14 }, svg, String(first)));
+    below.place(sv('text', { x: W - padR, y: base + 14, 'text-anchor': 'end' }, svg, String(last)));
     sv('text', { x: 0, y: top + 8 }, svg, String(maxBin));
     sv('text', { x: 0, y: base }, svg, '0');
     var marks = 0;
-    function mark(i, colour, label, y, dash, text) {
+    var lines = [];
+    function mark(i, colour, label, rows, dash, text, optional) {
       var mx = x(i);
       var g = sv('g', { 'class': 'mark', 'data-index': i, 'data-label': label }, svg);
-      sv('line', { x1: mx, x2: mx, y1: top - 6, y2: base + 22, stroke: colour, 'stroke-width': 2, 'stroke-dasharray': dash || '' }, g);
-      sv('text', { x: Math.min(mx + 3, W - 120), y: y, fill: colour }, g, label);
+      var ln = sv('line', { x1: mx, x2: mx, y1: top - 6, y2: base, stroke: colour, 'stroke-width': 2, 'stroke-dasharray': dash || '' }, g);
+      var tx = sv('text', { x: mx + 3, y: 0, fill: colour }, g, label);
+      if (rows.place(tx, optional) >= 0) { lines.push([ln, tx, rows === above]); }
       hover(g, function () { return text || label; });
       marks += 1;
     }
-    t.segments.forEach(function (s, k) {
+    t.segments.forEach(function (s) {
       if (s.first_index === null) { return; }
       var g = sv('g', { 'class': 'segment', 'data-index': s.first_index }, svg);
       var sx = x(s.first_index);
-      sv('line', { x1: sx, x2: sx, y1: base, y2: base + 30, stroke: '#8a94a6' }, g);
-      sv('text', { x: sx + 2, y: base + 40 + (k % 2) * 11, fill: '#5b6475' }, g, 'segment ' + s.name.slice(0, 16));
+      var ln = sv('line', { x1: sx, x2: sx, y1: base, y2: base + 10, stroke: '#8a94a6' }, g);
+      var tx = sv('text', { x: sx + 2, y: 0, fill: '#5b6475' }, g, 'segment ' + s.name.slice(0, 16));
+      if (below.place(tx, true) >= 0) { lines.push([ln, tx, false]); }
       hover(g, function () { return s.name + '\nfirst index ' + s.first_index + ', ' + s.records + ' records, ' + human(s.valid_bytes) + ' verified'; });
     });
     t.snapshots.forEach(function (s) {
-      mark(s[0], '#6b4fa3', 'snapshot', top - 10, '2 2', 'WAL snapshot record: index ' + s[0] + ', term ' + s[1]);
+      mark(s[0], '#6b4fa3', 'snapshot', above, '2 2', 'WAL snapshot record: index ' + s[0] + ', term ' + s[1], true);
     });
     (snaps || []).forEach(function (s) {
       if (s.index === null) { return; }
-      mark(s.index, s.ok ? '#6b4fa3' : '#d0453a', '.snap', top - 18, '6 2', s.name + ': index ' + s.index + ', term ' + num(s.term) + (s.ok ? '' : ' (damaged)'));
+      mark(s.index, s.ok ? '#6b4fa3' : '#d0453a', '.snap', above, '6 2', s.name + ': index ' + s.index + ', term ' + num(s.term) + (s.ok ? '' : ' (damaged)'), true);
     });
-    if (commit !== null) { mark(commit, '#1d2330', 'commit ' + commit, base + 52, '', 'HardState: term ' + t.hard_state[0] + ', commit ' + commit); }
-    if (ci !== null && ci !== undefined) { mark(ci, '#2e9d5b', 'db applied ' + ci, base + 64, '4 3', "the db's consistent index: " + ci); }
+    if (commit !== null) { mark(commit, '#1d2330', 'commit ' + commit, below, '', 'HardState: term ' + t.hard_state[0] + ', commit ' + commit); }
+    if (ci !== null && ci !== undefined) { mark(ci, '#2e9d5b', 'db applied ' + ci, below, '4 3', "the db's consistent index: " + ci); }
+    // Each marker's line reaches its label's row.
+    lines.forEach(function (l) {
+      var y = Number(l[1].getAttribute('y'));
+      if (l[2]) { l[0].setAttribute('y1', y + 2); } else { l[0].setAttribute('y2', y - 9); }
+    });
+    var H = belowRows[Math.max(0, below.used() - 1)] + 8;
+    svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
+    svg.setAttribute('height', H);
     var dmg = 0;
     t.damage.forEach(function (d) {
       var at = d.after_index === null ? first : d.after_index;
@@ -553,12 +670,16 @@
       sw.style.background = KIND_COLOURS[k];
       item.appendChild(doc.createTextNode(k + ': ' + t.totals[i]));
     });
-    note.textContent = t.entries + ' entries, index ' + first + '..' + last + ', in ' + t.segments.length + ' segment(s)' +
+    note.textContent = (t.first_index === null ? 'No entry could be read' : t.entries + ' entries, index ' + first + '..' + last) +
+      ', in ' + t.segments.length + ' segment(s)' +
       (t.bin_width > 1 ? '; each bar covers ' + t.bin_width + ' indexes' : '') +
-      (t.damage_count ? '; ' + t.damage_count + ' damage finding(s) (red markers: segment and byte offset on hover)' : '; no damage') + '.';
+      (t.damage_count ? '; ' + t.damage_count + ' damage finding(s) (red markers: segment and byte offset on hover)' : '; no damage') + '.' +
+      (t.snapshots.length || (snaps || []).length ? ' Purple lines: ' + t.snapshots.length + ' WAL snapshot record(s) (dotted) and ' + (snaps || []).length +
+        ' .snap file(s) (dashed); a label is left out where there is no room for it, the line keeps its hover.' : '');
     setAttrs(sec, {
       'data-drawn': '1', 'data-entries': t.entries, 'data-drawn-entries': drawnEntries, 'data-bins': t.bins.length,
-      'data-first-index': first, 'data-last-index': last, 'data-commit': commit === null ? '' : commit,
+      'data-first-index': t.first_index === null ? '' : first, 'data-last-index': t.last_index === null ? '' : last,
+      'data-commit': commit === null ? '' : commit,
       'data-consistent-index': ci === null || ci === undefined ? '' : ci, 'data-marks': marks, 'data-damage': dmg,
       'data-segments': t.segments.length
     });
@@ -586,7 +707,7 @@
       cols.forEach(function (c) {
         var v = row[c[1]];
         if (c[1] === 'healthy') { v = v ? 'ok' : 'DAMAGED'; }
-        el('td', null, tr, num(v));
+        el('td', { 'data-label': c[0] }, tr, num(v));
       });
       if (row.problems && row.problems.length) {
         hover(tr, function () { return row.problems.join('\n'); });
@@ -610,8 +731,11 @@
     var mx = vals.length ? Math.max.apply(null, vals) : 1;
     var lo = Math.max(0, mn - Math.max(1, Math.ceil((mx - mn) * 0.5)));
     var W = width(svg, 900);
-    var left = 220; var right = 70; var bh = 9; var gap = 14;
-    var rowH = series.length * bh + gap;
+    // Narrow windows: each member's name on its own line above its bars.
+    var narrow = W < 600;
+    var left = narrow ? 0 : 220; var right = narrow ? 8 : 70; var bh = 9; var gap = 14;
+    var head = narrow ? 16 : 0;
+    var rowH = series.length * bh + gap + head;
     var H = m.members.length * rowH + 30;
     svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
     svg.setAttribute('height', H);
@@ -620,15 +744,37 @@
     m.members.forEach(function (row, i) {
       var y0 = 10 + i * rowH;
       var label = (row.name || row.member_id_hex || '') + ' ' + row.path;
-      sv('text', { x: 0, y: y0 + 2 * bh + 3, 'font-weight': best.indexOf(row.path) >= 0 ? 700 : 400 }, svg, label.length > 34 ? label.slice(0, 33) + '…' : label);
+      var rev = 'rev ' + num(row.revision) + (row.hash === null ? '' : ', hash ' + row.hash);
+      var lt = sv('text', { x: 0, y: narrow ? y0 + 2 : y0 + 2 * bh + 3, 'font-weight': best.indexOf(row.path) >= 0 ? 700 : 400 }, svg, label);
+      var rt = sv('text', { x: 0, y: narrow ? y0 + 2 : y0 + 2 * bh + 3 }, svg, rev);
+      var rw = rt.getComputedTextLength();
+      // The name is shortened (middle out) to the room it has: the label column, or the
+      // line less the revision and hash on its right.
+      var room = narrow ? W - rw - 12 : left - 8;
+      var cut = label.length;
+      while (lt.getComputedTextLength() > room && cut > 4) {
+        cut -= 2;
+        lt.textContent = label.slice(0, Math.ceil(cut / 2)) + '\u2026' + label.slice(label.length - Math.floor(cut / 2));
+      }
       series.forEach(function (s, k) {
         var v = row[s[0]];
         if (v === null) { return; }
-        var rect = sv('rect', { x: left, y: y0 + k * bh, width: Math.max(1, x(v) - left), height: bh - 1, fill: s[2], 'data-member': row.path, 'data-series': s[0], 'data-value': v }, svg);
+        var rect = sv('rect', { x: left, y: y0 + head + k * bh, width: Math.max(1, x(v) - left), height: bh - 1, fill: s[2], 'data-member': row.path, 'data-series': s[0], 'data-value': v }, svg);
         hover(rect, function () { return row.path + '\n' + s[1] + ': ' + v; });
         bars += 1;
       });
-      sv('text', { x: Math.max(x(row.commit || lo), x(row.last_index || lo)) + 4, y: y0 + 2 * bh + 3 }, svg, 'rev ' + num(row.revision) + (row.hash === null ? '' : ', hash ' + row.hash));
+      if (narrow) {
+        rt.setAttribute('x', W - rw);
+      } else {
+        var end = x(Math.max(row.commit || lo, row.last_index || lo));
+        // Right of the bars, or inside their end when there is no room.
+        if (end + 4 + rw > W - 2) {
+          rt.setAttribute('x', Math.max(left, end - rw - 4));
+          rt.setAttribute('fill', '#ffffff');
+        } else {
+          rt.setAttribute('x', end + 4);
+        }
+      }
     });
     sv('text', { x: left, y: H - 4 }, svg, String(lo));
     sv('text', { x: W - right, y: H - 4, 'text-anchor': 'end' }, svg, String(mx));
@@ -649,7 +795,7 @@
     }
   }
   function drawAll() {
-    if (data.schema === 'etcd-autopsy/report-html/v1') {
+    if (data.schema === 'etcd-autopsy/report-html/v2') {
       var r = data.report;
       step('facts', function () { drawFacts(r); });
       step('gauge', function () { clear(doc.getElementById('gauge-svg')); drawGauge(r); });
@@ -666,7 +812,7 @@
   window.addEventListener('resize', function () {
     clearTimeout(timer);
     timer = setTimeout(function () {
-      if (data.schema === 'etcd-autopsy/report-html/v1') {
+      if (data.schema === 'etcd-autopsy/report-html/v2') {
         var r = data.report;
         step('gauge', function () { clear(doc.getElementById('gauge-svg')); drawGauge(r); });
         step('treemap', function () { drawTreemap(data.tree, data.tree_folded_keys, data.tree_depth); });

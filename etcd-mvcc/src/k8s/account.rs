@@ -91,6 +91,19 @@ pub struct GroupStats {
 }
 
 impl GroupStats {
+    /// Adds the figures of `o` (another group) to these.
+    pub fn merge(&mut self, o: &GroupStats) {
+        self.objects += o.objects;
+        self.revisions += o.revisions;
+        self.live_bytes += o.live_bytes;
+        self.history_bytes += o.history_bytes;
+        self.managed_fields_bytes += o.managed_fields_bytes;
+        self.last_applied_bytes += o.last_applied_bytes;
+        self.other_annotations_bytes += o.other_annotations_bytes;
+        self.encrypted += o.encrypted;
+        self.undecoded += o.undecoded;
+    }
+
     fn add(&mut self, o: &Obj<'_>) {
         self.revisions += u64::from(o.revisions);
         self.history_bytes += o.value_bytes.saturating_sub(o.live_bytes);
@@ -342,6 +355,8 @@ struct Obj<'a> {
     encoding: Encoding,
     decoded: bool,
     kind: Cow<'a, str>,
+    /// TypeMeta apiVersion (for the resource's API group).
+    api_version: Cow<'a, str>,
     namespace: Cow<'a, str>,
     name: Cow<'a, str>,
     uid: Cow<'a, str>,
@@ -374,6 +389,7 @@ impl<'a> Obj<'a> {
             encoding: Encoding::Unknown,
             decoded: false,
             kind: Cow::Borrowed(""),
+            api_version: Cow::Borrowed(""),
             namespace: Cow::Borrowed(path.namespace),
             name: Cow::Borrowed(path.name),
             uid: Cow::Borrowed(""),
@@ -391,6 +407,7 @@ impl<'a> Obj<'a> {
         let mut x = Extra::default();
         if d.encoding.is_readable() {
             o.kind = d.kind;
+            o.api_version = d.api_version;
         }
         if let Some(e) = &d.encryption {
             x.encryption = Some(e.label());
@@ -528,7 +545,23 @@ fn puts_before_tombstones<'a>(
 
 /// Accounts every key under `/registry/` (and `opts.prefix`) of `ks`, which must come from
 /// a scan with limit `i64::MAX` that kept its leaf pages. Runs on the current rayon pool.
-pub fn account<'a>(ks: &Keyspace<'a>, opts: &K8sOptions) -> K8sSummary {
+pub fn account(ks: &Keyspace<'_>, opts: &K8sOptions) -> K8sSummary {
+    account_keys(ks, opts, false).0
+}
+
+/// [`account`], and when `lenses` is true also what it read of each key, for drawing the
+/// key tree with kinds and managedFields ([`crate::keytree::key_tree_with`]); no value is
+/// read or decoded twice.
+pub fn account_with_lenses(ks: &Keyspace<'_>, opts: &K8sOptions) -> (K8sSummary, KeyLenses) {
+    let (s, l) = account_keys(ks, opts, true);
+    (s, l.unwrap_or_default())
+}
+
+fn account_keys<'a>(
+    ks: &Keyspace<'a>,
+    opts: &K8sOptions,
+    lenses: bool,
+) -> (K8sSummary, Option<KeyLenses>) {
     let pages = &ks.leaf_pages;
     let bases = element_bases(pages);
     let mut keys: Vec<(&'a [u8], &KeyAcc)> = ks
@@ -638,7 +671,136 @@ pub fn account<'a>(ks: &Keyspace<'a>, opts: &K8sOptions) -> K8sSummary {
         b.revisions.cmp(&a.revisions).then(a.key.cmp(b.key))
     });
     findings(&live, &mut s);
-    s
+    let lenses = lenses.then(|| KeyLenses::of(&objs, &keys));
+    (s, lenses)
+}
+
+/// What the Kubernetes lens read of one key: its figures as `k8s` counts them (a group of
+/// one key), its kind and its resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyLens {
+    /// Index into [`KeyLenses::kinds`].
+    pub kind: u32,
+    /// Index into [`KeyLenses::resources`].
+    pub resource: u32,
+    /// The key's figures.
+    pub stats: GroupStats,
+}
+
+/// [`KeyLens`] of every key the accounting read, with the names the indexes point to.
+///
+/// A key is known by the place of its slice in the keyspace's own map (address and
+/// length), not by its bytes: the key tree visits the keys in that order
+/// ([`crate::keytree`] walks both in one merge), and no key is read or hashed again.
+#[derive(Debug, Default)]
+pub struct KeyLenses {
+    /// ((address, length) of the map's key slice, lens), sorted.
+    by_place: Vec<((usize, usize), KeyLens)>,
+    /// TypeMeta kinds ("" when not decoded).
+    pub kinds: Vec<String>,
+    /// Resources as `k8s --by resource` names them: `pods`, `example.com/widgets`.
+    pub resources: Vec<String>,
+    /// The same resources as kubectl names them, `<plural>.<group>` (`pods`,
+    /// `leases.coordination.k8s.io`, `widgets.example.com`): the group is the key's when
+    /// it is stored under its group, else the API group most of its objects' apiVersion
+    /// names (none for the core group).
+    pub resource_names: Vec<String>,
+}
+
+fn place(key: &[u8]) -> (usize, usize) {
+    (key.as_ptr() as usize, key.len())
+}
+
+impl KeyLenses {
+    /// The lens of `key`, when it was accounted; `key` must be the slice the keyspace's
+    /// map holds (as its iteration yields it), not a copy.
+    pub fn get(&self, key: &[u8]) -> Option<&KeyLens> {
+        let p = place(key);
+        let i = self.by_place.binary_search_by_key(&p, |e| e.0).ok()?;
+        Some(&self.by_place[i].1)
+    }
+
+    /// The lenses in the order of their keys' places in the mapping.
+    pub(crate) fn by_place(&self) -> &[((usize, usize), KeyLens)] {
+        &self.by_place
+    }
+
+    /// Keys accounted.
+    pub fn len(&self) -> usize {
+        self.by_place.len()
+    }
+
+    /// True when no key was accounted.
+    pub fn is_empty(&self) -> bool {
+        self.by_place.is_empty()
+    }
+
+    /// `objs[i]` is the object of `keys[i]` (whose slice is the map's).
+    fn of<'a>(objs: &[Obj<'a>], keys: &[(&'a [u8], &KeyAcc)]) -> KeyLenses {
+        let mut kinds: FastMap<&str, u32> = FastMap::default();
+        let mut resources: FastMap<&str, u32> = FastMap::default();
+        // Per resource: objects per API group.
+        let mut groups: Vec<FastMap<&str, u64>> = Vec::new();
+        let mut by_place = Vec::with_capacity(objs.len());
+        for (o, (map_key, _)) in objs.iter().zip(keys) {
+            let n = kinds.len() as u32;
+            let kind = *kinds.entry(&o.kind).or_insert(n);
+            let n = resources.len() as u32;
+            let resource = *resources.entry(o.resource).or_insert(n);
+            if resource as usize == groups.len() {
+                groups.push(FastMap::default());
+            }
+            if o.live && !o.api_version.is_empty() {
+                let g = o.api_version.rsplit_once('/').map_or("", |(g, _)| g);
+                *groups[resource as usize].entry(g).or_default() += 1;
+            }
+            let mut stats = GroupStats::default();
+            stats.add(o);
+            by_place.push((
+                place(map_key),
+                KeyLens {
+                    kind,
+                    resource,
+                    stats,
+                },
+            ));
+        }
+        by_place.sort_unstable_by_key(|e| e.0);
+        let names = |m: FastMap<&str, u32>| {
+            let mut v = vec![String::new(); m.len()];
+            for (s, i) in m {
+                v[i as usize] = s.to_string();
+            }
+            v
+        };
+        let kinds = names(kinds);
+        let resources = names(resources);
+        let resource_names = resources
+            .iter()
+            .zip(&groups)
+            .map(|(r, g)| {
+                if let Some((group, plural)) = r.split_once('/') {
+                    return format!("{plural}.{group}");
+                }
+                // Most objects, then the smaller name: the same answer on every run.
+                let group = g
+                    .iter()
+                    .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+                    .map_or("", |(g, _)| *g);
+                if group.is_empty() || r.is_empty() {
+                    r.clone()
+                } else {
+                    format!("{r}.{group}")
+                }
+            })
+            .collect();
+        KeyLenses {
+            by_place,
+            kinds,
+            resources,
+            resource_names,
+        }
+    }
 }
 
 /// The first `n` of `v` in `order`, without sorting all of it.
@@ -1040,6 +1202,77 @@ mod tests {
             s.findings[3].message,
             "ConfigMap ns2/cm has deletionTimestamp 2023-11-14T22:13:20Z and finalizers example.com/hold"
         );
+    }
+
+    #[test]
+    fn key_tree_with_lenses_carries_kinds_resources_and_the_groups_figures() {
+        let fx = fixture();
+        let entries: Vec<Entry<'_>> = fx
+            .values
+            .iter()
+            .enumerate()
+            .map(|(i, (k, v))| (i as i64 + 2, *k, v.as_deref(), 0))
+            .collect();
+        let db = build(&entries, None);
+        let db = Db::open(&db).unwrap();
+        let b = db.bucket(b"key").unwrap().unwrap();
+        let ks = scan_keyspace(&b, i64::MAX, &|_| {}).unwrap();
+        let (s, lenses) = account_with_lenses(&ks, &K8sOptions::default());
+        assert_eq!(
+            s.by_resource,
+            account(&ks, &K8sOptions::default()).by_resource
+        );
+        assert_eq!(lenses.len(), 11, "every key under /registry/");
+        // Found by the keyspace map's own slices, not by a copy of the bytes.
+        for (k, _) in ks.keys.iter() {
+            assert_eq!(
+                lenses.get(k).is_some(),
+                k.starts_with(REGISTRY_PREFIX),
+                "{k:?}"
+            );
+        }
+        assert!(lenses.get(b"/registry/pods/default/a".as_slice()).is_none());
+        let t = crate::keytree::key_tree_with(&ks, 3, Default::default(), Some(&lenses));
+        let child = |n: &'_ crate::keytree::KeyTreeNode, name: &str| {
+            n.children
+                .iter()
+                .find(|c| c.name == name)
+                .unwrap_or_else(|| panic!("{name}"))
+                .clone()
+        };
+        // Level 1: the prefix, which for a core resource is the resource.
+        let pods = child(&t.root, "/registry/pods/");
+        let k = pods.kube.as_ref().unwrap();
+        assert_eq!(k.resource.as_deref(), Some("pods"));
+        assert_eq!(k.kind.as_deref(), Some("Pod"));
+        assert_eq!(&k.stats, group(&s, GroupBy::Resource, "pods"));
+        // A resource stored under its group: prefix, then the resource, named kubectl's way.
+        let ex = child(&t.root, "/registry/example.com/");
+        let widgets = child(&ex, "widgets/").kube.unwrap();
+        assert_eq!(
+            widgets.resource_name.as_deref(),
+            Some("widgets.example.com")
+        );
+        assert_eq!(widgets.kind.as_deref(), Some("Widget"));
+        // The API group comes from the objects' apiVersion.
+        let leases = child(&t.root, "/registry/leases/").kube.unwrap();
+        assert_eq!(
+            leases.resource_name.as_deref(),
+            Some("leases.coordination.k8s.io")
+        );
+        let rs = child(&t.root, "/registry/replicasets/").kube.unwrap();
+        assert_eq!(rs.resource_name.as_deref(), Some("replicasets.apps"));
+        // Namespace, then object, with the object's own figures.
+        let a = child(&child(&pods, "default/"), "a").kube.unwrap();
+        assert_eq!(a.stats.objects, 1);
+        assert_eq!(a.stats.managed_fields_bytes, 12);
+        // Several kinds under one node: no single kind; the root sums everything.
+        let r = t.root.kube.as_ref().unwrap();
+        assert_eq!(r.kind, None);
+        assert_eq!(r.stats, s.totals);
+        // A key outside /registry/ has no lens.
+        let other = t.root.children.iter().find(|c| c.name.is_empty()).unwrap();
+        assert_eq!(other.kube, None);
     }
 
     #[test]

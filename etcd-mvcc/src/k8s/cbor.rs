@@ -106,6 +106,47 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
+    /// Calls `f` once per item of an array or map (`f` reads one element, or one key and
+    /// its value): `count` times, or until the break code when the length is indefinite
+    /// (`None`); `past_end` names the error when the buffer ends first.
+    fn each(
+        &mut self,
+        count: Option<u64>,
+        past_end: &'static str,
+        mut f: impl FnMut(&mut Reader<'a>) -> R<()>,
+    ) -> R<()> {
+        let mut left = count;
+        loop {
+            match left {
+                Some(0) => break,
+                Some(n) => left = Some(n - 1),
+                None => {
+                    if self.at_break() {
+                        break;
+                    }
+                }
+            }
+            if self.peek().is_none() {
+                return self.err(past_end);
+            }
+            f(self)?;
+        }
+        Ok(())
+    }
+
+    /// Reads the chunks of an indefinite-length string of major type `major` up to the
+    /// break code, giving each to `f`.
+    fn chunks(&mut self, major: u8, mut f: impl FnMut(&'a [u8])) -> R<()> {
+        while !self.at_break() {
+            let c = self.head()?;
+            match (c.major == major, c.arg) {
+                (true, Some(n)) => f(self.take(n)?),
+                _ => return self.err("bad chunk in an indefinite string"),
+            }
+        }
+        Ok(())
+    }
+
     /// True (and consumed) when the next byte is the "break" stop code.
     pub fn at_break(&mut self) -> bool {
         if self.peek() == Some(0xff) {
@@ -125,18 +166,7 @@ impl<'a> Reader<'a> {
         match (h.major, h.arg) {
             (0 | 1, _) | (7, Some(_)) => Ok(()),
             (2 | 3, Some(n)) => self.take(n).map(|_| ()),
-            (2 | 3, None) => {
-                while !self.at_break() {
-                    let c = self.head()?;
-                    match (c.major == h.major, c.arg) {
-                        (true, Some(n)) => {
-                            self.take(n)?;
-                        }
-                        _ => return self.err("bad chunk in an indefinite string"),
-                    }
-                }
-                Ok(())
-            }
+            (2 | 3, None) => self.chunks(h.major, |_| ()),
             (4 | 5, Some(n)) => {
                 let per = if h.major == 5 { 2 } else { 1 };
                 // Each item takes at least one byte: a count beyond the bytes left is bogus.
@@ -148,18 +178,13 @@ impl<'a> Reader<'a> {
                 }
                 Ok(())
             }
-            (4 | 5, None) => {
-                while !self.at_break() {
-                    if self.peek().is_none() {
-                        return self.err("indefinite item runs past the end");
-                    }
-                    self.skip(depth + 1)?;
-                    if h.major == 5 {
-                        self.skip(depth + 1)?;
-                    }
+            (4 | 5, None) => self.each(None, "indefinite item runs past the end", |r| {
+                r.skip(depth + 1)?;
+                if h.major == 5 {
+                    r.skip(depth + 1)?;
                 }
                 Ok(())
-            }
+            }),
             (6, _) => self.skip(depth + 1),
             (7, None) => self.err("break outside an indefinite item"),
             _ => self.err("invalid item"),
@@ -180,13 +205,7 @@ impl<'a> Reader<'a> {
             (2 | 3, Some(n)) => Ok(Some(String::from_utf8_lossy(self.take(n)?))),
             (2 | 3, None) => {
                 let mut s = Vec::new();
-                while !self.at_break() {
-                    let c = self.head()?;
-                    match (c.major == h.major, c.arg) {
-                        (true, Some(n)) => s.extend_from_slice(self.take(n)?),
-                        _ => return self.err("bad chunk in an indefinite string"),
-                    }
-                }
+                self.chunks(h.major, |c| s.extend_from_slice(c))?;
                 Ok(Some(Cow::Owned(String::from_utf8_lossy(&s).into_owned())))
             }
             _ => {
@@ -248,35 +267,16 @@ impl<'a> Reader<'a> {
             self.skip(depth)?;
             return Ok(false);
         }
-        let mut left = h.arg;
-        loop {
-            match left {
-                Some(0) => break,
-                Some(n) => left = Some(n - 1),
-                None => {
-                    if self.at_break() {
-                        break;
-                    }
-                }
-            }
-            if self.peek().is_none() {
-                return self.err("map runs past the end");
-            }
-            let key_at = self.pos;
-            match self.string()? {
-                Some(k) => f(self, &k)?,
-                None => {
-                    let _ = key_at;
-                    self.skip(depth + 1)?;
-                }
-            }
-        }
+        self.each(h.arg, "map runs past the end", |r| match r.string()? {
+            Some(k) => f(r, &k),
+            None => r.skip(depth + 1),
+        })?;
         Ok(true)
     }
 
     /// Walks an array, calling `f` with the reader at each element (which it consumes).
     /// Returns false (and skips the item) when it is not an array.
-    pub fn array(&mut self, depth: usize, mut f: impl FnMut(&mut Reader<'a>) -> R<()>) -> R<bool> {
+    pub fn array(&mut self, depth: usize, f: impl FnMut(&mut Reader<'a>) -> R<()>) -> R<bool> {
         if depth > MAX_DEPTH {
             return self.err("nested deeper than the limit");
         }
@@ -287,22 +287,7 @@ impl<'a> Reader<'a> {
             self.skip(depth)?;
             return Ok(false);
         }
-        let mut left = h.arg;
-        loop {
-            match left {
-                Some(0) => break,
-                Some(n) => left = Some(n - 1),
-                None => {
-                    if self.at_break() {
-                        break;
-                    }
-                }
-            }
-            if self.peek().is_none() {
-                return self.err("array runs past the end");
-            }
-            f(self)?;
-        }
+        self.each(h.arg, "array runs past the end", f)?;
         Ok(true)
     }
 }

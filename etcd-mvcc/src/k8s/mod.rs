@@ -25,7 +25,9 @@ pub mod history;
 pub(crate) mod json;
 pub mod tree;
 
-pub use account::{account, GroupBy, GroupStats, K8sOptions, K8sSummary};
+pub use account::{
+    account, account_with_lenses, GroupBy, GroupStats, K8sOptions, K8sSummary, KeyLens, KeyLenses,
+};
 pub use decode::{decode_value, Decoded, Encoding, Encryption, ObjectMeta, OwnerRef};
 
 /// Where kube-apiserver keeps every object.
