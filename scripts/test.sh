@@ -41,7 +41,11 @@ bash fixtures/make-damaged.sh
 # and `ulimit -v`; MUTATION_VARIANTS / MUTATION_SEED change its size and seed).
 echo "== cargo test (workspace)"
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# The tests' scratch copies of fixtures (hundreds of MB) go under a temp dir of this run,
+# removed when it ends however it ends.
+run_tmp=$(mktemp -d)
+trap 'rm -f "$log"; rm -rf "$run_tmp"' EXIT
+export TMPDIR=$run_tmp
 cargo test --workspace --locked 2>&1 | tee "$log"
 
 echo "== library docs (missing docs and broken links are errors)"

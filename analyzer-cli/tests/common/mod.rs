@@ -189,8 +189,33 @@ pub fn export(args: &[&str]) -> (i32, Kvs, Vec<Value>, String) {
 }
 
 /// This test process's temp dir, under which [`scratch`] makes one dir per case.
+///
+/// Test binaries have no teardown, so each process's dir outlives it; the first call in a
+/// process removes the dirs of earlier test processes that are gone (no `/proc/<pid>`), so
+/// runs do not pile up hundreds of MB each in the temp dir.
 pub fn scratch_root() -> PathBuf {
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    SWEEP.call_once(remove_scratch_of_ended_processes);
     std::env::temp_dir().join(format!("etcd-autopsy-test-{}", std::process::id()))
+}
+
+fn remove_scratch_of_ended_processes() {
+    let Ok(rd) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("etcd-autopsy-test-"))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            std::fs::remove_dir_all(e.path()).ok();
+        }
+    }
 }
 
 /// An empty temp dir for one test case.
