@@ -260,6 +260,56 @@ fn kv_part(ps: &[Page<'_>], rev: i64, compact_rev: i64, keep: Option<&KeepTable<
     part
 }
 
+/// Why etcd refuses a HashKV at a requested revision (`HashKVRequest.revision`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum HashRevisionError {
+    /// A negative revision.
+    #[error("--rev {0}: a revision is positive")]
+    Negative(i64),
+    /// At or below the compact revision: the entries it needs are gone.
+    #[error(
+        "--rev {requested}: required revision has been compacted (compact revision {compact})"
+    )]
+    Compacted {
+        /// The revision asked for.
+        requested: i64,
+        /// The db's effective compact revision.
+        compact: i64,
+    },
+    /// Past the newest revision of the db.
+    #[error("--rev {requested}: required revision is a future revision (newest {newest})")]
+    Future {
+        /// The revision asked for.
+        requested: i64,
+        /// The newest revision (never below the compact revision).
+        newest: i64,
+    },
+}
+
+/// The revision a HashKV is taken at, by etcd's rule: none or 0 means the newest; a
+/// revision at or below the compact revision, or past the newest, is refused. `newest` is
+/// raised to `compact` first (a db compacted past its last write still hashes there).
+pub fn hash_kv_revision(
+    requested: Option<i64>,
+    newest: i64,
+    compact: i64,
+) -> Result<i64, HashRevisionError> {
+    let newest = newest.max(compact);
+    match requested {
+        None | Some(0) => Ok(newest),
+        Some(r) if r < 0 => Err(HashRevisionError::Negative(r)),
+        Some(r) if r <= compact => Err(HashRevisionError::Compacted {
+            requested: r,
+            compact,
+        }),
+        Some(r) if r > newest => Err(HashRevisionError::Future {
+            requested: r,
+            newest,
+        }),
+        Some(r) => Ok(r),
+    }
+}
+
 /// etcd's HashKV over the key bucket at `rev` with compact revision `compact_rev`.
 /// Runs on the current rayon pool. `progress` gets leaf pages done.
 ///
@@ -828,4 +878,37 @@ pub fn hash_kv_with_tail(
         entries_hashed: hashed,
         entries_skipped: skipped,
     })
+}
+
+#[cfg(test)]
+mod revision_rule_tests {
+    use super::{hash_kv_revision, HashRevisionError};
+
+    #[test]
+    fn hashkv_takes_the_newest_by_default_and_refuses_compacted_future_and_negative_revisions() {
+        assert_eq!(hash_kv_revision(None, 20, 5), Ok(20));
+        assert_eq!(hash_kv_revision(Some(0), 20, 5), Ok(20));
+        assert_eq!(hash_kv_revision(Some(6), 20, 5), Ok(6));
+        assert_eq!(hash_kv_revision(Some(20), 20, 5), Ok(20));
+        assert_eq!(
+            hash_kv_revision(Some(5), 20, 5),
+            Err(HashRevisionError::Compacted {
+                requested: 5,
+                compact: 5
+            })
+        );
+        assert_eq!(
+            hash_kv_revision(Some(21), 20, 5),
+            Err(HashRevisionError::Future {
+                requested: 21,
+                newest: 20
+            })
+        );
+        assert_eq!(
+            hash_kv_revision(Some(-1), 20, 5),
+            Err(HashRevisionError::Negative(-1))
+        );
+        // Compacted past the last write: the newest is the compact revision.
+        assert_eq!(hash_kv_revision(None, 3, 9), Ok(9));
+    }
 }

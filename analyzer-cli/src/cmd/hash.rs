@@ -126,28 +126,9 @@ pub fn run(args: &Args) -> Result<u8> {
         return print_kv(&h, args.json);
     }
     let compact = info.meta.effective_compact_rev();
-    let newest = newest_revision(&db)
-        .map_err(|e| bolt_err(&image, e))?
-        .max(compact);
-    let rev = match args.rev {
-        None | Some(0) => newest,
-        Some(r) if r < 0 => {
-            return Err(CliError::Other(format!(
-                "--rev {r}: a revision is positive"
-            )))
-        }
-        Some(r) if r <= compact => {
-            return Err(CliError::Other(format!(
-                "--rev {r}: required revision has been compacted (compact revision {compact})"
-            )))
-        }
-        Some(r) if r > newest => {
-            return Err(CliError::Other(format!(
-                "--rev {r}: required revision is a future revision (newest {newest})"
-            )))
-        }
-        Some(r) => r,
-    };
+    let newest = newest_revision(&db).map_err(|e| bolt_err(&image, e))?;
+    let rev = etcd_mvcc::hash::hash_kv_revision(args.rev, newest, compact)
+        .map_err(|e| CliError::Other(e.to_string()))?;
     let bucket = db
         .bucket(etcd_mvcc::KEY_BUCKET)
         .map_err(|e| bolt_err(&image, e))?;
