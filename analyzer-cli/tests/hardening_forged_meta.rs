@@ -9,18 +9,11 @@
 mod common;
 
 use common::*;
-use serde_json::Value;
 
 /// The bbolt manifest entries whose keyspace the meta's root no longer reaches.
 fn unreachable_keyspace_variants() -> Vec<(String, std::path::PathBuf)> {
-    let Ok(text) = std::fs::read(fixtures().join("damaged/manifest.json")) else {
-        return Vec::new();
-    };
-    let m: Value = serde_json::from_slice(&text).unwrap();
-    let out: Vec<(String, std::path::PathBuf)> = m["variants"]
-        .as_array()
-        .unwrap()
-        .iter()
+    let out: Vec<(String, std::path::PathBuf)> = damaged_manifest()
+        .into_iter()
         .filter(|v| v["component"] == "bbolt" && v["etcd_keys_unreachable"] == true)
         .map(|v| {
             (

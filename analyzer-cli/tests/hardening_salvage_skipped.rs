@@ -10,14 +10,9 @@ use common::*;
 use serde_json::Value;
 
 fn variant() -> Option<(std::path::PathBuf, Value)> {
-    let m: Value =
-        serde_json::from_slice(&std::fs::read(fixtures().join("damaged/manifest.json")).ok()?)
-            .ok()?;
-    let v = m["variants"]
-        .as_array()?
-        .iter()
-        .find(|v| v["name"] == "bbolt-key-element-nested-flag")?
-        .clone();
+    let v = damaged_manifest()
+        .into_iter()
+        .find(|v| v["name"] == "bbolt-key-element-nested-flag")?;
     let path = fixtures().join("damaged").join(v["file"].as_str()?);
     path.is_file().then_some((path, v))
 }

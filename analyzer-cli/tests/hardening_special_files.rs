@@ -13,17 +13,9 @@ use std::time::Duration;
 
 /// The `special` entries of fixtures/damaged/manifest.json (empty when not derived).
 fn variants() -> Vec<Value> {
-    let path = fixtures().join("damaged/manifest.json");
-    let Ok(text) = std::fs::read(&path) else {
-        return Vec::new();
-    };
-    let v: Value = serde_json::from_slice(&text).unwrap();
-    let list: Vec<Value> = v["variants"]
-        .as_array()
-        .unwrap()
-        .iter()
+    let list: Vec<Value> = damaged_manifest()
+        .into_iter()
         .filter(|e| e["component"] == "special")
-        .cloned()
         .collect();
     let derived = list.iter().all(|e| {
         fixtures()

@@ -9,27 +9,7 @@ use common::*;
 use serde_json::Value;
 
 fn variants() -> Vec<Value> {
-    let Ok(text) = std::fs::read(fixtures().join("damaged/manifest.json")) else {
-        return Vec::new();
-    };
-    let m: Value = serde_json::from_slice(&text).unwrap();
-    let list: Vec<Value> = m["variants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|v| v["component"] == "size")
-        .filter(|v| {
-            fixtures()
-                .join("damaged")
-                .join(v["file"].as_str().unwrap())
-                .is_file()
-        })
-        .cloned()
-        .collect();
-    if list.is_empty() {
-        eprintln!("size variants not derived (run fixtures/make-damaged.sh); skipped");
-    }
-    list
+    derived_variants("size", "file")
 }
 
 #[test]

@@ -15,27 +15,7 @@ use std::time::{Duration, Instant};
 
 /// The wal manifest entries (empty when not derived).
 fn variants() -> Vec<Value> {
-    let Ok(text) = std::fs::read(fixtures().join("damaged/manifest.json")) else {
-        return Vec::new();
-    };
-    let m: Value = serde_json::from_slice(&text).unwrap();
-    let list: Vec<Value> = m["variants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|v| v["component"] == "wal")
-        .filter(|v| {
-            fixtures()
-                .join("damaged")
-                .join(v["path"].as_str().unwrap())
-                .is_dir()
-        })
-        .cloned()
-        .collect();
-    if list.is_empty() {
-        eprintln!("wal variants not derived (run fixtures/make-damaged.sh); skipped");
-    }
-    list
+    derived_variants("wal", "path")
 }
 
 /// The k8s data dir with its WAL replaced by the variant's, under `dst`.

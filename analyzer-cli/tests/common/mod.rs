@@ -188,6 +188,35 @@ pub fn export(args: &[&str]) -> (i32, Kvs, Vec<Value>, String) {
     (code, m, lines, err)
 }
 
+/// The variants of fixtures/damaged/manifest.json (written by fixtures/make-damaged.sh);
+/// empty when they have not been derived.
+pub fn damaged_manifest() -> Vec<serde_json::Value> {
+    let Ok(text) = std::fs::read(fixtures().join("damaged/manifest.json")) else {
+        return Vec::new();
+    };
+    let m: serde_json::Value = serde_json::from_slice(&text).unwrap();
+    m["variants"].as_array().cloned().unwrap_or_default()
+}
+
+/// The manifest's variants of `component` whose derived file or dir (named by the entry's
+/// `field`, under fixtures/damaged/) exists; says so on stderr when there are none.
+pub fn derived_variants(component: &str, field: &str) -> Vec<serde_json::Value> {
+    let list: Vec<serde_json::Value> = damaged_manifest()
+        .into_iter()
+        .filter(|v| v["component"] == component)
+        .filter(|v| {
+            fixtures()
+                .join("damaged")
+                .join(v[field].as_str().unwrap())
+                .exists()
+        })
+        .collect();
+    if list.is_empty() {
+        eprintln!("{component} variants not derived (run fixtures/make-damaged.sh); skipped");
+    }
+    list
+}
+
 /// This test process's temp dir, under which [`scratch`] makes one dir per case.
 ///
 /// Test binaries have no teardown, so each process's dir outlives it; the first call in a
