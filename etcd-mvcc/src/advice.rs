@@ -203,6 +203,21 @@ impl Facts {
     }
 }
 
+/// Where the data is, for a member whose damage rules out compaction and defrag: the
+/// dominant prefix's share of what could be read.
+fn dominant_where(f: &Facts) -> Option<Step> {
+    let (p, data, live, ..) = f.dominant.as_ref()?;
+    Some(Step {
+        id: "dominant",
+        text: format!(
+            "{p} holds {} of the live bytes ({} of all keys and values read).",
+            pct(*live),
+            pct(*data)
+        ),
+        command: None,
+    })
+}
+
 /// The next steps for `f`, in the order to take them.
 pub fn next_steps(f: &Facts) -> Vec<Step> {
     let mut s = Vec::new();
@@ -228,17 +243,7 @@ pub fn next_steps(f: &Facts) -> Vec<Step> {
         ));
         // etcdctl compact/defrag need etcd running on this file: not advised until the
         // damage is dealt with. Say only where the data is.
-        if let Some((p, data, live, ..)) = &f.dominant {
-            s.push(step(
-                "dominant",
-                format!(
-                    "{p} holds {} of the live bytes ({} of all keys and values read).",
-                    pct(*live),
-                    pct(*data)
-                ),
-                None,
-            ));
-        }
+        s.extend(dominant_where(f));
         return s;
     }
     if let Some(why) = &f.refuses_to_start {
@@ -250,17 +255,7 @@ pub fn next_steps(f: &Facts) -> Vec<Step> {
             format!("etcd will refuse to start on this member: {why}"),
             Some(&format!("etcd-autopsy check {}", f.input)),
         ));
-        if let Some((p, data, live, ..)) = &f.dominant {
-            s.push(step(
-                "dominant",
-                format!(
-                    "{p} holds {} of the live bytes ({} of all keys and values read).",
-                    pct(*live),
-                    pct(*data)
-                ),
-                None,
-            ));
-        }
+        s.extend(dominant_where(f));
         return s;
     }
     if f.wal_damage {
