@@ -56,6 +56,7 @@ pub mod pagemap;
 pub mod proto;
 pub mod raft_meta;
 pub mod replay;
+pub mod report;
 pub mod revision;
 pub mod salvage;
 pub mod scan;

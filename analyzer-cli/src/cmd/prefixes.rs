@@ -42,7 +42,6 @@
 use super::{open_db, open_image_for_scan, scan_with_progress, thread_pool};
 use crate::error::{Result, EXIT_DAMAGE, EXIT_OK};
 use crate::output::{human_bytes, sanitize};
-use base64::Engine as _;
 use etcd_mvcc::info::read_info;
 use etcd_mvcc::scan::{group_by_prefix, KeyAcc, Keyspace, PrefixStats};
 use serde::Serialize;
@@ -86,36 +85,7 @@ pub enum Format {
     Ncdu,
 }
 
-/// One prefix in JSON.
-#[derive(Debug, Serialize)]
-pub struct PrefixJson {
-    /// The prefix (lossy when not UTF-8).
-    pub prefix: String,
-    /// Exact bytes when the prefix is not UTF-8.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub prefix_base64: Option<String>,
-    /// The figures.
-    #[serde(flatten)]
-    pub stats: PrefixStats,
-}
-
-impl PrefixJson {
-    /// From a prefix and its figures.
-    pub fn new(p: &[u8], stats: PrefixStats) -> Self {
-        let (prefix, prefix_base64) = match std::str::from_utf8(p) {
-            Ok(s) => (s.to_string(), None),
-            Err(_) => (
-                String::from_utf8_lossy(p).into_owned(),
-                Some(base64::engine::general_purpose::STANDARD.encode(p)),
-            ),
-        };
-        PrefixJson {
-            prefix,
-            prefix_base64,
-            stats,
-        }
-    }
-}
+pub use etcd_mvcc::report::PrefixJson;
 
 #[derive(Serialize)]
 struct Report {

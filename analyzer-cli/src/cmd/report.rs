@@ -55,19 +55,15 @@
 //! member that is out of space is a state of the cluster, not damage: JSON `nospace` says
 //! it); 1 when damage was found in the db or the WAL; 2 when the db cannot be read.
 
-use super::prefixes::PrefixJson;
 use super::{open_db, thread_pool};
-use crate::error::{Result, EXIT_DAMAGE, EXIT_OK};
+use crate::error::{CliError, Result, EXIT_DAMAGE, EXIT_OK};
 use crate::output::{human_bytes, sanitize};
 pub use etcd_mvcc::advice::Step;
-use etcd_mvcc::advice::{next_steps, pct, share, Facts, QuotaSource};
-use etcd_mvcc::cluster::{AlarmType, MemberRecord};
-use etcd_mvcc::info::{read_info, EtcdInfo};
-use etcd_mvcc::member::{self as input, InputKind};
-use etcd_mvcc::scan::{group_by_prefix, Keyspace, PrefixStats};
-use etcd_mvcc::space::{Space, DEFAULT_QUOTA};
-use etcd_mvcc::verdict::{check_member_with, MemberCheck};
-use serde::Serialize;
+use etcd_mvcc::advice::{pct, share, QuotaSource};
+use etcd_mvcc::member as input;
+pub use etcd_mvcc::report::Report;
+use etcd_mvcc::report::{BuildError, Options, Progress};
+use etcd_mvcc::space::ComputeError;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -102,185 +98,8 @@ pub struct Args {
     pub show_secrets: bool,
 }
 
-/// Member identity.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct MemberId {
-    /// This member's id (16 hex digits), when known.
-    pub member_id_hex: Option<String>,
-    /// The cluster id, when known (WAL only).
-    pub cluster_id_hex: Option<String>,
-    /// "wal", "db" (the only member in the members bucket), or "unknown".
-    pub source: &'static str,
-}
-
-/// What the WAL says.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct WalSummary {
-    /// Segments found.
-    pub segments: usize,
-    /// First entry index.
-    pub first_index: Option<u64>,
-    /// Last entry index.
-    pub last_index: Option<u64>,
-    /// Term of the last HardState.
-    pub term: Option<u64>,
-    /// Commit index of the last HardState.
-    pub commit: Option<u64>,
-    /// Entries in the WAL past the db's consistent index: etcd applies them to the db when
-    /// it starts (0 when the db is up to date).
-    pub entries_after_db: Option<u64>,
-    /// Damage found.
-    pub damage: bool,
-    /// Number of findings.
-    pub findings: usize,
-}
-
-/// One alarm.
-#[derive(Debug, Clone, Serialize)]
-pub struct AlarmJson {
-    /// Member that raised it.
-    pub member_id_hex: String,
-    /// NOSPACE, CORRUPT, ...
-    pub alarm: String,
-}
-
-/// Key counts.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct KeyCounts {
-    /// Distinct user keys in the file.
-    pub distinct: u64,
-    /// Live keys.
-    pub live: u64,
-    /// Revisions.
-    pub revisions: u64,
-    /// Tombstones.
-    pub tombstones: u64,
-    /// Live keys with a lease.
-    pub leased_live: u64,
-    /// Leases in the lease bucket.
-    pub leases: u64,
-}
-
-/// How db_size divides.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Division {
-    /// High-water mark x page size.
-    pub db_size: u64,
-    /// Newest revisions of live keys.
-    pub live_bytes: u64,
-    /// Every other revision.
-    pub history_bytes: u64,
-    /// Rest of the pages in use.
-    pub overhead_bytes: u64,
-    /// Free pages.
-    pub free_bytes: u64,
-    /// Bytes of the file past the high-water mark.
-    pub past_high_water_bytes: u64,
-}
-
-/// A prefix with its shares.
-#[derive(Debug, Serialize)]
-pub struct PrefixShare {
-    /// Prefix and figures.
-    #[serde(flatten)]
-    pub p: PrefixJson,
-    /// Part of all key + value bytes over every revision.
-    pub share_of_data: f64,
-    /// Part of the live value bytes.
-    pub share_of_live: f64,
-}
-
-/// The dominant prefix.
-#[derive(Debug, Clone, Serialize)]
-pub struct Dominant {
-    /// The prefix.
-    pub prefix: String,
-    /// Part of all key + value bytes.
-    pub share_of_data: f64,
-    /// Part of live value bytes.
-    pub share_of_live: f64,
-}
-
-/// The whole report.
-#[derive(Debug, Serialize)]
-pub struct Report {
-    schema: &'static str,
-    input: String,
-    input_kind: InputKind,
-    running_warning: Option<String>,
-    member: MemberId,
-    members: Vec<MemberRecord>,
-    written_by: Option<etcd_mvcc::version::Release>,
-    written_by_rule: Option<String>,
-    conf_state: Option<etcd_mvcc::raft_meta::MetaConfState>,
-    downgrade: Option<etcd_mvcc::cluster::DowngradeInfo>,
-    cluster_version: Option<String>,
-    revision: i64,
-    compact_revision: i64,
-    scheduled_compact_revision: Option<i64>,
-    consistent_index: Option<u64>,
-    term: Option<u64>,
-    storage_version: Option<String>,
-    wal: Option<WalSummary>,
-    alarms: Vec<AlarmJson>,
-    keys: KeyCounts,
-    division: Division,
-    space: Space,
-    prefixes: Vec<PrefixShare>,
-    dominant_prefix: Option<Dominant>,
-    nospace: bool,
-    quota_inferred_max: Option<u64>,
-    #[serde(skip)]
-    quota_source: QuotaSource,
-    #[serde(skip)]
-    quota_given: bool,
-    next_steps: Vec<Step>,
-    problems: Vec<String>,
-    /// The Kubernetes section (absent when nothing is stored under /registry/).
-    kubernetes: Option<etcd_mvcc::k8s::advice::K8sSection>,
-}
-
-/// Published member attributes from the WAL, by member id.
-type PublishedMap = std::collections::BTreeMap<u64, etcd_mvcc::raft_meta::Published>;
-
-/// The WAL figures of the whole-member check (which read the WAL as etcd does).
-fn wal_summary(check: &MemberCheck) -> WalSummary {
-    let m = &check.member;
-    WalSummary {
-        segments: m.wal_segments,
-        first_index: m.first_index,
-        last_index: m.last_index,
-        term: m.term,
-        commit: m.commit,
-        entries_after_db: None,
-        damage: m.wal_read_damage > 0,
-        findings: m.wal_read_damage,
-    }
-}
-
-fn member_identity(info: &EtcdInfo, wal_ids: Option<(u64, u64)>) -> MemberId {
-    if let Some((m, c)) = wal_ids {
-        return MemberId {
-            member_id_hex: Some(format!("{m:016x}")),
-            cluster_id_hex: Some(format!("{c:016x}")),
-            source: "wal",
-        };
-    }
-    if info.members.len() == 1 {
-        return MemberId {
-            member_id_hex: Some(info.members[0].id_hex.clone()),
-            cluster_id_hex: None,
-            source: "db",
-        };
-    }
-    MemberId {
-        member_id_hex: None,
-        cluster_id_hex: None,
-        source: "unknown",
-    }
-}
-
-/// Builds the report, and writes its HTML when `--html` is given.
+/// Builds the report (in [`etcd_mvcc::report::build`]), and writes its HTML when `--html`
+/// is given.
 pub fn build(args: &Args) -> Result<Report> {
     let member = input::resolve(&args.input)?;
     let running_warning = super::warn_if_running(&member);
@@ -289,265 +108,51 @@ pub fn build(args: &Args) -> Result<Report> {
     image.advise_sequential_read();
     let db = open_db(&image)?;
     let pool = thread_pool(args.threads)?;
-    let info = read_info(&db);
-    let quota = args.quota.unwrap_or(DEFAULT_QUOTA);
-    let (space, ks, walk) = super::space::compute(&image, &db, &pool, None, quota)?;
-    // The whole-member verdict, computed once (`check` prints the same one), from the
-    // page walk already made; only a member with a WAL has one worth giving.
-    let check = match &member.wal_dir {
-        Some(_) => {
-            let db_check = bbolt_reader::check::check_walk(&db, &walk);
-            Some(pool.install(|| {
-                check_member_with(&member, bbolt_reader::MetaChoice::Newest, Some(db_check))
-            })?)
-        }
-        None => None,
+    let hwm = db.meta().high_water_mark;
+    let walk_bar = crate::progress::bar(hwm, "page walk", false);
+    let scan_bar = crate::progress::bar(hwm, "key bucket", false);
+    let opts = Options {
+        quota: args.quota,
+        top: args.top,
+        depth: args.depth,
+        keep_lenses: args.html.is_some(),
     };
-    let wal_summary = check.as_ref().map(|c| {
-        let mut s = wal_summary(c);
-        s.entries_after_db = match (s.commit, info.meta.consistent_index) {
-            (Some(c), Some(ci)) => Some(c.saturating_sub(ci)),
-            _ => None,
-        };
-        s
+    let progress = Progress {
+        walk: &|n| walk_bar.inc(n),
+        scan: &|n| scan_bar.inc(n),
+    };
+    let built = pool.install(|| {
+        etcd_mvcc::report::build(
+            &member,
+            &args.input,
+            &db,
+            image.file_len(),
+            &opts,
+            &progress,
+        )
     });
-    let wal_ids = check.as_ref().and_then(|c| {
-        let id = |h: &Option<String>| h.as_deref().and_then(|h| u64::from_str_radix(h, 16).ok());
-        Some((id(&c.member.node_id_hex)?, id(&c.member.cluster_id_hex)?))
-    });
-    let published: PublishedMap = check
-        .as_ref()
-        .map(|c| c.member.published.clone())
-        .unwrap_or_default();
-    // The HTML page's WAL timeline: the log read once more, only when asked for.
-    let timeline = match (&member.wal_dir, args.html.is_some()) {
-        (Some(d), true) => {
-            let wd = wal_reader::WalDir::open(d)?;
-            let scan = pool.install(|| wd.scan(wal_reader::ScanOptions { raw: false }));
-            Some(wal_reader::timeline::timeline(
-                &scan,
-                crate::html::TIMELINE_BINS,
-            ))
-        }
-        _ => None,
-    };
-    // 3.5's members bucket has no client URLs: take them from the WAL's publish entries.
-    let mut members = info.members.clone();
-    for m in &mut members {
-        if !m.client_urls.is_empty() {
-            continue;
-        }
-        if let Some(p) = published.get(&m.id) {
-            m.client_urls = p.client_urls.clone();
-            m.client_urls_source = Some(format!("WAL entry {} ({})", p.index, p.request));
-        }
-    }
-    let written = etcd_mvcc::version::written_by(&info.meta);
-    let conf_state = info
-        .meta
-        .conf_state
-        .as_deref()
-        .and_then(|t| etcd_mvcc::raft_meta::parse_conf_state(t).ok());
-    let compact = info.meta.finished_compact_main();
-    let empty = Keyspace {
-        keys: Default::default(),
-        totals: Default::default(),
-        limit: i64::MAX,
-        problems: Vec::new(),
-        problem_count: 0,
-        leaf_pages: Vec::new(),
-    };
-    let ks_ref: &Keyspace<'_> = ks.as_ref().unwrap_or(&empty);
-    let revision = ks_ref
-        .totals
-        .max_rev
-        .map_or(0, |r| r.main)
-        .max(info.meta.effective_compact_rev());
-    let (totals, mut groups) = group_by_prefix(ks_ref, args.depth, b"");
-    // The report ranks by everything a prefix keeps in the file: keys and values of all
-    // revisions.
-    groups.sort_by(|a, b| {
-        (b.1.key_bytes + b.1.value_bytes)
-            .cmp(&(a.1.key_bytes + a.1.value_bytes))
-            .then(a.0.cmp(b.0))
-    });
-    let data_total = totals.key_bytes + totals.value_bytes;
-    let share_data = |s: &PrefixStats| share(s.key_bytes + s.value_bytes, data_total);
-    // The largest (ties: the smallest prefix) is the first in that order.
-    let dominant = groups.first().map(|(p, s)| (*p, s.clone()));
-    let live_bytes = ks_ref.live_entry_bytes();
-    let history_bytes = ks_ref.totals.entry_bytes.saturating_sub(live_bytes);
-    let ps = space.page_size;
-    let division = Division {
-        db_size: space.db_size,
-        live_bytes,
-        history_bytes,
-        overhead_bytes: space
-            .bytes_in_use
-            .saturating_sub(live_bytes + history_bytes),
-        free_bytes: space.pages_free * ps,
-        past_high_water_bytes: space.pages_past_high_water * ps,
-    };
-    // Damage `check` reports that the walk does not: an invalid meta page (the other one
-    // is in use) and a tree that is sound bbolt but no etcd keyspace (a forged meta).
-    let mut db_findings: Vec<String> = db
-        .metas()
-        .iter()
-        .filter_map(|m| {
-            m.problem.map(|p| {
-                format!(
-                    "page {}: meta_invalid: meta page {} is invalid: {p}",
-                    m.index, m.index
-                )
-            })
-        })
-        .collect();
-    db_findings.extend(
-        etcd_mvcc::layout::etcd_layout(&db)
-            .into_iter()
-            .map(|f| format!("page {}: {}: {}", f.page, f.kind, f.message)),
-    );
-    let nospace_alarm = info.alarms.iter().any(|a| a.alarm == AlarmType::NoSpace);
-    let facts = Facts {
-        input: args.input.display().to_string(),
-        nospace_alarm,
-        quota,
-        quota_given: args.quota.is_some(),
-        db_size: space.db_size,
-        defrag_size: space.predicted_defrag_size,
-        compacted_size: space.compaction.predicted_size_after,
-        revision,
-        compact_revision: compact,
-        compaction_interrupted: info
-            .meta
-            .compaction_interrupted()
-            .then(|| info.meta.scheduled_compact_rev.map_or(0, |r| r.main)),
-        revisions_dropped: space.compaction.revisions_dropped,
-        bytes_dropped: space.compaction.bytes_dropped,
-        dominant: dominant.as_ref().map(|(p, s)| {
-            (
-                String::from_utf8_lossy(p).into_owned(),
-                share_data(s),
-                share(s.live_value_bytes, totals.live_value_bytes),
-                s.revisions,
-                s.keys,
-                s.value_bytes,
-            )
-        }),
-        dominant_leased: dominant.as_ref().map_or(0, |(_, s)| s.leased_keys),
-        wal_damage: wal_summary.as_ref().is_some_and(|w| w.damage),
-        db_damage: !walk.findings.is_empty() || ks_ref.problem_count > 0 || !db_findings.is_empty(),
-        db_problems: walk.findings.len() as u64 + ks_ref.problem_count + db_findings.len() as u64,
-        db_first_problem: ks_ref
-            .problems
-            .first()
-            .map(|p| format!("key bucket page {} element {}: {}", p.pgid, p.index, p.what))
-            .or_else(|| walk.findings.first().map(|f| format!("{f:?}")))
-            .or_else(|| db_findings.first().cloned()),
-        members: info.members.len(),
-        refuses_to_start: check
-            .as_ref()
-            .filter(|c| c.refuses_to_start())
-            .map(|c| c.member.verdicts.first().cloned().unwrap_or_default()),
-        wal_verdict: check
-            .as_ref()
-            .filter(|c| c.member.wal_stopped_at.is_some())
-            .and_then(|c| c.member.verdicts.first().cloned()),
-        written_by: Some(written.version),
-        data_dir: match member.kind {
-            InputKind::DataDir => Some(args.input.display().to_string()),
-            InputKind::MemberDir => args
-                .input
-                .parent()
-                .map(|p| p.display().to_string())
-                .filter(|p| !p.is_empty()),
-            _ => None,
-        },
-    };
-    let next = next_steps(&facts);
-    let quota_source = facts.quota_in_force().source;
-    let nospace = nospace_alarm || space.db_size > quota;
-    let mut problems: Vec<String> = db_findings;
-    problems.extend(info.problems.iter().cloned());
-    problems.extend(
-        ks_ref
-            .problems
-            .iter()
-            .map(|p| format!("key bucket page {} element {}: {}", p.pgid, p.index, p.what)),
-    );
-    let member_id = member_identity(&info, wal_ids);
-    // The report's scan has no revision limit and keeps its leaf pages, as the Kubernetes
-    // accounting needs.
-    // With --html, the same pass also keeps what it read of each key, for the treemap.
-    let (k8s, lenses) = if args.html.is_some() {
-        let (s, l) =
-            pool.install(|| etcd_mvcc::k8s::account_with_lenses(ks_ref, &Default::default()));
-        (s, Some(l))
-    } else {
-        let s = pool.install(|| etcd_mvcc::k8s::account(ks_ref, &Default::default()));
-        (s, None)
-    };
-    let kubernetes = etcd_mvcc::k8s::advice::section(&k8s, 5);
-    let report = Report {
-        schema: "etcd-autopsy/report/v1",
-        input: args.input.display().to_string(),
-        input_kind: member.kind,
-        running_warning,
-        member: member_id,
-        members,
-        written_by: Some(written.version),
-        written_by_rule: Some(written.rule),
-        conf_state,
-        downgrade: info.downgrade.clone(),
-        cluster_version: info.cluster_version.clone(),
-        revision,
-        compact_revision: compact,
-        scheduled_compact_revision: info.meta.scheduled_compact_rev.map(|r| r.main),
-        consistent_index: info.meta.consistent_index,
-        term: info.meta.term,
-        storage_version: info.meta.storage_version.clone(),
-        wal: wal_summary,
-        alarms: info
-            .alarms
-            .iter()
-            .map(|a| AlarmJson {
-                member_id_hex: format!("{:016x}", a.member_id),
-                alarm: a.alarm.name(),
-            })
-            .collect(),
-        keys: KeyCounts {
-            distinct: totals.keys,
-            live: totals.live_keys,
-            revisions: totals.revisions,
-            tombstones: totals.tombstones,
-            leased_live: totals.leased_keys,
-            leases: info.lease_count,
-        },
-        division,
-        prefixes: groups
-            .iter()
-            .take(args.top)
-            .map(|(p, s)| PrefixShare {
-                share_of_data: share_data(s),
-                share_of_live: share(s.live_value_bytes, totals.live_value_bytes),
-                p: PrefixJson::new(p, s.clone()),
-            })
-            .collect(),
-        dominant_prefix: facts.dominant.as_ref().map(|(p, d, l, ..)| Dominant {
-            prefix: p.clone(),
-            share_of_data: *d,
-            share_of_live: *l,
-        }),
-        nospace,
-        quota_inferred_max: (nospace_alarm && space.db_size <= quota).then_some(space.db_size),
-        quota_source,
-        quota_given: args.quota.is_some(),
-        space,
-        next_steps: next,
-        problems,
-        kubernetes,
-    };
+    walk_bar.finish_and_clear();
+    scan_bar.finish_and_clear();
+    let mut built = built.map_err(|e| match e {
+        BuildError::Space(ComputeError::Bolt(b)) => super::bolt_err(&image, b),
+        BuildError::Space(e) => CliError::Other(e.to_string()),
+        BuildError::Member(e) => e.into(),
+    })?;
+    built.report.running_warning = running_warning;
+    let report = built.report;
     if let Some(out) = &args.html {
+        // The HTML page's WAL timeline: the log read once more, only when asked for.
+        let timeline = match &member.wal_dir {
+            Some(d) => {
+                let wd = wal_reader::WalDir::open(d)?;
+                let scan = pool.install(|| wd.scan(wal_reader::ScanOptions { raw: false }));
+                Some(wal_reader::timeline::timeline(
+                    &scan,
+                    crate::html::TIMELINE_BINS,
+                ))
+            }
+            None => None,
+        };
         let mut text = Vec::new();
         write_text(&mut text, &report)?;
         crate::html::write_report(
@@ -555,12 +160,12 @@ pub fn build(args: &Args) -> Result<Report> {
             &serde_json::to_value(&report)?,
             &String::from_utf8_lossy(&text),
             crate::html::ReportSources {
-                walk: &walk,
-                keyspace: ks.as_ref(),
+                walk: &built.walk,
+                keyspace: built.keyspace.as_ref(),
                 depth: args.depth,
                 timeline,
                 member: &member,
-                kube: lenses.as_ref().map(|l| (l, &k8s)),
+                kube: built.lenses.as_ref().map(|l| (l, &built.k8s)),
             },
         )?;
     }
