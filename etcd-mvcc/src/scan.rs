@@ -258,13 +258,15 @@ impl KeyHead {
         same_bytes(&self.head[..n], &key[..n])
             && (key.len() <= KEY_HEAD || {
                 let at = self.tail_at as usize;
-                arena.get(at..at + (key.len() - KEY_HEAD)) == Some(&key[KEY_HEAD..])
+                arena
+                    .get(at..at + (key.len() - KEY_HEAD))
+                    .is_some_and(|t| same_bytes(t, &key[KEY_HEAD..]))
             })
     }
 }
 
-/// `a == b` for two slices of the same length (at most a key head), word by word inline:
-/// the slices are short, and a call to `memcmp` per look-up cost more than the compare.
+/// `a == b`, word by word inline: the slices are keys or parts of keys, short, and a call
+/// to `memcmp` per look-up cost more than the compare.
 #[inline(always)]
 fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
