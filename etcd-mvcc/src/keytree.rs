@@ -208,10 +208,12 @@ impl Fig {
 
 /// Builds the tree of `ks` with level 1 at prefix depth `depth` (as [`super::prefix_at_depth`]).
 ///
-/// One pass over the keys in the order they sit in the file (a forward sweep over the
-/// mapping rather than random reads; the sums do not depend on the order) walks each key's
-/// segments down a trie whose edges live in one hash map; then each node keeps its largest
-/// children and folds the rest.
+/// One pass over the keys, read from the key table's own copy where it holds them whole
+/// (the sums do not depend on the order), walks each key's segments down a trie whose
+/// edges live in one hash map; then each node keeps its largest children and folds the
+/// rest. A key whose own last node is smaller than any shown node can be is summed into
+/// its parent's "other" straight away: no node is made for it, so the trie holds the
+/// namespaces and the few large keys rather than one node per key.
 pub fn key_tree(ks: &Keyspace<'_>, depth: usize, limits: TreeLimits) -> KeyTree {
     key_tree_with(ks, depth, limits, None)
 }
@@ -224,30 +226,31 @@ pub fn key_tree_with(
     limits: TreeLimits,
     lenses: Option<&KeyLenses>,
 ) -> KeyTree {
-    // Figures taken in the map's own order (a sequential read of the map), keys then
-    // visited in file order.
-    let mut by_place: Vec<(&[u8], Fig)> = ks
+    // Keys read from the table's own copy where it holds them whole (a sweep of the table,
+    // not a read of the mapping per key), with the place of the map's slice: the lenses
+    // are in the order of those places, so sorted by place both are walked in one merge,
+    // no look-up.
+    let mut by_place: Vec<(&[u8], usize, Fig)> = ks
         .keys
-        .iter()
-        .map(|(&k, a)| (k, Fig::of(k.len(), a)))
+        .iter_local()
+        .map(|(local, k, a)| (local, k.as_ptr() as usize, Fig::of(k.len(), a)))
         .collect();
-    by_place.sort_unstable_by_key(|(k, _)| k.as_ptr() as usize);
+    by_place.sort_unstable_by_key(|e| e.1);
+    let total = by_place.iter().fold(0u64, |t, e| t + e.2.bytes);
+    let b = Bounds {
+        min_bytes: total / limits.max_nodes_per_level.max(1),
+        max_children: limits.max_children,
+    };
     let mut t = Builder {
         lens: lenses.is_some_and(|l| !l.is_empty()),
         ..Builder::default()
     };
-    t.names.push((0, 0));
-    t.figs.push(Fig::default());
-    if t.lens {
-        t.kube.push(KubeAcc::default());
-    }
+    t.push(b"");
     let mut lens = KubeAcc::default();
-    // The lenses are in the same order as `by_place` (the places of the map's key
-    // slices): one merge, no look-up.
     let mut lens_at = lenses.map_or(&[][..], |l| l.by_place()).iter().peekable();
-    for (k, f) in by_place {
+    for (k, at_map, f) in by_place {
         t.figs[0].add(f);
-        let here = (k.as_ptr() as usize, k.len());
+        let here = (at_map, k.len());
         while lens_at.next_if(|e| e.0 < here).is_some() {}
         let kl = lens_at.next_if(|e| e.0 == here).map(|e| &e.1);
         if let Some(kl) = kl {
@@ -270,8 +273,16 @@ pub fn key_tree_with(
             } else {
                 segment(rest)
             };
+            let last = level == MAX_LEVELS || seg.is_empty() || !seg.ends_with(b"/");
+            if last && f.bytes < b.min_bytes {
+                // The key's own node (no other key shares its last segment) is too small
+                // to be shown: it would be folded into its parent's "other", so its
+                // figures go there without a node being made.
+                t.fold(cur, f, kl);
+                break;
+            }
             cur = t.step(cur, seg, f, kl);
-            if level == MAX_LEVELS || seg.is_empty() || !seg.ends_with(b"/") {
+            if last {
                 break;
             }
             at += seg.len();
@@ -284,6 +295,8 @@ pub fn key_tree_with(
         edges,
         collided,
         kube,
+        folded,
+        folded_kube,
         ..
     } = t;
     let names: Vec<&[u8]> = names
@@ -295,15 +308,13 @@ pub fn key_tree_with(
     for (parent, c) in pairs.chain(collided.iter().map(|((p, _), &c)| (*p, c))) {
         kids[parent as usize].push(c);
     }
-    let b = Bounds {
-        min_bytes: figs[0].bytes / limits.max_nodes_per_level.max(1),
-        max_children: limits.max_children,
-    };
     let t = Trie {
         names: &names,
         figs: &figs,
         kids: &kids,
         kube: &kube,
+        folded: &folded,
+        folded_kube: &folded_kube,
         lenses,
     };
     let mut folded = 0u64;
@@ -334,9 +345,14 @@ struct Builder {
     edges: FastMap<(u32, u64), u32>,
     /// Children whose name hash equals a sibling's (practically never).
     collided: FastMap<(u32, Vec<u8>), u32>,
-    /// Whether the Kubernetes figures are summed ([`Builder::kube`] then has one per node).
+    /// Per node: the figures of the keys below it whose own last node is too small to be
+    /// shown (folded into its "other" without a node of their own).
+    folded: Vec<Fig>,
+    /// Whether the Kubernetes figures are summed ([`Builder::kube`] and
+    /// [`Builder::folded_kube`] then have one per node).
     lens: bool,
     kube: Vec<KubeAcc>,
+    folded_kube: Vec<KubeAcc>,
 }
 
 impl Builder {
@@ -351,10 +367,20 @@ impl Builder {
         self.names.push((self.arena.len(), len));
         self.arena.extend_from_slice(&seg[..len as usize]);
         self.figs.push(Fig::default());
+        self.folded.push(Fig::default());
         if self.lens {
             self.kube.push(KubeAcc::default());
+            self.folded_kube.push(KubeAcc::default());
         }
         i
+    }
+
+    /// Adds `f` (and the key's lens figures) to what `parent` folds into its "other".
+    fn fold(&mut self, parent: u32, f: Fig, lens: Option<&KubeAcc>) {
+        self.folded[parent as usize].add(f);
+        if let Some(l) = lens {
+            self.folded_kube[parent as usize].add(l);
+        }
     }
 
     /// The child of `parent` named `seg` (made when new), with `f` (and the key's lens
@@ -399,6 +425,9 @@ struct Trie<'t, 'a> {
     kids: &'t [Vec<u32>],
     /// Empty unless lenses are summed.
     kube: &'t [KubeAcc],
+    folded: &'t [Fig],
+    /// Empty unless lenses are summed.
+    folded_kube: &'t [KubeAcc],
     lenses: Option<&'t KeyLenses>,
 }
 
@@ -440,8 +469,12 @@ impl Trie<'_, '_> {
                 .then_with(|| self.names[x as usize].cmp(self.names[y as usize]))
         });
         let mut out = Vec::new();
-        let mut other = Fig::default();
-        let mut other_kube = KubeAcc::default();
+        let mut other = self.folded[i as usize];
+        let mut other_kube = self
+            .folded_kube
+            .get(i as usize)
+            .cloned()
+            .unwrap_or_default();
         for (n, &c) in kids.iter().enumerate() {
             let f = self.figs[c as usize];
             if n >= b.max_children || f.bytes < b.min_bytes {
@@ -516,6 +549,49 @@ mod tests {
         assert_eq!(r.children[1].name, "");
         assert_eq!(r.children[1].children[0].name, "compact_rev_key");
         assert_eq!(t.folded_keys, 0);
+    }
+
+    #[test]
+    fn keys_too_small_to_be_shown_are_summed_into_other_without_nodes_of_their_own() {
+        let names: Vec<String> = (0..20)
+            .map(|i| format!("/registry/pods/ns/p{i:02}"))
+            .collect();
+        let big = vec![b'x'; 5000];
+        let mut entries: Vec<Entry<'_>> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (i as i64 + 2, n.as_str(), Some(&b"v"[..]), 0))
+            .collect();
+        entries.push((30, "/registry/pods/ns/big", Some(&big[..]), 0));
+        entries.push((31, "/registry/pods/lone", Some(&b"w"[..]), 0));
+        entries.push((32, "/registry/pods/lone", None, 0));
+        // Shown nodes hold at least a tenth of the total: about 500 bytes.
+        let limits = TreeLimits {
+            max_nodes_per_level: 10,
+            max_children: 60,
+        };
+        let t = tree(&entries, limits);
+        let pods = &t.root.children[0];
+        assert_eq!(pods.name, "/registry/pods/");
+        let names: Vec<&str> = pods.children.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["ns/", "other"]);
+        // The lone key (a put and its tombstone) folded at level 2.
+        let lone = &pods.children[1];
+        assert!(lone.other);
+        assert_eq!((lone.keys, lone.live_keys, lone.revisions), (1, 0, 2));
+        assert_eq!(lone.bytes, 19 * 2 + 1);
+        let ns = &pods.children[0];
+        let names: Vec<&str> = ns.children.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["big", "other"]);
+        let other = &ns.children[1];
+        assert_eq!((other.keys, other.live_keys, other.revisions), (20, 20, 20));
+        assert_eq!(other.bytes, 20 * (21 + 1));
+        assert_eq!(other.live_bytes, other.bytes);
+        assert_eq!(ns.bytes, ns.children.iter().map(|c| c.bytes).sum::<u64>());
+        assert_eq!(t.folded_keys, 21);
+        assert_eq!(t.root.keys, 22);
+        // Root, prefix, ns/, big and the two "other" nodes.
+        assert_eq!(t.nodes, 6);
     }
 
     #[test]

@@ -617,7 +617,13 @@ fn account_keys<'a>(
     let mut by_ns: FastMap<&str, GroupStats> = FastMap::default();
     let mut by_kind: FastMap<&str, GroupStats> = FastMap::default();
     let mut by_owner: FastMap<(&str, &str), GroupStats> = FastMap::default();
+    // The lenses take each object's kind and resource while the loop below has just
+    // hashed them (their bytes are in cache).
+    let mut lens_builder = lenses.then(LensBuilder::default);
     for o in &objs {
+        if let Some(b) = &mut lens_builder {
+            b.add(o);
+        }
         s.unlocated += u64::from(!o.located);
         s.totals.add(o);
         by_res.entry(o.resource).or_default().add(o);
@@ -671,7 +677,7 @@ fn account_keys<'a>(
         b.revisions.cmp(&a.revisions).then(a.key.cmp(b.key))
     });
     findings(&live, &mut s);
-    let lenses = lenses.then(|| KeyLenses::of(&objs, &keys));
+    let lenses = lens_builder.map(|b| b.finish(&keys, bases));
     (s, lenses)
 }
 
@@ -705,6 +711,11 @@ pub struct KeyLenses {
     /// it is stored under its group, else the API group most of its objects' apiVersion
     /// names (none for the core group).
     pub resource_names: Vec<String>,
+    /// The first element ordinal of each of the keyspace's leaf pages
+    /// ([`crate::scan::element_bases`]), which the accounting computed: the page map
+    /// ([`crate::pagemap::page_map_with`]) reuses them instead of reading every leaf
+    /// page's header again.
+    pub element_bases: Vec<u64>,
 }
 
 fn place(key: &[u8]) -> (usize, usize) {
@@ -734,38 +745,61 @@ impl KeyLenses {
     pub fn is_empty(&self) -> bool {
         self.by_place.is_empty()
     }
+}
 
-    /// `objs[i]` is the object of `keys[i]` (whose slice is the map's).
-    fn of<'a>(objs: &[Obj<'a>], keys: &[(&'a [u8], &KeyAcc)]) -> KeyLenses {
-        let mut kinds: FastMap<&str, u32> = FastMap::default();
-        let mut resources: FastMap<&str, u32> = FastMap::default();
-        // Per resource: objects per API group.
-        let mut groups: Vec<FastMap<&str, u64>> = Vec::new();
-        let mut by_place = Vec::with_capacity(objs.len());
-        for (o, (map_key, _)) in objs.iter().zip(keys) {
-            let n = kinds.len() as u32;
-            let kind = *kinds.entry(&o.kind).or_insert(n);
-            let n = resources.len() as u32;
-            let resource = *resources.entry(o.resource).or_insert(n);
-            if resource as usize == groups.len() {
-                groups.push(FastMap::default());
-            }
-            if o.live && !o.api_version.is_empty() {
-                let g = o.api_version.rsplit_once('/').map_or("", |(g, _)| g);
-                *groups[resource as usize].entry(g).or_default() += 1;
-            }
-            let mut stats = GroupStats::default();
-            stats.add(o);
-            by_place.push((
-                place(map_key),
-                KeyLens {
-                    kind,
-                    resource,
-                    stats,
-                },
-            ));
+/// Builds [`KeyLenses`] one object at a time, in the order of the accounting's key list.
+#[derive(Default)]
+struct LensBuilder<'o> {
+    kinds: FastMap<&'o str, u32>,
+    resources: FastMap<&'o str, u32>,
+    /// Per resource: objects per API group.
+    groups: Vec<FastMap<&'o str, u64>>,
+    lenses: Vec<KeyLens>,
+}
+
+impl<'o> LensBuilder<'o> {
+    fn add(&mut self, o: &'o Obj<'_>) {
+        let n = self.kinds.len() as u32;
+        let kind = *self.kinds.entry(&o.kind).or_insert(n);
+        let n = self.resources.len() as u32;
+        let resource = *self.resources.entry(o.resource).or_insert(n);
+        if resource as usize == self.groups.len() {
+            self.groups.push(FastMap::default());
         }
-        by_place.sort_unstable_by_key(|e| e.0);
+        if o.live && !o.api_version.is_empty() {
+            let g = o.api_version.rsplit_once('/').map_or("", |(g, _)| g);
+            *self.groups[resource as usize].entry(g).or_default() += 1;
+        }
+        let mut stats = GroupStats::default();
+        stats.add(o);
+        self.lenses.push(KeyLens {
+            kind,
+            resource,
+            stats,
+        });
+    }
+
+    /// The lenses, the `i`th added being `keys[i]`'s (whose slice is the map's).
+    fn finish(self, keys: &[(&[u8], &KeyAcc)], element_bases: Vec<u64>) -> KeyLenses {
+        let LensBuilder {
+            kinds,
+            resources,
+            groups,
+            lenses,
+        } = self;
+        // Sorted by place through a small index (the lenses themselves are 80 bytes each):
+        // a key slice's address is unique, so the order is total.
+        let mut order: Vec<(usize, u32)> = keys
+            .iter()
+            .take(lenses.len())
+            .enumerate()
+            .map(|(i, (k, _))| (k.as_ptr() as usize, i as u32))
+            .collect();
+        order.sort_unstable();
+        let by_place = order
+            .iter()
+            .map(|&(_, i)| (place(keys[i as usize].0), lenses[i as usize].clone()))
+            .collect();
         let names = |m: FastMap<&str, u32>| {
             let mut v = vec![String::new(); m.len()];
             for (s, i) in m {
@@ -799,6 +833,7 @@ impl KeyLenses {
             kinds,
             resources,
             resource_names,
+            element_bases,
         }
     }
 }
