@@ -755,20 +755,46 @@ struct LensBuilder<'o> {
     /// Per resource: objects per API group.
     groups: Vec<FastMap<&'o str, u64>>,
     lenses: Vec<KeyLens>,
+    /// The previous object's kind and resource with their indexes: neighbours in the
+    /// accounting's order often share them, and a comparison is cheaper than a hash.
+    last_kind: Option<(&'o str, u32)>,
+    last_resource: Option<(&'o str, u32)>,
+    /// Objects of one (resource, API group) met in a row, not yet added to `groups`.
+    run: Option<(u32, &'o str, u64)>,
 }
 
 impl<'o> LensBuilder<'o> {
     fn add(&mut self, o: &'o Obj<'_>) {
-        let n = self.kinds.len() as u32;
-        let kind = *self.kinds.entry(&o.kind).or_insert(n);
-        let n = self.resources.len() as u32;
-        let resource = *self.resources.entry(o.resource).or_insert(n);
+        let kind = match self.last_kind {
+            Some((k, i)) if k == o.kind => i,
+            _ => {
+                let n = self.kinds.len() as u32;
+                let i = *self.kinds.entry(&o.kind).or_insert(n);
+                self.last_kind = Some((&o.kind, i));
+                i
+            }
+        };
+        let resource = match self.last_resource {
+            Some((r, i)) if r == o.resource => i,
+            _ => {
+                let n = self.resources.len() as u32;
+                let i = *self.resources.entry(o.resource).or_insert(n);
+                self.last_resource = Some((o.resource, i));
+                i
+            }
+        };
         if resource as usize == self.groups.len() {
             self.groups.push(FastMap::default());
         }
         if o.live && !o.api_version.is_empty() {
             let g = o.api_version.rsplit_once('/').map_or("", |(g, _)| g);
-            *self.groups[resource as usize].entry(g).or_default() += 1;
+            match &mut self.run {
+                Some((r, rg, n)) if *r == resource && *rg == g => *n += 1,
+                _ => {
+                    self.flush_run();
+                    self.run = Some((resource, g, 1));
+                }
+            }
         }
         let mut stats = GroupStats::default();
         stats.add(o);
@@ -779,13 +805,21 @@ impl<'o> LensBuilder<'o> {
         });
     }
 
+    fn flush_run(&mut self) {
+        if let Some((r, g, n)) = self.run.take() {
+            *self.groups[r as usize].entry(g).or_default() += n;
+        }
+    }
+
     /// The lenses, the `i`th added being `keys[i]`'s (whose slice is the map's).
-    fn finish(self, keys: &[(&[u8], &KeyAcc)], element_bases: Vec<u64>) -> KeyLenses {
+    fn finish(mut self, keys: &[(&[u8], &KeyAcc)], element_bases: Vec<u64>) -> KeyLenses {
+        self.flush_run();
         let LensBuilder {
             kinds,
             resources,
             groups,
             lenses,
+            ..
         } = self;
         // Sorted by place through a small index (the lenses themselves are 80 bytes each):
         // a key slice's address is unique, so the order is total.
