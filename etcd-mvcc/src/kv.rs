@@ -17,7 +17,8 @@
 //!
 //! A tombstone's KeyValue carries only the key (etcd 3.4 `kvstore_txn.go` delete).
 
-use super::proto::{expect_bytes, expect_varint, FieldReader, ProtoError, Wire};
+use super::proto::{not_bytes, not_varint, ProtoError};
+use wal_reader::wire::{FieldScanner, Policy, Value};
 
 /// A KeyValue borrowed from the mapping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -43,24 +44,24 @@ impl<'a> KeyValueRef<'a> {
     /// with the wrong wire type or a length past the end is an error with its offset.
     #[inline]
     pub fn parse(buf: &'a [u8]) -> Result<Self, ProtoError> {
+        // The scanner's own values, not [`crate::proto::Wire`]s: this is the key scan's
+        // hot path, and the field offsets are only needed for an error.
         let mut kv = KeyValueRef::default();
-        let mut r = FieldReader::new(buf);
+        let mut r = FieldScanner::new(buf, Policy::STRICT);
         let mut at = 0usize;
-        while let Some((field, wire)) = r.next_field()? {
-            match field {
-                1 => kv.key = expect_bytes(wire, at)?,
-                2 => kv.create_revision = expect_varint(wire, at)? as i64,
-                3 => kv.mod_revision = expect_varint(wire, at)? as i64,
-                4 => kv.version = expect_varint(wire, at)? as i64,
-                5 => {
-                    if let Wire::Bytes { data, start } = wire {
-                        kv.value = data;
-                        kv.value_offset = start;
-                    } else {
-                        expect_bytes(wire, at)?;
-                    }
+        while let Some((field, v)) = r.next_field()? {
+            match (field, v) {
+                (1, Value::Len(b)) => kv.key = b,
+                (2, Value::Varint(x)) => kv.create_revision = x as i64,
+                (3, Value::Varint(x)) => kv.mod_revision = x as i64,
+                (4, Value::Varint(x)) => kv.version = x as i64,
+                (5, Value::Len(b)) => {
+                    kv.value = b;
+                    kv.value_offset = r.position() - b.len();
                 }
-                6 => kv.lease = expect_varint(wire, at)? as i64,
+                (6, Value::Varint(x)) => kv.lease = x as i64,
+                (1 | 5, _) => return Err(not_bytes(at)),
+                (2 | 3 | 4 | 6, _) => return Err(not_varint(at)),
                 _ => {}
             }
             at = r.position();

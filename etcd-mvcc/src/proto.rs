@@ -1,11 +1,10 @@
-//! A minimal protobuf field scanner over borrowed bytes, for the handful of etcd messages
-//! read on hot paths. It never allocates, never reads past the slice and reports the byte
-//! offset of the first thing it cannot parse.
-//!
-//! Wire format facts (protobuf encoding spec): a field starts with a varint tag
-//! `field_number << 3 | wire_type`; wire type 0 is a varint (at most 10 bytes), 1 a
-//! little-endian 64-bit word, 2 a varint length then that many bytes, 5 a 32-bit word.
-//! Types 3 and 4 (groups) are not used by etcd's proto3 messages and are rejected.
+//! The protobuf field reader for etcd's messages in bbolt: [`wal_reader::wire`]'s one
+//! scanner under [`Policy::STRICT`] (a varint is at most 10 bytes and 64 bits; groups, which
+//! etcd's proto3 messages never use, are refused), with payloads that carry their offset and
+//! errors that name the byte offset of the first thing that cannot be parsed. It never
+//! allocates and never reads past the slice.
+
+use wal_reader::wire::{read_varint_with, FieldScanner, Policy, ScanError, Value};
 
 /// Why a message could not be scanned; `offset` counts from the start of the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -15,6 +14,16 @@ pub struct ProtoError {
     pub offset: usize,
     /// What was wrong.
     pub what: &'static str,
+}
+
+impl From<ScanError> for ProtoError {
+    #[inline]
+    fn from(e: ScanError) -> Self {
+        ProtoError {
+            offset: e.offset,
+            what: e.kind.what(),
+        }
+    }
 }
 
 /// The payload of one field.
@@ -35,126 +44,54 @@ pub enum Wire<'a> {
     Fixed32(u32),
 }
 
-/// Reads one varint at `*pos`, advancing it. Hand-written for the hot path: the common
-/// one-byte case is a single compare.
+/// Reads one varint at `*pos`, advancing it: at most 10 bytes and 64 bits
+/// ([`Policy::STRICT`]).
 #[inline]
 pub fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64, ProtoError> {
-    let start = *pos;
-    let mut result: u64 = 0;
-    let mut shift = 0u32;
-    loop {
-        let Some(&b) = buf.get(*pos) else {
-            return Err(ProtoError {
-                offset: start,
-                what: "varint runs past the end",
-            });
-        };
-        *pos += 1;
-        if shift == 63 && b > 1 {
-            return Err(ProtoError {
-                offset: start,
-                what: "varint longer than 64 bits",
-            });
-        }
-        result |= u64::from(b & 0x7f) << shift;
-        if b < 0x80 {
-            return Ok(result);
-        }
-        shift += 7;
-        if shift > 63 {
-            return Err(ProtoError {
-                offset: start,
-                what: "varint longer than 10 bytes",
-            });
-        }
-    }
+    read_varint_with(buf, pos, Policy::STRICT).map_err(ProtoError::from)
 }
 
-/// Iterates the fields of one message.
+/// Iterates the fields of one message: `wal_reader`'s scanner under [`Policy::STRICT`].
 #[derive(Debug, Clone)]
 pub struct FieldReader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+    scan: FieldScanner<'a>,
 }
 
 impl<'a> FieldReader<'a> {
     /// A reader at the start of `buf`.
+    #[inline]
     pub fn new(buf: &'a [u8]) -> Self {
-        FieldReader { buf, pos: 0 }
+        FieldReader {
+            scan: FieldScanner::new(buf, Policy::STRICT),
+        }
     }
 
     /// Offset of the next unread byte.
+    #[inline]
     pub fn position(&self) -> usize {
-        self.pos
+        self.scan.position()
     }
 
     /// The next field as (field number, payload), `None` at the end of the message.
+    #[inline]
     pub fn next_field(&mut self) -> Result<Option<(u32, Wire<'a>)>, ProtoError> {
-        if self.pos >= self.buf.len() {
+        let tag_at = self.scan.position();
+        let Some((field, v)) = self.scan.next_field()? else {
             return Ok(None);
-        }
-        let tag_at = self.pos;
-        let tag = read_varint(self.buf, &mut self.pos)?;
-        let field = tag >> 3;
-        if field == 0 || field > u64::from(u32::MAX >> 3) {
-            return Err(ProtoError {
-                offset: tag_at,
-                what: "field number out of range",
-            });
-        }
-        let field = field as u32;
-        let wire = match tag & 7 {
-            0 => Wire::Varint(read_varint(self.buf, &mut self.pos)?),
-            1 => {
-                let b = self
-                    .buf
-                    .get(self.pos..)
-                    .and_then(|s| s.get(..8))
-                    .ok_or(ProtoError {
-                        offset: self.pos,
-                        what: "64-bit field runs past the end",
-                    })?;
-                self.pos += 8;
-                let mut a = [0u8; 8];
-                a.copy_from_slice(b);
-                Wire::Fixed64(u64::from_le_bytes(a))
-            }
-            2 => {
-                let len_at = self.pos;
-                let len = read_varint(self.buf, &mut self.pos)?;
-                let rest = self.buf.len() - self.pos;
-                if len > rest as u64 {
-                    return Err(ProtoError {
-                        offset: len_at,
-                        what: "length-delimited field runs past the end",
-                    });
-                }
-                let start = self.pos;
-                let len = len as usize;
-                self.pos += len;
-                Wire::Bytes {
-                    data: &self.buf[start..start + len],
-                    start,
-                }
-            }
-            5 => {
-                let b = self
-                    .buf
-                    .get(self.pos..)
-                    .and_then(|s| s.get(..4))
-                    .ok_or(ProtoError {
-                        offset: self.pos,
-                        what: "32-bit field runs past the end",
-                    })?;
-                self.pos += 4;
-                let mut a = [0u8; 4];
-                a.copy_from_slice(b);
-                Wire::Fixed32(u32::from_le_bytes(a))
-            }
-            _ => {
+        };
+        let wire = match v {
+            Value::Varint(x) => Wire::Varint(x),
+            Value::Fixed64(x) => Wire::Fixed64(x),
+            Value::Fixed32(x) => Wire::Fixed32(x),
+            Value::Len(data) => Wire::Bytes {
+                data,
+                start: self.scan.position() - data.len(),
+            },
+            // The strict policy refuses groups before yielding one.
+            Value::Group => {
                 return Err(ProtoError {
                     offset: tag_at,
-                    what: "unsupported wire type (group or invalid)",
+                    what: wal_reader::wire::ScanErrorKind::Group.what(),
                 })
             }
         };
@@ -166,10 +103,7 @@ impl<'a> FieldReader<'a> {
 pub fn expect_varint(w: Wire<'_>, offset: usize) -> Result<u64, ProtoError> {
     match w {
         Wire::Varint(v) => Ok(v),
-        _ => Err(ProtoError {
-            offset,
-            what: "integer field with a non-varint wire type",
-        }),
+        _ => Err(not_varint(offset)),
     }
 }
 
@@ -177,10 +111,26 @@ pub fn expect_varint(w: Wire<'_>, offset: usize) -> Result<u64, ProtoError> {
 pub fn expect_bytes(w: Wire<'_>, offset: usize) -> Result<&[u8], ProtoError> {
     match w {
         Wire::Bytes { data, .. } => Ok(data),
-        _ => Err(ProtoError {
-            offset,
-            what: "bytes field with a non-length-delimited wire type",
-        }),
+        _ => Err(not_bytes(offset)),
+    }
+}
+
+/// The error of an integer field whose field starts at `offset` with another wire type.
+#[cold]
+pub(crate) fn not_varint(offset: usize) -> ProtoError {
+    ProtoError {
+        offset,
+        what: "integer field with a non-varint wire type",
+    }
+}
+
+/// The error of a bytes/string/message field whose field starts at `offset` with another
+/// wire type.
+#[cold]
+pub(crate) fn not_bytes(offset: usize) -> ProtoError {
+    ProtoError {
+        offset,
+        what: "bytes field with a non-length-delimited wire type",
     }
 }
 
