@@ -3,7 +3,8 @@
 //! Each reader finds damage in its own terms: [`bbolt_reader::FindingKind`] (one page of the
 //! db file), [`wal_reader::FindingKind`] (a record or file of the WAL or snap directory).
 //! This crate adds the member-level kinds ([`MemberKind`]): whether db, WAL and snapshots
-//! agree, and what etcd does where reading the WAL stops. A [`Finding`] wraps any of them
+//! agree, and what etcd does where reading the WAL stops; and the MVCC kinds
+//! ([`MvccKind`]): a revision of the `key` bucket that salvage cannot use. A [`Finding`] wraps any of them
 //! with the [`Component`] it is about, a [`Severity`] and a [`Location`].
 //!
 //! Severity follows what etcd does with it: a finding etcd tolerates (a `.tmp` segment,
@@ -158,6 +159,44 @@ impl fmt::Display for MemberKind {
     }
 }
 
+/// MVCC-level kinds: a `key` bucket element that is not a sound revision (what salvage
+/// skips, [`crate::salvage::RevProblem`]). Names are stable (snake_case in JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum MvccKind {
+    /// The bbolt key is not a revision (`main` and `sub`, 8 bytes each, `_` between,
+    /// `t` after for a tombstone).
+    RevisionKeyMalformed,
+    /// The revision's main or sub part is not positive.
+    RevisionNotPositive,
+    /// The value is not a `mvccpb.KeyValue`.
+    KeyValueMalformed,
+    /// The KeyValue carries no key.
+    KeyValueWithoutKey,
+    /// The KeyValue's `mod_revision` is not the revision of its bbolt key.
+    ModRevisionMismatch,
+}
+
+impl MvccKind {
+    /// The stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MvccKind::RevisionKeyMalformed => "revision_key_malformed",
+            MvccKind::RevisionNotPositive => "revision_not_positive",
+            MvccKind::KeyValueMalformed => "key_value_malformed",
+            MvccKind::KeyValueWithoutKey => "key_value_without_key",
+            MvccKind::ModRevisionMismatch => "mod_revision_mismatch",
+        }
+    }
+}
+
+impl fmt::Display for MvccKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The kind of a [`Finding`], from whichever layer found it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -167,6 +206,8 @@ pub enum Kind {
     Wal(wal_reader::FindingKind),
     /// How the member's parts fit together.
     Member(MemberKind),
+    /// A revision of the `key` bucket.
+    Mvcc(MvccKind),
 }
 
 impl Kind {
@@ -180,6 +221,7 @@ impl Kind {
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_else(|| format!("{k:?}")),
             Kind::Member(k) => k.as_str().to_string(),
+            Kind::Mvcc(k) => k.as_str().to_string(),
         }
     }
 }

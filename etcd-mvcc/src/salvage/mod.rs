@@ -50,6 +50,7 @@
 
 use crate::auth::{AUTH_BUCKET, AUTH_ROLES_BUCKET, AUTH_USERS_BUCKET};
 use crate::cluster::{ALARM_BUCKET, CLUSTER_BUCKET, MEMBERS_BUCKET, MEMBERS_REMOVED_BUCKET};
+use crate::finding::{Component, Finding, Kind, MvccKind, Severity};
 use crate::lease::LEASE_BUCKET;
 use crate::meta::{
     CONF_STATE_KEY, CONSISTENT_INDEX_KEY, FINISHED_COMPACT_KEY, META_BUCKET, SCHEDULED_COMPACT_KEY,
@@ -180,7 +181,8 @@ pub enum LeafDamage {
     },
 }
 
-/// Why a `key` bucket element is not a sound revision.
+/// Why a `key` bucket element is not a sound revision. Its finding kind is
+/// [`RevProblem::kind`]; [`DamagedPage::finding`] places it in the findings model.
 #[derive(Debug, Clone)]
 pub enum RevProblem {
     /// The bbolt key is not a revision.
@@ -188,16 +190,58 @@ pub enum RevProblem {
     /// The revision is not positive.
     NotPositive(Revision),
     /// The value is not a `mvccpb.KeyValue`.
-    KeyValue(String),
+    KeyValue {
+        /// The revision of its bbolt key.
+        rev: Revision,
+        /// The scanner's error.
+        error: String,
+    },
     /// The KeyValue has no key.
-    NoKey,
+    NoKey {
+        /// The revision of its bbolt key.
+        rev: Revision,
+    },
     /// The KeyValue's mod_revision is not its revision.
     ModRevision {
         /// The KeyValue's mod_revision.
         mod_revision: i64,
         /// The revision of its bbolt key.
         rev: Revision,
+        /// The KeyValue's user key.
+        key: Vec<u8>,
     },
+}
+
+impl RevProblem {
+    /// The finding kind.
+    pub fn kind(&self) -> MvccKind {
+        match self {
+            RevProblem::Key(_) => MvccKind::RevisionKeyMalformed,
+            RevProblem::NotPositive(_) => MvccKind::RevisionNotPositive,
+            RevProblem::KeyValue { .. } => MvccKind::KeyValueMalformed,
+            RevProblem::NoKey { .. } => MvccKind::KeyValueWithoutKey,
+            RevProblem::ModRevision { .. } => MvccKind::ModRevisionMismatch,
+        }
+    }
+
+    /// The revision of the element's bbolt key, when it parsed.
+    pub fn revision(&self) -> Option<Revision> {
+        match self {
+            RevProblem::Key(_) => None,
+            RevProblem::NotPositive(rev)
+            | RevProblem::KeyValue { rev, .. }
+            | RevProblem::NoKey { rev }
+            | RevProblem::ModRevision { rev, .. } => Some(*rev),
+        }
+    }
+
+    /// The user key, when the KeyValue carries one.
+    pub fn key(&self) -> Option<&[u8]> {
+        match self {
+            RevProblem::ModRevision { key, .. } => Some(key),
+            _ => None,
+        }
+    }
 }
 
 impl std::fmt::Display for RevProblem {
@@ -205,13 +249,53 @@ impl std::fmt::Display for RevProblem {
         match self {
             RevProblem::Key(e) => f.write_str(e),
             RevProblem::NotPositive(r) => write!(f, "revision {r} is not positive"),
-            RevProblem::KeyValue(e) => write!(f, "KeyValue: {e}"),
-            RevProblem::NoKey => f.write_str("KeyValue has no key"),
-            RevProblem::ModRevision { mod_revision, rev } => write!(
+            RevProblem::KeyValue { error, .. } => write!(f, "KeyValue: {error}"),
+            RevProblem::NoKey { .. } => f.write_str("KeyValue has no key"),
+            RevProblem::ModRevision {
+                mod_revision, rev, ..
+            } => write!(
                 f,
                 "KeyValue mod_revision {mod_revision} differs from its revision {rev}"
             ),
         }
+    }
+}
+
+impl DamageReason {
+    /// The finding kind: the bbolt kind of page and element damage, the MVCC kind of a
+    /// revision problem.
+    pub fn kind(&self) -> Kind {
+        use bbolt_reader::FindingKind as B;
+        match self {
+            DamageReason::Page(d) => Kind::Bbolt(d.kind()),
+            DamageReason::BucketValueTooShort { .. }
+            | DamageReason::Leaf(LeafDamage::Element(_)) => Kind::Bbolt(B::ElementOutOfPage),
+            DamageReason::InlineNotLeaf => Kind::Bbolt(B::WrongPageType),
+            DamageReason::Leaf(
+                LeafDamage::RootKeyOutOfOrder { .. } | LeafDamage::KeyOutOfOrder { .. },
+            ) => Kind::Bbolt(B::KeysOutOfOrder),
+            DamageReason::Leaf(LeafDamage::Revision { why, .. }) => Kind::Mvcc(why.kind()),
+        }
+    }
+}
+
+impl DamagedPage {
+    /// This page as a finding of the db: damage, at its page id (and, for a revision
+    /// problem, the revision and user key where known), with the sentence salvage prints.
+    /// Set the file with [`Finding::at`].
+    pub fn finding(&self) -> Finding {
+        let mut f = Finding::new(
+            Component::Db,
+            Severity::Damage,
+            self.reason.kind(),
+            self.reason.to_string(),
+        );
+        f.location.page = Some(self.pgid);
+        if let DamageReason::Leaf(LeafDamage::Revision { why, .. }) = &self.reason {
+            f.location.revision = why.revision().map(|r| r.main);
+            f.location.key = why.key().map(<[u8]>::to_vec);
+        }
+        f
     }
 }
 
@@ -1342,14 +1426,18 @@ fn rev_entry<'a>(
     if rk.rev.main <= 0 || rk.rev.sub < 0 {
         return Err(RevProblem::NotPositive(rk.rev));
     }
-    let kv = KeyValueRef::parse(value).map_err(|e| RevProblem::KeyValue(e.to_string()))?;
+    let kv = KeyValueRef::parse(value).map_err(|e| RevProblem::KeyValue {
+        rev: rk.rev,
+        error: e.to_string(),
+    })?;
     if kv.key.is_empty() {
-        return Err(RevProblem::NoKey);
+        return Err(RevProblem::NoKey { rev: rk.rev });
     }
     if !rk.tombstone && kv.mod_revision != rk.rev.main {
         return Err(RevProblem::ModRevision {
             mod_revision: kv.mod_revision,
             rev: rk.rev,
+            key: kv.key.to_vec(),
         });
     }
     Ok(RevEntry {

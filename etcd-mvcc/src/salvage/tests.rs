@@ -514,3 +514,41 @@ fn a_copied_bucket_entry_with_an_empty_key_is_left_out_and_the_file_is_still_wri
     assert!(written.verified);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_revision_whose_key_value_disagrees_is_a_typed_db_finding_at_its_page_revision_and_key() {
+    let mut w = BoltWriter::new(Cursor::new(Vec::new()), Options::default()).unwrap();
+    w.begin_bucket(b"key").unwrap();
+    for (main, key, mod_revision) in [(2, "/a", 2), (3, "/b", 9)] {
+        let kv = KeyValue {
+            key: key.as_bytes().to_vec(),
+            create_revision: main,
+            mod_revision,
+            version: 1,
+            // Large enough that the bucket is not inline and the leaf has its own pgid.
+            value: vec![b'v'; 1500],
+            lease: 0,
+        };
+        w.put(&Revision::new(main, 0).to_bytes(), &kv.encode_to_vec_etcd())
+            .unwrap();
+    }
+    w.end_bucket().unwrap();
+    let bytes = w.finish().unwrap().0.into_inner();
+    let rec = recover(&bytes, SalvageOptions::default());
+    let d = &rec.report.damaged[0];
+    let f = d.finding().at("member/snap/db", None);
+    assert_eq!(f.kind, Kind::Mvcc(MvccKind::ModRevisionMismatch));
+    assert_eq!(f.severity, Severity::Damage);
+    assert_eq!(f.component, Component::Db);
+    assert_eq!(f.location.page, Some(d.pgid));
+    assert_eq!(f.location.revision, Some(3));
+    assert_eq!(f.location.key.as_deref(), Some(&b"/b"[..]));
+    assert_eq!(f.location.file.as_deref(), Some("member/snap/db"));
+    // The message is the sentence salvage prints for the page, unchanged.
+    assert_eq!(f.message, d.reason.to_string());
+    assert!(f
+        .message
+        .contains("KeyValue mod_revision 9 differs from its revision"));
+    let v = serde_json::to_value(&f).unwrap();
+    assert_eq!(v["kind"], "mod_revision_mismatch");
+}
