@@ -205,6 +205,17 @@ impl<'a> Bucket<'a> {
         Iter::new(self.cursor(), true)
     }
 
+    /// The nested buckets, opened, with their names, in key order; plain keys are passed
+    /// over. Stops after the first error it yields (a damaged page, or a bucket value too
+    /// short for its header).
+    pub fn buckets(&self) -> Buckets<'a> {
+        Buckets {
+            holder: *self,
+            items: self.iter(),
+            done: false,
+        }
+    }
+
     /// All entries from the last key to the first. Stops after the first error it yields.
     pub fn iter_rev(&self) -> IterRev<'a> {
         Iter::new(self.cursor(), false)
@@ -496,6 +507,34 @@ pub struct Iter<'a> {
     forward: bool,
     started: bool,
     done: bool,
+}
+
+/// Iterator over the nested buckets of a bucket ([`Bucket::buckets`], [`crate::Db::buckets`]):
+/// each one's name and the bucket, opened. Stops after the first error it yields.
+#[derive(Debug, Clone)]
+pub struct Buckets<'a> {
+    holder: Bucket<'a>,
+    items: Iter<'a>,
+    done: bool,
+}
+
+impl<'a> Iterator for Buckets<'a> {
+    type Item = Result<(&'a [u8], Bucket<'a>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done {
+            let item = match self.items.next()? {
+                Ok(item) => item,
+                Err(e) => return Some(Err(e)),
+            };
+            if item.is_bucket() {
+                let opened = self.holder.open_item(&item);
+                self.done = opened.is_err();
+                return Some(opened.map(|b| (item.key, b)));
+            }
+        }
+        None
+    }
 }
 
 /// The iterator [`Bucket::iter_rev`] returns: an [`Iter`] running backward.

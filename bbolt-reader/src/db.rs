@@ -124,4 +124,10 @@ impl<'a> Db<'a> {
     pub fn bucket(&self, name: &[u8]) -> Result<Option<Bucket<'a>>> {
         self.root().bucket(name)
     }
+
+    /// The top-level buckets, opened, with their names, in key order
+    /// ([`Bucket::buckets`] of the root).
+    pub fn buckets(&self) -> crate::bucket::Buckets<'a> {
+        self.root().buckets()
+    }
 }

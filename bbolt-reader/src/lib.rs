@@ -21,14 +21,9 @@
 //! let file = MappedFile::open("../fixtures/k8s/data/member/snap/db")?;
 //! let db = file.db()?;
 //! println!("page size {}, txid {}", db.page_size(), db.meta().txid);
-//! let root = db.root();
-//! for entry in root.iter() {
-//!     let entry = entry?;
-//!     if entry.is_bucket() {
-//!         let bucket = root.open_item(&entry)?;
-//!         let keys = bucket.iter().filter(|e| e.is_ok()).count();
-//!         println!("{}: {keys} keys", String::from_utf8_lossy(entry.key));
-//!     }
+//! for bucket in db.buckets() {
+//!     let (name, bucket) = bucket?;
+//!     println!("{}: {} keys", name.escape_ascii(), bucket.iter().count());
 //! }
 //! # Ok(())
 //! # }
@@ -94,7 +89,7 @@ pub mod stats;
 pub mod tree;
 pub mod walk;
 
-pub use bucket::{Bucket, BucketHeader, Cursor, Item, Iter, IterRev};
+pub use bucket::{Bucket, BucketHeader, Buckets, Cursor, Item, Iter, IterRev};
 pub use check::{check, check_bytes, CheckReport};
 pub use db::Db;
 pub use error::{Error, Result};

@@ -37,6 +37,13 @@ impl DecodedEntry {
     }
 }
 
+impl EntryRef<'_> {
+    /// This entry's data decoded by its type ([`DecodedEntry::decode`]).
+    pub fn decoded(&self) -> DecodedEntry {
+        DecodedEntry::decode(self)
+    }
+}
+
 impl DecodedEntry {
     /// What the entry is, in a few words and without its keys or values (which may be
     /// secrets): the request names of an InternalRaftRequest (`put`, `txn`, ...),

@@ -15,14 +15,14 @@
 //! Every entry of a data dir's WAL, as etcd reads it, with its decoded request:
 //!
 //! ```
-//! use wal_reader::{DecodedEntry, ScanOptions, WalDir};
+//! use wal_reader::{ScanOptions, WalDir};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let wal = WalDir::open_data_dir("../fixtures/k8s/data")?;
 //! let scan = wal.scan(ScanOptions::default()); // stops at the first damage, as etcd does
 //! for e in &scan.entries {
-//!     let data = DecodedEntry::decode(&e.entry);
-//!     println!("term {} index {}: {}", e.entry.term, e.entry.index, data.summary());
+//!     let summary = e.entry.decoded().summary();
+//!     println!("term {} index {}: {summary}", e.entry.term, e.entry.index);
 //! }
 //! assert!(scan.findings.iter().all(|f| !f.is_damage()));
 //! # Ok(())
