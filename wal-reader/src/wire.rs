@@ -231,9 +231,21 @@ pub fn read_varint_with(buf: &[u8], pos: &mut usize, policy: Policy) -> Result<u
 }
 
 /// [`read_varint_with`] without the offset, which the caller knows: a 16-byte result that
-/// comes back in registers on the hot path.
+/// comes back in registers. A one-byte varint (every tag of etcd's messages, most small
+/// values) is read inline; longer ones in [`varint_long`].
 #[inline]
 fn varint_kind(buf: &[u8], pos: &mut usize, policy: Policy) -> Result<u64, ScanErrorKind> {
+    if let Some(&b) = buf.get(*pos) {
+        if b < 0x80 {
+            *pos += 1;
+            return Ok(u64::from(b));
+        }
+    }
+    varint_long(buf, pos, policy)
+}
+
+/// A varint of any length (the general loop behind [`varint_kind`]'s one-byte case).
+fn varint_long(buf: &[u8], pos: &mut usize, policy: Policy) -> Result<u64, ScanErrorKind> {
     let mut result: u64 = 0;
     // The first nine bytes carry bits 0..63; the policy only matters for the tenth, so the
     // loop over the common short varints checks nothing else.
