@@ -326,6 +326,14 @@ impl K8sSummary {
     }
 }
 
+/// Objects by resource, namespace, kind and controller owner (kind, name).
+type Groupings<'o> = (
+    FastMap<&'o str, GroupStats>,
+    FastMap<&'o str, GroupStats>,
+    FastMap<&'o str, GroupStats>,
+    FastMap<(&'o str, &'o str), GroupStats>,
+);
+
 /// What the findings need of an object beyond its figures (boxed: most objects have none
 /// of it, and the accounting holds one [`Obj`] per key).
 #[derive(Default)]
@@ -573,20 +581,49 @@ fn account_keys<'a>(
     // Ordinal order: the newest values are read in one forward sweep of the mapping.
     keys.sort_unstable_by_key(|(_, a)| a.below_newest_ordinal);
     let newest_known = ks.limit == i64::MAX;
+    // A deleted key's newest put, older than its tombstone: the scan kept its ordinal.
+    // Keys where that does not hold (a put at the tombstone's own revision, an element
+    // that does not read back: damage) are looked for in a pass over the pages, as a
+    // fallback.
+    let tombstoned: Vec<(&'a [u8], &KeyAcc)> = keys
+        .iter()
+        .filter(|(_, a)| a.newest_tombstone && a.revisions > 1)
+        .copied()
+        .collect();
+    let by_ordinal: Vec<Option<&'a [u8]>> = tombstoned
+        .par_iter()
+        .with_min_len(1024)
+        .map(|&(k, a)| {
+            if a.revisions == a.tombstones || a.newest_put >= a.newest {
+                return None;
+            }
+            element_at(pages, &bases, a.newest_put_ordinal)
+                .filter(|(rev, kv)| *rev == a.newest_put && kv.key == k)
+                .map(|(_, kv)| kv.value)
+        })
+        .collect();
     let mut want: FastMap<&'a [u8], Revision> = FastMap::default();
     let mut last_tomb = 0u64;
-    for (k, a) in &keys {
-        if a.newest_tombstone && a.revisions > 1 {
-            want.insert(k, a.newest);
-            last_tomb = last_tomb.max(a.below_newest_ordinal);
+    let mut before: FastMap<&'a [u8], &'a [u8]> = FastMap::default();
+    for ((k, a), v) in tombstoned.iter().zip(&by_ordinal) {
+        match v {
+            Some(v) => {
+                before.insert(k, v);
+            }
+            None => {
+                want.insert(k, a.newest);
+                last_tomb = last_tomb.max(a.below_newest_ordinal);
+            }
         }
     }
-    let before = if want.is_empty() {
-        FastMap::default()
-    } else {
+    if !want.is_empty() {
         let upto = bases.partition_point(|&b| b <= last_tomb).min(pages.len());
-        puts_before_tombstones(&pages[..upto], &want)
-    };
+        before.extend(
+            puts_before_tombstones(&pages[..upto], &want)
+                .into_iter()
+                .map(|(k, (_, v))| (k, v)),
+        );
+    }
     // Indexed: the result vector is allocated once and filled in place.
     let objs: Vec<Obj<'a>> = keys
         .par_iter()
@@ -597,7 +634,7 @@ fn account_keys<'a>(
             // its own copy of the key is used, which sits beside the value just read.
             let mut key = key;
             let value = if acc.newest_tombstone {
-                before.get(key).map(|&(_, v)| v)
+                before.get(key).copied()
             } else if newest_known && acc.below_newest == Some(acc.newest) {
                 element_at(pages, &bases, acc.below_newest_ordinal)
                     .filter(|(rev, kv)| *rev == acc.newest && kv.key.len() == key.len())
@@ -613,18 +650,39 @@ fn account_keys<'a>(
         })
         .collect();
     let mut s = K8sSummary::default();
-    let mut by_res: FastMap<&str, GroupStats> = FastMap::default();
-    let mut by_ns: FastMap<&str, GroupStats> = FastMap::default();
-    let mut by_kind: FastMap<&str, GroupStats> = FastMap::default();
-    let mut by_owner: FastMap<(&str, &str), GroupStats> = FastMap::default();
+    // The four groupings, folded per chunk of objects on the pool and merged once; the
+    // sums do not depend on the split.
+    let (by_res, by_ns, by_kind, by_owner) = objs
+        .par_chunks(4096)
+        .map(|chunk| {
+            let mut g = Groupings::default();
+            for o in chunk {
+                g.0.entry(o.resource).or_default().add(o);
+                g.1.entry(&o.namespace).or_default().add(o);
+                g.2.entry(&o.kind).or_default().add(o);
+                let owner = o.owner.as_ref().map_or(("", ""), |(k, n)| (&**k, &**n));
+                g.3.entry(owner).or_default().add(o);
+            }
+            g
+        })
+        .reduce(Groupings::default, |mut a, b| {
+            fn merge<K: std::hash::Hash + Eq>(
+                a: &mut FastMap<K, GroupStats>,
+                b: FastMap<K, GroupStats>,
+            ) {
+                for (k, g) in b {
+                    a.entry(k).or_default().merge(&g);
+                }
+            }
+            merge(&mut a.0, b.0);
+            merge(&mut a.1, b.1);
+            merge(&mut a.2, b.2);
+            merge(&mut a.3, b.3);
+            a
+        });
     for o in &objs {
         s.unlocated += u64::from(!o.located);
         s.totals.add(o);
-        by_res.entry(o.resource).or_default().add(o);
-        by_ns.entry(&o.namespace).or_default().add(o);
-        by_kind.entry(&o.kind).or_default().add(o);
-        let owner = o.owner.as_ref().map_or(("", ""), |(k, n)| (&**k, &**n));
-        by_owner.entry(owner).or_default().add(o);
         if !o.live {
             continue;
         }
@@ -664,12 +722,8 @@ fn account_keys<'a>(
     });
 
     let live: Vec<&Obj<'a>> = objs.iter().filter(|o| o.live).collect();
-    s.largest = top_rows(live.clone(), opts.top, |a, b| {
-        b.live_bytes.cmp(&a.live_bytes).then(a.key.cmp(b.key))
-    });
-    s.most_revisions = top_rows(objs.iter().collect(), opts.top, |a, b| {
-        b.revisions.cmp(&a.revisions).then(a.key.cmp(b.key))
-    });
+    s.largest = top_rows(live.clone(), opts.top, |o| o.live_bytes);
+    s.most_revisions = top_rows(objs.iter().collect(), opts.top, |o| u64::from(o.revisions));
     findings(&live, &mut s);
     let lenses = lenses.then(|| KeyLenses::of(&objs, &keys));
     (s, lenses)
@@ -807,16 +861,24 @@ impl KeyLenses {
 fn top_rows<'o, 'a>(
     mut v: Vec<&'o Obj<'a>>,
     n: usize,
-    order: impl Fn(&Obj<'a>, &Obj<'a>) -> std::cmp::Ordering,
+    figure: impl Fn(&Obj<'a>) -> u64,
 ) -> Vec<ObjectRow> {
     if n == 0 {
         return Vec::new();
     }
+    // Largest figure first, ties by key. The n-th largest figure is found on the figures
+    // alone; only objects at or above it take part in the ordering by key.
     if v.len() > n {
-        v.select_nth_unstable_by(n - 1, |a, b| order(a, b));
+        let mut figs: Vec<u64> = v.iter().map(|o| figure(o)).collect();
+        let (_, &mut nth, _) = figs.select_nth_unstable_by(n - 1, |a, b| b.cmp(a));
+        v.retain(|o| figure(o) >= nth);
+    }
+    let order = |a: &&Obj<'a>, b: &&Obj<'a>| figure(b).cmp(&figure(a)).then(a.key.cmp(b.key));
+    if v.len() > n {
+        v.select_nth_unstable_by(n - 1, order);
         v.truncate(n);
     }
-    v.sort_by(|a, b| order(a, b));
+    v.sort_by(order);
     v.iter().map(|o| o.row()).collect()
 }
 
