@@ -1230,6 +1230,43 @@ mod tests {
     }
 
     #[test]
+    fn a_deleted_keys_newest_put_before_its_tombstone_is_read_from_the_scans_ordinal_or_found_by_the_fallback_pass(
+    ) {
+        let pod = |ns: &str| envelope("v1", "Pod", &meta("p", ns, "uid-p", |_| {}));
+        let (old, new, other) = (pod("ns-old"), pod("ns-new"), pod("ns-other"));
+        let sum = |entries: &[Entry<'_>]| {
+            let db = build(entries, None);
+            let db = Db::open(&db).unwrap();
+            let b = db.bucket(b"key").unwrap().unwrap();
+            let ks = scan_keyspace(&b, i64::MAX, &|_| {}).unwrap();
+            let acc = *ks.keys.get(b"/registry/pods/a/p").unwrap();
+            let s = account(&ks, &Default::default());
+            (acc.newest_put, acc.newest_put_ordinal, s)
+        };
+        // Put at 2, put at 4, tombstone at 6: the put at 4 (ordinal 2) names the namespace.
+        let (rev, ordinal, s) = sum(&[
+            (2, "/registry/pods/a/p", Some(&old), 0),
+            (3, "/registry/pods/a/q", Some(&other), 0),
+            (4, "/registry/pods/a/p", Some(&new), 0),
+            (6, "/registry/pods/a/p", None, 0),
+        ]);
+        assert_eq!((rev.main, ordinal), (4, 2));
+        assert_eq!(s.unlocated, 0);
+        assert_eq!(group(&s, GroupBy::Namespace, "ns-new").revisions, 3);
+        // A put at the tombstone's own revision is not before it: the put at 2 is found by
+        // the pass over the pages.
+        let (rev, _, s) = sum(&[
+            (2, "/registry/pods/a/p", Some(&old), 0),
+            (3, "/registry/pods/a/q", Some(&other), 0),
+            (5, "/registry/pods/a/p", Some(&new), 0),
+            (5, "/registry/pods/a/p", None, 0),
+        ]);
+        assert_eq!(rev.main, 5);
+        assert_eq!(s.unlocated, 0);
+        assert_eq!(group(&s, GroupBy::Namespace, "ns-old").revisions, 3);
+    }
+
+    #[test]
     fn largest_and_most_revisions_are_ordered() {
         let fx = fixture();
         let s = run(&fx, b"");
