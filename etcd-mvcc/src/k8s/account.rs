@@ -327,11 +327,11 @@ impl K8sSummary {
 }
 
 /// Objects by resource, namespace, kind and controller owner (kind, name).
-type Groupings<'o> = (
-    FastMap<&'o str, GroupStats>,
-    FastMap<&'o str, GroupStats>,
-    FastMap<&'o str, GroupStats>,
-    FastMap<(&'o str, &'o str), GroupStats>,
+type Groupings<'a> = (
+    FastMap<&'a str, GroupStats>,
+    FastMap<Cow<'a, str>, GroupStats>,
+    FastMap<Cow<'a, str>, GroupStats>,
+    FastMap<(Cow<'a, str>, Cow<'a, str>), GroupStats>,
 );
 
 /// What the findings need of an object beyond its figures (boxed: most objects have none
@@ -624,84 +624,70 @@ fn account_keys<'a>(
                 .map(|(k, (_, v))| (k, v)),
         );
     }
-    // Indexed: the result vector is allocated once and filled in place.
-    let objs: Vec<Obj<'a>> = keys
-        .par_iter()
-        .with_min_len(1024)
-        .map(|&(key, acc)| {
-            // The map's key slice may sit in any revision's page; once the newest element
-            // is found (same revision, same key length: the ordinal names one element),
-            // its own copy of the key is used, which sits beside the value just read.
-            let mut key = key;
-            let value = if acc.newest_tombstone {
-                before.get(key).copied()
-            } else if newest_known && acc.below_newest == Some(acc.newest) {
-                element_at(pages, &bases, acc.below_newest_ordinal)
-                    .filter(|(rev, kv)| *rev == acc.newest && kv.key.len() == key.len())
-                    .map(|(_, kv)| {
-                        key = kv.key;
-                        kv.value
-                    })
-            } else {
-                None
-            };
-            let located = value.is_some() || (acc.newest_tombstone && acc.revisions == 1);
-            Obj::new(key, acc, value, located)
-        })
-        .collect();
-    let mut s = K8sSummary::default();
-    // The four groupings, folded per chunk of objects on the pool and merged once; the
-    // sums do not depend on the split.
-    let (by_res, by_ns, by_kind, by_owner) = objs
-        .par_chunks(4096)
+    // Per chunk of keys (in ordinal order, so the newest values are read in one forward
+    // sweep): each key's object is decoded, folded into the chunk's part and dropped; only
+    // what the findings need of a few objects is kept. Parts merge in key order.
+    let top = opts.top;
+    let part = keys
+        .par_chunks(1024)
         .map(|chunk| {
-            let mut g = Groupings::default();
-            for o in chunk {
-                g.0.entry(o.resource).or_default().add(o);
-                g.1.entry(&o.namespace).or_default().add(o);
-                g.2.entry(&o.kind).or_default().add(o);
-                let owner = o.owner.as_ref().map_or(("", ""), |(k, n)| (&**k, &**n));
-                g.3.entry(owner).or_default().add(o);
+            let mut p = Part::default();
+            for &(map_key, acc) in chunk {
+                // The map's key slice may sit in any revision's page; once the newest
+                // element is found (same revision, same key length: the ordinal names one
+                // element), its own copy of the key is used, which sits beside the value
+                // just read.
+                let mut key = map_key;
+                let value = if acc.newest_tombstone {
+                    before.get(key).copied()
+                } else if newest_known && acc.below_newest == Some(acc.newest) {
+                    element_at(pages, &bases, acc.below_newest_ordinal)
+                        .filter(|(rev, kv)| *rev == acc.newest && kv.key.len() == key.len())
+                        .map(|(_, kv)| {
+                            key = kv.key;
+                            kv.value
+                        })
+                } else {
+                    None
+                };
+                let located = value.is_some() || (acc.newest_tombstone && acc.revisions == 1);
+                p.add(Obj::new(key, acc, value, located), map_key, lenses);
             }
-            g
+            p.trim(top);
+            p
         })
-        .reduce(Groupings::default, |mut a, b| {
-            fn merge<K: std::hash::Hash + Eq>(
-                a: &mut FastMap<K, GroupStats>,
-                b: FastMap<K, GroupStats>,
-            ) {
-                for (k, g) in b {
-                    a.entry(k).or_default().merge(&g);
-                }
-            }
-            merge(&mut a.0, b.0);
-            merge(&mut a.1, b.1);
-            merge(&mut a.2, b.2);
-            merge(&mut a.3, b.3);
-            a
+        .reduce(Part::default, |a, b| {
+            let mut m = a.merge(b);
+            m.trim(top);
+            m
         });
-    for o in &objs {
-        s.unlocated += u64::from(!o.located);
-        s.totals.add(o);
-        if !o.live {
-            continue;
-        }
-        *s.encodings.entry(o.encoding).or_default() += 1;
-        let Some(x) = &o.extra else { continue };
-        if let Some(p) = &x.unknown_prefix {
-            *s.undecoded_prefixes.entry(p.clone()).or_default() += 1;
-        }
-        if let Some(e) = &x.error {
-            s.decode_errors += 1;
-            if s.decode_problems.len() < 20 {
-                s.decode_problems.push(DecodeProblem {
-                    key: key_str(o.key),
-                    revision: o.newest.to_string(),
-                    what: e.clone(),
-                });
-            }
-        }
-    }
+    let Part {
+        groups: (by_res, by_ns, by_kind, by_owner),
+        totals,
+        unlocated,
+        encodings,
+        undecoded_prefixes,
+        decode_errors,
+        decode_problems,
+        mut largest,
+        mut most_revisions,
+        uids,
+        per_res,
+        events,
+        events_total,
+        kept,
+        leases,
+        lens,
+    } = part;
+    let mut s = K8sSummary {
+        totals,
+        unlocated,
+        encodings,
+        undecoded_prefixes,
+        decode_errors,
+        decode_problems,
+        ..Default::default()
+    };
     fn sorted<K>(
         m: FastMap<K, GroupStats>,
         name: impl Fn(K) -> String,
@@ -711,8 +697,8 @@ fn account_keys<'a>(
         v
     }
     s.by_resource = sorted(by_res, str::to_string);
-    s.by_namespace = sorted(by_ns, str::to_string);
-    s.by_kind = sorted(by_kind, str::to_string);
+    s.by_namespace = sorted(by_ns, Cow::into_owned);
+    s.by_kind = sorted(by_kind, Cow::into_owned);
     s.by_owner = sorted(by_owner, |(k, n)| {
         if k.is_empty() && n.is_empty() {
             String::new()
@@ -720,13 +706,255 @@ fn account_keys<'a>(
             format!("{k}/{n}")
         }
     });
-
-    let live: Vec<&Obj<'a>> = objs.iter().filter(|o| o.live).collect();
-    s.largest = top_rows(live.clone(), opts.top, |o| o.live_bytes);
-    s.most_revisions = top_rows(objs.iter().collect(), opts.top, |o| u64::from(o.revisions));
-    findings(&live, &mut s);
-    let lenses = lenses.then(|| KeyLenses::of(&objs, &keys));
+    s.largest = finish_rows(&mut largest, top);
+    s.most_revisions = finish_rows(&mut most_revisions, top);
+    let uids: StrSet<'_> = uids.iter().map(|u| &**u).collect();
+    findings(&kept, &uids, &leases, per_res, events, events_total, &mut s);
+    let lenses = lenses.then(|| KeyLenses::of(&lens));
     (s, lenses)
+}
+
+/// A row candidate for `largest` / `most_revisions`: (figure, key, row); largest figure
+/// first, ties by key.
+type Row<'a> = (u64, &'a [u8], ObjectRow);
+
+fn row_order(a: &Row<'_>, b: &Row<'_>) -> std::cmp::Ordering {
+    b.0.cmp(&a.0).then(a.1.cmp(b.1))
+}
+
+/// Keeps the first `n` of `v` in [`row_order`], without sorting all of it.
+fn keep_top(v: &mut Vec<Row<'_>>, n: usize) {
+    if v.len() > n {
+        if n == 0 {
+            v.clear();
+            return;
+        }
+        v.select_nth_unstable_by(n - 1, row_order);
+        v.truncate(n);
+    }
+}
+
+fn finish_rows(v: &mut Vec<Row<'_>>, n: usize) -> Vec<ObjectRow> {
+    keep_top(v, n);
+    v.sort_by(row_order);
+    v.drain(..).map(|r| r.2).collect()
+}
+
+/// What the findings need of a live, decoded object with a deletion timestamp or owner
+/// references.
+struct Kept<'a> {
+    key: &'a [u8],
+    kind: Cow<'a, str>,
+    namespace: Cow<'a, str>,
+    name: Cow<'a, str>,
+    deletion: Option<Cow<'a, str>>,
+    finalizers: Vec<Cow<'a, str>>,
+    owners: Vec<OwnerRef<'a>>,
+}
+
+/// A live Lease's (key, holder, renewTime in microseconds, leaseDurationSeconds).
+type LeaseRow<'a> = (&'a [u8], Cow<'a, str>, i64, i64);
+
+/// Events by (involvedObject namespace, kind, name; reason): (events, sum of counts).
+type EventGroups<'a> =
+    FastMap<(Cow<'a, str>, Cow<'a, str>, Cow<'a, str>, Cow<'a, str>), (u64, u64)>;
+
+/// What the lens keeps of one key (the HTML key tree only).
+struct LensIn<'a> {
+    place: (usize, usize),
+    kind: Cow<'a, str>,
+    resource: &'a str,
+    live: bool,
+    api_version: Cow<'a, str>,
+    stats: GroupStats,
+}
+
+/// The accounting of a run of keys; runs merge in key order.
+#[derive(Default)]
+struct Part<'a> {
+    groups: Groupings<'a>,
+    totals: GroupStats,
+    unlocated: u64,
+    encodings: BTreeMap<Encoding, u64>,
+    undecoded_prefixes: BTreeMap<String, u64>,
+    decode_errors: u64,
+    /// The first 20, in key order.
+    decode_problems: Vec<DecodeProblem>,
+    largest: Vec<Row<'a>>,
+    most_revisions: Vec<Row<'a>>,
+    /// Of every live decoded object.
+    uids: Vec<Cow<'a, str>>,
+    /// Live objects per resource and encryption label.
+    per_res: FastMap<&'a str, Vec<(String, u64)>>,
+    events: EventGroups<'a>,
+    events_total: u64,
+    kept: Vec<Kept<'a>>,
+    leases: Vec<LeaseRow<'a>>,
+    lens: Vec<LensIn<'a>>,
+}
+
+impl<'a> Part<'a> {
+    fn add(&mut self, o: Obj<'a>, map_key: &'a [u8], lenses: bool) {
+        let g = &mut self.groups;
+        match g.0.get_mut(o.resource) {
+            Some(x) => x.add(&o),
+            None => g.0.entry(o.resource).or_default().add(&o),
+        }
+        match g.1.get_mut(&*o.namespace) {
+            Some(x) => x.add(&o),
+            None => g.1.entry(o.namespace.clone()).or_default().add(&o),
+        }
+        match g.2.get_mut(&*o.kind) {
+            Some(x) => x.add(&o),
+            None => g.2.entry(o.kind.clone()).or_default().add(&o),
+        }
+        let owner = o
+            .owner
+            .clone()
+            .unwrap_or((Cow::Borrowed(""), Cow::Borrowed("")));
+        g.3.entry(owner).or_default().add(&o);
+        self.unlocated += u64::from(!o.located);
+        self.totals.add(&o);
+        self.most_revisions
+            .push((u64::from(o.revisions), o.key, o.row()));
+        if lenses {
+            let mut stats = GroupStats::default();
+            stats.add(&o);
+            self.lens.push(LensIn {
+                place: place(map_key),
+                kind: o.kind.clone(),
+                resource: o.resource,
+                live: o.live,
+                api_version: o.api_version.clone(),
+                stats,
+            });
+        }
+        if !o.live {
+            return;
+        }
+        self.largest.push((o.live_bytes, o.key, o.row()));
+        *self.encodings.entry(o.encoding).or_default() += 1;
+        let label = o
+            .extra
+            .as_ref()
+            .and_then(|x| x.encryption.as_deref())
+            .unwrap_or("plain");
+        let labels = self.per_res.entry(o.resource).or_default();
+        match labels.iter_mut().find(|(l, _)| l == label) {
+            Some((_, n)) => *n += 1,
+            None => labels.push((label.to_string(), 1)),
+        }
+        if let Some(x) = &o.extra {
+            if let Some(p) = &x.unknown_prefix {
+                *self.undecoded_prefixes.entry(p.clone()).or_default() += 1;
+            }
+            if let Some(e) = &x.error {
+                self.decode_errors += 1;
+                if self.decode_problems.len() < 20 {
+                    self.decode_problems.push(DecodeProblem {
+                        key: key_str(o.key),
+                        revision: o.newest.to_string(),
+                        what: e.clone(),
+                    });
+                }
+            }
+        }
+        if !o.decoded {
+            return;
+        }
+        let Obj {
+            key,
+            kind,
+            namespace,
+            name,
+            uid,
+            extra,
+            ..
+        } = o;
+        self.uids.push(uid);
+        let Some(x) = extra else { return };
+        let x = *x;
+        if let Some(e) = x.event {
+            let g = self
+                .events
+                .entry((e.namespace, e.kind, e.name, e.reason))
+                .or_default();
+            g.0 += 1;
+            g.1 = g.1.saturating_add(e.count.max(0) as u64);
+            self.events_total += 1;
+        }
+        if key.starts_with(b"/registry/leases/") {
+            if let Some((h, t, d)) = x.lease {
+                self.leases.push((key, h, t, d));
+            }
+        }
+        if x.deletion.is_some() || !x.owners.is_empty() {
+            self.kept.push(Kept {
+                key,
+                kind,
+                namespace,
+                name,
+                deletion: x.deletion,
+                finalizers: x.finalizers,
+                owners: x.owners,
+            });
+        }
+    }
+
+    /// Only the top rows can still be in the result.
+    fn trim(&mut self, n: usize) {
+        keep_top(&mut self.largest, n);
+        keep_top(&mut self.most_revisions, n);
+    }
+
+    /// `self` then `b`, in key order.
+    fn merge(mut self, b: Part<'a>) -> Part<'a> {
+        fn sums<K: std::hash::Hash + Eq>(
+            a: &mut FastMap<K, GroupStats>,
+            b: FastMap<K, GroupStats>,
+        ) {
+            for (k, g) in b {
+                a.entry(k).or_default().merge(&g);
+            }
+        }
+        sums(&mut self.groups.0, b.groups.0);
+        sums(&mut self.groups.1, b.groups.1);
+        sums(&mut self.groups.2, b.groups.2);
+        sums(&mut self.groups.3, b.groups.3);
+        self.totals.merge(&b.totals);
+        self.unlocated += b.unlocated;
+        for (k, n) in b.encodings {
+            *self.encodings.entry(k).or_default() += n;
+        }
+        for (k, n) in b.undecoded_prefixes {
+            *self.undecoded_prefixes.entry(k).or_default() += n;
+        }
+        self.decode_errors += b.decode_errors;
+        self.decode_problems.extend(b.decode_problems);
+        self.decode_problems.truncate(20);
+        self.largest.extend(b.largest);
+        self.most_revisions.extend(b.most_revisions);
+        self.uids.extend(b.uids);
+        for (r, labels) in b.per_res {
+            let mine = self.per_res.entry(r).or_default();
+            for (l, n) in labels {
+                match mine.iter_mut().find(|(m, _)| *m == l) {
+                    Some((_, m)) => *m += n,
+                    None => mine.push((l, n)),
+                }
+            }
+        }
+        for (k, (n, c)) in b.events {
+            let g = self.events.entry(k).or_default();
+            g.0 += n;
+            g.1 = g.1.saturating_add(c);
+        }
+        self.events_total += b.events_total;
+        self.kept.extend(b.kept);
+        self.leases.extend(b.leases);
+        self.lens.extend(b.lens);
+        self
+    }
 }
 
 /// What the Kubernetes lens read of one key: its figures as `k8s` counts them (a group of
@@ -790,13 +1018,14 @@ impl KeyLenses {
     }
 
     /// `objs[i]` is the object of `keys[i]` (whose slice is the map's).
-    fn of<'a>(objs: &[Obj<'a>], keys: &[(&'a [u8], &KeyAcc)]) -> KeyLenses {
+    /// From the lens records, in key order.
+    fn of(ins: &[LensIn<'_>]) -> KeyLenses {
         let mut kinds: FastMap<&str, u32> = FastMap::default();
         let mut resources: FastMap<&str, u32> = FastMap::default();
         // Per resource: objects per API group.
         let mut groups: Vec<FastMap<&str, u64>> = Vec::new();
-        let mut by_place = Vec::with_capacity(objs.len());
-        for (o, (map_key, _)) in objs.iter().zip(keys) {
+        let mut by_place = Vec::with_capacity(ins.len());
+        for o in ins {
             let n = kinds.len() as u32;
             let kind = *kinds.entry(&o.kind).or_insert(n);
             let n = resources.len() as u32;
@@ -808,14 +1037,12 @@ impl KeyLenses {
                 let g = o.api_version.rsplit_once('/').map_or("", |(g, _)| g);
                 *groups[resource as usize].entry(g).or_default() += 1;
             }
-            let mut stats = GroupStats::default();
-            stats.add(o);
             by_place.push((
-                place(map_key),
+                o.place,
                 KeyLens {
                     kind,
                     resource,
-                    stats,
+                    stats: o.stats.clone(),
                 },
             ));
         }
@@ -857,31 +1084,6 @@ impl KeyLenses {
     }
 }
 
-/// The first `n` of `v` in `order`, without sorting all of it.
-fn top_rows<'o, 'a>(
-    mut v: Vec<&'o Obj<'a>>,
-    n: usize,
-    figure: impl Fn(&Obj<'a>) -> u64,
-) -> Vec<ObjectRow> {
-    if n == 0 {
-        return Vec::new();
-    }
-    // Largest figure first, ties by key. The n-th largest figure is found on the figures
-    // alone; only objects at or above it take part in the ordering by key.
-    if v.len() > n {
-        let mut figs: Vec<u64> = v.iter().map(|o| figure(o)).collect();
-        let (_, &mut nth, _) = figs.select_nth_unstable_by(n - 1, |a, b| b.cmp(a));
-        v.retain(|o| figure(o) >= nth);
-    }
-    let order = |a: &&Obj<'a>, b: &&Obj<'a>| figure(b).cmp(&figure(a)).then(a.key.cmp(b.key));
-    if v.len() > n {
-        v.select_nth_unstable_by(n - 1, order);
-        v.truncate(n);
-    }
-    v.sort_by(order);
-    v.iter().map(|o| o.row()).collect()
-}
-
 fn key_str(k: &[u8]) -> String {
     match std::str::from_utf8(k) {
         Ok(s) => s.to_string(),
@@ -891,16 +1093,20 @@ fn key_str(k: &[u8]) -> String {
 
 type StrSet<'s> = std::collections::HashSet<&'s str, BuildHasherDefault<FastHasher>>;
 
-fn findings(live: &[&Obj<'_>], s: &mut K8sSummary) {
+fn findings(
+    kept: &[Kept<'_>],
+    uids: &StrSet<'_>,
+    leases: &[LeaseRow<'_>],
+    per_res: FastMap<&str, Vec<(String, u64)>>,
+    ev: EventGroups<'_>,
+    total: u64,
+    s: &mut K8sSummary,
+) {
     let mut out = Vec::new();
-    let mut uids: StrSet<'_> = StrSet::default();
-    uids.reserve(live.len());
-    uids.extend(live.iter().filter(|o| o.decoded).map(|o| &*o.uid));
-    for o in live.iter().filter(|o| o.decoded) {
-        let Some(x) = &o.extra else { continue };
+    for o in kept {
         let key = key_str(o.key);
-        if let Some(ts) = &x.deletion {
-            let f: Vec<String> = x.finalizers.iter().map(|f| f.to_string()).collect();
+        if let Some(ts) = &o.deletion {
+            let f: Vec<String> = o.finalizers.iter().map(|f| f.to_string()).collect();
             out.push(Finding {
                 kind: FindingKind::StuckDeletion,
                 message: format!(
@@ -919,7 +1125,7 @@ fn findings(live: &[&Obj<'_>], s: &mut K8sSummary) {
             });
         }
         let mut seen: Vec<&str> = Vec::new();
-        for r in &x.owners {
+        for r in &o.owners {
             if !uids.contains(&*r.uid) && !seen.contains(&&*r.uid) {
                 seen.push(&r.uid);
                 out.push(Finding {
@@ -940,21 +1146,14 @@ fn findings(live: &[&Obj<'_>], s: &mut K8sSummary) {
         }
     }
     // Leases: the db's own clock is the newest renewTime of all Leases.
-    let leases: Vec<(&Obj<'_>, &str, i64, i64)> = live
-        .iter()
-        .filter(|o| o.key.starts_with(b"/registry/leases/") && o.decoded)
-        .filter_map(|o| {
-            let (h, t, d) = o.extra.as_ref()?.lease.as_ref()?;
-            Some((*o, &**h, *t, *d))
-        })
-        .collect();
     if let Some(newest) = leases.iter().map(|l| l.2).max() {
-        for &(o, holder, renew, dur) in &leases {
+        for (key, holder, renew, dur) in leases {
+            let (renew, dur) = (*renew, *dur);
             let expires = i128::from(renew) + 3 * i128::from(dur) * 1_000_000;
             if expires < i128::from(newest) {
                 out.push(Finding {
                     kind: FindingKind::StaleLease,
-                    key: key_str(o.key),
+                    key: key_str(key),
                     message: format!(
                         "lease of {holder} last renewed {} s before the newest lease renewal (duration {dur} s)",
                         (i128::from(newest) - i128::from(renew)) / 1_000_000
@@ -970,24 +1169,8 @@ fn findings(live: &[&Obj<'_>], s: &mut K8sSummary) {
         }
     }
     // Encryption per resource: a handful of labels per resource, so a small list each.
-    let mut per_res: FastMap<&str, Vec<(&str, u64)>> = FastMap::default();
-    for o in live {
-        let label = o
-            .extra
-            .as_ref()
-            .and_then(|x| x.encryption.as_deref())
-            .unwrap_or("plain");
-        let labels = per_res.entry(o.resource).or_default();
-        match labels.iter_mut().find(|(l, _)| *l == label) {
-            Some((_, n)) => *n += 1,
-            None => labels.push((label, 1)),
-        }
-    }
     for (res, labels) in per_res {
-        let counts: BTreeMap<String, u64> = labels
-            .into_iter()
-            .map(|(l, n)| (l.to_string(), n))
-            .collect();
+        let counts: BTreeMap<String, u64> = labels.into_iter().collect();
         let enc = counts.keys().filter(|l| *l != "plain").count();
         if enc > 1 || (enc == 1 && counts.contains_key("plain")) {
             let msg: Vec<String> = counts.iter().map(|(l, n)| format!("{l}: {n}")).collect();
@@ -1004,20 +1187,10 @@ fn findings(live: &[&Obj<'_>], s: &mut K8sSummary) {
     }
     // Events by involved object and reason.
     type EvKey<'b> = (&'b str, &'b str, &'b str, &'b str);
-    let mut ev: FastMap<EvKey<'_>, (u64, u64)> = FastMap::default();
-    ev.reserve(live.iter().filter(|o| o.resource == "events").count());
-    let mut total = 0u64;
-    for o in live.iter().filter(|o| o.decoded) {
-        if let Some(e) = o.extra.as_ref().and_then(|x| x.event.as_ref()) {
-            let g = ev
-                .entry((&e.namespace, &e.kind, &e.name, &e.reason))
-                .or_default();
-            g.0 += 1;
-            g.1 = g.1.saturating_add(e.count.max(0) as u64);
-            total += 1;
-        }
-    }
-    let mut ev: Vec<(EvKey<'_>, (u64, u64))> = ev.into_iter().collect();
+    let mut ev: Vec<(EvKey<'_>, (u64, u64))> = ev
+        .iter()
+        .map(|((ns, k, n, r), &v)| ((&**ns, &**k, &**n, &**r), v))
+        .collect();
     ev.sort_unstable_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(&b.0)));
     for &((ns, kind, name, reason), (n, _)) in &ev {
         if n >= 100 && 2 * n >= total {
