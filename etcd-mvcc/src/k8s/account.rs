@@ -1,12 +1,15 @@
 //! The accounting of the `k8s` command: one key-bucket scan ([`crate::scan`]) gives every
 //! key's revisions and sizes; then only the newest put of each key under `/registry/` is
 //! read again — located by its element ordinal, so no tree descent and no second pass —
-//! and decoded. Keys deleted in the file (newest revision a tombstone) need the put before
-//! the tombstone; those alone are looked up in one extra pass over the leaf pages that
-//! come before the newest such tombstone, and only when there are any.
+//! and decoded. A key deleted in the file (newest revision a tombstone) is read at the
+//! ordinal of its newest put, which the scan kept too; only keys where that put does not
+//! read back (damage, or a put at the tombstone's own revision) are looked up in an extra
+//! pass over the leaf pages before the newest such tombstone.
 //!
-//! Heap: one record per distinct key under `/registry/` (its decoded metadata, strings
-//! borrowed from the mapping), never per revision. Figures follow the shared spec
+//! Heap: keys are decoded a chunk at a time and folded into per-chunk figures that merge
+//! in key order; what is kept per key is its uid (for orphaned owners) and, for the few
+//! objects with owner references or a deletion timestamp, their names: never one decoded
+//! record per key, never anything per revision. Figures follow the shared spec
 //! (`k8s-semantics`): `revisions` counts what `prefixes` counts, `live_bytes` the stored
 //! value of each live key's newest revision, `history_bytes` every other kept value.
 
