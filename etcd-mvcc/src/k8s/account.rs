@@ -7,7 +7,7 @@
 //! pass over the leaf pages before the newest such tombstone.
 //!
 //! Heap: keys are decoded a chunk at a time and folded into per-chunk figures that merge
-//! in key order; what is kept per key is its uid (for orphaned owners) and, for the few
+//! in key order; what is kept per key is its uid (for orphaned owners) and, for the
 //! objects with owner references or a deletion timestamp, their names: never one decoded
 //! record per key, never anything per revision. Figures follow the shared spec
 //! (`k8s-semantics`): `revisions` counts what `prefixes` counts, `live_bytes` the stored
