@@ -654,7 +654,7 @@ fn account_keys<'a>(
                     None
                 };
                 let located = value.is_some() || (acc.newest_tombstone && acc.revisions == 1);
-                p.add(Obj::new(key, acc, value, located), map_key, lenses);
+                p.add(Obj::new(key, acc, value, located), map_key, lenses, top);
             }
             p.trim(top);
             p
@@ -681,6 +681,7 @@ fn account_keys<'a>(
         kept,
         leases,
         lens,
+        ..
     } = part;
     let mut s = K8sSummary {
         totals,
@@ -743,6 +744,19 @@ fn finish_rows(v: &mut Vec<Row<'_>>, n: usize) -> Vec<ObjectRow> {
     v.drain(..).map(|r| r.2).collect()
 }
 
+/// Adds `o` to the candidate rows `v` unless `n` better ones are known; the row (owned
+/// strings) is made only then. `v` is cut back to its top `n` when it reaches `2n`.
+fn offer<'a>(v: &mut Vec<Row<'a>>, min: &mut u64, n: usize, figure: u64, o: &Obj<'a>) {
+    if n == 0 || figure < *min {
+        return;
+    }
+    v.push((figure, o.key, o.row()));
+    if v.len() >= 2 * n {
+        keep_top(v, n);
+        *min = v.iter().map(|r| r.0).min().unwrap_or(0);
+    }
+}
+
 /// What the findings need of a live, decoded object with a deletion timestamp or owner
 /// references.
 struct Kept<'a> {
@@ -784,7 +798,11 @@ struct Part<'a> {
     /// The first 20, in key order.
     decode_problems: Vec<DecodeProblem>,
     largest: Vec<Row<'a>>,
+    /// No object with a smaller figure can enter `largest` (it holds `top` better ones).
+    largest_min: u64,
     most_revisions: Vec<Row<'a>>,
+    /// As `largest_min`, for `most_revisions`.
+    most_revisions_min: u64,
     /// Of every live decoded object.
     uids: Vec<Cow<'a, str>>,
     /// Live objects per resource and encryption label.
@@ -797,7 +815,7 @@ struct Part<'a> {
 }
 
 impl<'a> Part<'a> {
-    fn add(&mut self, o: Obj<'a>, map_key: &'a [u8], lenses: bool) {
+    fn add(&mut self, o: Obj<'a>, map_key: &'a [u8], lenses: bool, top: usize) {
         let g = &mut self.groups;
         match g.0.get_mut(o.resource) {
             Some(x) => x.add(&o),
@@ -818,8 +836,13 @@ impl<'a> Part<'a> {
         g.3.entry(owner).or_default().add(&o);
         self.unlocated += u64::from(!o.located);
         self.totals.add(&o);
-        self.most_revisions
-            .push((u64::from(o.revisions), o.key, o.row()));
+        offer(
+            &mut self.most_revisions,
+            &mut self.most_revisions_min,
+            top,
+            u64::from(o.revisions),
+            &o,
+        );
         if lenses {
             let mut stats = GroupStats::default();
             stats.add(&o);
@@ -835,7 +858,13 @@ impl<'a> Part<'a> {
         if !o.live {
             return;
         }
-        self.largest.push((o.live_bytes, o.key, o.row()));
+        offer(
+            &mut self.largest,
+            &mut self.largest_min,
+            top,
+            o.live_bytes,
+            &o,
+        );
         *self.encodings.entry(o.encoding).or_default() += 1;
         let label = o
             .extra
@@ -936,7 +965,9 @@ impl<'a> Part<'a> {
         self.decode_problems.extend(b.decode_problems);
         self.decode_problems.truncate(20);
         self.largest.extend(b.largest);
+        self.largest_min = self.largest_min.max(b.largest_min);
         self.most_revisions.extend(b.most_revisions);
+        self.most_revisions_min = self.most_revisions_min.max(b.most_revisions_min);
         self.uids.extend(b.uids);
         for (r, labels) in b.per_res {
             let mine = self.per_res.entry(r).or_default();
@@ -1440,6 +1471,60 @@ mod tests {
         assert_eq!(rev.main, 5);
         assert_eq!(s.unlocated, 0);
         assert_eq!(group(&s, GroupBy::Namespace, "ns-old").revisions, 3);
+    }
+
+    #[test]
+    fn figures_over_many_chunks_do_not_depend_on_the_threads_that_merge_them() {
+        // 3,000 pods (three chunks of keys), a third owned by a ReplicaSet that does not
+        // exist, some rewritten; and one event per pod about the same node.
+        let mut values: Vec<(String, Vec<u8>)> = Vec::new();
+        for i in 0..3000 {
+            let name = format!("p{i:04}");
+            let pod = envelope(
+                "v1",
+                "Pod",
+                &meta(&name, &format!("ns{}", i % 7), &format!("uid-{i}"), |m| {
+                    if i % 3 == 0 {
+                        owner(m, "ReplicaSet", "gone", &format!("uid-gone-{}", i % 5))
+                    }
+                }),
+            );
+            values.push((format!("/registry/pods/ns{}/{name}", i % 7), pod.clone()));
+            if i % 11 == 0 {
+                values.push((format!("/registry/pods/ns{}/{name}", i % 7), pod));
+            }
+        }
+        let entries: Vec<Entry<'_>> = values
+            .iter()
+            .enumerate()
+            .map(|(i, (k, v))| (i as i64 + 2, k.as_str(), Some(v.as_slice()), 0))
+            .collect();
+        let db = build(&entries, None);
+        let db = Db::open(&db).unwrap();
+        let b = db.bucket(b"key").unwrap().unwrap();
+        let ks = scan_keyspace(&b, i64::MAX, &|_| {}).unwrap();
+        let on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let s = pool.install(|| account(&ks, &Default::default()));
+            format!("{s:?}")
+        };
+        let one = on(1);
+        assert_eq!(one, on(3));
+        let s = account(&ks, &Default::default());
+        assert_eq!(s.totals.objects, 3000);
+        assert_eq!(s.totals.revisions, 3000 + 273);
+        assert_eq!(group(&s, GroupBy::Owner, "ReplicaSet/gone").objects, 1000);
+        assert_eq!(s.most_revisions[0].key, "/registry/pods/ns0/p0000");
+        assert_eq!(s.most_revisions[1].key, "/registry/pods/ns0/p0077");
+        // One orphan finding per owning pod.
+        let orphans = s
+            .findings
+            .iter()
+            .filter(|f| f.kind.as_str() == "orphan_owner");
+        assert_eq!(orphans.count(), 1000);
     }
 
     #[test]
