@@ -65,6 +65,11 @@ pub struct KeyAcc {
     pub below_newest_entry_bytes: u64,
     /// Its position among the bucket's leaf elements (page by page, element by element).
     pub below_newest_ordinal: u64,
+    /// Newest put (not tombstone) revision, when the key has a put (`revisions >
+    /// tombstones`); of equal revisions, the first in the bucket.
+    pub newest_put: Revision,
+    /// Its position among the bucket's leaf elements, as `below_newest_ordinal`.
+    pub newest_put_ordinal: u64,
 }
 
 impl KeyAcc {
@@ -88,6 +93,12 @@ impl KeyAcc {
     ) {
         self.revisions += 1;
         self.tombstones += u32::from(tombstone);
+        // The Kubernetes accounting reads a deleted key's newest put from here instead of
+        // looking for it in a second pass over the bucket.
+        if !tombstone && (self.revisions - self.tombstones == 1 || rev > self.newest_put) {
+            self.newest_put = rev;
+            self.newest_put_ordinal = ordinal;
+        }
         self.value_bytes += value_len;
         self.entry_bytes += entry_bytes;
         if self.revisions == 1 || (rev, tombstone) > (self.newest, self.newest_tombstone) {

@@ -1,12 +1,15 @@
 //! The accounting of the `k8s` command: one key-bucket scan ([`crate::scan`]) gives every
 //! key's revisions and sizes; then only the newest put of each key under `/registry/` is
 //! read again — located by its element ordinal, so no tree descent and no second pass —
-//! and decoded. Keys deleted in the file (newest revision a tombstone) need the put before
-//! the tombstone; those alone are looked up in one extra pass over the leaf pages that
-//! come before the newest such tombstone, and only when there are any.
+//! and decoded. A key deleted in the file (newest revision a tombstone) is read at the
+//! ordinal of its newest put, which the scan kept too; only keys where that put does not
+//! read back (damage, or a put at the tombstone's own revision) are looked up in an extra
+//! pass over the leaf pages before the newest such tombstone.
 //!
-//! Heap: one record per distinct key under `/registry/` (its decoded metadata, strings
-//! borrowed from the mapping), never per revision. Figures follow the shared spec
+//! Heap: keys are decoded a chunk at a time and folded into per-chunk figures that merge
+//! in key order; what is kept per key is its uid (for orphaned owners) and, for the
+//! objects with owner references or a deletion timestamp, their names: never one decoded
+//! record per key, never anything per revision. Figures follow the shared spec
 //! (`k8s-semantics`): `revisions` counts what `prefixes` counts, `live_bytes` the stored
 //! value of each live key's newest revision, `history_bytes` every other kept value.
 
@@ -326,6 +329,14 @@ impl K8sSummary {
     }
 }
 
+/// Objects by resource, namespace, kind and controller owner (kind, name).
+type Groupings<'a> = (
+    FastMap<&'a str, GroupStats>,
+    FastMap<Cow<'a, str>, GroupStats>,
+    FastMap<Cow<'a, str>, GroupStats>,
+    FastMap<(Cow<'a, str>, Cow<'a, str>), GroupStats>,
+);
+
 /// What the findings need of an object beyond its figures (boxed: most objects have none
 /// of it, and the accounting holds one [`Obj`] per key).
 #[derive(Default)]
@@ -573,83 +584,114 @@ fn account_keys<'a>(
     // Ordinal order: the newest values are read in one forward sweep of the mapping.
     keys.sort_unstable_by_key(|(_, a)| a.below_newest_ordinal);
     let newest_known = ks.limit == i64::MAX;
-    let mut want: FastMap<&'a [u8], Revision> = FastMap::default();
-    let mut last_tomb = 0u64;
-    for (k, a) in &keys {
-        if a.newest_tombstone && a.revisions > 1 {
-            want.insert(k, a.newest);
-            last_tomb = last_tomb.max(a.below_newest_ordinal);
-        }
-    }
-    let before = if want.is_empty() {
-        FastMap::default()
-    } else {
-        let upto = bases.partition_point(|&b| b <= last_tomb).min(pages.len());
-        puts_before_tombstones(&pages[..upto], &want)
-    };
-    // Indexed: the result vector is allocated once and filled in place.
-    let objs: Vec<Obj<'a>> = keys
+    // A deleted key's newest put, older than its tombstone: the scan kept its ordinal.
+    // Keys where that does not hold (a put at the tombstone's own revision, an element
+    // that does not read back: damage) are looked for in a pass over the pages, as a
+    // fallback.
+    let tombstoned: Vec<(&'a [u8], &KeyAcc)> = keys
+        .iter()
+        .filter(|(_, a)| a.newest_tombstone && a.revisions > 1)
+        .copied()
+        .collect();
+    let by_ordinal: Vec<Option<&'a [u8]>> = tombstoned
         .par_iter()
         .with_min_len(1024)
-        .map(|&(key, acc)| {
-            // The map's key slice may sit in any revision's page; once the newest element
-            // is found (same revision, same key length: the ordinal names one element),
-            // its own copy of the key is used, which sits beside the value just read.
-            let mut key = key;
-            let value = if acc.newest_tombstone {
-                before.get(key).map(|&(_, v)| v)
-            } else if newest_known && acc.below_newest == Some(acc.newest) {
-                element_at(pages, &bases, acc.below_newest_ordinal)
-                    .filter(|(rev, kv)| *rev == acc.newest && kv.key.len() == key.len())
-                    .map(|(_, kv)| {
-                        key = kv.key;
-                        kv.value
-                    })
-            } else {
-                None
-            };
-            let located = value.is_some() || (acc.newest_tombstone && acc.revisions == 1);
-            Obj::new(key, acc, value, located)
+        .map(|&(k, a)| {
+            if a.revisions == a.tombstones || a.newest_put >= a.newest {
+                return None;
+            }
+            element_at(pages, &bases, a.newest_put_ordinal)
+                .filter(|(rev, kv)| *rev == a.newest_put && kv.key == k)
+                .map(|(_, kv)| kv.value)
         })
         .collect();
-    let mut s = K8sSummary::default();
-    let mut by_res: FastMap<&str, GroupStats> = FastMap::default();
-    let mut by_ns: FastMap<&str, GroupStats> = FastMap::default();
-    let mut by_kind: FastMap<&str, GroupStats> = FastMap::default();
-    let mut by_owner: FastMap<(&str, &str), GroupStats> = FastMap::default();
-    // The lenses take each object's kind and resource while the loop below has just
-    // hashed them (their bytes are in cache).
-    let mut lens_builder = lenses.then(LensBuilder::default);
-    for o in &objs {
-        if let Some(b) = &mut lens_builder {
-            b.add(o);
-        }
-        s.unlocated += u64::from(!o.located);
-        s.totals.add(o);
-        by_res.entry(o.resource).or_default().add(o);
-        by_ns.entry(&o.namespace).or_default().add(o);
-        by_kind.entry(&o.kind).or_default().add(o);
-        let owner = o.owner.as_ref().map_or(("", ""), |(k, n)| (&**k, &**n));
-        by_owner.entry(owner).or_default().add(o);
-        if !o.live {
-            continue;
-        }
-        *s.encodings.entry(o.encoding).or_default() += 1;
-        let Some(x) = &o.extra else { continue };
-        if let Some(p) = &x.unknown_prefix {
-            *s.undecoded_prefixes.entry(p.clone()).or_default() += 1;
-        }
-        if let Some(e) = &x.error {
-            s.decode_errors += 1;
-            if s.decode_problems.len() < 20 {
-                s.decode_problems.push(DecodeProblem {
-                    key: key_str(o.key),
-                    revision: o.newest.to_string(),
-                    what: e.clone(),
-                });
+    let mut want: FastMap<&'a [u8], Revision> = FastMap::default();
+    let mut last_tomb = 0u64;
+    let mut before: FastMap<&'a [u8], &'a [u8]> = FastMap::default();
+    for ((k, a), v) in tombstoned.iter().zip(&by_ordinal) {
+        match v {
+            Some(v) => {
+                before.insert(k, v);
+            }
+            None => {
+                want.insert(k, a.newest);
+                last_tomb = last_tomb.max(a.below_newest_ordinal);
             }
         }
     }
+    if !want.is_empty() {
+        let upto = bases.partition_point(|&b| b <= last_tomb).min(pages.len());
+        before.extend(
+            puts_before_tombstones(&pages[..upto], &want)
+                .into_iter()
+                .map(|(k, (_, v))| (k, v)),
+        );
+    }
+    // Per chunk of keys (in ordinal order, so the newest values are read in one forward
+    // sweep): each key's object is decoded, folded into the chunk's part and dropped; only
+    // what the findings need of a few objects is kept. Parts merge in key order.
+    let top = opts.top;
+    let part = keys
+        .par_chunks(1024)
+        .map(|chunk| {
+            let mut p = Part::default();
+            for &(map_key, acc) in chunk {
+                // The map's key slice may sit in any revision's page; once the newest
+                // element is found (same revision, same key length: the ordinal names one
+                // element), its own copy of the key is used, which sits beside the value
+                // just read.
+                let mut key = map_key;
+                let value = if acc.newest_tombstone {
+                    before.get(key).copied()
+                } else if newest_known && acc.below_newest == Some(acc.newest) {
+                    element_at(pages, &bases, acc.below_newest_ordinal)
+                        .filter(|(rev, kv)| *rev == acc.newest && kv.key.len() == key.len())
+                        .map(|(_, kv)| {
+                            key = kv.key;
+                            kv.value
+                        })
+                } else {
+                    None
+                };
+                let located = value.is_some() || (acc.newest_tombstone && acc.revisions == 1);
+                p.add(Obj::new(key, acc, value, located), map_key, lenses, top);
+            }
+            p.trim(top);
+            p
+        })
+        .reduce(Part::default, |a, b| {
+            let mut m = a.merge(b);
+            m.trim(top);
+            m
+        });
+    let Part {
+        groups: (by_res, by_ns, by_kind, by_owner),
+        totals,
+        unlocated,
+        encodings,
+        undecoded_prefixes,
+        decode_errors,
+        decode_problems,
+        mut largest,
+        mut most_revisions,
+        uids,
+        per_res,
+        events,
+        events_total,
+        kept,
+        leases,
+        lens,
+        ..
+    } = part;
+    let mut s = K8sSummary {
+        totals,
+        unlocated,
+        encodings,
+        undecoded_prefixes,
+        decode_errors,
+        decode_problems,
+        ..Default::default()
+    };
     fn sorted<K>(
         m: FastMap<K, GroupStats>,
         name: impl Fn(K) -> String,
@@ -659,8 +701,8 @@ fn account_keys<'a>(
         v
     }
     s.by_resource = sorted(by_res, str::to_string);
-    s.by_namespace = sorted(by_ns, str::to_string);
-    s.by_kind = sorted(by_kind, str::to_string);
+    s.by_namespace = sorted(by_ns, Cow::into_owned);
+    s.by_kind = sorted(by_kind, Cow::into_owned);
     s.by_owner = sorted(by_owner, |(k, n)| {
         if k.is_empty() && n.is_empty() {
             String::new()
@@ -668,17 +710,285 @@ fn account_keys<'a>(
             format!("{k}/{n}")
         }
     });
-
-    let live: Vec<&Obj<'a>> = objs.iter().filter(|o| o.live).collect();
-    s.largest = top_rows(live.clone(), opts.top, |a, b| {
-        b.live_bytes.cmp(&a.live_bytes).then(a.key.cmp(b.key))
-    });
-    s.most_revisions = top_rows(objs.iter().collect(), opts.top, |a, b| {
-        b.revisions.cmp(&a.revisions).then(a.key.cmp(b.key))
-    });
-    findings(&live, &mut s);
-    let lenses = lens_builder.map(|b| b.finish(&keys, bases));
+    s.largest = finish_rows(&mut largest, top);
+    s.most_revisions = finish_rows(&mut most_revisions, top);
+    let uids: StrSet<'_> = uids.iter().map(|u| &**u).collect();
+    findings(&kept, &uids, &leases, per_res, events, events_total, &mut s);
+    let lenses = lenses.then(|| KeyLenses::of(&lens, bases));
     (s, lenses)
+}
+
+/// A row candidate for `largest` / `most_revisions`: (figure, key, row); largest figure
+/// first, ties by key.
+type Row<'a> = (u64, &'a [u8], ObjectRow);
+
+fn row_order(a: &Row<'_>, b: &Row<'_>) -> std::cmp::Ordering {
+    b.0.cmp(&a.0).then(a.1.cmp(b.1))
+}
+
+/// Keeps the first `n` of `v` in [`row_order`], without sorting all of it.
+fn keep_top(v: &mut Vec<Row<'_>>, n: usize) {
+    if v.len() > n {
+        if n == 0 {
+            v.clear();
+            return;
+        }
+        v.select_nth_unstable_by(n - 1, row_order);
+        v.truncate(n);
+    }
+}
+
+fn finish_rows(v: &mut Vec<Row<'_>>, n: usize) -> Vec<ObjectRow> {
+    keep_top(v, n);
+    v.sort_by(row_order);
+    v.drain(..).map(|r| r.2).collect()
+}
+
+/// Adds `o` to the candidate rows `v` unless `n` better ones are known; the row (owned
+/// strings) is made only then. `v` is cut back to its top `n` when it reaches `2n`.
+fn offer<'a>(v: &mut Vec<Row<'a>>, min: &mut u64, n: usize, figure: u64, o: &Obj<'a>) {
+    if n == 0 || figure < *min {
+        return;
+    }
+    v.push((figure, o.key, o.row()));
+    if v.len() >= 2 * n {
+        keep_top(v, n);
+        *min = v.iter().map(|r| r.0).min().unwrap_or(0);
+    }
+}
+
+/// What the findings need of a live, decoded object with a deletion timestamp or owner
+/// references.
+struct Kept<'a> {
+    key: &'a [u8],
+    kind: Cow<'a, str>,
+    namespace: Cow<'a, str>,
+    name: Cow<'a, str>,
+    deletion: Option<Cow<'a, str>>,
+    finalizers: Vec<Cow<'a, str>>,
+    owners: Vec<OwnerRef<'a>>,
+}
+
+/// A live Lease's (key, holder, renewTime in microseconds, leaseDurationSeconds).
+type LeaseRow<'a> = (&'a [u8], Cow<'a, str>, i64, i64);
+
+/// Events by (involvedObject namespace, kind, name; reason): (events, sum of counts).
+type EventGroups<'a> =
+    FastMap<(Cow<'a, str>, Cow<'a, str>, Cow<'a, str>, Cow<'a, str>), (u64, u64)>;
+
+/// What the lens keeps of one key (the HTML key tree only).
+struct LensIn<'a> {
+    place: (usize, usize),
+    kind: Cow<'a, str>,
+    resource: &'a str,
+    live: bool,
+    api_version: Cow<'a, str>,
+    stats: GroupStats,
+}
+
+/// The accounting of a run of keys; runs merge in key order.
+#[derive(Default)]
+struct Part<'a> {
+    groups: Groupings<'a>,
+    totals: GroupStats,
+    unlocated: u64,
+    encodings: BTreeMap<Encoding, u64>,
+    undecoded_prefixes: BTreeMap<String, u64>,
+    decode_errors: u64,
+    /// The first 20, in key order.
+    decode_problems: Vec<DecodeProblem>,
+    largest: Vec<Row<'a>>,
+    /// No object with a smaller figure can enter `largest` (it holds `top` better ones).
+    largest_min: u64,
+    most_revisions: Vec<Row<'a>>,
+    /// As `largest_min`, for `most_revisions`.
+    most_revisions_min: u64,
+    /// Of every live decoded object.
+    uids: Vec<Cow<'a, str>>,
+    /// Live objects per resource and encryption label.
+    per_res: FastMap<&'a str, Vec<(String, u64)>>,
+    events: EventGroups<'a>,
+    events_total: u64,
+    kept: Vec<Kept<'a>>,
+    leases: Vec<LeaseRow<'a>>,
+    lens: Vec<LensIn<'a>>,
+}
+
+impl<'a> Part<'a> {
+    fn add(&mut self, o: Obj<'a>, map_key: &'a [u8], lenses: bool, top: usize) {
+        let g = &mut self.groups;
+        match g.0.get_mut(o.resource) {
+            Some(x) => x.add(&o),
+            None => g.0.entry(o.resource).or_default().add(&o),
+        }
+        match g.1.get_mut(&*o.namespace) {
+            Some(x) => x.add(&o),
+            None => g.1.entry(o.namespace.clone()).or_default().add(&o),
+        }
+        match g.2.get_mut(&*o.kind) {
+            Some(x) => x.add(&o),
+            None => g.2.entry(o.kind.clone()).or_default().add(&o),
+        }
+        let owner = o
+            .owner
+            .clone()
+            .unwrap_or((Cow::Borrowed(""), Cow::Borrowed("")));
+        g.3.entry(owner).or_default().add(&o);
+        self.unlocated += u64::from(!o.located);
+        self.totals.add(&o);
+        offer(
+            &mut self.most_revisions,
+            &mut self.most_revisions_min,
+            top,
+            u64::from(o.revisions),
+            &o,
+        );
+        if lenses {
+            let mut stats = GroupStats::default();
+            stats.add(&o);
+            self.lens.push(LensIn {
+                place: place(map_key),
+                kind: o.kind.clone(),
+                resource: o.resource,
+                live: o.live,
+                api_version: o.api_version.clone(),
+                stats,
+            });
+        }
+        if !o.live {
+            return;
+        }
+        offer(
+            &mut self.largest,
+            &mut self.largest_min,
+            top,
+            o.live_bytes,
+            &o,
+        );
+        *self.encodings.entry(o.encoding).or_default() += 1;
+        let label = o
+            .extra
+            .as_ref()
+            .and_then(|x| x.encryption.as_deref())
+            .unwrap_or("plain");
+        let labels = self.per_res.entry(o.resource).or_default();
+        match labels.iter_mut().find(|(l, _)| l == label) {
+            Some((_, n)) => *n += 1,
+            None => labels.push((label.to_string(), 1)),
+        }
+        if let Some(x) = &o.extra {
+            if let Some(p) = &x.unknown_prefix {
+                *self.undecoded_prefixes.entry(p.clone()).or_default() += 1;
+            }
+            if let Some(e) = &x.error {
+                self.decode_errors += 1;
+                if self.decode_problems.len() < 20 {
+                    self.decode_problems.push(DecodeProblem {
+                        key: key_str(o.key),
+                        revision: o.newest.to_string(),
+                        what: e.clone(),
+                    });
+                }
+            }
+        }
+        if !o.decoded {
+            return;
+        }
+        let Obj {
+            key,
+            kind,
+            namespace,
+            name,
+            uid,
+            extra,
+            ..
+        } = o;
+        self.uids.push(uid);
+        let Some(x) = extra else { return };
+        let x = *x;
+        if let Some(e) = x.event {
+            let g = self
+                .events
+                .entry((e.namespace, e.kind, e.name, e.reason))
+                .or_default();
+            g.0 += 1;
+            g.1 = g.1.saturating_add(e.count.max(0) as u64);
+            self.events_total += 1;
+        }
+        if key.starts_with(b"/registry/leases/") {
+            if let Some((h, t, d)) = x.lease {
+                self.leases.push((key, h, t, d));
+            }
+        }
+        if x.deletion.is_some() || !x.owners.is_empty() {
+            self.kept.push(Kept {
+                key,
+                kind,
+                namespace,
+                name,
+                deletion: x.deletion,
+                finalizers: x.finalizers,
+                owners: x.owners,
+            });
+        }
+    }
+
+    /// Only the top rows can still be in the result.
+    fn trim(&mut self, n: usize) {
+        keep_top(&mut self.largest, n);
+        keep_top(&mut self.most_revisions, n);
+    }
+
+    /// `self` then `b`, in key order.
+    fn merge(mut self, b: Part<'a>) -> Part<'a> {
+        fn sums<K: std::hash::Hash + Eq>(
+            a: &mut FastMap<K, GroupStats>,
+            b: FastMap<K, GroupStats>,
+        ) {
+            for (k, g) in b {
+                a.entry(k).or_default().merge(&g);
+            }
+        }
+        sums(&mut self.groups.0, b.groups.0);
+        sums(&mut self.groups.1, b.groups.1);
+        sums(&mut self.groups.2, b.groups.2);
+        sums(&mut self.groups.3, b.groups.3);
+        self.totals.merge(&b.totals);
+        self.unlocated += b.unlocated;
+        for (k, n) in b.encodings {
+            *self.encodings.entry(k).or_default() += n;
+        }
+        for (k, n) in b.undecoded_prefixes {
+            *self.undecoded_prefixes.entry(k).or_default() += n;
+        }
+        self.decode_errors += b.decode_errors;
+        self.decode_problems.extend(b.decode_problems);
+        self.decode_problems.truncate(20);
+        self.largest.extend(b.largest);
+        self.largest_min = self.largest_min.max(b.largest_min);
+        self.most_revisions.extend(b.most_revisions);
+        self.most_revisions_min = self.most_revisions_min.max(b.most_revisions_min);
+        self.uids.extend(b.uids);
+        for (r, labels) in b.per_res {
+            let mine = self.per_res.entry(r).or_default();
+            for (l, n) in labels {
+                match mine.iter_mut().find(|(m, _)| *m == l) {
+                    Some((_, m)) => *m += n,
+                    None => mine.push((l, n)),
+                }
+            }
+        }
+        for (k, (n, c)) in b.events {
+            let g = self.events.entry(k).or_default();
+            g.0 += n;
+            g.1 = g.1.saturating_add(c);
+        }
+        self.events_total += b.events_total;
+        self.kept.extend(b.kept);
+        self.leases.extend(b.leases);
+        self.lens.extend(b.lens);
+        self
+    }
 }
 
 /// What the Kubernetes lens read of one key: its figures as `k8s` counts them (a group of
@@ -745,95 +1055,54 @@ impl KeyLenses {
     pub fn is_empty(&self) -> bool {
         self.by_place.is_empty()
     }
-}
 
-/// Builds [`KeyLenses`] one object at a time, in the order of the accounting's key list.
-#[derive(Default)]
-struct LensBuilder<'o> {
-    kinds: FastMap<&'o str, u32>,
-    resources: FastMap<&'o str, u32>,
-    /// Per resource: objects per API group.
-    groups: Vec<FastMap<&'o str, u64>>,
-    lenses: Vec<KeyLens>,
-    /// The previous object's kind and resource with their indexes: neighbours in the
-    /// accounting's order often share them, and a comparison is cheaper than a hash.
-    last_kind: Option<(&'o str, u32)>,
-    last_resource: Option<(&'o str, u32)>,
-    /// Objects of one (resource, API group) met in a row, not yet added to `groups`.
-    run: Option<(u32, &'o str, u64)>,
-}
-
-impl<'o> LensBuilder<'o> {
-    fn add(&mut self, o: &'o Obj<'_>) {
-        let kind = match self.last_kind {
-            Some((k, i)) if k == o.kind => i,
-            _ => {
-                let n = self.kinds.len() as u32;
-                let i = *self.kinds.entry(&o.kind).or_insert(n);
-                self.last_kind = Some((&o.kind, i));
-                i
-            }
-        };
-        let resource = match self.last_resource {
-            Some((r, i)) if r == o.resource => i,
-            _ => {
-                let n = self.resources.len() as u32;
-                let i = *self.resources.entry(o.resource).or_insert(n);
-                self.last_resource = Some((o.resource, i));
-                i
-            }
-        };
-        if resource as usize == self.groups.len() {
-            self.groups.push(FastMap::default());
-        }
-        if o.live && !o.api_version.is_empty() {
-            let g = o.api_version.rsplit_once('/').map_or("", |(g, _)| g);
-            match &mut self.run {
-                Some((r, rg, n)) if *r == resource && *rg == g => *n += 1,
+    /// From the lens records, in key order, and the leaf pages' first element ordinals.
+    fn of(ins: &[LensIn<'_>], element_bases: Vec<u64>) -> KeyLenses {
+        let mut kinds: FastMap<&str, u32> = FastMap::default();
+        let mut resources: FastMap<&str, u32> = FastMap::default();
+        // Per resource: objects per API group.
+        let mut groups: Vec<FastMap<&str, u64>> = Vec::new();
+        let mut by_place = Vec::with_capacity(ins.len());
+        // Neighbours in key order mostly share kind and resource: a comparison with the
+        // previous record's is cheaper than a hash.
+        let mut last_kind: Option<(&str, u32)> = None;
+        let mut last_resource: Option<(&str, u32)> = None;
+        for o in ins {
+            let kind = match last_kind {
+                Some((k, i)) if k == o.kind => i,
                 _ => {
-                    self.flush_run();
-                    self.run = Some((resource, g, 1));
+                    let n = kinds.len() as u32;
+                    let i = *kinds.entry(&o.kind).or_insert(n);
+                    last_kind = Some((&o.kind, i));
+                    i
                 }
+            };
+            let resource = match last_resource {
+                Some((r, i)) if r == o.resource => i,
+                _ => {
+                    let n = resources.len() as u32;
+                    let i = *resources.entry(o.resource).or_insert(n);
+                    last_resource = Some((o.resource, i));
+                    i
+                }
+            };
+            if resource as usize == groups.len() {
+                groups.push(FastMap::default());
             }
+            if o.live && !o.api_version.is_empty() {
+                let g = o.api_version.rsplit_once('/').map_or("", |(g, _)| g);
+                *groups[resource as usize].entry(g).or_default() += 1;
+            }
+            by_place.push((
+                o.place,
+                KeyLens {
+                    kind,
+                    resource,
+                    stats: o.stats.clone(),
+                },
+            ));
         }
-        let mut stats = GroupStats::default();
-        stats.add(o);
-        self.lenses.push(KeyLens {
-            kind,
-            resource,
-            stats,
-        });
-    }
-
-    fn flush_run(&mut self) {
-        if let Some((r, g, n)) = self.run.take() {
-            *self.groups[r as usize].entry(g).or_default() += n;
-        }
-    }
-
-    /// The lenses, the `i`th added being `keys[i]`'s (whose slice is the map's).
-    fn finish(mut self, keys: &[(&[u8], &KeyAcc)], element_bases: Vec<u64>) -> KeyLenses {
-        self.flush_run();
-        let LensBuilder {
-            kinds,
-            resources,
-            groups,
-            lenses,
-            ..
-        } = self;
-        // Sorted by place through a small index (the lenses themselves are 80 bytes each):
-        // a key slice's address is unique, so the order is total.
-        let mut order: Vec<(usize, u32)> = keys
-            .iter()
-            .take(lenses.len())
-            .enumerate()
-            .map(|(i, (k, _))| (k.as_ptr() as usize, i as u32))
-            .collect();
-        order.sort_unstable();
-        let by_place = order
-            .iter()
-            .map(|&(_, i)| (place(keys[i as usize].0), lenses[i as usize].clone()))
-            .collect();
+        by_place.sort_unstable_by_key(|e| e.0);
         let names = |m: FastMap<&str, u32>| {
             let mut v = vec![String::new(); m.len()];
             for (s, i) in m {
@@ -872,23 +1141,6 @@ impl<'o> LensBuilder<'o> {
     }
 }
 
-/// The first `n` of `v` in `order`, without sorting all of it.
-fn top_rows<'o, 'a>(
-    mut v: Vec<&'o Obj<'a>>,
-    n: usize,
-    order: impl Fn(&Obj<'a>, &Obj<'a>) -> std::cmp::Ordering,
-) -> Vec<ObjectRow> {
-    if n == 0 {
-        return Vec::new();
-    }
-    if v.len() > n {
-        v.select_nth_unstable_by(n - 1, |a, b| order(a, b));
-        v.truncate(n);
-    }
-    v.sort_by(|a, b| order(a, b));
-    v.iter().map(|o| o.row()).collect()
-}
-
 fn key_str(k: &[u8]) -> String {
     match std::str::from_utf8(k) {
         Ok(s) => s.to_string(),
@@ -898,16 +1150,20 @@ fn key_str(k: &[u8]) -> String {
 
 type StrSet<'s> = std::collections::HashSet<&'s str, BuildHasherDefault<FastHasher>>;
 
-fn findings(live: &[&Obj<'_>], s: &mut K8sSummary) {
+fn findings(
+    kept: &[Kept<'_>],
+    uids: &StrSet<'_>,
+    leases: &[LeaseRow<'_>],
+    per_res: FastMap<&str, Vec<(String, u64)>>,
+    ev: EventGroups<'_>,
+    total: u64,
+    s: &mut K8sSummary,
+) {
     let mut out = Vec::new();
-    let mut uids: StrSet<'_> = StrSet::default();
-    uids.reserve(live.len());
-    uids.extend(live.iter().filter(|o| o.decoded).map(|o| &*o.uid));
-    for o in live.iter().filter(|o| o.decoded) {
-        let Some(x) = &o.extra else { continue };
+    for o in kept {
         let key = key_str(o.key);
-        if let Some(ts) = &x.deletion {
-            let f: Vec<String> = x.finalizers.iter().map(|f| f.to_string()).collect();
+        if let Some(ts) = &o.deletion {
+            let f: Vec<String> = o.finalizers.iter().map(|f| f.to_string()).collect();
             out.push(Finding {
                 kind: FindingKind::StuckDeletion,
                 message: format!(
@@ -926,7 +1182,7 @@ fn findings(live: &[&Obj<'_>], s: &mut K8sSummary) {
             });
         }
         let mut seen: Vec<&str> = Vec::new();
-        for r in &x.owners {
+        for r in &o.owners {
             if !uids.contains(&*r.uid) && !seen.contains(&&*r.uid) {
                 seen.push(&r.uid);
                 out.push(Finding {
@@ -947,21 +1203,14 @@ fn findings(live: &[&Obj<'_>], s: &mut K8sSummary) {
         }
     }
     // Leases: the db's own clock is the newest renewTime of all Leases.
-    let leases: Vec<(&Obj<'_>, &str, i64, i64)> = live
-        .iter()
-        .filter(|o| o.key.starts_with(b"/registry/leases/") && o.decoded)
-        .filter_map(|o| {
-            let (h, t, d) = o.extra.as_ref()?.lease.as_ref()?;
-            Some((*o, &**h, *t, *d))
-        })
-        .collect();
     if let Some(newest) = leases.iter().map(|l| l.2).max() {
-        for &(o, holder, renew, dur) in &leases {
+        for (key, holder, renew, dur) in leases {
+            let (renew, dur) = (*renew, *dur);
             let expires = i128::from(renew) + 3 * i128::from(dur) * 1_000_000;
             if expires < i128::from(newest) {
                 out.push(Finding {
                     kind: FindingKind::StaleLease,
-                    key: key_str(o.key),
+                    key: key_str(key),
                     message: format!(
                         "lease of {holder} last renewed {} s before the newest lease renewal (duration {dur} s)",
                         (i128::from(newest) - i128::from(renew)) / 1_000_000
@@ -977,24 +1226,8 @@ fn findings(live: &[&Obj<'_>], s: &mut K8sSummary) {
         }
     }
     // Encryption per resource: a handful of labels per resource, so a small list each.
-    let mut per_res: FastMap<&str, Vec<(&str, u64)>> = FastMap::default();
-    for o in live {
-        let label = o
-            .extra
-            .as_ref()
-            .and_then(|x| x.encryption.as_deref())
-            .unwrap_or("plain");
-        let labels = per_res.entry(o.resource).or_default();
-        match labels.iter_mut().find(|(l, _)| *l == label) {
-            Some((_, n)) => *n += 1,
-            None => labels.push((label, 1)),
-        }
-    }
     for (res, labels) in per_res {
-        let counts: BTreeMap<String, u64> = labels
-            .into_iter()
-            .map(|(l, n)| (l.to_string(), n))
-            .collect();
+        let counts: BTreeMap<String, u64> = labels.into_iter().collect();
         let enc = counts.keys().filter(|l| *l != "plain").count();
         if enc > 1 || (enc == 1 && counts.contains_key("plain")) {
             let msg: Vec<String> = counts.iter().map(|(l, n)| format!("{l}: {n}")).collect();
@@ -1011,20 +1244,10 @@ fn findings(live: &[&Obj<'_>], s: &mut K8sSummary) {
     }
     // Events by involved object and reason.
     type EvKey<'b> = (&'b str, &'b str, &'b str, &'b str);
-    let mut ev: FastMap<EvKey<'_>, (u64, u64)> = FastMap::default();
-    ev.reserve(live.iter().filter(|o| o.resource == "events").count());
-    let mut total = 0u64;
-    for o in live.iter().filter(|o| o.decoded) {
-        if let Some(e) = o.extra.as_ref().and_then(|x| x.event.as_ref()) {
-            let g = ev
-                .entry((&e.namespace, &e.kind, &e.name, &e.reason))
-                .or_default();
-            g.0 += 1;
-            g.1 = g.1.saturating_add(e.count.max(0) as u64);
-            total += 1;
-        }
-    }
-    let mut ev: Vec<(EvKey<'_>, (u64, u64))> = ev.into_iter().collect();
+    let mut ev: Vec<(EvKey<'_>, (u64, u64))> = ev
+        .iter()
+        .map(|((ns, k, n, r), &v)| ((&**ns, &**k, &**n, &**r), v))
+        .collect();
     ev.sort_unstable_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(&b.0)));
     for &((ns, kind, name, reason), (n, _)) in &ev {
         if n >= 100 && 2 * n >= total {
@@ -1234,6 +1457,97 @@ mod tests {
         assert_eq!(s.totals.revisions, 13);
         assert_eq!(s.undecoded_prefixes.get("01026f7061717565"), Some(&1));
         assert_eq!(s.encodings.get(&Encoding::Json), Some(&1));
+    }
+
+    #[test]
+    fn a_deleted_keys_newest_put_before_its_tombstone_is_read_from_the_scans_ordinal_or_found_by_the_fallback_pass(
+    ) {
+        let pod = |ns: &str| envelope("v1", "Pod", &meta("p", ns, "uid-p", |_| {}));
+        let (old, new, other) = (pod("ns-old"), pod("ns-new"), pod("ns-other"));
+        let sum = |entries: &[Entry<'_>]| {
+            let db = build(entries, None);
+            let db = Db::open(&db).unwrap();
+            let b = db.bucket(b"key").unwrap().unwrap();
+            let ks = scan_keyspace(&b, i64::MAX, &|_| {}).unwrap();
+            let acc = *ks.keys.get(b"/registry/pods/a/p").unwrap();
+            let s = account(&ks, &Default::default());
+            (acc.newest_put, acc.newest_put_ordinal, s)
+        };
+        // Put at 2, put at 4, tombstone at 6: the put at 4 (ordinal 2) names the namespace.
+        let (rev, ordinal, s) = sum(&[
+            (2, "/registry/pods/a/p", Some(&old), 0),
+            (3, "/registry/pods/a/q", Some(&other), 0),
+            (4, "/registry/pods/a/p", Some(&new), 0),
+            (6, "/registry/pods/a/p", None, 0),
+        ]);
+        assert_eq!((rev.main, ordinal), (4, 2));
+        assert_eq!(s.unlocated, 0);
+        assert_eq!(group(&s, GroupBy::Namespace, "ns-new").revisions, 3);
+        // A put at the tombstone's own revision is not before it: the put at 2 is found by
+        // the pass over the pages.
+        let (rev, _, s) = sum(&[
+            (2, "/registry/pods/a/p", Some(&old), 0),
+            (3, "/registry/pods/a/q", Some(&other), 0),
+            (5, "/registry/pods/a/p", Some(&new), 0),
+            (5, "/registry/pods/a/p", None, 0),
+        ]);
+        assert_eq!(rev.main, 5);
+        assert_eq!(s.unlocated, 0);
+        assert_eq!(group(&s, GroupBy::Namespace, "ns-old").revisions, 3);
+    }
+
+    #[test]
+    fn figures_over_many_chunks_do_not_depend_on_the_threads_that_merge_them() {
+        // 3,000 pods (three chunks of keys), a third owned by a ReplicaSet that does not
+        // exist, some rewritten; and one event per pod about the same node.
+        let mut values: Vec<(String, Vec<u8>)> = Vec::new();
+        for i in 0..3000 {
+            let name = format!("p{i:04}");
+            let pod = envelope(
+                "v1",
+                "Pod",
+                &meta(&name, &format!("ns{}", i % 7), &format!("uid-{i}"), |m| {
+                    if i % 3 == 0 {
+                        owner(m, "ReplicaSet", "gone", &format!("uid-gone-{}", i % 5))
+                    }
+                }),
+            );
+            values.push((format!("/registry/pods/ns{}/{name}", i % 7), pod.clone()));
+            if i % 11 == 0 {
+                values.push((format!("/registry/pods/ns{}/{name}", i % 7), pod));
+            }
+        }
+        let entries: Vec<Entry<'_>> = values
+            .iter()
+            .enumerate()
+            .map(|(i, (k, v))| (i as i64 + 2, k.as_str(), Some(v.as_slice()), 0))
+            .collect();
+        let db = build(&entries, None);
+        let db = Db::open(&db).unwrap();
+        let b = db.bucket(b"key").unwrap().unwrap();
+        let ks = scan_keyspace(&b, i64::MAX, &|_| {}).unwrap();
+        let on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let s = pool.install(|| account(&ks, &Default::default()));
+            format!("{s:?}")
+        };
+        let one = on(1);
+        assert_eq!(one, on(3));
+        let s = account(&ks, &Default::default());
+        assert_eq!(s.totals.objects, 3000);
+        assert_eq!(s.totals.revisions, 3000 + 273);
+        assert_eq!(group(&s, GroupBy::Owner, "ReplicaSet/gone").objects, 1000);
+        assert_eq!(s.most_revisions[0].key, "/registry/pods/ns0/p0000");
+        assert_eq!(s.most_revisions[1].key, "/registry/pods/ns0/p0077");
+        // One orphan finding per owning pod.
+        let orphans = s
+            .findings
+            .iter()
+            .filter(|f| f.kind.as_str() == "orphan_owner");
+        assert_eq!(orphans.count(), 1000);
     }
 
     #[test]
