@@ -449,19 +449,11 @@ impl Schema {
     }
 }
 
-/// A varint as prost reads it: at most 10 bytes, the tenth below 2.
+/// A varint as prost reads it: at most 10 bytes, the tenth below 2, which is the shared
+/// scanner's [`Policy::STRICT`](crate::wire::Policy::STRICT) rule.
 #[inline]
 fn varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
-    let mut v: u64 = 0;
-    for i in 0..10 {
-        let b = *buf.get(*pos)?;
-        *pos += 1;
-        v |= u64::from(b & 0x7f) << (7 * i);
-        if b < 0x80 {
-            return (i < 9 || b < 2).then_some(v);
-        }
-    }
-    None
+    crate::wire::read_varint_with(buf, pos, crate::wire::Policy::STRICT).ok()
 }
 
 /// A field key as prost's `decode_key` reads it: (field number, wire type).
