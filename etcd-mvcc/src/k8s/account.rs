@@ -811,7 +811,9 @@ struct Part<'a> {
     events_total: u64,
     kept: Vec<Kept<'a>>,
     leases: Vec<LeaseRow<'a>>,
-    lens: Vec<LensIn<'a>>,
+    /// One run of records per chunk, in key order: merging parts moves the runs, never
+    /// the records.
+    lens: Vec<Vec<LensIn<'a>>>,
 }
 
 impl<'a> Part<'a> {
@@ -846,14 +848,19 @@ impl<'a> Part<'a> {
         if lenses {
             let mut stats = GroupStats::default();
             stats.add(&o);
-            self.lens.push(LensIn {
-                place: place(map_key),
-                kind: o.kind.clone(),
-                resource: o.resource,
-                live: o.live,
-                api_version: o.api_version.clone(),
-                stats,
-            });
+            if self.lens.is_empty() {
+                self.lens.push(Vec::with_capacity(1024));
+            }
+            if let Some(run) = self.lens.last_mut() {
+                run.push(LensIn {
+                    place: place(map_key),
+                    kind: o.kind.clone(),
+                    resource: o.resource,
+                    live: o.live,
+                    api_version: o.api_version.clone(),
+                    stats,
+                });
+            }
         }
         if !o.live {
             return;
@@ -1057,16 +1064,20 @@ impl KeyLenses {
     }
 
     /// From the lens records, in key order, and the leaf pages' first element ordinals.
-    fn of(ins: &[LensIn<'_>], element_bases: Vec<u64>) -> KeyLenses {
+    fn of(runs: &[Vec<LensIn<'_>>], element_bases: Vec<u64>) -> KeyLenses {
+        let ins = runs.iter().flatten();
+        let n_ins: usize = runs.iter().map(Vec::len).sum();
         let mut kinds: FastMap<&str, u32> = FastMap::default();
         let mut resources: FastMap<&str, u32> = FastMap::default();
         // Per resource: objects per API group.
         let mut groups: Vec<FastMap<&str, u64>> = Vec::new();
-        let mut by_place = Vec::with_capacity(ins.len());
+        let mut lenses = Vec::with_capacity(n_ins);
+        let mut order: Vec<((usize, usize), u32)> = Vec::with_capacity(n_ins);
         // Neighbours in key order mostly share kind and resource: a comparison with the
         // previous record's is cheaper than a hash.
         let mut last_kind: Option<(&str, u32)> = None;
         let mut last_resource: Option<(&str, u32)> = None;
+        let mut run: Option<(u32, &str, u64)> = None;
         for o in ins {
             let kind = match last_kind {
                 Some((k, i)) if k == o.kind => i,
@@ -1091,18 +1102,34 @@ impl KeyLenses {
             }
             if o.live && !o.api_version.is_empty() {
                 let g = o.api_version.rsplit_once('/').map_or("", |(g, _)| g);
-                *groups[resource as usize].entry(g).or_default() += 1;
+                // Objects of one (resource, API group) come in runs: counted in the run,
+                // added to the map once per run.
+                match &mut run {
+                    Some((r, rg, n)) if *r == resource && *rg == g => *n += 1,
+                    _ => {
+                        if let Some((r, rg, n)) = run.replace((resource, g, 1)) {
+                            *groups[r as usize].entry(rg).or_default() += n;
+                        }
+                    }
+                }
             }
-            by_place.push((
-                o.place,
-                KeyLens {
-                    kind,
-                    resource,
-                    stats: o.stats.clone(),
-                },
-            ));
+            order.push((o.place, lenses.len() as u32));
+            lenses.push(KeyLens {
+                kind,
+                resource,
+                stats: o.stats.clone(),
+            });
         }
-        by_place.sort_unstable_by_key(|e| e.0);
+        // Sorted by place through a small index (the lenses are 80 bytes each); a key
+        // slice's place is unique, so the order is total.
+        if let Some((r, rg, n)) = run {
+            *groups[r as usize].entry(rg).or_default() += n;
+        }
+        order.sort_unstable_by_key(|e| e.0);
+        let by_place = order
+            .iter()
+            .map(|&(p, i)| (p, lenses[i as usize].clone()))
+            .collect();
         let names = |m: FastMap<&str, u32>| {
             let mut v = vec![String::new(); m.len()];
             for (s, i) in m {
