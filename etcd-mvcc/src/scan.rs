@@ -378,28 +378,36 @@ impl<'a> Shard<'a> {
         }
     }
 
-    /// The record number of `key`, if present.
+    /// Walks `key`'s probe sequence: `Ok(record number)` when present, else `Err(the empty
+    /// slot where it would go)`. The table is never full (load at most one half), so the
+    /// walk ends.
     #[inline]
-    fn find(&self, key: &[u8], hash: u64) -> Option<usize> {
-        if self.slots.is_empty() {
-            return None;
-        }
+    fn probe(&self, key: &[u8], hash: u64) -> Result<usize, usize> {
         let mask = self.mask();
         let tag = slot_tag(hash);
         let mut at = hash as usize & mask;
         loop {
             let s = self.slots[at];
             if s == 0 {
-                return None;
+                return Err(at);
             }
             if s >> SLOT_INDEX_BITS == tag {
                 let i = ((s & SLOT_INDEX_MASK) - 1) as usize;
                 if self.heads[i].holds(key, hash, &self.arena) {
-                    return Some(i);
+                    return Ok(i);
                 }
             }
             at = (at + 1) & mask;
         }
+    }
+
+    /// The record number of `key`, if present.
+    #[inline]
+    fn find(&self, key: &[u8], hash: u64) -> Option<usize> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        self.probe(key, hash).ok()
     }
 
     /// The record of `key` (whose hash is `hash`), made empty when new.
@@ -408,22 +416,11 @@ impl<'a> Shard<'a> {
         if self.slots.is_empty() {
             *self = Shard::with_capacity(8);
         }
-        let mask = self.mask();
+        let at = match self.probe(key, hash) {
+            Ok(i) => return &mut self.accs[i],
+            Err(at) => at,
+        };
         let tag = slot_tag(hash);
-        let mut at = hash as usize & mask;
-        loop {
-            let s = self.slots[at];
-            if s == 0 {
-                break;
-            }
-            if s >> SLOT_INDEX_BITS == tag {
-                let i = ((s & SLOT_INDEX_MASK) - 1) as usize;
-                if self.heads[i].holds(key, hash, &self.arena) {
-                    return &mut self.accs[i];
-                }
-            }
-            at = (at + 1) & mask;
-        }
         let i = self.heads.len();
         let n = key.len().min(KEY_HEAD);
         let mut head = [0u8; KEY_HEAD];
