@@ -349,7 +349,6 @@ struct Extra<'a> {
     event: Option<EventRef<'a>>,
     encryption: Option<String>,
     error: Option<String>,
-    unknown_prefix: Option<String>,
 }
 
 /// One key: its figures and what was decoded of its newest put. Strings borrow the
@@ -376,11 +375,67 @@ struct Obj<'a> {
     managed_fields_bytes: u64,
     last_applied_bytes: u64,
     other_annotations_bytes: u64,
+    /// Of a value of unknown encoding: its first bytes (up to 8), for
+    /// [`K8sSummary::undecoded_prefixes`].
+    unknown_prefix: Option<Prefix>,
     extra: Option<Box<Extra<'a>>>,
 }
 
+/// Up to 8 first bytes of a value: (length, bytes, zero past the length). Counted as
+/// bytes and written as hex once per distinct prefix, at the end.
+type Prefix = (u8, [u8; 8]);
+
+fn prefix_of(value: &[u8]) -> Prefix {
+    let n = value.len().min(8);
+    let mut b = [0u8; 8];
+    b[..n].copy_from_slice(&value[..n]);
+    (n as u8, b)
+}
+
+fn prefix_hex(&(n, b): &Prefix) -> String {
+    b[..usize::from(n)].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What the accounting needs of one key's [`KeyAcc`], copied out of the keyspace's table
+/// in the table's own order (a sweep): once the keys are sorted by ordinal, only the
+/// pages are read out of order, never the table.
+#[derive(Clone, Copy)]
+struct Want<'a> {
+    /// The key slice the table holds (in the mapping).
+    key: &'a [u8],
+    /// `below_newest_ordinal`: where the newest element sits.
+    ordinal: u64,
+    value_bytes: u64,
+    newest_value_len: u64,
+    newest: Revision,
+    revisions: u32,
+    /// `newest_tombstone`.
+    deleted: bool,
+    /// `below_newest == Some(newest)`: the element at `ordinal` is the newest revision.
+    newest_at_ordinal: bool,
+}
+
+impl<'a> Want<'a> {
+    fn of(key: &'a [u8], a: &KeyAcc) -> Want<'a> {
+        Want {
+            key,
+            ordinal: a.below_newest_ordinal,
+            value_bytes: a.value_bytes,
+            newest_value_len: a.newest_value_len,
+            newest: a.newest,
+            revisions: a.revisions,
+            deleted: a.newest_tombstone,
+            newest_at_ordinal: a.below_newest == Some(a.newest),
+        }
+    }
+
+    fn is_live(&self) -> bool {
+        self.revisions > 0 && !self.deleted
+    }
+}
+
 impl<'a> Obj<'a> {
-    fn new(key: &'a [u8], acc: &KeyAcc, value: Option<&'a [u8]>, located: bool) -> Obj<'a> {
+    fn new(key: &'a [u8], acc: &Want<'a>, value: Option<&'a [u8]>, located: bool) -> Obj<'a> {
         let path = KeyPath::parse(key).unwrap_or(KeyPath {
             resource: "",
             namespace: "",
@@ -408,6 +463,7 @@ impl<'a> Obj<'a> {
             managed_fields_bytes: 0,
             last_applied_bytes: 0,
             other_annotations_bytes: 0,
+            unknown_prefix: None,
             extra: None,
         };
         let Some(value) = value else {
@@ -426,7 +482,7 @@ impl<'a> Obj<'a> {
             x.encryption = Some("unreadable-prefix".into());
         }
         if d.encoding == Encoding::Unknown {
-            x.unknown_prefix = Some(d.body.iter().take(8).map(|b| format!("{b:02x}")).collect());
+            o.unknown_prefix = Some(prefix_of(d.body));
         }
         if d.encoding.is_readable() {
             x.error = d.error;
@@ -461,8 +517,7 @@ impl<'a> Obj<'a> {
             && x.lease.is_none()
             && x.event.is_none()
             && x.encryption.is_none()
-            && x.error.is_none()
-            && x.unknown_prefix.is_none();
+            && x.error.is_none();
         if !empty {
             o.extra = Some(Box::new(x));
         }
@@ -491,13 +546,68 @@ fn element_at<'a>(
     ordinal: u64,
 ) -> Option<(Revision, KeyValueRef<'a>)> {
     let i = bases.partition_point(|&b| b <= ordinal).checked_sub(1)?;
+    element_in(pages, bases, i, ordinal)
+}
+
+/// The element at `ordinal`, which page `i` holds (`bases[i] <= ordinal`).
+fn element_in<'a>(
+    pages: &[Page<'a>],
+    bases: &[u64],
+    i: usize,
+    ordinal: u64,
+) -> Option<(Revision, KeyValueRef<'a>)> {
     let page = pages.get(i)?;
-    let el = page.leaf_element((ordinal - bases[i]) as usize).ok()?;
+    let el = page
+        .leaf_element(ordinal.checked_sub(*bases.get(i)?)? as usize)
+        .ok()?;
     let rk = parse_rev_key(el.key).ok()?;
     if rk.tombstone {
         return None;
     }
     Some((rk.rev, KeyValueRef::parse(el.value).ok()?))
+}
+
+/// [`element_at`] for ordinals that ascend (a chunk of keys sorted by ordinal): the page
+/// is found by stepping forward from the last one, as the next key's element is most
+/// often a page or two on; a longer way (or an ordinal behind) is a binary search. The
+/// page found is the one [`element_at`] finds: the last whose base is at most the ordinal.
+struct Cursor<'p, 'a> {
+    pages: &'p [Page<'a>],
+    bases: &'p [u64],
+    /// The page of the last ordinal, when there was one.
+    at: Option<usize>,
+}
+
+impl<'p, 'a> Cursor<'p, 'a> {
+    /// Pages stepped over before the cursor falls back to a binary search.
+    const STEPS: usize = 8;
+
+    fn new(pages: &'p [Page<'a>], bases: &'p [u64]) -> Self {
+        Cursor {
+            pages,
+            bases,
+            at: None,
+        }
+    }
+
+    fn element(&mut self, ordinal: u64) -> Option<(Revision, KeyValueRef<'a>)> {
+        let b = self.bases;
+        let mut i = match self.at {
+            Some(i) if b.get(i).is_some_and(|&x| x <= ordinal) => i,
+            _ => b.partition_point(|&x| x <= ordinal).checked_sub(1)?,
+        };
+        let mut steps = 0;
+        while b.get(i + 1).is_some_and(|&x| x <= ordinal) {
+            steps += 1;
+            if steps > Self::STEPS {
+                i += b[i..].partition_point(|&x| x <= ordinal) - 1;
+                break;
+            }
+            i += 1;
+        }
+        self.at = Some(i);
+        element_in(self.pages, b, i, ordinal)
+    }
 }
 
 /// For each key of `want` (key -> revision of its tombstone), the newest put older than the
@@ -575,24 +685,26 @@ fn account_keys<'a>(
 ) -> (K8sSummary, Option<KeyLenses>) {
     let pages = &ks.leaf_pages;
     let bases = element_bases(pages);
-    let mut keys: Vec<(&'a [u8], &KeyAcc)> = ks
-        .keys
-        .iter()
-        .filter(|(k, _)| k.starts_with(REGISTRY_PREFIX) && k.starts_with(&opts.prefix))
-        .map(|(&k, a)| (k, a))
-        .collect();
+    // The filter reads the table's own copy of each key, not the mapping.
+    let mut keys: Vec<Want<'a>> = Vec::new();
+    let mut tombstoned: Vec<(&'a [u8], &KeyAcc)> = Vec::new();
+    for (local, k, a) in ks.keys.iter_local() {
+        if local.starts_with(REGISTRY_PREFIX) && local.starts_with(&opts.prefix) {
+            keys.push(Want::of(k, a));
+            if a.newest_tombstone && a.revisions > 1 {
+                tombstoned.push((k, a));
+            }
+        }
+    }
     // Ordinal order: the newest values are read in one forward sweep of the mapping.
-    keys.sort_unstable_by_key(|(_, a)| a.below_newest_ordinal);
+    keys.sort_unstable_by_key(|w| w.ordinal);
+    // The same order as before, when the tombstoned keys were taken from the sorted keys.
+    tombstoned.sort_unstable_by_key(|(_, a)| a.below_newest_ordinal);
     let newest_known = ks.limit == i64::MAX;
     // A deleted key's newest put, older than its tombstone: the scan kept its ordinal.
     // Keys where that does not hold (a put at the tombstone's own revision, an element
     // that does not read back: damage) are looked for in a pass over the pages, as a
     // fallback.
-    let tombstoned: Vec<(&'a [u8], &KeyAcc)> = keys
-        .iter()
-        .filter(|(_, a)| a.newest_tombstone && a.revisions > 1)
-        .copied()
-        .collect();
     let by_ordinal: Vec<Option<&'a [u8]>> = tombstoned
         .par_iter()
         .with_min_len(1024)
@@ -635,16 +747,19 @@ fn account_keys<'a>(
         .par_chunks(1024)
         .map(|chunk| {
             let mut p = Part::default();
-            for &(map_key, acc) in chunk {
+            let mut cursor = Cursor::new(pages, &bases);
+            for acc in chunk {
                 // The map's key slice may sit in any revision's page; once the newest
                 // element is found (same revision, same key length: the ordinal names one
                 // element), its own copy of the key is used, which sits beside the value
                 // just read.
+                let map_key = acc.key;
                 let mut key = map_key;
-                let value = if acc.newest_tombstone {
+                let value = if acc.deleted {
                     before.get(key).copied()
-                } else if newest_known && acc.below_newest == Some(acc.newest) {
-                    element_at(pages, &bases, acc.below_newest_ordinal)
+                } else if newest_known && acc.newest_at_ordinal {
+                    cursor
+                        .element(acc.ordinal)
                         .filter(|(rev, kv)| *rev == acc.newest && kv.key.len() == key.len())
                         .map(|(_, kv)| {
                             key = kv.key;
@@ -653,7 +768,7 @@ fn account_keys<'a>(
                 } else {
                     None
                 };
-                let located = value.is_some() || (acc.newest_tombstone && acc.revisions == 1);
+                let located = value.is_some() || (acc.deleted && acc.revisions == 1);
                 p.add(Obj::new(key, acc, value, located), map_key, lenses, top);
             }
             p.trim(top);
@@ -683,6 +798,10 @@ fn account_keys<'a>(
         lens,
         ..
     } = part;
+    let undecoded_prefixes = undecoded_prefixes
+        .iter()
+        .map(|(p, &n)| (prefix_hex(p), n))
+        .collect();
     let mut s = K8sSummary {
         totals,
         unlocated,
@@ -793,7 +912,7 @@ struct Part<'a> {
     totals: GroupStats,
     unlocated: u64,
     encodings: BTreeMap<Encoding, u64>,
-    undecoded_prefixes: BTreeMap<String, u64>,
+    undecoded_prefixes: FastMap<Prefix, u64>,
     decode_errors: u64,
     /// The first 20, in key order.
     decode_problems: Vec<DecodeProblem>,
@@ -883,10 +1002,10 @@ impl<'a> Part<'a> {
             Some((_, n)) => *n += 1,
             None => labels.push((label.to_string(), 1)),
         }
+        if let Some(p) = o.unknown_prefix {
+            *self.undecoded_prefixes.entry(p).or_default() += 1;
+        }
         if let Some(x) = &o.extra {
-            if let Some(p) = &x.unknown_prefix {
-                *self.undecoded_prefixes.entry(p.clone()).or_default() += 1;
-            }
             if let Some(e) = &x.error {
                 self.decode_errors += 1;
                 if self.decode_problems.len() < 20 {
