@@ -13,7 +13,7 @@
 //! (`k8s-semantics`): `revisions` counts what `prefixes` counts, `live_bytes` the stored
 //! value of each live key's newest revision, `history_bytes` every other kept value.
 
-use super::decode::{decode_value, DecodeOptions, Encoding, EventRef, OwnerRef};
+use super::decode::{decode_value, DecodeError, DecodeOptions, Encoding, EventRef, OwnerRef};
 use super::{KeyPath, REGISTRY_PREFIX};
 use crate::fasthash::{FastHasher, FastMap};
 use crate::kv::KeyValueRef;
@@ -348,7 +348,6 @@ struct Extra<'a> {
     lease: Option<(Cow<'a, str>, i64, i64)>,
     event: Option<EventRef<'a>>,
     encryption: Option<String>,
-    error: Option<String>,
 }
 
 /// One key: its figures and what was decoded of its newest put. Strings borrow the
@@ -378,6 +377,8 @@ struct Obj<'a> {
     /// Of a value of unknown encoding: its first bytes (up to 8), for
     /// [`K8sSummary::undecoded_prefixes`].
     unknown_prefix: Option<Prefix>,
+    /// Why a readable form did not decode in full (written out only for the first few).
+    error: Option<DecodeError>,
     extra: Option<Box<Extra<'a>>>,
 }
 
@@ -464,6 +465,7 @@ impl<'a> Obj<'a> {
             last_applied_bytes: 0,
             other_annotations_bytes: 0,
             unknown_prefix: None,
+            error: None,
             extra: None,
         };
         let Some(value) = value else {
@@ -485,7 +487,7 @@ impl<'a> Obj<'a> {
             o.unknown_prefix = Some(prefix_of(d.body));
         }
         if d.encoding.is_readable() {
-            x.error = d.error;
+            o.error = d.error;
         }
         if let Some(m) = d.meta {
             o.decoded = true;
@@ -516,8 +518,7 @@ impl<'a> Obj<'a> {
             && x.deletion.is_none()
             && x.lease.is_none()
             && x.event.is_none()
-            && x.encryption.is_none()
-            && x.error.is_none();
+            && x.encryption.is_none();
         if !empty {
             o.extra = Some(Box::new(x));
         }
@@ -1005,16 +1006,14 @@ impl<'a> Part<'a> {
         if let Some(p) = o.unknown_prefix {
             *self.undecoded_prefixes.entry(p).or_default() += 1;
         }
-        if let Some(x) = &o.extra {
-            if let Some(e) = &x.error {
-                self.decode_errors += 1;
-                if self.decode_problems.len() < 20 {
-                    self.decode_problems.push(DecodeProblem {
-                        key: key_str(o.key),
-                        revision: o.newest.to_string(),
-                        what: e.clone(),
-                    });
-                }
+        if let Some(e) = &o.error {
+            self.decode_errors += 1;
+            if self.decode_problems.len() < 20 {
+                self.decode_problems.push(DecodeProblem {
+                    key: key_str(o.key),
+                    revision: o.newest.to_string(),
+                    what: e.to_string(),
+                });
             }
         }
         if !o.decoded {

@@ -296,7 +296,7 @@ pub(crate) fn decode<'a>(value: &'a [u8], opts: DecodeOptions, d: &mut Decoded<'
     d.body = value;
     let mut r = Reader::new(value, 0);
     if let Err(e) = object(&mut r, opts, d) {
-        d.error = Some(e.to_string());
+        d.error = Some(e.to_string().into());
     }
 }
 

@@ -292,7 +292,52 @@ pub struct Decoded<'a> {
     /// protobuf: runtime.Unknown contentType, when set.
     pub content_type: Cow<'a, str>,
     /// Why decoding stopped early, with the byte offset in the value.
-    pub error: Option<String>,
+    pub error: Option<DecodeError>,
+}
+
+/// Why a value stopped decoding early. A protobuf error is kept as found and written out
+/// only when shown: the accounting counts every error but prints the first few.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    /// The protobuf envelope or object is malformed (offset from the start of the value).
+    Proto(ProtoError),
+    /// Any other reason, in words.
+    Text(String),
+}
+
+impl DecodeError {
+    /// Whether the words contain `pat`.
+    pub fn contains(&self, pat: &str) -> bool {
+        self.to_string().contains(pat)
+    }
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DecodeError::Proto(e) => e.fmt(f),
+            DecodeError::Text(s) => f.write_str(s),
+        }
+    }
+}
+
+impl From<String> for DecodeError {
+    fn from(s: String) -> Self {
+        DecodeError::Text(s)
+    }
+}
+
+impl From<&str> for DecodeError {
+    fn from(s: &str) -> Self {
+        DecodeError::Text(s.to_string())
+    }
+}
+
+/// Serialized as its words.
+impl serde::Serialize for DecodeError {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 impl<'a> Decoded<'a> {
@@ -340,7 +385,7 @@ pub fn decode_value(value: &[u8], opts: DecodeOptions) -> Decoded<'_> {
         Encoding::Unknown => d.body = value,
         Encoding::Protobuf => {
             if let Err(e) = decode_protobuf(value, opts, &mut d) {
-                d.error = Some(e.to_string());
+                d.error = Some(DecodeError::Proto(e));
             }
         }
         Encoding::Json => super::json::decode(value, opts, &mut d),

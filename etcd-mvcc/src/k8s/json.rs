@@ -104,7 +104,7 @@ pub(crate) fn decode<'a>(value: &'a [u8], opts: DecodeOptions, d: &mut Decoded<'
     let o: Obj<'a> = match serde_json::from_slice(value) {
         Ok(o) => o,
         Err(e) => {
-            d.error = Some(format!("JSON: {e}"));
+            d.error = Some(format!("JSON: {e}").into());
             return;
         }
     };
