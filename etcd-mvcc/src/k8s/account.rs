@@ -14,6 +14,7 @@
 //! value of each live key's newest revision, `history_bytes` every other kept value.
 
 use super::decode::{decode_value, DecodeError, DecodeOptions, Encoding, EventRef, OwnerRef};
+use super::groups::GroupTable;
 use super::{KeyPath, REGISTRY_PREFIX};
 use crate::fasthash::{FastHasher, FastMap};
 use crate::kv::KeyValueRef;
@@ -329,12 +330,16 @@ impl K8sSummary {
     }
 }
 
-/// Objects by resource, namespace, kind and controller owner (kind, name).
+/// Live objects per encryption label (`provider:key`, `plain`): a handful per resource.
+type Labels = Vec<(String, u64)>;
+
+/// Objects by resource (with the resource's encryption labels), namespace, kind and
+/// controller owner (kind, name).
 type Groupings<'a> = (
-    FastMap<&'a str, GroupStats>,
-    FastMap<Cow<'a, str>, GroupStats>,
-    FastMap<Cow<'a, str>, GroupStats>,
-    FastMap<(Cow<'a, str>, Cow<'a, str>), GroupStats>,
+    GroupTable<&'a str, (GroupStats, Labels)>,
+    GroupTable<Cow<'a, str>, GroupStats>,
+    GroupTable<Cow<'a, str>, GroupStats>,
+    GroupTable<(Cow<'a, str>, Cow<'a, str>), GroupStats>,
 );
 
 /// What the findings need of an object beyond its figures (boxed: most objects have none
@@ -394,7 +399,10 @@ fn prefix_of(value: &[u8]) -> Prefix {
 }
 
 fn prefix_hex(&(n, b): &Prefix) -> String {
-    b[..usize::from(n)].iter().map(|b| format!("{b:02x}")).collect()
+    b[..usize::from(n)]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// What the accounting needs of one key's [`KeyAcc`], copied out of the keyspace's table
@@ -791,7 +799,6 @@ fn account_keys<'a>(
         mut largest,
         mut most_revisions,
         uids,
-        per_res,
         events,
         events_total,
         kept,
@@ -813,17 +820,26 @@ fn account_keys<'a>(
         ..Default::default()
     };
     fn sorted<K>(
-        m: FastMap<K, GroupStats>,
+        m: impl Iterator<Item = (K, GroupStats)>,
         name: impl Fn(K) -> String,
     ) -> Vec<(String, GroupStats)> {
-        let mut v: Vec<(String, GroupStats)> = m.into_iter().map(|(k, g)| (name(k), g)).collect();
+        let mut v: Vec<(String, GroupStats)> = m.map(|(k, g)| (name(k), g)).collect();
         v.sort_by(|a, b| b.1.bytes().cmp(&a.1.bytes()).then(a.0.cmp(&b.0)));
         v
     }
-    s.by_resource = sorted(by_res, str::to_string);
-    s.by_namespace = sorted(by_ns, Cow::into_owned);
-    s.by_kind = sorted(by_kind, Cow::into_owned);
-    s.by_owner = sorted(by_owner, |(k, n)| {
+    let mut per_res: Vec<(&str, Labels)> = Vec::new();
+    s.by_resource = sorted(
+        by_res.into_entries().map(|(r, (g, labels))| {
+            if !labels.is_empty() {
+                per_res.push((r, labels));
+            }
+            (r, g)
+        }),
+        str::to_string,
+    );
+    s.by_namespace = sorted(by_ns.into_entries(), Cow::into_owned);
+    s.by_kind = sorted(by_kind.into_entries(), Cow::into_owned);
+    s.by_owner = sorted(by_owner.into_entries(), |(k, n)| {
         if k.is_empty() && n.is_empty() {
             String::new()
         } else {
@@ -925,8 +941,6 @@ struct Part<'a> {
     most_revisions_min: u64,
     /// Of every live decoded object.
     uids: Vec<Cow<'a, str>>,
-    /// Live objects per resource and encryption label.
-    per_res: FastMap<&'a str, Vec<(String, u64)>>,
     events: EventGroups<'a>,
     events_total: u64,
     kept: Vec<Kept<'a>>,
@@ -939,23 +953,23 @@ struct Part<'a> {
 impl<'a> Part<'a> {
     fn add(&mut self, o: Obj<'a>, map_key: &'a [u8], lenses: bool, top: usize) {
         let g = &mut self.groups;
-        match g.0.get_mut(o.resource) {
-            Some(x) => x.add(&o),
-            None => g.0.entry(o.resource).or_default().add(&o),
+        let (res, labels) = g.0.get(&o.resource);
+        res.add(&o);
+        if o.live {
+            let label = o
+                .extra
+                .as_ref()
+                .and_then(|x| x.encryption.as_deref())
+                .unwrap_or("plain");
+            match labels.iter_mut().find(|(l, _)| l == label) {
+                Some((_, n)) => *n += 1,
+                None => labels.push((label.to_string(), 1)),
+            }
         }
-        match g.1.get_mut(&*o.namespace) {
-            Some(x) => x.add(&o),
-            None => g.1.entry(o.namespace.clone()).or_default().add(&o),
-        }
-        match g.2.get_mut(&*o.kind) {
-            Some(x) => x.add(&o),
-            None => g.2.entry(o.kind.clone()).or_default().add(&o),
-        }
-        let owner = o
-            .owner
-            .clone()
-            .unwrap_or((Cow::Borrowed(""), Cow::Borrowed("")));
-        g.3.entry(owner).or_default().add(&o);
+        g.1.get(&o.namespace).add(&o);
+        g.2.get(&o.kind).add(&o);
+        const NO_OWNER: (Cow<'_, str>, Cow<'_, str>) = (Cow::Borrowed(""), Cow::Borrowed(""));
+        g.3.get(o.owner.as_ref().unwrap_or(&NO_OWNER)).add(&o);
         self.unlocated += u64::from(!o.located);
         self.totals.add(&o);
         offer(
@@ -993,16 +1007,6 @@ impl<'a> Part<'a> {
             &o,
         );
         *self.encodings.entry(o.encoding).or_default() += 1;
-        let label = o
-            .extra
-            .as_ref()
-            .and_then(|x| x.encryption.as_deref())
-            .unwrap_or("plain");
-        let labels = self.per_res.entry(o.resource).or_default();
-        match labels.iter_mut().find(|(l, _)| l == label) {
-            Some((_, n)) => *n += 1,
-            None => labels.push((label.to_string(), 1)),
-        }
         if let Some(p) = o.unknown_prefix {
             *self.undecoded_prefixes.entry(p).or_default() += 1;
         }
@@ -1066,18 +1070,19 @@ impl<'a> Part<'a> {
 
     /// `self` then `b`, in key order.
     fn merge(mut self, b: Part<'a>) -> Part<'a> {
-        fn sums<K: std::hash::Hash + Eq>(
-            a: &mut FastMap<K, GroupStats>,
-            b: FastMap<K, GroupStats>,
-        ) {
-            for (k, g) in b {
-                a.entry(k).or_default().merge(&g);
+        let sums = |a: &mut GroupStats, b: GroupStats| a.merge(&b);
+        self.groups.0.merge(b.groups.0, |(a, mine), (b, labels)| {
+            a.merge(&b);
+            for (l, n) in labels {
+                match mine.iter_mut().find(|(m, _)| *m == l) {
+                    Some((_, m)) => *m += n,
+                    None => mine.push((l, n)),
+                }
             }
-        }
-        sums(&mut self.groups.0, b.groups.0);
-        sums(&mut self.groups.1, b.groups.1);
-        sums(&mut self.groups.2, b.groups.2);
-        sums(&mut self.groups.3, b.groups.3);
+        });
+        self.groups.1.merge(b.groups.1, sums);
+        self.groups.2.merge(b.groups.2, sums);
+        self.groups.3.merge(b.groups.3, sums);
         self.totals.merge(&b.totals);
         self.unlocated += b.unlocated;
         for (k, n) in b.encodings {
@@ -1094,15 +1099,6 @@ impl<'a> Part<'a> {
         self.most_revisions.extend(b.most_revisions);
         self.most_revisions_min = self.most_revisions_min.max(b.most_revisions_min);
         self.uids.extend(b.uids);
-        for (r, labels) in b.per_res {
-            let mine = self.per_res.entry(r).or_default();
-            for (l, n) in labels {
-                match mine.iter_mut().find(|(m, _)| *m == l) {
-                    Some((_, m)) => *m += n,
-                    None => mine.push((l, n)),
-                }
-            }
-        }
         for (k, (n, c)) in b.events {
             let g = self.events.entry(k).or_default();
             g.0 += n;
@@ -1299,7 +1295,7 @@ fn findings(
     kept: &[Kept<'_>],
     uids: &StrSet<'_>,
     leases: &[LeaseRow<'_>],
-    per_res: FastMap<&str, Vec<(String, u64)>>,
+    per_res: Vec<(&str, Labels)>,
     ev: EventGroups<'_>,
     total: u64,
     s: &mut K8sSummary,

@@ -21,6 +21,7 @@ pub mod advice;
 pub(crate) mod cbor;
 pub mod decode;
 pub mod fuzz;
+mod groups;
 pub mod history;
 pub(crate) mod json;
 pub mod tree;
