@@ -65,15 +65,24 @@ impl<'a> KeyPath<'a> {
         };
         let resource = &tail[..resource_end];
         let resource_is_whole = resource_end >= tail.len();
-        let segments = if resource_is_whole {
-            0
-        } else {
-            rest.split('/').count()
-        };
+        // One pass over the rest: its slashes, the first and the last ('/' is one byte in
+        // UTF-8 and never part of another character, so byte positions are char bounds).
+        let (mut slashes, mut first_slash, mut last_slash) = (0usize, 0usize, 0usize);
+        for (i, &b) in rest.as_bytes().iter().enumerate() {
+            if b == b'/' {
+                if slashes == 0 {
+                    first_slash = i;
+                }
+                slashes += 1;
+                last_slash = i;
+            }
+        }
+        let segments = if resource_is_whole { 0 } else { slashes + 1 };
         let (namespace, name) = match segments {
             0 => ("", ""),
-            2 => rest.split_once('/').unwrap_or(("", rest)),
-            _ => ("", rest.rsplit('/').next().unwrap_or("")),
+            2 => (&rest[..first_slash], &rest[first_slash + 1..]),
+            1 => ("", rest),
+            _ => ("", &rest[last_slash + 1..]),
         };
         Some(KeyPath {
             resource,
@@ -177,6 +186,68 @@ pub fn parse_rfc3339_micros(t: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The layout rule of [`KeyPath::parse`] spelt out with `split`, as a reference.
+    fn reference(key: &[u8]) -> Option<KeyPath<'_>> {
+        let tail = std::str::from_utf8(key.strip_prefix(REGISTRY_PREFIX)?).ok()?;
+        let first_end = tail.find('/').unwrap_or(tail.len());
+        let (resource_end, rest) = if tail[..first_end].contains('.') && first_end < tail.len() {
+            let after = &tail[first_end + 1..];
+            let second = after.find('/').map_or(tail.len(), |i| first_end + 1 + i);
+            (second, tail.get(second + 1..).unwrap_or(""))
+        } else {
+            (first_end, tail.get(first_end + 1..).unwrap_or(""))
+        };
+        let segments = if resource_end >= tail.len() {
+            0
+        } else {
+            rest.split('/').count()
+        };
+        let (namespace, name) = match segments {
+            0 => ("", ""),
+            2 => rest.split_once('/').unwrap_or(("", rest)),
+            _ => ("", rest.rsplit('/').next().unwrap_or("")),
+        };
+        Some(KeyPath {
+            resource: &tail[..resource_end],
+            namespace,
+            name,
+            segments,
+        })
+    }
+
+    #[test]
+    fn key_paths_split_as_the_reference_rule_on_every_shape_of_slashes_dots_and_bytes() {
+        let parts = ["", "/", "//", "pods", "a.b", "ns", "x/", "/y", "é", "\\xff"];
+        let mut n = 0;
+        for a in parts {
+            for b in parts {
+                for c in parts {
+                    for d in ["", "/", "n", "/n/", "a/b/c"] {
+                        let mut key = b"/registry/".to_vec();
+                        for p in [a, b, c, d] {
+                            if p == "\\xff" {
+                                key.push(0xff);
+                            } else {
+                                key.extend_from_slice(p.as_bytes());
+                            }
+                            key.push(b'/');
+                        }
+                        for cut in 10..=key.len() {
+                            assert_eq!(
+                                KeyPath::parse(&key[..cut]),
+                                reference(&key[..cut]),
+                                "{key:?} {cut}"
+                            );
+                            n += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(n > 10_000);
+        assert_eq!(KeyPath::parse(b"/other/pods/x"), None);
+    }
 
     #[test]
     fn keys_split_into_resource_namespace_and_name() {
