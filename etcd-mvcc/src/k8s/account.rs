@@ -1692,6 +1692,104 @@ mod tests {
     }
 
     #[test]
+    fn the_forward_cursor_finds_the_element_the_binary_search_finds_for_any_ascending_ordinals() {
+        let values: Vec<(String, Vec<u8>)> = (0..2000)
+            .map(|i| {
+                (
+                    format!("/registry/pods/ns/p{:04}", i % 700),
+                    vec![b'v'; i % 37],
+                )
+            })
+            .collect();
+        let entries: Vec<Entry<'_>> = values
+            .iter()
+            .enumerate()
+            .map(|(i, (k, v))| (i as i64 + 2, k.as_str(), Some(v.as_slice()), 0))
+            .collect();
+        let db = build(&entries, None);
+        let db = Db::open(&db).unwrap();
+        let b = db.bucket(b"key").unwrap().unwrap();
+        let ks = scan_keyspace(&b, i64::MAX, &|_| {}).unwrap();
+        let pages = &ks.leaf_pages;
+        let bases = element_bases(pages);
+        let total = bases.last().copied().unwrap_or(0) + 200;
+        assert!(pages.len() > 100, "{} pages", pages.len());
+        // Strides of one element, of a page or two, and of far more than the cursor steps
+        // over (down to the binary search), past the last element too.
+        for stride in [1u64, 3, 17, 40, 400, 1999] {
+            let mut c = Cursor::new(pages, &bases);
+            let mut ord = 0;
+            while ord < total {
+                let want = element_at(pages, &bases, ord).map(|(r, kv)| (r, kv.key, kv.value));
+                let got = c.element(ord).map(|(r, kv)| (r, kv.key, kv.value));
+                assert_eq!(got, want, "stride {stride} ordinal {ord}");
+                ord += stride;
+            }
+        }
+        // An ordinal behind the last one asked is still found.
+        let mut c = Cursor::new(pages, &bases);
+        let late = c.element(1500).map(|(r, _)| r);
+        let early = c.element(3).map(|(r, _)| r);
+        assert_eq!(late, element_at(pages, &bases, 1500).map(|(r, _)| r));
+        assert_eq!(early, element_at(pages, &bases, 3).map(|(r, _)| r));
+    }
+
+    #[test]
+    fn undecodable_prefixes_and_decode_errors_count_the_same_on_any_threads() {
+        // 3,000 keys over three chunks: values of unknown encoding with four prefixes (one
+        // shorter than 8 bytes), malformed protobuf, and good pods.
+        let good = envelope("v1", "Pod", &meta("p", "ns", "uid-p", |_| {}));
+        let mut values: Vec<(String, Vec<u8>)> = Vec::new();
+        for i in 0..3000 {
+            let v = match i % 6 {
+                0 => b"\x01\x02opaque-one".to_vec(),
+                1 => b"\x01\x02opaqXe-two".to_vec(),
+                2 => b"abc".to_vec(),
+                3 => format!("zz{i}-long-enough").into_bytes(),
+                4 => b"k8s\x00\x0a\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff".to_vec(),
+                _ => good.clone(),
+            };
+            values.push((format!("/registry/things/ns{}/t{i:04}", i % 5), v));
+        }
+        let entries: Vec<Entry<'_>> = values
+            .iter()
+            .enumerate()
+            .map(|(i, (k, v))| (i as i64 + 2, k.as_str(), Some(v.as_slice()), 0))
+            .collect();
+        let db = build(&entries, None);
+        let db = Db::open(&db).unwrap();
+        let b = db.bucket(b"key").unwrap().unwrap();
+        let ks = scan_keyspace(&b, i64::MAX, &|_| {}).unwrap();
+        let on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| account(&ks, &Default::default()))
+        };
+        let s = on(1);
+        assert_eq!(format!("{s:?}"), format!("{:?}", on(3)));
+        assert_eq!(s.undecoded_prefixes.get("01026f7061717565"), Some(&500));
+        assert_eq!(s.undecoded_prefixes.get("01026f7061715865"), Some(&500));
+        assert_eq!(s.undecoded_prefixes.get("616263"), Some(&500));
+        let zz: u64 = s
+            .undecoded_prefixes
+            .iter()
+            .filter(|(p, _)| p.starts_with("7a7a"))
+            .map(|(_, n)| n)
+            .sum();
+        assert_eq!(zz, 500);
+        assert_eq!(s.decode_errors, 500);
+        assert_eq!(s.decode_problems.len(), 20);
+        // The first twenty in the order the newest values sit in the file.
+        assert_eq!(s.decode_problems[0].key, "/registry/things/ns4/t0004");
+        assert!(s.decode_problems[0]
+            .what
+            .starts_with("malformed protobuf at byte "));
+        assert_eq!(group(&s, GroupBy::Kind, "Pod").objects, 500);
+    }
+
+    #[test]
     fn largest_and_most_revisions_are_ordered() {
         let fx = fixture();
         let s = run(&fx, b"");
