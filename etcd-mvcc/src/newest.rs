@@ -50,7 +50,8 @@ struct Rec<'a, P> {
     head: [u8; KEY_HEAD],
     /// Where the key's bytes past the head start in the arena.
     tail_at: usize,
-    /// The key in the mapping, handed back to callers.
+    /// The key in the mapping, handed back to callers: the slice of the newest revision
+    /// offered.
     key: &'a [u8],
     newest: Newest<P>,
 }
@@ -190,9 +191,12 @@ impl<'a, P: Copy> NewestTable<'a, P> {
         }
         match self.find(key, hash) {
             Ok(i) => {
-                let r = &mut self.recs[i].newest;
-                if cand.newer_than(r) {
-                    *r = cand;
+                let r = &mut self.recs[i];
+                if cand.newer_than(&r.newest) {
+                    r.newest = cand;
+                    // Same bytes; the newest entry's own slice lets a caller that meets
+                    // that entry again recognise it by address.
+                    r.key = key;
                 }
             }
             Err(pos) => {
