@@ -233,6 +233,65 @@ where
 /// Per user key: the newest revision <= R (tombstone or not).
 type KeepTable<'a> = NewestTable<'a, ()>;
 
+/// A varint of at most 9 bytes (63 bits: every such varint is valid), advancing `p`;
+/// `None` for a longer or truncated one.
+#[inline]
+fn varint9(v: &[u8], p: &mut usize) -> Option<u64> {
+    let mut x = 0u64;
+    for i in 0..9 {
+        let b = *v.get(*p + i)?;
+        x |= u64::from(b & 0x7f) << (7 * i);
+        if b < 0x80 {
+            *p += i + 1;
+            return Some(x);
+        }
+    }
+    None
+}
+
+/// The user key of an encoded KeyValue in etcd's own layout, `None` for any other layout.
+///
+/// etcd's marshaller writes fields 1 to 6 in order, each at most once, with one-byte
+/// tags; a message in that layout whose lengths stay inside it is one
+/// [`KeyValueRef::parse`] accepts, with this key.
+#[inline]
+fn canonical_key(v: &[u8]) -> Option<&[u8]> {
+    let mut p = 0usize;
+    let mut key: &[u8] = &[];
+    let mut last = 0u8;
+    while let Some(&tag) = v.get(p) {
+        let field = tag >> 3;
+        if field <= last || field > 6 {
+            return None;
+        }
+        let bytes = field == 1 || field == 5;
+        if tag & 7 != if bytes { 2 } else { 0 } {
+            return None;
+        }
+        p += 1;
+        let x = varint9(v, &mut p)?;
+        if bytes {
+            let end = usize::try_from(x)
+                .ok()
+                .and_then(|n| p.checked_add(n))
+                .filter(|&e| e <= v.len())?;
+            if field == 1 {
+                key = &v[p..end];
+            }
+            p = end;
+        }
+        last = field;
+    }
+    Some(key)
+}
+
+/// The user key of an encoded KeyValue, exactly when [`KeyValueRef::parse`] accepts it:
+/// etcd's layout read directly ([`canonical_key`]), any other by the general parser.
+#[inline]
+pub(crate) fn kv_key(v: &[u8]) -> Option<&[u8]> {
+    canonical_key(v).or_else(|| KeyValueRef::parse(v).ok().map(|kv| kv.key))
+}
+
 /// Offers an entry to the keep table (through `batch`) when it is a revision <= `rev`
 /// with a KeyValue.
 #[inline]
@@ -249,12 +308,12 @@ fn offer_keep<'a>(
     if rk.rev.main > rev {
         return;
     }
-    let Ok(kv) = KeyValueRef::parse(value) else {
+    let Some(key) = kv_key(value) else {
         return;
     };
     batch.push((
-        kv.key,
-        key_hash(kv.key),
+        key,
+        key_hash(key),
         Newest {
             main: rk.rev.main,
             sub: rk.rev.sub,
@@ -336,14 +395,14 @@ impl<'a> KeptRevs<'a> {
         if !self.revs.get(i).is_some_and(same) {
             return false;
         }
-        let Ok(kv) = KeyValueRef::parse(value) else {
+        let Some(key) = kv_key(value) else {
             return false;
         };
         // One record per key; several at one revision only in a forged bucket.
         self.revs[i..].iter().take_while(|e| same(e)).any(|e| {
             // The table keeps the newest entry's own slice, so a kept entry is usually
             // the very same bytes.
-            (e.2.as_ptr() == kv.key.as_ptr() && e.2.len() == kv.key.len()) || e.2 == kv.key
+            (e.2.as_ptr() == key.as_ptr() && e.2.len() == key.len()) || e.2 == key
         })
     }
 }
@@ -669,6 +728,49 @@ mod tests {
         b.update(&data[1234..]);
         assert_eq!(a.then(b).crc, whole);
         assert_eq!(a.then(Crc::default()), a);
+    }
+
+    #[test]
+    fn the_direct_key_read_agrees_with_the_general_keyvalue_parser_on_any_bytes() {
+        let good = KeyValue {
+            key: b"/registry/leases/kube-node-lease/n1".to_vec(),
+            create_revision: 5,
+            mod_revision: 1 << 40,
+            version: 3,
+            value: vec![7u8; 300],
+            lease: 0x694d_8a2b_1c3e_0001,
+        }
+        .encode_to_vec_etcd();
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let general = |b: &[u8]| KeyValueRef::parse(b).ok().map(|kv| kv.key.to_vec());
+        let mut direct = 0;
+        for round in 0..20_000 {
+            // etcd's bytes with a few bytes changed, cut short, or random bytes.
+            let mut b = if round % 4 == 3 {
+                (0..next() % 40).map(|_| next() as u8).collect()
+            } else {
+                good.clone()
+            };
+            if round > 0 && !b.is_empty() {
+                for _ in 0..1 + next() % 3 {
+                    let at = next() as usize % b.len();
+                    b[at] = next() as u8;
+                }
+                if round % 5 == 0 {
+                    b.truncate(next() as usize % b.len());
+                }
+            }
+            direct += usize::from(canonical_key(&b).is_some());
+            assert_eq!(kv_key(&b).map(<[u8]>::to_vec), general(&b), "{b:?}");
+        }
+        assert_eq!(canonical_key(&good), Some(&good[2..2 + 35]));
+        assert!(direct > 1000, "etcd's layout is read directly: {direct}");
     }
 
     #[test]
