@@ -144,46 +144,13 @@ fn json_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.push(b'}');
 }
 
-/// The standard base64 alphabet.
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// The two base64 characters of every 12-bit group: one look-up per two characters.
-static B64_PAIRS: [[u8; 2]; 4096] = {
-    let mut t = [[0u8; 2]; 4096];
-    let mut i = 0;
-    while i < 4096 {
-        t[i] = [B64[i >> 6], B64[i & 63]];
-        i += 1;
-    }
-    t
-};
-
 /// Appends `b` in standard, padded base64 (RFC 4648 section 4, as the base64 crate's
-/// `STANDARD` engine writes it).
+/// `STANDARD` engine writes it), with base64-simd's vector encoder.
 fn base64_std(out: &mut Vec<u8>, b: &[u8]) {
     let at = out.len();
-    out.resize(at + b.len().div_ceil(3) * 4, 0);
-    let dst = &mut out[at..];
-    let mut chunks = b.chunks_exact(3);
-    let mut quads = dst.chunks_exact_mut(4);
-    for (c, q) in (&mut chunks).zip(&mut quads) {
-        let n = (usize::from(c[0]) << 16) | (usize::from(c[1]) << 8) | usize::from(c[2]);
-        q[..2].copy_from_slice(&B64_PAIRS[n >> 12]);
-        q[2..].copy_from_slice(&B64_PAIRS[n & 0xfff]);
-    }
-    let rest = chunks.remainder();
-    if let Some(q) = quads.next() {
-        let n =
-            (usize::from(rest[0]) << 16) | (usize::from(rest.get(1).copied().unwrap_or(0)) << 8);
-        q[0] = B64[n >> 18];
-        q[1] = B64[(n >> 12) & 63];
-        q[2] = if rest.len() == 2 {
-            B64[(n >> 6) & 63]
-        } else {
-            b'='
-        };
-        q[3] = b'=';
-    }
+    out.resize(at + base64_simd::STANDARD.encoded_length(b.len()), 0);
+    // The encoder returns the slice it wrote: all of `out[at..]`, sized just above.
+    let _ = base64_simd::STANDARD.encode(b, base64_simd::Out::from_slice(&mut out[at..]));
 }
 
 /// Appends a decimal integer.
