@@ -159,6 +159,7 @@ fn newest_entries<'a>(pages: &[Page<'a>], rev: i64) -> (NewestKv<'a>, u64) {
 /// prefix all keys share (Kubernetes keys share `/registry/`), read from the copy of its
 /// first bytes the table holds, zero-padded. Words order keys as their bytes do wherever
 /// they differ; only keys with equal words are compared in full.
+#[allow(clippy::filter_map_identity)] // see the last line
 fn sorted_live<'a>(newest: &NewestKv<'a>) -> Vec<(Cow<'a, [u8]>, LiveKv<'a>)> {
     let live: Vec<(&'a [u8], &[u8], &'a [u8])> = newest
         .iter_heads()
@@ -223,7 +224,9 @@ fn sorted_live<'a>(newest: &NewestKv<'a>) -> Vec<(Cow<'a, [u8]>, LiveKv<'a>)> {
             ))
         })
         .collect();
-    decoded.into_iter().flatten().collect()
+    // `filter_map` over the vector's own iterator is collected in place (`flatten` is
+    // not: it would hold a second copy of the keyspace at the peak).
+    decoded.into_iter().filter_map(|x| x).collect()
 }
 
 /// Reads the keyspace of `db` at `rev` (None = the newest). Runs on the current rayon pool.
