@@ -6,6 +6,7 @@
 //! `crc32c(previous running crc, data)`, and whether the seed equals the previous segment's
 //! final CRC is checked afterwards ([`crate::scan`]).
 
+use crate::entry::EntryClass;
 use crate::finding::{Finding, FindingKind};
 use crate::record::{
     self, decode_record_body, has_zeroed_sector, EntryRef, FrameLen, HardState, Metadata, Record,
@@ -45,6 +46,9 @@ pub enum Item<'a> {
         offset: u64,
         /// The entry.
         entry: EntryRef<'a>,
+        /// Its data classified right after the record's CRC was verified, when the scan
+        /// was asked to ([`crate::scan::scan_wal_classifying`]).
+        class: Option<EntryClass>,
     },
     /// raftpb.HardState.
     State {
@@ -323,6 +327,17 @@ fn next_frame_confirms(data: &[u8], r: &Record<'_>, budget: &mut u64) -> Option<
 
 /// Verifies one segment given its bytes. `name` is used in findings only.
 pub fn scan_segment<'a>(name: &str, data: &'a [u8], opts: ScanOptions) -> SegmentScan<'a> {
+    scan_segment_with(name, data, opts, false)
+}
+
+/// [`scan_segment`]; with `classify`, each entry's data is classified as soon as its record
+/// verifies (while its bytes are in cache).
+pub(crate) fn scan_segment_with<'a>(
+    name: &str,
+    data: &'a [u8],
+    opts: ScanOptions,
+    classify: bool,
+) -> SegmentScan<'a> {
     let mut s = SegmentScan {
         name: name.to_string(),
         file_len: data.len() as u64,
@@ -391,7 +406,7 @@ pub fn scan_segment<'a>(name: &str, data: &'a [u8], opts: ScanOptions) -> Segmen
             Frame::Record(r) => {
                 let next = off + r.frame_bytes as usize;
                 match check_record(&r, &mut running, &mut reseed, s.items.is_empty()) {
-                    Ok(()) => match decode_item(&r) {
+                    Ok(()) => match decode_item(&r, classify) {
                         Ok(item) => {
                             if let Item::Crc { crc, .. } = item {
                                 if s.items.is_empty() {
@@ -559,7 +574,7 @@ fn check_record(
     Ok(())
 }
 
-fn decode_item<'a>(r: &Record<'a>) -> Result<Item<'a>, Problem> {
+fn decode_item<'a>(r: &Record<'a>, classify: bool) -> Result<Item<'a>, Problem> {
     let offset = r.offset;
     let bad = |what: &str, e: crate::wire::WireError| {
         (
@@ -574,10 +589,17 @@ fn decode_item<'a>(r: &Record<'a>) -> Result<Item<'a>, Problem> {
             raw: r.data,
             metadata: Metadata::decode(r.data).map_err(|e| bad("metadata", e))?,
         },
-        record::ENTRY_TYPE => Item::Entry {
-            offset,
-            entry: EntryRef::decode(r.data).map_err(|e| bad("entry", e))?,
-        },
+        record::ENTRY_TYPE => {
+            let entry = EntryRef::decode(r.data).map_err(|e| bad("entry", e))?;
+            // Now, while the record's bytes are in cache from the CRC: a later pass over
+            // every entry's data misses the cache once or twice per entry.
+            let class = classify.then(|| EntryClass::of(&entry));
+            Item::Entry {
+                offset,
+                entry,
+                class,
+            }
+        }
         record::STATE_TYPE => Item::State {
             offset,
             state: HardState::decode(r.data).map_err(|e| bad("state", e))?,
