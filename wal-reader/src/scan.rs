@@ -8,8 +8,9 @@ use crate::segment::{scan_segment_with, Item, ScanOptions, SegmentScan};
 use rayon::prelude::*;
 use std::collections::HashSet;
 
-/// An entry of the raft log as etcd would hold it after reading the WAL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// An entry of the raft log as etcd would hold it after reading the WAL. Two are equal
+/// when their entry and place are (whether the scan classified them does not count).
+#[derive(Debug, Clone, Copy)]
 pub struct LogEntry<'a> {
     /// The entry.
     pub entry: EntryRef<'a>,
@@ -21,6 +22,14 @@ pub struct LogEntry<'a> {
     /// disagree).
     class: Option<EntryClass>,
 }
+
+impl PartialEq for LogEntry<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.entry, self.segment, self.offset) == (other.entry, other.segment, other.offset)
+    }
+}
+
+impl Eq for LogEntry<'_> {}
 
 impl<'a> LogEntry<'a> {
     /// The entry at `offset` of segment `segment`.

@@ -250,7 +250,7 @@ const ESCAPE_STEP: usize = 16;
 /// Appends `b` as Go's protobuf text format writes bytes: quoted, `\n \r \t \" \\` escaped,
 /// other bytes outside 0x20..0x7f as three-digit octal. Runs that need no escaping are
 /// found eight bytes at a time and copied whole; from a byte that needs escaping on, the
-/// next [`ESCAPE_STEP`] bytes are written from the table into a small buffer.
+/// next 16 bytes are written from a table into a small buffer.
 pub fn push_proto_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.push(b'"');
     let mut i = 0;

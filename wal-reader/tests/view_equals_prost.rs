@@ -344,7 +344,7 @@ fn the_scans_kept_classification_equals_a_fresh_view_of_every_fixture_entry() {
             assert_eq!(scan.entries.len(), plain.entries.len());
             assert_eq!(scan.findings, plain.findings);
             for (e, p) in scan.entries.iter().zip(&plain.entries) {
-                assert_eq!(e.entry, p.entry);
+                assert_eq!(e, p);
                 assert_eq!(p.view().kind, e.view().kind);
                 let kept = e.view();
                 let fresh = EntryView::new(&e.entry);
