@@ -314,17 +314,18 @@ mod tests {
             data.extend_from_slice(&single);
         }
         let mut scan = wal_reader::scan_wal(&[], Vec::new(), Default::default());
-        let entry =
-            |index: u64, entry_type: EntryType, data: &'static [u8]| wal_reader::scan::LogEntry {
-                entry: wal_reader::record::EntryRef {
+        let entry = |index: u64, entry_type: EntryType, data: &'static [u8]| {
+            wal_reader::scan::LogEntry::new(
+                wal_reader::record::EntryRef {
                     term: 2,
                     index,
                     entry_type,
                     data,
                 },
-                segment: 0,
-                offset: 0,
-            };
+                0,
+                0,
+            )
+        };
         let data: &'static [u8] = Box::leak(data.into_boxed_slice());
         scan.entries.push(entry(5, EntryType::ConfChangeV2, data));
         // A later ConfChange (3.4 style) removing id 1: past the bound, not applied.
@@ -346,16 +347,16 @@ mod tests {
         let learner9: &[u8] = &[0x10, 0x03, 0x18, 0x09];
         let remove7: &[u8] = &[0x10, 0x01, 0x18, 0x07];
         for (i, d) in [add7, learner9, remove7].into_iter().enumerate() {
-            scan.entries.push(wal_reader::scan::LogEntry {
-                entry: wal_reader::record::EntryRef {
+            scan.entries.push(wal_reader::scan::LogEntry::new(
+                wal_reader::record::EntryRef {
                     term: 2,
                     index: 10 + i as u64,
                     entry_type: EntryType::ConfChange,
                     data: d,
                 },
-                segment: 0,
-                offset: 0,
-            });
+                0,
+                0,
+            ));
         }
         let cs = ConfState {
             voters: vec![1],

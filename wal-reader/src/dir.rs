@@ -201,12 +201,32 @@ impl WalDir {
         opts: crate::ScanOptions,
         progress: &(dyn Fn(u64) + Sync),
     ) -> crate::WalScan<'_> {
-        let mut scan = crate::scan_wal_with_progress(
-            &self.segment_bytes(),
-            self.findings.clone(),
-            opts,
-            progress,
-        );
+        self.scan_impl(opts, false, progress)
+    }
+
+    /// [`WalDir::scan_with_progress`] that classifies every entry's data while verifying
+    /// it ([`crate::scan::scan_wal_classifying`]): for callers that look at every entry.
+    pub fn scan_classifying_with_progress(
+        &self,
+        opts: crate::ScanOptions,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> crate::WalScan<'_> {
+        self.scan_impl(opts, true, progress)
+    }
+
+    fn scan_impl(
+        &self,
+        opts: crate::ScanOptions,
+        classify: bool,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> crate::WalScan<'_> {
+        let segments = self.segment_bytes();
+        let findings = self.findings.clone();
+        let mut scan = if classify {
+            crate::scan::scan_wal_classifying(&segments, findings, opts, progress)
+        } else {
+            crate::scan_wal_with_progress(&segments, findings, opts, progress)
+        };
         for (s, f) in scan.segments.iter_mut().zip(&self.segments) {
             s.file_len = f.file.file_len();
         }

@@ -86,6 +86,32 @@ pub enum DataKind {
     UnknownType,
 }
 
+/// What a raft entry's data is ([`EntryView::new`]'s classification, without the data):
+/// decided once, while verification has the record's bytes in cache, and carried by
+/// [`crate::segment::Item::Entry`] and [`crate::LogEntry`] so that printers and counts do
+/// not read every entry's data a second time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryClass {
+    kind: DataKind,
+    present: u64,
+}
+
+impl EntryClass {
+    /// Classifies `e`'s data (one validating pass over it).
+    pub fn of(e: &EntryRef<'_>) -> EntryClass {
+        let v = EntryView::new(e);
+        EntryClass {
+            kind: v.kind,
+            present: v.present,
+        }
+    }
+
+    /// What the data is.
+    pub fn kind(&self) -> DataKind {
+        self.kind
+    }
+}
+
 /// A raft entry's data classified and read in place: the printers' view of an entry
 /// (borrowing the segment mapping, allocating nothing however large the entry).
 #[derive(Debug, Clone, Copy)]
@@ -136,6 +162,16 @@ impl<'a> EntryView<'a> {
             kind,
             present,
             data: [d],
+        }
+    }
+
+    /// The view of `e` classified as `class`, which must be `EntryClass::of(e)` (the
+    /// callers in this crate keep the two together): nothing is read again.
+    pub(crate) fn classified(e: &EntryRef<'a>, class: EntryClass) -> EntryView<'a> {
+        EntryView {
+            kind: class.kind,
+            present: class.present,
+            data: [e.data],
         }
     }
 

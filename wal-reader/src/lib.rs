@@ -49,12 +49,12 @@ pub mod view;
 pub mod wire;
 
 pub use dir::{SegmentFile, WalDir};
-pub use entry::{DataKind, DecodedEntry, EntryView};
+pub use entry::{DataKind, DecodedEntry, EntryClass, EntryView};
 pub use finding::{Finding, FindingKind, Severity};
 pub use map::MappedFile;
 pub use record::{EntryRef, EntryType, HardState, Metadata, WalSnapshot};
 pub use restart::{restart_view, RestartView};
-pub use scan::{scan_wal, scan_wal_with_progress, LogEntry, WalScan};
+pub use scan::{scan_wal, scan_wal_classifying, scan_wal_with_progress, LogEntry, WalScan};
 pub use segment::{scan_segment, Item, ScanOptions, SegmentEnd, SegmentScan};
 pub use snap::{SnapDir, SnapFile};
 pub use view::MessageView;

@@ -436,9 +436,15 @@ impl Schema {
     /// Calls `f` with the names of the message fields whose bits are set in `present`, in
     /// declaration order.
     pub(crate) fn message_fields_in(&self, present: u64, mut f: impl FnMut(&'static str)) {
-        for (r, fd) in self.fields.iter().enumerate().take(64) {
-            if matches!(fd.ty, Ty::Msg(_)) && present & (1 << r) != 0 {
-                f(fd.name);
+        // Only the set bits (usually two: header and the request), in rank order.
+        let mut bits = present;
+        while bits != 0 {
+            let r = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            if let Some(fd) = self.fields.get(r) {
+                if matches!(fd.ty, Ty::Msg(_)) {
+                    f(fd.name);
+                }
             }
         }
     }

@@ -323,3 +323,45 @@ fn oneofs_groups_overlong_varints_and_nesting_limits_read_the_same_in_place_as_d
         }
     }
 }
+
+/// The classification a classifying scan keeps with each log entry (made while verifying
+/// its record) is the one `EntryView::new` makes from the data afterwards: same kind, same
+/// request names, same dump row, on every entry of every fixture WAL, read raw and as
+/// etcd reads it; a plain scan's entries give the same views, and the same log.
+#[test]
+fn the_scans_kept_classification_equals_a_fresh_view_of_every_fixture_entry() {
+    let mut dirs = Vec::new();
+    wal_dirs(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures"),
+        &mut dirs,
+    );
+    let mut compared = 0;
+    for d in dirs {
+        let Ok(wal) = WalDir::open(&d) else { continue };
+        for raw in [false, true] {
+            let scan = wal.scan_classifying_with_progress(ScanOptions { raw }, &|_| {});
+            let plain = wal.scan(ScanOptions { raw });
+            assert_eq!(scan.entries.len(), plain.entries.len());
+            assert_eq!(scan.findings, plain.findings);
+            for (e, p) in scan.entries.iter().zip(&plain.entries) {
+                assert_eq!(e, p);
+                assert_eq!(p.view().kind, e.view().kind);
+                let kept = e.view();
+                let fresh = EntryView::new(&e.entry);
+                let what = format!("{} index {}", d.display(), e.entry.index);
+                assert_eq!(kept.kind, fresh.kind, "{what}");
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                kept.request_names(|n| a.push(n));
+                fresh.request_names(|n| b.push(n));
+                assert_eq!(a, b, "{what}");
+                assert_eq!(
+                    dump_row(&e.entry, &kept, None),
+                    dump_row(&e.entry, &fresh, None),
+                    "{what}"
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 1000, "{compared}");
+}

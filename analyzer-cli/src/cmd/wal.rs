@@ -136,7 +136,13 @@ pub fn run(args: &WalArgs) -> Result<u8> {
         .map(|s| s.file.bytes().len() as u64)
         .sum();
     let bar = crate::progress::bar(total, "verifying", false);
-    let scan = wal.scan_with_progress(ScanOptions { raw: args.raw }, &|n| bar.inc(n));
+    let opts = ScanOptions { raw: args.raw };
+    // The summary counts every entry's request: classified while verified, in cache.
+    let scan = if args.summary {
+        wal.scan_classifying_with_progress(opts, &|n| bar.inc(n))
+    } else {
+        wal.scan_with_progress(opts, &|n| bar.inc(n))
+    };
     bar.finish_and_clear();
     let loaded = snaps.as_ref().and_then(|s| s.loaded());
     let snap_point = loaded
@@ -363,7 +369,7 @@ fn dump(
     };
     let bar = crate::progress::bar(selected.len() as u64, "entries", false);
     let count = write_in_order(&mut out, selected, &|n| bar.set_position(n), &|e, sink| {
-        let d = EntryView::new(&e.entry);
+        let d = e.view();
         if !passes(&d, filters) {
             return Ok(false);
         }
@@ -726,7 +732,7 @@ fn json_lines(
 ) -> Result<()> {
     let mut out = crate::output::stdout();
     write_in_order(&mut out, selected, &|_| {}, &|e, sink| {
-        let d = EntryView::new(&e.entry);
+        let d = e.view();
         if !passes(&d, filters) {
             return Ok(false);
         }
@@ -769,7 +775,7 @@ fn count_requests(entries: &[LogEntry<'_>]) -> Counts {
         .par_iter()
         .fold(Counts::default, |mut c, e| {
             if e.entry.entry_type == wal_reader::EntryType::Normal {
-                let v = EntryView::new(&e.entry);
+                let v = e.view();
                 match v.kind {
                     DataKind::Empty => c.noop += 1,
                     DataKind::Internal => {
