@@ -227,16 +227,12 @@ pub fn key_tree_with(
     lenses: Option<&KeyLenses>,
 ) -> KeyTree {
     // Keys read from the table's own copy where it holds them whole (a sweep of the table,
-    // not a read of the mapping per key), with the place of the map's slice: the lenses
-    // are in the order of those places, so sorted by place both are walked in one merge,
-    // no look-up.
-    let mut by_place: Vec<(&[u8], usize, Fig)> = ks
+    // not a read of the mapping per key); a key's lens is found by its position in that
+    // order, with no look-up. The sums do not depend on the order.
+    let total = ks
         .keys
-        .iter_local()
-        .map(|(local, k, a)| (local, k.as_ptr() as usize, Fig::of(k.len(), a)))
-        .collect();
-    by_place.sort_unstable_by_key(|e| e.1);
-    let total = by_place.iter().fold(0u64, |t, e| t + e.2.bytes);
+        .iter()
+        .fold(0u64, |t, (k, a)| t + Fig::of(k.len(), a).bytes);
     let b = Bounds {
         min_bytes: total / limits.max_nodes_per_level.max(1),
         max_children: limits.max_children,
@@ -247,12 +243,10 @@ pub fn key_tree_with(
     };
     t.push(b"");
     let mut lens = KubeAcc::default();
-    let mut lens_at = lenses.map_or(&[][..], |l| l.by_place()).iter().peekable();
-    for (k, at_map, f) in by_place {
+    for (i, (k, _, a)) in ks.keys.iter_local().enumerate() {
+        let f = Fig::of(k.len(), a);
         t.figs[0].add(f);
-        let here = (at_map, k.len());
-        while lens_at.next_if(|e| e.0 < here).is_some() {}
-        let kl = lens_at.next_if(|e| e.0 == here).map(|e| &e.1);
+        let kl = lenses.and_then(|l| l.get(i));
         if let Some(kl) = kl {
             lens = KubeAcc {
                 kind: kl.kind,
