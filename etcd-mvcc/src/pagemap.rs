@@ -198,39 +198,45 @@ pub fn page_map_with(
     };
     let mut counts = [0u64; 10];
     // One byte per page of the file: sized by the file, not by a number read from it.
-    let classes: Vec<u8> = (0..file_pages)
-        .map(|p| {
-            let class = if p >= hwm {
-                PageClass::PastHighWater
-            } else if g.is_free(p) {
-                PageClass::Free
-            } else {
-                match g.page_use(p) {
-                    Some(PageUse::Meta) => PageClass::Meta,
-                    Some(PageUse::Freelist) => PageClass::Freelist,
-                    Some(PageUse::Branch(b)) if Some(b as usize) == key_bucket => {
-                        PageClass::KeyBranch
+    // Runs of single pages are counted on the way: on a fragmented file they are too many
+    // and cells are needed anyway.
+    let mut classes: Vec<u8> = Vec::with_capacity(usize::try_from(file_pages).unwrap_or(0));
+    let mut single = 0usize;
+    let mut prev = u8::MAX;
+    for p in 0..hwm.min(file_pages) {
+        let class = if g.is_free(p) {
+            PageClass::Free
+        } else {
+            match g.page_use(p) {
+                Some(PageUse::Meta) => PageClass::Meta,
+                Some(PageUse::Freelist) => PageClass::Freelist,
+                Some(PageUse::Branch(b)) if Some(b as usize) == key_bucket => PageClass::KeyBranch,
+                Some(PageUse::Leaf(b)) if Some(b as usize) == key_bucket => {
+                    if is_live(p) {
+                        PageClass::KeyLeafLive
+                    } else {
+                        PageClass::KeyLeafHistory
                     }
-                    Some(PageUse::Leaf(b)) if Some(b as usize) == key_bucket => {
-                        if is_live(p) {
-                            PageClass::KeyLeafLive
-                        } else {
-                            PageClass::KeyLeafHistory
-                        }
-                    }
-                    Some(PageUse::Branch(_) | PageUse::Leaf(_)) => PageClass::OtherBucket,
-                    Some(PageUse::Overflow(_)) => PageClass::Overflow,
-                    Some(PageUse::Invalid(_) | PageUse::Unreached) | None => PageClass::Unaccounted,
                 }
-            };
-            counts[class.slot() as usize] += 1;
-            class.slot()
-        })
-        .collect();
+                Some(PageUse::Branch(_) | PageUse::Leaf(_)) => PageClass::OtherBucket,
+                Some(PageUse::Overflow(_)) => PageClass::Overflow,
+                Some(PageUse::Invalid(_) | PageUse::Unreached) | None => PageClass::Unaccounted,
+            }
+        }
+        .slot();
+        counts[class as usize] += 1;
+        single += usize::from(class != prev);
+        prev = class;
+        classes.push(class);
+    }
+    if file_pages > hwm {
+        let past = PageClass::PastHighWater.slot();
+        counts[past as usize] += file_pages - hwm;
+        single += usize::from(past != prev);
+        classes.resize(classes.len() + (file_pages - hwm) as usize, past);
+    }
+    let single = single.max(1);
     let max_runs = max_runs.max(1);
-    // Runs of single pages are counted before any is stored: on a fragmented file they
-    // are too many and cells are needed anyway.
-    let single = 1 + classes.windows(2).filter(|w| w[0] != w[1]).count();
     let mut cell_pages: u64 = if single <= max_runs { 1 } else { 2 };
     loop {
         let runs = encode(&classes, cell_pages as usize);
@@ -253,8 +259,12 @@ pub fn page_map_with(
 fn encode(classes: &[u8], cell: usize) -> Vec<(u8, u64)> {
     let mut runs: Vec<(u8, u64)> = Vec::new();
     for chunk in classes.chunks(cell.max(1)) {
-        let c = if chunk.len() == 1 {
-            chunk[0]
+        let Some(&first) = chunk.first() else {
+            continue;
+        };
+        // Most cells hold one class.
+        let c = if chunk.iter().all(|&c| c == first) {
+            first
         } else {
             let mut n = [0u32; 10];
             for &c in chunk {
