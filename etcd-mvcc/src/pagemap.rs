@@ -196,6 +196,10 @@ pub fn page_map_with(
         live.get((p / 64) as usize)
             .is_some_and(|w| w & (1 << (p % 64)) != 0)
     };
+    // The key bucket's index as the page uses name it (none: an index no page has).
+    let kb = key_bucket
+        .and_then(|b| u32::try_from(b).ok())
+        .unwrap_or(u32::MAX);
     let mut counts = [0u64; 10];
     // One byte per page of the file: sized by the file, not by a number read from it.
     // Runs of single pages are counted on the way: on a fragmented file they are too many
@@ -210,8 +214,8 @@ pub fn page_map_with(
             match g.page_use(p) {
                 Some(PageUse::Meta) => PageClass::Meta,
                 Some(PageUse::Freelist) => PageClass::Freelist,
-                Some(PageUse::Branch(b)) if Some(b as usize) == key_bucket => PageClass::KeyBranch,
-                Some(PageUse::Leaf(b)) if Some(b as usize) == key_bucket => {
+                Some(PageUse::Branch(b)) if b == kb => PageClass::KeyBranch,
+                Some(PageUse::Leaf(b)) if b == kb => {
                     if is_live(p) {
                         PageClass::KeyLeafLive
                     } else {
@@ -258,6 +262,31 @@ pub fn page_map_with(
 /// frequent class (ties: the lower class).
 fn encode(classes: &[u8], cell: usize) -> Vec<(u8, u64)> {
     let mut runs: Vec<(u8, u64)> = Vec::new();
+    let mut push = |c: u8| match runs.last_mut() {
+        Some((last, len)) if *last == c => *len += 1,
+        _ => runs.push((c, 1)),
+    };
+    // The common cells without counting: one page, or two (the lower class on a tie).
+    if cell <= 1 {
+        classes.iter().for_each(|&c| push(c));
+        return runs;
+    }
+    if cell == 2 {
+        let mut pairs = classes.chunks_exact(2);
+        for p in &mut pairs {
+            push(p[0].min(p[1]));
+        }
+        if let [c] = pairs.remainder() {
+            push(*c);
+        }
+        return runs;
+    }
+    encode_by_count(classes, cell)
+}
+
+/// [`encode`] for any cell size, each cell's classes counted.
+fn encode_by_count(classes: &[u8], cell: usize) -> Vec<(u8, u64)> {
+    let mut runs: Vec<(u8, u64)> = Vec::new();
     for chunk in classes.chunks(cell.max(1)) {
         let Some(&first) = chunk.first() else {
             continue;
@@ -284,6 +313,28 @@ fn encode(classes: &[u8], cell: usize) -> Vec<(u8, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cells_of_one_and_two_pages_encode_as_counting_the_classes_does() {
+        // A fixed pseudo-random sequence of classes, with long runs and single pages.
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut classes = Vec::new();
+        for _ in 0..5000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let class = (x % 10) as u8;
+            let len = if x % 3 == 0 { (x >> 8) % 9 + 1 } else { 1 };
+            classes.extend(std::iter::repeat_n(class, len as usize));
+        }
+        for n in [0, 1, 2, 3, 7, classes.len()] {
+            let c = &classes[..n];
+            for cell in [1, 2] {
+                assert_eq!(encode(c, cell), encode_by_count(c, cell), "{n} {cell}");
+            }
+        }
+        assert_eq!(encode(&[4, 2, 2, 2, 9], 2), vec![(2, 2), (9, 1)]);
+    }
     use crate::testdb::build;
     use bbolt_reader::Db;
 
