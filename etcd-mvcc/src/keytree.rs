@@ -17,10 +17,10 @@
 //! then the key layout's: the prefix (`/registry/pods/`, or `/registry/<group>/` and the
 //! resource below it), the namespace, the object.
 
-use super::fasthash::{FastHasher, FastMap};
-use super::k8s::{GroupStats, KeyLenses};
+use super::fasthash::FastMap;
+use super::k8s::{GroupStats, KeyLens, KeyLenses};
 use super::scan::{KeyAcc, Keyspace};
-use std::hash::Hasher;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// Levels below the root (deeper key segments are shown joined in the last level's name).
 pub const MAX_LEVELS: usize = 6;
@@ -118,6 +118,13 @@ impl KubeAcc {
         self.stats.merge(&o.stats);
     }
 
+    /// Adds one key's lens.
+    fn add_key(&mut self, l: &KeyLens) {
+        self.kind = join_id(self.kind, l.kind);
+        self.resource = join_id(self.resource, l.resource);
+        self.stats.merge(&l.stats);
+    }
+
     fn node(&self, l: &KeyLenses) -> Option<KubeNode> {
         if self.kind == UNSET {
             return None;
@@ -163,11 +170,106 @@ fn label(b: &[u8]) -> String {
     }
 }
 
+/// The index of the first '/' in `s`, eight bytes at a time.
+fn find_slash(s: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = s.chunks_exact(8);
+    let mut at = 0;
+    for c in &mut words {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(c);
+        // Bytes equal to '/' become zero; the lowest flagged byte is the first zero one
+        // (a flag above a zero byte can be false, never one below it).
+        let x = u64::from_le_bytes(a) ^ (ONES * u64::from(b'/'));
+        let z = x.wrapping_sub(ONES) & !x & HIGH;
+        if z != 0 {
+            return Some(at + (z.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    words
+        .remainder()
+        .iter()
+        .position(|&b| b == b'/')
+        .map(|i| at + i)
+}
+
 /// The next segment of `rest`: up to and including the first '/', or all of it.
 fn segment(rest: &[u8]) -> &[u8] {
-    match rest.iter().position(|&b| b == b'/') {
+    match find_slash(rest) {
         Some(i) => &rest[..=i],
         None => rest,
+    }
+}
+
+/// [`crate::prefix_at_depth`] (the key up to and including its `depth`-th '/', or its last
+/// '/' when it has fewer), with the slashes found eight bytes at a time.
+fn prefix_at_depth(key: &[u8], depth: usize) -> &[u8] {
+    let mut end = 0;
+    for _ in 0..depth {
+        match find_slash(&key[end..]) {
+            Some(i) => end += i + 1,
+            None => break,
+        }
+    }
+    &key[..end]
+}
+
+/// A mixed 64-bit hash of (parent, name), reading the name a word at a time (the last
+/// word overlapping the one before rather than copied byte by byte).
+#[inline]
+fn edge_hash(parent: u32, seg: &[u8]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    fn word(b: &[u8]) -> u64 {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&b[..8]);
+        u64::from_le_bytes(a)
+    }
+    fn half(b: &[u8]) -> u64 {
+        let mut a = [0u8; 4];
+        a.copy_from_slice(&b[..4]);
+        u64::from(u32::from_le_bytes(a))
+    }
+    let n = seg.len();
+    let mut h = (u64::from(parent) | (n as u64) << 32).wrapping_mul(K);
+    let mut mix = |w: u64| h = (h.rotate_left(23) ^ w).wrapping_mul(K);
+    if n >= 8 {
+        let mut at = 0;
+        while at + 8 <= n {
+            mix(word(&seg[at..]));
+            at += 8;
+        }
+        if at < n {
+            mix(word(&seg[n - 8..]));
+        }
+    } else if n >= 4 {
+        mix(half(seg) | half(&seg[n - 4..]) << 32);
+    } else {
+        mix(seg.iter().fold(0u64, |w, &b| w << 8 | u64::from(b)));
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^ (h >> 33)
+}
+
+/// A hasher for keys that are hashes already (of a parent and a name).
+#[derive(Default)]
+struct Premixed(u64);
+
+impl Hasher for Premixed {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
@@ -227,16 +329,12 @@ pub fn key_tree_with(
     lenses: Option<&KeyLenses>,
 ) -> KeyTree {
     // Keys read from the table's own copy where it holds them whole (a sweep of the table,
-    // not a read of the mapping per key), with the place of the map's slice: the lenses
-    // are in the order of those places, so sorted by place both are walked in one merge,
-    // no look-up.
-    let mut by_place: Vec<(&[u8], usize, Fig)> = ks
+    // not a read of the mapping per key); a key's lens is found by its position in that
+    // order, with no look-up. The sums do not depend on the order.
+    let total = ks
         .keys
-        .iter_local()
-        .map(|(local, k, a)| (local, k.as_ptr() as usize, Fig::of(k.len(), a)))
-        .collect();
-    by_place.sort_unstable_by_key(|e| e.1);
-    let total = by_place.iter().fold(0u64, |t, e| t + e.2.bytes);
+        .iter()
+        .fold(0u64, |t, (k, a)| t + Fig::of(k.len(), a).bytes);
     let b = Bounds {
         min_bytes: total / limits.max_nodes_per_level.max(1),
         max_children: limits.max_children,
@@ -245,27 +343,16 @@ pub fn key_tree_with(
         lens: lenses.is_some_and(|l| !l.is_empty()),
         ..Builder::default()
     };
-    t.push(b"");
-    let mut lens = KubeAcc::default();
-    let mut lens_at = lenses.map_or(&[][..], |l| l.by_place()).iter().peekable();
-    for (k, at_map, f) in by_place {
-        t.figs[0].add(f);
-        let here = (at_map, k.len());
-        while lens_at.next_if(|e| e.0 < here).is_some() {}
-        let kl = lens_at.next_if(|e| e.0 == here).map(|e| &e.1);
-        if let Some(kl) = kl {
-            lens = KubeAcc {
-                kind: kl.kind,
-                resource: kl.resource,
-                stats: kl.stats.clone(),
-            };
-            t.kube[0].add(&lens);
-        }
-        let kl = kl.map(|_| &lens);
-        let p = super::prefix_at_depth(k, depth);
-        let mut cur = t.step(0, p, f, kl);
+    t.push(b"", 0);
+    'keys: for (i, (k, _, a)) in ks.keys.iter_local().enumerate() {
+        let f = Fig::of(k.len(), a);
+        let kl = lenses.and_then(|l| l.get(i));
+        let p = prefix_at_depth(k, depth);
+        let mut cur = t.step(0, p);
         let mut at = p.len();
         // Level 1 is the prefix; each further level one segment, the last one the rest.
+        // The key's figures go to the last node it reaches (or that node's "other"); the
+        // nodes above get them when the trie is summed.
         for level in 2..=MAX_LEVELS {
             let rest = &k[at..];
             let seg = if level == MAX_LEVELS {
@@ -279,18 +366,21 @@ pub fn key_tree_with(
                 // to be shown: it would be folded into its parent's "other", so its
                 // figures go there without a node being made.
                 t.fold(cur, f, kl);
-                break;
+                continue 'keys;
             }
-            cur = t.step(cur, seg, f, kl);
+            cur = t.step(cur, seg);
             if last {
                 break;
             }
             at += seg.len();
         }
+        t.add(cur, f, kl);
     }
+    t.sum_up();
     let Builder {
         arena,
         names,
+        parents,
         figs,
         edges,
         collided,
@@ -304,7 +394,7 @@ pub fn key_tree_with(
         .map(|&(s, l)| &arena[s..s + l as usize])
         .collect();
     let mut kids: Vec<Vec<u32>> = vec![Vec::new(); names.len()];
-    let pairs = edges.iter().map(|(&(p, _), &c)| (p, c));
+    let pairs = edges.values().map(|&c| (parents[c as usize], c));
     for (parent, c) in pairs.chain(collided.iter().map(|((p, _), &c)| (*p, c))) {
         kids[parent as usize].push(c);
     }
@@ -341,8 +431,11 @@ struct Builder {
     /// is one key's, which bbolt's 32-bit key size bounds.
     names: Vec<(usize, u32)>,
     figs: Vec<Fig>,
-    /// (parent, name hash) -> child.
-    edges: FastMap<(u32, u64), u32>,
+    /// Per node: its parent (the root is its own).
+    parents: Vec<u32>,
+    /// Hash of (parent, name) -> child; the hash is mixed already, so the map does not
+    /// hash it again.
+    edges: std::collections::HashMap<u64, u32, BuildHasherDefault<Premixed>>,
     /// Children whose name hash equals a sibling's (practically never).
     collided: FastMap<(u32, Vec<u8>), u32>,
     /// Per node: the figures of the keys below it whose own last node is too small to be
@@ -361,8 +454,9 @@ impl Builder {
         &self.arena[s..s + l as usize]
     }
 
-    fn push(&mut self, seg: &[u8]) -> u32 {
+    fn push(&mut self, seg: &[u8], parent: u32) -> u32 {
         let i = self.names.len() as u32;
+        self.parents.push(parent);
         let len = u32::try_from(seg.len()).unwrap_or(u32::MAX);
         self.names.push((self.arena.len(), len));
         self.arena.extend_from_slice(&seg[..len as usize]);
@@ -375,41 +469,66 @@ impl Builder {
         i
     }
 
-    /// Adds `f` (and the key's lens figures) to what `parent` folds into its "other".
-    fn fold(&mut self, parent: u32, f: Fig, lens: Option<&KubeAcc>) {
+    /// Adds `f` (and the key's lens figures) to what `parent` folds into its "other"
+    /// (and so to `parent` itself, when the trie is summed).
+    fn fold(&mut self, parent: u32, f: Fig, lens: Option<&KeyLens>) {
         self.folded[parent as usize].add(f);
         if let Some(l) = lens {
-            self.folded_kube[parent as usize].add(l);
+            self.folded_kube[parent as usize].add_key(l);
         }
     }
 
-    /// The child of `parent` named `seg` (made when new), with `f` (and the key's lens
-    /// figures) added to it.
-    fn step(&mut self, parent: u32, seg: &[u8], f: Fig, lens: Option<&KubeAcc>) -> u32 {
-        let mut h = FastHasher::default();
-        h.write(seg);
-        let key = (parent, h.finish());
-        let c = match self.edges.get(&key) {
-            Some(&c) if self.name(c) == seg => c,
+    /// Adds a key's figures (and its lens figures) to node `i` alone.
+    fn add(&mut self, i: u32, f: Fig, lens: Option<&KeyLens>) {
+        self.figs[i as usize].add(f);
+        if let Some(l) = lens {
+            self.kube[i as usize].add_key(l);
+        }
+    }
+
+    /// Adds what every node folds to its own figures, and every node's figures to its
+    /// parent's, deepest first: a node is made after its parent, so going down the
+    /// indexes visits children before parents.
+    fn sum_up(&mut self) {
+        for i in (0..self.figs.len()).rev() {
+            let f = self.folded[i];
+            self.figs[i].add(f);
+            if self.lens {
+                let k = self.folded_kube[i].clone();
+                self.kube[i].add(&k);
+            }
+            if i == 0 {
+                break;
+            }
+            let p = self.parents[i] as usize;
+            let f = self.figs[i];
+            self.figs[p].add(f);
+            if self.lens {
+                let k = self.kube[i].clone();
+                self.kube[p].add(&k);
+            }
+        }
+    }
+
+    /// The child of `parent` named `seg`, made when new.
+    fn step(&mut self, parent: u32, seg: &[u8]) -> u32 {
+        let key = edge_hash(parent, seg);
+        match self.edges.get(&key) {
+            Some(&c) if self.parents[c as usize] == parent && self.name(c) == seg => c,
             Some(_) => match self.collided.get(&(parent, seg.to_vec())) {
                 Some(&c) => c,
                 None => {
-                    let c = self.push(seg);
+                    let c = self.push(seg, parent);
                     self.collided.insert((parent, seg.to_vec()), c);
                     c
                 }
             },
             None => {
-                let c = self.push(seg);
+                let c = self.push(seg, parent);
                 self.edges.insert(key, c);
                 c
             }
-        };
-        self.figs[c as usize].add(f);
-        if let Some(l) = lens {
-            self.kube[c as usize].add(l);
         }
-        c
     }
 }
 
@@ -520,6 +639,35 @@ mod tests {
         let b = db.bucket(b"key").unwrap().unwrap();
         let ks = crate::scan::scan_keyspace(&b, i64::MAX, &|_| {}).unwrap();
         key_tree(&ks, 3, limits)
+    }
+
+    #[test]
+    fn slashes_found_eight_bytes_at_a_time_are_the_byte_loops_and_prefixes_the_crates() {
+        // Every length up to 40 and every place of one or two slashes, among bytes that
+        // differ from '/' by one bit ('.', '?', 0xaf) to catch a wrong borrow.
+        for len in 0..40usize {
+            for fill in [b'.', b'?', 0xaf, b'a'] {
+                for i in 0..=len {
+                    for j in i..=len {
+                        let mut v = vec![fill; len];
+                        if i < len {
+                            v[i] = b'/';
+                        }
+                        if j < len {
+                            v[j] = b'/';
+                        }
+                        assert_eq!(find_slash(&v), v.iter().position(|&b| b == b'/'), "{v:?}");
+                        for depth in 0..4 {
+                            assert_eq!(
+                                prefix_at_depth(&v, depth),
+                                crate::prefix_at_depth(&v, depth),
+                                "{v:?} {depth}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -196,41 +196,51 @@ pub fn page_map_with(
         live.get((p / 64) as usize)
             .is_some_and(|w| w & (1 << (p % 64)) != 0)
     };
+    // The key bucket's index as the page uses name it (none: an index no page has).
+    let kb = key_bucket
+        .and_then(|b| u32::try_from(b).ok())
+        .unwrap_or(u32::MAX);
     let mut counts = [0u64; 10];
     // One byte per page of the file: sized by the file, not by a number read from it.
-    let classes: Vec<u8> = (0..file_pages)
-        .map(|p| {
-            let class = if p >= hwm {
-                PageClass::PastHighWater
-            } else if g.is_free(p) {
-                PageClass::Free
-            } else {
-                match g.page_use(p) {
-                    Some(PageUse::Meta) => PageClass::Meta,
-                    Some(PageUse::Freelist) => PageClass::Freelist,
-                    Some(PageUse::Branch(b)) if Some(b as usize) == key_bucket => {
-                        PageClass::KeyBranch
+    // Runs of single pages are counted on the way: on a fragmented file they are too many
+    // and cells are needed anyway.
+    let mut classes: Vec<u8> = Vec::with_capacity(usize::try_from(file_pages).unwrap_or(0));
+    let mut single = 0usize;
+    let mut prev = u8::MAX;
+    for p in 0..hwm.min(file_pages) {
+        let class = if g.is_free(p) {
+            PageClass::Free
+        } else {
+            match g.page_use(p) {
+                Some(PageUse::Meta) => PageClass::Meta,
+                Some(PageUse::Freelist) => PageClass::Freelist,
+                Some(PageUse::Branch(b)) if b == kb => PageClass::KeyBranch,
+                Some(PageUse::Leaf(b)) if b == kb => {
+                    if is_live(p) {
+                        PageClass::KeyLeafLive
+                    } else {
+                        PageClass::KeyLeafHistory
                     }
-                    Some(PageUse::Leaf(b)) if Some(b as usize) == key_bucket => {
-                        if is_live(p) {
-                            PageClass::KeyLeafLive
-                        } else {
-                            PageClass::KeyLeafHistory
-                        }
-                    }
-                    Some(PageUse::Branch(_) | PageUse::Leaf(_)) => PageClass::OtherBucket,
-                    Some(PageUse::Overflow(_)) => PageClass::Overflow,
-                    Some(PageUse::Invalid(_) | PageUse::Unreached) | None => PageClass::Unaccounted,
                 }
-            };
-            counts[class.slot() as usize] += 1;
-            class.slot()
-        })
-        .collect();
+                Some(PageUse::Branch(_) | PageUse::Leaf(_)) => PageClass::OtherBucket,
+                Some(PageUse::Overflow(_)) => PageClass::Overflow,
+                Some(PageUse::Invalid(_) | PageUse::Unreached) | None => PageClass::Unaccounted,
+            }
+        }
+        .slot();
+        counts[class as usize] += 1;
+        single += usize::from(class != prev);
+        prev = class;
+        classes.push(class);
+    }
+    if file_pages > hwm {
+        let past = PageClass::PastHighWater.slot();
+        counts[past as usize] += file_pages - hwm;
+        single += usize::from(past != prev);
+        classes.resize(classes.len() + (file_pages - hwm) as usize, past);
+    }
+    let single = single.max(1);
     let max_runs = max_runs.max(1);
-    // Runs of single pages are counted before any is stored: on a fragmented file they
-    // are too many and cells are needed anyway.
-    let single = 1 + classes.windows(2).filter(|w| w[0] != w[1]).count();
     let mut cell_pages: u64 = if single <= max_runs { 1 } else { 2 };
     loop {
         let runs = encode(&classes, cell_pages as usize);
@@ -252,9 +262,38 @@ pub fn page_map_with(
 /// frequent class (ties: the lower class).
 fn encode(classes: &[u8], cell: usize) -> Vec<(u8, u64)> {
     let mut runs: Vec<(u8, u64)> = Vec::new();
+    let mut push = |c: u8| match runs.last_mut() {
+        Some((last, len)) if *last == c => *len += 1,
+        _ => runs.push((c, 1)),
+    };
+    // The common cells without counting: one page, or two (the lower class on a tie).
+    if cell <= 1 {
+        classes.iter().for_each(|&c| push(c));
+        return runs;
+    }
+    if cell == 2 {
+        let mut pairs = classes.chunks_exact(2);
+        for p in &mut pairs {
+            push(p[0].min(p[1]));
+        }
+        if let [c] = pairs.remainder() {
+            push(*c);
+        }
+        return runs;
+    }
+    encode_by_count(classes, cell)
+}
+
+/// [`encode`] for any cell size, each cell's classes counted.
+fn encode_by_count(classes: &[u8], cell: usize) -> Vec<(u8, u64)> {
+    let mut runs: Vec<(u8, u64)> = Vec::new();
     for chunk in classes.chunks(cell.max(1)) {
-        let c = if chunk.len() == 1 {
-            chunk[0]
+        let Some(&first) = chunk.first() else {
+            continue;
+        };
+        // Most cells hold one class.
+        let c = if chunk.iter().all(|&c| c == first) {
+            first
         } else {
             let mut n = [0u32; 10];
             for &c in chunk {
@@ -274,6 +313,28 @@ fn encode(classes: &[u8], cell: usize) -> Vec<(u8, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cells_of_one_and_two_pages_encode_as_counting_the_classes_does() {
+        // A fixed pseudo-random sequence of classes, with long runs and single pages.
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut classes = Vec::new();
+        for _ in 0..5000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let class = (x % 10) as u8;
+            let len = if x % 3 == 0 { (x >> 8) % 9 + 1 } else { 1 };
+            classes.extend(std::iter::repeat_n(class, len as usize));
+        }
+        for n in [0, 1, 2, 3, 7, classes.len()] {
+            let c = &classes[..n];
+            for cell in [1, 2] {
+                assert_eq!(encode(c, cell), encode_by_count(c, cell), "{n} {cell}");
+            }
+        }
+        assert_eq!(encode(&[4, 2, 2, 2, 9], 2), vec![(2, 2), (9, 1)]);
+    }
     use crate::testdb::build;
     use bbolt_reader::Db;
 

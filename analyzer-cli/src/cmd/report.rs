@@ -155,19 +155,23 @@ pub fn build(args: &Args) -> Result<Report> {
         };
         let mut text = Vec::new();
         write_text(&mut text, &report)?;
-        crate::html::write_report(
-            out,
-            &serde_json::to_value(&report)?,
-            &String::from_utf8_lossy(&text),
-            crate::html::ReportSources {
-                walk: &built.walk,
-                keyspace: built.keyspace.as_ref(),
-                depth: args.depth,
-                timeline,
-                member: &member,
-                kube: built.lenses.as_ref().map(|l| (l, &built.k8s)),
-            },
-        )?;
+        // On the report's own pool: `--threads` holds for the page's work too, and no
+        // second (global) pool is started for it.
+        pool.install(|| {
+            crate::html::write_report(
+                out,
+                &serde_json::to_value(&report)?,
+                &String::from_utf8_lossy(&text),
+                crate::html::ReportSources {
+                    walk: &built.walk,
+                    keyspace: built.keyspace.as_ref(),
+                    depth: args.depth,
+                    timeline,
+                    member: &member,
+                    kube: built.lenses.as_ref().map(|l| (l, &built.k8s)),
+                },
+            )
+        })?;
     }
     Ok(report)
 }

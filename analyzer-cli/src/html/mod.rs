@@ -24,6 +24,7 @@ use etcd_mvcc::keytree::{key_tree_with, KeyTree, KeyTreeNode, KubeNode, TreeLimi
 use etcd_mvcc::member::Member;
 use etcd_mvcc::pagemap::{page_map_with, PageClass, PageMap};
 use etcd_mvcc::scan::Keyspace;
+use serde::ser::{Serialize, SerializeSeq, Serializer};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -77,9 +78,18 @@ pub fn escape(s: &str) -> String {
 }
 
 /// JSON for a `<script type="application/json">` element: `<` written as `\u003c`, so
-/// no string inside can close the element or open a comment.
-fn script_json(v: &Value) -> String {
-    v.to_string().replace('<', "\\u003c")
+/// no string inside can close the element or open a comment. Written straight into bytes
+/// (serde_json's `Display` goes through a formatter and re-checks UTF-8 per piece).
+fn script_json(v: &impl Serialize) -> String {
+    // Serializing a `Value` or the page's own data cannot fail (every map key is a
+    // string); an empty element would make the page's script report the error.
+    let bytes = serde_json::to_vec(v).unwrap_or_default();
+    let s = String::from_utf8(bytes).unwrap_or_default();
+    if s.contains('<') {
+        s.replace('<', "\\u003c")
+    } else {
+        s
+    }
 }
 
 /// Refuses an output inside the input's member directory: nothing is written next to an
@@ -99,35 +109,63 @@ fn write_file(out: &Path, html: &str) -> Result<()> {
 /// The Kubernetes figures of a node as a compact array: [resource, resource as kubectl
 /// names it, kind, objects, live value bytes, history value bytes, managedFields bytes,
 /// encrypted objects]; a name is null where the keys below have several.
-fn kube_json(k: &KubeNode) -> Value {
-    let s = &k.stats;
-    json!([
-        k.resource,
-        k.resource_name,
-        k.kind,
-        s.objects,
-        s.live_bytes,
-        s.history_bytes,
-        s.managed_fields_bytes,
-        s.encrypted
-    ])
+struct KubeJson<'k>(&'k KubeNode);
+
+impl Serialize for KubeJson<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> std::result::Result<S::Ok, S::Error> {
+        let k = self.0;
+        let s = &k.stats;
+        (
+            &k.resource,
+            &k.resource_name,
+            &k.kind,
+            s.objects,
+            s.live_bytes,
+            s.history_bytes,
+            s.managed_fields_bytes,
+            s.encrypted,
+        )
+            .serialize(ser)
+    }
 }
 
 /// A node as a compact array: [name, bytes, live_bytes, keys, live_keys, revisions,
-/// other (0/1), kube (null or [`kube_json`]), children...].
-fn tree_json(n: &KeyTreeNode) -> Value {
-    let mut v = vec![
-        json!(n.name),
-        json!(n.bytes),
-        json!(n.live_bytes),
-        json!(n.keys),
-        json!(n.live_keys),
-        json!(n.revisions),
-        json!(u8::from(n.other)),
-        n.kube.as_ref().map_or(Value::Null, kube_json),
-    ];
-    v.extend(n.children.iter().map(tree_json));
-    Value::Array(v)
+/// other (0/1), kube (null or [`KubeJson`]), children...]. Serialized in place, with no
+/// `Value` made per node; the depth is the tree's, at most [`etcd_mvcc::keytree::MAX_LEVELS`].
+struct TreeJson<'n>(&'n KeyTreeNode);
+
+impl Serialize for TreeJson<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> std::result::Result<S::Ok, S::Error> {
+        let n = self.0;
+        let mut q = ser.serialize_seq(Some(8 + n.children.len()))?;
+        q.serialize_element(&n.name)?;
+        q.serialize_element(&n.bytes)?;
+        q.serialize_element(&n.live_bytes)?;
+        q.serialize_element(&n.keys)?;
+        q.serialize_element(&n.live_keys)?;
+        q.serialize_element(&n.revisions)?;
+        q.serialize_element(&u8::from(n.other))?;
+        q.serialize_element(&n.kube.as_ref().map(KubeJson))?;
+        for c in &n.children {
+            q.serialize_element(&TreeJson(c))?;
+        }
+        q.end()
+    }
+}
+
+/// The data of `report --html` (schema `etcd-autopsy/report-html/v2`), its fields in the
+/// order of their names, as a `serde_json` map writes them.
+#[derive(serde::Serialize)]
+struct ReportData<'d> {
+    pagemap: Value,
+    report: &'d Value,
+    schema: &'static str,
+    snap_files: Value,
+    timeline: Option<Value>,
+    tree: Option<TreeJson<'d>>,
+    tree_depth: usize,
+    tree_folded_keys: u64,
+    tree_nodes: usize,
 }
 
 fn class_name(c: PageClass) -> String {
@@ -206,7 +244,7 @@ fn snap_files_json(member: &Member) -> Value {
 }
 
 /// Fills the template.
-fn page(title: &str, kind: &str, body: &str, data: &Value) -> String {
+fn page(title: &str, kind: &str, body: &str, data: &impl Serialize) -> String {
     let mut out = String::with_capacity(TEMPLATE.len() + CSS.len() + JS.len() + body.len());
     let mut rest = TEMPLATE;
     while let Some(i) = rest.find("{{") {
@@ -432,17 +470,17 @@ pub fn write_report(
             page_map_with(src.walk, src.keyspace, bases, MAX_PAGE_RUNS)
         },
     );
-    let data = json!({
-        "schema": "etcd-autopsy/report-html/v2",
-        "report": report,
-        "tree": tree.as_ref().map(|t| tree_json(&t.root)),
-        "tree_depth": src.depth,
-        "tree_folded_keys": tree.as_ref().map_or(0, |t| t.folded_keys),
-        "tree_nodes": tree.as_ref().map_or(0, |t| t.nodes),
-        "pagemap": page_map_json(&pm),
-        "timeline": src.timeline.as_ref().map(timeline_json),
-        "snap_files": snap_files_json(src.member),
-    });
+    let data = ReportData {
+        pagemap: page_map_json(&pm),
+        report,
+        schema: "etcd-autopsy/report-html/v2",
+        snap_files: snap_files_json(src.member),
+        timeline: src.timeline.as_ref().map(timeline_json),
+        tree: tree.as_ref().map(|t| TreeJson(&t.root)),
+        tree_depth: src.depth,
+        tree_folded_keys: tree.as_ref().map_or(0, |t| t.folded_keys),
+        tree_nodes: tree.as_ref().map_or(0, |t| t.nodes),
+    };
     let input = report["input"].as_str().unwrap_or("");
     let mut body = String::new();
     let _ = write!(

@@ -414,14 +414,17 @@ struct Want<'a, 'k> {
     acc: &'k KeyAcc,
     /// `below_newest_ordinal`: where the newest element sits.
     ordinal: u64,
+    /// The key's position in the table's order (what its lens is found by).
+    at: usize,
 }
 
 impl<'a, 'k> Want<'a, 'k> {
-    fn of(key: &'a [u8], acc: &'k KeyAcc) -> Self {
+    fn of(key: &'a [u8], acc: &'k KeyAcc, at: usize) -> Self {
         Want {
             key,
             acc,
             ordinal: acc.below_newest_ordinal,
+            at,
         }
     }
 }
@@ -684,9 +687,10 @@ fn account_keys<'a>(
     let n = ks.keys.iter_local().filter(|(k, _, _)| wanted(k)).count();
     let mut keys: Vec<Want<'a, '_>> = Vec::with_capacity(n);
     let mut tombstoned: Vec<(&'a [u8], &KeyAcc)> = Vec::new();
-    for (local, k, a) in ks.keys.iter_local() {
+    // With each key its position in the table's order (what the lens is indexed by).
+    for (at, (local, k, a)) in ks.keys.iter_local().enumerate() {
         if wanted(local) {
-            keys.push(Want::of(k, a));
+            keys.push(Want::of(k, a, at));
             if a.newest_tombstone && a.revisions > 1 {
                 tombstoned.push((k, a));
             }
@@ -766,7 +770,7 @@ fn account_keys<'a>(
                     None
                 };
                 let located = value.is_some() || (acc.newest_tombstone && acc.revisions == 1);
-                p.add(Obj::new(key, acc, value, located), map_key, lenses, top);
+                p.add(Obj::new(key, acc, value, located), w.at, lenses, top);
             }
             p.trim(top);
             p
@@ -838,7 +842,7 @@ fn account_keys<'a>(
     s.most_revisions = finish_rows(&mut most_revisions, top);
     let uids: StrSet<'_> = uids.iter().map(|u| &**u).collect();
     findings(&kept, &uids, &leases, per_res, events, events_total, &mut s);
-    let lenses = lenses.then(|| KeyLenses::of(&lens, bases));
+    let lenses = lenses.then(|| KeyLenses::of(lens, bases, ks.keys.len()));
     (s, lenses)
 }
 
@@ -907,14 +911,64 @@ type LeaseRow<'a> = (&'a [u8], Cow<'a, str>, i64, i64);
 type EventGroups<'a> =
     FastMap<(Cow<'a, str>, Cow<'a, str>, Cow<'a, str>, Cow<'a, str>), (u64, u64)>;
 
-/// What the lens keeps of one key (the HTML key tree only).
-struct LensIn<'a> {
-    place: (usize, usize),
-    kind: Cow<'a, str>,
-    resource: &'a str,
-    live: bool,
-    api_version: Cow<'a, str>,
+/// What the lens keeps of one key (the HTML key tree only): its position in the table's
+/// order, its (kind, resource) as an index into its run's names, and its figures.
+struct LensIn {
+    at: usize,
+    name: u32,
     stats: GroupStats,
+}
+
+/// The lens records of one chunk of keys, with the (kind, resource) pairs they name and
+/// the live objects per (resource, API group), counted in runs: a chunk holds few
+/// distinct names, so no string is kept per key.
+#[derive(Default)]
+struct LensRun<'a> {
+    names: Vec<(Cow<'a, str>, &'a str)>,
+    groups: Vec<(&'a str, Cow<'a, str>, u64)>,
+    ins: Vec<LensIn>,
+}
+
+impl<'a> LensRun<'a> {
+    fn add(&mut self, o: &Obj<'a>, at: usize) {
+        // Neighbours mostly share kind and resource: the last pair is tried first.
+        let name = match self.names.last() {
+            Some((k, r)) if *r == o.resource && *k == o.kind => self.names.len() - 1,
+            _ => match self
+                .names
+                .iter()
+                .position(|(k, r)| *r == o.resource && *k == o.kind)
+            {
+                Some(i) => i,
+                None => {
+                    self.names.push((o.kind.clone(), o.resource));
+                    self.names.len() - 1
+                }
+            },
+        };
+        if o.live && !o.api_version.is_empty() {
+            let g = o.api_version.rsplit_once('/').map_or("", |(g, _)| g);
+            match self.groups.last_mut() {
+                Some((r, rg, n)) if *r == o.resource && *rg == g => *n += 1,
+                _ => {
+                    let g = match &o.api_version {
+                        Cow::Borrowed(v) => {
+                            Cow::Borrowed(v.rsplit_once('/').map_or("", |(g, _)| g))
+                        }
+                        Cow::Owned(_) => Cow::Owned(g.to_string()),
+                    };
+                    self.groups.push((o.resource, g, 1));
+                }
+            }
+        }
+        let mut stats = GroupStats::default();
+        stats.add(o);
+        self.ins.push(LensIn {
+            at,
+            name: name as u32,
+            stats,
+        });
+    }
 }
 
 /// The accounting of a run of keys; runs merge in key order.
@@ -942,11 +996,11 @@ struct Part<'a> {
     leases: Vec<LeaseRow<'a>>,
     /// One run of records per chunk, in key order: merging parts moves the runs, never
     /// the records.
-    lens: Vec<Vec<LensIn<'a>>>,
+    lens: Vec<LensRun<'a>>,
 }
 
 impl<'a> Part<'a> {
-    fn add(&mut self, o: Obj<'a>, map_key: &'a [u8], lenses: bool, top: usize) {
+    fn add(&mut self, o: Obj<'a>, at: usize, lenses: bool, top: usize) {
         let g = &mut self.groups;
         let (res, labels) = g.0.get(&o.resource);
         res.add(&o);
@@ -975,20 +1029,14 @@ impl<'a> Part<'a> {
             &o,
         );
         if lenses {
-            let mut stats = GroupStats::default();
-            stats.add(&o);
             if self.lens.is_empty() {
-                self.lens.push(Vec::with_capacity(1024));
+                self.lens.push(LensRun {
+                    ins: Vec::with_capacity(1024),
+                    ..LensRun::default()
+                });
             }
             if let Some(run) = self.lens.last_mut() {
-                run.push(LensIn {
-                    place: place(map_key),
-                    kind: o.kind.clone(),
-                    resource: o.resource,
-                    live: o.live,
-                    api_version: o.api_version.clone(),
-                    stats,
-                });
+                run.add(&o, at);
             }
         }
         if !o.live {
@@ -1121,13 +1169,15 @@ pub struct KeyLens {
 
 /// [`KeyLens`] of every key the accounting read, with the names the indexes point to.
 ///
-/// A key is known by the place of its slice in the keyspace's own map (address and
-/// length), not by its bytes: the key tree visits the keys in that order
-/// ([`crate::keytree`] walks both in one merge), and no key is read or hashed again.
+/// A key is known by its position in the order of the keyspace's table
+/// ([`crate::scan::KeyTable::iter`], which [`crate::scan::KeyTable::iter_local`] shares):
+/// the key tree ([`crate::keytree`]) walks the table in that order and finds each key's
+/// lens by its position, with no look-up, sort or second read of the key.
 #[derive(Debug, Default)]
 pub struct KeyLenses {
-    /// ((address, length) of the map's key slice, lens), sorted.
-    by_place: Vec<((usize, usize), KeyLens)>,
+    /// Per table position: the index of its lens in `lenses`, or [`NO_LENS`].
+    at: Vec<u32>,
+    lenses: Vec<KeyLens>,
     /// TypeMeta kinds ("" when not decoded).
     pub kinds: Vec<String>,
     /// Resources as `k8s --by resource` names them: `pods`, `example.com/widgets`.
@@ -1144,101 +1194,75 @@ pub struct KeyLenses {
     pub element_bases: Vec<u64>,
 }
 
-fn place(key: &[u8]) -> (usize, usize) {
-    (key.as_ptr() as usize, key.len())
-}
+/// A table position the accounting did not read.
+const NO_LENS: u32 = u32::MAX;
 
 impl KeyLenses {
-    /// The lens of `key`, when it was accounted; `key` must be the slice the keyspace's
-    /// map holds (as its iteration yields it), not a copy.
-    pub fn get(&self, key: &[u8]) -> Option<&KeyLens> {
-        let p = place(key);
-        let i = self.by_place.binary_search_by_key(&p, |e| e.0).ok()?;
-        Some(&self.by_place[i].1)
-    }
-
-    /// The lenses in the order of their keys' places in the mapping.
-    pub(crate) fn by_place(&self) -> &[((usize, usize), KeyLens)] {
-        &self.by_place
+    /// The lens of the key at `position` in the keyspace table's order (the n-th item of
+    /// [`crate::scan::KeyTable::iter`]), when it was accounted.
+    pub fn get(&self, position: usize) -> Option<&KeyLens> {
+        let i = *self.at.get(position)?;
+        self.lenses.get(i as usize)
     }
 
     /// Keys accounted.
     pub fn len(&self) -> usize {
-        self.by_place.len()
+        self.lenses.len()
     }
 
     /// True when no key was accounted.
     pub fn is_empty(&self) -> bool {
-        self.by_place.is_empty()
+        self.lenses.is_empty()
     }
 
-    /// From the lens records, in key order, and the leaf pages' first element ordinals.
-    fn of(runs: &[Vec<LensIn<'_>>], element_bases: Vec<u64>) -> KeyLenses {
-        let ins = runs.iter().flatten();
-        let n_ins: usize = runs.iter().map(Vec::len).sum();
+    /// From the lens runs, in key order, the leaf pages' first element ordinals and the
+    /// number of keys in the table.
+    fn of(runs: Vec<LensRun<'_>>, element_bases: Vec<u64>, table_len: usize) -> KeyLenses {
+        let n_ins: usize = runs.iter().map(|r| r.ins.len()).sum();
         let mut kinds: FastMap<&str, u32> = FastMap::default();
         let mut resources: FastMap<&str, u32> = FastMap::default();
         // Per resource: objects per API group.
         let mut groups: Vec<FastMap<&str, u64>> = Vec::new();
         let mut lenses = Vec::with_capacity(n_ins);
-        let mut order: Vec<((usize, usize), u32)> = Vec::with_capacity(n_ins);
-        // Neighbours in key order mostly share kind and resource: a comparison with the
-        // previous record's is cheaper than a hash.
-        let mut last_kind: Option<(&str, u32)> = None;
-        let mut last_resource: Option<(&str, u32)> = None;
-        let mut run: Option<(u32, &str, u64)> = None;
-        for o in ins {
-            let kind = match last_kind {
-                Some((k, i)) if k == o.kind => i,
-                _ => {
+        // Positions come from the table's own iteration, so each is in range; one that
+        // were not would simply have no lens.
+        let mut at = vec![NO_LENS; table_len];
+        for run in &runs {
+            // The run's few names, interned once each.
+            let ids: Vec<(u32, u32)> = run
+                .names
+                .iter()
+                .map(|(k, r)| {
                     let n = kinds.len() as u32;
-                    let i = *kinds.entry(&o.kind).or_insert(n);
-                    last_kind = Some((&o.kind, i));
-                    i
-                }
-            };
-            let resource = match last_resource {
-                Some((r, i)) if r == o.resource => i,
-                _ => {
+                    let k = *kinds.entry(k).or_insert(n);
                     let n = resources.len() as u32;
-                    let i = *resources.entry(o.resource).or_insert(n);
-                    last_resource = Some((o.resource, i));
-                    i
-                }
-            };
-            if resource as usize == groups.len() {
-                groups.push(FastMap::default());
-            }
-            if o.live && !o.api_version.is_empty() {
-                let g = o.api_version.rsplit_once('/').map_or("", |(g, _)| g);
-                // Objects of one (resource, API group) come in runs: counted in the run,
-                // added to the map once per run.
-                match &mut run {
-                    Some((r, rg, n)) if *r == resource && *rg == g => *n += 1,
-                    _ => {
-                        if let Some((r, rg, n)) = run.replace((resource, g, 1)) {
-                            *groups[r as usize].entry(rg).or_default() += n;
-                        }
+                    let r = *resources.entry(r).or_insert(n);
+                    if r as usize == groups.len() {
+                        groups.push(FastMap::default());
                     }
+                    (k, r)
+                })
+                .collect();
+            for (r, g, n) in &run.groups {
+                let m = resources.len() as u32;
+                let r = *resources.entry(r).or_insert(m);
+                if r as usize == groups.len() {
+                    groups.push(FastMap::default());
                 }
+                *groups[r as usize].entry(g).or_default() += n;
             }
-            order.push((o.place, lenses.len() as u32));
-            lenses.push(KeyLens {
-                kind,
-                resource,
-                stats: o.stats.clone(),
-            });
+            for o in &run.ins {
+                let (kind, resource) = ids.get(o.name as usize).copied().unwrap_or((0, 0));
+                if let Some(slot) = at.get_mut(o.at) {
+                    *slot = lenses.len() as u32;
+                }
+                lenses.push(KeyLens {
+                    kind,
+                    resource,
+                    stats: o.stats.clone(),
+                });
+            }
         }
-        // Sorted by place through a small index (the lenses are 80 bytes each); a key
-        // slice's place is unique, so the order is total.
-        if let Some((r, rg, n)) = run {
-            *groups[r as usize].entry(rg).or_default() += n;
-        }
-        order.sort_unstable_by_key(|e| e.0);
-        let by_place = order
-            .iter()
-            .map(|&(p, i)| (p, lenses[i as usize].clone()))
-            .collect();
         let names = |m: FastMap<&str, u32>| {
             let mut v = vec![String::new(); m.len()];
             for (s, i) in m {
@@ -1268,7 +1292,8 @@ impl KeyLenses {
             })
             .collect();
         KeyLenses {
-            by_place,
+            at,
+            lenses,
             kinds,
             resources,
             resource_names,
@@ -1840,15 +1865,15 @@ mod tests {
             account(&ks, &K8sOptions::default()).by_resource
         );
         assert_eq!(lenses.len(), 11, "every key under /registry/");
-        // Found by the keyspace map's own slices, not by a copy of the bytes.
-        for (k, _) in ks.keys.iter() {
+        // Found by the key's position in the table's order.
+        for (i, (k, _)) in ks.keys.iter().enumerate() {
             assert_eq!(
-                lenses.get(k).is_some(),
+                lenses.get(i).is_some(),
                 k.starts_with(REGISTRY_PREFIX),
                 "{k:?}"
             );
         }
-        assert!(lenses.get(b"/registry/pods/default/a".as_slice()).is_none());
+        assert!(lenses.get(ks.keys.len()).is_none());
         let t = crate::keytree::key_tree_with(&ks, 3, Default::default(), Some(&lenses));
         let child = |n: &'_ crate::keytree::KeyTreeNode, name: &str| {
             n.children
