@@ -12,6 +12,7 @@
 //! fields; the value itself is only measured (its bytes are skipped), so the middle pages
 //! of a large value are never touched.
 
+use super::defrag::{TreeBuilder, TreeModel, ETCD_DEFRAG_FILL_PERCENT};
 use super::fasthash::FastMap;
 use super::kv::KeyValueRef;
 use super::revision::{parse_rev_key, rev_lenient, Revision};
@@ -200,6 +201,99 @@ pub struct Keyspace<'a> {
     pub problem_count: u64,
     /// The key bucket's leaf pages in key order (as scanned), for later passes.
     pub leaf_pages: Vec<Page<'a>>,
+    /// The defrag model's inputs gathered in the scan's own visit of the leaves, when the
+    /// scan was asked for them ([`scan_bucket_with_model`]).
+    pub element_model: Option<ElementModel>,
+}
+
+/// What the space figures need of every leaf element, gathered while the scan reads it,
+/// so no second pass reads every element again (see `space::key_models`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ElementModel {
+    /// The bucket as defrag would write it now: every readable element, in key order,
+    /// through the bbolt split model at etcd's fill.
+    pub now: TreeModel,
+    /// The readable elements every compaction at the limit keeps whatever their key's
+    /// history (those whose key is not a revision, and those above the limit), in key
+    /// order; `None` when there were more than [`MAX_KEPT_ALWAYS`] (then a pass over the
+    /// pages finds them).
+    pub kept_always: Option<Vec<KeptElement>>,
+}
+
+/// An element's place among the bucket's leaf elements (as [`element_bases`] counts) and
+/// its bbolt key and value lengths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeptElement {
+    /// Position among the bucket's leaf elements.
+    pub ordinal: u64,
+    /// bbolt key length.
+    pub key_len: u32,
+    /// bbolt value length.
+    pub value_len: u64,
+}
+
+/// Most elements [`ElementModel::kept_always`] lists (256 KiB of them): more come only
+/// from a compaction revision far below the newest, and the heap does not grow with them.
+pub const MAX_KEPT_ALWAYS: usize = 1 << 14;
+
+/// The builder side of [`ElementModel`], kept by the thread that counts the pages.
+#[derive(Debug, Clone)]
+struct ModelFold {
+    now: TreeBuilder,
+    kept_always: Option<Vec<KeptElement>>,
+}
+
+impl ModelFold {
+    /// One readable element at `ordinal`; `rev_main` its revision (None when its key is not
+    /// a revision).
+    #[inline]
+    fn element(
+        &mut self,
+        key_len: usize,
+        value_len: usize,
+        rev_main: Option<i64>,
+        limit: i64,
+        ordinal: u64,
+    ) {
+        self.now.push(key_len as u32, value_len as u64);
+        if rev_main.is_none_or(|m| m > limit) {
+            if let Some(list) = &mut self.kept_always {
+                if list.len() >= MAX_KEPT_ALWAYS {
+                    self.kept_always = None;
+                } else {
+                    list.push(KeptElement {
+                        ordinal,
+                        key_len: key_len as u32,
+                        value_len: value_len as u64,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Every readable element of a page the scan does not read (not a leaf), as a
+    /// pass over the pages would see it.
+    fn page(&mut self, page: &Page<'_>, limit: i64, base: u64) {
+        for (index, el) in page.leaf_elements().enumerate() {
+            if let Ok(el) = el {
+                let main = parse_rev_key(el.key).ok().map(|rk| rk.rev.main);
+                self.element(
+                    el.key.len(),
+                    el.value.len(),
+                    main,
+                    limit,
+                    base + index as u64,
+                );
+            }
+        }
+    }
+
+    fn finish(self) -> ElementModel {
+        ElementModel {
+            now: self.now.finish(),
+            kept_always: self.kept_always,
+        }
+    }
 }
 
 /// Per user key, what the file holds of it.
@@ -705,6 +799,8 @@ struct Acc<'a> {
     totals: EntryTotals,
     problems: Vec<Problem>,
     problem_count: u64,
+    /// On the shard that counts the pages, when the defrag model's inputs are asked for.
+    model: Option<ModelFold>,
 }
 
 impl<'a> Acc<'a> {
@@ -739,6 +835,9 @@ impl<'a> Acc<'a> {
         if !page.is_leaf() {
             if first {
                 self.problem(page.pgid(), 0, "not a leaf page".into());
+                if let Some(m) = &mut self.model {
+                    m.page(page, limit, base);
+                }
             }
             return;
         }
@@ -755,6 +854,18 @@ impl<'a> Acc<'a> {
                 }
             };
             let parsed = parse_rev_key(el.key);
+            if first {
+                if let Some(m) = &mut self.model {
+                    let main = parsed.as_ref().ok().map(|rk| rk.rev.main);
+                    m.element(
+                        el.key.len(),
+                        el.value.len(),
+                        main,
+                        limit,
+                        base + index as u64,
+                    );
+                }
+            }
             if el.is_bucket() {
                 if first {
                     self.totals.malformed += 1;
@@ -976,6 +1087,27 @@ pub fn scan_bucket<'a>(
     keep_leaf_pages: bool,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Keyspace<'a> {
+    scan_bucket_inner(bucket, limit, keep_leaf_pages, false, progress)
+}
+
+/// [`scan_bucket`] keeping the leaf pages and gathering, in the same visit of each leaf,
+/// what the defrag model of the bucket needs ([`Keyspace::element_model`]): the space
+/// figures then read no element a second time except those a compaction keeps.
+pub fn scan_bucket_with_model<'a>(
+    bucket: &Bucket<'a>,
+    limit: i64,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Keyspace<'a> {
+    scan_bucket_inner(bucket, limit, true, true, progress)
+}
+
+fn scan_bucket_inner<'a>(
+    bucket: &Bucket<'a>,
+    limit: i64,
+    keep_leaf_pages: bool,
+    model: bool,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Keyspace<'a> {
     struct ShardWalk<'a, 'p> {
         rules: LeafRules,
         acc: Acc<'a>,
@@ -1039,6 +1171,13 @@ pub fn scan_bucket<'a>(
                 rules: LeafRules::new(bucket),
                 acc: Acc {
                     keys: Shard::with_capacity(1 << 12),
+                    model: (model && shard == 0).then(|| ModelFold {
+                        now: TreeBuilder::new(
+                            bucket.db().page_size() as u64,
+                            ETCD_DEFRAG_FILL_PERCENT,
+                        ),
+                        kept_always: Some(Vec::new()),
+                    }),
                     ..Acc::default()
                 },
                 pipe: Pipeline::new(),
@@ -1160,7 +1299,11 @@ fn keyspace_of<'a>(accs: Vec<Acc<'a>>, limit: i64) -> Keyspace<'a> {
     let mut totals = EntryTotals::default();
     let mut problems = Vec::new();
     let mut problem_count = 0;
+    let mut element_model = None;
     for a in accs {
+        if let Some(m) = a.model {
+            element_model = Some(m.finish());
+        }
         keys.shards.push(a.keys);
         totals.merge(&a.totals);
         problems.extend(a.problems);
@@ -1175,6 +1318,7 @@ fn keyspace_of<'a>(accs: Vec<Acc<'a>>, limit: i64) -> Keyspace<'a> {
         problems,
         problem_count,
         leaf_pages: Vec::new(),
+        element_model,
     }
 }
 

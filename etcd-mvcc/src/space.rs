@@ -20,7 +20,7 @@ use super::defrag::{
     ETCD_DEFRAG_FILL_PERCENT,
 };
 use super::revision::parse_rev_key;
-use super::scan::Keyspace;
+use super::scan::{ElementModel, Keyspace};
 use bbolt_reader::walk::Walk;
 use bbolt_reader::Db;
 
@@ -299,7 +299,7 @@ pub fn compute<'a>(
         || -> Result<_, ComputeError> {
             Ok(db
                 .bucket(super::KEY_BUCKET)?
-                .map(|b| super::scan::scan_bucket(&b, limit, true, scan_progress)))
+                .map(|b| super::scan::scan_bucket_with_model(&b, limit, scan_progress)))
         },
     );
     let ks = ks?;
@@ -321,6 +321,54 @@ pub fn compute<'a>(
 /// comes from the scan (one bit per entry), so this pass reads only element headers and
 /// revision keys, never values; nothing is kept per entry.
 fn key_models(ks: &Keyspace<'_>, page_size: u64) -> (TreeModel, TreeModel) {
+    match &ks.element_model {
+        Some(m) => match kept_model(ks, m, page_size) {
+            Some(after) => (m.now.clone(), after),
+            None => (m.now.clone(), key_models_read(ks, page_size).1),
+        },
+        None => key_models_read(ks, page_size),
+    }
+}
+
+/// The key bucket's defrag tree after a compaction at the scan's limit, from what the
+/// scan gathered, reading no page: the entries that stay are each key's newest revision at
+/// or below the limit when it is a put (its place and size are in its [`super::scan::KeyAcc`]; a put's
+/// revision key is 17 bytes) and the elements kept whatever their history
+/// ([`ElementModel::kept_always`]), pushed in key order. `None` when the scan listed too
+/// many of the latter (then a pass over the pages gives the tree).
+fn kept_model(ks: &Keyspace<'_>, m: &ElementModel, page_size: u64) -> Option<TreeModel> {
+    let always = m.kept_always.as_ref()?;
+    // Grows with the distinct keys, not with the revisions.
+    let mut kept: Vec<(u64, u64)> = ks
+        .keys
+        .values()
+        .filter(|a| a.below_newest.is_some() && !a.below_newest_tombstone)
+        .map(|a| {
+            let value_len = a.below_newest_entry_bytes.saturating_sub(REV_KEY_LEN);
+            (a.below_newest_ordinal, value_len)
+        })
+        .collect();
+    kept.sort_unstable();
+    let mut after = TreeBuilder::new(page_size, ETCD_DEFRAG_FILL_PERCENT);
+    let mut a = always.iter().peekable();
+    for (ordinal, value_len) in kept {
+        while let Some(e) = a.next_if(|e| e.ordinal < ordinal) {
+            after.push(e.key_len, e.value_len);
+        }
+        after.push(REV_KEY_LEN as u32, value_len);
+    }
+    for e in a {
+        after.push(e.key_len, e.value_len);
+    }
+    Some(after.finish())
+}
+
+/// Length of a put's revision key (8-byte main, `_`, 8-byte sub).
+const REV_KEY_LEN: u64 = 17;
+
+/// [`key_models`] for a scan that did not gather the model's inputs: one pass over every
+/// leaf element.
+fn key_models_read(ks: &Keyspace<'_>, page_size: u64) -> (TreeModel, TreeModel) {
     let limit = ks.limit;
     let kept = ks.kept_below_limit();
     let bit = |o: u64| {
@@ -400,6 +448,65 @@ mod tests {
             results.push((now, after));
         }
         assert_eq!(results[0], results[1], "the same for 1 and 3 threads");
+    }
+
+    #[test]
+    fn key_models_from_the_scans_own_visit_equal_a_second_pass_on_sound_and_damaged_trees() {
+        let names: Vec<String> = (0..400)
+            .map(|i| format!("/registry/leases/l{:03}", i % 41))
+            .collect();
+        let entries: Vec<crate::testdb::Entry<'_>> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let v = (i % 13 != 4).then_some(&b"lease-renewal-value"[..]);
+                (i as i64 + 2, n.as_str(), v, 0)
+            })
+            .collect();
+        let sound = build(&entries, None);
+        // Damaged: one leaf's element count is forged (elements out of the page) and
+        // another's first element is cut short (an entry that is not a revision).
+        let mut damaged = sound.clone();
+        let (ps, leaves) = {
+            let db = Db::open(&sound).unwrap();
+            let key = db.bucket(b"key").unwrap().unwrap();
+            let leaves: Vec<u64> = key.leaf_pages().unwrap().iter().map(|p| p.pgid()).collect();
+            (db.page_size(), leaves)
+        };
+        assert!(leaves.len() > 8, "{} leaves", leaves.len());
+        let off = leaves[3] as usize * ps + 10;
+        damaged[off..off + 2].copy_from_slice(&u16::MAX.to_le_bytes());
+        let ksize = leaves[5] as usize * ps + 16 + 8;
+        damaged[ksize..ksize + 4].copy_from_slice(&5u32.to_le_bytes());
+        for (bytes, damage) in [(&sound, false), (&damaged, true)] {
+            let db = Db::open(bytes).unwrap();
+            let bucket = db.bucket(b"key").unwrap().unwrap();
+            for limit in [150, i64::MAX] {
+                let mut seen = Vec::new();
+                for threads in [1, 2, 3] {
+                    let pool = rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads)
+                        .build()
+                        .unwrap();
+                    let ks = pool.install(|| {
+                        super::super::scan::scan_bucket_with_model(&bucket, limit, &|_| {})
+                    });
+                    assert_eq!(ks.problem_count > 0, damage);
+                    assert!(ks.element_model.is_some());
+                    let fused = key_models(&ks, ps as u64);
+                    assert_eq!(
+                        fused,
+                        key_models_read(&ks, ps as u64),
+                        "{threads} threads, limit {limit}"
+                    );
+                    seen.push(fused);
+                }
+                assert!(
+                    seen.windows(2).all(|w| w[0] == w[1]),
+                    "the same for any thread count"
+                );
+            }
+        }
     }
 
     #[test]
