@@ -239,11 +239,37 @@ pub const MAX_KEPT_ALWAYS: usize = 1 << 14;
 /// The builder side of [`ElementModel`], kept by the thread that counts the pages.
 #[derive(Debug, Clone)]
 struct ModelFold {
-    now: TreeBuilder,
+    now: NowFold,
     kept_always: Option<Vec<KeptElement>>,
 }
 
+/// Where [`ModelFold`] puts the elements' lengths: into the split model, or, for a part
+/// of a window read by one of several threads, into a list pushed into it in file order
+/// once the parts before it are in ([`ModelFold::append`]).
+#[derive(Debug, Clone)]
+enum NowFold {
+    Build(TreeBuilder),
+    Record(Vec<(u32, u64)>),
+}
+
 impl ModelFold {
+    fn building(bucket: &Bucket<'_>) -> Self {
+        ModelFold {
+            now: NowFold::Build(TreeBuilder::new(
+                bucket.db().page_size() as u64,
+                ETCD_DEFRAG_FILL_PERCENT,
+            )),
+            kept_always: Some(Vec::new()),
+        }
+    }
+
+    fn recording() -> Self {
+        ModelFold {
+            now: NowFold::Record(Vec::new()),
+            kept_always: Some(Vec::new()),
+        }
+    }
+
     /// One readable element at `ordinal`; `rev_main` its revision (None when its key is not
     /// a revision).
     #[inline]
@@ -255,7 +281,10 @@ impl ModelFold {
         limit: i64,
         ordinal: u64,
     ) {
-        self.now.push(key_len as u32, value_len as u64);
+        match &mut self.now {
+            NowFold::Build(b) => b.push(key_len as u32, value_len as u64),
+            NowFold::Record(r) => r.push((key_len as u32, value_len as u64)),
+        }
         if rev_main.is_none_or(|m| m > limit) {
             if let Some(list) = &mut self.kept_always {
                 if list.len() >= MAX_KEPT_ALWAYS {
@@ -288,9 +317,31 @@ impl ModelFold {
         }
     }
 
+    /// A recording part read after everything folded so far; the list of kept elements
+    /// is given up as soon as it would outgrow [`MAX_KEPT_ALWAYS`], as one thread would.
+    fn append(&mut self, part: ModelFold) {
+        if let (NowFold::Build(b), NowFold::Record(r)) = (&mut self.now, part.now) {
+            for (k, v) in r {
+                b.push(k, v);
+            }
+        }
+        self.kept_always = match (self.kept_always.take(), part.kept_always) {
+            (Some(mut a), Some(b)) if a.len() + b.len() <= MAX_KEPT_ALWAYS => {
+                a.extend(b);
+                Some(a)
+            }
+            _ => None,
+        };
+    }
+
     fn finish(self) -> ElementModel {
+        let now = match self.now {
+            NowFold::Build(b) => b.finish(),
+            // Never left recording: parts are appended into a building fold.
+            NowFold::Record(_) => TreeModel::default(),
+        };
         ElementModel {
-            now: self.now.finish(),
+            now,
             kept_always: self.kept_always,
         }
     }
@@ -697,6 +748,33 @@ fn fold<'a>(shard: &mut Shard<'a>, p: &Pending<'a>, limit: i64) {
     );
 }
 
+/// Where [`Acc::scan_page`] hands the entries it read.
+trait EntrySink<'a> {
+    /// One entry, in file order; `keys` is the reading shard's table.
+    fn push(&mut self, keys: &mut Shard<'a>, p: Pending<'a>, limit: i64);
+}
+
+impl<'a> EntrySink<'a> for Pipeline<'a> {
+    #[inline]
+    fn push(&mut self, keys: &mut Shard<'a>, p: Pending<'a>, limit: i64) {
+        Pipeline::push(self, keys, p, limit);
+    }
+}
+
+/// Entries read by one thread from its part of a window of pages, sorted by the shard
+/// that owns their key (in file order within each), for the owners to fold.
+struct Router<'a> {
+    out: Vec<Vec<Pending<'a>>>,
+}
+
+impl<'a> EntrySink<'a> for Router<'a> {
+    #[inline]
+    fn push(&mut self, _: &mut Shard<'a>, p: Pending<'a>, _: i64) {
+        let n = self.out.len();
+        self.out[shard_of(p.hash, n)].push(p);
+    }
+}
+
 /// The fields of an encoded KeyValue the scan uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct KvFields<'a> {
@@ -819,7 +897,7 @@ impl<'a> Acc<'a> {
     #[allow(clippy::too_many_arguments)]
     fn scan_page(
         &mut self,
-        pipe: &mut Pipeline<'a>,
+        pipe: &mut impl EntrySink<'a>,
         page: &Page<'a>,
         limit: i64,
         base: u64,
@@ -1164,6 +1242,9 @@ fn scan_bucket_inner<'a>(
         }
     }
     let shards = rayon::current_num_threads().clamp(1, MAX_SHARDS);
+    if shards > 1 {
+        return scan_bucket_split(bucket, limit, keep_leaf_pages, model, shards, progress);
+    }
     let walks: Vec<ShardWalk<'a, '_>> = (0..shards)
         .into_par_iter()
         .map(|shard| {
@@ -1171,13 +1252,7 @@ fn scan_bucket_inner<'a>(
                 rules: LeafRules::new(bucket),
                 acc: Acc {
                     keys: Shard::with_capacity(1 << 12),
-                    model: (model && shard == 0).then(|| ModelFold {
-                        now: TreeBuilder::new(
-                            bucket.db().page_size() as u64,
-                            ETCD_DEFRAG_FILL_PERCENT,
-                        ),
-                        kept_always: Some(Vec::new()),
-                    }),
+                    model: (model && shard == 0).then(|| ModelFold::building(bucket)),
                     ..Acc::default()
                 },
                 pipe: Pipeline::new(),
@@ -1210,6 +1285,173 @@ fn scan_bucket_inner<'a>(
     let mut ks = keyspace_of(accs, limit);
     ks.leaf_pages = list;
     ks.add_problems(damage);
+    ks
+}
+
+/// Leaf pages [`scan_bucket_split`] lists before its threads read them.
+const WINDOW_PAGES: usize = 2048;
+
+/// [`scan_bucket`] on `shards` threads, each page read once: one walk lists the leaves
+/// (with [`LeafRules`]) a window at a time; the threads read a part of the window each and
+/// sort its entries by the shard that owns their key; then each shard's thread folds the
+/// entries routed to it, part by part, so every key is folded in file order by one thread
+/// as in the one-thread scan and the table is the same. Heap beyond the table: one window
+/// of entries.
+fn scan_bucket_split<'a>(
+    bucket: &Bucket<'a>,
+    limit: i64,
+    keep_leaf_pages: bool,
+    model: bool,
+    shards: usize,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Keyspace<'a> {
+    /// What one thread read of one window.
+    struct Part<'a> {
+        acc: Acc<'a>,
+        routed: Vec<Vec<Pending<'a>>>,
+    }
+    struct Split<'a, 'p> {
+        rules: LeafRules,
+        window: Vec<(Page<'a>, u64)>,
+        /// Pages the window spans (overflow included), for the progress.
+        window_span: u64,
+        /// Element headers in the window's pages, to size the routed lists.
+        window_elements: usize,
+        base: u64,
+        keep: bool,
+        list: Vec<Page<'a>>,
+        limit: i64,
+        shards: usize,
+        model: bool,
+        /// Per shard: its table and pipeline, and the totals and problems of what it read.
+        owners: Vec<(Acc<'a>, Pipeline<'a>)>,
+        /// Totals, problems and model of the pages (all parts).
+        read: Acc<'a>,
+        progress: &'p (dyn Fn(u64) + Sync),
+    }
+    impl<'a> Split<'a, '_> {
+        fn flush(&mut self) {
+            if self.window.is_empty() {
+                return;
+            }
+            let (limit, shards, model) = (self.limit, self.shards, self.model);
+            let per = self.window.len().div_ceil(shards);
+            // Sized from the headers read, never more than the pages can hold.
+            let expect = std::mem::take(&mut self.window_elements) / (shards * shards) + 16;
+            let parts: Vec<Part<'a>> = self
+                .window
+                .par_chunks(per)
+                .map(|pages| {
+                    let mut part = Part {
+                        acc: Acc {
+                            model: model.then(ModelFold::recording),
+                            ..Acc::default()
+                        },
+                        routed: (0..shards).map(|_| Vec::with_capacity(expect)).collect(),
+                    };
+                    let mut router = Router {
+                        out: std::mem::take(&mut part.routed),
+                    };
+                    for (page, base) in pages {
+                        part.acc.scan_page(&mut router, page, limit, *base, 0, 1);
+                    }
+                    part.routed = router.out;
+                    part
+                })
+                .collect();
+            self.owners
+                .par_iter_mut()
+                .enumerate()
+                .for_each(|(s, (acc, pipe))| {
+                    for part in &parts {
+                        for p in &part.routed[s] {
+                            pipe.push(&mut acc.keys, *p, limit);
+                        }
+                    }
+                });
+            for part in parts {
+                let a = part.acc;
+                self.read.totals.merge(&a.totals);
+                self.read.problem_count += a.problem_count;
+                for pr in a.problems {
+                    self.read.problems.push(pr);
+                    if self.read.problems.len() >= 2 * MAX_PROBLEMS {
+                        self.read.problems.sort();
+                        self.read.problems.truncate(MAX_PROBLEMS);
+                    }
+                }
+                if let (Some(m), Some(pm)) = (&mut self.read.model, a.model) {
+                    m.append(pm);
+                }
+            }
+            if self.keep {
+                self.list.extend(self.window.iter().map(|(p, _)| *p));
+            }
+            self.window.clear();
+            (self.progress)(std::mem::take(&mut self.window_span));
+        }
+    }
+    impl<'a> TreeVisitor<'a> for Split<'a, '_> {
+        fn leaf(&mut self, page: Page<'a>, parent: Pgid, index: usize) -> Flow {
+            if !self.rules.admit(&page, parent, index) {
+                return Flow::Stop;
+            }
+            self.window.push((page, self.base));
+            self.base += page.elements_in_view() as u64;
+            // Counted here, while the header is in cache.
+            self.window_span += u64::from(page.overflow()) + 1;
+            self.window_elements += page.elements_in_view();
+            if self.window.len() >= WINDOW_PAGES {
+                self.flush();
+            }
+            Flow::Continue
+        }
+        fn damage(&mut self, d: TreeDamage) {
+            self.rules.damage(d);
+        }
+    }
+    let mut w = Split {
+        rules: LeafRules::new(bucket),
+        window: Vec::with_capacity(WINDOW_PAGES),
+        window_span: 0,
+        window_elements: 0,
+        base: 0,
+        keep: keep_leaf_pages,
+        list: Vec::new(),
+        limit,
+        shards,
+        model,
+        owners: (0..shards)
+            .map(|_| {
+                let acc = Acc {
+                    keys: Shard::with_capacity(1 << 12),
+                    ..Acc::default()
+                };
+                (acc, Pipeline::new())
+            })
+            .collect(),
+        read: Acc {
+            model: model.then(|| ModelFold::building(bucket)),
+            ..Acc::default()
+        },
+        progress,
+    };
+    walk_tree(bucket, &mut w);
+    w.flush();
+    let mut accs = Vec::with_capacity(shards + 1);
+    for (mut acc, mut pipe) in w.owners {
+        pipe.finish(&mut acc.keys, limit);
+        accs.push(acc);
+    }
+    // The pages' totals, problems and model go with shard 0 (its own are empty).
+    let read = w.read;
+    accs[0].totals = read.totals;
+    accs[0].problems = read.problems;
+    accs[0].problem_count = read.problem_count;
+    accs[0].model = read.model;
+    let mut ks = keyspace_of(accs, limit);
+    ks.leaf_pages = w.list;
+    ks.add_problems(w.rules.problems);
     ks
 }
 
