@@ -268,6 +268,29 @@ pub fn walk_with_progress<'a>(db: &Db<'a>, progress: &dyn Fn(u64)) -> Walk<'a> {
     Walker::new(*db, progress).run()
 }
 
+/// Sees the leaf pages of the buckets it chooses as the walk takes them, so a reader of
+/// their elements reads each page right after the walk did, while it is in cache, instead
+/// of in a pass of its own.
+pub trait LeafVisitor<'a> {
+    /// Whether the leaves of `node`'s tree are wanted (asked once per bucket with a tree
+    /// of its own, when the walk enters it; inline buckets have no leaf pages).
+    fn wants(&mut self, node: &BucketNode<'a>) -> bool;
+    /// Leaf pages of a wanted bucket, in key order, a batch at a time, after the walk
+    /// analysed them. The pages are cut to the span the walk gave them.
+    fn leaves(&mut self, pages: &[Page<'a>]);
+}
+
+/// Like [`walk_with_progress`], handing the leaves of the buckets `visitor` wants to it.
+pub fn walk_with_visitor<'a>(
+    db: &Db<'a>,
+    progress: &dyn Fn(u64),
+    visitor: &mut dyn LeafVisitor<'a>,
+) -> Walk<'a> {
+    let mut w = Walker::new(*db, progress);
+    w.visitor = Some(visitor);
+    w.run()
+}
+
 fn bit(bits: &[u64], i: u64) -> bool {
     usize::try_from(i / 64)
         .ok()
@@ -511,6 +534,11 @@ impl<'a> Descend<'a> for TreeDescent<'_, 'a, '_> {
 struct Walker<'a, 'p> {
     db: Db<'a>,
     progress: &'p dyn Fn(u64),
+    visitor: Option<&'p mut dyn LeafVisitor<'a>>,
+    /// The bucket whose leaves go to the visitor now.
+    visited: Option<usize>,
+    /// The batch's pages, for the visitor.
+    visit_pages: Vec<Page<'a>>,
     entered: u64,
     hwm: Pgid,
     file_pages: u64,
@@ -533,6 +561,9 @@ impl<'a, 'p> Walker<'a, 'p> {
         Walker {
             db,
             progress,
+            visitor: None,
+            visited: None,
+            visit_pages: Vec::new(),
             entered: 0,
             hwm: db.meta().high_water_mark,
             file_pages,
@@ -984,6 +1015,11 @@ impl<'a, 'p> Walker<'a, 'p> {
         let Some(page) = self.enter(bucket, root, holder, &[]) else {
             return;
         };
+        let wanted = match &mut self.visitor {
+            Some(v) => v.wants(&self.buckets[bucket]),
+            None => false,
+        };
+        self.visited = wanted.then_some(bucket);
         let mut d = TreeDescent {
             w: self,
             bucket,
@@ -1019,6 +1055,13 @@ impl<'a, 'p> Walker<'a, 'p> {
             own.leaf_inuse += r.used;
             own.keys += task.page.count() as u64;
             self.leaf_done(bucket, &task.page, r, prev_last);
+        }
+        if self.visited == Some(bucket) {
+            if let Some(v) = &mut self.visitor {
+                self.visit_pages.clear();
+                self.visit_pages.extend(batch.iter().map(|t| t.page));
+                v.leaves(&self.visit_pages);
+            }
         }
         batch.clear();
     }

@@ -1,12 +1,14 @@
 //! One parallel pass over the `key` bucket: per user key, what the file holds of it.
 //!
 //! The key bucket is ordered by revision, so one user key's revisions are scattered over
-//! the whole tree. The scan takes the bucket's leaf pages (found by reading branch pages
-//! only) and reads them in order on each thread of the pool; the table user key ->
-//! [`KeyAcc`] is cut into shards by the key's hash, one per thread, and each thread folds
-//! only its shard's keys. Each key is thus folded by one thread in file order, and the
-//! result does not depend on how many threads ran. User keys are slices of the mapping;
-//! nothing is kept per revision.
+//! the whole tree. The table user key -> [`KeyAcc`] is cut into shards by the key's hash,
+//! one per thread. [`scan_bucket`] lists the bucket's leaf pages (reading branch pages
+//! only) a window at a time; the threads read a part of each window and route its entries
+//! to the shard owning their key, and each shard's thread folds its entries in file order
+//! (each page is read once). [`FusedScan`] does the same on the leaves the whole-file page
+//! walk hands it, right after the walk read them (`space`, `report`). Each key is thus
+//! folded by one thread in file order, and the result does not depend on how many threads
+//! ran. User keys are slices of the mapping; nothing is kept per revision.
 //!
 //! Per entry the scan reads the 16-byte leaf element, the revision key and the KeyValue's
 //! fields; the value itself is only measured (its bytes are skipped), so the middle pages
@@ -1288,15 +1290,11 @@ fn scan_bucket_inner<'a>(
     ks
 }
 
-/// Leaf pages [`scan_bucket_split`] lists before its threads read them.
-const WINDOW_PAGES: usize = 2048;
+/// Leaf pages [`WindowScan`] gathers before its threads read them.
+pub(crate) const WINDOW_PAGES: usize = 2048;
 
 /// [`scan_bucket`] on `shards` threads, each page read once: one walk lists the leaves
-/// (with [`LeafRules`]) a window at a time; the threads read a part of the window each and
-/// sort its entries by the shard that owns their key; then each shard's thread folds the
-/// entries routed to it, part by part, so every key is folded in file order by one thread
-/// as in the one-thread scan and the table is the same. Heap beyond the table: one window
-/// of entries.
+/// (with [`LeafRules`]) a window at a time and [`WindowScan`] reads them.
 fn scan_bucket_split<'a>(
     bucket: &Bucket<'a>,
     limit: i64,
@@ -1305,154 +1303,296 @@ fn scan_bucket_split<'a>(
     shards: usize,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Keyspace<'a> {
-    /// What one thread read of one window.
-    struct Part<'a> {
-        acc: Acc<'a>,
-        routed: Vec<Vec<Pending<'a>>>,
-    }
-    struct Split<'a, 'p> {
+    struct Lister<'a, 'p> {
         rules: LeafRules,
-        window: Vec<(Page<'a>, u64)>,
-        /// Pages the window spans (overflow included), for the progress.
-        window_span: u64,
-        /// Element headers in the window's pages, to size the routed lists.
-        window_elements: usize,
-        base: u64,
-        keep: bool,
-        list: Vec<Page<'a>>,
-        limit: i64,
-        shards: usize,
-        model: bool,
-        /// Per shard: its table and pipeline, and the totals and problems of what it read.
-        owners: Vec<(Acc<'a>, Pipeline<'a>)>,
-        /// Totals, problems and model of the pages (all parts).
-        read: Acc<'a>,
-        progress: &'p (dyn Fn(u64) + Sync),
+        scan: WindowScan<'a, 'p>,
     }
-    impl<'a> Split<'a, '_> {
-        fn flush(&mut self) {
-            if self.window.is_empty() {
-                return;
-            }
-            let (limit, shards, model) = (self.limit, self.shards, self.model);
-            let per = self.window.len().div_ceil(shards);
-            // Sized from the headers read, never more than the pages can hold.
-            let expect = std::mem::take(&mut self.window_elements) / (shards * shards) + 16;
-            let parts: Vec<Part<'a>> = self
-                .window
-                .par_chunks(per)
-                .map(|pages| {
-                    let mut part = Part {
-                        acc: Acc {
-                            model: model.then(ModelFold::recording),
-                            ..Acc::default()
-                        },
-                        routed: (0..shards).map(|_| Vec::with_capacity(expect)).collect(),
-                    };
-                    let mut router = Router {
-                        out: std::mem::take(&mut part.routed),
-                    };
-                    for (page, base) in pages {
-                        part.acc.scan_page(&mut router, page, limit, *base, 0, 1);
-                    }
-                    part.routed = router.out;
-                    part
-                })
-                .collect();
-            self.owners
-                .par_iter_mut()
-                .enumerate()
-                .for_each(|(s, (acc, pipe))| {
-                    for part in &parts {
-                        for p in &part.routed[s] {
-                            pipe.push(&mut acc.keys, *p, limit);
-                        }
-                    }
-                });
-            for part in parts {
-                let a = part.acc;
-                self.read.totals.merge(&a.totals);
-                self.read.problem_count += a.problem_count;
-                for pr in a.problems {
-                    self.read.problems.push(pr);
-                    if self.read.problems.len() >= 2 * MAX_PROBLEMS {
-                        self.read.problems.sort();
-                        self.read.problems.truncate(MAX_PROBLEMS);
-                    }
-                }
-                if let (Some(m), Some(pm)) = (&mut self.read.model, a.model) {
-                    m.append(pm);
-                }
-            }
-            if self.keep {
-                self.list.extend(self.window.iter().map(|(p, _)| *p));
-            }
-            self.window.clear();
-            (self.progress)(std::mem::take(&mut self.window_span));
-        }
-    }
-    impl<'a> TreeVisitor<'a> for Split<'a, '_> {
+    impl<'a> TreeVisitor<'a> for Lister<'a, '_> {
         fn leaf(&mut self, page: Page<'a>, parent: Pgid, index: usize) -> Flow {
             if !self.rules.admit(&page, parent, index) {
                 return Flow::Stop;
             }
-            self.window.push((page, self.base));
-            self.base += page.elements_in_view() as u64;
-            // Counted here, while the header is in cache.
-            self.window_span += u64::from(page.overflow()) + 1;
-            self.window_elements += page.elements_in_view();
-            if self.window.len() >= WINDOW_PAGES {
-                self.flush();
-            }
+            self.scan.page(page);
             Flow::Continue
         }
         fn damage(&mut self, d: TreeDamage) {
             self.rules.damage(d);
         }
     }
-    let mut w = Split {
+    let mut l = Lister {
         rules: LeafRules::new(bucket),
-        window: Vec::with_capacity(WINDOW_PAGES),
-        window_span: 0,
-        window_elements: 0,
-        base: 0,
-        keep: keep_leaf_pages,
-        list: Vec::new(),
-        limit,
-        shards,
-        model,
-        owners: (0..shards)
-            .map(|_| {
-                let acc = Acc {
-                    keys: Shard::with_capacity(1 << 12),
+        scan: WindowScan::new(bucket, limit, keep_leaf_pages, model, shards, progress),
+    };
+    walk_tree(bucket, &mut l);
+    let mut ks = l.scan.finish();
+    ks.add_problems(l.rules.problems);
+    ks
+}
+
+/// Reads leaf pages handed to it in key order, a window of [`WINDOW_PAGES`] at a time, on
+/// `shards` threads, each page once: the threads read a part of the window each and sort
+/// its entries by the shard that owns their key; then each shard's thread folds the
+/// entries routed to it, part by part, so every key is folded in file order by one
+/// thread, as in the one-thread scan, and the table is the same. On one thread the window
+/// is read and folded in place. Heap beyond the table: one window of entries.
+struct WindowScan<'a, 'p> {
+    window: Vec<(Page<'a>, u64)>,
+    /// Pages the window spans (overflow included), for the progress.
+    window_span: u64,
+    /// Element headers in the window's pages, to size the routed lists.
+    window_elements: usize,
+    base: u64,
+    keep: bool,
+    list: Vec<Page<'a>>,
+    limit: i64,
+    shards: usize,
+    model: bool,
+    /// Per shard: its table and pipeline.
+    owners: Vec<(Acc<'a>, Pipeline<'a>)>,
+    /// Totals, problems and model of the pages (all parts); on one thread, the table too.
+    read: Acc<'a>,
+    progress: &'p (dyn Fn(u64) + Sync),
+}
+
+/// What one thread read of one window.
+struct Part<'a> {
+    acc: Acc<'a>,
+    routed: Vec<Vec<Pending<'a>>>,
+}
+
+impl<'a, 'p> WindowScan<'a, 'p> {
+    fn new(
+        bucket: &Bucket<'a>,
+        limit: i64,
+        keep: bool,
+        model: bool,
+        shards: usize,
+        progress: &'p (dyn Fn(u64) + Sync),
+    ) -> Self {
+        let table = || Acc {
+            keys: Shard::with_capacity(1 << 12),
+            ..Acc::default()
+        };
+        let shards = shards.max(1);
+        WindowScan {
+            window: Vec::with_capacity(WINDOW_PAGES),
+            window_span: 0,
+            window_elements: 0,
+            base: 0,
+            keep,
+            list: Vec::new(),
+            limit,
+            shards,
+            model,
+            owners: (0..shards).map(|_| (table(), Pipeline::new())).collect(),
+            read: Acc {
+                model: model.then(|| ModelFold::building(bucket)),
+                ..table()
+            },
+            progress,
+        }
+    }
+
+    fn page(&mut self, page: Page<'a>) {
+        self.window.push((page, self.base));
+        self.base += page.elements_in_view() as u64;
+        // Counted here, while the header is in cache.
+        self.window_span += u64::from(page.overflow()) + 1;
+        self.window_elements += page.elements_in_view();
+        if self.window.len() >= WINDOW_PAGES {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.window.is_empty() {
+            return;
+        }
+        let (limit, shards, model) = (self.limit, self.shards, self.model);
+        if shards == 1 {
+            let pipe = &mut self.owners[0].1;
+            for (page, base) in &self.window {
+                self.read.scan_page(pipe, page, limit, *base, 0, 1);
+            }
+        } else {
+            self.route_and_fold(limit, shards, model);
+        }
+        if self.keep {
+            self.list.extend(self.window.iter().map(|(p, _)| *p));
+        }
+        self.window.clear();
+        self.window_elements = 0;
+        (self.progress)(std::mem::take(&mut self.window_span));
+    }
+
+    fn route_and_fold(&mut self, limit: i64, shards: usize, model: bool) {
+        let per = self.window.len().div_ceil(shards);
+        // Sized from the headers read, never more than the pages can hold.
+        let expect = self.window_elements / (shards * shards) + 16;
+        let parts: Vec<Part<'a>> = self
+            .window
+            .par_chunks(per)
+            .map(|pages| {
+                let mut acc = Acc {
+                    model: model.then(ModelFold::recording),
                     ..Acc::default()
                 };
-                (acc, Pipeline::new())
+                let mut router = Router {
+                    out: (0..shards).map(|_| Vec::with_capacity(expect)).collect(),
+                };
+                for (page, base) in pages {
+                    acc.scan_page(&mut router, page, limit, *base, 0, 1);
+                }
+                Part {
+                    acc,
+                    routed: router.out,
+                }
             })
-            .collect(),
-        read: Acc {
-            model: model.then(|| ModelFold::building(bucket)),
-            ..Acc::default()
-        },
-        progress,
-    };
-    walk_tree(bucket, &mut w);
-    w.flush();
-    let mut accs = Vec::with_capacity(shards + 1);
-    for (mut acc, mut pipe) in w.owners {
-        pipe.finish(&mut acc.keys, limit);
-        accs.push(acc);
+            .collect();
+        self.owners
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(s, (acc, pipe))| {
+                for part in &parts {
+                    for p in &part.routed[s] {
+                        pipe.push(&mut acc.keys, *p, limit);
+                    }
+                }
+            });
+        for part in parts {
+            let a = part.acc;
+            self.read.totals.merge(&a.totals);
+            self.read.problem_count += a.problem_count;
+            for pr in a.problems {
+                self.read.problems.push(pr);
+                if self.read.problems.len() >= 2 * MAX_PROBLEMS {
+                    self.read.problems.sort();
+                    self.read.problems.truncate(MAX_PROBLEMS);
+                }
+            }
+            if let (Some(m), Some(pm)) = (&mut self.read.model, a.model) {
+                m.append(pm);
+            }
+        }
     }
-    // The pages' totals, problems and model go with shard 0 (its own are empty).
-    let read = w.read;
-    accs[0].totals = read.totals;
-    accs[0].problems = read.problems;
-    accs[0].problem_count = read.problem_count;
-    accs[0].model = read.model;
-    let mut ks = keyspace_of(accs, limit);
-    ks.leaf_pages = w.list;
-    ks.add_problems(w.rules.problems);
-    ks
+
+    fn finish(mut self) -> Keyspace<'a> {
+        self.flush();
+        let limit = self.limit;
+        let mut read = self.read;
+        let accs = if self.shards == 1 {
+            let (_, mut pipe) = self
+                .owners
+                .pop()
+                .unwrap_or((Acc::default(), Pipeline::new()));
+            pipe.finish(&mut read.keys, limit);
+            vec![read]
+        } else {
+            let mut accs = Vec::with_capacity(self.shards);
+            for (mut acc, mut pipe) in self.owners {
+                pipe.finish(&mut acc.keys, limit);
+                accs.push(acc);
+            }
+            // The pages' totals, problems and model go with shard 0 (its own are empty).
+            accs[0].totals = read.totals;
+            accs[0].problems = std::mem::take(&mut read.problems);
+            accs[0].problem_count = read.problem_count;
+            accs[0].model = read.model.take();
+            accs
+        };
+        let mut ks = keyspace_of(accs, limit);
+        ks.leaf_pages = self.list;
+        ks
+    }
+}
+
+/// The key bucket's scan fed by the whole-file walk ([`bbolt_reader::walk::walk_with_visitor`]):
+/// the walk hands it the key bucket's leaves in batches right after analysing them, so
+/// each leaf is read by the scan while it is still in cache. Its result is
+/// [`scan_bucket_with_model`]'s when the walk found no damage at all (then the walk's
+/// leaves are the tolerant listing's); [`FusedScan::finish`] says which.
+pub struct FusedScan<'a, 'p> {
+    scan: Option<WindowScan<'a, 'p>>,
+    bucket: Bucket<'a>,
+    limit: i64,
+    shards: usize,
+    progress: &'p (dyn Fn(u64) + Sync),
+    /// The key bucket's tree was handed over (as opposed to inline or absent).
+    seen: bool,
+    /// Leaf views handed over, for the tolerant listing's bound.
+    spans: u64,
+    span_limit: u64,
+    overrun: bool,
+}
+
+impl std::fmt::Debug for FusedScan<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FusedScan")
+            .field("limit", &self.limit)
+            .field("shards", &self.shards)
+            .field("seen", &self.seen)
+            .field("overrun", &self.overrun)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, 'p> FusedScan<'a, 'p> {
+    /// A scan of `bucket` (the top-level key bucket) with the revision limit `limit`,
+    /// gathering the defrag model, keeping the leaf pages, on the current pool's threads.
+    pub fn new(bucket: Bucket<'a>, limit: i64, progress: &'p (dyn Fn(u64) + Sync)) -> Self {
+        FusedScan {
+            scan: None,
+            bucket,
+            limit,
+            shards: rayon::current_num_threads().clamp(1, MAX_SHARDS),
+            progress,
+            seen: false,
+            spans: 0,
+            span_limit: (bucket.db().data().len() as u64).saturating_mul(2),
+            overrun: false,
+        }
+    }
+
+    /// The keyspace, when the walk that fed it found nothing wrong (`walk_sound`) and
+    /// handed over the key bucket's tree; otherwise `None`, and the caller scans the bucket
+    /// on its own ([`scan_bucket_with_model`]), whose tolerant listing words the damage.
+    pub fn finish(self, walk_sound: bool) -> Option<Keyspace<'a>> {
+        if !walk_sound || !self.seen || self.overrun {
+            return None;
+        }
+        self.scan.map(WindowScan::finish)
+    }
+}
+
+impl<'a> bbolt_reader::walk::LeafVisitor<'a> for FusedScan<'a, '_> {
+    fn wants(&mut self, node: &bbolt_reader::walk::BucketNode<'a>) -> bool {
+        if node.nesting != 1 || node.name != super::KEY_BUCKET || self.seen {
+            return false;
+        }
+        self.seen = true;
+        self.scan = Some(WindowScan::new(
+            &self.bucket,
+            self.limit,
+            true,
+            true,
+            self.shards,
+            self.progress,
+        ));
+        true
+    }
+
+    fn leaves(&mut self, pages: &[Page<'a>]) {
+        let Some(scan) = &mut self.scan else { return };
+        for p in pages {
+            // As the tolerant listing bounds the views; a sound walk never comes near.
+            self.spans = self.spans.saturating_add(p.bytes().len() as u64);
+            if self.spans > self.span_limit {
+                self.overrun = true;
+                return;
+            }
+            scan.page(*p);
+        }
+    }
 }
 
 /// The newest entry of a bucket ordered by revision: its last key, found by descending

@@ -291,18 +291,24 @@ pub fn compute<'a>(
             r
         }
     };
-    // The page walk and the key-bucket scan do not depend on each other: on several
-    // threads they overlap (the walk's branch pages are read on one thread, which would
-    // otherwise leave the others idle); on one they run one after the other.
-    let (walk, ks) = rayon::join(
-        || bbolt_reader::walk::walk_with_progress(db, walk_progress),
-        || -> Result<_, ComputeError> {
-            Ok(db
-                .bucket(super::KEY_BUCKET)?
-                .map(|b| super::scan::scan_bucket_with_model(&b, limit, scan_progress)))
-        },
-    );
-    let ks = ks?;
+    // The key bucket is scanned as the page walk takes its leaves, each read right after
+    // the walk's own analysis while it is in cache. When the walk found damage anywhere,
+    // its leaves may not be the ones the scan's tolerant listing takes (which also words
+    // the damage), and the scan runs again on its own.
+    let (walk, ks) = match db.bucket(super::KEY_BUCKET)? {
+        None => (
+            bbolt_reader::walk::walk_with_progress(db, walk_progress),
+            None,
+        ),
+        Some(bucket) => {
+            let mut fused = super::scan::FusedScan::new(bucket, limit, scan_progress);
+            let walk = bbolt_reader::walk::walk_with_visitor(db, walk_progress, &mut fused);
+            let ks = fused.finish(walk.findings.is_empty()).unwrap_or_else(|| {
+                super::scan::scan_bucket_with_model(&bucket, limit, scan_progress)
+            });
+            (walk, Some(ks))
+        }
+    };
     let at = match rev {
         Some(r) => r,
         None => ks
@@ -504,6 +510,88 @@ mod tests {
                 assert!(
                     seen.windows(2).all(|w| w[0] == w[1]),
                     "the same for any thread count"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn space_figures_and_the_scan_do_not_depend_on_the_thread_count_on_sound_and_damaged_files() {
+        let names: Vec<String> = (0..14000)
+            .map(|i| format!("/registry/leases/l{:04}", i % 211))
+            .collect();
+        let entries: Vec<crate::testdb::Entry<'_>> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let v = (i % 17 != 3).then_some(&b"renewed"[..]);
+                (i as i64 + 2, n.as_str(), v, 0)
+            })
+            .collect();
+        let sound = build(&entries, None);
+        let mut damaged = sound.clone();
+        let (ps, leaves) = {
+            let db = Db::open(&sound).unwrap();
+            let key = db.bucket(b"key").unwrap().unwrap();
+            let leaves: Vec<u64> = key.leaf_pages().unwrap().iter().map(|p| p.pgid()).collect();
+            (db.page_size(), leaves)
+        };
+        // More leaves than a window of the split scan, so its windows turn.
+        assert!(
+            leaves.len() > super::super::scan::WINDOW_PAGES,
+            "{} leaves",
+            leaves.len()
+        );
+        let off = leaves[leaves.len() / 2] as usize * ps + 10;
+        damaged[off..off + 2].copy_from_slice(&u16::MAX.to_le_bytes());
+        for (bytes, damage) in [(&sound, false), (&damaged, true)] {
+            let db = Db::open(bytes).unwrap();
+            let mut seen = Vec::new();
+            for threads in [1, 2, 3] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                for rev in [None, Some(7000)] {
+                    let (sp, ks, walk) = pool
+                        .install(|| {
+                            compute(
+                                &db,
+                                bytes.len() as u64,
+                                rev,
+                                DEFAULT_QUOTA,
+                                &|_| {},
+                                &|_| {},
+                            )
+                        })
+                        .unwrap();
+                    let ks = ks.unwrap();
+                    assert_eq!(walk.findings.is_empty(), !damage);
+                    // The scan fed by the walk equals the scan on its own.
+                    let alone = pool.install(|| {
+                        super::super::scan::scan_bucket_with_model(
+                            &db.bucket(b"key").unwrap().unwrap(),
+                            ks.limit,
+                            &|_| {},
+                        )
+                    });
+                    assert_eq!(ks.keys, alone.keys, "{threads} threads");
+                    assert_eq!(ks.totals, alone.totals);
+                    assert_eq!(ks.problems, alone.problems);
+                    assert_eq!(ks.problem_count, alone.problem_count);
+                    assert_eq!(ks.element_model, alone.element_model);
+                    let ids = |k: &Keyspace<'_>| {
+                        k.leaf_pages.iter().map(|p| p.pgid()).collect::<Vec<_>>()
+                    };
+                    assert_eq!(ids(&ks), ids(&alone));
+                    seen.push((rev, sp));
+                }
+            }
+            for (rev, sp) in &seen {
+                let first = &seen.iter().find(|(r, _)| r == rev).unwrap().1;
+                assert_eq!(
+                    sp, first,
+                    "space figures for --rev {rev:?} are the same for 1, 2 and 3 threads"
                 );
             }
         }
