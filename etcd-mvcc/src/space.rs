@@ -345,7 +345,7 @@ fn key_models(ks: &Keyspace<'_>, page_size: u64) -> (TreeModel, TreeModel) {
 fn kept_model(ks: &Keyspace<'_>, m: &ElementModel, page_size: u64) -> Option<TreeModel> {
     let always = m.kept_always.as_ref()?;
     // Grows with the distinct keys, not with the revisions.
-    let mut kept: Vec<(u64, u64)> = ks
+    let kept: Vec<(u64, u64)> = ks
         .keys
         .values()
         .filter(|a| a.below_newest.is_some() && !a.below_newest_tombstone)
@@ -354,7 +354,7 @@ fn kept_model(ks: &Keyspace<'_>, m: &ElementModel, page_size: u64) -> Option<Tre
             (a.below_newest_ordinal, value_len)
         })
         .collect();
-    kept.sort_unstable();
+    let kept = in_ordinal_order(kept);
     let mut after = TreeBuilder::new(page_size, ETCD_DEFRAG_FILL_PERCENT);
     let mut a = always.iter().peekable();
     for (ordinal, value_len) in kept {
@@ -367,6 +367,34 @@ fn kept_model(ks: &Keyspace<'_>, m: &ElementModel, page_size: u64) -> Option<Tre
         after.push(e.key_len, e.value_len);
     }
     Some(after.finish())
+}
+
+/// `(ordinal, value)` pairs of distinct ordinals put in ordinal order without a
+/// comparison sort: a bit per ordinal, each word's rank, and each pair placed at its
+/// ordinal's rank (linear in the pairs and the ordinals' range, which the scan's
+/// ordinals bound by the elements it read).
+fn in_ordinal_order(pairs: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    let Some(max) = pairs.iter().map(|p| p.0).max() else {
+        return pairs;
+    };
+    let words = usize::try_from(max / 64 + 1).unwrap_or(usize::MAX);
+    let mut bits = vec![0u64; words];
+    for &(o, _) in &pairs {
+        bits[(o / 64) as usize] |= 1 << (o % 64);
+    }
+    let mut rank = Vec::with_capacity(words);
+    let mut n = 0usize;
+    for w in &bits {
+        rank.push(n);
+        n += w.count_ones() as usize;
+    }
+    let mut out = vec![(0u64, 0u64); n];
+    for (o, v) in pairs {
+        let w = (o / 64) as usize;
+        let below = bits[w] & ((1u64 << (o % 64)) - 1);
+        out[rank[w] + below.count_ones() as usize] = (o, v);
+    }
+    out
 }
 
 /// Length of a put's revision key (8-byte main, `_`, 8-byte sub).
