@@ -62,9 +62,51 @@ impl Hasher for FastHasher {
 /// A `HashMap` with [`FastHasher`].
 pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 
+/// `a == b`, word by word inline: the slices are keys, parts of keys or group names, short, and a call
+/// to `memcmp` per look-up cost more than the compare.
+#[inline(always)]
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| -> u64 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[at..at + 8]);
+        u64::from_ne_bytes(w)
+    };
+    if n < 8 {
+        // No early exit and no call: the bytes are few.
+        return a.iter().zip(b).fold(true, |eq, (x, y)| eq & (x == y));
+    }
+    let mut at = 0;
+    while at + 8 <= n {
+        if word(a, at) != word(b, at) {
+            return false;
+        }
+        at += 8;
+    }
+    // The last word overlaps the ones compared already; it covers the bytes past them.
+    at == n || word(a, n - 8) == word(b, n - 8)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn same_bytes_agrees_with_slice_equality_at_every_length_and_differing_byte() {
+        let a: Vec<u8> = (0..40u8).map(|i| i.wrapping_mul(37)).collect();
+        for n in 0..a.len() {
+            assert!(same_bytes(&a[..n], &a[..n]));
+            assert!(!same_bytes(&a[..n], &a[..n + 1]));
+            for at in 0..n {
+                let mut b = a[..n].to_vec();
+                b[at] ^= 0x80;
+                assert!(!same_bytes(&a[..n], &b), "length {n}, byte {at}");
+            }
+        }
+    }
 
     #[test]
     fn keys_with_long_common_prefixes_spread() {

@@ -942,10 +942,7 @@ mod keep_rule_tests {
             for rev in [2999, 2500, 1501, 1500] {
                 let want = reference_hashkv(&db, rev, c);
                 for threads in [1, 2, 3] {
-                    let pool = rayon::ThreadPoolBuilder::new()
-                        .num_threads(threads)
-                        .build()
-                        .unwrap();
+                    let pool = crate::testdb::pool(threads);
                     let got = pool.install(|| hash_kv(Some(&b), rev, c, &|_| {}).unwrap());
                     assert_eq!(
                         (got.hash, got.entries_hashed, got.entries_skipped),
@@ -1057,10 +1054,7 @@ mod keep_rule_tests {
             let want = reference(rev, compact);
             assert!(want.2 > 0, "some entries left out at {rev}/{compact}");
             for threads in [1, 2, 3] {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .unwrap();
+                let pool = crate::testdb::pool(threads);
                 let got = pool.install(|| hash_kv(Some(&b), rev, compact, &|_| {}).unwrap());
                 assert_eq!(
                     (got.hash, got.entries_hashed, got.entries_skipped),
@@ -1099,10 +1093,7 @@ mod keep_rule_tests {
             .live_keys();
         assert!(live > 0 && live < 40);
         for threads in [1, 2] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
+            let pool = crate::testdb::pool(threads);
             let (d, l) = pool.install(|| {
                 hash_db_and_live_keys(&db, DbHashMode::SnapshotStatus, &|_| {}).unwrap()
             });

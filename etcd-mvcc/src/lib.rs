@@ -133,6 +133,15 @@ pub(crate) mod testdb {
     /// One key-bucket entry: (main revision, user key, value, lease); `None` value = delete.
     pub type Entry<'a> = (i64, &'a str, Option<&'a [u8]>, i64);
 
+    /// A rayon pool of `threads` threads, for tests that check a result does not depend
+    /// on the thread count.
+    pub fn pool(threads: usize) -> rayon::ThreadPool {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+    }
+
     /// The bbolt key and KeyValue bytes etcd writes for `e` (create revision and version
     /// are not tracked: tests here do not read them).
     pub fn encode(e: &Entry<'_>) -> (Vec<u8>, Vec<u8>) {

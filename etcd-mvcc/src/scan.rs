@@ -413,41 +413,14 @@ impl KeyHead {
             return false;
         }
         let n = key.len().min(KEY_HEAD);
-        same_bytes(&self.head[..n], &key[..n])
+        super::fasthash::same_bytes(&self.head[..n], &key[..n])
             && (key.len() <= KEY_HEAD || {
                 let at = self.tail_at as usize;
                 arena
                     .get(at..at + (key.len() - KEY_HEAD))
-                    .is_some_and(|t| same_bytes(t, &key[KEY_HEAD..]))
+                    .is_some_and(|t| super::fasthash::same_bytes(t, &key[KEY_HEAD..]))
             })
     }
-}
-
-/// `a == b`, word by word inline: the slices are keys or parts of keys, short, and a call
-/// to `memcmp` per look-up cost more than the compare.
-#[inline(always)]
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    let word = |s: &[u8], at: usize| -> u64 {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&s[at..at + 8]);
-        u64::from_ne_bytes(w)
-    };
-    if n < 8 {
-        return a == b;
-    }
-    let mut at = 0;
-    while at + 8 <= n {
-        if word(a, at) != word(b, at) {
-            return false;
-        }
-        at += 8;
-    }
-    // The last word overlaps the ones compared already; it covers the bytes past them.
-    at == n || word(a, n - 8) == word(b, n - 8)
 }
 
 fn hash_key(key: &[u8]) -> u64 {
@@ -1243,10 +1216,14 @@ fn scan_bucket_inner<'a>(
             }
         }
     }
+    // Each shard's thread walks the tree on its own and folds only its keys: every page is
+    // parsed once per thread, but no thread waits for another. Listing the leaves on one
+    // thread and handing windows of them to the others ([`WindowScan`]) parses each page
+    // once yet waits at every window: on history-2048.db with 2 threads that was 8% less
+    // CPU and 16-20% more wall time for `prefixes` (0.55 against 0.46 s, idle, 5 runs).
+    // The fused walk of `space` and `report` lists the leaves on one thread anyway, so it
+    // is the one that uses [`WindowScan`].
     let shards = rayon::current_num_threads().clamp(1, MAX_SHARDS);
-    if shards > 1 {
-        return scan_bucket_split(bucket, limit, keep_leaf_pages, model, shards, progress);
-    }
     let walks: Vec<ShardWalk<'a, '_>> = (0..shards)
         .into_par_iter()
         .map(|shard| {
@@ -1292,42 +1269,6 @@ fn scan_bucket_inner<'a>(
 
 /// Leaf pages [`WindowScan`] gathers before its threads read them.
 pub(crate) const WINDOW_PAGES: usize = 2048;
-
-/// [`scan_bucket`] on `shards` threads, each page read once: one walk lists the leaves
-/// (with [`LeafRules`]) a window at a time and [`WindowScan`] reads them.
-fn scan_bucket_split<'a>(
-    bucket: &Bucket<'a>,
-    limit: i64,
-    keep_leaf_pages: bool,
-    model: bool,
-    shards: usize,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Keyspace<'a> {
-    struct Lister<'a, 'p> {
-        rules: LeafRules,
-        scan: WindowScan<'a, 'p>,
-    }
-    impl<'a> TreeVisitor<'a> for Lister<'a, '_> {
-        fn leaf(&mut self, page: Page<'a>, parent: Pgid, index: usize) -> Flow {
-            if !self.rules.admit(&page, parent, index) {
-                return Flow::Stop;
-            }
-            self.scan.page(page);
-            Flow::Continue
-        }
-        fn damage(&mut self, d: TreeDamage) {
-            self.rules.damage(d);
-        }
-    }
-    let mut l = Lister {
-        rules: LeafRules::new(bucket),
-        scan: WindowScan::new(bucket, limit, keep_leaf_pages, model, shards, progress),
-    };
-    walk_tree(bucket, &mut l);
-    let mut ks = l.scan.finish();
-    ks.add_problems(l.rules.problems);
-    ks
-}
 
 /// Reads leaf pages handed to it in key order, a window of [`WINDOW_PAGES`] at a time, on
 /// `shards` threads, each page once: the threads read a part of the window each and sort
@@ -1899,10 +1840,7 @@ mod tests {
     fn scan(db: &[u8], limit: i64, threads: usize) -> Keyspace<'_> {
         let db = Db::open(db).unwrap();
         let b = db.bucket(b"key").unwrap().unwrap();
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
+        let pool = crate::testdb::pool(threads);
         pool.install(|| scan_keyspace(&b, limit, &|_| {})).unwrap()
     }
 
@@ -2112,10 +2050,7 @@ mod tests {
             want.add_problems(damage);
             assert_eq!(want.problem_count > 0, std::ptr::eq(bytes, &damaged));
             for threads in [1, 2, 3] {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .unwrap();
+                let pool = crate::testdb::pool(threads);
                 let got = pool.install(|| scan_bucket(&key, 150, true, &|_| {}));
                 assert_eq!(got.keys, want.keys, "{threads} threads");
                 assert_eq!(got.totals, want.totals);

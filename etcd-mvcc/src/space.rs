@@ -462,10 +462,7 @@ mod tests {
         let bucket = db.bucket(b"key").unwrap().unwrap();
         let mut results = Vec::new();
         for threads in [1, 3] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
+            let pool = crate::testdb::pool(threads);
             let ks = pool
                 .install(|| super::super::scan::scan_keyspace(&bucket, 150, &|_| {}))
                 .unwrap();
@@ -518,10 +515,7 @@ mod tests {
             for limit in [150, i64::MAX] {
                 let mut seen = Vec::new();
                 for threads in [1, 2, 3] {
-                    let pool = rayon::ThreadPoolBuilder::new()
-                        .num_threads(threads)
-                        .build()
-                        .unwrap();
+                    let pool = crate::testdb::pool(threads);
                     let ks = pool.install(|| {
                         super::super::scan::scan_bucket_with_model(&bucket, limit, &|_| {})
                     });
@@ -576,10 +570,7 @@ mod tests {
             let db = Db::open(bytes).unwrap();
             let mut seen = Vec::new();
             for threads in [1, 2, 3] {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .unwrap();
+                let pool = crate::testdb::pool(threads);
                 for rev in [None, Some(7000)] {
                     let (sp, ks, walk) = pool
                         .install(|| {

@@ -1688,10 +1688,7 @@ mod tests {
         let b = db.bucket(b"key").unwrap().unwrap();
         let ks = scan_keyspace(&b, i64::MAX, &|_| {}).unwrap();
         let on = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
+            let pool = crate::testdb::pool(threads);
             let s = pool.install(|| account(&ks, &Default::default()));
             format!("{s:?}")
         };
@@ -1781,10 +1778,7 @@ mod tests {
         let b = db.bucket(b"key").unwrap().unwrap();
         let ks = scan_keyspace(&b, i64::MAX, &|_| {}).unwrap();
         let on = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
+            let pool = crate::testdb::pool(threads);
             pool.install(|| account(&ks, &Default::default()))
         };
         let s = on(1);

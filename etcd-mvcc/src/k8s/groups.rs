@@ -27,38 +27,19 @@ fn write_str(h: &mut FastHasher, s: &str) {
     h.write_usize(s.len());
 }
 
-/// `a == b`, a word at a time inline.
-#[inline(always)]
 fn same_str(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    let word = |s: &[u8], at: usize| -> u64 {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&s[at..at + 8]);
-        u64::from_ne_bytes(w)
-    };
-    if n < 8 {
-        return a.iter().zip(b).fold(true, |eq, (x, y)| eq & (x == y));
-    }
-    let mut at = 0;
-    while at + 8 <= n {
-        if word(a, at) != word(b, at) {
-            return false;
-        }
-        at += 8;
-    }
-    // The last word overlaps the ones compared already and covers the bytes past them.
-    at == n || word(a, n - 8) == word(b, n - 8)
+    crate::fasthash::same_bytes(a.as_bytes(), b.as_bytes())
+}
+
+fn hash_str(s: &str) -> u64 {
+    let mut h = FastHasher::default();
+    write_str(&mut h, s);
+    h.finish()
 }
 
 impl GroupName for &str {
     fn hash_name(&self) -> u64 {
-        let mut h = FastHasher::default();
-        write_str(&mut h, self);
-        h.finish()
+        hash_str(self)
     }
 
     fn same(&self, o: &Self) -> bool {
@@ -68,9 +49,7 @@ impl GroupName for &str {
 
 impl GroupName for Cow<'_, str> {
     fn hash_name(&self) -> u64 {
-        let mut h = FastHasher::default();
-        write_str(&mut h, self);
-        h.finish()
+        hash_str(self)
     }
 
     fn same(&self, o: &Self) -> bool {
