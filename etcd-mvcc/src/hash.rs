@@ -233,56 +233,11 @@ where
 /// Per user key: the newest revision <= R (tombstone or not).
 type KeepTable<'a> = NewestTable<'a, ()>;
 
-/// A varint of at most 9 bytes (63 bits: every such varint is valid), advancing `p`;
-/// `None` for a longer or truncated one.
-#[inline]
-fn varint9(v: &[u8], p: &mut usize) -> Option<u64> {
-    let mut x = 0u64;
-    for i in 0..9 {
-        let b = *v.get(*p + i)?;
-        x |= u64::from(b & 0x7f) << (7 * i);
-        if b < 0x80 {
-            *p += i + 1;
-            return Some(x);
-        }
-    }
-    None
-}
-
-/// The user key of an encoded KeyValue in etcd's own layout, `None` for any other layout.
-///
-/// etcd's marshaller writes fields 1 to 6 in order, each at most once, with one-byte
-/// tags; a message in that layout whose lengths stay inside it is one
-/// [`KeyValueRef::parse`] accepts, with this key.
+/// The user key of an encoded KeyValue in etcd's own layout, `None` for any other layout:
+/// the scan's fast path ([`crate::scan::kv_fields_canonical`]).
 #[inline]
 fn canonical_key(v: &[u8]) -> Option<&[u8]> {
-    let mut p = 0usize;
-    let mut key: &[u8] = &[];
-    let mut last = 0u8;
-    while let Some(&tag) = v.get(p) {
-        let field = tag >> 3;
-        if field <= last || field > 6 {
-            return None;
-        }
-        let bytes = field == 1 || field == 5;
-        if tag & 7 != if bytes { 2 } else { 0 } {
-            return None;
-        }
-        p += 1;
-        let x = varint9(v, &mut p)?;
-        if bytes {
-            let end = usize::try_from(x)
-                .ok()
-                .and_then(|n| p.checked_add(n))
-                .filter(|&e| e <= v.len())?;
-            if field == 1 {
-                key = &v[p..end];
-            }
-            p = end;
-        }
-        last = field;
-    }
-    Some(key)
+    crate::scan::kv_fields_canonical(v).map(|f| f.key)
 }
 
 /// The user key of an encoded KeyValue, exactly when [`KeyValueRef::parse`] accepts it:

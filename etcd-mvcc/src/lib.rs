@@ -133,6 +133,15 @@ pub(crate) mod testdb {
     /// One key-bucket entry: (main revision, user key, value, lease); `None` value = delete.
     pub type Entry<'a> = (i64, &'a str, Option<&'a [u8]>, i64);
 
+    /// The page size of the db in `bytes` and the page ids of its key bucket's leaves, in
+    /// key order (for tests that damage chosen leaves).
+    pub fn key_leaves(bytes: &[u8]) -> (usize, Vec<u64>) {
+        let db = bbolt_reader::Db::open(bytes).unwrap();
+        let key = db.bucket(b"key").unwrap().unwrap();
+        let leaves = key.leaf_pages().unwrap().iter().map(|p| p.pgid()).collect();
+        (db.page_size(), leaves)
+    }
+
     /// A rayon pool of `threads` threads, for tests that check a result does not depend
     /// on the thread count.
     pub fn pool(threads: usize) -> rayon::ThreadPool {

@@ -752,10 +752,10 @@ impl<'a> EntrySink<'a> for Router<'a> {
 
 /// The fields of an encoded KeyValue the scan uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct KvFields<'a> {
-    key: &'a [u8],
-    value_len: usize,
-    lease: i64,
+pub(crate) struct KvFields<'a> {
+    pub(crate) key: &'a [u8],
+    pub(crate) value_len: usize,
+    pub(crate) lease: i64,
 }
 
 /// A varint of at most 9 bytes at `*at` (63 bits: every reading of it agrees), moving
@@ -780,7 +780,7 @@ fn short_varint(b: &[u8], at: &mut usize) -> Option<u64> {
 /// takes [`KeyValueRef::parse`], which reads every layout and names errors); where both
 /// read a message they agree. Field 5's bytes are skipped unread.
 #[inline]
-fn kv_fields_canonical(b: &[u8]) -> Option<KvFields<'_>> {
+pub(crate) fn kv_fields_canonical(b: &[u8]) -> Option<KvFields<'_>> {
     if *b.first()? != 0x0a {
         return None;
     }

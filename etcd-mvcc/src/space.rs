@@ -498,12 +498,7 @@ mod tests {
         // Damaged: one leaf's element count is forged (elements out of the page) and
         // another's first element is cut short (an entry that is not a revision).
         let mut damaged = sound.clone();
-        let (ps, leaves) = {
-            let db = Db::open(&sound).unwrap();
-            let key = db.bucket(b"key").unwrap().unwrap();
-            let leaves: Vec<u64> = key.leaf_pages().unwrap().iter().map(|p| p.pgid()).collect();
-            (db.page_size(), leaves)
-        };
+        let (ps, leaves) = crate::testdb::key_leaves(&sound);
         assert!(leaves.len() > 8, "{} leaves", leaves.len());
         let off = leaves[3] as usize * ps + 10;
         damaged[off..off + 2].copy_from_slice(&u16::MAX.to_le_bytes());
@@ -552,13 +547,8 @@ mod tests {
             .collect();
         let sound = build(&entries, None);
         let mut damaged = sound.clone();
-        let (ps, leaves) = {
-            let db = Db::open(&sound).unwrap();
-            let key = db.bucket(b"key").unwrap().unwrap();
-            let leaves: Vec<u64> = key.leaf_pages().unwrap().iter().map(|p| p.pgid()).collect();
-            (db.page_size(), leaves)
-        };
-        // More leaves than a window of the split scan, so its windows turn.
+        let (ps, leaves) = crate::testdb::key_leaves(&sound);
+        // More leaves than a window of the fused scan, so its windows turn.
         assert!(
             leaves.len() > super::super::scan::WINDOW_PAGES,
             "{} leaves",
