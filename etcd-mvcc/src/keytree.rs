@@ -20,6 +20,7 @@
 use super::fasthash::FastMap;
 use super::k8s::{GroupStats, KeyLens, KeyLenses};
 use super::scan::{KeyAcc, Keyspace};
+use super::{find_slash, prefix_at_depth};
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// Levels below the root (deeper key segments are shown joined in the last level's name).
@@ -170,50 +171,12 @@ fn label(b: &[u8]) -> String {
     }
 }
 
-/// The index of the first '/' in `s`, eight bytes at a time.
-fn find_slash(s: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut words = s.chunks_exact(8);
-    let mut at = 0;
-    for c in &mut words {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(c);
-        // Bytes equal to '/' become zero; the lowest flagged byte is the first zero one
-        // (a flag above a zero byte can be false, never one below it).
-        let x = u64::from_le_bytes(a) ^ (ONES * u64::from(b'/'));
-        let z = x.wrapping_sub(ONES) & !x & HIGH;
-        if z != 0 {
-            return Some(at + (z.trailing_zeros() / 8) as usize);
-        }
-        at += 8;
-    }
-    words
-        .remainder()
-        .iter()
-        .position(|&b| b == b'/')
-        .map(|i| at + i)
-}
-
 /// The next segment of `rest`: up to and including the first '/', or all of it.
 fn segment(rest: &[u8]) -> &[u8] {
     match find_slash(rest) {
         Some(i) => &rest[..=i],
         None => rest,
     }
-}
-
-/// [`crate::prefix_at_depth`] (the key up to and including its `depth`-th '/', or its last
-/// '/' when it has fewer), with the slashes found eight bytes at a time.
-fn prefix_at_depth(key: &[u8], depth: usize) -> &[u8] {
-    let mut end = 0;
-    for _ in 0..depth {
-        match find_slash(&key[end..]) {
-            Some(i) => end += i + 1,
-            None => break,
-        }
-    }
-    &key[..end]
 }
 
 /// A mixed 64-bit hash of (parent, name), reading the name a word at a time (the last
@@ -641,8 +604,28 @@ mod tests {
         key_tree(&ks, 3, limits)
     }
 
+    /// The depth rule of [`crate::prefix_at_depth`] one byte at a time: the reference
+    /// the word-at-a-time search is checked against.
+    fn prefix_by_bytes(key: &[u8], depth: usize) -> &[u8] {
+        if depth == 0 {
+            return &key[..0];
+        }
+        let mut seen = 0;
+        let mut last_end = 0;
+        for (i, &b) in key.iter().enumerate() {
+            if b == b'/' {
+                seen += 1;
+                last_end = i + 1;
+                if seen == depth {
+                    break;
+                }
+            }
+        }
+        &key[..last_end]
+    }
+
     #[test]
-    fn slashes_found_eight_bytes_at_a_time_are_the_byte_loops_and_prefixes_the_crates() {
+    fn slashes_and_prefixes_found_eight_bytes_at_a_time_are_the_byte_loops() {
         // Every length up to 40 and every place of one or two slashes, among bytes that
         // differ from '/' by one bit ('.', '?', 0xaf) to catch a wrong borrow.
         for len in 0..40usize {
@@ -660,7 +643,7 @@ mod tests {
                         for depth in 0..4 {
                             assert_eq!(
                                 prefix_at_depth(&v, depth),
-                                crate::prefix_at_depth(&v, depth),
+                                prefix_by_bytes(&v, depth),
                                 "{v:?} {depth}"
                             );
                         }

@@ -84,21 +84,39 @@ pub use buckets::{KEY_BUCKET, KNOWN_BUCKETS};
 /// fewer '/' maps to the key up to and including its last '/', or to "" when it has
 /// none. Depth 0 maps every key to "".
 pub fn prefix_at_depth(key: &[u8], depth: usize) -> &[u8] {
-    if depth == 0 {
-        return &key[..0];
-    }
-    let mut seen = 0;
-    let mut last_end = 0;
-    for (i, &b) in key.iter().enumerate() {
-        if b == b'/' {
-            seen += 1;
-            last_end = i + 1;
-            if seen == depth {
-                return &key[..last_end];
-            }
+    let mut end = 0;
+    for _ in 0..depth {
+        match find_slash(&key[end..]) {
+            Some(i) => end += i + 1,
+            None => break,
         }
     }
-    &key[..last_end]
+    &key[..end]
+}
+
+/// The index of the first '/' in `s`, eight bytes at a time.
+pub(crate) fn find_slash(s: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = s.chunks_exact(8);
+    let mut at = 0;
+    for c in &mut words {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(c);
+        // Bytes equal to '/' become zero; the lowest flagged byte is the first zero one
+        // (a flag above a zero byte can be false, never one below it).
+        let x = u64::from_le_bytes(a) ^ (ONES * u64::from(b'/'));
+        let z = x.wrapping_sub(ONES) & !x & HIGH;
+        if z != 0 {
+            return Some(at + (z.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    words
+        .remainder()
+        .iter()
+        .position(|&b| b == b'/')
+        .map(|i| at + i)
 }
 
 #[cfg(test)]
