@@ -42,10 +42,10 @@ impl MappedFile {
         Ok(MappedFile { inner })
     }
 
-    /// Tells the kernel the whole file is about to be read front to back
-    /// (`madvise(MADV_SEQUENTIAL)` and `MADV_WILLNEED`): on a cold cache it reads ahead in
-    /// large requests while the reader works. Only for callers that do read every page;
-    /// advice that fails changes nothing, so errors are ignored.
+    /// Tells the kernel the whole file is about to be read, and on a cold cache has it
+    /// read in by a background thread while the reader works (see
+    /// [`regular_file::MappedFile::advise_sequential_read`]). Only for callers that do read
+    /// every page; advice that fails changes nothing, so errors are ignored.
     pub fn advise_sequential_read(&self) {
         self.inner.advise_sequential_read();
     }
