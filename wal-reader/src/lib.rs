@@ -31,6 +31,7 @@
 #![deny(missing_docs)]
 
 pub mod dir;
+pub mod crc;
 pub mod entry;
 pub mod finding;
 pub mod fuzz;

@@ -319,7 +319,7 @@ fn next_frame_confirms(data: &[u8], r: &Record<'_>, budget: &mut u64) -> Option<
     Some(match read_frame(data, next) {
         Frame::Eof | Frame::Zero => true,
         Frame::Record(n) => {
-            n.rec_type == record::CRC_TYPE || crc32c::crc32c_append(r.crc, n.data) == n.crc
+            n.rec_type == record::CRC_TYPE || crate::crc::crc32c_append(r.crc, n.data) == n.crc
         }
         Frame::Bad { .. } => false,
     })
@@ -553,7 +553,7 @@ fn check_record(
         *reseed = false;
         return Ok(());
     }
-    let c = crc32c::crc32c_append(*running, r.data);
+    let c = crate::crc::crc32c_append(*running, r.data);
     if *reseed {
         *reseed = false;
         *running = r.crc;

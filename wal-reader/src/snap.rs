@@ -127,7 +127,7 @@ pub fn decode_snap(name: &str, bytes: &[u8]) -> SnapFile {
         s.status = SnapStatus::Empty;
         return s;
     }
-    s.crc_computed = crc32c::crc32c(data);
+    s.crc_computed = crate::crc::crc32c(data);
     if s.crc_computed != s.crc {
         s.status = SnapStatus::CrcMismatch;
         return s;
@@ -166,7 +166,7 @@ pub fn snap_v2_store(bytes: &[u8]) -> Option<&[u8]> {
             _ => {}
         }
     }
-    if data.is_empty() || crc32c::crc32c(data) != crc {
+    if data.is_empty() || crate::crc::crc32c(data) != crc {
         return None;
     }
     let mut v2: &[u8] = &[];
