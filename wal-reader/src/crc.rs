@@ -252,11 +252,7 @@ mod tests {
         for len in lens.chain([2 * 3 * LONG_STREAM + 23, 3 * 3 * LONG_STREAM]) {
             for off in 0..8 {
                 let d = &buf[off..off + len];
-                assert_eq!(
-                    crc32c(d),
-                    crc32c::crc32c(d),
-                    "length {len} at offset {off}"
-                );
+                assert_eq!(crc32c(d), crc32c::crc32c(d), "length {len} at offset {off}");
             }
         }
     }

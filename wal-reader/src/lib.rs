@@ -30,8 +30,8 @@
 //! ```
 #![deny(missing_docs)]
 
-pub mod dir;
 pub mod crc;
+pub mod dir;
 pub mod entry;
 pub mod finding;
 pub mod fuzz;
