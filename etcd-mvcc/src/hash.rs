@@ -563,7 +563,7 @@ pub fn hash_db(
     mode: DbHashMode,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<DbHash, bbolt_reader::Error> {
-    hash_db_inner(db, mode, false, progress).map(|(h, _)| h)
+    hash_db_inner(db, mode, false, None, progress).map(|(h, _)| h)
 }
 
 /// [`hash_db`] and, from the same pass over the key bucket, the number of live user keys
@@ -574,19 +574,76 @@ pub fn hash_db_and_live_keys(
     mode: DbHashMode,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<(DbHash, u64), bbolt_reader::Error> {
-    hash_db_inner(db, mode, true, progress).map(|(h, live)| (h, live.unwrap_or(0)))
+    hash_db_inner(db, mode, true, None, progress).map(|(h, live)| (h, live.unwrap_or(0)))
+}
+
+/// One chunk of the key bucket's share of the whole-db hash: the CRC of its keys and
+/// values (a sub-bucket's value is not hashed), its element count, and, with `want_live`,
+/// every entry offered to `t` for the live-key count.
+fn db_key_chunk<'a>(
+    t: &mut KeepTable<'a>,
+    ps: &[Page<'a>],
+    want_live: bool,
+    prefetch: bool,
+) -> (Crc, u64) {
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut c = Crc::default();
+    let mut n = 0u64;
+    for (j, p) in ps.iter().enumerate() {
+        if prefetch {
+            touch_ahead(ps, j);
+        }
+        let mut run = PageRun::new(p.bytes());
+        for el in p.leaf_elements().flatten() {
+            run.add(&mut c, el.key);
+            if !el.is_bucket() {
+                run.add(&mut c, el.value);
+                if want_live {
+                    offer_keep(t, &mut batch, el.key, el.value, i64::MAX);
+                }
+            } else {
+                // A bucket's value is not hashed: the run ends here.
+                run.flush(&mut c);
+            }
+            n += 1;
+        }
+        run.flush(&mut c);
+    }
+    t.offer_all(&mut batch);
+    (c, n)
+}
+
+/// The key bucket's share of the whole-db hash, however its leaves were listed.
+#[derive(Debug, Clone, Copy)]
+struct KeyShare {
+    crc: Crc,
+    entries: u64,
+    /// Live user keys, when counted.
+    live: Option<u64>,
+    /// Main revision of the last leaf's last readable element.
+    revision: i64,
+}
+
+/// Main revision of the last readable element of the last of `pages` (0 when none).
+fn last_revision(pages: Option<&Page<'_>>) -> i64 {
+    pages
+        .and_then(|p| p.leaf_elements().last())
+        .and_then(|el| el.ok())
+        .map_or(0, |el| rev_lenient(el.key).map_or(0, |r| r.main))
 }
 
 fn hash_db_inner(
     db: &Db<'_>,
     mode: DbHashMode,
     count_live: bool,
+    fused: Option<KeyShare>,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<(DbHash, Option<u64>), bbolt_reader::Error> {
     let mut total = Crc::default();
     let mut total_key = 0u64;
     let mut revision = 0i64;
     let mut live = None;
+    let mut fused = fused;
     let root = db.root();
     for item in root.iter() {
         let item = item?;
@@ -595,53 +652,44 @@ fn hash_db_inner(
         let Some(bucket) = bucket else { continue };
         total.update(name);
         if name == super::KEY_BUCKET {
-            let pages = bucket.leaf_pages()?;
-            let per = chunk_pages(pages.len());
             let want_live = count_live && live.is_none();
-            let (table, parts) = fold_chunks(
-                &pages,
-                per,
-                KeepTable::default,
-                |t, ps| {
-                    let mut batch = Vec::with_capacity(BATCH);
-                    let mut c = Crc::default();
-                    let mut n = 0u64;
-                    for (j, p) in ps.iter().enumerate() {
-                        touch_ahead(ps, j);
-                        let mut run = PageRun::new(p.bytes());
-                        for el in p.leaf_elements().flatten() {
-                            run.add(&mut c, el.key);
-                            if !el.is_bucket() {
-                                run.add(&mut c, el.value);
-                                if want_live {
-                                    offer_keep(t, &mut batch, el.key, el.value, i64::MAX);
-                                }
-                            } else {
-                                // A bucket's value is not hashed: the run ends here.
-                                run.flush(&mut c);
-                            }
-                            n += 1;
-                        }
-                        run.flush(&mut c);
+            let share = match fused.take() {
+                Some(s) => s,
+                None => {
+                    let pages = bucket.leaf_pages()?;
+                    let per = chunk_pages(pages.len());
+                    let (table, parts) = fold_chunks(
+                        &pages,
+                        per,
+                        KeepTable::default,
+                        |t, ps| {
+                            let r = db_key_chunk(t, ps, want_live, true);
+                            progress(ps.len() as u64);
+                            r
+                        },
+                        KeepTable::merged,
+                    );
+                    let mut crc = Crc::default();
+                    let mut entries = 0;
+                    for (c, n) in parts {
+                        crc = crc.then(c);
+                        entries += n;
                     }
-                    t.offer_all(&mut batch);
-                    progress(ps.len() as u64);
-                    (c, n)
-                },
-                KeepTable::merged,
-            );
-            for (c, n) in parts {
-                total = total.then(c);
-                total_key += n;
-            }
-            if want_live {
-                live = Some(table.values().filter(|n| !n.tombstone).count() as u64);
-            }
-            if let Some(last) = pages.last() {
-                if let Some(Ok(el)) = last.leaf_elements().last() {
-                    revision = rev_lenient(el.key).map_or(0, |r| r.main);
+                    KeyShare {
+                        crc,
+                        entries,
+                        live: want_live
+                            .then(|| table.values().filter(|n| !n.tombstone).count() as u64),
+                        revision: last_revision(pages.last()),
+                    }
                 }
+            };
+            total = total.then(share.crc);
+            total_key += share.entries;
+            if want_live {
+                live = share.live;
             }
+            revision = share.revision;
             continue;
         }
         for kv in bucket.iter() {
@@ -667,6 +715,106 @@ fn hash_db_inner(
         },
         live,
     ))
+}
+
+/// The key bucket's share of the whole-db hash and live-key count, taken from the leaves
+/// the whole-file walk hands over ([`bbolt_reader::walk::LeafVisitor`]) right after it
+/// analysed them, while they are in cache: `status` needs both the walk (bbolt's
+/// consistency check) and the hash, and so reads each leaf once from memory instead of
+/// twice, and lists the key bucket's leaves once.
+///
+/// Each batch is cut into chunks hashed in parallel; the chunk CRCs are joined in order,
+/// so the result is the sequential CRC whatever the thread count. Each pool thread offers
+/// its entries to a live-key table of its own, merged once at the end.
+struct KeyShareVisitor<'a, 'p> {
+    tables: Vec<std::sync::Mutex<KeepTable<'a>>>,
+    crc: Crc,
+    entries: u64,
+    last: Option<Page<'a>>,
+    /// The key bucket's tree was handed over (as opposed to inline or absent).
+    seen: bool,
+    progress: &'p (dyn Fn(u64) + Sync),
+}
+
+impl<'a> bbolt_reader::walk::LeafVisitor<'a> for KeyShareVisitor<'a, '_> {
+    fn wants(&mut self, node: &bbolt_reader::walk::BucketNode<'a>) -> bool {
+        if node.nesting != 1 || node.name != super::KEY_BUCKET || self.seen {
+            return false;
+        }
+        self.seen = true;
+        true
+    }
+
+    fn leaves(&mut self, pages: &[Page<'a>]) {
+        let threads = self.tables.len().max(1);
+        // A few chunks per thread, so a slow chunk does not hold the batch up.
+        let per = pages.len().div_ceil(threads * 4).max(16);
+        let tables = &self.tables;
+        let parts: Vec<(Crc, u64)> = pages
+            .par_chunks(per)
+            .map(|ps| {
+                let slot = rayon::current_thread_index().unwrap_or(0) % threads;
+                let mut t = tables[slot]
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                db_key_chunk(&mut t, ps, true, false)
+            })
+            .collect();
+        for (c, n) in parts {
+            self.crc = self.crc.then(c);
+            self.entries += n;
+        }
+        if let Some(p) = pages.last() {
+            self.last = Some(*p);
+        }
+        (self.progress)(pages.len() as u64);
+    }
+}
+
+/// [`hash_db_and_live_keys`] and the whole-file walk ([`bbolt_reader::walk::walk`], whose
+/// findings are bbolt's consistency check) in one pass over the key bucket's leaves: the
+/// walk hands them to the hash as it takes them. Runs on the current rayon pool.
+///
+/// The walk's leaves are the key bucket's own listing when the walk found nothing wrong
+/// anywhere; when it found damage, or the key bucket has no tree of its own, the fused
+/// figures are dropped and the hash runs on its own exactly as
+/// [`hash_db_and_live_keys`] does, so a damaged file hashes (or fails) as before.
+pub fn hash_db_and_live_keys_with_walk<'a>(
+    db: &Db<'a>,
+    mode: DbHashMode,
+    progress: &(dyn Fn(u64) + Sync),
+) -> (
+    Result<(DbHash, u64), bbolt_reader::Error>,
+    bbolt_reader::walk::Walk<'a>,
+) {
+    let threads = rayon::current_num_threads().max(1);
+    let mut v = KeyShareVisitor {
+        tables: (0..threads)
+            .map(|_| std::sync::Mutex::new(KeepTable::default()))
+            .collect(),
+        crc: Crc::default(),
+        entries: 0,
+        last: None,
+        seen: false,
+        progress,
+    };
+    let walk = bbolt_reader::walk::walk_with_visitor(db, &|_| {}, &mut v);
+    let fused = (walk.findings.is_empty() && v.seen).then(|| {
+        let table = v
+            .tables
+            .into_iter()
+            .map(|m| m.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner))
+            .reduce(KeepTable::merged)
+            .unwrap_or_default();
+        KeyShare {
+            crc: v.crc,
+            entries: v.entries,
+            live: Some(table.values().filter(|n| !n.tombstone).count() as u64),
+            revision: last_revision(v.last.as_ref()),
+        }
+    });
+    let h = hash_db_inner(db, mode, true, fused, progress).map(|(h, live)| (h, live.unwrap_or(0)));
+    (h, walk)
 }
 
 #[cfg(test)]
