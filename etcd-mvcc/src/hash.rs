@@ -458,55 +458,247 @@ pub fn hash_kv(
 ) -> Result<HashKv, bbolt_reader::Error> {
     let mut head = Crc::default();
     head.update(super::KEY_BUCKET);
+    if let Some(b) = key_bucket {
+        if let Some(h) = hash_kv_streamed(b, head, rev, compact_rev, progress) {
+            return Ok(h);
+        }
+    }
     let pages = match key_bucket {
         Some(b) => b.leaf_pages()?,
         None => Vec::new(),
     };
     let per = chunk_pages(pages.len());
-    // The keep set only matters for entries at or below the compact revision.
-    let compacted = compact_rev > 0;
     let (table, first): (KeepTable<'_>, Vec<Option<KvPart>>) = fold_chunks(
         &pages,
         per,
         KeepTable::default,
         |t, ps| {
-            let mut batch = Vec::with_capacity(BATCH);
-            let mut part = Some(KvPart::default());
-            for (j, p) in ps.iter().enumerate() {
-                touch_ahead(ps, j);
-                let mut run = PageRun::new(p.bytes());
-                for el in p.leaf_elements().flatten() {
-                    if compacted {
-                        offer_keep(t, &mut batch, el.key, el.value, rev);
-                    }
-                    let Some(c) = part.as_mut() else { continue };
-                    let Some(kr) = rev_lenient(el.key) else {
-                        continue;
-                    };
-                    if kr.main > rev {
-                        continue;
-                    }
-                    if compacted && kr.main <= compact_rev {
-                        // Decided once the keep set is complete.
-                        part = None;
-                        continue;
-                    }
-                    run.add(&mut c.crc, el.key);
-                    run.add(&mut c.crc, el.value);
-                    c.hashed += 1;
-                }
-                if let Some(c) = part.as_mut() {
-                    run.flush(&mut c.crc);
-                }
-            }
-            t.offer_all(&mut batch);
+            let part = kv_first_part(t, ps, rev, compact_rev);
             progress(ps.len() as u64);
             part
         },
         KeepTable::merged,
     );
+    Ok(kv_finish(
+        head,
+        &pages,
+        per,
+        &table,
+        first,
+        rev,
+        compact_rev,
+    ))
+}
+
+/// Leaf pages per chunk of the streamed HashKV ([`hash_kv_streamed`]), about what
+/// [`chunk_pages`] gives a 2 GiB bucket.
+const STREAM_CHUNK: usize = 1024;
+
+/// The key bucket's leaves as [`bbolt_reader::tree::walk_tree`] lists them, each chunk's
+/// first pass started as soon as its pages are listed: on one thread right away (its page
+/// headers were just read), on more threads as a job another thread takes while this one
+/// goes on listing. The listing, about a fifth of HashKV's work and all of it serial
+/// before, so overlaps the hashing.
+struct Streamed<'a, 's, 'scope> {
+    scope: Option<&'s rayon::Scope<'scope>>,
+    tables: &'scope [std::sync::Mutex<KeepTable<'a>>],
+    parts: &'scope std::sync::Mutex<Vec<(usize, Option<KvPart>)>>,
+    progress: &'scope (dyn Fn(u64) + Sync),
+    rev: i64,
+    compact_rev: i64,
+    pages: Vec<Page<'a>>,
+    handed: usize,
+    /// Bytes of leaf views listed, bounded as the strict listing bounds them.
+    spans: u64,
+    span_limit: u64,
+    damaged: bool,
+}
+
+impl<'a, 'scope> Streamed<'a, '_, 'scope> {
+    /// Starts the first pass of the pages listed since the last chunk.
+    fn hand_over(&mut self) {
+        if self.handed == self.pages.len() {
+            return;
+        }
+        let index = self.handed / STREAM_CHUNK;
+        let chunk: Vec<Page<'a>> = self.pages[self.handed..].to_vec();
+        self.handed = self.pages.len();
+        let (tables, parts, progress) = (self.tables, self.parts, self.progress);
+        let (rev, compact_rev) = (self.rev, self.compact_rev);
+        let job = move || {
+            let slot = rayon::current_thread_index().unwrap_or(0) % tables.len().max(1);
+            let part = {
+                let mut t = tables[slot]
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                kv_first_part(&mut t, &chunk, rev, compact_rev)
+            };
+            progress(chunk.len() as u64);
+            parts
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push((index, part));
+        };
+        match self.scope {
+            Some(s) => s.spawn(move |_| job()),
+            None => job(),
+        }
+    }
+}
+
+impl<'a> bbolt_reader::tree::TreeVisitor<'a> for Streamed<'a, '_, '_> {
+    fn leaf(
+        &mut self,
+        page: Page<'a>,
+        _: bbolt_reader::Pgid,
+        _: usize,
+    ) -> bbolt_reader::tree::Flow {
+        use bbolt_reader::tree::Flow;
+        self.spans = self.spans.saturating_add(page.bytes().len() as u64);
+        if self.spans > self.span_limit {
+            self.damaged = true;
+        }
+        if self.damaged {
+            return Flow::Stop;
+        }
+        self.pages.push(page);
+        if self.pages.len() - self.handed >= STREAM_CHUNK {
+            self.hand_over();
+        }
+        Flow::Continue
+    }
+
+    fn damage(&mut self, _: bbolt_reader::tree::TreeDamage) {
+        self.damaged = true;
+    }
+}
+
+/// [`hash_kv`] over `bucket` with the listing and the first pass overlapped
+/// ([`Streamed`]); `None` when the listing met any damage (or more leaf bytes than the
+/// strict listing allows), and the caller hashes as before, with the strict listing that
+/// words the damage. On a sound tree both listings give the same leaves in the same order,
+/// and the chunks' shares are joined in order, so the hash and counts are the same.
+fn hash_kv_streamed(
+    bucket: &Bucket<'_>,
+    head: Crc,
+    rev: i64,
+    compact_rev: i64,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Option<HashKv> {
+    let threads = rayon::current_num_threads().max(1);
+    let tables: Vec<std::sync::Mutex<KeepTable<'_>>> = (0..threads)
+        .map(|_| std::sync::Mutex::new(KeepTable::default()))
+        .collect();
+    let parts = std::sync::Mutex::new(Vec::new());
+    let db = bucket.db();
+    // The strict listing's bound on the bytes of leaf views (bbolt-reader `span_budget`).
+    let span_limit = (db.data().len() as u64)
+        .saturating_mul(2)
+        .saturating_add(db.page_size() as u64);
+    let (pages, damaged) = rayon::scope(|s| {
+        let mut v = Streamed {
+            scope: (threads > 1).then_some(s),
+            tables: &tables,
+            parts: &parts,
+            progress,
+            rev,
+            compact_rev,
+            pages: Vec::new(),
+            handed: 0,
+            spans: 0,
+            span_limit,
+            damaged: false,
+        };
+        bbolt_reader::tree::walk_tree(bucket, &mut v);
+        if !v.damaged {
+            v.hand_over();
+        }
+        (v.pages, v.damaged)
+    });
+    if damaged {
+        return None;
+    }
+    let table = tables
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        })
+        .reduce(KeepTable::merged)
+        .unwrap_or_default();
+    let mut parts = parts
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    parts.sort_unstable_by_key(|(i, _)| *i);
+    let first = parts.into_iter().map(|(_, p)| p).collect();
+    Some(kv_finish(
+        head,
+        &pages,
+        STREAM_CHUNK,
+        &table,
+        first,
+        rev,
+        compact_rev,
+    ))
+}
+
+/// HashKV's first pass over one chunk: every entry <= `rev` offered to the keep table
+/// `t` (when compacted), and the chunk's share of the hash, or `None` when the chunk holds
+/// an entry at or below the compact revision (decided once the keep set is complete).
+fn kv_first_part<'a>(
+    t: &mut KeepTable<'a>,
+    ps: &[Page<'a>],
+    rev: i64,
+    compact_rev: i64,
+) -> Option<KvPart> {
+    let compacted = compact_rev > 0;
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut part = Some(KvPart::default());
+    for (j, p) in ps.iter().enumerate() {
+        touch_ahead(ps, j);
+        let mut run = PageRun::new(p.bytes());
+        for el in p.leaf_elements().flatten() {
+            if compacted {
+                offer_keep(t, &mut batch, el.key, el.value, rev);
+            }
+            let Some(c) = part.as_mut() else { continue };
+            let Some(kr) = rev_lenient(el.key) else {
+                continue;
+            };
+            if kr.main > rev {
+                continue;
+            }
+            if compacted && kr.main <= compact_rev {
+                // Decided once the keep set is complete.
+                part = None;
+                continue;
+            }
+            run.add(&mut c.crc, el.key);
+            run.add(&mut c.crc, el.value);
+            c.hashed += 1;
+        }
+        if let Some(c) = part.as_mut() {
+            run.flush(&mut c.crc);
+        }
+    }
+    t.offer_all(&mut batch);
+    part
+}
+
+/// HashKV's second pass (the chunks `first` left undecided, `per` pages each, hashed
+/// with the complete keep table) and the join of every chunk's share in order.
+fn kv_finish(
+    head: Crc,
+    pages: &[Page<'_>],
+    per: usize,
+    table: &KeepTable<'_>,
+    first: Vec<Option<KvPart>>,
+    rev: i64,
+    compact_rev: i64,
+) -> HashKv {
+    let compacted = compact_rev > 0;
     let kept = (compacted && table.values().any(|n| !n.tombstone))
-        .then(|| KeptRevs::new(&table, compact_rev));
+        .then(|| KeptRevs::new(table, compact_rev));
     let keep = kept.as_ref();
     let redo: Vec<usize> = (0..first.len()).filter(|&i| first[i].is_none()).collect();
     let redone: Vec<KvPart> = redo
@@ -527,13 +719,13 @@ pub fn hash_kv(
         hashed += part.hashed;
         skipped += part.skipped;
     }
-    Ok(HashKv {
+    HashKv {
         hash: total.crc,
         revision: rev,
         compact_revision: compact_rev,
         entries_hashed: hashed,
         entries_skipped: skipped,
-    })
+    }
 }
 
 /// The result of [`hash_db`].
@@ -803,7 +995,10 @@ pub fn hash_db_and_live_keys_with_walk<'a>(
         let table = v
             .tables
             .into_iter()
-            .map(|m| m.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner))
+            .map(|m| {
+                m.into_inner()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+            })
             .reduce(KeepTable::merged)
             .unwrap_or_default();
         KeyShare {
