@@ -194,10 +194,15 @@ pub(crate) fn touch_ahead(ps: &[Page<'_>], j: usize) {
     }
 }
 
-/// Runs `f` over the chunks of `pages` in parallel, each thread folding into its own
-/// accumulator (made by `init`, joined by `join`); returns the joined accumulator and
-/// `f`'s results in chunk order.
-fn fold_chunks<'a, T, R>(
+/// Runs `f` over the chunks of `pages` in parallel, each pool thread folding into an
+/// accumulator of its own (made by `init`, joined by `join` once at the end); returns the
+/// joined accumulator and `f`'s results in chunk order.
+///
+/// One accumulator per thread, not one per piece of rayon's splitting: an accumulator here
+/// is a table that grows to every distinct key of the bucket, so each piece more costs a
+/// table grown again and merged (on a history-heavy member, most of the keys each time).
+/// `f` must not call into rayon: it runs holding its thread's accumulator.
+pub(crate) fn fold_chunks<'a, T, R>(
     pages: &[Page<'a>],
     per: usize,
     init: impl Fn() -> T + Sync + Send,
@@ -208,26 +213,23 @@ where
     T: Send,
     R: Send,
 {
-    let (acc, mut parts) = pages
+    use std::sync::{Mutex, PoisonError};
+    let threads = rayon::current_num_threads().max(1);
+    let accs: Vec<Mutex<T>> = (0..threads).map(|_| Mutex::new(init())).collect();
+    let parts: Vec<R> = pages
         .par_chunks(per.max(1))
-        .enumerate()
-        .fold(
-            || (init(), Vec::new()),
-            |(mut acc, mut v), (i, ps)| {
-                let r = f(&mut acc, ps);
-                v.push((i, r));
-                (acc, v)
-            },
-        )
-        .reduce(
-            || (init(), Vec::new()),
-            |(a, mut va), (b, vb)| {
-                va.extend(vb);
-                (join(a, b), va)
-            },
-        );
-    parts.sort_unstable_by_key(|(i, _)| *i);
-    (acc, parts.into_iter().map(|(_, r)| r).collect())
+        .map(|ps| {
+            let slot = rayon::current_thread_index().unwrap_or(0) % threads;
+            let mut acc = accs[slot].lock().unwrap_or_else(PoisonError::into_inner);
+            f(&mut acc, ps)
+        })
+        .collect();
+    let acc = accs
+        .into_iter()
+        .map(|m| m.into_inner().unwrap_or_else(PoisonError::into_inner))
+        .reduce(join)
+        .unwrap_or_else(init);
+    (acc, parts)
 }
 
 /// Per user key: the newest revision <= R (tombstone or not).
