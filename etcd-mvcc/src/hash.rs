@@ -492,22 +492,23 @@ pub fn hash_kv(
     ))
 }
 
-/// Leaf pages per chunk of the streamed HashKV ([`hash_kv_streamed`]), about what
+/// Leaf pages per chunk of a streamed fold ([`stream_fold`]), about what
 /// [`chunk_pages`] gives a 2 GiB bucket.
 const STREAM_CHUNK: usize = 1024;
 
-/// The key bucket's leaves as [`bbolt_reader::tree::walk_tree`] lists them, each chunk's
-/// first pass started as soon as its pages are listed: on one thread right away (its page
-/// headers were just read), on more threads as a job another thread takes while this one
-/// goes on listing. The listing, about a fifth of HashKV's work and all of it serial
-/// before, so overlaps the hashing.
-struct Streamed<'a, 's, 'scope> {
+/// A fold's accumulator per pool thread (see [`fold_chunks`]).
+type Slots<T> = [std::sync::Mutex<T>];
+
+/// The leaves of a bucket as [`bbolt_reader::tree::walk_tree`] lists them, each chunk of
+/// [`STREAM_CHUNK`] pages folded as soon as it is listed: on one thread right away (its
+/// page headers were just read), on more threads as a job another thread takes while this
+/// one goes on listing. The listing (about a fifth of HashKV's work, all of it serial
+/// before the chunks) so overlaps the folding.
+struct Streamed<'a, 's, 'scope, T, R> {
     scope: Option<&'s rayon::Scope<'scope>>,
-    tables: &'scope [std::sync::Mutex<KeepTable<'a>>],
-    parts: &'scope std::sync::Mutex<Vec<(usize, Option<KvPart>)>>,
-    progress: &'scope (dyn Fn(u64) + Sync),
-    rev: i64,
-    compact_rev: i64,
+    accs: &'scope Slots<T>,
+    parts: &'scope std::sync::Mutex<Vec<(usize, R)>>,
+    f: &'scope (dyn Fn(&mut T, &[Page<'a>]) -> R + Sync),
     pages: Vec<Page<'a>>,
     handed: usize,
     /// Bytes of leaf views listed, bounded as the strict listing bounds them.
@@ -516,8 +517,8 @@ struct Streamed<'a, 's, 'scope> {
     damaged: bool,
 }
 
-impl<'a, 'scope> Streamed<'a, '_, 'scope> {
-    /// Starts the first pass of the pages listed since the last chunk.
+impl<'a, 'scope, T: Send, R: Send> Streamed<'a, '_, 'scope, T, R> {
+    /// Starts the fold of the pages listed since the last chunk.
     fn hand_over(&mut self) {
         if self.handed == self.pages.len() {
             return;
@@ -525,21 +526,18 @@ impl<'a, 'scope> Streamed<'a, '_, 'scope> {
         let index = self.handed / STREAM_CHUNK;
         let chunk: Vec<Page<'a>> = self.pages[self.handed..].to_vec();
         self.handed = self.pages.len();
-        let (tables, parts, progress) = (self.tables, self.parts, self.progress);
-        let (rev, compact_rev) = (self.rev, self.compact_rev);
+        let (accs, parts, f) = (self.accs, self.parts, self.f);
         let job = move || {
-            let slot = rayon::current_thread_index().unwrap_or(0) % tables.len().max(1);
-            let part = {
-                let mut t = tables[slot]
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                kv_first_part(&mut t, &chunk, rev, compact_rev)
+            use std::sync::PoisonError;
+            let slot = rayon::current_thread_index().unwrap_or(0) % accs.len().max(1);
+            let r = {
+                let mut acc = accs[slot].lock().unwrap_or_else(PoisonError::into_inner);
+                f(&mut acc, &chunk)
             };
-            progress(chunk.len() as u64);
             parts
                 .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push((index, part));
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((index, r));
         };
         match self.scope {
             Some(s) => s.spawn(move |_| job()),
@@ -548,7 +546,7 @@ impl<'a, 'scope> Streamed<'a, '_, 'scope> {
     }
 }
 
-impl<'a> bbolt_reader::tree::TreeVisitor<'a> for Streamed<'a, '_, '_> {
+impl<'a, T: Send, R: Send> bbolt_reader::tree::TreeVisitor<'a> for Streamed<'a, '_, '_, T, R> {
     fn leaf(
         &mut self,
         page: Page<'a>,
@@ -575,23 +573,23 @@ impl<'a> bbolt_reader::tree::TreeVisitor<'a> for Streamed<'a, '_, '_> {
     }
 }
 
-/// [`hash_kv`] over `bucket` with the listing and the first pass overlapped
-/// ([`Streamed`]); `None` when the listing met any damage (or more leaf bytes than the
-/// strict listing allows), and the caller hashes as before, with the strict listing that
-/// words the damage. On a sound tree both listings give the same leaves in the same order,
-/// and the chunks' shares are joined in order, so the hash and counts are the same.
-fn hash_kv_streamed(
-    bucket: &Bucket<'_>,
-    head: Crc,
-    rev: i64,
-    compact_rev: i64,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Option<HashKv> {
+/// [`fold_chunks`] over `bucket`'s leaf pages in chunks of [`STREAM_CHUNK`], with the
+/// listing and the folding overlapped ([`Streamed`]); returns the joined accumulator,
+/// `f`'s results in chunk order and the leaf pages. `None` when the listing met any damage
+/// (or more leaf bytes than the strict listing, [`Bucket::leaf_pages`], allows): then the
+/// caller lists and folds as before, with the strict listing that words the damage. On a
+/// sound tree both listings give the same leaves in the same order. `f` must not call into
+/// rayon (it runs holding its thread's accumulator).
+fn stream_fold<'a, T: Send, R: Send>(
+    bucket: &Bucket<'a>,
+    init: impl Fn() -> T,
+    f: &(dyn Fn(&mut T, &[Page<'a>]) -> R + Sync),
+    join: impl Fn(T, T) -> T,
+) -> Option<(T, Vec<R>, Vec<Page<'a>>)> {
+    use std::sync::{Mutex, PoisonError};
     let threads = rayon::current_num_threads().max(1);
-    let tables: Vec<std::sync::Mutex<KeepTable<'_>>> = (0..threads)
-        .map(|_| std::sync::Mutex::new(KeepTable::default()))
-        .collect();
-    let parts = std::sync::Mutex::new(Vec::new());
+    let accs: Vec<Mutex<T>> = (0..threads).map(|_| Mutex::new(init())).collect();
+    let parts = Mutex::new(Vec::new());
     let db = bucket.db();
     // The strict listing's bound on the bytes of leaf views (bbolt-reader `span_budget`).
     let span_limit = (db.data().len() as u64)
@@ -600,11 +598,9 @@ fn hash_kv_streamed(
     let (pages, damaged) = rayon::scope(|s| {
         let mut v = Streamed {
             scope: (threads > 1).then_some(s),
-            tables: &tables,
+            accs: &accs,
             parts: &parts,
-            progress,
-            rev,
-            compact_rev,
+            f,
             pages: Vec::new(),
             handed: 0,
             spans: 0,
@@ -620,19 +616,33 @@ fn hash_kv_streamed(
     if damaged {
         return None;
     }
-    let table = tables
+    let acc = accs
         .into_iter()
-        .map(|m| {
-            m.into_inner()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        })
-        .reduce(KeepTable::merged)
-        .unwrap_or_default();
-    let mut parts = parts
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+        .map(|m| m.into_inner().unwrap_or_else(PoisonError::into_inner))
+        .reduce(join)
+        .unwrap_or_else(init);
+    let mut parts = parts.into_inner().unwrap_or_else(PoisonError::into_inner);
     parts.sort_unstable_by_key(|(i, _)| *i);
-    let first = parts.into_iter().map(|(_, p)| p).collect();
+    Some((acc, parts.into_iter().map(|(_, r)| r).collect(), pages))
+}
+
+/// [`hash_kv`] with the key bucket's listing overlapped with the first pass
+/// ([`stream_fold`]); `None` when the listing met damage. The chunks' shares are joined
+/// in order, so the hash and counts are those of the strict listing's chunks.
+fn hash_kv_streamed<'a>(
+    bucket: &Bucket<'a>,
+    head: Crc,
+    rev: i64,
+    compact_rev: i64,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Option<HashKv> {
+    let first_pass = |t: &mut KeepTable<'a>, ps: &[Page<'a>]| {
+        let part = kv_first_part(t, ps, rev, compact_rev);
+        progress(ps.len() as u64);
+        part
+    };
+    let (table, first, pages) =
+        stream_fold(bucket, KeepTable::default, &first_pass, KeepTable::merged)?;
     Some(kv_finish(
         head,
         &pages,
