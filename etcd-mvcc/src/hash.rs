@@ -465,6 +465,18 @@ pub fn hash_kv(
             return Ok(h);
         }
     }
+    hash_kv_strict(key_bucket, head, rev, compact_rev, progress)
+}
+
+/// [`hash_kv`] over the strict listing ([`Bucket::leaf_pages`]), which fails at the first
+/// damage: what a damaged tree gets.
+fn hash_kv_strict(
+    key_bucket: Option<&Bucket<'_>>,
+    head: Crc,
+    rev: i64,
+    compact_rev: i64,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<HashKv, bbolt_reader::Error> {
     let pages = match key_bucket {
         Some(b) => b.leaf_pages()?,
         None => Vec::new(),
@@ -494,7 +506,11 @@ pub fn hash_kv(
 
 /// Leaf pages per chunk of a streamed fold ([`stream_fold`]), about what
 /// [`chunk_pages`] gives a 2 GiB bucket.
+#[cfg(not(test))]
 const STREAM_CHUNK: usize = 1024;
+/// Small in tests, so that their few hundred leaves make many chunks.
+#[cfg(test)]
+const STREAM_CHUNK: usize = 16;
 
 /// A fold's accumulator per pool thread (see [`fold_chunks`]).
 type Slots<T> = [std::sync::Mutex<T>];
@@ -1540,6 +1556,125 @@ pub fn hash_kv_with_tail(
         entries_hashed: hashed,
         entries_skipped: skipped,
     })
+}
+
+#[cfg(test)]
+mod fused_pass_tests {
+    use super::*;
+    use crate::testdb::{build, Entry};
+
+    /// A history-heavy bucket of a few hundred leaves: 40 keys, many revisions each.
+    fn history_db(compact: Option<i64>) -> Vec<u8> {
+        let h: Vec<(i64, String, Vec<u8>)> = (2..3000i64)
+            .map(|rev| {
+                let key = format!("/registry/leases/kube-node-lease/node-{}", rev * 7 % 40);
+                (rev, key, vec![(rev % 251) as u8; 40 + (rev % 90) as usize])
+            })
+            .collect();
+        let entries: Vec<Entry<'_>> = h
+            .iter()
+            .map(|(r, k, v)| (*r, k.as_str(), (r % 97 != 0).then_some(v.as_slice()), 0))
+            .collect();
+        build(&entries, compact)
+    }
+
+    /// The db with one byte of a page past the metas changed, at a spot that `seed` picks
+    /// (page headers half of the time, where the damage that changes a listing lives).
+    fn damaged(bytes: &[u8], page_size: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let pages = bytes.len() / page_size;
+        let mut b = bytes.to_vec();
+        let page = 2 + next() as usize % (pages - 2);
+        let at = if next() % 2 == 0 {
+            page * page_size + next() as usize % 16
+        } else {
+            page * page_size + next() as usize % page_size
+        };
+        b[at] = next() as u8;
+        b
+    }
+
+    #[test]
+    fn streamed_hashkv_equals_the_strict_listings_on_sound_and_byte_damaged_trees() {
+        for compact in [None, Some(1500)] {
+            let sound = history_db(compact);
+            let ps = Db::open(&sound).unwrap().page_size();
+            let c = compact.unwrap_or(-1);
+            let mut streamed_kept = 0;
+            for seed in 0..300u64 {
+                let bytes = if seed == 0 {
+                    sound.clone()
+                } else {
+                    damaged(&sound, ps, seed)
+                };
+                let Ok(db) = Db::open(&bytes) else { continue };
+                let Ok(Some(b)) = db.bucket(b"key") else {
+                    continue;
+                };
+                if seed == 0 {
+                    assert!(b.leaf_pages().unwrap().len() > 4 * STREAM_CHUNK);
+                }
+                for threads in [1, 2] {
+                    let pool = crate::testdb::pool(threads);
+                    let (got, want, streamed) = pool.install(|| {
+                        let mut head = Crc::default();
+                        head.update(crate::KEY_BUCKET);
+                        (
+                            hash_kv(Some(&b), 2999, c, &|_| {}).map_err(|e| e.to_string()),
+                            hash_kv_strict(Some(&b), head, 2999, c, &|_| {})
+                                .map_err(|e| e.to_string()),
+                            hash_kv_streamed(&b, head, 2999, c, &|_| {}).is_some(),
+                        )
+                    });
+                    assert_eq!(got, want, "seed {seed} compact {c} threads {threads}");
+                    streamed_kept += usize::from(streamed);
+                }
+            }
+            assert!(
+                streamed_kept > 100,
+                "most one-byte damage leaves the listing sound"
+            );
+        }
+    }
+
+    #[test]
+    fn the_status_pass_from_the_walk_equals_the_hash_and_the_check_on_their_own() {
+        let sound = history_db(Some(1000));
+        let ps = Db::open(&sound).unwrap().page_size();
+        for seed in 0..300u64 {
+            let bytes = if seed == 0 {
+                sound.clone()
+            } else {
+                damaged(&sound, ps, seed)
+            };
+            let Ok(db) = Db::open(&bytes) else { continue };
+            for threads in [1, 2] {
+                let pool = crate::testdb::pool(threads);
+                let ((got, walk), want, check) = pool.install(|| {
+                    (
+                        hash_db_and_live_keys_with_walk(&db, DbHashMode::SnapshotStatus, &|_| {}),
+                        hash_db_and_live_keys(&db, DbHashMode::SnapshotStatus, &|_| {}),
+                        bbolt_reader::check::check(&db),
+                    )
+                });
+                let show =
+                    |r: Result<(DbHash, u64), bbolt_reader::Error>| r.map_err(|e| e.to_string());
+                assert_eq!(show(got), show(want), "seed {seed} threads {threads}");
+                let fused = bbolt_reader::check::check_walk(&db, &walk);
+                assert_eq!(
+                    format!("{:?}", fused.findings),
+                    format!("{:?}", check.findings),
+                    "seed {seed} threads {threads}"
+                );
+            }
+        }
+    }
 }
 
 #[cfg(test)]
