@@ -194,10 +194,15 @@ pub(crate) fn touch_ahead(ps: &[Page<'_>], j: usize) {
     }
 }
 
-/// Runs `f` over the chunks of `pages` in parallel, each thread folding into its own
-/// accumulator (made by `init`, joined by `join`); returns the joined accumulator and
-/// `f`'s results in chunk order.
-fn fold_chunks<'a, T, R>(
+/// Runs `f` over the chunks of `pages` in parallel, each pool thread folding into an
+/// accumulator of its own (made by `init`, joined by `join` once at the end); returns the
+/// joined accumulator and `f`'s results in chunk order.
+///
+/// One accumulator per thread, not one per piece of rayon's splitting: an accumulator here
+/// is a table that grows to every distinct key of the bucket, so each piece more costs a
+/// table grown again and merged (on a history-heavy member, most of the keys each time).
+/// `f` must not call into rayon: it runs holding its thread's accumulator.
+pub(crate) fn fold_chunks<'a, T, R>(
     pages: &[Page<'a>],
     per: usize,
     init: impl Fn() -> T + Sync + Send,
@@ -208,26 +213,23 @@ where
     T: Send,
     R: Send,
 {
-    let (acc, mut parts) = pages
+    use std::sync::{Mutex, PoisonError};
+    let threads = rayon::current_num_threads().max(1);
+    let accs: Vec<Mutex<T>> = (0..threads).map(|_| Mutex::new(init())).collect();
+    let parts: Vec<R> = pages
         .par_chunks(per.max(1))
-        .enumerate()
-        .fold(
-            || (init(), Vec::new()),
-            |(mut acc, mut v), (i, ps)| {
-                let r = f(&mut acc, ps);
-                v.push((i, r));
-                (acc, v)
-            },
-        )
-        .reduce(
-            || (init(), Vec::new()),
-            |(a, mut va), (b, vb)| {
-                va.extend(vb);
-                (join(a, b), va)
-            },
-        );
-    parts.sort_unstable_by_key(|(i, _)| *i);
-    (acc, parts.into_iter().map(|(_, r)| r).collect())
+        .map(|ps| {
+            let slot = rayon::current_thread_index().unwrap_or(0) % threads;
+            let mut acc = accs[slot].lock().unwrap_or_else(PoisonError::into_inner);
+            f(&mut acc, ps)
+        })
+        .collect();
+    let acc = accs
+        .into_iter()
+        .map(|m| m.into_inner().unwrap_or_else(PoisonError::into_inner))
+        .reduce(join)
+        .unwrap_or_else(init);
+    (acc, parts)
 }
 
 /// Per user key: the newest revision <= R (tombstone or not).
@@ -458,55 +460,273 @@ pub fn hash_kv(
 ) -> Result<HashKv, bbolt_reader::Error> {
     let mut head = Crc::default();
     head.update(super::KEY_BUCKET);
+    if let Some(b) = key_bucket {
+        if let Some(h) = hash_kv_streamed(b, head, rev, compact_rev, progress) {
+            return Ok(h);
+        }
+    }
+    hash_kv_strict(key_bucket, head, rev, compact_rev, progress)
+}
+
+/// [`hash_kv`] over the strict listing ([`Bucket::leaf_pages`]), which fails at the first
+/// damage: what a damaged tree gets.
+fn hash_kv_strict(
+    key_bucket: Option<&Bucket<'_>>,
+    head: Crc,
+    rev: i64,
+    compact_rev: i64,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<HashKv, bbolt_reader::Error> {
     let pages = match key_bucket {
         Some(b) => b.leaf_pages()?,
         None => Vec::new(),
     };
     let per = chunk_pages(pages.len());
-    // The keep set only matters for entries at or below the compact revision.
-    let compacted = compact_rev > 0;
     let (table, first): (KeepTable<'_>, Vec<Option<KvPart>>) = fold_chunks(
         &pages,
         per,
         KeepTable::default,
         |t, ps| {
-            let mut batch = Vec::with_capacity(BATCH);
-            let mut part = Some(KvPart::default());
-            for (j, p) in ps.iter().enumerate() {
-                touch_ahead(ps, j);
-                let mut run = PageRun::new(p.bytes());
-                for el in p.leaf_elements().flatten() {
-                    if compacted {
-                        offer_keep(t, &mut batch, el.key, el.value, rev);
-                    }
-                    let Some(c) = part.as_mut() else { continue };
-                    let Some(kr) = rev_lenient(el.key) else {
-                        continue;
-                    };
-                    if kr.main > rev {
-                        continue;
-                    }
-                    if compacted && kr.main <= compact_rev {
-                        // Decided once the keep set is complete.
-                        part = None;
-                        continue;
-                    }
-                    run.add(&mut c.crc, el.key);
-                    run.add(&mut c.crc, el.value);
-                    c.hashed += 1;
-                }
-                if let Some(c) = part.as_mut() {
-                    run.flush(&mut c.crc);
-                }
-            }
-            t.offer_all(&mut batch);
+            let part = kv_first_part(t, ps, rev, compact_rev);
             progress(ps.len() as u64);
             part
         },
         KeepTable::merged,
     );
+    Ok(kv_finish(
+        head,
+        &pages,
+        per,
+        &table,
+        first,
+        rev,
+        compact_rev,
+    ))
+}
+
+/// Leaf pages per chunk of a streamed fold ([`stream_fold`]), about what
+/// [`chunk_pages`] gives a 2 GiB bucket.
+#[cfg(not(test))]
+const STREAM_CHUNK: usize = 1024;
+/// Small in tests, so that their few hundred leaves make many chunks.
+#[cfg(test)]
+const STREAM_CHUNK: usize = 16;
+
+/// A fold's accumulator per pool thread (see [`fold_chunks`]).
+type Slots<T> = [std::sync::Mutex<T>];
+
+/// The leaves of a bucket as [`bbolt_reader::tree::walk_tree`] lists them, each chunk of
+/// [`STREAM_CHUNK`] pages folded as soon as it is listed: on one thread right away (its
+/// page headers were just read), on more threads as a job another thread takes while this
+/// one goes on listing. The listing (about a fifth of HashKV's work, all of it serial
+/// before the chunks) so overlaps the folding.
+struct Streamed<'a, 's, 'scope, T, R> {
+    scope: Option<&'s rayon::Scope<'scope>>,
+    accs: &'scope Slots<T>,
+    parts: &'scope std::sync::Mutex<Vec<(usize, R)>>,
+    f: &'scope (dyn Fn(&mut T, &[Page<'a>]) -> R + Sync),
+    pages: Vec<Page<'a>>,
+    handed: usize,
+    /// Bytes of leaf views listed, bounded as the strict listing bounds them.
+    spans: u64,
+    span_limit: u64,
+    damaged: bool,
+}
+
+impl<'a, 'scope, T: Send, R: Send> Streamed<'a, '_, 'scope, T, R> {
+    /// Starts the fold of the pages listed since the last chunk.
+    fn hand_over(&mut self) {
+        if self.handed == self.pages.len() {
+            return;
+        }
+        let index = self.handed / STREAM_CHUNK;
+        let chunk: Vec<Page<'a>> = self.pages[self.handed..].to_vec();
+        self.handed = self.pages.len();
+        let (accs, parts, f) = (self.accs, self.parts, self.f);
+        let job = move || {
+            use std::sync::PoisonError;
+            let slot = rayon::current_thread_index().unwrap_or(0) % accs.len().max(1);
+            let r = {
+                let mut acc = accs[slot].lock().unwrap_or_else(PoisonError::into_inner);
+                f(&mut acc, &chunk)
+            };
+            parts
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((index, r));
+        };
+        match self.scope {
+            Some(s) => s.spawn(move |_| job()),
+            None => job(),
+        }
+    }
+}
+
+impl<'a, T: Send, R: Send> bbolt_reader::tree::TreeVisitor<'a> for Streamed<'a, '_, '_, T, R> {
+    fn leaf(
+        &mut self,
+        page: Page<'a>,
+        _: bbolt_reader::Pgid,
+        _: usize,
+    ) -> bbolt_reader::tree::Flow {
+        use bbolt_reader::tree::Flow;
+        self.spans = self.spans.saturating_add(page.bytes().len() as u64);
+        if self.spans > self.span_limit {
+            self.damaged = true;
+        }
+        if self.damaged {
+            return Flow::Stop;
+        }
+        self.pages.push(page);
+        if self.pages.len() - self.handed >= STREAM_CHUNK {
+            self.hand_over();
+        }
+        Flow::Continue
+    }
+
+    fn damage(&mut self, _: bbolt_reader::tree::TreeDamage) {
+        self.damaged = true;
+    }
+}
+
+/// [`fold_chunks`] over `bucket`'s leaf pages in chunks of [`STREAM_CHUNK`], with the
+/// listing and the folding overlapped ([`Streamed`]); returns the joined accumulator,
+/// `f`'s results in chunk order and the leaf pages. `None` when the listing met any damage
+/// (or more leaf bytes than the strict listing, [`Bucket::leaf_pages`], allows): then the
+/// caller lists and folds as before, with the strict listing that words the damage. On a
+/// sound tree both listings give the same leaves in the same order. `f` must not call into
+/// rayon (it runs holding its thread's accumulator).
+fn stream_fold<'a, T: Send, R: Send>(
+    bucket: &Bucket<'a>,
+    init: impl Fn() -> T,
+    f: &(dyn Fn(&mut T, &[Page<'a>]) -> R + Sync),
+    join: impl Fn(T, T) -> T,
+) -> Option<(T, Vec<R>, Vec<Page<'a>>)> {
+    use std::sync::{Mutex, PoisonError};
+    let threads = rayon::current_num_threads().max(1);
+    let accs: Vec<Mutex<T>> = (0..threads).map(|_| Mutex::new(init())).collect();
+    let parts = Mutex::new(Vec::new());
+    let db = bucket.db();
+    // The strict listing's bound on the bytes of leaf views (bbolt-reader `span_budget`).
+    let span_limit = (db.data().len() as u64)
+        .saturating_mul(2)
+        .saturating_add(db.page_size() as u64);
+    let (pages, damaged) = rayon::scope(|s| {
+        let mut v = Streamed {
+            scope: (threads > 1).then_some(s),
+            accs: &accs,
+            parts: &parts,
+            f,
+            pages: Vec::new(),
+            handed: 0,
+            spans: 0,
+            span_limit,
+            damaged: false,
+        };
+        bbolt_reader::tree::walk_tree(bucket, &mut v);
+        if !v.damaged {
+            v.hand_over();
+        }
+        (v.pages, v.damaged)
+    });
+    if damaged {
+        return None;
+    }
+    let acc = accs
+        .into_iter()
+        .map(|m| m.into_inner().unwrap_or_else(PoisonError::into_inner))
+        .reduce(join)
+        .unwrap_or_else(init);
+    let mut parts = parts.into_inner().unwrap_or_else(PoisonError::into_inner);
+    parts.sort_unstable_by_key(|(i, _)| *i);
+    Some((acc, parts.into_iter().map(|(_, r)| r).collect(), pages))
+}
+
+/// [`hash_kv`] with the key bucket's listing overlapped with the first pass
+/// ([`stream_fold`]); `None` when the listing met damage. The chunks' shares are joined
+/// in order, so the hash and counts are those of the strict listing's chunks.
+fn hash_kv_streamed<'a>(
+    bucket: &Bucket<'a>,
+    head: Crc,
+    rev: i64,
+    compact_rev: i64,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Option<HashKv> {
+    let first_pass = |t: &mut KeepTable<'a>, ps: &[Page<'a>]| {
+        let part = kv_first_part(t, ps, rev, compact_rev);
+        progress(ps.len() as u64);
+        part
+    };
+    let (table, first, pages) =
+        stream_fold(bucket, KeepTable::default, &first_pass, KeepTable::merged)?;
+    Some(kv_finish(
+        head,
+        &pages,
+        STREAM_CHUNK,
+        &table,
+        first,
+        rev,
+        compact_rev,
+    ))
+}
+
+/// HashKV's first pass over one chunk: every entry <= `rev` offered to the keep table
+/// `t` (when compacted), and the chunk's share of the hash, or `None` when the chunk holds
+/// an entry at or below the compact revision (decided once the keep set is complete).
+fn kv_first_part<'a>(
+    t: &mut KeepTable<'a>,
+    ps: &[Page<'a>],
+    rev: i64,
+    compact_rev: i64,
+) -> Option<KvPart> {
+    let compacted = compact_rev > 0;
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut part = Some(KvPart::default());
+    for (j, p) in ps.iter().enumerate() {
+        touch_ahead(ps, j);
+        let mut run = PageRun::new(p.bytes());
+        for el in p.leaf_elements().flatten() {
+            if compacted {
+                offer_keep(t, &mut batch, el.key, el.value, rev);
+            }
+            let Some(c) = part.as_mut() else { continue };
+            let Some(kr) = rev_lenient(el.key) else {
+                continue;
+            };
+            if kr.main > rev {
+                continue;
+            }
+            if compacted && kr.main <= compact_rev {
+                // Decided once the keep set is complete.
+                part = None;
+                continue;
+            }
+            run.add(&mut c.crc, el.key);
+            run.add(&mut c.crc, el.value);
+            c.hashed += 1;
+        }
+        if let Some(c) = part.as_mut() {
+            run.flush(&mut c.crc);
+        }
+    }
+    t.offer_all(&mut batch);
+    part
+}
+
+/// HashKV's second pass (the chunks `first` left undecided, `per` pages each, hashed
+/// with the complete keep table) and the join of every chunk's share in order.
+fn kv_finish(
+    head: Crc,
+    pages: &[Page<'_>],
+    per: usize,
+    table: &KeepTable<'_>,
+    first: Vec<Option<KvPart>>,
+    rev: i64,
+    compact_rev: i64,
+) -> HashKv {
+    let compacted = compact_rev > 0;
     let kept = (compacted && table.values().any(|n| !n.tombstone))
-        .then(|| KeptRevs::new(&table, compact_rev));
+        .then(|| KeptRevs::new(table, compact_rev));
     let keep = kept.as_ref();
     let redo: Vec<usize> = (0..first.len()).filter(|&i| first[i].is_none()).collect();
     let redone: Vec<KvPart> = redo
@@ -527,13 +747,13 @@ pub fn hash_kv(
         hashed += part.hashed;
         skipped += part.skipped;
     }
-    Ok(HashKv {
+    HashKv {
         hash: total.crc,
         revision: rev,
         compact_revision: compact_rev,
         entries_hashed: hashed,
         entries_skipped: skipped,
-    })
+    }
 }
 
 /// The result of [`hash_db`].
@@ -563,7 +783,7 @@ pub fn hash_db(
     mode: DbHashMode,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<DbHash, bbolt_reader::Error> {
-    hash_db_inner(db, mode, false, progress).map(|(h, _)| h)
+    hash_db_inner(db, mode, false, None, progress).map(|(h, _)| h)
 }
 
 /// [`hash_db`] and, from the same pass over the key bucket, the number of live user keys
@@ -574,19 +794,76 @@ pub fn hash_db_and_live_keys(
     mode: DbHashMode,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<(DbHash, u64), bbolt_reader::Error> {
-    hash_db_inner(db, mode, true, progress).map(|(h, live)| (h, live.unwrap_or(0)))
+    hash_db_inner(db, mode, true, None, progress).map(|(h, live)| (h, live.unwrap_or(0)))
+}
+
+/// One chunk of the key bucket's share of the whole-db hash: the CRC of its keys and
+/// values (a sub-bucket's value is not hashed), its element count, and, with `want_live`,
+/// every entry offered to `t` for the live-key count.
+fn db_key_chunk<'a>(
+    t: &mut KeepTable<'a>,
+    ps: &[Page<'a>],
+    want_live: bool,
+    prefetch: bool,
+) -> (Crc, u64) {
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut c = Crc::default();
+    let mut n = 0u64;
+    for (j, p) in ps.iter().enumerate() {
+        if prefetch {
+            touch_ahead(ps, j);
+        }
+        let mut run = PageRun::new(p.bytes());
+        for el in p.leaf_elements().flatten() {
+            run.add(&mut c, el.key);
+            if !el.is_bucket() {
+                run.add(&mut c, el.value);
+                if want_live {
+                    offer_keep(t, &mut batch, el.key, el.value, i64::MAX);
+                }
+            } else {
+                // A bucket's value is not hashed: the run ends here.
+                run.flush(&mut c);
+            }
+            n += 1;
+        }
+        run.flush(&mut c);
+    }
+    t.offer_all(&mut batch);
+    (c, n)
+}
+
+/// The key bucket's share of the whole-db hash, however its leaves were listed.
+#[derive(Debug, Clone, Copy)]
+struct KeyShare {
+    crc: Crc,
+    entries: u64,
+    /// Live user keys, when counted.
+    live: Option<u64>,
+    /// Main revision of the last leaf's last readable element.
+    revision: i64,
+}
+
+/// Main revision of the last readable element of the last of `pages` (0 when none).
+fn last_revision(pages: Option<&Page<'_>>) -> i64 {
+    pages
+        .and_then(|p| p.leaf_elements().last())
+        .and_then(|el| el.ok())
+        .map_or(0, |el| rev_lenient(el.key).map_or(0, |r| r.main))
 }
 
 fn hash_db_inner(
     db: &Db<'_>,
     mode: DbHashMode,
     count_live: bool,
+    fused: Option<KeyShare>,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<(DbHash, Option<u64>), bbolt_reader::Error> {
     let mut total = Crc::default();
     let mut total_key = 0u64;
     let mut revision = 0i64;
     let mut live = None;
+    let mut fused = fused;
     let root = db.root();
     for item in root.iter() {
         let item = item?;
@@ -595,53 +872,44 @@ fn hash_db_inner(
         let Some(bucket) = bucket else { continue };
         total.update(name);
         if name == super::KEY_BUCKET {
-            let pages = bucket.leaf_pages()?;
-            let per = chunk_pages(pages.len());
             let want_live = count_live && live.is_none();
-            let (table, parts) = fold_chunks(
-                &pages,
-                per,
-                KeepTable::default,
-                |t, ps| {
-                    let mut batch = Vec::with_capacity(BATCH);
-                    let mut c = Crc::default();
-                    let mut n = 0u64;
-                    for (j, p) in ps.iter().enumerate() {
-                        touch_ahead(ps, j);
-                        let mut run = PageRun::new(p.bytes());
-                        for el in p.leaf_elements().flatten() {
-                            run.add(&mut c, el.key);
-                            if !el.is_bucket() {
-                                run.add(&mut c, el.value);
-                                if want_live {
-                                    offer_keep(t, &mut batch, el.key, el.value, i64::MAX);
-                                }
-                            } else {
-                                // A bucket's value is not hashed: the run ends here.
-                                run.flush(&mut c);
-                            }
-                            n += 1;
-                        }
-                        run.flush(&mut c);
+            let share = match fused.take() {
+                Some(s) => s,
+                None => {
+                    let pages = bucket.leaf_pages()?;
+                    let per = chunk_pages(pages.len());
+                    let (table, parts) = fold_chunks(
+                        &pages,
+                        per,
+                        KeepTable::default,
+                        |t, ps| {
+                            let r = db_key_chunk(t, ps, want_live, true);
+                            progress(ps.len() as u64);
+                            r
+                        },
+                        KeepTable::merged,
+                    );
+                    let mut crc = Crc::default();
+                    let mut entries = 0;
+                    for (c, n) in parts {
+                        crc = crc.then(c);
+                        entries += n;
                     }
-                    t.offer_all(&mut batch);
-                    progress(ps.len() as u64);
-                    (c, n)
-                },
-                KeepTable::merged,
-            );
-            for (c, n) in parts {
-                total = total.then(c);
-                total_key += n;
-            }
-            if want_live {
-                live = Some(table.values().filter(|n| !n.tombstone).count() as u64);
-            }
-            if let Some(last) = pages.last() {
-                if let Some(Ok(el)) = last.leaf_elements().last() {
-                    revision = rev_lenient(el.key).map_or(0, |r| r.main);
+                    KeyShare {
+                        crc,
+                        entries,
+                        live: want_live
+                            .then(|| table.values().filter(|n| !n.tombstone).count() as u64),
+                        revision: last_revision(pages.last()),
+                    }
                 }
+            };
+            total = total.then(share.crc);
+            total_key += share.entries;
+            if want_live {
+                live = share.live;
             }
+            revision = share.revision;
             continue;
         }
         for kv in bucket.iter() {
@@ -667,6 +935,109 @@ fn hash_db_inner(
         },
         live,
     ))
+}
+
+/// The key bucket's share of the whole-db hash and live-key count, taken from the leaves
+/// the whole-file walk hands over ([`bbolt_reader::walk::LeafVisitor`]) right after it
+/// analysed them, while they are in cache: `status` needs both the walk (bbolt's
+/// consistency check) and the hash, and so reads each leaf once from memory instead of
+/// twice, and lists the key bucket's leaves once.
+///
+/// Each batch is cut into chunks hashed in parallel; the chunk CRCs are joined in order,
+/// so the result is the sequential CRC whatever the thread count. Each pool thread offers
+/// its entries to a live-key table of its own, merged once at the end.
+struct KeyShareVisitor<'a, 'p> {
+    tables: Vec<std::sync::Mutex<KeepTable<'a>>>,
+    crc: Crc,
+    entries: u64,
+    last: Option<Page<'a>>,
+    /// The key bucket's tree was handed over (as opposed to inline or absent).
+    seen: bool,
+    progress: &'p (dyn Fn(u64) + Sync),
+}
+
+impl<'a> bbolt_reader::walk::LeafVisitor<'a> for KeyShareVisitor<'a, '_> {
+    fn wants(&mut self, node: &bbolt_reader::walk::BucketNode<'a>) -> bool {
+        if node.nesting != 1 || node.name != super::KEY_BUCKET || self.seen {
+            return false;
+        }
+        self.seen = true;
+        true
+    }
+
+    fn leaves(&mut self, pages: &[Page<'a>]) {
+        let threads = self.tables.len().max(1);
+        // A few chunks per thread, so a slow chunk does not hold the batch up.
+        let per = pages.len().div_ceil(threads * 4).max(16);
+        let tables = &self.tables;
+        let parts: Vec<(Crc, u64)> = pages
+            .par_chunks(per)
+            .map(|ps| {
+                let slot = rayon::current_thread_index().unwrap_or(0) % threads;
+                let mut t = tables[slot]
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                db_key_chunk(&mut t, ps, true, false)
+            })
+            .collect();
+        for (c, n) in parts {
+            self.crc = self.crc.then(c);
+            self.entries += n;
+        }
+        if let Some(p) = pages.last() {
+            self.last = Some(*p);
+        }
+        (self.progress)(pages.len() as u64);
+    }
+}
+
+/// [`hash_db_and_live_keys`] and the whole-file walk ([`bbolt_reader::walk::walk`], whose
+/// findings are bbolt's consistency check) in one pass over the key bucket's leaves: the
+/// walk hands them to the hash as it takes them. Runs on the current rayon pool.
+///
+/// The walk's leaves are the key bucket's own listing when the walk found nothing wrong
+/// anywhere; when it found damage, or the key bucket has no tree of its own, the fused
+/// figures are dropped and the hash runs on its own exactly as
+/// [`hash_db_and_live_keys`] does, so a damaged file hashes (or fails) as before.
+pub fn hash_db_and_live_keys_with_walk<'a>(
+    db: &Db<'a>,
+    mode: DbHashMode,
+    progress: &(dyn Fn(u64) + Sync),
+) -> (
+    Result<(DbHash, u64), bbolt_reader::Error>,
+    bbolt_reader::walk::Walk<'a>,
+) {
+    let threads = rayon::current_num_threads().max(1);
+    let mut v = KeyShareVisitor {
+        tables: (0..threads)
+            .map(|_| std::sync::Mutex::new(KeepTable::default()))
+            .collect(),
+        crc: Crc::default(),
+        entries: 0,
+        last: None,
+        seen: false,
+        progress,
+    };
+    let walk = bbolt_reader::walk::walk_with_visitor(db, &|_| {}, &mut v);
+    let fused = (walk.findings.is_empty() && v.seen).then(|| {
+        let table = v
+            .tables
+            .into_iter()
+            .map(|m| {
+                m.into_inner()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+            })
+            .reduce(KeepTable::merged)
+            .unwrap_or_default();
+        KeyShare {
+            crc: v.crc,
+            entries: v.entries,
+            live: Some(table.values().filter(|n| !n.tombstone).count() as u64),
+            revision: last_revision(v.last.as_ref()),
+        }
+    });
+    let h = hash_db_inner(db, mode, true, fused, progress).map(|(h, live)| (h, live.unwrap_or(0)));
+    (h, walk)
 }
 
 #[cfg(test)]
@@ -1185,6 +1556,125 @@ pub fn hash_kv_with_tail(
         entries_hashed: hashed,
         entries_skipped: skipped,
     })
+}
+
+#[cfg(test)]
+mod fused_pass_tests {
+    use super::*;
+    use crate::testdb::{build, Entry};
+
+    /// A history-heavy bucket of a few hundred leaves: 40 keys, many revisions each.
+    fn history_db(compact: Option<i64>) -> Vec<u8> {
+        let h: Vec<(i64, String, Vec<u8>)> = (2..3000i64)
+            .map(|rev| {
+                let key = format!("/registry/leases/kube-node-lease/node-{}", rev * 7 % 40);
+                (rev, key, vec![(rev % 251) as u8; 40 + (rev % 90) as usize])
+            })
+            .collect();
+        let entries: Vec<Entry<'_>> = h
+            .iter()
+            .map(|(r, k, v)| (*r, k.as_str(), (r % 97 != 0).then_some(v.as_slice()), 0))
+            .collect();
+        build(&entries, compact)
+    }
+
+    /// The db with one byte of a page past the metas changed, at a spot that `seed` picks
+    /// (page headers half of the time, where the damage that changes a listing lives).
+    fn damaged(bytes: &[u8], page_size: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let pages = bytes.len() / page_size;
+        let mut b = bytes.to_vec();
+        let page = 2 + next() as usize % (pages - 2);
+        let at = if next() % 2 == 0 {
+            page * page_size + next() as usize % 16
+        } else {
+            page * page_size + next() as usize % page_size
+        };
+        b[at] = next() as u8;
+        b
+    }
+
+    #[test]
+    fn streamed_hashkv_equals_the_strict_listings_on_sound_and_byte_damaged_trees() {
+        for compact in [None, Some(1500)] {
+            let sound = history_db(compact);
+            let ps = Db::open(&sound).unwrap().page_size();
+            let c = compact.unwrap_or(-1);
+            let mut streamed_kept = 0;
+            for seed in 0..300u64 {
+                let bytes = if seed == 0 {
+                    sound.clone()
+                } else {
+                    damaged(&sound, ps, seed)
+                };
+                let Ok(db) = Db::open(&bytes) else { continue };
+                let Ok(Some(b)) = db.bucket(b"key") else {
+                    continue;
+                };
+                if seed == 0 {
+                    assert!(b.leaf_pages().unwrap().len() > 4 * STREAM_CHUNK);
+                }
+                for threads in [1, 2] {
+                    let pool = crate::testdb::pool(threads);
+                    let (got, want, streamed) = pool.install(|| {
+                        let mut head = Crc::default();
+                        head.update(crate::KEY_BUCKET);
+                        (
+                            hash_kv(Some(&b), 2999, c, &|_| {}).map_err(|e| e.to_string()),
+                            hash_kv_strict(Some(&b), head, 2999, c, &|_| {})
+                                .map_err(|e| e.to_string()),
+                            hash_kv_streamed(&b, head, 2999, c, &|_| {}).is_some(),
+                        )
+                    });
+                    assert_eq!(got, want, "seed {seed} compact {c} threads {threads}");
+                    streamed_kept += usize::from(streamed);
+                }
+            }
+            assert!(
+                streamed_kept > 100,
+                "most one-byte damage leaves the listing sound"
+            );
+        }
+    }
+
+    #[test]
+    fn the_status_pass_from_the_walk_equals_the_hash_and_the_check_on_their_own() {
+        let sound = history_db(Some(1000));
+        let ps = Db::open(&sound).unwrap().page_size();
+        for seed in 0..300u64 {
+            let bytes = if seed == 0 {
+                sound.clone()
+            } else {
+                damaged(&sound, ps, seed)
+            };
+            let Ok(db) = Db::open(&bytes) else { continue };
+            for threads in [1, 2] {
+                let pool = crate::testdb::pool(threads);
+                let ((got, walk), want, check) = pool.install(|| {
+                    (
+                        hash_db_and_live_keys_with_walk(&db, DbHashMode::SnapshotStatus, &|_| {}),
+                        hash_db_and_live_keys(&db, DbHashMode::SnapshotStatus, &|_| {}),
+                        bbolt_reader::check::check(&db),
+                    )
+                });
+                let show =
+                    |r: Result<(DbHash, u64), bbolt_reader::Error>| r.map_err(|e| e.to_string());
+                assert_eq!(show(got), show(want), "seed {seed} threads {threads}");
+                let fused = bbolt_reader::check::check_walk(&db, &walk);
+                assert_eq!(
+                    format!("{:?}", fused.findings),
+                    format!("{:?}", check.findings),
+                    "seed {seed} threads {threads}"
+                );
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@
 
 use super::{bolt_err, open_db, open_image_for_scan, thread_pool};
 use crate::error::{Result, EXIT_DAMAGE, EXIT_OK};
-use etcd_mvcc::hash::{hash_db_and_live_keys, DbHashMode};
+use etcd_mvcc::hash::{hash_db_and_live_keys_with_walk, DbHashMode};
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
@@ -169,12 +169,14 @@ pub fn run(args: &Args) -> Result<u8> {
     let db = open_db(&image)?;
     let pool = thread_pool(args.threads)?;
     let bar = crate::progress::bar(db.meta().high_water_mark, "hashing", false);
-    // One pass over the key bucket gives the hash and the live user keys.
-    let (h, live_in_pass) = pool
-        .install(|| hash_db_and_live_keys(&db, DbHashMode::SnapshotStatus, &|n| bar.inc(n)))
-        .map_err(|e| bolt_err(&image, e))?;
+    // One pass over the key bucket gives the hash, the live user keys and, from the same
+    // whole-file walk, bbolt's consistency check.
+    let (hashed, walk) = pool.install(|| {
+        hash_db_and_live_keys_with_walk(&db, DbHashMode::SnapshotStatus, &|n| bar.inc(n))
+    });
+    let (h, live_in_pass) = hashed.map_err(|e| bolt_err(&image, e))?;
     bar.finish_and_clear();
-    let check = pool.install(|| bbolt_reader::check::check(&db));
+    let check = bbolt_reader::check::check_walk(&db, &walk);
     let findings = check.findings.len() as u64;
     let integrity = Integrity {
         checked: true,

@@ -102,53 +102,50 @@ fn revisions_in(pages: &[Page<'_>], meta: &MetaInfo) -> DbRevisions {
 type NewestKv<'a> = NewestTable<'a, &'a [u8]>;
 
 fn newest_entries<'a>(pages: &[Page<'a>], rev: i64) -> (NewestKv<'a>, u64) {
-    pages
-        .par_chunks(chunk_pages(pages.len()))
-        .fold(
-            || (NewestKv::default(), 0u64),
-            |(mut m, mut bad), ps| {
-                let mut batch = Vec::with_capacity(BATCH);
-                for (j, p) in ps.iter().enumerate() {
-                    crate::hash::touch_ahead(ps, j);
-                    for el in p.leaf_elements() {
-                        let Ok(el) = el else {
-                            bad += 1;
-                            continue;
-                        };
-                        let Ok(rk) = parse_rev_key(el.key) else {
-                            bad += 1;
-                            continue;
-                        };
-                        if rk.rev.main > rev {
-                            continue;
-                        }
-                        let Some(key) = crate::hash::kv_key(el.value) else {
-                            bad += 1;
-                            continue;
-                        };
-                        batch.push((
-                            key,
-                            key_hash(key),
-                            Newest {
-                                main: rk.rev.main,
-                                sub: rk.rev.sub,
-                                tombstone: rk.tombstone,
-                                payload: el.value,
-                            },
-                        ));
-                        if batch.len() >= BATCH {
-                            m.offer_all(&mut batch);
-                        }
+    let (acc, _) = crate::hash::fold_chunks(
+        pages,
+        chunk_pages(pages.len()),
+        || (NewestKv::default(), 0u64),
+        |(m, bad), ps| {
+            let mut batch = Vec::with_capacity(BATCH);
+            for (j, p) in ps.iter().enumerate() {
+                crate::hash::touch_ahead(ps, j);
+                for el in p.leaf_elements() {
+                    let Ok(el) = el else {
+                        *bad += 1;
+                        continue;
+                    };
+                    let Ok(rk) = parse_rev_key(el.key) else {
+                        *bad += 1;
+                        continue;
+                    };
+                    if rk.rev.main > rev {
+                        continue;
+                    }
+                    let Some(key) = crate::hash::kv_key(el.value) else {
+                        *bad += 1;
+                        continue;
+                    };
+                    batch.push((
+                        key,
+                        key_hash(key),
+                        Newest {
+                            main: rk.rev.main,
+                            sub: rk.rev.sub,
+                            tombstone: rk.tombstone,
+                            payload: el.value,
+                        },
+                    ));
+                    if batch.len() >= BATCH {
+                        m.offer_all(&mut batch);
                     }
                 }
-                m.offer_all(&mut batch);
-                (m, bad)
-            },
-        )
-        .reduce(
-            || (NewestKv::default(), 0),
-            |(a, x), (b, y)| (NewestKv::merged(a, b), x + y),
-        )
+            }
+            m.offer_all(&mut batch);
+        },
+        |(a, x), (b, y)| (NewestKv::merged(a, b), x + y),
+    );
+    acc
 }
 
 /// The live keys of `newest` (newest revision a put) with their KeyValue, in key order:
