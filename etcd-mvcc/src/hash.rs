@@ -38,7 +38,7 @@ impl Crc {
     /// Appends bytes.
     #[inline]
     pub fn update(&mut self, b: &[u8]) {
-        self.crc = crc32c::crc32c_append(self.crc, b);
+        self.crc = wal_reader::crc::crc32c_append(self.crc, b);
         self.len += b.len() as u64;
     }
 
