@@ -713,7 +713,7 @@ fn account_keys<'a>(
     lenses: bool,
 ) -> (K8sSummary, Option<KeyLenses>) {
     let pages = &ks.leaf_pages;
-    let bases = element_bases(pages);
+    let bases = element_bases_parallel(pages);
     // The filter reads the table's own copy of each key, not the mapping. Counted first,
     // so that the records take their exact room (heap: no doubling, no copy in between).
     let wanted =
@@ -887,6 +887,27 @@ fn account_keys<'a>(
     findings(&kept, &uids, &leases, per_res, events, events_total, &mut s);
     let lenses = lenses.then(|| KeyLenses::of(lens, bases, ks.keys.len()));
     (s, lenses)
+}
+
+/// [`element_bases`], with the pages' headers read on the pool's threads: one cache miss
+/// per leaf page, a tenth of the accounting's time on a history-heavy db, and serial
+/// before. The sums are then taken in one pass over the counts.
+fn element_bases_parallel(pages: &[Page<'_>]) -> Vec<u64> {
+    if rayon::current_num_threads() < 2 {
+        return element_bases(pages);
+    }
+    let mut v: Vec<u64> = pages
+        .par_iter()
+        .with_min_len(4096)
+        .map(|p| p.elements_in_view() as u64)
+        .collect();
+    let mut n = 0u64;
+    for c in v.iter_mut() {
+        let b = n;
+        n += *c;
+        *c = b;
+    }
+    v
 }
 
 /// `k.starts_with(p)` compared inline: it runs twice per key of the table, and
