@@ -1816,6 +1816,51 @@ mod tests {
     }
 
     #[test]
+    fn gallop_finds_the_last_base_at_most_the_ordinal_as_the_binary_search_does() {
+        // Runs of equal bases (pages with no elements) included.
+        let b: Vec<u64> = (0..300u64).map(|i| i / 3 * 7).collect();
+        for start in 0..b.len() {
+            for ordinal in b[start]..b[b.len() - 1] + 10 {
+                assert_eq!(
+                    start + gallop(&b[start..], ordinal),
+                    b.partition_point(|&x| x <= ordinal) - 1,
+                    "{start} {ordinal}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn top_rows_with_tied_figures_are_the_first_by_key_as_sorting_every_candidate_gives() {
+        let keys: Vec<Vec<u8>> = (0..500u32)
+            .map(|i| format!("/registry/pods/ns/p{:05}", (i * 7919) % 500).into_bytes())
+            .collect();
+        for n in [1, 3, 20, 600] {
+            let (mut v, mut bar) = (Vec::new(), None);
+            let mut all = Vec::new();
+            for (i, k) in keys.iter().enumerate() {
+                let acc = KeyAcc {
+                    revisions: 1 + (i as u32 % 4),
+                    ..Default::default()
+                };
+                let o = Obj::new(k, &Want::of(k, &acc, i), None, false);
+                let figure = u64::from(o.revisions);
+                offer(&mut v, &mut bar, n, figure, &o);
+                all.push((figure, o.key, o.row_of()));
+            }
+            let got: Vec<(u64, String)> = finish_rows(&mut v, n)
+                .into_iter()
+                .map(|r| (r.revisions, r.key))
+                .collect();
+            let want: Vec<(u64, String)> = finish_rows(&mut all, n)
+                .into_iter()
+                .map(|r| (r.revisions, r.key))
+                .collect();
+            assert_eq!(got, want, "top {n}");
+        }
+    }
+
+    #[test]
     fn the_forward_cursor_finds_the_element_the_binary_search_finds_for_any_ascending_ordinals() {
         let values: Vec<(String, Vec<u8>)> = (0..2000)
             .map(|i| {
