@@ -6,7 +6,8 @@
 //! only) a window at a time; the threads read a part of each window and route its entries
 //! to the shard owning their key, and each shard's thread folds its entries in file order
 //! (each page is read once). [`FusedScan`] does the same on the leaves the whole-file page
-//! walk hands it, right after the walk read them (`space`, `report`). Each key is thus
+//! walk hands it, right after the walk read them (`space`, `report`); with a second thread,
+//! [`PipedScan`] reads them there while the walk goes on. Each key is thus
 //! folded by one thread in file order, and the result does not depend on how many threads
 //! ran. User keys are slices of the mapping; nothing is kept per revision.
 //!
@@ -1536,6 +1537,132 @@ impl<'a> bbolt_reader::walk::LeafVisitor<'a> for FusedScan<'a, '_> {
     }
 }
 
+/// Batches of leaves [`PipedScan`]'s queue holds before the walk's thread reads them itself.
+const PIPE_DEPTH: usize = 4;
+
+/// [`FusedScan`] read on a thread of its own while the walk goes on: the walk's thread
+/// hands each batch of key-bucket leaves to a queue ([`PipedScan::feeder`]) and goes on
+/// walking, and another thread ([`PipedScan::read`]) reads the batches in the order they
+/// came, with one shard, as one thread would. Nobody waits at a window: the walk waits only
+/// when [`PIPE_DEPTH`] batches are queued, and then reads them itself, so it never waits
+/// for a reader that has not started. Batches are read one at a time under one lock and
+/// taken from the queue under it, so the result is the one-thread scan's whichever thread
+/// read which batch. Heap beyond the scan's: the queued batches' page views.
+pub struct PipedScan<'a, 'p> {
+    scan: std::sync::Mutex<FusedScan<'a, 'p>>,
+    queue: std::sync::Mutex<PipeQueue<'a>>,
+    ready: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct PipeQueue<'a> {
+    batches: std::collections::VecDeque<Vec<Page<'a>>>,
+    /// Emptied batches, reused so that no batch is allocated per window.
+    spare: Vec<Vec<Page<'a>>>,
+    closed: bool,
+}
+
+impl std::fmt::Debug for PipedScan<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PipedScan").finish_non_exhaustive()
+    }
+}
+
+/// The walk's side of a [`PipedScan`]: a [`bbolt_reader::walk::LeafVisitor`] that queues.
+#[derive(Debug)]
+pub struct PipeFeeder<'s, 'a, 'p> {
+    pipe: &'s PipedScan<'a, 'p>,
+}
+
+impl<'a, 'p> PipedScan<'a, 'p> {
+    /// As [`FusedScan::new`], the leaves read with one shard on whichever thread reads.
+    pub fn new(bucket: Bucket<'a>, limit: i64, progress: &'p (dyn Fn(u64) + Sync)) -> Self {
+        let mut scan = FusedScan::new(bucket, limit, progress);
+        scan.shards = 1;
+        PipedScan {
+            scan: std::sync::Mutex::new(scan),
+            queue: std::sync::Mutex::new(PipeQueue::default()),
+            ready: std::sync::Condvar::new(),
+        }
+    }
+
+    /// The visitor to give the walk.
+    pub fn feeder(&self) -> PipeFeeder<'_, 'a, 'p> {
+        PipeFeeder { pipe: self }
+    }
+
+    fn queue(&self) -> std::sync::MutexGuard<'_, PipeQueue<'a>> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn scan(&self) -> std::sync::MutexGuard<'_, FusedScan<'a, 'p>> {
+        self.scan.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reads every queued batch, in order, on the calling thread.
+    fn drain(&self) {
+        let mut scan = self.scan();
+        loop {
+            let Some(batch) = self.queue().batches.pop_front() else {
+                return;
+            };
+            bbolt_reader::walk::LeafVisitor::leaves(&mut *scan, &batch);
+            let mut batch = batch;
+            batch.clear();
+            self.queue().spare.push(batch);
+        }
+    }
+
+    /// Reads batches as they come until [`PipedScan::close`] and the queue is empty.
+    pub fn read(&self) {
+        loop {
+            self.drain();
+            let mut q = self.queue();
+            while q.batches.is_empty() && !q.closed {
+                q = self.ready.wait(q).unwrap_or_else(|e| e.into_inner());
+            }
+            if q.batches.is_empty() {
+                return;
+            }
+        }
+    }
+
+    /// No more batches will come (call when the walk is over).
+    pub fn close(&self) {
+        self.queue().closed = true;
+        self.ready.notify_all();
+    }
+
+    /// [`FusedScan::finish`], after every batch was read.
+    pub fn finish(self, walk_sound: bool) -> Option<Keyspace<'a>> {
+        self.drain();
+        self.scan
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .finish(walk_sound)
+    }
+}
+
+impl<'a> bbolt_reader::walk::LeafVisitor<'a> for PipeFeeder<'_, 'a, '_> {
+    fn wants(&mut self, node: &bbolt_reader::walk::BucketNode<'a>) -> bool {
+        self.pipe.scan().wants(node)
+    }
+
+    fn leaves(&mut self, pages: &[Page<'a>]) {
+        let full = {
+            let mut q = self.pipe.queue();
+            let mut batch = q.spare.pop().unwrap_or_default();
+            batch.extend_from_slice(pages);
+            q.batches.push_back(batch);
+            q.batches.len() > PIPE_DEPTH
+        };
+        self.pipe.ready.notify_one();
+        if full {
+            self.pipe.drain();
+        }
+    }
+}
+
 /// The newest entry of a bucket ordered by revision: its last key, found by descending
 /// the rightmost branch elements (bounded depth), reading one page per level.
 pub fn last_key<'a>(bucket: &Bucket<'a>) -> Result<Option<&'a [u8]>, bbolt_reader::Error> {
@@ -2120,6 +2247,74 @@ mod tests {
             "{problems:?}"
         );
         let _ = scan_leaf_pages(&pages, i64::MAX, &|_| {});
+    }
+
+    #[test]
+    fn the_piped_scan_read_beside_the_walk_or_by_the_walk_alone_equals_the_one_thread_fused_scan() {
+        let names: Vec<String> = (0..600)
+            .map(|i| format!("/registry/leases/l{:03}", i % 53))
+            .collect();
+        let entries: Vec<Entry<'_>> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let v = (i % 11 != 2).then_some(&b"renewed"[..]);
+                (i as i64 + 2, n.as_str(), v, 0)
+            })
+            .collect();
+        let bytes = build(&entries, None);
+        let db = Db::open(&bytes).unwrap();
+        let key = db.bucket(b"key").unwrap().unwrap();
+        let pages = key.leaf_pages().unwrap();
+        let walk = bbolt_reader::walk(&db);
+        let node = walk
+            .buckets
+            .iter()
+            .find(|b| b.nesting == 1 && b.name == b"key")
+            .unwrap();
+        // Batches of 3 leaves: more than the queue holds, so with no reader running the
+        // walk's side reads them itself.
+        assert!(pages.len() > 3 * (PIPE_DEPTH + 2), "{} leaves", pages.len());
+        use bbolt_reader::walk::LeafVisitor;
+        let mut one = FusedScan::new(key, 150, &|_| {});
+        one.shards = 1;
+        assert!(one.wants(node));
+        for batch in pages.chunks(3) {
+            one.leaves(batch);
+        }
+        let want = one.finish(true).unwrap();
+        let alone = PipedScan::new(key, 150, &|_| {});
+        let mut feeder = alone.feeder();
+        assert!(feeder.wants(node));
+        for batch in pages.chunks(3) {
+            feeder.leaves(batch);
+            assert!(alone.queue().batches.len() <= PIPE_DEPTH);
+        }
+        alone.close();
+        alone.read();
+        let beside = PipedScan::new(key, 150, &|_| {});
+        crate::testdb::pool(2).install(|| {
+            rayon::join(
+                || {
+                    let mut feeder = beside.feeder();
+                    assert!(feeder.wants(node));
+                    for batch in pages.chunks(3) {
+                        feeder.leaves(batch);
+                    }
+                    beside.close();
+                },
+                || beside.read(),
+            )
+        });
+        for got in [alone.finish(true).unwrap(), beside.finish(true).unwrap()] {
+            assert_eq!(got.keys, want.keys);
+            assert_eq!(got.totals, want.totals);
+            assert_eq!(got.problems, want.problems);
+            assert_eq!(got.element_model, want.element_model);
+            assert_eq!(got.kept_below_limit(), want.kept_below_limit());
+            let ids = |k: &Keyspace<'_>| k.leaf_pages.iter().map(|p| p.pgid()).collect::<Vec<_>>();
+            assert_eq!(ids(&got), ids(&want));
+        }
     }
 
     #[test]
