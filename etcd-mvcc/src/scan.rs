@@ -303,19 +303,26 @@ impl ModelFold {
         }
     }
 
+    /// [`ModelFold::element`] of a readable leaf element: the one call the scan's page loop
+    /// and [`ModelFold::page`] make.
+    #[inline]
+    fn leaf_element(
+        &mut self,
+        el: &bbolt_reader::page::LeafElement<'_>,
+        rev_main: Option<i64>,
+        limit: i64,
+        ordinal: u64,
+    ) {
+        self.element(el.key.len(), el.value.len(), rev_main, limit, ordinal);
+    }
+
     /// Every readable element of a page the scan does not read (not a leaf), as a
     /// pass over the pages would see it.
     fn page(&mut self, page: &Page<'_>, limit: i64, base: u64) {
         for (index, el) in page.leaf_elements().enumerate() {
             if let Ok(el) = el {
                 let main = parse_rev_key(el.key).ok().map(|rk| rk.rev.main);
-                self.element(
-                    el.key.len(),
-                    el.value.len(),
-                    main,
-                    limit,
-                    base + index as u64,
-                );
+                self.leaf_element(&el, main, limit, base + index as u64);
             }
         }
     }
@@ -911,13 +918,7 @@ impl<'a> Acc<'a> {
             if first {
                 if let Some(m) = &mut self.model {
                     let main = parsed.as_ref().ok().map(|rk| rk.rev.main);
-                    m.element(
-                        el.key.len(),
-                        el.value.len(),
-                        main,
-                        limit,
-                        base + index as u64,
-                    );
+                    m.leaf_element(&el, main, limit, base + index as u64);
                 }
             }
             if el.is_bucket() {
