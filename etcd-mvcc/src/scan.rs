@@ -1769,7 +1769,7 @@ const PIPE_DEPTH: usize = 4;
 /// hands each batch of key-bucket leaves to a queue ([`PipedScan::feeder`]) and goes on
 /// walking, and another thread ([`PipedScan::read`]) reads the batches in the order they
 /// came, with one shard, as one thread would. Nobody waits at a window: the walk waits only
-/// when [`PIPE_DEPTH`] batches are queued, and then reads them itself, so it never waits
+/// when more than 4 batches are queued (`PIPE_DEPTH`), and then reads them itself, so it never waits
 /// for a reader that has not started. Batches are read one at a time under one lock and
 /// taken from the queue under it, so the result is the one-thread scan's whichever thread
 /// read which batch. Heap beyond the scan's: the queued batches' page views.
