@@ -6,7 +6,8 @@
 //! only) a window at a time; the threads read a part of each window and route its entries
 //! to the shard owning their key, and each shard's thread folds its entries in file order
 //! (each page is read once). [`FusedScan`] does the same on the leaves the whole-file page
-//! walk hands it, right after the walk read them (`space`, `report`). Each key is thus
+//! walk hands it, right after the walk read them (`space`, `report`); with a second thread,
+//! [`PipedScan`] reads them there while the walk goes on. Each key is thus
 //! folded by one thread in file order, and the result does not depend on how many threads
 //! ran. User keys are slices of the mapping; nothing is kept per revision.
 //!
@@ -302,19 +303,26 @@ impl ModelFold {
         }
     }
 
+    /// [`ModelFold::element`] of a readable leaf element: the one call the scan's page loop
+    /// and [`ModelFold::page`] make.
+    #[inline]
+    fn leaf_element(
+        &mut self,
+        el: &bbolt_reader::page::LeafElement<'_>,
+        rev_main: Option<i64>,
+        limit: i64,
+        ordinal: u64,
+    ) {
+        self.element(el.key.len(), el.value.len(), rev_main, limit, ordinal);
+    }
+
     /// Every readable element of a page the scan does not read (not a leaf), as a
     /// pass over the pages would see it.
     fn page(&mut self, page: &Page<'_>, limit: i64, base: u64) {
         for (index, el) in page.leaf_elements().enumerate() {
             if let Ok(el) = el {
                 let main = parse_rev_key(el.key).ok().map(|rk| rk.rev.main);
-                self.element(
-                    el.key.len(),
-                    el.value.len(),
-                    main,
-                    limit,
-                    base + index as u64,
-                );
+                self.leaf_element(&el, main, limit, base + index as u64);
             }
         }
     }
@@ -910,13 +918,7 @@ impl<'a> Acc<'a> {
             if first {
                 if let Some(m) = &mut self.model {
                     let main = parsed.as_ref().ok().map(|rk| rk.rev.main);
-                    m.element(
-                        el.key.len(),
-                        el.value.len(),
-                        main,
-                        limit,
-                        base + index as u64,
-                    );
+                    m.leaf_element(&el, main, limit, base + index as u64);
                 }
             }
             if el.is_bucket() {
@@ -1216,14 +1218,10 @@ fn scan_bucket_inner<'a>(
             }
         }
     }
-    // Each shard's thread walks the tree on its own and folds only its keys: every page is
-    // parsed once per thread, but no thread waits for another. Listing the leaves on one
-    // thread and handing windows of them to the others ([`WindowScan`]) parses each page
-    // once yet waits at every window: on history-2048.db with 2 threads that was 8% less
-    // CPU and 16-20% more wall time for `prefixes` (0.55 against 0.46 s, idle, 5 runs).
-    // The fused walk of `space` and `report` lists the leaves on one thread anyway, so it
-    // is the one that uses [`WindowScan`].
     let shards = rayon::current_num_threads().clamp(1, MAX_SHARDS);
+    if shards > 1 && !model {
+        return split_scan(bucket, limit, keep_leaf_pages, shards, progress);
+    }
     let walks: Vec<ShardWalk<'a, '_>> = (0..shards)
         .into_par_iter()
         .map(|shard| {
@@ -1260,6 +1258,234 @@ fn scan_bucket_inner<'a>(
             list = w.list;
         }
         accs.push(w.acc);
+    }
+    let mut ks = keyspace_of(accs, limit);
+    ks.leaf_pages = list;
+    ks.add_problems(damage);
+    ks
+}
+
+/// Leaves in one window of [`split_scan`]: the unit a thread claims and reads.
+const SPLIT_WINDOW: usize = 256;
+/// Windows a thread of [`split_scan`] may read ahead of the slowest shard's fold; bounds
+/// the entries waiting to be folded, whatever the file's size.
+const SPLIT_AHEAD: usize = 16;
+
+/// The shared state of [`split_scan`]'s threads.
+struct Split<'a> {
+    /// Per window read and not yet folded by every shard: its entries by owning shard.
+    routed: std::sync::Mutex<std::collections::BTreeMap<usize, Vec<Option<Vec<Pending<'a>>>>>>,
+    /// Per shard: its table, its pipeline and the next window it folds.
+    folds: Vec<std::sync::Mutex<(Acc<'a>, Pipeline<'a>, usize)>>,
+    /// Per shard, the next window it folds (read without its lock).
+    folded: Vec<std::sync::atomic::AtomicUsize>,
+    limit: i64,
+}
+
+impl<'a> Split<'a> {
+    /// Folds, for every shard whose lock is free, the windows read in order from its next.
+    fn fold_ready(&self, wait: bool) {
+        use std::sync::atomic::Ordering::SeqCst;
+        for (s, fold) in self.folds.iter().enumerate() {
+            let mut guard = if wait {
+                fold.lock().unwrap_or_else(|e| e.into_inner())
+            } else {
+                match fold.try_lock() {
+                    Ok(g) => g,
+                    Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+                    Err(std::sync::TryLockError::WouldBlock) => continue,
+                }
+            };
+            let (acc, pipe, next) = &mut *guard;
+            loop {
+                let list = {
+                    let mut routed = self.routed.lock().unwrap_or_else(|e| e.into_inner());
+                    let Some(lists) = routed.get_mut(next) else {
+                        break;
+                    };
+                    let list = lists[s].take();
+                    if lists.iter().all(Option::is_none) {
+                        routed.remove(next);
+                    }
+                    list
+                };
+                for p in list.unwrap_or_default() {
+                    pipe.push(&mut acc.keys, p, self.limit);
+                }
+                *next += 1;
+                self.folded[s].store(*next, SeqCst);
+            }
+        }
+    }
+
+    /// Whether window `w` may be read now.
+    fn within_reach(&self, w: usize) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.folded.iter().all(|n| w < n.load(SeqCst) + SPLIT_AHEAD)
+    }
+}
+
+/// [`scan_bucket`] on `shards` threads with each leaf read once: every thread walks the
+/// tree (branch pages and leaf headers) and cuts its leaves into windows of
+/// [`SPLIT_WINDOW`] the same way; a thread reaching a window no thread has claimed yet
+/// claims it and reads it, sorting its entries by the shard that owns their key; each
+/// shard folds the windows in their order, by whichever thread finds its lock free, so
+/// each key's revisions are folded in file order by one shard, as [`scan_leaf_pages`]
+/// does, and the table is the same. No thread waits at a window: a thread waits only when
+/// it is [`SPLIT_AHEAD`] windows ahead of a fold, and the windows it waits for are being
+/// read by running threads (a thread claims a window only when it reaches it). If the
+/// pool runs the threads one after another, the first reads everything.
+fn split_scan<'a>(
+    bucket: &Bucket<'a>,
+    limit: i64,
+    keep_leaf_pages: bool,
+    shards: usize,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Keyspace<'a> {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    struct SplitWalk<'a, 's> {
+        split: &'s Split<'a>,
+        unclaimed: &'s AtomicUsize,
+        rules: LeafRules,
+        /// What the windows this thread read hold: totals and problems (no table).
+        acc: Acc<'a>,
+        router: Router<'a>,
+        window: usize,
+        in_window: usize,
+        mine: bool,
+        read: u64,
+        base: u64,
+        list: Option<Vec<Page<'a>>>,
+        progress: &'s (dyn Fn(u64) + Sync),
+    }
+    impl SplitWalk<'_, '_> {
+        fn close_window(&mut self) {
+            if self.mine {
+                let lists = self
+                    .router
+                    .out
+                    .iter_mut()
+                    .map(|l| Some(std::mem::replace(l, Vec::with_capacity(l.capacity()))))
+                    .collect();
+                self.split
+                    .routed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(self.window, lists);
+                self.split.fold_ready(false);
+                (self.progress)(std::mem::take(&mut self.read));
+            }
+            self.window += 1;
+            self.in_window = 0;
+            self.mine = false;
+        }
+    }
+    impl<'a> TreeVisitor<'a> for SplitWalk<'a, '_> {
+        fn leaf(&mut self, page: Page<'a>, parent: Pgid, index: usize) -> Flow {
+            if !self.rules.admit(&page, parent, index) {
+                return Flow::Stop;
+            }
+            if self.in_window == 0 {
+                // Every thread passes the windows in order and claims each it finds
+                // unclaimed, so the first unclaimed window is never behind this one.
+                let w = self.window;
+                self.mine = self
+                    .unclaimed
+                    .compare_exchange(w, w + 1, SeqCst, SeqCst)
+                    .is_ok();
+                // Every window before `w` is claimed, and each is read by the thread that
+                // claimed it without waiting for `w`.
+                while self.mine && !self.split.within_reach(w) {
+                    self.split.fold_ready(false);
+                    std::thread::yield_now();
+                }
+            }
+            if self.mine {
+                self.acc
+                    .scan_page(&mut self.router, &page, self.split.limit, self.base, 0, 1);
+                self.read += u64::from(page.overflow()) + 1;
+            }
+            self.base += page.elements_in_view() as u64;
+            if let Some(list) = &mut self.list {
+                list.push(page);
+            }
+            self.in_window += 1;
+            if self.in_window == SPLIT_WINDOW {
+                self.close_window();
+            }
+            Flow::Continue
+        }
+        fn damage(&mut self, d: TreeDamage) {
+            self.rules.damage(d);
+        }
+    }
+    let split = Split {
+        routed: std::sync::Mutex::new(std::collections::BTreeMap::new()),
+        folds: (0..shards)
+            .map(|_| {
+                std::sync::Mutex::new((
+                    Acc {
+                        keys: Shard::with_capacity(1 << 12),
+                        ..Acc::default()
+                    },
+                    Pipeline::new(),
+                    0,
+                ))
+            })
+            .collect(),
+        folded: (0..shards).map(|_| AtomicUsize::new(0)).collect(),
+        limit,
+    };
+    let unclaimed = AtomicUsize::new(0);
+    let walks: Vec<(Acc<'a>, Vec<Problem>, Option<Vec<Page<'a>>>)> = (0..shards)
+        .into_par_iter()
+        .map(|t| {
+            let mut w = SplitWalk {
+                split: &split,
+                unclaimed: &unclaimed,
+                rules: LeafRules::new(bucket),
+                acc: Acc::default(),
+                router: Router {
+                    out: (0..shards).map(|_| Vec::new()).collect(),
+                },
+                window: 0,
+                in_window: 0,
+                mine: false,
+                read: 0,
+                base: 0,
+                list: (keep_leaf_pages && t == 0).then(Vec::new),
+                progress,
+            };
+            walk_tree(bucket, &mut w);
+            if w.in_window > 0 {
+                w.close_window();
+            }
+            (w.acc, w.rules.problems, w.list)
+        })
+        .collect();
+    split.fold_ready(true);
+    let mut accs: Vec<Acc<'a>> = split
+        .folds
+        .into_iter()
+        .map(|f| {
+            let (mut acc, mut pipe, _) = f.into_inner().unwrap_or_else(|e| e.into_inner());
+            pipe.finish(&mut acc.keys, limit);
+            acc
+        })
+        .collect();
+    let mut damage = Vec::new();
+    let mut list = Vec::new();
+    for (t, (read, problems, pages)) in walks.into_iter().enumerate() {
+        // The pages' totals and problems go with shard 0 (the folds hold only tables).
+        let a = &mut accs[0];
+        a.totals.merge(&read.totals);
+        a.problem_count += read.problem_count;
+        a.problems.extend(read.problems);
+        if t == 0 {
+            // Every thread walked the same tree with the same rules.
+            damage = problems;
+            list = pages.unwrap_or_default();
+        }
     }
     let mut ks = keyspace_of(accs, limit);
     ks.leaf_pages = list;
@@ -1532,6 +1758,132 @@ impl<'a> bbolt_reader::walk::LeafVisitor<'a> for FusedScan<'a, '_> {
                 return;
             }
             scan.page(*p);
+        }
+    }
+}
+
+/// Batches of leaves [`PipedScan`]'s queue holds before the walk's thread reads them itself.
+const PIPE_DEPTH: usize = 4;
+
+/// [`FusedScan`] read on a thread of its own while the walk goes on: the walk's thread
+/// hands each batch of key-bucket leaves to a queue ([`PipedScan::feeder`]) and goes on
+/// walking, and another thread ([`PipedScan::read`]) reads the batches in the order they
+/// came, with one shard, as one thread would. Nobody waits at a window: the walk waits only
+/// when more than 4 batches are queued (`PIPE_DEPTH`), and then reads them itself, so it never waits
+/// for a reader that has not started. Batches are read one at a time under one lock and
+/// taken from the queue under it, so the result is the one-thread scan's whichever thread
+/// read which batch. Heap beyond the scan's: the queued batches' page views.
+pub struct PipedScan<'a, 'p> {
+    scan: std::sync::Mutex<FusedScan<'a, 'p>>,
+    queue: std::sync::Mutex<PipeQueue<'a>>,
+    ready: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct PipeQueue<'a> {
+    batches: std::collections::VecDeque<Vec<Page<'a>>>,
+    /// Emptied batches, reused so that no batch is allocated per window.
+    spare: Vec<Vec<Page<'a>>>,
+    closed: bool,
+}
+
+impl std::fmt::Debug for PipedScan<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PipedScan").finish_non_exhaustive()
+    }
+}
+
+/// The walk's side of a [`PipedScan`]: a [`bbolt_reader::walk::LeafVisitor`] that queues.
+#[derive(Debug)]
+pub struct PipeFeeder<'s, 'a, 'p> {
+    pipe: &'s PipedScan<'a, 'p>,
+}
+
+impl<'a, 'p> PipedScan<'a, 'p> {
+    /// As [`FusedScan::new`], the leaves read with one shard on whichever thread reads.
+    pub fn new(bucket: Bucket<'a>, limit: i64, progress: &'p (dyn Fn(u64) + Sync)) -> Self {
+        let mut scan = FusedScan::new(bucket, limit, progress);
+        scan.shards = 1;
+        PipedScan {
+            scan: std::sync::Mutex::new(scan),
+            queue: std::sync::Mutex::new(PipeQueue::default()),
+            ready: std::sync::Condvar::new(),
+        }
+    }
+
+    /// The visitor to give the walk.
+    pub fn feeder(&self) -> PipeFeeder<'_, 'a, 'p> {
+        PipeFeeder { pipe: self }
+    }
+
+    fn queue(&self) -> std::sync::MutexGuard<'_, PipeQueue<'a>> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn scan(&self) -> std::sync::MutexGuard<'_, FusedScan<'a, 'p>> {
+        self.scan.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reads every queued batch, in order, on the calling thread.
+    fn drain(&self) {
+        let mut scan = self.scan();
+        loop {
+            let Some(batch) = self.queue().batches.pop_front() else {
+                return;
+            };
+            bbolt_reader::walk::LeafVisitor::leaves(&mut *scan, &batch);
+            let mut batch = batch;
+            batch.clear();
+            self.queue().spare.push(batch);
+        }
+    }
+
+    /// Reads batches as they come until [`PipedScan::close`] and the queue is empty.
+    pub fn read(&self) {
+        loop {
+            self.drain();
+            let mut q = self.queue();
+            while q.batches.is_empty() && !q.closed {
+                q = self.ready.wait(q).unwrap_or_else(|e| e.into_inner());
+            }
+            if q.batches.is_empty() {
+                return;
+            }
+        }
+    }
+
+    /// No more batches will come (call when the walk is over).
+    pub fn close(&self) {
+        self.queue().closed = true;
+        self.ready.notify_all();
+    }
+
+    /// [`FusedScan::finish`], after every batch was read.
+    pub fn finish(self, walk_sound: bool) -> Option<Keyspace<'a>> {
+        self.drain();
+        self.scan
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .finish(walk_sound)
+    }
+}
+
+impl<'a> bbolt_reader::walk::LeafVisitor<'a> for PipeFeeder<'_, 'a, '_> {
+    fn wants(&mut self, node: &bbolt_reader::walk::BucketNode<'a>) -> bool {
+        self.pipe.scan().wants(node)
+    }
+
+    fn leaves(&mut self, pages: &[Page<'a>]) {
+        let full = {
+            let mut q = self.pipe.queue();
+            let mut batch = q.spare.pop().unwrap_or_default();
+            batch.extend_from_slice(pages);
+            q.batches.push_back(batch);
+            q.batches.len() > PIPE_DEPTH
+        };
+        self.pipe.ready.notify_one();
+        if full {
+            self.pipe.drain();
         }
     }
 }
@@ -2120,6 +2472,126 @@ mod tests {
             "{problems:?}"
         );
         let _ = scan_leaf_pages(&pages, i64::MAX, &|_| {});
+    }
+
+    #[test]
+    fn the_piped_scan_read_beside_the_walk_or_by_the_walk_alone_equals_the_one_thread_fused_scan() {
+        let names: Vec<String> = (0..600)
+            .map(|i| format!("/registry/leases/l{:03}", i % 53))
+            .collect();
+        let entries: Vec<Entry<'_>> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let v = (i % 11 != 2).then_some(&b"renewed"[..]);
+                (i as i64 + 2, n.as_str(), v, 0)
+            })
+            .collect();
+        let bytes = build(&entries, None);
+        let db = Db::open(&bytes).unwrap();
+        let key = db.bucket(b"key").unwrap().unwrap();
+        let pages = key.leaf_pages().unwrap();
+        let walk = bbolt_reader::walk(&db);
+        let node = walk
+            .buckets
+            .iter()
+            .find(|b| b.nesting == 1 && b.name == b"key")
+            .unwrap();
+        // Batches of 3 leaves: more than the queue holds, so with no reader running the
+        // walk's side reads them itself.
+        assert!(pages.len() > 3 * (PIPE_DEPTH + 2), "{} leaves", pages.len());
+        use bbolt_reader::walk::LeafVisitor;
+        let mut one = FusedScan::new(key, 150, &|_| {});
+        one.shards = 1;
+        assert!(one.wants(node));
+        for batch in pages.chunks(3) {
+            one.leaves(batch);
+        }
+        let want = one.finish(true).unwrap();
+        let alone = PipedScan::new(key, 150, &|_| {});
+        let mut feeder = alone.feeder();
+        assert!(feeder.wants(node));
+        for batch in pages.chunks(3) {
+            feeder.leaves(batch);
+            assert!(alone.queue().batches.len() <= PIPE_DEPTH);
+        }
+        alone.close();
+        alone.read();
+        let beside = PipedScan::new(key, 150, &|_| {});
+        crate::testdb::pool(2).install(|| {
+            rayon::join(
+                || {
+                    let mut feeder = beside.feeder();
+                    assert!(feeder.wants(node));
+                    for batch in pages.chunks(3) {
+                        feeder.leaves(batch);
+                    }
+                    beside.close();
+                },
+                || beside.read(),
+            )
+        });
+        for got in [alone.finish(true).unwrap(), beside.finish(true).unwrap()] {
+            assert_eq!(got.keys, want.keys);
+            assert_eq!(got.totals, want.totals);
+            assert_eq!(got.problems, want.problems);
+            assert_eq!(got.element_model, want.element_model);
+            assert_eq!(got.kept_below_limit(), want.kept_below_limit());
+            let ids = |k: &Keyspace<'_>| k.leaf_pages.iter().map(|p| p.pgid()).collect::<Vec<_>>();
+            assert_eq!(ids(&got), ids(&want));
+        }
+    }
+
+    #[test]
+    fn the_split_scan_reads_each_window_once_and_equals_the_listed_scan_on_any_threads_even_run_one_after_another(
+    ) {
+        let names: Vec<String> = (0..12000)
+            .map(|i| format!("/registry/leases/l{:04}", i % 307))
+            .collect();
+        let entries: Vec<Entry<'_>> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let v = (i % 17 != 3).then_some(&b"renewed"[..]);
+                (i as i64 + 2, n.as_str(), v, 0)
+            })
+            .collect();
+        let sound = build(&entries, None);
+        let (ps, leaves) = crate::testdb::key_leaves(&sound);
+        assert!(leaves.len() > 4 * SPLIT_WINDOW, "{} leaves", leaves.len());
+        // Damaged: a leaf's element count forged in the third window.
+        let mut damaged = sound.clone();
+        let off = leaves[2 * SPLIT_WINDOW + 7] as usize * ps + 10;
+        damaged[off..off + 2].copy_from_slice(&u16::MAX.to_le_bytes());
+        for bytes in [&sound, &damaged] {
+            let db = Db::open(bytes).unwrap();
+            let key = db.bucket(b"key").unwrap().unwrap();
+            let (pages, damage) = leaf_pages_tolerant(&key);
+            let mut want = scan_leaf_pages(&pages, 5000, &|_| {});
+            want.leaf_pages = pages.clone();
+            want.add_problems(damage);
+            let read = std::sync::atomic::AtomicU64::new(0);
+            let count = |n: u64| {
+                read.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+            };
+            // Two and three threads; and three shards on one thread, which runs the
+            // shards' walks one after another.
+            for (threads, shards) in [(2, 2), (3, 3), (1, 3)] {
+                read.store(0, std::sync::atomic::Ordering::SeqCst);
+                let pool = crate::testdb::pool(threads);
+                let got = pool.install(|| split_scan(&key, 5000, true, shards, &count));
+                assert_eq!(got.keys, want.keys, "{threads} threads, {shards} shards");
+                assert_eq!(got.totals, want.totals);
+                assert_eq!(got.problems, want.problems);
+                assert_eq!(got.problem_count, want.problem_count);
+                assert_eq!(got.kept_below_limit(), want.kept_below_limit());
+                let ids = |p: &[Page<'_>]| p.iter().map(|p| p.pgid()).collect::<Vec<_>>();
+                assert_eq!(ids(&got.leaf_pages), ids(&pages));
+                // Each page read once: the progress counts every page of the leaves once.
+                let span: u64 = pages.iter().map(|p| u64::from(p.overflow()) + 1).sum();
+                assert_eq!(read.load(std::sync::atomic::Ordering::SeqCst), span);
+            }
+        }
     }
 
     #[test]

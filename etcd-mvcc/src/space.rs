@@ -300,6 +300,26 @@ pub fn compute<'a>(
             bbolt_reader::walk::walk_with_progress(db, walk_progress),
             None,
         ),
+        Some(bucket) if rayon::current_num_threads() > 1 => {
+            // With a second thread the leaves are read there while the walk goes on.
+            let piped = super::scan::PipedScan::new(bucket, limit, scan_progress);
+            let (walk, ()) = rayon::join(
+                || {
+                    let walk = bbolt_reader::walk::walk_with_visitor(
+                        db,
+                        walk_progress,
+                        &mut piped.feeder(),
+                    );
+                    piped.close();
+                    walk
+                },
+                || piped.read(),
+            );
+            let ks = piped.finish(walk.findings.is_empty()).unwrap_or_else(|| {
+                super::scan::scan_bucket_with_model(&bucket, limit, scan_progress)
+            });
+            (walk, Some(ks))
+        }
         Some(bucket) => {
             let mut fused = super::scan::FusedScan::new(bucket, limit, scan_progress);
             let walk = bbolt_reader::walk::walk_with_visitor(db, walk_progress, &mut fused);
