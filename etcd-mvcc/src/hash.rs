@@ -268,16 +268,7 @@ fn offer_keep<'a>(
     let Some(key) = kv_key(value) else {
         return;
     };
-    batch.push((
-        key,
-        key_hash(key),
-        Newest {
-            main: rk.rev.main,
-            sub: rk.rev.sub,
-            tombstone: rk.tombstone,
-            payload: (),
-        },
-    ));
+    batch.push((key, key_hash(key), Newest::of(&rk, ())));
     if batch.len() >= BATCH {
         t.offer_all(batch);
     }

@@ -30,6 +30,17 @@ pub struct Newest<P> {
 }
 
 impl<P> Newest<P> {
+    /// The revision of a key-bucket entry, carrying `payload`.
+    #[inline]
+    pub fn of(rk: &crate::revision::RevKey, payload: P) -> Self {
+        Newest {
+            main: rk.rev.main,
+            sub: rk.rev.sub,
+            tombstone: rk.tombstone,
+            payload,
+        }
+    }
+
     /// The order etcd's key index gives revisions: by main, then sub; at one revision a
     /// tombstone after a put (only a forged file has both).
     #[inline]

@@ -126,16 +126,7 @@ fn newest_entries<'a>(pages: &[Page<'a>], rev: i64) -> (NewestKv<'a>, u64) {
                         *bad += 1;
                         continue;
                     };
-                    batch.push((
-                        key,
-                        key_hash(key),
-                        Newest {
-                            main: rk.rev.main,
-                            sub: rk.rev.sub,
-                            tombstone: rk.tombstone,
-                            payload: el.value,
-                        },
-                    ));
+                    batch.push((key, key_hash(key), Newest::of(&rk, el.value)));
                     if batch.len() >= BATCH {
                         m.offer_all(&mut batch);
                     }
