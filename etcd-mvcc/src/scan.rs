@@ -1838,7 +1838,10 @@ impl<'a, 'p> PipedScan<'a, 'p> {
         }
     }
 
-    /// Reads batches as they come until [`PipedScan::close`] and the queue is empty.
+    /// Reads batches as they come until [`PipedScan::close`] and the queue is empty. It
+    /// blocks until then, so call it only from a thread other than the walk's (with
+    /// `rayon::join_context`, only when the closure migrated): on the walk's own thread it
+    /// would wait for itself.
     pub fn read(&self) {
         loop {
             self.drain();

@@ -303,8 +303,8 @@ pub fn compute<'a>(
         Some(bucket) if rayon::current_num_threads() > 1 => {
             // With a second thread the leaves are read there while the walk goes on.
             let piped = super::scan::PipedScan::new(bucket, limit, scan_progress);
-            let (walk, ()) = rayon::join(
-                || {
+            let (walk, ()) = rayon::join_context(
+                |_| {
                     let walk = bbolt_reader::walk::walk_with_visitor(
                         db,
                         walk_progress,
@@ -313,7 +313,15 @@ pub fn compute<'a>(
                     piped.close();
                     walk
                 },
-                || piped.read(),
+                // The reader blocks until the walk closes the queue, so it runs only on
+                // another thread: on the walk's own (not stolen, or picked up while the walk
+                // waits inside its own parallel work) it would wait for itself. The walk
+                // and `finish` read whatever it leaves queued.
+                |ctx| {
+                    if ctx.migrated() {
+                        piped.read();
+                    }
+                },
             );
             let ks = piped.finish(walk.findings.is_empty()).unwrap_or_else(|| {
                 super::scan::scan_bucket_with_model(&bucket, limit, scan_progress)
