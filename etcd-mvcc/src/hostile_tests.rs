@@ -36,7 +36,7 @@ fn mvcc_passes(bytes: &[u8]) {
     let walk = bbolt_reader::walk(&db);
     if let Ok(Some(key)) = db.bucket(KEY_BUCKET) {
         let (pages, _) = leaf_pages_tolerant(&key);
-        let mut ks = scan_leaf_pages(&pages, i64::MAX, &|_| {});
+        let mut ks = scan_leaf_pages(&key, &pages, i64::MAX, &|_| {});
         ks.leaf_pages = pages;
         let _ = ks.compaction_effect();
         // The report's drawings over the damaged keyspace and page graph.

@@ -5,16 +5,14 @@
 //! neither reachable nor free, and pages past the high-water mark.
 //!
 //! The classes come from the page walk ([`bbolt_reader::walk()`]) and the key-bucket scan:
-//! a key-bucket leaf holds live data when the newest revision of some live key falls in
-//! its key range (the bucket is ordered by revision, so each leaf covers the revisions from
-//! its first key up to the next leaf's first key).
+//! a key-bucket leaf holds live data when it holds the newest revision of some live key
+//! (the scan notes where each key's newest revision is).
 //!
 //! The map is run-length encoded. When the runs would exceed a bound (a badly fragmented
 //! file alternates classes page by page), consecutive pages are grouped into cells of
 //! `cell_pages` pages, each cell taking the class most of its pages have; the per-class
 //! counts stay exact.
 
-use super::revision::{parse_rev_key, Revision};
 use super::scan::Keyspace;
 use bbolt_reader::walk::{PageUse, Walk};
 
@@ -83,115 +81,30 @@ pub struct PageMap {
 }
 
 /// The pages of the key bucket's leaves holding a live key's newest revision, as a bitmap
-/// over page ids (one bit per page of the file). `bases` are the leaf pages' first element
-/// ordinals ([`crate::scan::element_bases`]) when the caller already has them.
-fn live_leaves(ks: &Keyspace<'_>, bases: Option<&[u64]>, file_pages: u64) -> Vec<u64> {
+/// over page ids (one bit per page of the file): each live key's newest element is where
+/// the scan noted it ([`crate::scan::KeyAcc::newest_loc`]), so no leaf page is read.
+fn live_leaves(ks: &Keyspace<'_>, file_pages: u64) -> Vec<u64> {
     let mut bits = vec![0u64; file_pages.div_ceil(64) as usize];
-    fn set(bits: &mut [u64], pgid: u64) {
-        if let Some(w) = bits.get_mut((pgid / 64) as usize) {
-            *w |= 1 << (pgid % 64);
-        }
-    }
-    if ks.limit == i64::MAX {
-        // Every revision is at or below the limit, so the scan recorded each key's newest
-        // revision's place among the leaf elements (ordinals as `element_bases` counts
-        // them). The live ordinals are marked in a bitmap over the elements, then each
-        // leaf's range of ordinals is tested: no sort, and page headers are read only when
-        // the bases are not given.
-        let computed;
-        let bases = match bases {
-            Some(b) if b.len() == ks.leaf_pages.len() => b,
-            _ => {
-                computed = super::scan::element_bases(&ks.leaf_pages);
-                &computed[..]
-            }
-        };
-        let (Some(&last_base), Some(last)) = (bases.last(), ks.leaf_pages.last()) else {
-            return bits;
-        };
-        // Sized by the elements the pages hold in the mapping, not by a count read alone.
-        let elements = last_base + last.elements_in_view() as u64;
-        let mut marks = vec![0u64; elements.div_ceil(64) as usize];
-        for a in ks.keys.values().filter(|a| a.is_live()) {
-            let o = a.below_newest_ordinal;
-            if let Some(w) = marks.get_mut((o / 64) as usize) {
-                *w |= 1 << (o % 64);
-            }
-        }
-        for (i, p) in ks.leaf_pages.iter().enumerate() {
-            let start = bases[i];
-            let end = bases.get(i + 1).copied().unwrap_or(elements);
-            if any_marked(&marks, start, end) {
-                set(&mut bits, p.pgid());
-            }
-        }
-        return bits;
-    }
-    // First revision of each leaf, in key (= revision) order; unreadable leaves are
-    // skipped: their range joins the previous leaf's.
-    let firsts: Vec<(Revision, u64)> = ks
-        .leaf_pages
-        .iter()
-        .filter_map(|p| {
-            let el = p.leaf_element(0).ok()?;
-            Some((parse_rev_key(el.key).ok()?.rev, p.pgid()))
-        })
-        .collect();
-    if firsts.is_empty() {
-        return bits;
-    }
     for a in ks.keys.values().filter(|a| a.is_live()) {
-        // The last leaf whose first revision is at or below the key's newest one.
-        let i = firsts.partition_point(|(r, _)| *r <= a.newest);
-        set(&mut bits, firsts[i.saturating_sub(1)].1);
+        if let Some(pgid) = a.newest_loc.pgid() {
+            if let Some(w) = bits.get_mut((pgid / 64) as usize) {
+                *w |= 1 << (pgid % 64);
+            }
+        }
     }
     bits
-}
-
-/// Whether a bit in `start..end` of `marks` is set.
-fn any_marked(marks: &[u64], start: u64, end: u64) -> bool {
-    let mut i = start;
-    while i < end {
-        let Some(&w) = marks.get((i / 64) as usize) else {
-            return false;
-        };
-        let lo = i % 64;
-        let hi = (end - (i - lo)).min(64);
-        // Bits lo..hi of this word.
-        let mask = (u64::MAX >> (64 - hi)) & (u64::MAX << lo);
-        if w & mask != 0 {
-            return true;
-        }
-        i += hi - lo;
-    }
-    false
 }
 
 /// Classifies every page of the walked file and run-length encodes the map in at most
 /// `max_runs` runs (at least 1), grouping pages into cells when needed.
 pub fn page_map(walk: &Walk<'_>, ks: Option<&Keyspace<'_>>, max_runs: usize) -> PageMap {
-    page_map_with(walk, ks, None, max_runs)
-}
-
-/// [`page_map`], given the key bucket's leaf pages' first element ordinals
-/// ([`crate::scan::element_bases`] of `ks.leaf_pages`, as the Kubernetes accounting keeps
-/// them in [`crate::k8s::KeyLenses::element_bases`]), so no leaf page header is read again.
-/// Bases of another length are ignored.
-pub fn page_map_with(
-    walk: &Walk<'_>,
-    ks: Option<&Keyspace<'_>>,
-    bases: Option<&[u64]>,
-    max_runs: usize,
-) -> PageMap {
     let g = &walk.graph;
     let file_pages = g.file_pages;
     let hwm = g.high_water_mark;
     let key_bucket = walk
         .top_level()
         .find(|&i| walk.buckets[i].name == super::KEY_BUCKET);
-    let live = ks
-        .map(|k| live_leaves(k, bases, file_pages))
-        .unwrap_or_default();
+    let live = ks.map(|k| live_leaves(k, file_pages)).unwrap_or_default();
     let is_live = |p: u64| {
         live.get((p / 64) as usize)
             .is_some_and(|w| w & (1 << (p % 64)) != 0)
@@ -372,31 +285,30 @@ mod tests {
         // A scan with a lower limit takes the other way to the same leaves.
         let limited = crate::scan::scan_keyspace(&b, 150, &|_| {}).unwrap();
         assert_eq!(page_map(&walk, Some(&limited), usize::MAX).counts, m.counts);
-        // Given the bases the Kubernetes accounting keeps, the same map without reading a
-        // leaf header again; bases of another length are ignored.
+        // Each leaf is live when its range of element ordinals holds a live key's newest
+        // one: what the map finds from the places the scan noted.
         let bases = crate::scan::element_bases(&ks.leaf_pages);
-        assert_eq!(page_map_with(&walk, Some(&ks), Some(&bases), usize::MAX), m);
-        assert_eq!(
-            page_map_with(&walk, Some(&ks), Some(&bases[1..]), usize::MAX),
-            m
-        );
+        let classes: Vec<u8> = m
+            .runs
+            .iter()
+            .flat_map(|&(c, n)| std::iter::repeat_n(c, n as usize))
+            .collect();
+        for (i, p) in ks.leaf_pages.iter().enumerate() {
+            let end = bases.get(i + 1).copied().unwrap_or(u64::MAX);
+            let live = ks
+                .keys
+                .values()
+                .any(|a| a.is_live() && (bases[i]..end).contains(&a.below_newest_ordinal));
+            let want = if live {
+                PageClass::KeyLeafLive
+            } else {
+                PageClass::KeyLeafHistory
+            };
+            assert_eq!(classes[p.pgid() as usize], want as u8, "page {}", p.pgid());
+        }
         let small = page_map(&walk, Some(&ks), 2);
         assert!(small.runs.len() <= 2 || small.cell_pages >= small.file_pages);
         assert_eq!(small.counts, m.counts);
-    }
-
-    #[test]
-    fn any_marked_tests_exactly_the_bits_of_its_range() {
-        let mut marks = vec![0u64; 3];
-        for o in [5u64, 64, 130] {
-            marks[(o / 64) as usize] |= 1 << (o % 64);
-        }
-        let naive = |s: u64, e: u64| (s..e).any(|o| [5, 64, 130].contains(&o));
-        for s in 0..200 {
-            for e in s..200 {
-                assert_eq!(any_marked(&marks, s, e), naive(s, e), "{s}..{e}");
-            }
-        }
     }
 
     #[test]

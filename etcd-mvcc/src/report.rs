@@ -379,6 +379,7 @@ pub fn build<'a>(
         problems: Vec::new(),
         problem_count: 0,
         leaf_pages: Vec::new(),
+        bucket: None,
         element_model: None,
     };
     let ks_ref: &Keyspace<'_> = ks.as_ref().unwrap_or(&empty);

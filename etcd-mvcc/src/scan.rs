@@ -69,11 +69,51 @@ pub struct KeyAcc {
     pub below_newest_entry_bytes: u64,
     /// Its position among the bucket's leaf elements (page by page, element by element).
     pub below_newest_ordinal: u64,
+    /// Where the newest revision's element is (its page and index there).
+    pub newest_loc: ElementLoc,
     /// Newest put (not tombstone) revision, when the key has a put (`revisions >
     /// tombstones`); of equal revisions, the first in the bucket.
     pub newest_put: Revision,
-    /// Its position among the bucket's leaf elements, as `below_newest_ordinal`.
-    pub newest_put_ordinal: u64,
+    /// Where its element is.
+    pub newest_put_loc: ElementLoc,
+}
+
+/// Where a leaf element of the key bucket is: its leaf page and its index there, in one
+/// word. Later passes read a key's element again by it ([`Keyspace::element`]) with no
+/// list of the leaf pages (40 bytes a leaf) and no search: their heap is bounded by the
+/// keys, not by the file. Page ids from 2^48 on (no file this reader maps has them) are
+/// [`ElementLoc::NONE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ElementLoc(u64);
+
+impl Default for ElementLoc {
+    fn default() -> Self {
+        ElementLoc::NONE
+    }
+}
+
+impl ElementLoc {
+    /// Names no element.
+    pub const NONE: ElementLoc = ElementLoc(u64::MAX);
+
+    /// Element `index` of the leaf page `pgid` (a leaf holds at most 65,535 elements: its
+    /// count is 16 bits).
+    pub fn new(pgid: Pgid, index: usize) -> ElementLoc {
+        match u16::try_from(index) {
+            Ok(i) if pgid < 1 << 48 => ElementLoc(pgid << 16 | u64::from(i)),
+            _ => ElementLoc::NONE,
+        }
+    }
+
+    /// The leaf page, unless this is [`ElementLoc::NONE`].
+    pub fn pgid(self) -> Option<Pgid> {
+        (self != ElementLoc::NONE).then_some(self.0 >> 16)
+    }
+
+    /// The element's index in its page.
+    pub fn index(self) -> usize {
+        (self.0 & 0xffff) as usize
+    }
 }
 
 impl KeyAcc {
@@ -94,6 +134,7 @@ impl KeyAcc {
         lease: i64,
         limit: i64,
         ordinal: u64,
+        loc: ElementLoc,
     ) {
         self.revisions += 1;
         self.tombstones += u32::from(tombstone);
@@ -101,7 +142,7 @@ impl KeyAcc {
         // looking for it in a second pass over the bucket.
         if !tombstone && (self.revisions - self.tombstones == 1 || rev > self.newest_put) {
             self.newest_put = rev;
-            self.newest_put_ordinal = ordinal;
+            self.newest_put_loc = loc;
         }
         self.value_bytes += value_len;
         self.entry_bytes += entry_bytes;
@@ -111,6 +152,7 @@ impl KeyAcc {
             self.newest_value_len = value_len;
             self.newest_entry_bytes = entry_bytes;
             self.newest_lease = lease;
+            self.newest_loc = loc;
         }
         if rev.main <= limit {
             self.below_count += 1;
@@ -202,8 +244,12 @@ pub struct Keyspace<'a> {
     pub problems: Vec<Problem>,
     /// Number of problems found.
     pub problem_count: u64,
-    /// The key bucket's leaf pages in key order (as scanned), for later passes.
+    /// The key bucket's leaf pages in key order (as scanned), when the scan kept them;
+    /// empty otherwise ([`Keyspace::leaves`] lists them again when a pass needs them).
     pub leaf_pages: Vec<Page<'a>>,
+    /// The bucket scanned (none for a keyspace of no bucket): [`Keyspace::element`] and
+    /// [`Keyspace::leaves`] read it.
+    pub bucket: Option<Bucket<'a>>,
     /// The defrag model's inputs gathered in the scan's own visit of the leaves, when the
     /// scan was asked for them ([`scan_bucket_with_model`]).
     pub element_model: Option<ElementModel>,
@@ -242,33 +288,15 @@ pub const MAX_KEPT_ALWAYS: usize = 1 << 14;
 /// The builder side of [`ElementModel`], kept by the thread that counts the pages.
 #[derive(Debug, Clone)]
 struct ModelFold {
-    now: NowFold,
+    /// The split model the elements' lengths go into.
+    now: TreeBuilder,
     kept_always: Option<Vec<KeptElement>>,
-}
-
-/// Where [`ModelFold`] puts the elements' lengths: into the split model, or, for a part
-/// of a window read by one of several threads, into a list pushed into it in file order
-/// once the parts before it are in ([`ModelFold::append`]).
-#[derive(Debug, Clone)]
-enum NowFold {
-    Build(TreeBuilder),
-    Record(Vec<(u32, u64)>),
 }
 
 impl ModelFold {
     fn building(bucket: &Bucket<'_>) -> Self {
         ModelFold {
-            now: NowFold::Build(TreeBuilder::new(
-                bucket.db().page_size() as u64,
-                ETCD_DEFRAG_FILL_PERCENT,
-            )),
-            kept_always: Some(Vec::new()),
-        }
-    }
-
-    fn recording() -> Self {
-        ModelFold {
-            now: NowFold::Record(Vec::new()),
+            now: TreeBuilder::new(bucket.db().page_size() as u64, ETCD_DEFRAG_FILL_PERCENT),
             kept_always: Some(Vec::new()),
         }
     }
@@ -284,10 +312,7 @@ impl ModelFold {
         limit: i64,
         ordinal: u64,
     ) {
-        match &mut self.now {
-            NowFold::Build(b) => b.push(key_len as u32, value_len as u64),
-            NowFold::Record(r) => r.push((key_len as u32, value_len as u64)),
-        }
+        self.now.push(key_len as u32, value_len as u64);
         if rev_main.is_none_or(|m| m > limit) {
             if let Some(list) = &mut self.kept_always {
                 if list.len() >= MAX_KEPT_ALWAYS {
@@ -327,31 +352,9 @@ impl ModelFold {
         }
     }
 
-    /// A recording part read after everything folded so far; the list of kept elements
-    /// is given up as soon as it would outgrow [`MAX_KEPT_ALWAYS`], as one thread would.
-    fn append(&mut self, part: ModelFold) {
-        if let (NowFold::Build(b), NowFold::Record(r)) = (&mut self.now, part.now) {
-            for (k, v) in r {
-                b.push(k, v);
-            }
-        }
-        self.kept_always = match (self.kept_always.take(), part.kept_always) {
-            (Some(mut a), Some(b)) if a.len() + b.len() <= MAX_KEPT_ALWAYS => {
-                a.extend(b);
-                Some(a)
-            }
-            _ => None,
-        };
-    }
-
     fn finish(self) -> ElementModel {
-        let now = match self.now {
-            NowFold::Build(b) => b.finish(),
-            // Never left recording: parts are appended into a building fold.
-            NowFold::Record(_) => TreeModel::default(),
-        };
         ElementModel {
-            now,
+            now: self.now.finish(),
             kept_always: self.kept_always,
         }
     }
@@ -674,6 +677,7 @@ struct Pending<'a> {
     entry_bytes: u64,
     lease: i64,
     ordinal: u64,
+    loc: ElementLoc,
 }
 
 /// Entries in flight between being read and being folded into their record. The index
@@ -728,6 +732,7 @@ fn fold<'a>(shard: &mut Shard<'a>, p: &Pending<'a>, limit: i64) {
         p.lease,
         limit,
         p.ordinal,
+        p.loc,
     );
 }
 
@@ -986,6 +991,7 @@ impl<'a> Acc<'a> {
                     entry_bytes,
                     lease: kv.lease,
                     ordinal: base + index as u64,
+                    loc: ElementLoc::new(page.pgid(), index),
                 },
                 limit,
             );
@@ -1008,7 +1014,7 @@ pub fn scan_keyspace<'a>(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Keyspace<'a>, bbolt_reader::Error> {
     let pages = bucket.leaf_pages()?;
-    let mut ks = scan_leaf_pages(&pages, limit, progress);
+    let mut ks = scan_leaf_pages(bucket, &pages, limit, progress);
     ks.leaf_pages = pages;
     Ok(ks)
 }
@@ -1259,7 +1265,7 @@ fn scan_bucket_inner<'a>(
         }
         accs.push(w.acc);
     }
-    let mut ks = keyspace_of(accs, limit);
+    let mut ks = keyspace_of(bucket, accs, limit);
     ks.leaf_pages = list;
     ks.add_problems(damage);
     ks
@@ -1487,189 +1493,59 @@ fn split_scan<'a>(
             list = pages.unwrap_or_default();
         }
     }
-    let mut ks = keyspace_of(accs, limit);
+    let mut ks = keyspace_of(bucket, accs, limit);
     ks.leaf_pages = list;
     ks.add_problems(damage);
     ks
 }
 
-/// Leaf pages [`WindowScan`] gathers before its threads read them.
-pub(crate) const WINDOW_PAGES: usize = 2048;
-
-/// Reads leaf pages handed to it in key order, a window of [`WINDOW_PAGES`] at a time, on
-/// `shards` threads, each page once: the threads read a part of the window each and sort
-/// its entries by the shard that owns their key; then each shard's thread folds the
-/// entries routed to it, part by part, so every key is folded in file order by one
-/// thread, as in the one-thread scan, and the table is the same. On one thread the window
-/// is read and folded in place. Heap beyond the table: one window of entries.
-struct WindowScan<'a, 'p> {
-    window: Vec<(Page<'a>, u64)>,
-    /// Pages the window spans (overflow included), for the progress.
-    window_span: u64,
-    /// Element headers in the window's pages, to size the routed lists.
-    window_elements: usize,
+/// Reads the leaf pages handed to it in key order, each once, on the calling thread, as
+/// the one-thread scan does, gathering the defrag model's inputs too. It keeps no list of
+/// the pages: later passes read elements by [`ElementLoc`] and list the leaves again when
+/// they need them all ([`Keyspace::leaves`]), so its heap is the table's.
+struct LeafFold<'a, 'p> {
+    bucket: Bucket<'a>,
+    acc: Acc<'a>,
+    pipe: Pipeline<'a>,
+    /// Ordinal of the next page's first element.
     base: u64,
-    keep: bool,
-    list: Vec<Page<'a>>,
     limit: i64,
-    shards: usize,
-    model: bool,
-    /// Per shard: its table and pipeline.
-    owners: Vec<(Acc<'a>, Pipeline<'a>)>,
-    /// Totals, problems and model of the pages (all parts); on one thread, the table too.
-    read: Acc<'a>,
+    /// Pages read (overflow included) and not yet reported.
+    unreported: u64,
     progress: &'p (dyn Fn(u64) + Sync),
 }
 
-/// What one thread read of one window.
-struct Part<'a> {
-    acc: Acc<'a>,
-    routed: Vec<Vec<Pending<'a>>>,
-}
-
-impl<'a, 'p> WindowScan<'a, 'p> {
-    fn new(
-        bucket: &Bucket<'a>,
-        limit: i64,
-        keep: bool,
-        model: bool,
-        shards: usize,
-        progress: &'p (dyn Fn(u64) + Sync),
-    ) -> Self {
-        let table = || Acc {
-            keys: Shard::with_capacity(1 << 12),
-            ..Acc::default()
-        };
-        let shards = shards.max(1);
-        WindowScan {
-            window: Vec::with_capacity(WINDOW_PAGES),
-            window_span: 0,
-            window_elements: 0,
-            base: 0,
-            keep,
-            list: Vec::new(),
-            limit,
-            shards,
-            model,
-            owners: (0..shards).map(|_| (table(), Pipeline::new())).collect(),
-            read: Acc {
-                model: model.then(|| ModelFold::building(bucket)),
-                ..table()
+impl<'a, 'p> LeafFold<'a, 'p> {
+    fn new(bucket: &Bucket<'a>, limit: i64, progress: &'p (dyn Fn(u64) + Sync)) -> Self {
+        LeafFold {
+            bucket: *bucket,
+            acc: Acc {
+                keys: Shard::with_capacity(1 << 12),
+                model: Some(ModelFold::building(bucket)),
+                ..Acc::default()
             },
+            pipe: Pipeline::new(),
+            base: 0,
+            limit,
+            unreported: 0,
             progress,
         }
     }
 
-    fn page(&mut self, page: Page<'a>) {
-        self.window.push((page, self.base));
+    fn page(&mut self, page: &Page<'a>) {
+        self.acc
+            .scan_page(&mut self.pipe, page, self.limit, self.base, 0, 1);
         self.base += page.elements_in_view() as u64;
-        // Counted here, while the header is in cache.
-        self.window_span += u64::from(page.overflow()) + 1;
-        self.window_elements += page.elements_in_view();
-        if self.window.len() >= WINDOW_PAGES {
-            self.flush();
-        }
-    }
-
-    fn flush(&mut self) {
-        if self.window.is_empty() {
-            return;
-        }
-        let (limit, shards, model) = (self.limit, self.shards, self.model);
-        if shards == 1 {
-            let pipe = &mut self.owners[0].1;
-            for (page, base) in &self.window {
-                self.read.scan_page(pipe, page, limit, *base, 0, 1);
-            }
-        } else {
-            self.route_and_fold(limit, shards, model);
-        }
-        if self.keep {
-            self.list.extend(self.window.iter().map(|(p, _)| *p));
-        }
-        self.window.clear();
-        self.window_elements = 0;
-        (self.progress)(std::mem::take(&mut self.window_span));
-    }
-
-    fn route_and_fold(&mut self, limit: i64, shards: usize, model: bool) {
-        let per = self.window.len().div_ceil(shards);
-        // Sized from the headers read, never more than the pages can hold.
-        let expect = self.window_elements / (shards * shards) + 16;
-        let parts: Vec<Part<'a>> = self
-            .window
-            .par_chunks(per)
-            .map(|pages| {
-                let mut acc = Acc {
-                    model: model.then(ModelFold::recording),
-                    ..Acc::default()
-                };
-                let mut router = Router {
-                    out: (0..shards).map(|_| Vec::with_capacity(expect)).collect(),
-                };
-                for (page, base) in pages {
-                    acc.scan_page(&mut router, page, limit, *base, 0, 1);
-                }
-                Part {
-                    acc,
-                    routed: router.out,
-                }
-            })
-            .collect();
-        self.owners
-            .par_iter_mut()
-            .enumerate()
-            .for_each(|(s, (acc, pipe))| {
-                for part in &parts {
-                    for p in &part.routed[s] {
-                        pipe.push(&mut acc.keys, *p, limit);
-                    }
-                }
-            });
-        for part in parts {
-            let a = part.acc;
-            self.read.totals.merge(&a.totals);
-            self.read.problem_count += a.problem_count;
-            for pr in a.problems {
-                self.read.problems.push(pr);
-                if self.read.problems.len() >= 2 * MAX_PROBLEMS {
-                    self.read.problems.sort();
-                    self.read.problems.truncate(MAX_PROBLEMS);
-                }
-            }
-            if let (Some(m), Some(pm)) = (&mut self.read.model, a.model) {
-                m.append(pm);
-            }
+        self.unreported += u64::from(page.overflow()) + 1;
+        if self.unreported >= 4096 {
+            (self.progress)(std::mem::take(&mut self.unreported));
         }
     }
 
     fn finish(mut self) -> Keyspace<'a> {
-        self.flush();
-        let limit = self.limit;
-        let mut read = self.read;
-        let accs = if self.shards == 1 {
-            let (_, mut pipe) = self
-                .owners
-                .pop()
-                .unwrap_or((Acc::default(), Pipeline::new()));
-            pipe.finish(&mut read.keys, limit);
-            vec![read]
-        } else {
-            let mut accs = Vec::with_capacity(self.shards);
-            for (mut acc, mut pipe) in self.owners {
-                pipe.finish(&mut acc.keys, limit);
-                accs.push(acc);
-            }
-            // The pages' totals, problems and model go with shard 0 (its own are empty).
-            accs[0].totals = read.totals;
-            accs[0].problems = std::mem::take(&mut read.problems);
-            accs[0].problem_count = read.problem_count;
-            accs[0].model = read.model.take();
-            accs
-        };
-        let mut ks = keyspace_of(accs, limit);
-        ks.leaf_pages = self.list;
-        ks
+        self.pipe.finish(&mut self.acc.keys, self.limit);
+        (self.progress)(self.unreported);
+        keyspace_of(&self.bucket, vec![self.acc], self.limit)
     }
 }
 
@@ -1679,10 +1555,9 @@ impl<'a, 'p> WindowScan<'a, 'p> {
 /// [`scan_bucket_with_model`]'s when the walk found no damage at all (then the walk's
 /// leaves are the tolerant listing's); [`FusedScan::finish`] says which.
 pub struct FusedScan<'a, 'p> {
-    scan: Option<WindowScan<'a, 'p>>,
+    scan: Option<LeafFold<'a, 'p>>,
     bucket: Bucket<'a>,
     limit: i64,
-    shards: usize,
     progress: &'p (dyn Fn(u64) + Sync),
     /// The key bucket's tree was handed over (as opposed to inline or absent).
     seen: bool,
@@ -1696,7 +1571,6 @@ impl std::fmt::Debug for FusedScan<'_, '_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FusedScan")
             .field("limit", &self.limit)
-            .field("shards", &self.shards)
             .field("seen", &self.seen)
             .field("overrun", &self.overrun)
             .finish_non_exhaustive()
@@ -1705,13 +1579,13 @@ impl std::fmt::Debug for FusedScan<'_, '_> {
 
 impl<'a, 'p> FusedScan<'a, 'p> {
     /// A scan of `bucket` (the top-level key bucket) with the revision limit `limit`,
-    /// gathering the defrag model, keeping the leaf pages, on the current pool's threads.
+    /// gathering the defrag model, on the thread the walk hands it the leaves on. The list
+    /// of leaf pages is not kept ([`Keyspace::leaves`]).
     pub fn new(bucket: Bucket<'a>, limit: i64, progress: &'p (dyn Fn(u64) + Sync)) -> Self {
         FusedScan {
             scan: None,
             bucket,
             limit,
-            shards: rayon::current_num_threads().clamp(1, MAX_SHARDS),
             progress,
             seen: false,
             spans: 0,
@@ -1727,7 +1601,7 @@ impl<'a, 'p> FusedScan<'a, 'p> {
         if !walk_sound || !self.seen || self.overrun {
             return None;
         }
-        self.scan.map(WindowScan::finish)
+        self.scan.map(LeafFold::finish)
     }
 }
 
@@ -1737,14 +1611,7 @@ impl<'a> bbolt_reader::walk::LeafVisitor<'a> for FusedScan<'a, '_> {
             return false;
         }
         self.seen = true;
-        self.scan = Some(WindowScan::new(
-            &self.bucket,
-            self.limit,
-            true,
-            true,
-            self.shards,
-            self.progress,
-        ));
+        self.scan = Some(LeafFold::new(&self.bucket, self.limit, self.progress));
         true
     }
 
@@ -1757,7 +1624,7 @@ impl<'a> bbolt_reader::walk::LeafVisitor<'a> for FusedScan<'a, '_> {
                 self.overrun = true;
                 return;
             }
-            scan.page(*p);
+            scan.page(p);
         }
     }
 }
@@ -1802,10 +1669,8 @@ pub struct PipeFeeder<'s, 'a, 'p> {
 impl<'a, 'p> PipedScan<'a, 'p> {
     /// As [`FusedScan::new`], the leaves read with one shard on whichever thread reads.
     pub fn new(bucket: Bucket<'a>, limit: i64, progress: &'p (dyn Fn(u64) + Sync)) -> Self {
-        let mut scan = FusedScan::new(bucket, limit, progress);
-        scan.shards = 1;
         PipedScan {
-            scan: std::sync::Mutex::new(scan),
+            scan: std::sync::Mutex::new(FusedScan::new(bucket, limit, progress)),
             queue: std::sync::Mutex::new(PipeQueue::default()),
             ready: std::sync::Condvar::new(),
         }
@@ -1934,6 +1799,7 @@ pub fn newest_revision(db: &bbolt_reader::Db<'_>) -> Result<i64, bbolt_reader::E
 /// on their number. What every thread repeats is the cheap part: reading the element and
 /// KeyValue headers of pages another thread has just brought into the shared cache.
 pub fn scan_leaf_pages<'a>(
+    bucket: &Bucket<'a>,
     pages: &[Page<'a>],
     limit: i64,
     progress: &(dyn Fn(u64) + Sync),
@@ -1966,11 +1832,11 @@ pub fn scan_leaf_pages<'a>(
             acc
         })
         .collect();
-    keyspace_of(accs, limit)
+    keyspace_of(bucket, accs, limit)
 }
 
 /// The keyspace of the shards' passes (in shard order).
-fn keyspace_of<'a>(accs: Vec<Acc<'a>>, limit: i64) -> Keyspace<'a> {
+fn keyspace_of<'a>(bucket: &Bucket<'a>, accs: Vec<Acc<'a>>, limit: i64) -> Keyspace<'a> {
     let mut keys = KeyTable {
         shards: Vec::with_capacity(accs.len()),
     };
@@ -1996,6 +1862,7 @@ fn keyspace_of<'a>(accs: Vec<Acc<'a>>, limit: i64) -> Keyspace<'a> {
         problems,
         problem_count,
         leaf_pages: Vec::new(),
+        bucket: Some(*bucket),
         element_model,
     }
 }
@@ -2116,7 +1983,7 @@ pub struct CompactionEffect {
     pub entries_kept: u64,
 }
 
-impl Keyspace<'_> {
+impl<'a> Keyspace<'a> {
     /// Effect of compacting at [`Keyspace::limit`].
     pub fn compaction_effect(&self) -> CompactionEffect {
         let mut e = CompactionEffect::default();
@@ -2130,6 +1997,35 @@ impl Keyspace<'_> {
         e
     }
 
+    /// The key bucket's leaf pages in key order: the scan's list when it kept one, else
+    /// the tolerant listing of the bucket (the same pages: a scan drops its list only when
+    /// the walk that fed it found the tree sound). For passes that need every leaf, which
+    /// the common ones do not (they read elements by [`ElementLoc`]).
+    pub fn leaves(&self) -> std::borrow::Cow<'_, [Page<'a>]> {
+        match &self.bucket {
+            Some(b) if self.leaf_pages.is_empty() && self.totals.leaf_nodes > 0 => {
+                std::borrow::Cow::Owned(leaf_pages_tolerant(b).0)
+            }
+            _ => std::borrow::Cow::Borrowed(&self.leaf_pages),
+        }
+    }
+
+    /// The leaf element at `loc`, read from the bucket's page (the inline page when the
+    /// bucket is inline); `None` when no element of a leaf is there.
+    pub fn element(&self, loc: ElementLoc) -> Option<bbolt_reader::LeafElement<'a>> {
+        let pgid = loc.pgid()?;
+        let bucket = self.bucket.as_ref()?;
+        let page = if bucket.is_inline() {
+            bucket.root_page().ok().filter(|p| p.pgid() == pgid)?
+        } else {
+            bucket.db().page(pgid).ok()?
+        };
+        if !page.is_leaf() {
+            return None;
+        }
+        page.leaf_element(loc.index()).ok()
+    }
+
     /// Adds problems found outside the scan (e.g. while listing the leaf pages).
     pub fn add_problems(&mut self, more: Vec<Problem>) {
         self.problem_count += more.len() as u64;
@@ -2138,15 +2034,12 @@ impl Keyspace<'_> {
         self.problems.truncate(MAX_PROBLEMS);
     }
 
-    /// One bit per leaf element (by ordinal, see [`element_bases`]): set for the entries a
-    /// compaction at the limit keeps among those at or below it — each key's newest
-    /// revision at or below the limit, when that is not a tombstone. 1 bit per entry.
-    pub fn kept_below_limit(&self) -> Vec<u64> {
-        let slots: u64 = self
-            .leaf_pages
-            .iter()
-            .map(|p| p.elements_in_view() as u64)
-            .sum();
+    /// One bit per leaf element of `leaves` (the keyspace's, [`Keyspace::leaves`]; by
+    /// ordinal, see [`element_bases`]): set for the entries a compaction at the limit
+    /// keeps among those at or below it — each key's newest revision at or below the
+    /// limit, when that is not a tombstone. 1 bit per entry.
+    pub fn kept_below_limit(&self, leaves: &[Page<'a>]) -> Vec<u64> {
+        let slots: u64 = leaves.iter().map(|p| p.elements_in_view() as u64).sum();
         let mut bits = vec![0u64; slots.div_ceil(64) as usize];
         for a in self.keys.values() {
             if a.below_newest.is_some() && !a.below_newest_tombstone {
@@ -2248,7 +2141,7 @@ mod tests {
         assert_eq!(e.revisions_dropped, 3);
         assert_eq!(e.entries_kept, 6);
         // The kept-entry bitmap marks exactly the newest revision <= 6 of live keys.
-        let bits = ks.kept_below_limit();
+        let bits = ks.kept_below_limit(&ks.leaves());
         let kept: Vec<u64> = (0..9).filter(|o| bits[0] & (1 << o) != 0).collect();
         assert_eq!(kept, vec![1, 2]); // ordinals of revisions 3 and 4
     }
@@ -2364,7 +2257,10 @@ mod tests {
             assert_eq!(n.totals, one.totals);
             assert_eq!(n.keys, one.keys);
             assert_eq!(n.compaction_effect(), one.compaction_effect());
-            assert_eq!(n.kept_below_limit(), one.kept_below_limit());
+            assert_eq!(
+                n.kept_below_limit(&n.leaves()),
+                one.kept_below_limit(&one.leaves())
+            );
         }
     }
 
@@ -2400,7 +2296,7 @@ mod tests {
             let db = Db::open(bytes).unwrap();
             let key = db.bucket(b"key").unwrap().unwrap();
             let (pages, damage) = leaf_pages_tolerant(&key);
-            let mut want = scan_leaf_pages(&pages, 150, &|_| {});
+            let mut want = scan_leaf_pages(&key, &pages, 150, &|_| {});
             want.leaf_pages = pages;
             want.add_problems(damage);
             assert_eq!(want.problem_count > 0, std::ptr::eq(bytes, &damaged));
@@ -2474,7 +2370,7 @@ mod tests {
             problems.iter().any(|p| p.what.contains("twice the file")),
             "{problems:?}"
         );
-        let _ = scan_leaf_pages(&pages, i64::MAX, &|_| {});
+        let _ = scan_leaf_pages(&key, &pages, i64::MAX, &|_| {});
     }
 
     #[test]
@@ -2505,7 +2401,6 @@ mod tests {
         assert!(pages.len() > 3 * (PIPE_DEPTH + 2), "{} leaves", pages.len());
         use bbolt_reader::walk::LeafVisitor;
         let mut one = FusedScan::new(key, 150, &|_| {});
-        one.shards = 1;
         assert!(one.wants(node));
         for batch in pages.chunks(3) {
             one.leaves(batch);
@@ -2539,7 +2434,10 @@ mod tests {
             assert_eq!(got.totals, want.totals);
             assert_eq!(got.problems, want.problems);
             assert_eq!(got.element_model, want.element_model);
-            assert_eq!(got.kept_below_limit(), want.kept_below_limit());
+            assert_eq!(
+                got.kept_below_limit(&got.leaves()),
+                want.kept_below_limit(&want.leaves())
+            );
             let ids = |k: &Keyspace<'_>| k.leaf_pages.iter().map(|p| p.pgid()).collect::<Vec<_>>();
             assert_eq!(ids(&got), ids(&want));
         }
@@ -2570,7 +2468,7 @@ mod tests {
             let db = Db::open(bytes).unwrap();
             let key = db.bucket(b"key").unwrap().unwrap();
             let (pages, damage) = leaf_pages_tolerant(&key);
-            let mut want = scan_leaf_pages(&pages, 5000, &|_| {});
+            let mut want = scan_leaf_pages(&key, &pages, 5000, &|_| {});
             want.leaf_pages = pages.clone();
             want.add_problems(damage);
             let read = std::sync::atomic::AtomicU64::new(0);
@@ -2587,7 +2485,10 @@ mod tests {
                 assert_eq!(got.totals, want.totals);
                 assert_eq!(got.problems, want.problems);
                 assert_eq!(got.problem_count, want.problem_count);
-                assert_eq!(got.kept_below_limit(), want.kept_below_limit());
+                assert_eq!(
+                    got.kept_below_limit(&got.leaves()),
+                    want.kept_below_limit(&want.leaves())
+                );
                 let ids = |p: &[Page<'_>]| p.iter().map(|p| p.pgid()).collect::<Vec<_>>();
                 assert_eq!(ids(&got.leaf_pages), ids(&pages));
                 // Each page read once: the progress counts every page of the leaves once.
@@ -2626,7 +2527,7 @@ mod tests {
             bytes[off..off + 2].copy_from_slice(&u16::MAX.to_le_bytes());
         }
         let ks = scan(&bytes, i64::MAX, 2);
-        let bits = ks.kept_below_limit();
+        let bits = ks.kept_below_limit(&ks.leaves());
         let headers_that_fit = leaves.len() * (ps - 16) / 16;
         assert!(
             bits.len() * 64 <= headers_that_fit + 64,

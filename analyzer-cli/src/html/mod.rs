@@ -22,7 +22,7 @@ use crate::output::human_bytes;
 use etcd_mvcc::k8s::{GroupStats, K8sSummary, KeyLenses};
 use etcd_mvcc::keytree::{key_tree_with, KeyTree, KeyTreeNode, KubeNode, TreeLimits};
 use etcd_mvcc::member::Member;
-use etcd_mvcc::pagemap::{page_map_with, PageClass, PageMap};
+use etcd_mvcc::pagemap::{page_map, PageClass, PageMap};
 use etcd_mvcc::scan::Keyspace;
 use serde::ser::{Serialize, SerializeSeq, Serializer};
 use serde_json::{json, Value};
@@ -464,11 +464,7 @@ pub fn write_report(
             src.keyspace
                 .map(|ks| key_tree_with(ks, src.depth, TreeLimits::default(), lenses))
         },
-        || {
-            // The accounting's leaf bases, when it ran: no leaf header is read again.
-            let bases = lenses.map(|l| &l.element_bases[..]);
-            page_map_with(src.walk, src.keyspace, bases, MAX_PAGE_RUNS)
-        },
+        || page_map(src.walk, src.keyspace, MAX_PAGE_RUNS),
     );
     let data = ReportData {
         pagemap: page_map_json(&pm),

@@ -1,8 +1,9 @@
 //! The accounting of the `k8s` command: one key-bucket scan ([`crate::scan`]) gives every
 //! key's revisions and sizes; then only the newest put of each key under `/registry/` is
-//! read again — located by its element ordinal, so no tree descent and no second pass —
-//! and decoded. A key deleted in the file (newest revision a tombstone) is read at the
-//! ordinal of its newest put, which the scan kept too; only keys where that put does not
+//! read again — at the place the scan noted ([`crate::scan::ElementLoc`]: its page and
+//! index), so no tree descent, no list of the leaves and no second pass — and decoded. A
+//! key deleted in the file (newest revision a tombstone) is read at the place of its
+//! newest put, which the scan kept too; only keys where that put does not
 //! read back (damage, or a put at the tombstone's own revision) are looked up in an extra
 //! pass over the leaf pages before the newest such tombstone.
 //!
@@ -20,7 +21,7 @@ use crate::fasthash::{FastHasher, FastMap};
 use crate::kv::KeyValueRef;
 use crate::proto::{FieldReader, Wire};
 use crate::revision::{parse_rev_key, Revision};
-use crate::scan::{element_bases, KeyAcc, Keyspace};
+use crate::scan::{element_bases, ElementLoc, KeyAcc, Keyspace};
 use bbolt_reader::Page;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -413,8 +414,11 @@ fn prefix_hex(&(n, b): &Prefix) -> String {
 struct Want<'a> {
     /// The key slice the table holds (in the mapping).
     key: &'a [u8],
-    /// `below_newest_ordinal`: where the newest element sits.
+    /// `below_newest_ordinal`: the newest element's place in key order, which the keys
+    /// are read in.
     ordinal: u64,
+    /// `newest_loc`: where the newest element is read.
+    loc: ElementLoc,
     newest: Revision,
     value_bytes: u64,
     newest_value_len: u64,
@@ -422,8 +426,6 @@ struct Want<'a> {
     at: usize,
     revisions: u32,
     newest_tombstone: bool,
-    /// `below_newest == Some(newest)`: the ordinal names the newest element.
-    ordinal_is_newest: bool,
 }
 
 impl<'a> Want<'a> {
@@ -431,13 +433,13 @@ impl<'a> Want<'a> {
         Want {
             key,
             ordinal: acc.below_newest_ordinal,
+            loc: acc.newest_loc,
             newest: acc.newest,
             value_bytes: acc.value_bytes,
             newest_value_len: acc.newest_value_len,
             at,
             revisions: acc.revisions,
             newest_tombstone: acc.newest_tombstone,
-            ordinal_is_newest: acc.below_newest == Some(acc.newest),
         }
     }
 
@@ -551,92 +553,15 @@ impl<'a> Obj<'a> {
     }
 }
 
-/// The element at `ordinal` among `pages` (see [`element_bases`]) as (revision, KeyValue).
-#[cfg(test)]
-fn element_at<'a>(
-    pages: &[Page<'a>],
-    bases: &[u64],
-    ordinal: u64,
-) -> Option<(Revision, KeyValueRef<'a>)> {
-    let i = bases.partition_point(|&b| b <= ordinal).checked_sub(1)?;
-    element_in(pages, bases, i, ordinal)
-}
-
-/// The element at `ordinal`, which page `i` holds (`bases[i] <= ordinal`).
-fn element_in<'a>(
-    pages: &[Page<'a>],
-    bases: &[u64],
-    i: usize,
-    ordinal: u64,
-) -> Option<(Revision, KeyValueRef<'a>)> {
-    let page = pages.get(i)?;
-    let el = page
-        .leaf_element(ordinal.checked_sub(*bases.get(i)?)? as usize)
-        .ok()?;
+/// The put at `loc` as (revision, KeyValue); `None` for a tombstone or an element that
+/// does not read as a revision and a KeyValue.
+fn put_at<'a>(ks: &Keyspace<'a>, loc: ElementLoc) -> Option<(Revision, KeyValueRef<'a>)> {
+    let el = ks.element(loc)?;
     let rk = parse_rev_key(el.key).ok()?;
     if rk.tombstone {
         return None;
     }
     Some((rk.rev, KeyValueRef::parse(el.value).ok()?))
-}
-
-/// [`element_at`] for ordinals that ascend (a chunk of keys sorted by ordinal): the page
-/// is found by stepping forward from the last one, as the next key's element is most
-/// often a page or two on; a longer way (or an ordinal behind) is a binary search. The
-/// page found is the one [`element_at`] finds: the last whose base is at most the ordinal.
-struct Cursor<'p, 'a> {
-    pages: &'p [Page<'a>],
-    bases: &'p [u64],
-    /// The page of the last ordinal, when there was one.
-    at: Option<usize>,
-}
-
-impl<'p, 'a> Cursor<'p, 'a> {
-    /// Pages stepped over before the cursor falls back to a binary search.
-    const STEPS: usize = 8;
-
-    fn new(pages: &'p [Page<'a>], bases: &'p [u64]) -> Self {
-        Cursor {
-            pages,
-            bases,
-            at: None,
-        }
-    }
-
-    fn element(&mut self, ordinal: u64) -> Option<(Revision, KeyValueRef<'a>)> {
-        let b = self.bases;
-        let mut i = match self.at {
-            Some(i) if b.get(i).is_some_and(|&x| x <= ordinal) => i,
-            _ => b.partition_point(|&x| x <= ordinal).checked_sub(1)?,
-        };
-        let mut steps = 0;
-        while b.get(i + 1).is_some_and(|&x| x <= ordinal) {
-            steps += 1;
-            if steps > Self::STEPS {
-                i += gallop(&b[i..], ordinal);
-                break;
-            }
-            i += 1;
-        }
-        self.at = Some(i);
-        element_in(self.pages, b, i, ordinal)
-    }
-}
-
-/// In `b` (ascending, `b[0] <= ordinal`), the index of the last element at most `ordinal`,
-/// as `b.partition_point(|&x| x <= ordinal) - 1`, found by doubling steps from the start
-/// and a binary search in the last step: the answer is most often near, and a binary
-/// search over all of `b` reads lines far from it.
-fn gallop(b: &[u64], ordinal: u64) -> usize {
-    let mut bound = 1;
-    while bound < b.len() && b[bound] <= ordinal {
-        bound *= 2;
-    }
-    let lo = bound / 2;
-    let hi = bound.min(b.len());
-    lo + b[lo..hi]
-        .partition_point(|&x| x <= ordinal)
-        .saturating_sub(1)
 }
 
 /// For each key of `want` (key -> revision of its tombstone), the newest put older than the
@@ -712,8 +637,6 @@ fn account_keys<'a>(
     opts: &K8sOptions,
     lenses: bool,
 ) -> (K8sSummary, Option<KeyLenses>) {
-    let pages = &ks.leaf_pages;
-    let bases = element_bases_parallel(pages);
     // The filter reads the table's own copy of each key, not the mapping. Counted first,
     // so that the records take their exact room (heap: no doubling, no copy in between).
     let wanted =
@@ -738,21 +661,18 @@ fn account_keys<'a>(
     // Keys where that does not hold (a put at the tombstone's own revision, an element
     // that does not read back: damage) are looked for in a pass over the pages, as a
     // fallback.
-    // Read in the order of the puts' ordinals, so that a forward cursor finds each page
-    // (a binary search per key touched a dozen lines of the page table each).
-    let mut by_put: Vec<(u64, usize)> = tombstoned
+    // Read in the order of the puts' places: page by page through the file.
+    let mut by_put: Vec<(ElementLoc, usize)> = tombstoned
         .iter()
         .enumerate()
         .filter(|(_, (_, a, _))| a.revisions != a.tombstones && a.newest_put < a.newest)
-        .map(|(i, (_, a, _))| (a.newest_put_ordinal, i))
+        .map(|(i, (_, a, _))| (a.newest_put_loc, i))
         .collect();
     by_put.sort_unstable();
     let mut by_ordinal: Vec<Option<&'a [u8]>> = vec![None; tombstoned.len()];
-    let mut cursor = Cursor::new(pages, &bases);
-    for &(ordinal, i) in &by_put {
+    for &(loc, i) in &by_put {
         let (k, a, _) = tombstoned[i];
-        by_ordinal[i] = cursor
-            .element(ordinal)
+        by_ordinal[i] = put_at(ks, loc)
             .filter(|(rev, kv)| *rev == a.newest_put && kv.key == k)
             .map(|(_, kv)| kv.value);
     }
@@ -775,6 +695,9 @@ fn account_keys<'a>(
         }
     }
     if !want.is_empty() {
+        // Rare (a put at its tombstone's revision, or damage): the leaves are listed for it.
+        let pages = ks.leaves();
+        let bases = element_bases(&pages);
         let upto = bases.partition_point(|&b| b <= last_tomb).min(pages.len());
         before.extend(
             puts_before_tombstones(&pages[..upto], &want)
@@ -790,7 +713,6 @@ fn account_keys<'a>(
         .par_chunks(1024)
         .map(|chunk| {
             let mut p = Part::default();
-            let mut cursor = Cursor::new(pages, &bases);
             for w in chunk {
                 let acc = w;
                 // The map's key slice may sit in any revision's page; once the newest
@@ -801,9 +723,8 @@ fn account_keys<'a>(
                 let mut key = map_key;
                 let value = if acc.newest_tombstone {
                     before.get(&w.at).copied()
-                } else if newest_known && acc.ordinal_is_newest {
-                    cursor
-                        .element(w.ordinal)
+                } else if newest_known {
+                    put_at(ks, w.loc)
                         .filter(|(rev, kv)| *rev == acc.newest && kv.key.len() == key.len())
                         .map(|(_, kv)| {
                             key = kv.key;
@@ -885,29 +806,8 @@ fn account_keys<'a>(
     s.most_revisions = finish_rows(&mut most_revisions, top);
     let uids: StrSet<'_> = uids.iter().map(|u| &**u).collect();
     findings(&kept, &uids, &leases, per_res, events, events_total, &mut s);
-    let lenses = lenses.then(|| KeyLenses::of(lens, bases, ks.keys.len()));
+    let lenses = lenses.then(|| KeyLenses::of(lens, ks.keys.len()));
     (s, lenses)
-}
-
-/// [`element_bases`], with the pages' headers read on the pool's threads: one cache miss
-/// per leaf page, a tenth of the accounting's time on a history-heavy db, and serial
-/// before. The sums are then taken in one pass over the counts.
-fn element_bases_parallel(pages: &[Page<'_>]) -> Vec<u64> {
-    if rayon::current_num_threads() < 2 {
-        return element_bases(pages);
-    }
-    let mut v: Vec<u64> = pages
-        .par_iter()
-        .with_min_len(4096)
-        .map(|p| p.elements_in_view() as u64)
-        .collect();
-    let mut n = 0u64;
-    for c in v.iter_mut() {
-        let b = n;
-        n += *c;
-        *c = b;
-    }
-    v
 }
 
 /// `k.starts_with(p)` compared inline: it runs twice per key of the table, and
@@ -1294,11 +1194,6 @@ pub struct KeyLenses {
     /// it is stored under its group, else the API group most of its objects' apiVersion
     /// names (none for the core group).
     pub resource_names: Vec<String>,
-    /// The first element ordinal of each of the keyspace's leaf pages
-    /// ([`crate::scan::element_bases`]), which the accounting computed: the page map
-    /// ([`crate::pagemap::page_map_with`]) reuses them instead of reading every leaf
-    /// page's header again.
-    pub element_bases: Vec<u64>,
 }
 
 /// A table position the accounting did not read.
@@ -1324,7 +1219,7 @@ impl KeyLenses {
 
     /// From the lens runs, in key order, the leaf pages' first element ordinals and the
     /// number of keys in the table.
-    fn of(runs: Vec<LensRun<'_>>, element_bases: Vec<u64>, table_len: usize) -> KeyLenses {
+    fn of(runs: Vec<LensRun<'_>>, table_len: usize) -> KeyLenses {
         let n_ins: usize = runs.iter().map(|r| r.ins.len()).sum();
         let mut kinds: FastMap<&str, u32> = FastMap::default();
         let mut resources: FastMap<&str, u32> = FastMap::default();
@@ -1404,7 +1299,6 @@ impl KeyLenses {
             kinds,
             resources,
             resource_names,
-            element_bases,
         }
     }
 }
@@ -1739,9 +1633,9 @@ mod tests {
             let ks = scan_keyspace(&b, i64::MAX, &|_| {}).unwrap();
             let acc = *ks.keys.get(b"/registry/pods/a/p").unwrap();
             let s = account(&ks, &Default::default());
-            (acc.newest_put, acc.newest_put_ordinal, s)
+            (acc.newest_put, acc.newest_put_loc.index(), s)
         };
-        // Put at 2, put at 4, tombstone at 6: the put at 4 (ordinal 2) names the namespace.
+        // Put at 2, put at 4, tombstone at 6: the put at 4 (element 2 of the one leaf) names the namespace.
         let (rev, ordinal, s) = sum(&[
             (2, "/registry/pods/a/p", Some(&old), 0),
             (3, "/registry/pods/a/q", Some(&other), 0),
@@ -1816,21 +1710,6 @@ mod tests {
     }
 
     #[test]
-    fn gallop_finds_the_last_base_at_most_the_ordinal_as_the_binary_search_does() {
-        // Runs of equal bases (pages with no elements) included.
-        let b: Vec<u64> = (0..300u64).map(|i| i / 3 * 7).collect();
-        for start in 0..b.len() {
-            for ordinal in b[start]..b[b.len() - 1] + 10 {
-                assert_eq!(
-                    start + gallop(&b[start..], ordinal),
-                    b.partition_point(|&x| x <= ordinal) - 1,
-                    "{start} {ordinal}"
-                );
-            }
-        }
-    }
-
-    #[test]
     fn top_rows_with_tied_figures_are_the_first_by_key_as_sorting_every_candidate_gives() {
         let keys: Vec<Vec<u8>> = (0..500u32)
             .map(|i| format!("/registry/pods/ns/p{:05}", (i * 7919) % 500).into_bytes())
@@ -1861,46 +1740,52 @@ mod tests {
     }
 
     #[test]
-    fn the_forward_cursor_finds_the_element_the_binary_search_finds_for_any_ascending_ordinals() {
-        let values: Vec<(String, Vec<u8>)> = (0..2000)
+    fn the_newest_and_newest_put_places_name_the_elements_the_ordinals_name() {
+        // Keys rewritten and deleted over many pages, an overflowing value among them.
+        let big = vec![b'b'; 9000];
+        let values: Vec<(String, Option<Vec<u8>>)> = (0..2000)
             .map(|i| {
-                (
-                    format!("/registry/pods/ns/p{:04}", i % 700),
-                    vec![b'v'; i % 37],
-                )
+                let v = match i % 11 {
+                    3 => None,
+                    5 if i == 1005 => Some(big.clone()),
+                    _ => Some(vec![b'v'; i % 37]),
+                };
+                (format!("/registry/pods/ns/p{:04}", i % 700), v)
             })
             .collect();
         let entries: Vec<Entry<'_>> = values
             .iter()
             .enumerate()
-            .map(|(i, (k, v))| (i as i64 + 2, k.as_str(), Some(v.as_slice()), 0))
+            .map(|(i, (k, v))| (i as i64 + 2, k.as_str(), v.as_deref(), 0))
             .collect();
         let db = build(&entries, None);
         let db = Db::open(&db).unwrap();
         let b = db.bucket(b"key").unwrap().unwrap();
         let ks = scan_keyspace(&b, i64::MAX, &|_| {}).unwrap();
         let pages = &ks.leaf_pages;
-        let bases = element_bases(pages);
-        let total = bases.last().copied().unwrap_or(0) + 200;
         assert!(pages.len() > 100, "{} pages", pages.len());
-        // Strides of one element, of a page or two, and of far more than the cursor steps
-        // over (down to the binary search), past the last element too.
-        for stride in [1u64, 3, 17, 40, 400, 1999] {
-            let mut c = Cursor::new(pages, &bases);
-            let mut ord = 0;
-            while ord < total {
-                let want = element_at(pages, &bases, ord).map(|(r, kv)| (r, kv.key, kv.value));
-                let got = c.element(ord).map(|(r, kv)| (r, kv.key, kv.value));
-                assert_eq!(got, want, "stride {stride} ordinal {ord}");
-                ord += stride;
+        let bases = element_bases(pages);
+        let by_ordinal = |o: u64| {
+            let i = bases.partition_point(|&x| x <= o) - 1;
+            pages[i].leaf_element((o - bases[i]) as usize).unwrap()
+        };
+        let (mut puts, mut deleted) = (0, 0);
+        for (_, a) in ks.keys.iter() {
+            let el = ks.element(a.newest_loc).unwrap();
+            assert_eq!(el, by_ordinal(a.below_newest_ordinal));
+            if a.newest_tombstone && a.revisions > a.tombstones {
+                deleted += 1;
+                let put = put_at(&ks, a.newest_put_loc).unwrap();
+                assert_eq!(put.0, a.newest_put);
+            } else if !a.newest_tombstone {
+                puts += 1;
+                assert_eq!(put_at(&ks, a.newest_loc).unwrap().0, a.newest);
             }
         }
-        // An ordinal behind the last one asked is still found.
-        let mut c = Cursor::new(pages, &bases);
-        let late = c.element(1500).map(|(r, _)| r);
-        let early = c.element(3).map(|(r, _)| r);
-        assert_eq!(late, element_at(pages, &bases, 1500).map(|(r, _)| r));
-        assert_eq!(early, element_at(pages, &bases, 3).map(|(r, _)| r));
+        assert!(puts > 0 && deleted > 0, "{puts} {deleted}");
+        // A place no leaf has reads as nothing.
+        assert!(ks.element(crate::scan::ElementLoc::NONE).is_none());
+        assert!(ks.element(crate::scan::ElementLoc::new(0, 0)).is_none());
     }
 
     #[test]
