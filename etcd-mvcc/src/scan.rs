@@ -5,9 +5,9 @@
 //! one per thread. [`scan_bucket`] lists the bucket's leaf pages (reading branch pages
 //! only) a window at a time; the threads read a part of each window and route its entries
 //! to the shard owning their key, and each shard's thread folds its entries in file order
-//! (each page is read once). [`FusedScan`] does the same on the leaves the whole-file page
-//! walk hands it, right after the walk read them (`space`, `report`); with a second thread,
-//! [`PipedScan`] reads them there while the walk goes on. Each key is thus
+//! (each page is read once). [`FusedScan`] folds, on one thread, the leaves the whole-file
+//! page walk hands it, right after the walk read them (`space`, `report`); with a second
+//! thread, [`PipedScan`] reads them there while the walk goes on. Each key is thus
 //! folded by one thread in file order, and the result does not depend on how many threads
 //! ran. User keys are slices of the mapping; nothing is kept per revision.
 //!
