@@ -713,7 +713,25 @@ fn account_keys<'a>(
         .par_chunks(1024)
         .map(|chunk| {
             let mut p = Part::default();
-            for w in chunk {
+            // The newest elements are read a few keys ahead of their decoding: headers
+            // `2 * AHEAD` keys ahead, key and value `AHEAD` ahead, so the misses of several
+            // keys overlap instead of following one another.
+            const AHEAD: usize = 8;
+            let hint = |j: usize, value: bool| {
+                if let Some(n) = chunk.get(j) {
+                    if newest_known && !n.newest_tombstone {
+                        ks.prefetch_element(n.loc, value);
+                    }
+                }
+            };
+            for j in 0..AHEAD {
+                hint(j, false);
+                hint(j + AHEAD, false);
+                hint(j, true);
+            }
+            for (j, w) in chunk.iter().enumerate() {
+                hint(j + 2 * AHEAD, false);
+                hint(j + AHEAD, true);
                 let acc = w;
                 // The map's key slice may sit in any revision's page; once the newest
                 // element is found (same revision, same key length: the ordinal names one
