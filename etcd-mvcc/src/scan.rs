@@ -2118,6 +2118,34 @@ mod tests {
     use crate::testdb::{build, Entry};
     use bbolt_reader::Db;
 
+    #[test]
+    fn places_read_back_in_an_inline_key_bucket_and_in_one_of_its_own() {
+        for n in [2usize, 400] {
+            let entries: Vec<Entry<'_>> = (0..n)
+                .map(|i| (i as i64 + 2, ["a", "b"][i % 2], Some(&b"v"[..]), 0))
+                .collect();
+            let bytes = build(&entries, None);
+            let db = Db::open(&bytes).unwrap();
+            let key = db.bucket(b"key").unwrap().unwrap();
+            assert_eq!(key.is_inline(), n == 2, "{n} entries");
+            let ks = scan_keyspace(&key, i64::MAX, &|_| {}).unwrap();
+            for k in [&b"a"[..], b"b"] {
+                let a = ks.keys.get(k).unwrap();
+                let el = ks.element(a.newest_loc).unwrap();
+                let rk = parse_rev_key(el.key).unwrap();
+                assert_eq!(rk.rev, a.newest, "{n} entries");
+                assert_eq!(KeyValueRef::parse(el.value).unwrap().key, k);
+                assert_eq!(ks.element(a.newest_put_loc), Some(el));
+            }
+            // The same places, with the list of leaves dropped and listed again.
+            let mut dropped = scan_keyspace(&key, i64::MAX, &|_| {}).unwrap();
+            let kept: Vec<u64> = dropped.leaf_pages.iter().map(|p| p.pgid()).collect();
+            dropped.leaf_pages.clear();
+            let listed: Vec<u64> = dropped.leaves().iter().map(|p| p.pgid()).collect();
+            assert_eq!(listed, kept);
+        }
+    }
+
     const ENTRIES: [Entry<'static>; 9] = [
         (2, "/registry/pods/default/a", Some(b"pod-a-1"), 0),
         (3, "/registry/events/default/e1", Some(b"event-1"), 0x55),
