@@ -1187,48 +1187,64 @@ mod keep_rule_tests {
         assert_eq!(hashkv(&db, 3, 3).hash, expected(&[x2, x3]));
     }
 
-    /// HashKV as etcd states it, one entry at a time: the reference the chunked, run-wise
-    /// [`hash_kv`] must equal.
-    fn reference_hashkv(db: &Db<'_>, rev: i64, compact: i64) -> (u32, u64, u64) {
-        let b = db.bucket(b"key").unwrap().unwrap();
-        let mut entries = Vec::new();
-        for p in b.leaf_pages().unwrap() {
-            entries.extend(p.leaf_elements().flatten().map(|e| (e.key, e.value)));
-        }
-        let mut newest: std::collections::HashMap<&[u8], (Revision, bool)> = Default::default();
-        for &(k, v) in &entries {
-            let (Ok(rk), Ok(kv)) = (parse_rev_key(k), KeyValueRef::parse(v)) else {
+    /// HashKV as etcd states it, one entry at a time, over the key bucket's (key, value)
+    /// `entries` in order: each entry at or below the compact revision is kept exactly when
+    /// its own user key's newest revision <= R is that revision and a put (looked up in a
+    /// map). The reference the chunked, run-wise [`hash_kv`] must equal.
+    fn reference_hashkv(entries: &[(&[u8], &[u8])], rev: i64, compact: i64) -> (u32, u64, u64) {
+        let mut newest: std::collections::HashMap<&[u8], (i64, i64, bool)> = Default::default();
+        for &(k, v) in entries {
+            let (Ok(r), Ok(kv)) = (parse_rev_key(k), KeyValueRef::parse(v)) else {
                 continue;
             };
-            if rk.rev.main <= rev {
-                let e = newest.entry(kv.key).or_insert((rk.rev, rk.tombstone));
-                if (rk.rev, rk.tombstone) > *e {
-                    *e = (rk.rev, rk.tombstone);
-                }
+            if r.rev.main <= rev {
+                let e = newest
+                    .entry(kv.key)
+                    .or_insert((r.rev.main, r.rev.sub, r.tombstone));
+                *e = (*e).max((r.rev.main, r.rev.sub, r.tombstone));
             }
         }
-        let keep: std::collections::HashSet<Revision> = newest
-            .values()
-            .filter(|(_, t)| !t)
-            .map(|(r, _)| *r)
-            .collect();
+        let any_put = newest.values().any(|n| !n.2);
         let mut c = Crc::default();
         c.update(b"key");
         let (mut hashed, mut skipped) = (0, 0);
-        for &(k, v) in &entries {
+        for &(k, v) in entries {
             let r = rev_lenient(k).unwrap();
             if r.main > rev {
                 continue;
             }
-            if compact > 0 && r.main <= compact && !keep.is_empty() && !keep.contains(&r) {
-                skipped += 1;
-                continue;
+            if compact > 0 && any_put && r.main <= compact {
+                let kept = k.len() == 17
+                    && KeyValueRef::parse(v)
+                        .is_ok_and(|kv| newest.get(kv.key) == Some(&(r.main, r.sub, false)));
+                if !kept {
+                    skipped += 1;
+                    continue;
+                }
             }
             c.update(k);
             c.update(v);
             hashed += 1;
         }
         (c.crc, hashed, skipped)
+    }
+
+    /// [`hash_kv`] over `b` at 1, 2 and 3 threads gives `want` (hash, hashed, skipped).
+    fn assert_hash_kv_at_any_thread_count(
+        b: &Bucket<'_>,
+        rev: i64,
+        compact: i64,
+        want: (u32, u64, u64),
+    ) {
+        for threads in [1, 2, 3] {
+            let pool = crate::testdb::pool(threads);
+            let got = pool.install(|| hash_kv(Some(b), rev, compact, &|_| {}).unwrap());
+            assert_eq!(
+                (got.hash, got.entries_hashed, got.entries_skipped),
+                want,
+                "rev {rev} compact {compact} threads {threads}"
+            );
+        }
     }
 
     /// A history: 40 keys, each rewritten many times, some deleted and re-created, over
@@ -1255,18 +1271,14 @@ mod keep_rule_tests {
             let db = Db::open(&bytes).unwrap();
             let b = db.bucket(b"key").unwrap().unwrap();
             assert!(b.leaf_pages().unwrap().len() > 64, "several chunks");
+            let mut in_db = Vec::new();
+            for p in b.leaf_pages().unwrap() {
+                in_db.extend(p.leaf_elements().flatten().map(|e| (e.key, e.value)));
+            }
             let c = compact.unwrap_or(-1);
             for rev in [2999, 2500, 1501, 1500] {
-                let want = reference_hashkv(&db, rev, c);
-                for threads in [1, 2, 3] {
-                    let pool = crate::testdb::pool(threads);
-                    let got = pool.install(|| hash_kv(Some(&b), rev, c, &|_| {}).unwrap());
-                    assert_eq!(
-                        (got.hash, got.entries_hashed, got.entries_skipped),
-                        want,
-                        "rev {rev} compact {c} threads {threads}"
-                    );
-                }
+                let want = reference_hashkv(&in_db, rev, c);
+                assert_hash_kv_at_any_thread_count(&b, rev, c, want);
             }
         }
     }
@@ -1329,56 +1341,14 @@ mod keep_rule_tests {
         let db = Db::open(&bytes).unwrap();
         let b = db.bucket(b"key").unwrap().unwrap();
         assert!(b.leaf_pages().unwrap().len() > 32, "several chunks");
-        // The rule entry by entry, each entry's key looked up in a map.
-        let reference = |rev: i64, compact: i64| {
-            let mut newest: std::collections::HashMap<&[u8], (i64, i64, bool)> = Default::default();
-            for (k, v) in &entries {
-                let (Ok(r), Ok(kv)) = (parse_rev_key(k), KeyValueRef::parse(v)) else {
-                    continue;
-                };
-                if r.rev.main <= rev {
-                    let e = newest
-                        .entry(kv.key)
-                        .or_insert((r.rev.main, r.rev.sub, r.tombstone));
-                    *e = (*e).max((r.rev.main, r.rev.sub, r.tombstone));
-                }
-            }
-            let any_put = newest.values().any(|n| !n.2);
-            let mut c = Crc::default();
-            c.update(b"key");
-            let (mut hashed, mut skipped) = (0, 0);
-            for (k, v) in &entries {
-                let r = rev_lenient(k).unwrap();
-                if r.main > rev {
-                    continue;
-                }
-                if any_put && r.main <= compact {
-                    let kept = k.len() == 17
-                        && KeyValueRef::parse(v)
-                            .is_ok_and(|kv| newest.get(kv.key) == Some(&(r.main, r.sub, false)));
-                    if !kept {
-                        skipped += 1;
-                        continue;
-                    }
-                }
-                c.update(k);
-                c.update(v);
-                hashed += 1;
-            }
-            (c.crc, hashed, skipped)
-        };
+        let pairs: Vec<(&[u8], &[u8])> = entries
+            .iter()
+            .map(|(k, v)| (k.as_slice(), v.as_slice()))
+            .collect();
         for (rev, compact) in [(399, 200), (399, 399), (300, 120), (250, 249)] {
-            let want = reference(rev, compact);
+            let want = reference_hashkv(&pairs, rev, compact);
             assert!(want.2 > 0, "some entries left out at {rev}/{compact}");
-            for threads in [1, 2, 3] {
-                let pool = crate::testdb::pool(threads);
-                let got = pool.install(|| hash_kv(Some(&b), rev, compact, &|_| {}).unwrap());
-                assert_eq!(
-                    (got.hash, got.entries_hashed, got.entries_skipped),
-                    want,
-                    "rev {rev} compact {compact} threads {threads}"
-                );
-            }
+            assert_hash_kv_at_any_thread_count(&b, rev, compact, want);
         }
     }
 
