@@ -198,6 +198,28 @@ pub(crate) mod testdb {
         }
     }
 
+    /// Key names for a history of rewrites: the `i`-th of `n` is `prefix` followed by
+    /// `i % keys`, zero-padded to `width` digits.
+    pub fn cycled_names(prefix: &str, width: usize, n: usize, keys: usize) -> Vec<String> {
+        (0..n)
+            .map(|i| format!("{prefix}{:0width$}", i % keys))
+            .collect()
+    }
+
+    /// One revision for each of `names`, from revision 2 on: a delete where `deleted` holds
+    /// for the name's index, otherwise a put of `value`; no leases.
+    pub fn one_revision_each<'a>(
+        names: &'a [String],
+        value: &'a [u8],
+        deleted: impl Fn(usize) -> bool,
+    ) -> Vec<Entry<'a>> {
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (i as i64 + 2, n.as_str(), (!deleted(i)).then_some(value), 0))
+            .collect()
+    }
+
     /// A db with a key bucket of `entries` (in revision order) and a meta bucket with
     /// `finishedCompactRev` = `compact` when given. Small pages (512 bytes) so that a
     /// handful of entries spreads over several leaf pages.
