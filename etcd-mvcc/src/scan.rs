@@ -2409,11 +2409,8 @@ mod tests {
         let names = crate::testdb::cycled_names("/registry/pods/p", 3, 200, 200);
         let entries = crate::testdb::one_revision_each(&names, b"value", |_| false);
         let mut bytes = build(&entries, None);
-        let db = Db::open(&bytes).unwrap();
-        let key = db.bucket(b"key").unwrap().unwrap();
-        let leaves: Vec<u64> = key.leaf_pages().unwrap().iter().map(|p| p.pgid()).collect();
+        let (ps, leaves) = crate::testdb::key_leaves(&bytes);
         assert!(leaves.len() > 8, "{} leaves", leaves.len());
-        let ps = db.page_size();
         for &pgid in &leaves {
             let off = pgid as usize * ps + 12;
             bytes[off..off + 4].copy_from_slice(&u32::MAX.to_le_bytes());
@@ -2545,17 +2542,7 @@ mod tests {
         let names = crate::testdb::cycled_names("/registry/pods/p", 3, 100, 100);
         let entries = crate::testdb::one_revision_each(&names, b"value", |_| false);
         let mut bytes = build(&entries, None);
-        let db = Db::open(&bytes).unwrap();
-        let ps = db.page_size();
-        let leaves: Vec<u64> = db
-            .bucket(b"key")
-            .unwrap()
-            .unwrap()
-            .leaf_pages()
-            .unwrap()
-            .iter()
-            .map(|p| p.pgid())
-            .collect();
+        let (ps, leaves) = crate::testdb::key_leaves(&bytes);
         for &pgid in &leaves {
             let off = pgid as usize * ps + 10;
             bytes[off..off + 2].copy_from_slice(&u16::MAX.to_le_bytes());
