@@ -1248,26 +1248,26 @@ mod keep_rule_tests {
     }
 
     /// A history: 40 keys, each rewritten many times, some deleted and re-created, over
-    /// enough 512-byte pages that the key bucket splits into many chunks.
-    fn history() -> Vec<(i64, String, Option<Vec<u8>>)> {
+    /// enough 512-byte pages that the key bucket splits into many chunks; compacted at
+    /// `compact` when given.
+    fn history_db(compact: Option<i64>) -> Vec<u8> {
         let mut h = Vec::new();
         for rev in 2..3000i64 {
             let key = format!("/registry/leases/kube-node-lease/node-{}", rev * 7 % 40);
             let value = (rev % 11 != 0).then(|| vec![(rev % 251) as u8; (rev % 97) as usize]);
             h.push((rev, key, value));
         }
-        h
-    }
-
-    #[test]
-    fn chunked_hashkv_equals_the_entry_by_entry_reference_at_any_revision_and_thread_count() {
-        let h = history();
         let entries: Vec<Entry<'_>> = h
             .iter()
             .map(|(r, k, v)| (*r, k.as_str(), v.as_deref(), 0))
             .collect();
+        build(&entries, compact)
+    }
+
+    #[test]
+    fn chunked_hashkv_equals_the_entry_by_entry_reference_at_any_revision_and_thread_count() {
         for compact in [None, Some(1500)] {
-            let bytes = build(&entries, compact);
+            let bytes = history_db(compact);
             let db = Db::open(&bytes).unwrap();
             let b = db.bucket(b"key").unwrap().unwrap();
             assert!(b.leaf_pages().unwrap().len() > 64, "several chunks");
@@ -1354,12 +1354,7 @@ mod keep_rule_tests {
 
     #[test]
     fn whole_db_hash_and_live_keys_equal_a_sequential_hash_and_the_scan() {
-        let h = history();
-        let entries: Vec<Entry<'_>> = h
-            .iter()
-            .map(|(r, k, v)| (*r, k.as_str(), v.as_deref(), 0))
-            .collect();
-        let bytes = build(&entries, Some(100));
+        let bytes = history_db(Some(100));
         let db = Db::open(&bytes).unwrap();
         let mut c = Crc::default();
         let mut n = 0;
