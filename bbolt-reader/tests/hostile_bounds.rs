@@ -7,13 +7,23 @@ use bbolt_reader::{check, Db, Error, FindingKind};
 use common::*;
 
 /// `check` reports at least one finding of `kind` on `db`.
-fn assert_finds(db: &Db, kind: FindingKind) {
+fn assert_finds(db: &Db<'_>, kind: FindingKind) {
     let r = check(db);
     assert!(
         r.findings.iter().any(|f| f.kind == kind),
         "{kind:?}: {:?}",
         r.findings
     );
+}
+
+/// Page 5: a branch with one child per key, in order, at pages 6, 7, ...
+fn branch_to_leaves_from_6(f: &mut FileBuilder, keys: &[Vec<u8>]) {
+    let children: Vec<(&[u8], u64)> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (&k[..], 6 + i as u64))
+        .collect();
+    f.branch(5, &children);
 }
 
 /// Root bucket leaf at page 3 holding bucket "b" rooted at `root`; 8 pages; metas.
@@ -74,12 +84,7 @@ fn shared_value_leaves(n: usize) -> Vec<u8> {
         .map(|i| vec![b'a' + i / 26, b'a' + i % 26])
         .collect();
     file_with_bucket(46, 5, |f| {
-        let children: Vec<(&[u8], u64)> = keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| (&k[..], 6 + i as u64))
-            .collect();
-        f.branch(5, &children);
+        branch_to_leaves_from_6(f, &keys);
         for (i, k) in keys.iter().enumerate() {
             shared_element_leaf(f, 6 + i as u64, n, 0, k, &big);
         }
@@ -125,12 +130,7 @@ fn leaf_overflow_spans_to_the_end_of_the_file_are_a_span_budget_error() {
     let n = 30u64;
     let keys: Vec<Vec<u8>> = (0..n).map(|i| format!("k{i:02}").into_bytes()).collect();
     let data = file_with_bucket(6 + n as usize, 5, |f| {
-        let children: Vec<(&[u8], u64)> = keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| (&k[..], 6 + i as u64))
-            .collect();
-        f.branch(5, &children);
+        branch_to_leaves_from_6(f, &keys);
         for (i, k) in keys.iter().enumerate() {
             let id = 6 + i as u64;
             f.leaf(id, &[(0, k, b"v")]);
