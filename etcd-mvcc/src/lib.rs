@@ -160,6 +160,13 @@ pub(crate) mod testdb {
         (db.page_size(), leaves)
     }
 
+    /// Forges the element count in the header of page `pgid` to 65,535: elements past the
+    /// end of the page.
+    pub fn forge_element_count(bytes: &mut [u8], page_size: usize, pgid: u64) {
+        let off = pgid as usize * page_size + 10;
+        bytes[off..off + 2].copy_from_slice(&u16::MAX.to_le_bytes());
+    }
+
     /// A rayon pool of `threads` threads, for tests that check a result does not depend
     /// on the thread count.
     pub fn pool(threads: usize) -> rayon::ThreadPool {

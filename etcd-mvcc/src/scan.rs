@@ -2352,8 +2352,7 @@ mod tests {
             (db.page_size(), leaves, key.root_pgid().unwrap())
         };
         assert!(leaves.len() > 8, "{} leaves", leaves.len());
-        let off = leaves[3] as usize * ps + 10;
-        damaged[off..off + 2].copy_from_slice(&u16::MAX.to_le_bytes());
+        crate::testdb::forge_element_count(&mut damaged, ps, leaves[3]);
         let el = branch as usize * ps + 16 + 16 + 8; // second branch element's pgid
         damaged[el..el + 8].copy_from_slice(&u64::MAX.to_le_bytes());
         for bytes in [&sound, &damaged] {
@@ -2499,8 +2498,7 @@ mod tests {
         assert!(leaves.len() > 4 * SPLIT_WINDOW, "{} leaves", leaves.len());
         // Damaged: a leaf's element count forged in the third window.
         let mut damaged = sound.clone();
-        let off = leaves[2 * SPLIT_WINDOW + 7] as usize * ps + 10;
-        damaged[off..off + 2].copy_from_slice(&u16::MAX.to_le_bytes());
+        crate::testdb::forge_element_count(&mut damaged, ps, leaves[2 * SPLIT_WINDOW + 7]);
         for bytes in [&sound, &damaged] {
             let db = Db::open(bytes).unwrap();
             let key = db.bucket(b"key").unwrap().unwrap();
@@ -2544,8 +2542,7 @@ mod tests {
         let mut bytes = build(&entries, None);
         let (ps, leaves) = crate::testdb::key_leaves(&bytes);
         for &pgid in &leaves {
-            let off = pgid as usize * ps + 10;
-            bytes[off..off + 2].copy_from_slice(&u16::MAX.to_le_bytes());
+            crate::testdb::forge_element_count(&mut bytes, ps, pgid);
         }
         let ks = scan(&bytes, i64::MAX, 2);
         let bits = ks.kept_below_limit(&ks.leaves());

@@ -521,8 +521,7 @@ mod tests {
         let mut damaged = sound.clone();
         let (ps, leaves) = crate::testdb::key_leaves(&sound);
         assert!(leaves.len() > 8, "{} leaves", leaves.len());
-        let off = leaves[3] as usize * ps + 10;
-        damaged[off..off + 2].copy_from_slice(&u16::MAX.to_le_bytes());
+        crate::testdb::forge_element_count(&mut damaged, ps, leaves[3]);
         let ksize = leaves[5] as usize * ps + 16 + 8;
         damaged[ksize..ksize + 4].copy_from_slice(&5u32.to_le_bytes());
         for (bytes, damage) in [(&sound, false), (&damaged, true)] {
@@ -562,8 +561,7 @@ mod tests {
         let (ps, leaves) = crate::testdb::key_leaves(&sound);
         // Many leaves: the walk hands them to the fed scans in many batches.
         assert!(leaves.len() > 2048, "{} leaves", leaves.len());
-        let off = leaves[leaves.len() / 2] as usize * ps + 10;
-        damaged[off..off + 2].copy_from_slice(&u16::MAX.to_le_bytes());
+        crate::testdb::forge_element_count(&mut damaged, ps, leaves[leaves.len() / 2]);
         for (bytes, damage) in [(&sound, false), (&damaged, true)] {
             let db = Db::open(bytes).unwrap();
             let mut seen = Vec::new();
