@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The k8s data dir with its WAL replaced by the damaged variant `variant` (a db that
 /// has applied more than the readable WAL holds). `None` when the damaged variants were
@@ -98,15 +98,20 @@ fn report_quota_header_agrees_with_a_raised_nospace_alarm() {
 
 #[test]
 fn report_on_a_full_34_member_names_the_offline_defrag_of_etcdctl() {
-    let d = fixtures().join("nospace/data");
-    let (_, v) = run_json(&["report", s(&d), "--json"]);
+    assert_defrag_step_names(&fixtures().join("nospace/data"), "etcdctl");
+}
+
+/// `report --json` on the full member at `d` has a defrag step naming the offline defrag
+/// of `tool` on `d`.
+fn assert_defrag_step_names(d: &Path, tool: &str) {
+    let (_, v) = run_json(&["report", s(d), "--json"]);
     let defrag = v["next_steps"]
         .as_array()
         .unwrap()
         .iter()
         .find(|s| s["id"] == "defrag")
         .unwrap();
-    let want = format!("etcdctl defrag --data-dir {}", s(&d));
+    let want = format!("{tool} defrag --data-dir {}", s(d));
     assert!(defrag["text"].as_str().unwrap().contains(&want), "{defrag}");
 }
 
@@ -260,13 +265,5 @@ fn report_on_a_full_35_member_names_the_offline_defrag_of_etcdutl() {
     if !d.is_dir() {
         return;
     }
-    let (_, v) = run_json(&["report", s(&d), "--json"]);
-    let defrag = v["next_steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["id"] == "defrag")
-        .unwrap();
-    let want = format!("etcdutl defrag --data-dir {}", s(&d));
-    assert!(defrag["text"].as_str().unwrap().contains(&want), "{defrag}");
+    assert_defrag_step_names(&d, "etcdutl");
 }

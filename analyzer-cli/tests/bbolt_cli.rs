@@ -9,24 +9,7 @@ use std::path::PathBuf;
 
 /// Healthy fixtures: (scenario, the DB argument, truth.json).
 fn healthy() -> Vec<(String, PathBuf, Value)> {
-    let mut out = Vec::new();
-    let mut scenarios = and_v35(&[
-        "k8s",
-        "k8s-defrag",
-        "nospace",
-        "many-snaps",
-        "killed",
-        "cluster/m1",
-        "cluster/m2",
-        "cluster/m3",
-    ]);
-    scenarios.push("v3.5/restored".into());
-    for s in &scenarios {
-        let dir = fixtures().join(s);
-        if let (true, Some(t)) = (dir.join("data").is_dir(), truth(s)) {
-            out.push((s.to_string(), dir.join("data"), t));
-        }
-    }
+    let mut out = member_truths();
     for sc in ["snapshot", "v3.5/restored"] {
         let snap = fixtures().join(sc);
         if let (true, Some(t)) = (snap.join("snapshot.db").is_file(), truth(sc)) {

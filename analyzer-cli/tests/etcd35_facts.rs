@@ -11,25 +11,7 @@ use std::path::PathBuf;
 
 /// Every member data dir with a truth.json: (scenario, data dir, truth).
 fn members() -> Vec<(String, PathBuf, Value)> {
-    let mut names = and_v35(&[
-        "k8s",
-        "k8s-defrag",
-        "nospace",
-        "many-snaps",
-        "killed",
-        "cluster/m1",
-        "cluster/m2",
-        "cluster/m3",
-    ]);
-    names.push("v3.5/restored".into());
-    let out: Vec<_> = names
-        .into_iter()
-        .filter_map(|n| {
-            let d = fixtures().join(&n).join("data");
-            let t = truth(&n)?;
-            d.is_dir().then_some((n, d, t))
-        })
-        .collect();
+    let out = member_truths();
     assert!(out.iter().any(|(n, ..)| n == "v3.5/k8s"), "v3.5 fixtures");
     out
 }

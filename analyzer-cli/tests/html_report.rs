@@ -567,28 +567,21 @@ fn entries(dir: &Path) -> Vec<PathBuf> {
 /// k8s member with each damaged WAL.
 fn scenarios() -> Vec<(String, PathBuf)> {
     let f = fixtures();
-    let mut v: Vec<(String, PathBuf)> = [
-        "k8s",
-        "k8s-defrag",
-        "nospace",
-        "many-snaps",
-        "killed",
-        "cluster/m1",
-        "cluster/m2",
-        "cluster/m3",
-        "auth",
-        "kube",
-        "v3.5/k8s",
-        "v3.5/nospace",
-        "v3.5/killed",
-        "v3.5/restored",
-        "v3.5/cluster/m1",
-        "v3.5/cluster/m2",
-        "v3.5/cluster/m3",
-    ]
-    .iter()
-    .map(|n| (n.replace('/', "-"), f.join(n).join("data")))
-    .collect();
+    let mut v: Vec<(String, PathBuf)> = MEMBERS_34
+        .iter()
+        .chain(&[
+            "auth",
+            "kube",
+            "v3.5/k8s",
+            "v3.5/nospace",
+            "v3.5/killed",
+            "v3.5/restored",
+            "v3.5/cluster/m1",
+            "v3.5/cluster/m2",
+            "v3.5/cluster/m3",
+        ])
+        .map(|n| (n.replace('/', "-"), f.join(n).join("data")))
+        .collect();
     v.push(("snapshot".into(), f.join("snapshot/snapshot/snapshot.db")));
     let mut v: Vec<(String, PathBuf)> = v.into_iter().filter(|(_, p)| p.exists()).collect();
     for kind in ["bbolt", "size", "special", "huge"] {

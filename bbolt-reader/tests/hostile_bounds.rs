@@ -6,6 +6,26 @@ mod common;
 use bbolt_reader::{check, Db, Error, FindingKind};
 use common::*;
 
+/// `check` reports at least one finding of `kind` on `db`.
+fn assert_finds(db: &Db<'_>, kind: FindingKind) {
+    let r = check(db);
+    assert!(
+        r.findings.iter().any(|f| f.kind == kind),
+        "{kind:?}: {:?}",
+        r.findings
+    );
+}
+
+/// Page 5: a branch with one child per key, in order, at pages 6, 7, ...
+fn branch_to_leaves_from_6(f: &mut FileBuilder, keys: &[Vec<u8>]) {
+    let children: Vec<(&[u8], u64)> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (&k[..], 6 + i as u64))
+        .collect();
+    f.branch(5, &children);
+}
+
 /// Root bucket leaf at page 3 holding bucket "b" rooted at `root`; 8 pages; metas.
 fn file_with_bucket(pages: usize, root: u64, build: impl FnOnce(&mut FileBuilder)) -> Vec<u8> {
     let mut f = FileBuilder::new(PS, pages);
@@ -27,12 +47,7 @@ fn branch_pointing_at_itself_terminates() {
     assert!(b.get(b"a").is_err());
     assert!(b.iter_rev().take(1000).any(|r| r.is_err()));
     assert!(b.leaf_pages().is_err());
-    let r = check(&db);
-    assert!(
-        r.findings.iter().any(|f| f.kind == FindingKind::Cycle),
-        "{:?}",
-        r.findings
-    );
+    assert_finds(&db, FindingKind::Cycle);
     bbolt_reader::fuzz::exercise(&data);
 }
 
@@ -69,12 +84,7 @@ fn shared_value_leaves(n: usize) -> Vec<u8> {
         .map(|i| vec![b'a' + i / 26, b'a' + i % 26])
         .collect();
     file_with_bucket(46, 5, |f| {
-        let children: Vec<(&[u8], u64)> = keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| (&k[..], 6 + i as u64))
-            .collect();
-        f.branch(5, &children);
+        branch_to_leaves_from_6(f, &keys);
         for (i, k) in keys.iter().enumerate() {
             shared_element_leaf(f, 6 + i as u64, n, 0, k, &big);
         }
@@ -120,12 +130,7 @@ fn leaf_overflow_spans_to_the_end_of_the_file_are_a_span_budget_error() {
     let n = 30u64;
     let keys: Vec<Vec<u8>> = (0..n).map(|i| format!("k{i:02}").into_bytes()).collect();
     let data = file_with_bucket(6 + n as usize, 5, |f| {
-        let children: Vec<(&[u8], u64)> = keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| (&k[..], 6 + i as u64))
-            .collect();
-        f.branch(5, &children);
+        branch_to_leaves_from_6(f, &keys);
         for (i, k) in keys.iter().enumerate() {
             let id = 6 + i as u64;
             f.leaf(id, &[(0, k, b"v")]);
@@ -143,11 +148,7 @@ fn leaf_overflow_spans_to_the_end_of_the_file_are_a_span_budget_error() {
         b.leaf_pages(),
         Err(Error::SpanBudgetExceeded { .. })
     ));
-    let r = check(&db);
-    assert!(r
-        .findings
-        .iter()
-        .any(|f| f.kind == FindingKind::PageReferencedTwice));
+    assert_finds(&db, FindingKind::PageReferencedTwice);
     bbolt_reader::fuzz::exercise(&data);
 }
 
@@ -213,11 +214,7 @@ fn child_pgid_u64_max_and_overflow_u32_max_do_not_overflow() {
     ));
     let b = db.bucket(b"b").unwrap().unwrap();
     assert!(b.iter().any(|r| r.is_err()));
-    let r = check(&db);
-    assert!(r
-        .findings
-        .iter()
-        .any(|f| f.kind == FindingKind::PageOutOfBounds));
+    assert_finds(&db, FindingKind::PageOutOfBounds);
     bbolt_reader::fuzz::exercise(&data);
 }
 
@@ -254,12 +251,7 @@ fn inline_buckets_nested_two_hundred_deep_are_bounded() {
     f.meta(0, 3, u64::MAX, hwm, 0);
     f.meta(1, 3, u64::MAX, hwm, 1);
     let db = Db::open(&f.bytes).unwrap();
-    let r = check(&db);
-    assert!(
-        r.findings.iter().any(|x| x.kind == FindingKind::TooDeep),
-        "{:?}",
-        r.findings
-    );
+    assert_finds(&db, FindingKind::TooDeep);
     // Opening the chain level by level is the caller's loop; each step is bounded.
     let mut b = db.bucket(b"b").unwrap().unwrap();
     let mut levels = 0;

@@ -1187,42 +1187,40 @@ mod keep_rule_tests {
         assert_eq!(hashkv(&db, 3, 3).hash, expected(&[x2, x3]));
     }
 
-    /// HashKV as etcd states it, one entry at a time: the reference the chunked, run-wise
-    /// [`hash_kv`] must equal.
-    fn reference_hashkv(db: &Db<'_>, rev: i64, compact: i64) -> (u32, u64, u64) {
-        let b = db.bucket(b"key").unwrap().unwrap();
-        let mut entries = Vec::new();
-        for p in b.leaf_pages().unwrap() {
-            entries.extend(p.leaf_elements().flatten().map(|e| (e.key, e.value)));
-        }
-        let mut newest: std::collections::HashMap<&[u8], (Revision, bool)> = Default::default();
-        for &(k, v) in &entries {
-            let (Ok(rk), Ok(kv)) = (parse_rev_key(k), KeyValueRef::parse(v)) else {
+    /// HashKV as etcd states it, one entry at a time, over the key bucket's (key, value)
+    /// `entries` in order: each entry at or below the compact revision is kept exactly when
+    /// its own user key's newest revision <= R is that revision and a put (looked up in a
+    /// map). The reference the chunked, run-wise [`hash_kv`] must equal.
+    fn reference_hashkv(entries: &[(&[u8], &[u8])], rev: i64, compact: i64) -> (u32, u64, u64) {
+        let mut newest: std::collections::HashMap<&[u8], (i64, i64, bool)> = Default::default();
+        for &(k, v) in entries {
+            let (Ok(r), Ok(kv)) = (parse_rev_key(k), KeyValueRef::parse(v)) else {
                 continue;
             };
-            if rk.rev.main <= rev {
-                let e = newest.entry(kv.key).or_insert((rk.rev, rk.tombstone));
-                if (rk.rev, rk.tombstone) > *e {
-                    *e = (rk.rev, rk.tombstone);
-                }
+            if r.rev.main <= rev {
+                let e = newest
+                    .entry(kv.key)
+                    .or_insert((r.rev.main, r.rev.sub, r.tombstone));
+                *e = (*e).max((r.rev.main, r.rev.sub, r.tombstone));
             }
         }
-        let keep: std::collections::HashSet<Revision> = newest
-            .values()
-            .filter(|(_, t)| !t)
-            .map(|(r, _)| *r)
-            .collect();
+        let any_put = newest.values().any(|n| !n.2);
         let mut c = Crc::default();
         c.update(b"key");
         let (mut hashed, mut skipped) = (0, 0);
-        for &(k, v) in &entries {
+        for &(k, v) in entries {
             let r = rev_lenient(k).unwrap();
             if r.main > rev {
                 continue;
             }
-            if compact > 0 && r.main <= compact && !keep.is_empty() && !keep.contains(&r) {
-                skipped += 1;
-                continue;
+            if compact > 0 && any_put && r.main <= compact {
+                let kept = k.len() == 17
+                    && KeyValueRef::parse(v)
+                        .is_ok_and(|kv| newest.get(kv.key) == Some(&(r.main, r.sub, false)));
+                if !kept {
+                    skipped += 1;
+                    continue;
+                }
             }
             c.update(k);
             c.update(v);
@@ -1231,42 +1229,56 @@ mod keep_rule_tests {
         (c.crc, hashed, skipped)
     }
 
+    /// [`hash_kv`] over `b` at 1, 2 and 3 threads gives `want` (hash, hashed, skipped).
+    fn assert_hash_kv_at_any_thread_count(
+        b: &Bucket<'_>,
+        rev: i64,
+        compact: i64,
+        want: (u32, u64, u64),
+    ) {
+        for threads in [1, 2, 3] {
+            let pool = crate::testdb::pool(threads);
+            let got = pool.install(|| hash_kv(Some(b), rev, compact, &|_| {}).unwrap());
+            assert_eq!(
+                (got.hash, got.entries_hashed, got.entries_skipped),
+                want,
+                "rev {rev} compact {compact} threads {threads}"
+            );
+        }
+    }
+
     /// A history: 40 keys, each rewritten many times, some deleted and re-created, over
-    /// enough 512-byte pages that the key bucket splits into many chunks.
-    fn history() -> Vec<(i64, String, Option<Vec<u8>>)> {
+    /// enough 512-byte pages that the key bucket splits into many chunks; compacted at
+    /// `compact` when given.
+    fn history_db(compact: Option<i64>) -> Vec<u8> {
         let mut h = Vec::new();
         for rev in 2..3000i64 {
             let key = format!("/registry/leases/kube-node-lease/node-{}", rev * 7 % 40);
             let value = (rev % 11 != 0).then(|| vec![(rev % 251) as u8; (rev % 97) as usize]);
             h.push((rev, key, value));
         }
-        h
-    }
-
-    #[test]
-    fn chunked_hashkv_equals_the_entry_by_entry_reference_at_any_revision_and_thread_count() {
-        let h = history();
         let entries: Vec<Entry<'_>> = h
             .iter()
             .map(|(r, k, v)| (*r, k.as_str(), v.as_deref(), 0))
             .collect();
+        build(&entries, compact)
+    }
+
+    #[test]
+    fn chunked_hashkv_equals_the_entry_by_entry_reference_at_any_revision_and_thread_count() {
         for compact in [None, Some(1500)] {
-            let bytes = build(&entries, compact);
+            let bytes = history_db(compact);
             let db = Db::open(&bytes).unwrap();
             let b = db.bucket(b"key").unwrap().unwrap();
             assert!(b.leaf_pages().unwrap().len() > 64, "several chunks");
+            let mut in_db = Vec::new();
+            for p in b.leaf_pages().unwrap() {
+                in_db.extend(p.leaf_elements().flatten().map(|e| (e.key, e.value)));
+            }
             let c = compact.unwrap_or(-1);
             for rev in [2999, 2500, 1501, 1500] {
-                let want = reference_hashkv(&db, rev, c);
-                for threads in [1, 2, 3] {
-                    let pool = crate::testdb::pool(threads);
-                    let got = pool.install(|| hash_kv(Some(&b), rev, c, &|_| {}).unwrap());
-                    assert_eq!(
-                        (got.hash, got.entries_hashed, got.entries_skipped),
-                        want,
-                        "rev {rev} compact {c} threads {threads}"
-                    );
-                }
+                let want = reference_hashkv(&in_db, rev, c);
+                assert_hash_kv_at_any_thread_count(&b, rev, c, want);
             }
         }
     }
@@ -1329,67 +1341,20 @@ mod keep_rule_tests {
         let db = Db::open(&bytes).unwrap();
         let b = db.bucket(b"key").unwrap().unwrap();
         assert!(b.leaf_pages().unwrap().len() > 32, "several chunks");
-        // The rule entry by entry, each entry's key looked up in a map.
-        let reference = |rev: i64, compact: i64| {
-            let mut newest: std::collections::HashMap<&[u8], (i64, i64, bool)> = Default::default();
-            for (k, v) in &entries {
-                let (Ok(r), Ok(kv)) = (parse_rev_key(k), KeyValueRef::parse(v)) else {
-                    continue;
-                };
-                if r.rev.main <= rev {
-                    let e = newest
-                        .entry(kv.key)
-                        .or_insert((r.rev.main, r.rev.sub, r.tombstone));
-                    *e = (*e).max((r.rev.main, r.rev.sub, r.tombstone));
-                }
-            }
-            let any_put = newest.values().any(|n| !n.2);
-            let mut c = Crc::default();
-            c.update(b"key");
-            let (mut hashed, mut skipped) = (0, 0);
-            for (k, v) in &entries {
-                let r = rev_lenient(k).unwrap();
-                if r.main > rev {
-                    continue;
-                }
-                if any_put && r.main <= compact {
-                    let kept = k.len() == 17
-                        && KeyValueRef::parse(v)
-                            .is_ok_and(|kv| newest.get(kv.key) == Some(&(r.main, r.sub, false)));
-                    if !kept {
-                        skipped += 1;
-                        continue;
-                    }
-                }
-                c.update(k);
-                c.update(v);
-                hashed += 1;
-            }
-            (c.crc, hashed, skipped)
-        };
+        let pairs: Vec<(&[u8], &[u8])> = entries
+            .iter()
+            .map(|(k, v)| (k.as_slice(), v.as_slice()))
+            .collect();
         for (rev, compact) in [(399, 200), (399, 399), (300, 120), (250, 249)] {
-            let want = reference(rev, compact);
+            let want = reference_hashkv(&pairs, rev, compact);
             assert!(want.2 > 0, "some entries left out at {rev}/{compact}");
-            for threads in [1, 2, 3] {
-                let pool = crate::testdb::pool(threads);
-                let got = pool.install(|| hash_kv(Some(&b), rev, compact, &|_| {}).unwrap());
-                assert_eq!(
-                    (got.hash, got.entries_hashed, got.entries_skipped),
-                    want,
-                    "rev {rev} compact {compact} threads {threads}"
-                );
-            }
+            assert_hash_kv_at_any_thread_count(&b, rev, compact, want);
         }
     }
 
     #[test]
     fn whole_db_hash_and_live_keys_equal_a_sequential_hash_and_the_scan() {
-        let h = history();
-        let entries: Vec<Entry<'_>> = h
-            .iter()
-            .map(|(r, k, v)| (*r, k.as_str(), v.as_deref(), 0))
-            .collect();
-        let bytes = build(&entries, Some(100));
+        let bytes = history_db(Some(100));
         let db = Db::open(&bytes).unwrap();
         let mut c = Crc::default();
         let mut n = 0;
@@ -1570,8 +1535,12 @@ mod fused_pass_tests {
     }
 
     /// The db with one byte of a page past the metas changed, at a spot that `seed` picks
-    /// (page headers half of the time, where the damage that changes a listing lives).
+    /// (page headers half of the time, where the damage that changes a listing lives);
+    /// seed 0 gives the db unchanged.
     fn damaged(bytes: &[u8], page_size: usize, seed: u64) -> Vec<u8> {
+        if seed == 0 {
+            return bytes.to_vec();
+        }
         let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
         let mut next = || {
             x ^= x << 13;
@@ -1599,11 +1568,7 @@ mod fused_pass_tests {
             let c = compact.unwrap_or(-1);
             let mut streamed_kept = 0;
             for seed in 0..300u64 {
-                let bytes = if seed == 0 {
-                    sound.clone()
-                } else {
-                    damaged(&sound, ps, seed)
-                };
+                let bytes = damaged(&sound, ps, seed);
                 let Ok(db) = Db::open(&bytes) else { continue };
                 let Ok(Some(b)) = db.bucket(b"key") else {
                     continue;
@@ -1639,11 +1604,7 @@ mod fused_pass_tests {
         let sound = history_db(Some(1000));
         let ps = Db::open(&sound).unwrap().page_size();
         for seed in 0..300u64 {
-            let bytes = if seed == 0 {
-                sound.clone()
-            } else {
-                damaged(&sound, ps, seed)
-            };
+            let bytes = damaged(&sound, ps, seed);
             let Ok(db) = Db::open(&bytes) else { continue };
             for threads in [1, 2] {
                 let pool = crate::testdb::pool(threads);

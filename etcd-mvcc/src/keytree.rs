@@ -684,15 +684,9 @@ mod tests {
 
     #[test]
     fn keys_too_small_to_be_shown_are_summed_into_other_without_nodes_of_their_own() {
-        let names: Vec<String> = (0..20)
-            .map(|i| format!("/registry/pods/ns/p{i:02}"))
-            .collect();
+        let names = crate::testdb::cycled_names("/registry/pods/ns/p", 2, 20, 20);
         let big = vec![b'x'; 5000];
-        let mut entries: Vec<Entry<'_>> = names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (i as i64 + 2, n.as_str(), Some(&b"v"[..]), 0))
-            .collect();
+        let mut entries = crate::testdb::one_revision_each(&names, b"v", |_| false);
         entries.push((30, "/registry/pods/ns/big", Some(&big[..]), 0));
         entries.push((31, "/registry/pods/lone", Some(&b"w"[..]), 0));
         entries.push((32, "/registry/pods/lone", None, 0));
@@ -727,15 +721,9 @@ mod tests {
 
     #[test]
     fn small_siblings_fold_into_other_and_keep_the_sums() {
-        let names: Vec<String> = (0..30)
-            .map(|i| format!("/registry/events/ns/e{i:02}"))
-            .collect();
+        let names = crate::testdb::cycled_names("/registry/events/ns/e", 2, 30, 30);
         let big = vec![b'x'; 3000];
-        let mut entries: Vec<Entry<'_>> = names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (i as i64 + 2, n.as_str(), Some(&b"v"[..]), 0))
-            .collect();
+        let mut entries = crate::testdb::one_revision_each(&names, b"v", |_| false);
         entries.push((40, "/registry/events/ns/huge", Some(&big[..]), 0));
         let limits = TreeLimits {
             max_nodes_per_level: 1000,

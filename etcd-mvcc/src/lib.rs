@@ -160,6 +160,13 @@ pub(crate) mod testdb {
         (db.page_size(), leaves)
     }
 
+    /// Forges the element count in the header of page `pgid` to 65,535: elements past the
+    /// end of the page.
+    pub fn forge_element_count(bytes: &mut [u8], page_size: usize, pgid: u64) {
+        let off = pgid as usize * page_size + 10;
+        bytes[off..off + 2].copy_from_slice(&u16::MAX.to_le_bytes());
+    }
+
     /// A rayon pool of `threads` threads, for tests that check a result does not depend
     /// on the thread count.
     pub fn pool(threads: usize) -> rayon::ThreadPool {
@@ -196,6 +203,28 @@ pub(crate) mod testdb {
                 .encode_to_vec(),
             ),
         }
+    }
+
+    /// Key names for a history of rewrites: the `i`-th of `n` is `prefix` followed by
+    /// `i % keys`, zero-padded to `width` digits.
+    pub fn cycled_names(prefix: &str, width: usize, n: usize, keys: usize) -> Vec<String> {
+        (0..n)
+            .map(|i| format!("{prefix}{:0width$}", i % keys))
+            .collect()
+    }
+
+    /// One revision for each of `names`, from revision 2 on: a delete where `deleted` holds
+    /// for the name's index, otherwise a put of `value`; no leases.
+    pub fn one_revision_each<'a>(
+        names: &'a [String],
+        value: &'a [u8],
+        deleted: impl Fn(usize) -> bool,
+    ) -> Vec<Entry<'a>> {
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (i as i64 + 2, n.as_str(), (!deleted(i)).then_some(value), 0))
+            .collect()
     }
 
     /// A db with a key bucket of `entries` (in revision order) and a meta bucket with

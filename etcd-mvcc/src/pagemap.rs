@@ -253,18 +253,9 @@ mod tests {
 
     #[test]
     fn every_page_is_counted_once_and_cells_keep_the_counts_exact() {
-        let names: Vec<String> = (0..40).map(|i| format!("/registry/pods/p{i:02}")).collect();
-        // Each key written 5 times: most leaves hold only history.
-        let entries: Vec<crate::testdb::Entry<'_>> = (0..200)
-            .map(|i| {
-                (
-                    i as i64 + 2,
-                    names[i % 40].as_str(),
-                    Some(&b"value-value"[..]),
-                    0,
-                )
-            })
-            .collect();
+        // Each of 40 keys written 5 times: most leaves hold only history.
+        let names = crate::testdb::cycled_names("/registry/pods/p", 2, 200, 40);
+        let entries = crate::testdb::one_revision_each(&names, b"value-value", |_| false);
         let bytes = build(&entries, None);
         let db = Db::open(&bytes).unwrap();
         let walk = bbolt_reader::walk(&db);

@@ -2339,17 +2339,8 @@ mod tests {
 
     #[test]
     fn the_one_pass_walk_and_scan_equals_listing_then_scanning_on_sound_and_damaged_trees() {
-        let names: Vec<String> = (0..300)
-            .map(|i| format!("/registry/pods/p{:03}", i % 37))
-            .collect();
-        let entries: Vec<Entry<'_>> = names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| {
-                let v = (i % 13 != 4).then_some(&b"value"[..]);
-                (i as i64 + 2, n.as_str(), v, 0)
-            })
-            .collect();
+        let names = crate::testdb::cycled_names("/registry/pods/p", 3, 300, 37);
+        let entries = crate::testdb::one_revision_each(&names, b"value", |i| i % 13 == 4);
         let sound = build(&entries, None);
         // Damaged: one leaf's element count is forged and a branch element points past the
         // end of the file.
@@ -2361,8 +2352,7 @@ mod tests {
             (db.page_size(), leaves, key.root_pgid().unwrap())
         };
         assert!(leaves.len() > 8, "{} leaves", leaves.len());
-        let off = leaves[3] as usize * ps + 10;
-        damaged[off..off + 2].copy_from_slice(&u16::MAX.to_le_bytes());
+        crate::testdb::forge_element_count(&mut damaged, ps, leaves[3]);
         let el = branch as usize * ps + 16 + 16 + 8; // second branch element's pgid
         damaged[el..el + 8].copy_from_slice(&u64::MAX.to_le_bytes());
         for bytes in [&sound, &damaged] {
@@ -2415,20 +2405,11 @@ mod tests {
         // the end of the file, so reading every listed leaf in full would read the file
         // once per leaf; the strict listing fails and the tolerant one stops at twice the
         // file, with a problem naming where.
-        let names: Vec<String> = (0..200)
-            .map(|i| format!("/registry/pods/p{i:03}"))
-            .collect();
-        let entries: Vec<Entry<'_>> = names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (i as i64 + 2, n.as_str(), Some(&b"value"[..]), 0))
-            .collect();
+        let names = crate::testdb::cycled_names("/registry/pods/p", 3, 200, 200);
+        let entries = crate::testdb::one_revision_each(&names, b"value", |_| false);
         let mut bytes = build(&entries, None);
-        let db = Db::open(&bytes).unwrap();
-        let key = db.bucket(b"key").unwrap().unwrap();
-        let leaves: Vec<u64> = key.leaf_pages().unwrap().iter().map(|p| p.pgid()).collect();
+        let (ps, leaves) = crate::testdb::key_leaves(&bytes);
         assert!(leaves.len() > 8, "{} leaves", leaves.len());
-        let ps = db.page_size();
         for &pgid in &leaves {
             let off = pgid as usize * ps + 12;
             bytes[off..off + 4].copy_from_slice(&u32::MAX.to_le_bytes());
@@ -2448,17 +2429,8 @@ mod tests {
 
     #[test]
     fn the_piped_scan_read_beside_the_walk_or_by_the_walk_alone_equals_the_one_thread_fused_scan() {
-        let names: Vec<String> = (0..600)
-            .map(|i| format!("/registry/leases/l{:03}", i % 53))
-            .collect();
-        let entries: Vec<Entry<'_>> = names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| {
-                let v = (i % 11 != 2).then_some(&b"renewed"[..]);
-                (i as i64 + 2, n.as_str(), v, 0)
-            })
-            .collect();
+        let names = crate::testdb::cycled_names("/registry/leases/l", 3, 600, 53);
+        let entries = crate::testdb::one_revision_each(&names, b"renewed", |i| i % 11 == 2);
         let bytes = build(&entries, None);
         let db = Db::open(&bytes).unwrap();
         let key = db.bucket(b"key").unwrap().unwrap();
@@ -2519,24 +2491,14 @@ mod tests {
     #[test]
     fn the_split_scan_reads_each_window_once_and_equals_the_listed_scan_on_any_threads_even_run_one_after_another(
     ) {
-        let names: Vec<String> = (0..12000)
-            .map(|i| format!("/registry/leases/l{:04}", i % 307))
-            .collect();
-        let entries: Vec<Entry<'_>> = names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| {
-                let v = (i % 17 != 3).then_some(&b"renewed"[..]);
-                (i as i64 + 2, n.as_str(), v, 0)
-            })
-            .collect();
+        let names = crate::testdb::cycled_names("/registry/leases/l", 4, 12000, 307);
+        let entries = crate::testdb::one_revision_each(&names, b"renewed", |i| i % 17 == 3);
         let sound = build(&entries, None);
         let (ps, leaves) = crate::testdb::key_leaves(&sound);
         assert!(leaves.len() > 4 * SPLIT_WINDOW, "{} leaves", leaves.len());
         // Damaged: a leaf's element count forged in the third window.
         let mut damaged = sound.clone();
-        let off = leaves[2 * SPLIT_WINDOW + 7] as usize * ps + 10;
-        damaged[off..off + 2].copy_from_slice(&u16::MAX.to_le_bytes());
+        crate::testdb::forge_element_count(&mut damaged, ps, leaves[2 * SPLIT_WINDOW + 7]);
         for bytes in [&sound, &damaged] {
             let db = Db::open(bytes).unwrap();
             let key = db.bucket(b"key").unwrap().unwrap();
@@ -2575,29 +2537,12 @@ mod tests {
     fn forged_element_counts_do_not_size_the_kept_bitmap() {
         // Every leaf claims 65,535 elements: ordinals and the kept bitmap follow the
         // element headers that fit in each page, not the claimed count.
-        let names: Vec<String> = (0..100)
-            .map(|i| format!("/registry/pods/p{i:03}"))
-            .collect();
-        let entries: Vec<Entry<'_>> = names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (i as i64 + 2, n.as_str(), Some(&b"value"[..]), 0))
-            .collect();
+        let names = crate::testdb::cycled_names("/registry/pods/p", 3, 100, 100);
+        let entries = crate::testdb::one_revision_each(&names, b"value", |_| false);
         let mut bytes = build(&entries, None);
-        let db = Db::open(&bytes).unwrap();
-        let ps = db.page_size();
-        let leaves: Vec<u64> = db
-            .bucket(b"key")
-            .unwrap()
-            .unwrap()
-            .leaf_pages()
-            .unwrap()
-            .iter()
-            .map(|p| p.pgid())
-            .collect();
+        let (ps, leaves) = crate::testdb::key_leaves(&bytes);
         for &pgid in &leaves {
-            let off = pgid as usize * ps + 10;
-            bytes[off..off + 2].copy_from_slice(&u16::MAX.to_le_bytes());
+            crate::testdb::forge_element_count(&mut bytes, ps, pgid);
         }
         let ks = scan(&bytes, i64::MAX, 2);
         let bits = ks.kept_below_limit(&ks.leaves());

@@ -512,25 +512,16 @@ mod tests {
 
     #[test]
     fn key_models_from_the_scans_own_visit_equal_a_second_pass_on_sound_and_damaged_trees() {
-        let names: Vec<String> = (0..400)
-            .map(|i| format!("/registry/leases/l{:03}", i % 41))
-            .collect();
-        let entries: Vec<crate::testdb::Entry<'_>> = names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| {
-                let v = (i % 13 != 4).then_some(&b"lease-renewal-value"[..]);
-                (i as i64 + 2, n.as_str(), v, 0)
-            })
-            .collect();
+        let names = crate::testdb::cycled_names("/registry/leases/l", 3, 400, 41);
+        let entries =
+            crate::testdb::one_revision_each(&names, b"lease-renewal-value", |i| i % 13 == 4);
         let sound = build(&entries, None);
         // Damaged: one leaf's element count is forged (elements out of the page) and
         // another's first element is cut short (an entry that is not a revision).
         let mut damaged = sound.clone();
         let (ps, leaves) = crate::testdb::key_leaves(&sound);
         assert!(leaves.len() > 8, "{} leaves", leaves.len());
-        let off = leaves[3] as usize * ps + 10;
-        damaged[off..off + 2].copy_from_slice(&u16::MAX.to_le_bytes());
+        crate::testdb::forge_element_count(&mut damaged, ps, leaves[3]);
         let ksize = leaves[5] as usize * ps + 16 + 8;
         damaged[ksize..ksize + 4].copy_from_slice(&5u32.to_le_bytes());
         for (bytes, damage) in [(&sound, false), (&damaged, true)] {
@@ -563,24 +554,14 @@ mod tests {
 
     #[test]
     fn space_figures_and_the_scan_do_not_depend_on_the_thread_count_on_sound_and_damaged_files() {
-        let names: Vec<String> = (0..14000)
-            .map(|i| format!("/registry/leases/l{:04}", i % 211))
-            .collect();
-        let entries: Vec<crate::testdb::Entry<'_>> = names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| {
-                let v = (i % 17 != 3).then_some(&b"renewed"[..]);
-                (i as i64 + 2, n.as_str(), v, 0)
-            })
-            .collect();
+        let names = crate::testdb::cycled_names("/registry/leases/l", 4, 14000, 211);
+        let entries = crate::testdb::one_revision_each(&names, b"renewed", |i| i % 17 == 3);
         let sound = build(&entries, None);
         let mut damaged = sound.clone();
         let (ps, leaves) = crate::testdb::key_leaves(&sound);
         // Many leaves: the walk hands them to the fed scans in many batches.
         assert!(leaves.len() > 2048, "{} leaves", leaves.len());
-        let off = leaves[leaves.len() / 2] as usize * ps + 10;
-        damaged[off..off + 2].copy_from_slice(&u16::MAX.to_le_bytes());
+        crate::testdb::forge_element_count(&mut damaged, ps, leaves[leaves.len() / 2]);
         for (bytes, damage) in [(&sound, false), (&damaged, true)] {
             let db = Db::open(bytes).unwrap();
             let mut seen = Vec::new();

@@ -284,29 +284,23 @@ fn oneofs_groups_overlong_varints_and_nesting_limits_read_the_same_in_place_as_d
     cases.push(vec![0x20, 0x01]); // put as varint
                                   // Nested txns around prost's recursion limit.
     for depth in [30usize, 31, 32, 33, 48, 49, 50, 51] {
-        let mut t: Vec<u8> = Vec::new();
-        for _ in 0..depth {
-            let mut op = Vec::new();
-            field(4, &t, &mut op);
-            let mut txn = Vec::new();
-            field(2, &op, &mut txn);
-            t = txn;
-        }
-        let mut irr = Vec::new();
-        field(6, &t, &mut irr);
-        cases.push(irr.clone());
+        // A request whose txn holds `innermost` inside `depth` levels of txn ops.
+        let nested = |innermost: Vec<u8>| {
+            let mut t = innermost;
+            for _ in 0..depth {
+                let mut op = Vec::new();
+                field(4, &t, &mut op);
+                let mut txn = Vec::new();
+                field(2, &op, &mut txn);
+                t = txn;
+            }
+            let mut irr = Vec::new();
+            field(6, &t, &mut irr);
+            irr
+        };
+        cases.push(nested(Vec::new()));
         // And an unknown varint field in the innermost txn.
-        let mut t = vec![0x78, 0x01];
-        for _ in 0..depth {
-            let mut op = Vec::new();
-            field(4, &t, &mut op);
-            let mut txn = Vec::new();
-            field(2, &op, &mut txn);
-            t = txn;
-        }
-        let mut irr = Vec::new();
-        field(6, &t, &mut irr);
-        cases.push(irr);
+        cases.push(nested(vec![0x78, 0x01]));
     }
     // v2 Requests with absent fields (printed at their defaults) and PrevExist set to false.
     cases.push(vec![0x12, 0x03, b'G', b'E', b'T', 0x40, 0x00]);

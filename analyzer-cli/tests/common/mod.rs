@@ -157,6 +157,34 @@ pub fn truth(scenario: &str) -> Option<Value> {
     path.is_file().then(|| read_json(&path))
 }
 
+/// The member scenarios made by etcd 3.4.23 that are also made by 3.5.1 (under `v3.5/`
+/// where generated).
+pub const MEMBERS_34: [&str; 8] = [
+    "k8s",
+    "k8s-defrag",
+    "nospace",
+    "many-snaps",
+    "killed",
+    "cluster/m1",
+    "cluster/m2",
+    "cluster/m3",
+];
+
+/// Every generated member fixture with a truth.json, as (scenario, data dir, truth): the
+/// eight 3.4.23 members, their 3.5.1 twins and 3.5's restored member, in that order.
+pub fn member_truths() -> Vec<(String, PathBuf, Value)> {
+    let mut names = and_v35(&MEMBERS_34);
+    names.push("v3.5/restored".into());
+    names
+        .into_iter()
+        .filter_map(|n| {
+            let d = fixtures().join(&n).join("data");
+            let t = truth(&n)?;
+            d.is_dir().then_some((n, d, t))
+        })
+        .collect()
+}
+
 /// A fixture's truth/kvs.json.
 pub fn truth_kvs(path: &Path) -> Kvs {
     etcdctl_kvs(&read_json(path))

@@ -1507,8 +1507,35 @@ mod tests {
         envelope("coordination.k8s.io/v1", "Lease", &raw)
     }
 
+    /// A db of one revision per `(key, value)` in order, from revision 2 on (`None`: a
+    /// delete).
+    fn db_of<'a>(values: impl IntoIterator<Item = (&'a str, Option<&'a [u8]>)>) -> Vec<u8> {
+        let entries: Vec<Entry<'_>> = (2..)
+            .zip(values)
+            .map(|(rev, (k, v))| (rev, k, v, 0))
+            .collect();
+        build(&entries, None)
+    }
+
+    /// A db of one put per `(key, value)` in order, from revision 2 on.
+    fn puts(values: &[(String, Vec<u8>)]) -> Vec<u8> {
+        db_of(values.iter().map(|(k, v)| (k.as_str(), Some(v.as_slice()))))
+    }
+
+    /// The whole keyspace of `db`'s key bucket.
+    fn keyspace<'a>(db: &Db<'a>) -> Keyspace<'a> {
+        let b = db.bucket(b"key").unwrap().unwrap();
+        scan_keyspace(&b, i64::MAX, &|_| {}).unwrap()
+    }
+
     struct Fx {
         values: Vec<(&'static str, Option<Vec<u8>>)>,
+    }
+
+    impl Fx {
+        fn db(&self) -> Vec<u8> {
+            db_of(self.values.iter().map(|(k, v)| (*k, v.as_deref())))
+        }
     }
 
     fn fixture() -> Fx {
@@ -1570,16 +1597,9 @@ mod tests {
     }
 
     fn run(fx: &Fx, prefix: &[u8]) -> K8sSummary {
-        let entries: Vec<Entry<'_>> = fx
-            .values
-            .iter()
-            .enumerate()
-            .map(|(i, (k, v))| (i as i64 + 2, *k, v.as_deref(), 0))
-            .collect();
-        let db = build(&entries, None);
+        let db = fx.db();
         let db = Db::open(&db).unwrap();
-        let b = db.bucket(b"key").unwrap().unwrap();
-        let ks = scan_keyspace(&b, i64::MAX, &|_| {}).unwrap();
+        let ks = keyspace(&db);
         assert!(ks.leaf_pages.len() > 1);
         let s = account(
             &ks,
@@ -1647,8 +1667,7 @@ mod tests {
         let sum = |entries: &[Entry<'_>]| {
             let db = build(entries, None);
             let db = Db::open(&db).unwrap();
-            let b = db.bucket(b"key").unwrap().unwrap();
-            let ks = scan_keyspace(&b, i64::MAX, &|_| {}).unwrap();
+            let ks = keyspace(&db);
             let acc = *ks.keys.get(b"/registry/pods/a/p").unwrap();
             let s = account(&ks, &Default::default());
             (acc.newest_put, acc.newest_put_loc.index(), s)
@@ -1697,15 +1716,9 @@ mod tests {
                 values.push((format!("/registry/pods/ns{}/{name}", i % 7), pod));
             }
         }
-        let entries: Vec<Entry<'_>> = values
-            .iter()
-            .enumerate()
-            .map(|(i, (k, v))| (i as i64 + 2, k.as_str(), Some(v.as_slice()), 0))
-            .collect();
-        let db = build(&entries, None);
+        let db = puts(&values);
         let db = Db::open(&db).unwrap();
-        let b = db.bucket(b"key").unwrap().unwrap();
-        let ks = scan_keyspace(&b, i64::MAX, &|_| {}).unwrap();
+        let ks = keyspace(&db);
         let on = |threads: usize| {
             let pool = crate::testdb::pool(threads);
             let s = pool.install(|| account(&ks, &Default::default()));
@@ -1771,15 +1784,9 @@ mod tests {
                 (format!("/registry/pods/ns/p{:04}", i % 700), v)
             })
             .collect();
-        let entries: Vec<Entry<'_>> = values
-            .iter()
-            .enumerate()
-            .map(|(i, (k, v))| (i as i64 + 2, k.as_str(), v.as_deref(), 0))
-            .collect();
-        let db = build(&entries, None);
+        let db = db_of(values.iter().map(|(k, v)| (k.as_str(), v.as_deref())));
         let db = Db::open(&db).unwrap();
-        let b = db.bucket(b"key").unwrap().unwrap();
-        let ks = scan_keyspace(&b, i64::MAX, &|_| {}).unwrap();
+        let ks = keyspace(&db);
         let pages = &ks.leaf_pages;
         assert!(pages.len() > 100, "{} pages", pages.len());
         let bases = element_bases(pages);
@@ -1823,15 +1830,9 @@ mod tests {
             };
             values.push((format!("/registry/things/ns{}/t{i:04}", i % 5), v));
         }
-        let entries: Vec<Entry<'_>> = values
-            .iter()
-            .enumerate()
-            .map(|(i, (k, v))| (i as i64 + 2, k.as_str(), Some(v.as_slice()), 0))
-            .collect();
-        let db = build(&entries, None);
+        let db = puts(&values);
         let db = Db::open(&db).unwrap();
-        let b = db.bucket(b"key").unwrap().unwrap();
-        let ks = scan_keyspace(&b, i64::MAX, &|_| {}).unwrap();
+        let ks = keyspace(&db);
         let on = |threads: usize| {
             let pool = crate::testdb::pool(threads);
             pool.install(|| account(&ks, &Default::default()))
@@ -1898,16 +1899,9 @@ mod tests {
     #[test]
     fn key_tree_with_lenses_carries_kinds_resources_and_the_groups_figures() {
         let fx = fixture();
-        let entries: Vec<Entry<'_>> = fx
-            .values
-            .iter()
-            .enumerate()
-            .map(|(i, (k, v))| (i as i64 + 2, *k, v.as_deref(), 0))
-            .collect();
-        let db = build(&entries, None);
+        let db = fx.db();
         let db = Db::open(&db).unwrap();
-        let b = db.bucket(b"key").unwrap().unwrap();
-        let ks = scan_keyspace(&b, i64::MAX, &|_| {}).unwrap();
+        let ks = keyspace(&db);
         let (s, lenses) = account_with_lenses(&ks, &K8sOptions::default());
         assert_eq!(
             s.by_resource,

@@ -9,7 +9,7 @@ use super::decode::{decode_value, DecodeOptions, Encoding};
 use super::KeyPath;
 use crate::fasthash::FastMap;
 use crate::kv::KeyValueRef;
-use crate::revision::{parse_rev_key, Revision};
+use crate::revision::{parse_rev_key, RevKey, Revision};
 use bbolt_reader::Page;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -26,31 +26,35 @@ pub struct KeptRevision<'a> {
     pub kv: KeyValueRef<'a>,
 }
 
+/// The entries of the leaves among `ps` that read as a revision key and a KeyValue, in
+/// page order (the others are skipped).
+fn sound_revisions<'a, 'p>(
+    ps: &'p [Page<'a>],
+) -> impl Iterator<Item = (RevKey, KeyValueRef<'a>)> + 'p {
+    ps.iter()
+        .filter(|p| p.is_leaf())
+        .flat_map(|p| p.leaf_elements().flatten())
+        .filter_map(|el| {
+            Some((
+                parse_rev_key(el.key).ok()?,
+                KeyValueRef::parse(el.value).ok()?,
+            ))
+        })
+}
+
 /// Every kept revision of `key`, oldest first.
 pub fn key_revisions<'a>(pages: &[Page<'a>], key: &[u8]) -> Vec<KeptRevision<'a>> {
     let chunk = crate::scan::chunk_pages(pages.len());
     let mut v: Vec<KeptRevision<'a>> = pages
         .par_chunks(chunk)
         .flat_map_iter(|ps| {
-            let mut out = Vec::new();
-            for p in ps.iter().filter(|p| p.is_leaf()) {
-                for el in p.leaf_elements().flatten() {
-                    let Ok(rk) = parse_rev_key(el.key) else {
-                        continue;
-                    };
-                    let Ok(kv) = KeyValueRef::parse(el.value) else {
-                        continue;
-                    };
-                    if kv.key == key {
-                        out.push(KeptRevision {
-                            rev: rk.rev,
-                            tombstone: rk.tombstone,
-                            kv,
-                        });
-                    }
-                }
-            }
-            out
+            sound_revisions(ps)
+                .filter(|(_, kv)| kv.key == key)
+                .map(|(rk, kv)| KeptRevision {
+                    rev: rk.rev,
+                    tombstone: rk.tombstone,
+                    kv,
+                })
         })
         .collect();
     v.sort_by_key(|r| (r.rev, r.tombstone));
@@ -101,28 +105,20 @@ pub fn churn<'a>(pages: &[Page<'a>], from: i64, to: i64) -> Churn {
         .par_chunks(chunk)
         .map(|ps| {
             let mut m: FastMap<&'a [u8], Per<'a>> = FastMap::default();
-            for p in ps.iter().filter(|p| p.is_leaf()) {
-                for el in p.leaf_elements().flatten() {
-                    let Ok(rk) = parse_rev_key(el.key) else {
-                        continue;
-                    };
-                    let Ok(kv) = KeyValueRef::parse(el.value) else {
-                        continue;
-                    };
-                    let in_window = rk.rev.main >= from && rk.rev.main <= to;
-                    if !in_window && rk.tombstone {
-                        continue;
-                    }
-                    // Keys written outside the window are only kept for their newest put
-                    // when they also appear in it; the filter below drops the others.
-                    let e = m.entry(kv.key).or_default();
-                    if in_window {
-                        e.window.revisions += 1;
-                        e.window.bytes += kv.value.len() as u64;
-                    }
-                    if !rk.tombstone && e.newest_put.is_none_or(|(r, _)| rk.rev > r) {
-                        e.newest_put = Some((rk.rev, kv.value));
-                    }
+            for (rk, kv) in sound_revisions(ps) {
+                let in_window = rk.rev.main >= from && rk.rev.main <= to;
+                if !in_window && rk.tombstone {
+                    continue;
+                }
+                // Keys written outside the window are only kept for their newest put when
+                // they also appear in it; the filter below drops the others.
+                let e = m.entry(kv.key).or_default();
+                if in_window {
+                    e.window.revisions += 1;
+                    e.window.bytes += kv.value.len() as u64;
+                }
+                if !rk.tombstone && e.newest_put.is_none_or(|(r, _)| rk.rev > r) {
+                    e.newest_put = Some((rk.rev, kv.value));
                 }
             }
             m.retain(|_, p| p.window.revisions > 0 || p.newest_put.is_some());

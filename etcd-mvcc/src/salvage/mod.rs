@@ -1564,8 +1564,13 @@ fn inline_page(value: &[u8], holder: Pgid, value_offset: u64) -> Option<Page<'_>
     (page.flags() & FLAG_LEAF != 0 && page.count() > 0).then_some(page)
 }
 
-/// The entries of a leaf page when every one is a sound `key` bucket revision.
-fn key_entries<'a>(page: &Page<'a>, pgid: Pgid) -> Option<Vec<RevEntry<'a>>> {
+/// `entry` of each element of a leaf page, in order, or `None` unless every element
+/// reads, is a plain value (no bucket flag), sorts after the one before it, and is taken
+/// by `entry`.
+fn strict_entries<'a, T>(
+    page: &Page<'a>,
+    mut entry: impl FnMut(&'a [u8], &'a [u8]) -> Option<T>,
+) -> Option<Vec<T>> {
     let mut out = Vec::with_capacity(page.elements_in_view());
     let mut prev: Option<&[u8]> = None;
     for el in page.leaf_elements() {
@@ -1574,29 +1579,24 @@ fn key_entries<'a>(page: &Page<'a>, pgid: Pgid) -> Option<Vec<RevEntry<'a>>> {
             return None;
         }
         prev = Some(el.key);
-        out.push(rev_entry(el.key, el.value, Source::Unreachable, pgid).ok()?);
+        out.push(entry(el.key, el.value)?);
     }
     Some(out)
 }
+
+/// The entries of a leaf page when every one is a sound `key` bucket revision.
+fn key_entries<'a>(page: &Page<'a>, pgid: Pgid) -> Option<Vec<RevEntry<'a>>> {
+    strict_entries(page, |k, v| rev_entry(k, v, Source::Unreachable, pgid).ok())
+}
+
 /// The entries of a leaf page when every one is a `lease` bucket entry: an 8-byte lease
 /// ID and a `leasepb.Lease` carrying that same ID.
 fn lease_entries<'a>(page: &Page<'a>) -> Option<Vec<(&'a [u8], &'a [u8])>> {
-    let mut out = Vec::with_capacity(page.elements_in_view());
-    let mut prev: Option<&[u8]> = None;
-    for el in page.leaf_elements() {
-        let el = el.ok()?;
-        if el.flags != 0 || prev.is_some_and(|p| el.key <= p) {
-            return None;
-        }
-        prev = Some(el.key);
-        let id = crate::lease::lease_id_from_key(el.key)?;
-        let lease = Lease::parse(el.value).ok()?;
-        if lease.id != id || id == 0 {
-            return None;
-        }
-        out.push((el.key, el.value));
-    }
-    Some(out)
+    strict_entries(page, |k, v| {
+        let id = crate::lease::lease_id_from_key(k)?;
+        let lease = Lease::parse(v).ok()?;
+        (lease.id == id && id != 0).then_some((k, v))
+    })
 }
 
 #[cfg(test)]

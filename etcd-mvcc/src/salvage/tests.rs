@@ -40,6 +40,17 @@ fn del(main: i64, key: &'static str) -> R {
     }
 }
 
+/// `n` puts of "v", from revision 2 on, to keys `prefix` followed by 0, 1, ... zero-padded
+/// to `width` digits.
+fn numbered_puts(prefix: &str, width: usize, n: i64) -> Vec<R> {
+    (0..n)
+        .map(|i| {
+            let key = Box::leak(format!("{prefix}{i:0width$}").into_boxed_str());
+            put(i + 2, key, "v")
+        })
+        .collect()
+}
+
 /// An etcd-shaped file: key bucket with `revs`, lease bucket with `leases`, meta bucket
 /// with a consistent index and, when given, a finished compaction.
 fn build(revs: &[R], leases: &[i64], compact: Option<i64>, pad: usize) -> Vec<u8> {
@@ -174,14 +185,7 @@ fn unreachable_newer_revisions_are_used_unless_told_not_to() {
 
 #[test]
 fn damaged_leaf_range_is_filled_from_unreachable_copies() {
-    let names: Vec<&'static str> = (0..400)
-        .map(|i| &*Box::leak(format!("/k/{i:04}").into_boxed_str()))
-        .collect();
-    let revs: Vec<R> = names
-        .iter()
-        .enumerate()
-        .map(|(i, k)| put(i as i64 + 2, k, "v"))
-        .collect();
+    let revs = numbered_puts("/k/", 4, 400);
     let mut bytes = build(&revs, &[], None, 200);
     let copy = bytes.clone();
     append_key_leaves(&mut bytes, &copy);
@@ -281,14 +285,7 @@ fn written_file_reads_back_with_the_same_keys() {
 
 #[test]
 fn mutated_files_never_panic_and_keep_the_key_count_bounded() {
-    let names: Vec<&'static str> = (0..300)
-        .map(|i| &*Box::leak(format!("/m/{i:04}").into_boxed_str()))
-        .collect();
-    let revs: Vec<R> = names
-        .iter()
-        .enumerate()
-        .map(|(i, k)| put(i as i64 + 2, k, "v"))
-        .collect();
+    let revs = numbered_puts("/m/", 4, 300);
     let base = build(&revs, &[1, 2], Some(3), 100);
     // A small LCG: deterministic, no extra dependency.
     let mut state = 0x2545_f491_4f6c_dd1du64;
@@ -357,9 +354,7 @@ fn unreachable_leaves_claiming_overflow_to_the_end_are_all_found() {
     // Leaves past the high-water mark each claim to span to the end of the file: each is
     // read only up to the next page carrying its own id, so all are still recovered and
     // no byte is read twice.
-    let old: Vec<R> = (0..60)
-        .map(|i| put(i + 2, Box::leak(format!("/o/{i:03}").into_boxed_str()), "v"))
-        .collect();
+    let old = numbered_puts("/o/", 3, 60);
     let other = build(&old, &[], None, 200);
     let mut bytes = build(&[put(100, "/n/a", "v")], &[], None, 0);
     let added = append_key_leaves(&mut bytes, &other);
@@ -382,9 +377,7 @@ fn unreachable_leaves_claiming_overflow_to_the_end_are_all_found() {
 fn a_branch_of_pointers_past_the_file_loses_ranges_without_quadratic_lookups() {
     // The key bucket's root branch points at 200 children past the end of the file: 200
     // lost ranges, each filled from unreachable copies by one binary search per revision.
-    let revs: Vec<R> = (0..400)
-        .map(|i| put(i + 2, Box::leak(format!("/k/{i:04}").into_boxed_str()), "v"))
-        .collect();
+    let revs = numbered_puts("/k/", 4, 400);
     let mut bytes = build(&revs, &[], None, 200);
     let copy = bytes.clone();
     let db = Db::open(&copy).unwrap();
@@ -445,14 +438,7 @@ fn reachable_leaves_claiming_overflow_to_the_end_still_give_every_key() {
     // Every leaf of the key bucket claims to span to the last page of the file, over its
     // siblings: each is read only over the pages it was first to claim (at least its own
     // first page), so every key is still recovered and no byte is read for two pages.
-    let names: Vec<&'static str> = (0..300)
-        .map(|i| &*Box::leak(format!("/r/{i:04}").into_boxed_str()))
-        .collect();
-    let revs: Vec<R> = names
-        .iter()
-        .enumerate()
-        .map(|(i, k)| put(i as i64 + 2, k, "v"))
-        .collect();
+    let revs = numbered_puts("/r/", 4, 300);
     let mut bytes = build(&revs, &[], None, 100);
     let copy = bytes.clone();
     let db = Db::open(&copy).unwrap();
