@@ -25,7 +25,7 @@
 //! entries, refused requests are not damage); 2 when the input cannot be read or R is
 //! compacted or in the future.
 
-use super::{load, open_db, open_image_for_scan, replay_member, thread_pool, Replayed};
+use super::{load_raw, open_db, open_image_for_scan, replay_member, thread_pool, Replayed};
 use crate::error::{Result, EXIT_DAMAGE, EXIT_OK};
 use crate::output::sanitize;
 #[cfg(test)]
@@ -33,7 +33,7 @@ use crate::output::JsonBytes;
 use crate::redact::Redactor;
 use etcd_mvcc::info::{read_info, EtcdInfo};
 use etcd_mvcc::member::{self as input, Member};
-use etcd_mvcc::replay::{LiveKv, ReplayBound, State};
+use etcd_mvcc::replay::{LiveKv, RawLive, ReplayBound, State};
 #[cfg(test)]
 use serde::Serialize;
 use std::io::Write;
@@ -234,78 +234,169 @@ fn text_line(out: &mut Vec<u8>, k: &[u8], kv: &LiveKv<'_>, hidden: bool) {
 /// Output bytes gathered before a batch is formatted (in parallel) and written.
 const BATCH_BYTES: usize = 8 << 20;
 
+/// One key to write: decoded already (a replayed keyspace) or still encoded, straight
+/// from the mapping (a db's keyspace, decoded where it is formatted so that each KeyValue
+/// is read from memory once).
+#[derive(Clone, Copy)]
+enum Entry<'s, 'a> {
+    Decoded(&'s [u8], &'s LiveKv<'a>),
+    Raw(RawLive<'a>),
+}
+
+impl Entry<'_, '_> {
+    /// About the bytes its line takes (base64 is 4/3 of the bytes), read from the slices'
+    /// lengths only.
+    fn line_bytes(&self) -> usize {
+        let (k, v) = match self {
+            Entry::Decoded(k, kv) => (k.len(), kv.value.len()),
+            Entry::Raw(r) => (r.key.len(), r.kv.len()),
+        };
+        160 + 2 * k + v * 4 / 3
+    }
+}
+
+/// Keys written and values redacted.
+#[derive(Debug, Default, Clone, Copy)]
+struct Written {
+    keys: u64,
+    redacted: u64,
+}
+
+/// Formats `c` into `buf` (emptied first); a raw entry that does not decode is left out,
+/// as the decoded keyspace leaves it out.
+fn format_piece(buf: &mut Vec<u8>, c: &[Entry<'_, '_>], redactor: Redactor, json: bool) -> Written {
+    use etcd_mvcc::replay::VALUES_AHEAD;
+    buf.clear();
+    let mut w = Written::default();
+    for (i, e) in c.iter().enumerate() {
+        if let Some(Entry::Raw(r)) = c.get(i + VALUES_AHEAD) {
+            std::hint::black_box(r.kv.first().copied());
+        }
+        let decoded;
+        let (k, kv) = match e {
+            Entry::Decoded(k, kv) => (*k, *kv),
+            Entry::Raw(r) => {
+                let Some(kv) = r.decode() else { continue };
+                decoded = kv;
+                (r.key, &decoded)
+            }
+        };
+        let hidden = redactor.hides(k);
+        w.keys += 1;
+        w.redacted += u64::from(hidden);
+        if json {
+            json_line(buf, k, kv, hidden);
+        } else {
+            text_line(buf, k, kv, hidden);
+        }
+    }
+    w
+}
+
 /// Formats `batch` on `pool`, pieces in parallel, and writes them in order. `bufs` are the
 /// pieces' buffers, kept from batch to batch so that their memory is reused, not mapped
 /// and zeroed afresh by the allocator every time.
 fn write_batch(
     out: &mut dyn Write,
-    batch: &[(&[u8], &LiveKv<'_>, bool)],
+    batch: &[Entry<'_, '_>],
+    redactor: Redactor,
     json: bool,
     pool: &rayon::ThreadPool,
     bufs: &mut Vec<Vec<u8>>,
-) -> Result<()> {
+) -> Result<Written> {
     use rayon::prelude::*;
     if batch.is_empty() {
-        return Ok(());
+        return Ok(Written::default());
     }
     let per = batch.len().div_ceil(4 * pool.current_num_threads()).max(1);
     let pieces = batch.len().div_ceil(per);
     if bufs.len() < pieces {
         bufs.resize_with(pieces, Vec::new);
     }
-    pool.install(|| {
+    let counts: Vec<Written> = pool.install(|| {
         bufs[..pieces]
             .par_iter_mut()
             .zip(batch.par_chunks(per))
-            .for_each(|(buf, c)| {
-                buf.clear();
-                for &(k, kv, hidden) in c {
-                    if json {
-                        json_line(buf, k, kv, hidden);
-                    } else {
-                        text_line(buf, k, kv, hidden);
-                    }
-                }
-            })
+            .map(|(buf, c)| format_piece(buf, c, redactor, json))
+            .collect()
     });
     for p in &bufs[..pieces] {
         out.write_all(p)?;
     }
-    Ok(())
+    Ok(counts.iter().fold(Written::default(), |a, w| Written {
+        keys: a.keys + w.keys,
+        redacted: a.redacted + w.redacted,
+    }))
+}
+
+/// Writes `entries` (in key order) in batches of about [`BATCH_BYTES`] of output.
+fn write_entries<'s, 'a: 's>(
+    out: &mut dyn Write,
+    entries: impl Iterator<Item = Entry<'s, 'a>>,
+    redactor: Redactor,
+    json: bool,
+    pool: &rayon::ThreadPool,
+) -> Result<Written> {
+    let mut total = Written::default();
+    let mut batch = Vec::new();
+    let mut batch_bytes = 0usize;
+    let mut bufs = Vec::new();
+    let mut flush = |batch: &mut Vec<Entry<'s, 'a>>, total: &mut Written| -> Result<()> {
+        let w = write_batch(out, batch, redactor, json, pool, &mut bufs)?;
+        total.keys += w.keys;
+        total.redacted += w.redacted;
+        batch.clear();
+        Ok(())
+    };
+    for e in entries {
+        batch_bytes += e.line_bytes();
+        batch.push(e);
+        if batch_bytes >= BATCH_BYTES {
+            flush(&mut batch, &mut total)?;
+            batch_bytes = 0;
+        }
+    }
+    flush(&mut batch, &mut total)?;
+    Ok(total)
+}
+
+/// The live keys to export: a decoded keyspace (after a replay) or a db's, still encoded.
+enum Keys<'s, 'a> {
+    State(&'s State<'a>),
+    Raw(&'s [RawLive<'a>]),
 }
 
 fn write_keys(
     out: &mut dyn Write,
-    state: &State<'_>,
+    keys: Keys<'_, '_>,
     prefix: &[u8],
     redactor: Redactor,
     json: bool,
     pool: &rayon::ThreadPool,
-) -> Result<(u64, u64)> {
-    let mut n = 0;
-    let mut redacted = 0;
-    let range = etcd_mvcc::replay::KeyRange::From(prefix);
-    let mut batch = Vec::new();
-    let mut batch_bytes = 0usize;
-    let mut bufs = Vec::new();
-    for (k, kv) in state.range(range) {
-        if !k.starts_with(prefix) {
-            break;
+) -> Result<Written> {
+    match keys {
+        Keys::State(state) => {
+            let range = etcd_mvcc::replay::KeyRange::From(prefix);
+            let entries = state
+                .range(range)
+                .take_while(|(k, _)| k.starts_with(prefix))
+                .map(|(k, kv)| Entry::Decoded(k.as_ref(), kv));
+            write_entries(out, entries, redactor, json, pool)
         }
-        n += 1;
-        let hidden = redactor.hides(k);
-        redacted += u64::from(hidden);
-        batch.push((k.as_ref(), kv, hidden));
-        // About what the line takes (base64 is 4/3 of the bytes).
-        batch_bytes += 160 + 2 * k.len() + if hidden { 0 } else { kv.value.len() * 4 / 3 };
-        if batch_bytes >= BATCH_BYTES {
-            write_batch(out, &batch, json, pool, &mut bufs)?;
-            batch.clear();
-            batch_bytes = 0;
+        Keys::Raw(live) => {
+            // In key order: the keys from `prefix` on, while they start with it (no key is
+            // read at all for the empty prefix).
+            let (from, to) = if prefix.is_empty() {
+                (0, live.len())
+            } else {
+                let from = live.partition_point(|r| r.key < prefix);
+                let n = live[from..].partition_point(|r| r.key.starts_with(prefix));
+                (from, from + n)
+            };
+            let entries = live[from..to].iter().map(|&r| Entry::Raw(r));
+            write_entries(out, entries, redactor, json, pool)
         }
     }
-    write_batch(out, &batch, json, pool, &mut bufs)?;
-    Ok((n, redacted))
 }
 
 /// Runs `export`; returns the exit status.
@@ -318,9 +409,15 @@ pub fn run(args: &Args) -> Result<u8> {
     let db = open_db(&image)?;
     let pool = thread_pool(args.threads)?;
     let info = read_info(&db);
-    let mut loaded = load(&image, &db, &info, args.rev, &pool)?;
+    // Without a replay the keys are written straight from their encoded KeyValues.
+    let loaded = load_raw(&image, &db, &info, args.rev, &pool)?;
+    let (mut state, raw) = if args.replay_wal {
+        (pool.install(|| loaded.into_loaded()).state, None)
+    } else {
+        (loaded.state, Some(loaded.live))
+    };
     let (mut code, mut note) = if args.replay_wal {
-        let r = replay_member(&member, &info, &mut loaded.state)?;
+        let r = replay_member(&member, &info, &mut state)?;
         replay_note(&r)
     } else {
         (EXIT_OK, String::new())
@@ -347,7 +444,11 @@ pub fn run(args: &Args) -> Result<u8> {
         ));
         code = EXIT_DAMAGE;
     }
-    finish(args, &loaded.state, code, &note, &pool)
+    let keys = match &raw {
+        Some(live) => Keys::Raw(live),
+        None => Keys::State(&state),
+    };
+    finish(args, keys, &state, code, &note, &pool)
 }
 
 /// A data dir without a db: etcd creates an empty one and applies the whole WAL; so does
@@ -362,7 +463,7 @@ fn run_wal_only(args: &Args, member: &Member) -> Result<u8> {
     let (code, mut note) = replay_note(&r);
     note.insert_str(0, "; no db: the keyspace was rebuilt from the WAL alone");
     let pool = thread_pool(args.threads)?;
-    finish(args, &state, code, &note, &pool)
+    finish(args, Keys::State(&state), &state, code, &note, &pool)
 }
 
 /// Exit status and summary text of a replay.
@@ -407,9 +508,10 @@ fn replay_note(r: &Replayed) -> (u8, String) {
     (code, note)
 }
 
-/// Prints the keys of `state` and the summary; returns `code`.
+/// Prints `keys` (of `state`) and the summary; returns `code`.
 fn finish(
     args: &Args,
+    keys: Keys<'_, '_>,
     state: &State<'_>,
     code: u8,
     note: &str,
@@ -420,7 +522,8 @@ fn finish(
     };
     let prefix = args.prefix.as_deref().unwrap_or("").as_bytes();
     let mut out = crate::output::stdout();
-    let (n, redacted) = write_keys(&mut out, state, prefix, redactor, !args.text, pool)?;
+    let Written { keys: n, redacted } =
+        write_keys(&mut out, keys, prefix, redactor, !args.text, pool)?;
     out.flush()?;
     let redacted_note = if redacted > 0 {
         format!(

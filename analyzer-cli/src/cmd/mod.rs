@@ -23,7 +23,7 @@ use bbolt_reader::Db;
 use etcd_mvcc::info::EtcdInfo;
 use etcd_mvcc::member::{self as input, DbImage, Member};
 pub(crate) use etcd_mvcc::replay::Replayed;
-use etcd_mvcc::replay::{load_at, LoadError, Loaded, State};
+use etcd_mvcc::replay::{load_at, load_raw_at, LoadError, Loaded, LoadedRaw, State};
 use etcd_mvcc::scan::Keyspace;
 use std::path::Path;
 
@@ -128,6 +128,19 @@ pub(crate) fn load<'a>(
     pool: &rayon::ThreadPool,
 ) -> Result<Loaded<'a>> {
     pool.install(|| load_at(db, &info.meta, rev))
+        .map_err(|e| load_err(&image.path, e))
+}
+
+/// [`load`] with the live keys left encoded (for a caller that decodes each where it
+/// uses it).
+pub(crate) fn load_raw<'a>(
+    image: &etcd_mvcc::member::DbImage,
+    db: &bbolt_reader::Db<'a>,
+    info: &EtcdInfo,
+    rev: Option<i64>,
+    pool: &rayon::ThreadPool,
+) -> Result<LoadedRaw<'a>> {
+    pool.install(|| load_raw_at(db, &info.meta, rev))
         .map_err(|e| load_err(&image.path, e))
 }
 

@@ -19,6 +19,7 @@ use crate::{MetaInfo, KEY_BUCKET};
 use bbolt_reader::{Db, Page};
 use rayon::prelude::*;
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 /// Revisions of a db, as etcd would restore them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -139,16 +140,58 @@ fn newest_entries<'a>(pages: &[Page<'a>], rev: i64) -> (NewestKv<'a>, u64) {
     acc
 }
 
-/// The live keys of `newest` (newest revision a put) with their KeyValue, in key order:
-/// sorted once here, so that the tree is built in bulk rather than by inserting key by key.
+/// A live key with its KeyValue still encoded, both slices of the mapping: what
+/// [`load_raw_at`] lists, so that a caller that reads each key once (`export`) decodes it
+/// where it uses it instead of in a pass of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawLive<'a> {
+    /// The user key (inside `kv`).
+    pub key: &'a [u8],
+    /// The encoded KeyValue of the key's newest revision <= R.
+    pub kv: &'a [u8],
+}
+
+impl<'a> RawLive<'a> {
+    /// The decoded KeyValue; `None` when it does not decode (such a key is not live: the
+    /// keyspace [`load_at`] builds leaves it out).
+    #[inline]
+    pub fn decode(&self) -> Option<LiveKv<'a>> {
+        let kv = KeyValueRef::parse(self.kv).ok()?;
+        Some(LiveKv {
+            value: Cow::Borrowed(kv.value),
+            create_revision: kv.create_revision,
+            mod_revision: kv.mod_revision,
+            version: kv.version,
+            lease: kv.lease,
+        })
+    }
+}
+
+/// Entries ahead of the one decoded whose KeyValue a pass in key order reads early (see
+/// [`read_ahead`]).
+pub const VALUES_AHEAD: usize = 8;
+
+/// Reads the first byte of the KeyValue of `live[j + VALUES_AHEAD]`.
+///
+/// In key order the KeyValues are scattered over the mapping: each is a cache (often a
+/// TLB) miss. Reading one some places on lets its miss overlap the work on entry `j`
+/// instead of being waited for in turn.
+#[inline]
+fn read_ahead(live: &[RawLive<'_>], j: usize) {
+    if let Some(r) = live.get(j + VALUES_AHEAD) {
+        std::hint::black_box(r.kv.first().copied());
+    }
+}
+
+/// The live keys of `newest` (newest revision a put) with their encoded KeyValue, in key
+/// order, each key once (the table holds each key once).
 ///
 /// The keys are slices scattered over the mapping, so comparing them directly misses the
 /// cache at every comparison. Each key is first given a sort word: the 24 bytes after the
 /// prefix all keys share (Kubernetes keys share `/registry/`), read from the copy of its
 /// first bytes the table holds, zero-padded. Words order keys as their bytes do wherever
 /// they differ; only keys with equal words are compared in full.
-#[allow(clippy::filter_map_identity)] // see the last line
-fn sorted_live<'a>(newest: &NewestKv<'a>) -> Vec<(Cow<'a, [u8]>, LiveKv<'a>)> {
+fn sorted_live<'a>(newest: &NewestKv<'a>) -> Vec<RawLive<'a>> {
     let live: Vec<(&'a [u8], &[u8], &'a [u8])> = newest
         .iter_heads()
         .filter(|(_, _, n)| !n.tombstone)
@@ -186,35 +229,62 @@ fn sorted_live<'a>(newest: &NewestKv<'a>) -> Vec<(Cow<'a, [u8]>, LiveKv<'a>)> {
         })
         .collect();
     order.par_sort_unstable_by(|x, y| x.0.cmp(&y.0).then_with(|| live[x.1].0.cmp(live[y.1].0)));
-    // In key order the KeyValues are scattered over the mapping: each is a cache (often a
-    // TLB) miss. They are decoded in parallel, and each step first reads a byte of the
-    // KeyValue `VALUES_AHEAD` places on, so that its miss overlaps this decode instead of
-    // being waited for in turn.
-    const VALUES_AHEAD: usize = 8;
-    let decoded: Vec<Option<(Cow<'a, [u8]>, LiveKv<'a>)>> = order
+    order
+        .iter()
+        .map(|&(_, i)| RawLive {
+            key: live[i].0,
+            kv: live[i].2,
+        })
+        .collect()
+}
+
+/// The decoded keyspace of `live` (in key order, each key once): decoded in parallel,
+/// with the read-ahead of [`read_ahead`], and built into the tree in bulk.
+#[allow(clippy::filter_map_identity)] // see the last line
+fn decoded_keys<'a>(live: &[RawLive<'a>]) -> BTreeMap<Cow<'a, [u8]>, LiveKv<'a>> {
+    let decoded: Vec<Option<(Cow<'a, [u8]>, LiveKv<'a>)>> = live
         .par_iter()
         .enumerate()
-        .map(|(j, &(_, i))| {
-            if let Some(&(_, ahead)) = order.get(j + VALUES_AHEAD) {
-                std::hint::black_box(live[ahead].2.first().copied());
-            }
-            let (key, _, raw) = live[i];
-            let kv = KeyValueRef::parse(raw).ok()?;
-            Some((
-                Cow::Borrowed(key),
-                LiveKv {
-                    value: Cow::Borrowed(kv.value),
-                    create_revision: kv.create_revision,
-                    mod_revision: kv.mod_revision,
-                    version: kv.version,
-                    lease: kv.lease,
-                },
-            ))
+        .map(|(j, r)| {
+            read_ahead(live, j);
+            Some((Cow::Borrowed(r.key), r.decode()?))
         })
         .collect();
     // `filter_map` over the vector's own iterator is collected in place (`flatten` is
     // not: it would hold a second copy of the keyspace at the peak).
     decoded.into_iter().filter_map(|x| x).collect()
+}
+
+/// A db's keyspace at one revision with the live keys still encoded ([`RawLive`]): the
+/// state has everything but its keys, which `live` holds.
+#[derive(Debug)]
+pub struct LoadedRaw<'a> {
+    /// The state without its keys (`state.keys` is empty).
+    pub state: State<'a>,
+    /// The live keys in key order, each once.
+    pub live: Vec<RawLive<'a>>,
+    /// The db's own revisions.
+    pub revisions: DbRevisions,
+    /// Entries of the key bucket that are not a revision key with a KeyValue.
+    pub malformed_entries: u64,
+    /// Malformed leases.
+    pub malformed_leases: u64,
+}
+
+impl<'a> LoadedRaw<'a> {
+    /// The keyspace with its keys decoded into `state.keys` (what [`load_at`] returns).
+    /// Runs on the current rayon pool.
+    pub fn into_loaded(self) -> Loaded<'a> {
+        let mut state = self.state;
+        state.keys = decoded_keys(&self.live);
+        drop(self.live);
+        Loaded {
+            state,
+            revisions: self.revisions,
+            malformed_entries: self.malformed_entries,
+            malformed_leases: self.malformed_leases,
+        }
+    }
 }
 
 /// Reads the keyspace of `db` at `rev` (None = the newest). Runs on the current rayon pool.
@@ -223,6 +293,16 @@ pub fn load_at<'a>(
     meta: &MetaInfo,
     rev: Option<i64>,
 ) -> Result<Loaded<'a>, LoadError> {
+    Ok(load_raw_at(db, meta, rev)?.into_loaded())
+}
+
+/// [`load_at`] with the live keys left encoded ([`LoadedRaw`]). Runs on the current rayon
+/// pool.
+pub fn load_raw_at<'a>(
+    db: &Db<'a>,
+    meta: &MetaInfo,
+    rev: Option<i64>,
+) -> Result<LoadedRaw<'a>, LoadError> {
     // One listing of the key bucket's leaves serves both the newest revision and the read.
     let pages = key_leaf_pages(db)?;
     let revisions = revisions_in(&pages, meta);
@@ -251,7 +331,7 @@ pub fn load_at<'a>(
         ..State::default()
     };
     let (newest, malformed_entries) = newest_entries(&pages, rev);
-    state.keys = sorted_live(&newest).into_iter().collect();
+    let live = sorted_live(&newest);
     drop(newest);
     let mut malformed_leases = 0;
     if let Some(b) = db.bucket(LEASE_BUCKET).map_err(bolt)? {
@@ -282,8 +362,9 @@ pub fn load_at<'a>(
             }
         }
     }
-    Ok(Loaded {
+    Ok(LoadedRaw {
         state,
+        live,
         revisions,
         malformed_entries,
         malformed_leases,
@@ -346,10 +427,13 @@ mod tests {
                     },
                 );
             }
-            let got: Vec<Vec<u8>> = sorted_live(&t)
-                .into_iter()
-                .map(|(k, _)| k.into_owned())
+            let live = sorted_live(&t);
+            let got: Vec<Vec<u8>> = live.iter().map(|r| r.key.to_vec()).collect();
+            let decoded: Vec<Vec<u8>> = decoded_keys(&live)
+                .into_keys()
+                .map(|k| k.into_owned())
                 .collect();
+            assert_eq!(decoded, got);
             let mut want: Vec<Vec<u8>> = t.iter().map(|(k, _)| k.to_vec()).collect();
             want.sort();
             assert_eq!(got, want);

@@ -8,6 +8,9 @@ pub mod load;
 pub mod state;
 pub mod wal;
 
-pub use load::{db_revisions, load_at, DbRevisions, LoadError, Loaded};
+pub use load::{
+    db_revisions, load_at, load_raw_at, DbRevisions, LoadError, Loaded, LoadedRaw, RawLive,
+    VALUES_AHEAD,
+};
 pub use state::{Bytes, Change, KeyRange, LiveKv, State};
 pub use wal::{replay, replay_member, ReplayBound, ReplayReport, Replayed};
