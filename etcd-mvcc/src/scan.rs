@@ -451,7 +451,7 @@ fn shard_of(hash: u64, n: usize) -> usize {
 /// Asks the CPU to bring the cache line at `p` in ahead of use. Only a hint: the address
 /// is never dereferenced, so a stale or wrong one costs nothing but the hint.
 #[inline(always)]
-fn prefetch<T>(p: *const T) {
+pub(crate) fn prefetch<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
     #[allow(unsafe_code)]
     // SAFETY: PREFETCHT0 has no architectural effect and never faults, whatever the

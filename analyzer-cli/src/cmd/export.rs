@@ -270,7 +270,7 @@ fn format_piece(buf: &mut Vec<u8>, c: &[Entry<'_, '_>], redactor: Redactor, json
     let mut w = Written::default();
     for (i, e) in c.iter().enumerate() {
         if let Some(Entry::Raw(r)) = c.get(i + VALUES_AHEAD) {
-            std::hint::black_box(r.kv.first().copied());
+            r.prefetch();
         }
         let decoded;
         let (k, kv) = match e {
