@@ -562,6 +562,90 @@ mod tests {
         v
     }
 
+    /// Encoded KeyValues of `n` keys (some secrets, some binary), in key order, with one
+    /// entry whose KeyValue does not decode.
+    fn raw_keyspace(n: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut v: Vec<(Vec<u8>, Vec<u8>)> = (0..n)
+            .map(|i| {
+                let key = match i % 4 {
+                    0 => format!("/registry/secrets/ns/s{i:05}").into_bytes(),
+                    1 => format!("/registry/pods/ns/p{i:05}").into_bytes(),
+                    2 => format!("/registry/leases/l{i:05}").into_bytes(),
+                    _ => format!("/a/{i:05}").into_bytes(),
+                };
+                let value: Vec<u8> = if i % 3 == 0 {
+                    (0..(i * 37) % 3000).map(|j| (j * 7 + i) as u8).collect()
+                } else {
+                    format!("value \"{i}\"\n").into_bytes()
+                };
+                let kv = etcd_mvcc::kv::KeyValue {
+                    key: key.clone(),
+                    value,
+                    create_revision: i as i64 + 2,
+                    mod_revision: 3 * i as i64 + 2,
+                    version: (i % 5) as i64 + 1,
+                    lease: if i % 7 == 0 {
+                        0x694d_0000 + i as i64
+                    } else {
+                        0
+                    },
+                }
+                .encode_to_vec_etcd();
+                (key, kv)
+            })
+            .collect();
+        v.push((b"/registry/pods/zz-broken".to_vec(), vec![0xff, 0xff, 0xff]));
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn raw_keys_are_written_as_the_decoded_keyspace_is() {
+        let raw = raw_keyspace(12_000);
+        let live: Vec<RawLive<'_>> = raw.iter().map(|(k, kv)| RawLive { key: k, kv }).collect();
+        let mut state = State::default();
+        state.keys = live
+            .iter()
+            .filter_map(|r| Some((Cow::Borrowed(r.key), r.decode()?)))
+            .collect();
+        assert_eq!(
+            state.keys.len(),
+            live.len() - 1,
+            "the broken entry is left out"
+        );
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            for prefix in [
+                &b""[..],
+                b"/registry/",
+                b"/registry/pods/",
+                b"/a/0",
+                b"/zz",
+                b"/",
+            ] {
+                for show_secrets in [false, true] {
+                    for json in [true, false] {
+                        let redactor = Redactor { show_secrets };
+                        let (mut a, mut b) = (Vec::new(), Vec::new());
+                        let wa =
+                            write_keys(&mut a, Keys::Raw(&live), prefix, redactor, json, &pool)
+                                .unwrap();
+                        let wb =
+                            write_keys(&mut b, Keys::State(&state), prefix, redactor, json, &pool)
+                                .unwrap();
+                        assert_eq!(a, b, "prefix {prefix:?}");
+                        assert_eq!((wa.keys, wa.redacted), (wb.keys, wb.redacted));
+                        let want = state.keys.keys().filter(|k| k.starts_with(prefix)).count();
+                        assert_eq!(wa.keys, want as u64);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn base64_equals_the_base64_crates_standard_engine_at_every_length() {
         use base64::Engine as _;

@@ -202,14 +202,10 @@ fn read_ahead(live: &[RawLive<'_>], j: usize) {
 /// first bytes the table holds, zero-padded. Words order keys as their bytes do wherever
 /// they differ; only keys with equal words are compared in full.
 fn sorted_live<'a>(newest: &NewestKv<'a>) -> Vec<RawLive<'a>> {
-    let live: Vec<(&'a [u8], &[u8], &'a [u8])> = newest
-        .iter_heads()
-        .filter(|(_, _, n)| !n.tombstone)
-        .map(|(k, head, n)| (k, head, n.payload))
-        .collect();
-    let shared = match live.first() {
+    let heads = || newest.iter_heads().filter(|(_, _, n)| !n.tombstone);
+    let shared = match heads().next() {
         None => 0,
-        Some(&(_, first, _)) => live.iter().fold(first.len(), |l, &(_, head, _)| {
+        Some((_, first, _)) => heads().fold(first.len(), |l, (_, head, _)| {
             first[..l]
                 .iter()
                 .zip(head)
@@ -223,10 +219,10 @@ fn sorted_live<'a>(newest: &NewestKv<'a>) -> Vec<RawLive<'a>> {
             None => key.get(i).copied().unwrap_or(0),
         }
     };
-    let mut order: Vec<([u64; 3], usize)> = live
-        .iter()
-        .enumerate()
-        .map(|(i, &(key, head, _))| {
+    // One vector: each live key with its sort word, sorted, then turned into the list
+    // in place (the words dropped).
+    let mut order: Vec<([u64; 3], RawLive<'a>)> = heads()
+        .map(|(key, head, n)| {
             let mut w = [0u64; 3];
             for (j, word) in w.iter_mut().enumerate() {
                 let mut b = [0u8; 8];
@@ -235,17 +231,11 @@ fn sorted_live<'a>(newest: &NewestKv<'a>) -> Vec<RawLive<'a>> {
                 }
                 *word = u64::from_be_bytes(b);
             }
-            (w, i)
+            (w, RawLive { key, kv: n.payload })
         })
         .collect();
-    order.par_sort_unstable_by(|x, y| x.0.cmp(&y.0).then_with(|| live[x.1].0.cmp(live[y.1].0)));
-    order
-        .iter()
-        .map(|&(_, i)| RawLive {
-            key: live[i].0,
-            kv: live[i].2,
-        })
-        .collect()
+    order.par_sort_unstable_by(|x, y| x.0.cmp(&y.0).then_with(|| x.1.key.cmp(y.1.key)));
+    order.into_iter().map(|(_, r)| r).collect()
 }
 
 /// The decoded keyspace of `live` (in key order, each key once): decoded in parallel,
