@@ -603,11 +603,13 @@ mod tests {
     fn raw_keys_are_written_as_the_decoded_keyspace_is() {
         let raw = raw_keyspace(12_000);
         let live: Vec<RawLive<'_>> = raw.iter().map(|(k, kv)| RawLive { key: k, kv }).collect();
-        let mut state = State::default();
-        state.keys = live
-            .iter()
-            .filter_map(|r| Some((Cow::Borrowed(r.key), r.decode()?)))
-            .collect();
+        let state = State {
+            keys: live
+                .iter()
+                .filter_map(|r| Some((Cow::Borrowed(r.key), r.decode()?)))
+                .collect(),
+            ..State::default()
+        };
         assert_eq!(
             state.keys.len(),
             live.len() - 1,
