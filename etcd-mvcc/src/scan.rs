@@ -61,8 +61,9 @@ pub struct KeyAcc {
     pub below_count: u32,
     /// Their bbolt key + value bytes.
     pub below_entry_bytes: u64,
-    /// Newest revision <= the limit, if any.
-    pub below_newest: Option<Revision>,
+    /// Newest revision <= the limit, when `below_count > 0` ([`KeyAcc::below_newest`]; no
+    /// `Option` here, whose tag would take 8 bytes more per key).
+    pub below_newest_rev: Revision,
     /// Whether that one is a tombstone.
     pub below_newest_tombstone: bool,
     /// Its bbolt key + value bytes.
@@ -116,7 +117,16 @@ impl ElementLoc {
     }
 }
 
+// One record per distinct key: its size is most of the scan's heap (a 64-byte key line
+// and an 8-byte index slot come with it).
+const _: () = assert!(std::mem::size_of::<KeyAcc>() <= 144);
+
 impl KeyAcc {
+    /// Newest revision <= the limit, if any.
+    pub fn below_newest(&self) -> Option<Revision> {
+        (self.below_count > 0).then_some(self.below_newest_rev)
+    }
+
     /// True when the newest revision is a put.
     pub fn is_live(&self) -> bool {
         self.revisions > 0 && !self.newest_tombstone
@@ -157,12 +167,10 @@ impl KeyAcc {
         if rev.main <= limit {
             self.below_count += 1;
             self.below_entry_bytes += entry_bytes;
-            let newer = match self.below_newest {
-                None => true,
-                Some(b) => (rev, tombstone) > (b, self.below_newest_tombstone),
-            };
+            let newer = self.below_count == 1
+                || (rev, tombstone) > (self.below_newest_rev, self.below_newest_tombstone);
             if newer {
-                self.below_newest = Some(rev);
+                self.below_newest_rev = rev;
                 self.below_newest_tombstone = tombstone;
                 self.below_newest_entry_bytes = entry_bytes;
                 self.below_newest_ordinal = ordinal;
@@ -173,7 +181,7 @@ impl KeyAcc {
     /// Revisions a compaction at the limit would delete: all <= limit except the newest,
     /// and that one too when it is a tombstone (etcd 3.4 `keyIndex.compact`).
     pub fn compaction_dropped(&self) -> (u64, u64) {
-        let keep = self.below_newest.is_some() && !self.below_newest_tombstone;
+        let keep = self.below_count > 0 && !self.below_newest_tombstone;
         if keep {
             (
                 u64::from(self.below_count) - 1,
@@ -2087,7 +2095,7 @@ impl<'a> Keyspace<'a> {
         let slots: u64 = leaves.iter().map(|p| p.elements_in_view() as u64).sum();
         let mut bits = vec![0u64; slots.div_ceil(64) as usize];
         for a in self.keys.values() {
-            if a.below_newest.is_some() && !a.below_newest_tombstone {
+            if a.below_count > 0 && !a.below_newest_tombstone {
                 let o = a.below_newest_ordinal;
                 if let Some(w) = bits.get_mut((o / 64) as usize) {
                     *w |= 1 << (o % 64);

@@ -376,7 +376,7 @@ fn kept_model(ks: &Keyspace<'_>, m: &ElementModel, page_size: u64) -> Option<Tre
     let kept: Vec<(u64, u64)> = ks
         .keys
         .values()
-        .filter(|a| a.below_newest.is_some() && !a.below_newest_tombstone)
+        .filter(|a| a.below_count > 0 && !a.below_newest_tombstone)
         .map(|a| {
             let value_len = a.below_newest_entry_bytes.saturating_sub(REV_KEY_LEN);
             (a.below_newest_ordinal, value_len)
