@@ -177,8 +177,8 @@ impl<'a> RawLive<'a> {
     }
 }
 
-/// Entries ahead of the one decoded whose KeyValue a pass in key order reads early (see
-/// [`read_ahead`]).
+/// Entries ahead of the one decoded whose KeyValue a pass in key order hints in early (the
+/// crate's `read_ahead`).
 pub const VALUES_AHEAD: usize = 8;
 
 /// Asks the CPU for the first cache lines of the KeyValue of `live[j + VALUES_AHEAD]`.
