@@ -2036,11 +2036,21 @@ impl<'a> Keyspace<'a> {
 
     /// Hints in what [`Keyspace::element`] will read at `loc`, for a pass that reads many
     /// elements one after another (each a cache miss far from the last): first (`value`
-    /// false) the page's header and the element's header; then, some elements later, when
-    /// those are in cache (`value` true), the first lines of the element's key and value.
-    /// Reads only the element's header; an address out of the file is never hinted.
+    /// false) the page's header and the element's header, from their addresses alone; then,
+    /// some elements later, when those are in cache (`value` true), the first lines of the
+    /// element's key and value, found by reading the element as [`Keyspace::element`] does.
+    /// An address out of the file is never hinted.
     pub fn prefetch_element(&self, loc: ElementLoc, value: bool) {
         use bbolt_reader::page::{LEAF_ELEMENT_SIZE, PAGE_HEADER_SIZE};
+        if value {
+            if let Some(el) = self.element(loc) {
+                prefetch(el.key.as_ptr());
+                for at in (64..el.value.len().min(4 * 64)).step_by(64) {
+                    prefetch(el.value[at..].as_ptr());
+                }
+            }
+            return;
+        }
         let (Some(pgid), Some(bucket)) = (loc.pgid(), &self.bucket) else {
             return;
         };
@@ -2056,26 +2066,9 @@ impl<'a> Keyspace<'a> {
             return;
         };
         let h = start + PAGE_HEADER_SIZE + loc.index() * LEAF_ELEMENT_SIZE;
-        let Some(head) = data.get(h..h + LEAF_ELEMENT_SIZE) else {
-            return;
-        };
-        if !value {
+        if h + LEAF_ELEMENT_SIZE <= data.len() {
             prefetch(data[start..].as_ptr());
-            prefetch(head.as_ptr());
-            return;
-        }
-        let field = |o: usize| {
-            let mut w = [0u8; 4];
-            w.copy_from_slice(&head[o..o + 4]);
-            u32::from_le_bytes(w) as usize
-        };
-        let from = h + field(4);
-        let end = from.saturating_add(field(8)).saturating_add(field(12));
-        let end = end.min(data.len());
-        let mut at = from;
-        while at < end && at < from + 4 * 64 {
-            prefetch(data[at..].as_ptr());
-            at += 64;
+            prefetch(data[h..].as_ptr());
         }
     }
 

@@ -23,7 +23,7 @@ use bbolt_reader::Db;
 use etcd_mvcc::info::EtcdInfo;
 use etcd_mvcc::member::{self as input, DbImage, Member};
 pub(crate) use etcd_mvcc::replay::Replayed;
-use etcd_mvcc::replay::{load_at, load_raw_at, LoadError, Loaded, LoadedRaw, State};
+use etcd_mvcc::replay::{load_raw_at, LoadError, Loaded, LoadedRaw, State};
 use etcd_mvcc::scan::Keyspace;
 use std::path::Path;
 
@@ -127,8 +127,8 @@ pub(crate) fn load<'a>(
     rev: Option<i64>,
     pool: &rayon::ThreadPool,
 ) -> Result<Loaded<'a>> {
-    pool.install(|| load_at(db, &info.meta, rev))
-        .map_err(|e| load_err(&image.path, e))
+    let raw = load_raw(image, db, info, rev, pool)?;
+    Ok(pool.install(|| raw.into_loaded()))
 }
 
 /// [`load`] with the live keys left encoded (for a caller that decodes each where it
