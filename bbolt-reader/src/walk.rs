@@ -95,6 +95,92 @@ impl PageUse {
     }
 }
 
+/// One page's [`PageUse`] in two bytes: the kind in the top three bits, the owning
+/// bucket's index in the other thirteen. The walk keeps one per page of the file (4 MiB
+/// for an 8 GiB file of 4 KiB pages, a quarter of the enum's eight bytes). An index too
+/// large for thirteen bits is kept exactly in a side map ([`UseTable`]), so no file
+/// loses anything: only a db with more than [`PACKED_BUCKETS`] buckets uses it.
+type PackedUse = u16;
+
+/// Bucket indexes stored in the packed value itself (0 to this, exclusive).
+const PACKED_BUCKETS: u32 = (1 << 13) - 2;
+/// Low bits meaning [`NO_BUCKET`].
+const PACKED_NO_BUCKET: u16 = (1 << 13) - 2;
+/// Low bits meaning: the index is in the side map.
+const PACKED_SPILLED: u16 = (1 << 13) - 1;
+const PACKED_LOW: u16 = (1 << 13) - 1;
+
+/// Every page's [`PageUse`], packed ([`PackedUse`]).
+#[derive(Debug, Clone, Default)]
+struct UseTable {
+    packed: Vec<PackedUse>,
+    /// Bucket indexes of pages whose index did not fit the packed value, by page.
+    spilled: std::collections::HashMap<usize, u32>,
+}
+
+impl UseTable {
+    /// `n` pages, all [`PageUse::Unreached`].
+    fn new(n: usize) -> Self {
+        UseTable {
+            packed: vec![0; n],
+            spilled: Default::default(),
+        }
+    }
+
+    fn get(&self, i: usize) -> Option<PageUse> {
+        let p = *self.packed.get(i)?;
+        let low = p & PACKED_LOW;
+        let bucket = match low {
+            PACKED_NO_BUCKET => NO_BUCKET,
+            PACKED_SPILLED => self.spilled.get(&i).copied().unwrap_or(NO_BUCKET),
+            b => u32::from(b),
+        };
+        Some(match p >> 13 {
+            0 => PageUse::Unreached,
+            1 => PageUse::Meta,
+            2 => PageUse::Freelist,
+            3 => PageUse::Branch(bucket),
+            4 => PageUse::Leaf(bucket),
+            5 => PageUse::Overflow(bucket),
+            _ => PageUse::Invalid(bucket),
+        })
+    }
+
+    /// Sets page `i`'s use; an index past the table is ignored.
+    fn set(&mut self, i: usize, u: PageUse) {
+        let Some(slot) = self.packed.get_mut(i) else {
+            return;
+        };
+        let (kind, bucket) = match u {
+            PageUse::Unreached => (0, None),
+            PageUse::Meta => (1, None),
+            PageUse::Freelist => (2, None),
+            PageUse::Branch(b) => (3, Some(b)),
+            PageUse::Leaf(b) => (4, Some(b)),
+            PageUse::Overflow(b) => (5, Some(b)),
+            PageUse::Invalid(b) => (6, Some(b)),
+        };
+        let low = match bucket {
+            None => 0,
+            Some(NO_BUCKET) => PACKED_NO_BUCKET,
+            Some(b) if b < PACKED_BUCKETS => b as u16,
+            Some(b) => {
+                self.spilled.insert(i, b);
+                PACKED_SPILLED
+            }
+        };
+        if *slot & PACKED_LOW == PACKED_SPILLED && low != PACKED_SPILLED {
+            self.spilled.remove(&i);
+        }
+        *slot = kind << 13 | low;
+    }
+
+    /// Pages whose use is not [`PageUse::Unreached`].
+    fn reached(&self) -> u64 {
+        self.packed.iter().filter(|&&p| p >> 13 != 0).count() as u64
+    }
+}
+
 /// Where the free-page set came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FreelistSource {
@@ -118,17 +204,14 @@ pub struct PageGraph {
     pub file_pages: u64,
     /// Where the free pages come from.
     pub freelist: FreelistSource,
-    uses: Vec<PageUse>,
+    uses: UseTable,
     free: Vec<u64>,
 }
 
 impl PageGraph {
     /// What page `pgid` is; `None` past the end of the file.
     pub fn page_use(&self, pgid: Pgid) -> Option<PageUse> {
-        usize::try_from(pgid)
-            .ok()
-            .and_then(|i| self.uses.get(i))
-            .copied()
+        usize::try_from(pgid).ok().and_then(|i| self.uses.get(i))
     }
 
     /// True when `pgid` is free (listed in the freelist, or reconstructed as free).
@@ -148,10 +231,7 @@ impl PageGraph {
 
     /// Number of reachable pages (metas and freelist included, overflow pages counted).
     pub fn reachable_count(&self) -> u64 {
-        self.uses
-            .iter()
-            .filter(|u| **u != PageUse::Unreached)
-            .count() as u64
+        self.uses.reached()
     }
 
     /// Pages the file holds at or past the high-water mark (preallocated or stale space).
@@ -542,7 +622,7 @@ struct Walker<'a, 'p> {
     entered: u64,
     hwm: Pgid,
     file_pages: u64,
-    uses: Vec<PageUse>,
+    uses: UseTable,
     free: Vec<u64>,
     listed_free: bool,
     freelist: FreelistSource,
@@ -567,7 +647,7 @@ impl<'a, 'p> Walker<'a, 'p> {
             entered: 0,
             hwm: db.meta().high_water_mark,
             file_pages,
-            uses: vec![PageUse::Unreached; n],
+            uses: UseTable::new(n),
             free: vec![0; n.div_ceil(64)],
             listed_free: false,
             freelist: FreelistSource::Reconstructed,
@@ -591,16 +671,12 @@ impl<'a, 'p> Walker<'a, 'p> {
         usize::try_from(pgid)
             .ok()
             .and_then(|i| self.uses.get(i))
-            .copied()
             .unwrap_or(PageUse::Unreached)
     }
 
     fn set_use(&mut self, pgid: Pgid, u: PageUse) {
-        if let Some(slot) = usize::try_from(pgid)
-            .ok()
-            .and_then(|i| self.uses.get_mut(i))
-        {
-            *slot = u;
+        if let Ok(i) = usize::try_from(pgid) {
+            self.uses.set(i, u);
         }
     }
 
@@ -1223,5 +1299,54 @@ impl<'a, 'p> Walker<'a, 'p> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod use_table_tests {
+    use super::*;
+
+    #[test]
+    fn every_use_reads_back_as_set_with_any_bucket_index() {
+        let buckets = [
+            0,
+            1,
+            7,
+            PACKED_BUCKETS - 1,
+            PACKED_BUCKETS,
+            PACKED_BUCKETS + 1,
+            1 << 20,
+            NO_BUCKET - 1,
+            NO_BUCKET,
+        ];
+        let mut uses = vec![PageUse::Unreached, PageUse::Meta, PageUse::Freelist];
+        for b in buckets {
+            uses.extend([
+                PageUse::Branch(b),
+                PageUse::Leaf(b),
+                PageUse::Overflow(b),
+                PageUse::Invalid(b),
+            ]);
+        }
+        let mut t = UseTable::new(uses.len() + 1);
+        for (i, u) in uses.iter().enumerate() {
+            t.set(i, *u);
+        }
+        for (i, u) in uses.iter().enumerate() {
+            assert_eq!(t.get(i), Some(*u), "page {i}");
+        }
+        assert_eq!(t.get(uses.len()), Some(PageUse::Unreached));
+        assert_eq!(t.get(uses.len() + 1), None);
+        assert_eq!(t.reached(), uses.len() as u64 - 1);
+        // Set past the end: ignored. A spilled page set again to a packed use forgets its
+        // side entry.
+        t.set(uses.len() + 5, PageUse::Meta);
+        let spilled = t.spilled.len();
+        assert!(spilled > 0);
+        for i in 0..uses.len() {
+            t.set(i, PageUse::Leaf(3));
+        }
+        assert!(t.spilled.is_empty());
+        assert_eq!(t.get(0), Some(PageUse::Leaf(3)));
     }
 }
