@@ -195,13 +195,24 @@ impl TreeModel {
 }
 
 /// Builds a bucket's tree, streaming its elements in key order.
+///
+/// Every level is packed as the level below emits its nodes: each node's first key goes
+/// up at once, so the heap holds a few undecided elements per level, not one first key
+/// per leaf node (4 bytes a leaf, 8 MiB for an 8 GiB key bucket). The packers see the
+/// same elements in the same order as [`tree_from_leaves`] would give them, so the model
+/// is the same.
 #[derive(Debug, Clone)]
 pub struct TreeBuilder {
     page_size: u64,
     fill: f64,
-    leaf: NodePacker,
+    /// The leaf level first, then each branch level.
+    levels: Vec<NodePacker>,
     entries: u64,
 }
+
+/// Levels a [`TreeBuilder`] packs at most (the leaf level and 63 branch levels, as
+/// [`tree_from_leaves`] bounds them).
+const MAX_LEVELS: usize = 64;
 
 impl TreeBuilder {
     /// A builder for a bucket filled at `fill_percent`.
@@ -209,7 +220,7 @@ impl TreeBuilder {
         TreeBuilder {
             page_size,
             fill: fill_percent,
-            leaf: NodePacker::new(page_size, fill_percent),
+            levels: vec![NodePacker::new(page_size, fill_percent)],
             entries: 0,
         }
     }
@@ -218,13 +229,67 @@ impl TreeBuilder {
     #[inline]
     pub fn push(&mut self, key_len: u32, value_len: u64) {
         self.entries += 1;
-        self.leaf.push(key_len, value_len);
+        self.levels[0].push(key_len, value_len);
+        if !self.levels[0].emitted_first_keys.is_empty() {
+            self.carry_up(0);
+        }
+    }
+
+    /// Hands the first keys of the nodes level `from` and the ones above it emitted to the
+    /// level above each.
+    fn carry_up(&mut self, from: usize) {
+        let mut i = from;
+        while i < self.levels.len() && !self.levels[i].emitted_first_keys.is_empty() {
+            let mut keys = std::mem::take(&mut self.levels[i].emitted_first_keys);
+            if i + 1 == self.levels.len() {
+                if self.levels.len() >= MAX_LEVELS {
+                    keys.clear();
+                    self.levels[i].emitted_first_keys = keys;
+                    return;
+                }
+                self.levels.push(NodePacker::new(self.page_size, self.fill));
+            }
+            for k in keys.drain(..) {
+                self.levels[i + 1].push(k, 0);
+            }
+            // Its room is used again for the next nodes.
+            self.levels[i].emitted_first_keys = keys;
+            i += 1;
+        }
     }
 
     /// Ends the bucket.
-    pub fn finish(self) -> TreeModel {
-        let (keys, leaf) = self.leaf.finish();
-        tree_from_leaves(self.page_size, self.fill, leaf, keys)
+    pub fn finish(mut self) -> TreeModel {
+        let mut i = 0;
+        while i < self.levels.len() {
+            self.levels[i].advance(true);
+            self.carry_up(i);
+            i += 1;
+        }
+        let leaf = self.levels[0].totals;
+        let mut model = TreeModel {
+            leaf,
+            depth: 1,
+            ..TreeModel::default()
+        };
+        if leaf.nodes <= 1 {
+            // One leaf: inline when it fits in a quarter page (bbolt Bucket.inlineable).
+            if leaf.used_bytes <= self.page_size / 4 {
+                model.inline = true;
+                model.inline_size = leaf.used_bytes.max(PAGE_HEADER_SIZE);
+            }
+            return model;
+        }
+        // A level is a branch level of the tree when the level below it has more than one
+        // node.
+        for p in &self.levels[1..] {
+            model.branch.add(&p.totals);
+            model.depth += 1;
+            if p.totals.nodes <= 1 {
+                break;
+            }
+        }
+        model
     }
 
     /// Entries pushed so far.
@@ -339,6 +404,41 @@ pub struct DefragPrediction {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_streamed_levels_equal_the_levels_packed_one_after_another() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut deepest = 0;
+        for case in 0..300u64 {
+            let page_size = [512u64, 1024, 4096][(case % 3) as usize];
+            let fill = [0.5, 0.9, 1.0][(case / 3 % 3) as usize];
+            let n = next() % [5, 200, 20_000][(case % 7 % 3) as usize];
+            let big = next() % 4 == 0;
+            let mut t = TreeBuilder::new(page_size, fill);
+            let mut leaf = NodePacker::new(page_size, fill);
+            for _ in 0..n {
+                let k = (next() % if big { 600 } else { 60 }) as u32;
+                let v = next() % if big { 5000 } else { 120 };
+                t.push(k, v);
+                leaf.push(k, v);
+            }
+            let (keys, totals) = leaf.finish();
+            let batch = tree_from_leaves(page_size, fill, totals, keys);
+            deepest = deepest.max(batch.depth);
+            assert_eq!(
+                t.finish(),
+                batch,
+                "case {case}: {n} elements, page {page_size}, fill {fill}"
+            );
+        }
+        assert!(deepest >= 4, "deepest tree {deepest}");
+    }
 
     #[test]
     fn small_values_fill_leaves_to_ninety_percent() {
