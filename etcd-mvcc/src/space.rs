@@ -372,20 +372,29 @@ fn key_models(ks: &Keyspace<'_>, page_size: u64) -> (TreeModel, TreeModel) {
 /// many of the latter (then a pass over the pages gives the tree).
 fn kept_model(ks: &Keyspace<'_>, m: &ElementModel, page_size: u64) -> Option<TreeModel> {
     let always = m.kept_always.as_ref()?;
-    // Grows with the distinct keys, not with the revisions.
-    let kept: Vec<(u64, u64)> = ks
-        .keys
-        .values()
-        .filter(|a| a.below_count > 0 && !a.below_newest_tombstone)
-        .map(|a| {
-            let value_len = a.below_newest_entry_bytes.saturating_sub(REV_KEY_LEN);
-            (a.below_newest_ordinal, value_len)
-        })
-        .collect();
-    let kept = in_ordinal_order(kept);
+    // Grows with the distinct keys, not with the revisions: the kept keys' ordinals as a
+    // set of bits, and their value lengths in ordinal order, placed by rank (no list of
+    // pairs, no comparison sort).
+    let kept = |a: &&super::scan::KeyAcc| a.below_count > 0 && !a.below_newest_tombstone;
+    let order = OrdinalSet::of(|| {
+        ks.keys
+            .values()
+            .filter(kept)
+            .map(|a| a.below_newest_ordinal)
+    });
+    let mut values = vec![0u64; order.len()];
+    for a in ks.keys.values().filter(kept) {
+        // Of one ordinal met twice (no sound scan gives that), the later one stays.
+        if let Some(v) = order
+            .rank(a.below_newest_ordinal)
+            .and_then(|r| values.get_mut(r))
+        {
+            *v = a.below_newest_entry_bytes.saturating_sub(REV_KEY_LEN);
+        }
+    }
     let mut after = TreeBuilder::new(page_size, ETCD_DEFRAG_FILL_PERCENT);
     let mut a = always.iter().peekable();
-    for (ordinal, value_len) in kept {
+    for (ordinal, value_len) in order.iter().zip(values) {
         while let Some(e) = a.next_if(|e| e.ordinal < ordinal) {
             after.push(e.key_len, e.value_len);
         }
@@ -397,32 +406,66 @@ fn kept_model(ks: &Keyspace<'_>, m: &ElementModel, page_size: u64) -> Option<Tre
     Some(after.finish())
 }
 
-/// `(ordinal, value)` pairs of distinct ordinals put in ordinal order without a
-/// comparison sort: a bit per ordinal, each word's rank, and each pair placed at its
-/// ordinal's rank (linear in the pairs and the ordinals' range, which the scan's
+/// A set of element ordinals as bits, with each word's rank: the ordinals in order, and
+/// each one's place among them, in time linear in the ordinals' range (which the scan's
 /// ordinals bound by the elements it read).
-fn in_ordinal_order(pairs: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
-    let Some(max) = pairs.iter().map(|p| p.0).max() else {
-        return pairs;
-    };
-    let words = usize::try_from(max / 64 + 1).unwrap_or(usize::MAX);
-    let mut bits = vec![0u64; words];
-    for &(o, _) in &pairs {
-        bits[(o / 64) as usize] |= 1 << (o % 64);
+struct OrdinalSet {
+    bits: Vec<u64>,
+    /// Set bits in the words before each word.
+    rank: Vec<usize>,
+    len: usize,
+}
+
+impl OrdinalSet {
+    /// The set of what `ordinals` gives (called twice: for the range, then for the bits).
+    fn of<I: Iterator<Item = u64>>(ordinals: impl Fn() -> I) -> Self {
+        let Some(max) = ordinals().max() else {
+            return OrdinalSet {
+                bits: Vec::new(),
+                rank: Vec::new(),
+                len: 0,
+            };
+        };
+        let words = usize::try_from(max / 64 + 1).unwrap_or(usize::MAX);
+        let mut bits = vec![0u64; words];
+        for o in ordinals() {
+            bits[(o / 64) as usize] |= 1 << (o % 64);
+        }
+        let mut rank = Vec::with_capacity(words);
+        let mut len = 0usize;
+        for w in &bits {
+            rank.push(len);
+            len += w.count_ones() as usize;
+        }
+        OrdinalSet { bits, rank, len }
     }
-    let mut rank = Vec::with_capacity(words);
-    let mut n = 0usize;
-    for w in &bits {
-        rank.push(n);
-        n += w.count_ones() as usize;
+
+    /// Distinct ordinals in the set.
+    fn len(&self) -> usize {
+        self.len
     }
-    let mut out = vec![(0u64, 0u64); n];
-    for (o, v) in pairs {
-        let w = (o / 64) as usize;
-        let below = bits[w] & ((1u64 << (o % 64)) - 1);
-        out[rank[w] + below.count_ones() as usize] = (o, v);
+
+    /// Place of `o` among the set's ordinals, when it is one of them.
+    fn rank(&self, o: u64) -> Option<usize> {
+        let w = usize::try_from(o / 64).ok()?;
+        let word = *self.bits.get(w)?;
+        let bit = 1u64 << (o % 64);
+        (word & bit != 0).then(|| self.rank[w] + (word & (bit - 1)).count_ones() as usize)
     }
-    out
+
+    /// The ordinals, in order.
+    fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        self.bits.iter().enumerate().flat_map(|(i, &w)| {
+            let mut w = w;
+            std::iter::from_fn(move || {
+                (w != 0).then(|| {
+                    let b = w.trailing_zeros();
+                    w &= w - 1;
+                    i as u64 * 64 + u64::from(b)
+                })
+            })
+        })
+    }
 }
 
 /// Length of a put's revision key (8-byte main, `_`, 8-byte sub).
@@ -464,6 +507,32 @@ fn key_models_read(ks: &Keyspace<'_>, page_size: u64) -> (TreeModel, TreeModel) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ordinal_set_lists_its_ordinals_in_order_and_ranks_each() {
+        let mut seed = 7u64;
+        let mut got: Vec<u64> = (0..5000)
+            .map(|_| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (seed >> 33) % 100_000
+            })
+            .collect();
+        got.extend([0, 63, 64, 127, 128]);
+        let set = OrdinalSet::of(|| got.iter().copied());
+        let mut want = got.clone();
+        want.sort_unstable();
+        want.dedup();
+        assert_eq!(set.len(), want.len());
+        assert_eq!(set.iter().collect::<Vec<_>>(), want);
+        for (r, &o) in want.iter().enumerate() {
+            assert_eq!(set.rank(o), Some(r));
+        }
+        assert_eq!(set.rank(100_001), None);
+        assert_eq!(set.rank(u64::MAX), None);
+        assert_eq!(OrdinalSet::of(std::iter::empty).len(), 0);
+    }
     use crate::testdb::build;
 
     /// Rewrites both metas' high-water mark, keeping their checksums valid.
