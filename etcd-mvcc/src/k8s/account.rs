@@ -407,16 +407,13 @@ fn prefix_hex(&(n, b): &Prefix) -> String {
 }
 
 /// One key to account: its slice in the table and what the accounting reads of its
-/// record, copied out in the sweep over the table. The keys are then taken in the order of
-/// their newest elements, which is no order of the table: reading the record there would
-/// miss the cache once per key (a third of the accounting's time on a history-heavy db).
+/// record, copied out of the record when the key's turn comes (the keys are taken in the
+/// order of their newest elements, [`ordinal_order`]; the record was hinted in a few keys
+/// earlier).
 #[derive(Clone, Copy)]
 struct Want<'a> {
     /// The key slice the table holds (in the mapping).
     key: &'a [u8],
-    /// `below_newest_ordinal`: the newest element's place in key order, which the keys
-    /// are read in.
-    ordinal: u64,
     /// `newest_loc`: where the newest element is read.
     loc: ElementLoc,
     newest: Revision,
@@ -432,7 +429,6 @@ impl<'a> Want<'a> {
     fn of(key: &'a [u8], acc: &KeyAcc, at: usize) -> Self {
         Want {
             key,
-            ordinal: acc.below_newest_ordinal,
             loc: acc.newest_loc,
             newest: acc.newest,
             value_bytes: acc.value_bytes,
@@ -618,6 +614,47 @@ fn puts_before_tombstones<'a>(
         })
 }
 
+/// The table positions ([`crate::scan::KeyTable::iter`]'s order) of the keys `wanted`
+/// takes (by the table's own copy of the key), in the order of their newest elements'
+/// ordinals, ties by position: the accounting then reads the newest values in one forward
+/// sweep of the key bucket. One word a key instead of a copy of its record: the ordinal
+/// and the position are sorted as one packed `u64` when together they fit 64 bits (any
+/// file this reader maps: 2^24 keys and 2^40 elements), as pairs otherwise.
+fn ordinal_order(ks: &Keyspace<'_>, wanted: &dyn Fn(&[u8]) -> bool) -> Vec<u64> {
+    // Counted first, so that the list takes its exact room.
+    let (n, top) = ks
+        .keys
+        .iter_local()
+        .filter(|(k, _, _)| wanted(k))
+        .fold((0usize, 0u64), |(n, m), (_, _, a)| {
+            (n + 1, m.max(a.below_newest_ordinal))
+        });
+    let positions = ks.keys.len() as u64;
+    let at_bits = u64::BITS - positions.leading_zeros();
+    let picked = || {
+        ks.keys
+            .iter_local()
+            .enumerate()
+            .filter(|(_, (k, _, _))| wanted(k))
+            .map(|(at, (_, _, a))| (a.below_newest_ordinal, at as u64))
+    };
+    if at_bits < u64::BITS && top.checked_shr(u64::BITS - at_bits).unwrap_or(0) == 0 {
+        let mask = (1u64 << at_bits) - 1;
+        let mut v = Vec::with_capacity(n);
+        v.extend(picked().map(|(o, at)| o << at_bits | at));
+        v.sort_unstable();
+        for x in &mut v {
+            *x &= mask;
+        }
+        v
+    } else {
+        let mut v: Vec<(u64, u64)> = Vec::with_capacity(n);
+        v.extend(picked());
+        v.sort_unstable();
+        v.into_iter().map(|(_, at)| at).collect()
+    }
+}
+
 /// Accounts every key under `/registry/` (and `opts.prefix`) of `ks`, which must come from
 /// a scan with limit `i64::MAX` that kept its leaf pages. Runs on the current rayon pool.
 pub fn account(ks: &Keyspace<'_>, opts: &K8sOptions) -> K8sSummary {
@@ -637,25 +674,18 @@ fn account_keys<'a>(
     opts: &K8sOptions,
     lenses: bool,
 ) -> (K8sSummary, Option<KeyLenses>) {
-    // The filter reads the table's own copy of each key, not the mapping. Counted first,
-    // so that the records take their exact room (heap: no doubling, no copy in between).
+    // The filter reads the table's own copy of each key, not the mapping.
     let wanted =
         |k: &[u8]| starts_with_inline(k, REGISTRY_PREFIX) && starts_with_inline(k, &opts.prefix);
-    let n = ks.keys.iter_local().filter(|(k, _, _)| wanted(k)).count();
-    let mut keys: Vec<Want<'a>> = Vec::with_capacity(n);
+    let order = ordinal_order(ks, &wanted);
     // Deleted keys with an older put: (key, record, position in the table).
-    let mut tombstoned: Vec<(&'a [u8], &KeyAcc, usize)> = Vec::new();
-    // With each key its position in the table's order (what the lens is indexed by).
-    for (at, (local, k, a)) in ks.keys.iter_local().enumerate() {
-        if wanted(local) {
-            keys.push(Want::of(k, a, at));
-            if a.newest_tombstone && a.revisions > 1 {
-                tombstoned.push((k, a, at));
-            }
-        }
-    }
-    // Ordinal order: the newest values are read in one forward sweep of the mapping.
-    keys.sort_unstable_by_key(|w| w.ordinal);
+    let tombstoned: Vec<(&'a [u8], &KeyAcc, usize)> = ks
+        .keys
+        .iter_local()
+        .enumerate()
+        .filter(|(_, (local, _, a))| a.newest_tombstone && a.revisions > 1 && wanted(local))
+        .map(|(at, (_, k, a))| (k, a, at))
+        .collect();
     let newest_known = ks.limit == i64::MAX;
     // A deleted key's newest put, older than its tombstone: the scan kept its ordinal.
     // Keys where that does not hold (a put at the tombstone's own revision, an element
@@ -709,29 +739,46 @@ fn account_keys<'a>(
     // sweep): each key's object is decoded, folded into the chunk's part and dropped; only
     // what the findings need of a few objects is kept. Parts merge in key order.
     let top = opts.top;
-    let part = keys
+    let part = order
         .par_chunks(1024)
         .map(|chunk| {
             let mut p = Part::default();
-            // The newest elements are read a few keys ahead of their decoding: headers
-            // `2 * AHEAD` keys ahead, key and value `AHEAD` ahead, so the misses of several
-            // keys overlap instead of following one another.
+            // Read ahead of the decoding, so the misses of several keys overlap instead of
+            // following one another: the record `3 * AHEAD` keys ahead, its newest
+            // element's headers `2 * AHEAD` ahead, the element's key and value `AHEAD`
+            // ahead.
             const AHEAD: usize = 8;
+            let record = |j: usize| chunk.get(j).and_then(|&at| ks.keys.at(at as usize));
+            let hint_record = |j: usize| {
+                if let Some(&at) = chunk.get(j) {
+                    ks.keys.prefetch_at(at as usize);
+                }
+            };
             let hint = |j: usize, value: bool| {
-                if let Some(n) = chunk.get(j) {
-                    if newest_known && !n.newest_tombstone {
-                        ks.prefetch_element(n.loc, value);
+                if let Some((_, a)) = record(j) {
+                    if newest_known && !a.newest_tombstone {
+                        ks.prefetch_element(a.newest_loc, value);
                     }
                 }
             };
+            for j in 0..AHEAD {
+                hint_record(j);
+                hint_record(j + AHEAD);
+                hint_record(j + 2 * AHEAD);
+            }
             for j in 0..AHEAD {
                 hint(j, false);
                 hint(j + AHEAD, false);
                 hint(j, true);
             }
-            for (j, w) in chunk.iter().enumerate() {
+            for (j, &at) in chunk.iter().enumerate() {
+                hint_record(j + 3 * AHEAD);
                 hint(j + 2 * AHEAD, false);
                 hint(j + AHEAD, true);
+                let Some((k, a)) = ks.keys.at(at as usize) else {
+                    continue;
+                };
+                let w = &Want::of(k, a, at as usize);
                 let acc = w;
                 // The map's key slice may sit in any revision's page; once the newest
                 // element is found (same revision, same key length: the ordinal names one
