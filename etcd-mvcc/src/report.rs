@@ -388,7 +388,22 @@ pub fn build<'a>(
         .max_rev
         .map_or(0, |r| r.main)
         .max(info.meta.effective_compact_rev());
-    let (totals, mut groups) = group_by_prefix(ks_ref, opts.depth, b"");
+    // The prefix groups (one sweep of the key table on one thread) are summed while the
+    // Kubernetes accounting, which reads every newest value on the pool, runs beside them.
+    // The report's scan has no revision limit and keeps the places of the newest
+    // elements, as the accounting needs. With lenses, the same pass also keeps what it
+    // read of each key.
+    let ((totals, mut groups), (k8s, lenses)) = rayon::join(
+        || group_by_prefix(ks_ref, opts.depth, b""),
+        || {
+            if opts.keep_lenses {
+                let (s, l) = crate::k8s::account_with_lenses(ks_ref, &Default::default());
+                (s, Some(l))
+            } else {
+                (crate::k8s::account(ks_ref, &Default::default()), None)
+            }
+        },
+    );
     // The report ranks by everything a prefix keeps in the file: keys and values of all
     // revisions.
     groups.sort_by(|a, b| {
@@ -501,14 +516,6 @@ pub fn build<'a>(
             .map(|p| format!("key bucket page {} element {}: {}", p.pgid, p.index, p.what)),
     );
     let member_id = member_identity(&info, wal_ids);
-    // The report's scan has no revision limit and keeps its leaf pages, as the Kubernetes
-    // accounting needs. With lenses, the same pass also keeps what it read of each key.
-    let (k8s, lenses) = if opts.keep_lenses {
-        let (s, l) = crate::k8s::account_with_lenses(ks_ref, &Default::default());
-        (s, Some(l))
-    } else {
-        (crate::k8s::account(ks_ref, &Default::default()), None)
-    };
     let kubernetes = crate::k8s::advice::section(&k8s, 5);
     let report = Report {
         schema: SCHEMA,

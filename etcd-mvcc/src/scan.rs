@@ -732,6 +732,21 @@ impl<'a> KeyTable<'a> {
             .flat_map(|s| (0..s.heads.len()).map(move |i| (s.local_key(i), s.keys[i], &s.accs[i])))
     }
 
+    /// [`KeyTable::iter_local`] for the positions in `range` of its order only.
+    pub(crate) fn iter_local_range(
+        &self,
+        range: std::ops::Range<usize>,
+    ) -> impl Iterator<Item = (&[u8], &'a [u8], &KeyAcc)> + '_ {
+        let mut base = 0usize;
+        self.shards.iter().flat_map(move |s| {
+            let n = s.accs.len();
+            let from = range.start.saturating_sub(base).min(n);
+            let to = range.end.saturating_sub(base).min(n);
+            base += n;
+            (from..to).map(move |i| (s.local_key(i), s.keys[i], &s.accs[i]))
+        })
+    }
+
     /// The shard and record number of position `at` in [`KeyTable::iter`]'s order.
     #[inline]
     fn place(&self, mut at: usize) -> Option<(&Shard<'a>, usize)> {
@@ -2053,6 +2068,9 @@ impl PrefixStats {
     }
 }
 
+/// Keys of the table [`group_by_prefix`] gives each parallel range at least.
+const GROUP_RANGE_MIN: usize = 1 << 14;
+
 /// Groups keys by their prefix at `depth` (only keys starting with `filter`), sorted by
 /// value bytes (largest first), then by prefix.
 pub fn group_by_prefix<'a>(
@@ -2065,20 +2083,52 @@ pub fn group_by_prefix<'a>(
     // over the whole file (only keys longer than the copy are read there). The slice in
     // the mapping of the first key met stands for the prefix in the result. The sums do
     // not depend on the order.
-    let mut groups: FastMap<&[u8], (&'a [u8], PrefixStats)> = FastMap::default();
-    let mut totals = PrefixStats::default();
-    for (local, k, a) in ks.keys.iter_local() {
-        if !local.starts_with(filter) {
-            continue;
+    //
+    // With more than one thread the table is cut into a few ranges per thread, each summed
+    // into a map of its own; the maps are merged in the ranges' order, so the first key
+    // met still stands for each prefix.
+    type Groups<'k, 'a> = FastMap<&'k [u8], (&'a [u8], PrefixStats)>;
+    let sum = |range: std::ops::Range<usize>| {
+        let mut groups: Groups<'_, 'a> = FastMap::default();
+        let mut totals = PrefixStats::default();
+        for (local, k, a) in ks.keys.iter_local_range(range) {
+            if !local.starts_with(filter) {
+                continue;
+            }
+            let p = super::prefix_at_depth(local, depth);
+            groups
+                .entry(p)
+                .or_insert_with(|| (&k[..p.len()], PrefixStats::default()))
+                .1
+                .add_key(k, a);
+            totals.add_key(k, a);
         }
-        let p = super::prefix_at_depth(local, depth);
-        groups
-            .entry(p)
-            .or_insert_with(|| (&k[..p.len()], PrefixStats::default()))
-            .1
-            .add_key(k, a);
-        totals.add_key(k, a);
-    }
+        (groups, totals)
+    };
+    let n = ks.keys.len();
+    let threads = rayon::current_num_threads();
+    let (groups, totals) = if threads > 1 && n >= 4 * GROUP_RANGE_MIN {
+        let per = n.div_ceil(threads * 4).max(GROUP_RANGE_MIN);
+        let parts: Vec<(Groups<'_, 'a>, PrefixStats)> = (0..n.div_ceil(per))
+            .into_par_iter()
+            .map(|i| sum(i * per..((i + 1) * per).min(n)))
+            .collect();
+        let mut parts = parts.into_iter();
+        let (mut groups, mut totals) = parts.next().unwrap_or_default();
+        for (g, t) in parts {
+            totals.add(&t);
+            for (p, (k, st)) in g {
+                groups
+                    .entry(p)
+                    .or_insert_with(|| (k, PrefixStats::default()))
+                    .1
+                    .add(&st);
+            }
+        }
+        (groups, totals)
+    } else {
+        sum(0..n)
+    };
     let mut v: Vec<(&'a [u8], PrefixStats)> = groups.into_values().collect();
     v.sort_by(|a, b| b.1.value_bytes.cmp(&a.1.value_bytes).then(a.0.cmp(b.0)));
     (totals, v)
@@ -2309,6 +2359,34 @@ mod tests {
         let (t, g) = group_by_prefix(&ks, 4, b"/registry/events/");
         assert_eq!((t.keys, g.len()), (2, 1));
         assert_eq!(g[0].0, b"/registry/events/default/");
+    }
+
+    #[test]
+    fn prefix_groups_summed_in_parallel_ranges_equal_the_single_sweep() {
+        // Enough keys for the parallel ranges (4 x GROUP_RANGE_MIN), over prefixes that
+        // recur in every range, a few deleted, some written twice.
+        let names: Vec<String> = (0..5 * GROUP_RANGE_MIN)
+            .map(|i| {
+                format!(
+                    "/registry/{}/ns-{}/k{i}",
+                    ["pods", "leases", "events"][i % 3],
+                    i % 7
+                )
+            })
+            .chain((0..3000).map(|i| format!("/registry/pods/ns-{}/k{}", i % 7, 3 * i)))
+            .collect();
+        let entries = crate::testdb::one_revision_each(&names, b"v", |i| i % 11 == 0);
+        let db = build(&entries, None);
+        let ks = scan(&db, i64::MAX, 1);
+        assert!(ks.keys.len() >= 4 * GROUP_RANGE_MIN);
+        for depth in [1, 3, 4, 9] {
+            let one = crate::testdb::pool(1).install(|| group_by_prefix(&ks, depth, b""));
+            for threads in [2, 3, 4] {
+                let many =
+                    crate::testdb::pool(threads).install(|| group_by_prefix(&ks, depth, b""));
+                assert_eq!(many, one, "depth {depth}, {threads} threads");
+            }
+        }
     }
 
     #[test]

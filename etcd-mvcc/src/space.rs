@@ -376,12 +376,12 @@ fn kept_model(ks: &Keyspace<'_>, m: &ElementModel, page_size: u64) -> Option<Tre
     // set of bits, and their value lengths in ordinal order, placed by rank (no list of
     // pairs, no comparison sort).
     let kept = |a: &&super::scan::KeyAcc| a.below_count > 0 && !a.below_newest_tombstone;
-    let order = OrdinalSet::of(|| {
+    let order = OrdinalSet::of(
         ks.keys
             .values()
             .filter(kept)
-            .map(|a| a.below_newest_ordinal)
-    });
+            .map(|a| a.below_newest_ordinal),
+    );
     let mut values = vec![0u64; order.len()];
     for a in ks.keys.values().filter(kept) {
         // Of one ordinal met twice (no sound scan gives that), the later one stays.
@@ -417,21 +417,19 @@ struct OrdinalSet {
 }
 
 impl OrdinalSet {
-    /// The set of what `ordinals` gives (called twice: for the range, then for the bits).
-    fn of<I: Iterator<Item = u64>>(ordinals: impl Fn() -> I) -> Self {
-        let Some(max) = ordinals().max() else {
-            return OrdinalSet {
-                bits: Vec::new(),
-                rank: Vec::new(),
-                len: 0,
+    /// The set of what `ordinals` gives.
+    fn of(ordinals: impl Iterator<Item = u64>) -> Self {
+        let mut bits: Vec<u64> = Vec::new();
+        for o in ordinals {
+            let Ok(w) = usize::try_from(o / 64) else {
+                continue;
             };
-        };
-        let words = usize::try_from(max / 64 + 1).unwrap_or(usize::MAX);
-        let mut bits = vec![0u64; words];
-        for o in ordinals() {
-            bits[(o / 64) as usize] |= 1 << (o % 64);
+            if w >= bits.len() {
+                bits.resize(w + 1, 0);
+            }
+            bits[w] |= 1 << (o % 64);
         }
-        let mut rank = Vec::with_capacity(words);
+        let mut rank = Vec::with_capacity(bits.len());
         let mut len = 0usize;
         for w in &bits {
             rank.push(len);
@@ -520,7 +518,7 @@ mod tests {
             })
             .collect();
         got.extend([0, 63, 64, 127, 128]);
-        let set = OrdinalSet::of(|| got.iter().copied());
+        let set = OrdinalSet::of(got.iter().copied());
         let mut want = got.clone();
         want.sort_unstable();
         want.dedup();
@@ -531,7 +529,7 @@ mod tests {
         }
         assert_eq!(set.rank(100_001), None);
         assert_eq!(set.rank(u64::MAX), None);
-        assert_eq!(OrdinalSet::of(std::iter::empty).len(), 0);
+        assert_eq!(OrdinalSet::of(std::iter::empty()).len(), 0);
     }
     use crate::testdb::build;
 
