@@ -585,7 +585,7 @@ impl<'a, T: Send, R: Send> bbolt_reader::tree::TreeVisitor<'a> for Streamed<'a, 
 /// caller lists and folds as before, with the strict listing that words the damage. On a
 /// sound tree both listings give the same leaves in the same order. `f` must not call into
 /// rayon (it runs holding its thread's accumulator).
-fn stream_fold<'a, T: Send, R: Send>(
+pub(crate) fn stream_fold<'a, T: Send, R: Send>(
     bucket: &Bucket<'a>,
     init: impl Fn() -> T,
     f: &(dyn Fn(&mut T, &[Page<'a>]) -> R + Sync),
