@@ -787,29 +787,20 @@ pub fn hash_db_and_live_keys(
 }
 
 /// One chunk of the key bucket's share of the whole-db hash: the CRC of its keys and
-/// values (a sub-bucket's value is not hashed), its element count, and, with `want_live`,
-/// every entry offered to `t` for the live-key count.
-fn db_key_chunk<'a>(
-    t: &mut KeepTable<'a>,
-    ps: &[Page<'a>],
-    want_live: bool,
-    prefetch: bool,
-) -> (Crc, u64) {
-    let mut batch = Vec::with_capacity(BATCH);
+/// values (a sub-bucket's value is not hashed) and its element count; every plain entry's
+/// key and value also go to `offer` (the live-key count's table, in whatever form the
+/// caller keeps it).
+fn db_key_chunk<'a>(ps: &[Page<'a>], mut offer: impl FnMut(&'a [u8], &'a [u8])) -> (Crc, u64) {
     let mut c = Crc::default();
     let mut n = 0u64;
     for (j, p) in ps.iter().enumerate() {
-        if prefetch {
-            touch_ahead(ps, j);
-        }
+        touch_ahead(ps, j);
         let mut run = PageRun::new(p.bytes());
         for el in p.leaf_elements().flatten() {
             run.add(&mut c, el.key);
             if !el.is_bucket() {
                 run.add(&mut c, el.value);
-                if want_live {
-                    offer_keep(t, &mut batch, el.key, el.value, i64::MAX);
-                }
+                offer(el.key, el.value);
             } else {
                 // A bucket's value is not hashed: the run ends here.
                 run.flush(&mut c);
@@ -818,7 +809,6 @@ fn db_key_chunk<'a>(
         }
         run.flush(&mut c);
     }
-    t.offer_all(&mut batch);
     (c, n)
 }
 
@@ -872,7 +862,13 @@ fn hash_db_inner(
                         per,
                         KeepTable::default,
                         |t, ps| {
-                            let r = db_key_chunk(t, ps, want_live, true);
+                            let mut batch = Vec::with_capacity(BATCH);
+                            let r = db_key_chunk(ps, |key, value| {
+                                if want_live {
+                                    offer_keep(t, &mut batch, key, value, i64::MAX);
+                                }
+                            });
+                            t.offer_all(&mut batch);
                             progress(ps.len() as u64);
                             r
                         },
@@ -926,26 +922,109 @@ fn hash_db_inner(
     ))
 }
 
+/// Key-bucket chunks handed to other threads and not yet hashed, beyond which the walk's
+/// thread hashes chunks itself before it walks on: the walk lists leaves faster than one
+/// thread hashes them, and every chunk waiting holds its page views (40 bytes a page), so
+/// without a bound a 2 GiB bucket's whole leaf list would wait on the heap.
+const KEY_SHARE_IN_FLIGHT: usize = 8;
+
+/// Leaf pages per chunk of [`KeyShareVisitor`]: about 1 MiB of 4 KiB pages, small enough
+/// that the chunks of one walk batch keep both threads busy and a chunk's pages are still
+/// in the last-level cache from the walk's analysis, large enough that the per-chunk CRC
+/// join and job hand-over cost nothing.
+#[cfg(not(test))]
+const KEY_SHARE_CHUNK: usize = 256;
+/// Small in tests, so that their few hundred leaves make many chunks.
+#[cfg(test)]
+const KEY_SHARE_CHUNK: usize = 8;
+
+/// What one hashed chunk of the key bucket gives, by chunk number: its CRC and entries.
+type ChunkParts = std::sync::Mutex<Vec<(usize, (Crc, u64))>>;
+
 /// The key bucket's share of the whole-db hash and live-key count, taken from the leaves
 /// the whole-file walk hands over ([`bbolt_reader::walk::LeafVisitor`]) right after it
 /// analysed them, while they are in cache: `status` needs both the walk (bbolt's
 /// consistency check) and the hash, and so reads each leaf once from memory instead of
 /// twice, and lists the key bucket's leaves once.
 ///
-/// Each batch is cut into chunks hashed in parallel; the chunk CRCs are joined in order,
-/// so the result is the sequential CRC whatever the thread count. Each pool thread offers
-/// its entries to a live-key table of its own, merged once at the end.
-struct KeyShareVisitor<'a, 'p> {
-    tables: Vec<std::sync::Mutex<KeepTable<'a>>>,
-    crc: Crc,
-    entries: u64,
+/// Each batch is cut into chunks of [`KEY_SHARE_CHUNK`] pages. With one thread a chunk is
+/// hashed at once; with more, each is a job of the rayon scope the walk runs in, taken by
+/// whichever thread is free while the walk's thread goes on walking: the walk's own
+/// serial part (descending branches, entering and faulting in every page, merging leaf
+/// results) then overlaps the hashing instead of leaving the other threads idle between
+/// batches. The chunk CRCs are joined in chunk order at the end, so the result is the
+/// sequential CRC whatever the thread count or the order jobs ran in. The live-key table
+/// is cut by key into [`KEY_SHARDS`] shards (one with one thread) that every job offers to
+/// ([`key_share_chunk`]).
+struct KeyShareVisitor<'a, 'p, 's, 'scope> {
+    shards: &'scope Slots<KeepTable<'a>>,
+    parts: &'scope ChunkParts,
+    /// Chunks handed to the scope and not yet done.
+    in_flight: &'scope std::sync::atomic::AtomicUsize,
+    /// Where chunks go with more than one thread; `None`: hashed on the walk's thread.
+    scope: Option<&'s rayon::Scope<'scope>>,
+    /// Chunks started.
+    chunks: usize,
     last: Option<Page<'a>>,
     /// The key bucket's tree was handed over (as opposed to inline or absent).
     seen: bool,
     progress: &'p (dyn Fn(u64) + Sync),
 }
 
-impl<'a> bbolt_reader::walk::LeafVisitor<'a> for KeyShareVisitor<'a, '_> {
+/// Live-key tables of [`KeyShareVisitor`], each holding the user keys whose
+/// [`key_hash`] falls in it ([`shard_of`]).
+const KEY_SHARDS: usize = 16;
+
+/// The shard of a user key's hash: its top bits (a table places a key by its low bits).
+#[inline]
+fn shard_of(hash: u64) -> usize {
+    (hash >> (64 - KEY_SHARDS.trailing_zeros())) as usize
+}
+
+/// Hashes one chunk of key-bucket leaves and records its share under its chunk number;
+/// every entry is offered to the live-key shard of its user key.
+///
+/// The offers of the chunk are gathered per shard first and each shard is locked once
+/// for all of them, so threads meet at a lock a few times per chunk, not per entry.
+/// Since a key lives in one shard only, the shards together are the one table of every
+/// key (no table per thread grown to all keys, and no merge of them at the end), and the
+/// newest revision per key does not depend on which thread offered what when.
+fn key_share_chunk<'a>(
+    shards: &Slots<KeepTable<'a>>,
+    parts: &ChunkParts,
+    index: usize,
+    ps: &[Page<'a>],
+    progress: &(dyn Fn(u64) + Sync),
+) {
+    use std::sync::PoisonError;
+    let mut offers: [Vec<Offer<'a, ()>>; KEY_SHARDS] = std::array::from_fn(|_| Vec::new());
+    let to = shards.len().clamp(1, KEY_SHARDS);
+    let (c, n) = db_key_chunk(ps, |key, value| {
+        if let (Ok(rk), Some(key)) = (parse_rev_key(key), kv_key(value)) {
+            let h = key_hash(key);
+            offers[shard_of(h) % to].push((key, h, Newest::of(&rk, ())));
+        }
+    });
+    for (shard, batch) in shards.iter().zip(offers.iter_mut()) {
+        if !batch.is_empty() {
+            shard
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .offer_all(batch);
+        }
+    }
+    parts
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push((index, (c, n)));
+    progress(ps.len() as u64);
+}
+
+impl<'a, 'p: 'scope, 'scope> bbolt_reader::walk::LeafVisitor<'a>
+    for KeyShareVisitor<'a, 'p, '_, 'scope>
+where
+    'a: 'scope,
+{
     fn wants(&mut self, node: &bbolt_reader::walk::BucketNode<'a>) -> bool {
         if node.nesting != 1 || node.name != super::KEY_BUCKET || self.seen {
             return false;
@@ -955,34 +1034,38 @@ impl<'a> bbolt_reader::walk::LeafVisitor<'a> for KeyShareVisitor<'a, '_> {
     }
 
     fn leaves(&mut self, pages: &[Page<'a>]) {
-        let threads = self.tables.len().max(1);
-        // A few chunks per thread, so a slow chunk does not hold the batch up.
-        let per = pages.len().div_ceil(threads * 4).max(16);
-        let tables = &self.tables;
-        let parts: Vec<(Crc, u64)> = pages
-            .par_chunks(per)
-            .map(|ps| {
-                let slot = rayon::current_thread_index().unwrap_or(0) % threads;
-                let mut t = tables[slot]
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                db_key_chunk(&mut t, ps, true, false)
-            })
-            .collect();
-        for (c, n) in parts {
-            self.crc = self.crc.then(c);
-            self.entries += n;
+        use std::sync::atomic::Ordering;
+        for ps in pages.chunks(KEY_SHARE_CHUNK) {
+            let index = self.chunks;
+            self.chunks += 1;
+            let (shards, parts, progress) = (self.shards, self.parts, self.progress);
+            let Some(scope) = self.scope else {
+                key_share_chunk(shards, parts, index, ps, progress);
+                continue;
+            };
+            // Too many waiting: hash this one here rather than queue it.
+            if self.in_flight.load(Ordering::Acquire) >= KEY_SHARE_IN_FLIGHT {
+                key_share_chunk(shards, parts, index, ps, progress);
+                continue;
+            }
+            let in_flight = self.in_flight;
+            in_flight.fetch_add(1, Ordering::AcqRel);
+            let ps = ps.to_vec();
+            scope.spawn(move |_| {
+                key_share_chunk(shards, parts, index, &ps, progress);
+                in_flight.fetch_sub(1, Ordering::AcqRel);
+            });
         }
         if let Some(p) = pages.last() {
             self.last = Some(*p);
         }
-        (self.progress)(pages.len() as u64);
     }
 }
 
 /// [`hash_db_and_live_keys`] and the whole-file walk ([`bbolt_reader::walk::walk`], whose
 /// findings are bbolt's consistency check) in one pass over the key bucket's leaves: the
-/// walk hands them to the hash as it takes them. Runs on the current rayon pool.
+/// walk hands them to the hash as it takes them ([`KeyShareVisitor`]). Runs on the current
+/// rayon pool.
 ///
 /// The walk's leaves are the key bucket's own listing when the walk found nothing wrong
 /// anywhere; when it found damage, or the key bucket has no tree of its own, the fused
@@ -996,33 +1079,49 @@ pub fn hash_db_and_live_keys_with_walk<'a>(
     Result<(DbHash, u64), bbolt_reader::Error>,
     bbolt_reader::walk::Walk<'a>,
 ) {
+    use std::sync::{Mutex, PoisonError};
     let threads = rayon::current_num_threads().max(1);
-    let mut v = KeyShareVisitor {
-        tables: (0..threads)
-            .map(|_| std::sync::Mutex::new(KeepTable::default()))
-            .collect(),
-        crc: Crc::default(),
-        entries: 0,
-        last: None,
-        seen: false,
-        progress,
-    };
-    let walk = bbolt_reader::walk::walk_with_visitor(db, &|_| {}, &mut v);
-    let fused = (walk.findings.is_empty() && v.seen).then(|| {
-        let table = v
-            .tables
+    // One thread needs no shards: its one table is the whole set.
+    let shards = if threads > 1 { KEY_SHARDS } else { 1 };
+    let shards: Vec<Mutex<KeepTable<'a>>> = (0..shards)
+        .map(|_| Mutex::new(KeepTable::default()))
+        .collect();
+    let parts: ChunkParts = Mutex::new(Vec::new());
+    let in_flight = std::sync::atomic::AtomicUsize::new(0);
+    let (walk, seen, last) = rayon::scope(|s| {
+        let mut v = KeyShareVisitor {
+            shards: &shards,
+            parts: &parts,
+            in_flight: &in_flight,
+            scope: (threads > 1).then_some(s),
+            chunks: 0,
+            last: None,
+            seen: false,
+            progress,
+        };
+        let walk = bbolt_reader::walk::walk_with_visitor(db, &|_| {}, &mut v);
+        (walk, v.seen, v.last)
+    });
+    let fused = (walk.findings.is_empty() && seen).then(|| {
+        let live = shards
             .into_iter()
             .map(|m| {
-                m.into_inner()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                let t = m.into_inner().unwrap_or_else(PoisonError::into_inner);
+                t.values().filter(|n| !n.tombstone).count() as u64
             })
-            .reduce(KeepTable::merged)
-            .unwrap_or_default();
+            .sum();
+        let mut parts = parts.into_inner().unwrap_or_else(PoisonError::into_inner);
+        parts.sort_unstable_by_key(|(i, _)| *i);
+        let (mut crc, mut entries) = (Crc::default(), 0);
+        for (_, (c, n)) in parts {
+            crc = crc.then(c);
+            entries += n;
+        }
         KeyShare {
-            crc: v.crc,
-            entries: v.entries,
-            live: Some(table.values().filter(|n| !n.tombstone).count() as u64),
-            revision: last_revision(v.last.as_ref()),
+            crc,
+            entries,
+            live: Some(live),
+            revision: last_revision(last.as_ref()),
         }
     });
     let h = hash_db_inner(db, mode, true, fused, progress).map(|(h, live)| (h, live.unwrap_or(0)));
@@ -1604,7 +1703,7 @@ mod fused_pass_tests {
         for seed in 0..300u64 {
             let bytes = damaged(&sound, ps, seed);
             let Ok(db) = Db::open(&bytes) else { continue };
-            for threads in [1, 2] {
+            for threads in [1, 2, 3] {
                 let pool = crate::testdb::pool(threads);
                 let ((got, walk), want, check) = pool.install(|| {
                     (
