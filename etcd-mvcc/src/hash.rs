@@ -1067,7 +1067,7 @@ where
 
 /// [`hash_db_and_live_keys`] and the whole-file walk ([`bbolt_reader::walk::walk`], whose
 /// findings are bbolt's consistency check) in one pass over the key bucket's leaves: the
-/// walk hands them to the hash as it takes them ([`KeyShareVisitor`]). Runs on the current
+/// walk hands them to the hash as it takes them (the private `KeyShareVisitor`). Runs on the current
 /// rayon pool.
 ///
 /// The walk's leaves are the key bucket's own listing when the walk found nothing wrong
