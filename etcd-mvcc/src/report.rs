@@ -325,8 +325,34 @@ pub fn build<'a>(
 ) -> Result<Built<'a>, BuildError> {
     let info = read_info(db);
     let quota = opts.quota.unwrap_or(DEFAULT_QUOTA);
-    let (space, ks, walk) =
-        crate::space::compute(db, file_len, None, quota, progress.walk, progress.scan)?;
+    // The prefix groups (one sweep of the key table) and the Kubernetes accounting (every
+    // newest value read on the pool) run beside each other and beside the space models.
+    // The report's scan has no revision limit and keeps the places of the newest
+    // elements, as the accounting needs. With lenses, the same pass also keeps what it
+    // read of each key.
+    let (space, ks, walk, ((totals, mut groups), (k8s, lenses))) = crate::space::compute_beside(
+        db,
+        file_len,
+        None,
+        quota,
+        progress.walk,
+        progress.scan,
+        |ks| {
+            let empty = Keyspace::empty();
+            let ks_ref: &Keyspace<'_> = ks.unwrap_or(&empty);
+            rayon::join(
+                || group_by_prefix(ks_ref, opts.depth, b""),
+                || {
+                    if opts.keep_lenses {
+                        let (s, l) = crate::k8s::account_with_lenses(ks_ref, &Default::default());
+                        (s, Some(l))
+                    } else {
+                        (crate::k8s::account(ks_ref, &Default::default()), None)
+                    }
+                },
+            )
+        },
+    )?;
     // The whole-member verdict, computed once (`check` prints the same one), from the
     // page walk already made; only a member with a WAL has one worth giving.
     let check = match &member.wal_dir {
@@ -372,38 +398,13 @@ pub fn build<'a>(
         .as_deref()
         .and_then(|t| crate::raft_meta::parse_conf_state(t).ok());
     let compact = info.meta.finished_compact_main();
-    let empty = Keyspace {
-        keys: Default::default(),
-        totals: Default::default(),
-        limit: i64::MAX,
-        problems: Vec::new(),
-        problem_count: 0,
-        leaf_pages: Vec::new(),
-        bucket: None,
-        element_model: None,
-    };
+    let empty = Keyspace::empty();
     let ks_ref: &Keyspace<'_> = ks.as_ref().unwrap_or(&empty);
     let revision = ks_ref
         .totals
         .max_rev
         .map_or(0, |r| r.main)
         .max(info.meta.effective_compact_rev());
-    // The prefix groups (one sweep of the key table on one thread) are summed while the
-    // Kubernetes accounting, which reads every newest value on the pool, runs beside them.
-    // The report's scan has no revision limit and keeps the places of the newest
-    // elements, as the accounting needs. With lenses, the same pass also keeps what it
-    // read of each key.
-    let ((totals, mut groups), (k8s, lenses)) = rayon::join(
-        || group_by_prefix(ks_ref, opts.depth, b""),
-        || {
-            if opts.keep_lenses {
-                let (s, l) = crate::k8s::account_with_lenses(ks_ref, &Default::default());
-                (s, Some(l))
-            } else {
-                (crate::k8s::account(ks_ref, &Default::default()), None)
-            }
-        },
-    );
     // The report ranks by everything a prefix keeps in the file: keys and values of all
     // revisions.
     groups.sort_by(|a, b| {

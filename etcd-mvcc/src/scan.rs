@@ -2148,6 +2148,20 @@ pub struct CompactionEffect {
 }
 
 impl<'a> Keyspace<'a> {
+    /// The keyspace of a db without a key bucket: no key, no limit.
+    pub fn empty() -> Self {
+        Keyspace {
+            keys: Default::default(),
+            totals: Default::default(),
+            limit: i64::MAX,
+            problems: Vec::new(),
+            problem_count: 0,
+            leaf_pages: Vec::new(),
+            bucket: None,
+            element_model: None,
+        }
+    }
+
     /// Effect of compacting at [`Keyspace::limit`].
     pub fn compaction_effect(&self) -> CompactionEffect {
         let mut e = CompactionEffect::default();

@@ -273,6 +273,31 @@ pub fn compute<'a>(
     walk_progress: &(dyn Fn(u64) + Sync),
     scan_progress: &(dyn Fn(u64) + Sync),
 ) -> Result<(Space, Option<Keyspace<'a>>, Walk<'a>), ComputeError> {
+    let (sp, ks, walk, ()) = compute_beside(
+        db,
+        file_size,
+        rev,
+        quota,
+        walk_progress,
+        scan_progress,
+        |_| (),
+    )?;
+    Ok((sp, ks, walk))
+}
+
+/// [`compute`], and `beside` run on the scan while the space figures are worked out from
+/// it (the models of the key bucket's defrag and compaction, on one thread): a caller
+/// with more to do on the scan (`report`'s prefix groups and Kubernetes accounting) does
+/// it then, on the rest of the pool, instead of after.
+pub fn compute_beside<'a, T: Send>(
+    db: &Db<'a>,
+    file_size: u64,
+    rev: Option<i64>,
+    quota: u64,
+    walk_progress: &(dyn Fn(u64) + Sync),
+    scan_progress: &(dyn Fn(u64) + Sync),
+    beside: impl FnOnce(Option<&Keyspace<'a>>) -> T + Send,
+) -> Result<(Space, Option<Keyspace<'a>>, Walk<'a>, T), ComputeError> {
     let compact = super::info::read_info(db).meta.effective_compact_rev();
     // Compaction at the newest revision keeps the newest revision of each key: the same as
     // no upper limit, which needs no look-up of the newest revision before the scan.
@@ -345,8 +370,11 @@ pub fn compute<'a>(
             .map_or(0, |r| r.main)
             .max(compact),
     };
-    let sp = space(db, &walk, ks.as_ref(), at, file_size, quota);
-    Ok((sp, ks, walk))
+    let (sp, t) = rayon::join(
+        || space(db, &walk, ks.as_ref(), at, file_size, quota),
+        || beside(ks.as_ref()),
+    );
+    Ok((sp, ks, walk, t))
 }
 
 /// The key bucket's defrag trees, now and after a compaction at the scan's limit, in one
