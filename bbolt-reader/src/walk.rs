@@ -17,7 +17,7 @@ use crate::bucket::{Bucket, MAX_DEPTH};
 use crate::db::Db;
 use crate::finding::{Finding, FindingKind};
 use crate::meta::PGID_NO_FREELIST;
-use crate::page::{Page, PageKind};
+use crate::page::{prefetch, Page, PageKind};
 use crate::stats::{BucketStats, TreeStats};
 use crate::tree::{descend, Descend, Frame, KeyRange, Reference};
 use crate::Pgid;
@@ -64,22 +64,6 @@ const PARALLEL_MIN: usize = 64;
 const CHILD_AHEAD: usize = 4;
 /// Bytes from the start of such a child hinted in: two cache lines.
 const CHILD_HINT_BYTES: usize = 128;
-
-/// Asks the CPU to bring the cache line at `p` in ahead of use. Only a hint: the address
-/// is never dereferenced, so a wrong one costs nothing but the hint, and a page the
-/// process has not mapped yet is simply not fetched.
-#[inline(always)]
-fn prefetch(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    #[allow(unsafe_code)]
-    // SAFETY: PREFETCHT0 has no architectural effect and never faults, whatever the
-    // address (Intel SDM, PREFETCHh); SSE is part of every x86_64 target.
-    unsafe {
-        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
 
 /// Owner index meaning "no bucket" (the freelist's overflow pages).
 pub const NO_BUCKET: u32 = u32::MAX;

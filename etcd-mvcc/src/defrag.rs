@@ -266,18 +266,8 @@ impl TreeBuilder {
             self.carry_up(i);
             i += 1;
         }
-        let leaf = self.levels[0].totals;
-        let mut model = TreeModel {
-            leaf,
-            depth: 1,
-            ..TreeModel::default()
-        };
-        if leaf.nodes <= 1 {
-            // One leaf: inline when it fits in a quarter page (bbolt Bucket.inlineable).
-            if leaf.used_bytes <= self.page_size / 4 {
-                model.inline = true;
-                model.inline_size = leaf.used_bytes.max(PAGE_HEADER_SIZE);
-            }
+        let mut model = leaf_level(self.page_size, self.levels[0].totals);
+        if model.leaf.nodes <= 1 {
             return model;
         }
         // A level is a branch level of the tree when the level below it has more than one
@@ -298,6 +288,23 @@ impl TreeBuilder {
     }
 }
 
+/// The model of a tree's leaf level alone (depth 1); one leaf is inline when it fits in
+/// a quarter page (bbolt `Bucket.inlineable`).
+fn leaf_level(page_size: u64, leaf: LevelTotals) -> TreeModel {
+    let inline = leaf.nodes <= 1 && leaf.used_bytes <= page_size / 4;
+    TreeModel {
+        leaf,
+        depth: 1,
+        inline,
+        inline_size: if inline {
+            leaf.used_bytes.max(PAGE_HEADER_SIZE)
+        } else {
+            0
+        },
+        ..TreeModel::default()
+    }
+}
+
 /// Completes a tree from its leaf level: `first_keys` holds the first key length of each
 /// leaf node in order; branch levels are packed from them until one node remains.
 pub fn tree_from_leaves(
@@ -306,17 +313,8 @@ pub fn tree_from_leaves(
     leaf: LevelTotals,
     mut first_keys: Vec<u32>,
 ) -> TreeModel {
-    let mut model = TreeModel {
-        leaf,
-        depth: 1,
-        ..TreeModel::default()
-    };
+    let mut model = leaf_level(page_size, leaf);
     if leaf.nodes <= 1 {
-        // One leaf: inline when it fits in a quarter page (bbolt Bucket.inlineable).
-        if leaf.used_bytes <= page_size / 4 {
-            model.inline = true;
-            model.inline_size = leaf.used_bytes.max(PAGE_HEADER_SIZE);
-        }
         return model;
     }
     // Each level has fewer nodes than the one below (every branch node holds at least two

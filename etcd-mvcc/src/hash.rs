@@ -247,8 +247,20 @@ pub(crate) fn kv_key(v: &[u8]) -> Option<&[u8]> {
     canonical_key(v).or_else(|| KeyValueRef::parse(v).ok().map(|kv| kv.key))
 }
 
+/// The keep table's offer of a key-bucket entry: its user key, the key's hash and its
+/// revision, when the entry is a revision <= `rev` with a KeyValue.
+#[inline]
+fn keep_offer<'a>(key: &'a [u8], value: &'a [u8], rev: i64) -> Option<Offer<'a, ()>> {
+    let rk = parse_rev_key(key).ok()?;
+    if rk.rev.main > rev {
+        return None;
+    }
+    let key = kv_key(value)?;
+    Some((key, key_hash(key), Newest::of(&rk, ())))
+}
+
 /// Offers an entry to the keep table (through `batch`) when it is a revision <= `rev`
-/// with a KeyValue.
+/// with a KeyValue ([`keep_offer`]).
 #[inline]
 fn offer_keep<'a>(
     t: &mut KeepTable<'a>,
@@ -257,18 +269,11 @@ fn offer_keep<'a>(
     value: &'a [u8],
     rev: i64,
 ) {
-    let Ok(rk) = parse_rev_key(key) else {
-        return;
-    };
-    if rk.rev.main > rev {
-        return;
-    }
-    let Some(key) = kv_key(value) else {
-        return;
-    };
-    batch.push((key, key_hash(key), Newest::of(&rk, ())));
-    if batch.len() >= BATCH {
-        t.offer_all(batch);
+    if let Some(o) = keep_offer(key, value, rev) {
+        batch.push(o);
+        if batch.len() >= BATCH {
+            t.offer_all(batch);
+        }
     }
 }
 
@@ -1003,9 +1008,8 @@ fn key_share_chunk<'a>(
     let mut offers: [Vec<Offer<'a, ()>>; KEY_SHARDS] = std::array::from_fn(|_| Vec::new());
     let to = shards.len().clamp(1, KEY_SHARDS);
     let (c, n) = db_key_chunk(ps, |key, value| {
-        if let (Ok(rk), Some(key)) = (parse_rev_key(key), kv_key(value)) {
-            let h = key_hash(key);
-            offers[shard_of(h) % to].push((key, h, Newest::of(&rk, ())));
+        if let Some(o) = keep_offer(key, value, i64::MAX) {
+            offers[shard_of(o.1) % to].push(o);
         }
     });
     for (shard, batch) in shards.iter().zip(offers.iter_mut()) {
@@ -1067,8 +1071,8 @@ where
 
 /// [`hash_db_and_live_keys`] and the whole-file walk ([`bbolt_reader::walk::walk`], whose
 /// findings are bbolt's consistency check) in one pass over the key bucket's leaves: the
-/// walk hands them to the hash as it takes them (the private `KeyShareVisitor`). Runs on the current
-/// rayon pool.
+/// walk hands them to the hash as it takes them (the private `KeyShareVisitor`). Runs on
+/// the current rayon pool.
 ///
 /// The walk's leaves are the key bucket's own listing when the walk found nothing wrong
 /// anywhere; when it found damage, or the key bucket has no tree of its own, the fused

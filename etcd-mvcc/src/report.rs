@@ -330,6 +330,7 @@ pub fn build<'a>(
     // The report's scan has no revision limit and keeps the places of the newest
     // elements, as the accounting needs. With lenses, the same pass also keeps what it
     // read of each key.
+    let empty = Keyspace::empty();
     let (space, ks, walk, ((totals, mut groups), (k8s, lenses))) = crate::space::compute_beside(
         db,
         file_len,
@@ -338,7 +339,6 @@ pub fn build<'a>(
         progress.walk,
         progress.scan,
         |ks| {
-            let empty = Keyspace::empty();
             let ks_ref: &Keyspace<'_> = ks.unwrap_or(&empty);
             rayon::join(
                 || group_by_prefix(ks_ref, opts.depth, b""),
@@ -398,7 +398,6 @@ pub fn build<'a>(
         .as_deref()
         .and_then(|t| crate::raft_meta::parse_conf_state(t).ok());
     let compact = info.meta.finished_compact_main();
-    let empty = Keyspace::empty();
     let ks_ref: &Keyspace<'_> = ks.as_ref().unwrap_or(&empty);
     let revision = ks_ref
         .totals

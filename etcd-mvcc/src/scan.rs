@@ -523,20 +523,8 @@ fn shard_of(hash: u64, n: usize) -> usize {
     (((hash >> 40) * n as u64) >> 24) as usize
 }
 
-/// Asks the CPU to bring the cache line at `p` in ahead of use. Only a hint: the address
-/// is never dereferenced, so a stale or wrong one costs nothing but the hint.
-#[inline(always)]
-pub(crate) fn prefetch<T>(p: *const T) {
-    #[cfg(target_arch = "x86_64")]
-    #[allow(unsafe_code)]
-    // SAFETY: PREFETCHT0 has no architectural effect and never faults, whatever the
-    // address (Intel SDM, PREFETCHh); SSE is part of every x86_64 target.
-    unsafe {
-        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
+/// bbolt-reader's cache-line hint, for the scan's and the accounting's read-ahead.
+pub(crate) use bbolt_reader::page::prefetch;
 
 impl<'a> Shard<'a> {
     /// A shard whose index is sized for `cap` keys (the records take their room block by
@@ -727,9 +715,7 @@ impl<'a> KeyTable<'a> {
     /// [`KEY_HEAD`]), with the key in the mapping and its record, in the order of
     /// [`KeyTable::iter`]. A sweep over the table, not random reads of the mapping.
     pub fn iter_local(&self) -> impl Iterator<Item = (&[u8], &'a [u8], &KeyAcc)> + '_ {
-        self.shards
-            .iter()
-            .flat_map(|s| (0..s.heads.len()).map(move |i| (s.local_key(i), s.keys[i], &s.accs[i])))
+        self.iter_local_range(0..self.len())
     }
 
     /// [`KeyTable::iter_local`] for the positions in `range` of its order only.
@@ -1884,19 +1870,27 @@ impl<'a> bbolt_reader::walk::LeafVisitor<'a> for PipeFeeder<'_, 'a, '_> {
     }
 }
 
-/// The newest entry of a bucket ordered by revision: its last key, found by descending
-/// the rightmost branch elements (bounded depth), reading one page per level.
+/// The newest entry of a bucket ordered by revision: its last key, in its rightmost leaf
+/// ([`rightmost_leaf`]).
 pub fn last_key<'a>(bucket: &Bucket<'a>) -> Result<Option<&'a [u8]>, bbolt_reader::Error> {
+    let Some(page) = rightmost_leaf(bucket)? else {
+        return Ok(None);
+    };
+    // Skip a damaged last element rather than fail: take the last readable one.
+    Ok((0..page.count())
+        .rev()
+        .find_map(|i| page.leaf_element(i).ok())
+        .map(|el| el.key))
+}
+
+/// A bucket's last leaf, found by descending the rightmost branch elements (bounded
+/// depth), reading one page per level; `None` when an empty branch or the depth bound
+/// ends the descent first.
+pub fn rightmost_leaf<'a>(bucket: &Bucket<'a>) -> Result<Option<Page<'a>>, bbolt_reader::Error> {
     let mut page = bucket.root_page()?;
     for _ in 0..bbolt_reader::bucket::MAX_DEPTH {
         if page.is_leaf() {
-            // Skip a damaged last element rather than fail: take the last readable one.
-            for i in (0..page.count()).rev() {
-                if let Ok(el) = page.leaf_element(i) {
-                    return Ok(Some(el.key));
-                }
-            }
-            return Ok(None);
+            return Ok(Some(page));
         }
         if page.count() == 0 {
             return Ok(None);

@@ -533,6 +533,7 @@ fn key_models_read(ks: &Keyspace<'_>, page_size: u64) -> (TreeModel, TreeModel) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testdb::build;
 
     #[test]
     fn the_ordinal_set_lists_its_ordinals_in_order_and_ranks_each() {
@@ -559,7 +560,6 @@ mod tests {
         assert_eq!(set.rank(u64::MAX), None);
         assert_eq!(OrdinalSet::of(std::iter::empty()).len(), 0);
     }
-    use crate::testdb::build;
 
     /// Rewrites both metas' high-water mark, keeping their checksums valid.
     fn forge_high_water_mark(bytes: &mut [u8], ps: usize, hwm: u64) {

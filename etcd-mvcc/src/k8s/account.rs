@@ -406,47 +406,8 @@ fn prefix_hex(&(n, b): &Prefix) -> String {
         .collect()
 }
 
-/// One key to account: its slice in the table and what the accounting reads of its
-/// record, copied out of the record when the key's turn comes (the keys are taken in the
-/// order of their newest elements, [`ordinal_order`]; the record was hinted in a few keys
-/// earlier).
-#[derive(Clone, Copy)]
-struct Want<'a> {
-    /// The key slice the table holds (in the mapping).
-    key: &'a [u8],
-    /// `newest_loc`: where the newest element is read.
-    loc: ElementLoc,
-    newest: Revision,
-    value_bytes: u64,
-    newest_value_len: u64,
-    /// The key's position in the table's order (what its lens is found by).
-    at: usize,
-    revisions: u32,
-    newest_tombstone: bool,
-}
-
-impl<'a> Want<'a> {
-    fn of(key: &'a [u8], acc: &KeyAcc, at: usize) -> Self {
-        Want {
-            key,
-            loc: acc.newest_loc,
-            newest: acc.newest,
-            value_bytes: acc.value_bytes,
-            newest_value_len: acc.newest_value_len,
-            at,
-            revisions: acc.revisions,
-            newest_tombstone: acc.newest_tombstone,
-        }
-    }
-
-    /// [`KeyAcc::is_live`].
-    fn is_live(&self) -> bool {
-        self.revisions > 0 && !self.newest_tombstone
-    }
-}
-
 impl<'a> Obj<'a> {
-    fn new(key: &'a [u8], acc: &Want<'_>, value: Option<&'a [u8]>, located: bool) -> Obj<'a> {
+    fn new(key: &'a [u8], acc: &KeyAcc, value: Option<&'a [u8]>, located: bool) -> Obj<'a> {
         let path = KeyPath::parse(key).unwrap_or(KeyPath {
             resource: "",
             namespace: "",
@@ -775,21 +736,19 @@ fn account_keys<'a>(
                 hint_record(j + 3 * AHEAD);
                 hint(j + 2 * AHEAD, false);
                 hint(j + AHEAD, true);
-                let Some((k, a)) = ks.keys.at(at as usize) else {
+                let at = at as usize;
+                let Some((map_key, acc)) = ks.keys.at(at) else {
                     continue;
                 };
-                let w = &Want::of(k, a, at as usize);
-                let acc = w;
                 // The map's key slice may sit in any revision's page; once the newest
                 // element is found (same revision, same key length: the ordinal names one
                 // element), its own copy of the key is used, which sits beside the value
                 // just read.
-                let map_key = w.key;
                 let mut key = map_key;
                 let value = if acc.newest_tombstone {
-                    before.get(&w.at).copied()
+                    before.get(&at).copied()
                 } else if newest_known {
-                    put_at(ks, w.loc)
+                    put_at(ks, acc.newest_loc)
                         .filter(|(rev, kv)| *rev == acc.newest && kv.key.len() == key.len())
                         .map(|(_, kv)| {
                             key = kv.key;
@@ -799,7 +758,7 @@ fn account_keys<'a>(
                     None
                 };
                 let located = value.is_some() || (acc.newest_tombstone && acc.revisions == 1);
-                p.add(Obj::new(key, w, value, located), w.at, lenses, top);
+                p.add(Obj::new(key, acc, value, located), at, lenses, top);
             }
             p.trim(top);
             p
@@ -1800,7 +1759,7 @@ mod tests {
                     revisions: 1 + (i as u32 % 4),
                     ..Default::default()
                 };
-                let o = Obj::new(k, &Want::of(k, &acc, i), None, false);
+                let o = Obj::new(k, &acc, None, false);
                 let figure = u64::from(o.revisions);
                 offer(&mut v, &mut bar, n, figure, &o);
                 all.push((figure, o.key, o.row_of()));

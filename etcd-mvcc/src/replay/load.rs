@@ -165,7 +165,7 @@ fn read_revision(rev: Option<i64>, revisions: &DbRevisions) -> Result<i64, LoadE
 
 /// [`newest_entries`] with the key bucket's listing overlapped with the read
 /// ([`crate::hash::stream_fold`]): the read needs the revision first, which the bucket's
-/// rightmost leaf gives (its last entry, found by descending the last branch elements);
+/// rightmost leaf gives (its last entry, [`crate::scan::rightmost_leaf`]);
 /// once the listing is complete, the revisions are taken from it as [`load_raw_at`]'s own
 /// listing would give them and must be the same. `None` (the caller lists and reads one
 /// after the other, as before) when the tree has any damage, the rightmost leaf's last
@@ -176,17 +176,8 @@ fn streamed_newest<'a>(
     rev: Option<i64>,
 ) -> Option<(DbRevisions, i64, NewestKv<'a>, u64)> {
     let bucket = db.bucket(KEY_BUCKET).ok()??;
-    let mut page = bucket.root_page().ok()?;
-    for _ in 0..bbolt_reader::bucket::MAX_DEPTH {
-        if page.is_leaf() {
-            break;
-        }
-        let last = page.count().checked_sub(1)?;
-        page = bucket
-            .tree_page(page.branch_element(last).ok()?.pgid)
-            .ok()?;
-    }
-    if !page.is_leaf() || !matches!(page.leaf_elements().last(), Some(Ok(_))) {
+    let page = crate::scan::rightmost_leaf(&bucket).ok()??;
+    if !matches!(page.leaf_elements().last(), Some(Ok(_))) {
         return None;
     }
     let guessed = revisions_in(std::slice::from_ref(&page), meta);
