@@ -17,7 +17,7 @@ use crate::bucket::{Bucket, MAX_DEPTH};
 use crate::db::Db;
 use crate::finding::{Finding, FindingKind};
 use crate::meta::PGID_NO_FREELIST;
-use crate::page::{prefetch, Page, PageKind};
+use crate::page::{Page, PageKind};
 use crate::stats::{BucketStats, TreeStats};
 use crate::tree::{descend, Descend, Frame, KeyRange, Reference};
 use crate::Pgid;
@@ -59,11 +59,6 @@ const LEAF_BATCH: usize = 4096;
 /// Below this many leaves a batch is analysed on the calling thread.
 const PARALLEL_MIN: usize = 64;
 
-/// Children of a branch page ahead of the one being entered whose page header the walk
-/// asks the CPU for ([`Walker::hint_child`]).
-const CHILD_AHEAD: usize = 4;
-/// Bytes from the start of such a child hinted in: two cache lines.
-const CHILD_HINT_BYTES: usize = 128;
 
 /// Owner index meaning "no bucket" (the freelist's overflow pages).
 pub const NO_BUCKET: u32 = u32::MAX;
@@ -582,7 +577,7 @@ impl<'a> Descend<'a> for TreeDescent<'_, 'a, '_> {
     fn child(&mut self, r: &Reference<'_, 'a>) -> Option<Page<'a>> {
         self.min = Some(r.el.key);
         if let Some(f) = r.stack.last() {
-            self.w.hint_child(&f.page, r.index + CHILD_AHEAD);
+            crate::tree::hint_child(&self.w.db, &f.page, r.index + crate::tree::CHILD_AHEAD);
         }
         self.w
             .enter(self.bucket, r.el.pgid, Some(r.parent()), r.stack)
@@ -1015,34 +1010,6 @@ impl<'a, 'p> Walker<'a, 'p> {
         Some(page.restricted(self.span_len(owned)))
     }
 
-    /// Hints the header (and first lines) of the child of element `index` of branch `page`
-    /// into the cache.
-    ///
-    /// The walk's thread enters every page in turn, and reading a page's header is its
-    /// first touch of that page: a cache miss it waits for, one per page of the file, on
-    /// the one thread the walk cannot share. A branch page names its children ahead, so
-    /// the miss of a child a few elements on overlaps the work on this one. Nothing is
-    /// read from the child here; an element that cannot be read, or a page id past the
-    /// file, is not hinted.
-    #[inline]
-    fn hint_child(&self, page: &Page<'a>, index: usize) {
-        if index >= page.count() {
-            return;
-        }
-        let Ok(el) = page.branch_element(index) else {
-            return;
-        };
-        let at = usize::try_from(el.pgid)
-            .ok()
-            .and_then(|p| p.checked_mul(self.db.page_size()));
-        if let Some(b) = at.and_then(|at| self.db.data().get(at..)) {
-            // The header, then the first element headers and (on a leaf of a few large
-            // values) the first key, which the leaf's analysis compares first.
-            for line in (0..b.len().min(CHILD_HINT_BYTES)).step_by(64) {
-                prefetch(b[line..].as_ptr());
-            }
-        }
-    }
 
     fn span_len(&self, pages: u64) -> usize {
         usize::try_from(pages.saturating_mul(self.db.page_size() as u64)).unwrap_or(usize::MAX)
