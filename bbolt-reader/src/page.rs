@@ -510,6 +510,19 @@ impl Iterator for FreelistIds<'_> {
 
 impl ExactSizeIterator for FreelistIds<'_> {}
 
+/// `n` zeros written out now, for a table the caller reads before it writes (a hash
+/// index's probes, a bit set's read-modify-write).
+///
+/// `vec![0; n]` takes zeroed memory from the allocator, which the kernel backs with its
+/// one shared zero page until a page is written: a table read first then takes two
+/// faults a page, the second a copy-on-write that flushes the TLB of every CPU the
+/// process runs on. Writing the zeros costs one fault a page and a memset.
+pub fn written_zeros<T: Copy + Default>(n: usize) -> Vec<T> {
+    let mut v = Vec::with_capacity(n);
+    v.resize(n, T::default());
+    v
+}
+
 /// Asks the CPU to bring the cache line at `p` in ahead of use, for passes over the
 /// mapping that know their next reads before they make them. Only a hint: the address is
 /// never dereferenced, so a stale or wrong one costs nothing but the hint, and a page the

@@ -195,7 +195,7 @@ struct PageBits {
 impl PageBits {
     fn new(pages: u64) -> PageBits {
         PageBits {
-            words: vec![0; usize::try_from(pages.div_ceil(64)).unwrap_or(0)],
+            words: crate::page::written_zeros(usize::try_from(pages.div_ceil(64)).unwrap_or(0)),
         }
     }
 

@@ -123,7 +123,7 @@ impl UseTable {
     /// `n` pages, all [`PageUse::Unreached`].
     fn new(n: usize) -> Self {
         UseTable {
-            packed: vec![0; n],
+            packed: crate::page::written_zeros(n),
             spilled: Default::default(),
         }
     }
@@ -652,7 +652,7 @@ impl<'a, 'p> Walker<'a, 'p> {
             hwm: db.meta().high_water_mark,
             file_pages,
             uses: UseTable::new(n),
-            free: vec![0; n.div_ceil(64)],
+            free: crate::page::written_zeros(n.div_ceil(64)),
             listed_free: false,
             freelist: FreelistSource::Reconstructed,
             findings: Vec::new(),

@@ -183,7 +183,7 @@ impl<'a, P: Copy> NewestTable<'a, P> {
     /// Doubles the index (keeping it at most half full).
     fn grow(&mut self) {
         let n = (self.slots.len() * 2).max(64);
-        let mut slots = vec![0u64; n];
+        let mut slots: Vec<u64> = bbolt_reader::page::written_zeros(n);
         let mask = n - 1;
         for (i, r) in self.recs.iter().enumerate() {
             let mut pos = r.hash as usize & mask;

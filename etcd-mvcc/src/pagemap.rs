@@ -84,7 +84,7 @@ pub struct PageMap {
 /// over page ids (one bit per page of the file): each live key's newest element is where
 /// the scan noted it ([`crate::scan::KeyAcc::newest_loc`]), so no leaf page is read.
 fn live_leaves(ks: &Keyspace<'_>, file_pages: u64) -> Vec<u64> {
-    let mut bits = vec![0u64; file_pages.div_ceil(64) as usize];
+    let mut bits: Vec<u64> = bbolt_reader::page::written_zeros(file_pages.div_ceil(64) as usize);
     for a in ks.keys.values().filter(|a| a.is_live()) {
         if let Some(pgid) = a.newest_loc.pgid() {
             if let Some(w) = bits.get_mut((pgid / 64) as usize) {

@@ -531,7 +531,7 @@ impl<'a> Shard<'a> {
     /// block as the keys come).
     fn with_capacity(cap: usize) -> Self {
         Shard {
-            slots: vec![0; (cap.max(8) * 2).next_power_of_two()],
+            slots: bbolt_reader::page::written_zeros((cap.max(8) * 2).next_power_of_two()),
             ..Shard::default()
         }
     }
@@ -641,7 +641,7 @@ impl<'a> Shard<'a> {
 
     /// Doubles the index (records stay where they are).
     fn grow(&mut self) {
-        let mut slots = vec![0u64; self.slots.len() * 2];
+        let mut slots: Vec<u64> = bbolt_reader::page::written_zeros(self.slots.len() * 2);
         let mask = slots.len() - 1;
         for (i, h) in self.heads.iter().enumerate() {
             let mut at = h.hash as usize & mask;
@@ -2250,7 +2250,7 @@ impl<'a> Keyspace<'a> {
     /// limit, when that is not a tombstone. 1 bit per entry.
     pub fn kept_below_limit(&self, leaves: &[Page<'a>]) -> Vec<u64> {
         let slots: u64 = leaves.iter().map(|p| p.elements_in_view() as u64).sum();
-        let mut bits = vec![0u64; slots.div_ceil(64) as usize];
+        let mut bits: Vec<u64> = bbolt_reader::page::written_zeros(slots.div_ceil(64) as usize);
         for a in self.keys.values() {
             if a.below_count > 0 && !a.below_newest_tombstone {
                 let o = a.below_newest_ordinal;

@@ -122,7 +122,7 @@ impl<K: GroupName, V: Default> GroupTable<K, V> {
     /// at most one half, so a probe always meets an empty slot.
     fn grow(&mut self) {
         let n = (self.slots.len() * 2).max(16);
-        self.slots = vec![0; n];
+        self.slots = bbolt_reader::page::written_zeros(n);
         let mask = n - 1;
         for (i, e) in self.entries.iter().enumerate() {
             let mut at = e.0 as usize & mask;
