@@ -17,7 +17,7 @@ use crate::bucket::{Bucket, MAX_DEPTH};
 use crate::db::Db;
 use crate::finding::{Finding, FindingKind};
 use crate::meta::PGID_NO_FREELIST;
-use crate::page::{Page, PageKind};
+use crate::page::{key_cmp, Page, PageKind};
 use crate::stats::{BucketStats, TreeStats};
 use crate::tree::{descend, Descend, Frame, KeyRange, Reference};
 use crate::Pgid;
@@ -487,7 +487,7 @@ fn analyze_leaf<'a>(t: &LeafTask<'a>) -> LeafResult<'a> {
         }
         let mut bad = None;
         match r.last {
-            Some(prev) if prev >= key => {
+            Some(prev) if key_cmp(prev, key).is_ge() => {
                 let where_ = describe();
                 bad = Some(format!(
                     "key[{i}]=(hex){} on {where_} is not greater than the previous key (hex){}",
@@ -496,7 +496,7 @@ fn analyze_leaf<'a>(t: &LeafTask<'a>) -> LeafResult<'a> {
                 ));
             }
             None => {
-                if let Some(min) = t.min.filter(|m| key < *m) {
+                if let Some(min) = t.min.filter(|m| key_cmp(key, m).is_lt()) {
                     let where_ = describe();
                     bad = Some(format!(
                         "first key (hex){} on {where_} is below its parent's key (hex){}",
@@ -508,7 +508,7 @@ fn analyze_leaf<'a>(t: &LeafTask<'a>) -> LeafResult<'a> {
             _ => {}
         }
         if bad.is_none() {
-            if let Some(max) = t.max.filter(|m| key >= *m) {
+            if let Some(max) = t.max.filter(|m| key_cmp(key, m).is_ge()) {
                 let where_ = describe();
                 bad = Some(format!(
                     "key[{i}]=(hex){} on {where_} is not below the next key in its ancestor (hex){}",
