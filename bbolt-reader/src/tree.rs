@@ -195,7 +195,10 @@ struct PageBits {
 impl PageBits {
     fn new(pages: u64) -> PageBits {
         PageBits {
-            words: crate::page::written_zeros(usize::try_from(pages.div_ceil(64)).unwrap_or(0)),
+            // Lazily zeroed on purpose (not `page::written_zeros`): one page of bits
+            // covers 128 MiB of 4 KiB pages, so the copy-on-write is rare, and a walk
+            // made per bucket must not write out a whole file's bits each time.
+            words: vec![0; usize::try_from(pages.div_ceil(64)).unwrap_or(0)],
         }
     }
 

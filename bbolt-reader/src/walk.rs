@@ -59,7 +59,6 @@ const LEAF_BATCH: usize = 4096;
 /// Below this many leaves a batch is analysed on the calling thread.
 const PARALLEL_MIN: usize = 64;
 
-
 /// Owner index meaning "no bucket" (the freelist's overflow pages).
 pub const NO_BUCKET: u32 = u32::MAX;
 
@@ -1009,7 +1008,6 @@ impl<'a, 'p> Walker<'a, 'p> {
         let owned = self.mark_overflow(&page, PageUse::Overflow(b));
         Some(page.restricted(self.span_len(owned)))
     }
-
 
     fn span_len(&self, pages: u64) -> usize {
         usize::try_from(pages.saturating_mul(self.db.page_size() as u64)).unwrap_or(usize::MAX)
