@@ -1154,7 +1154,7 @@ impl<'a, 'p> Walker<'a, 'p> {
     ) {
         let pgid = page.pgid();
         if let (Some(prev), Some(first)) = (*prev_last, r.first) {
-            if prev >= first && !r.out_of_order {
+            if !r.out_of_order && crate::page::key_cmp(prev, first).is_ge() {
                 self.find(
                     pgid,
                     FindingKind::KeysOutOfOrder,
