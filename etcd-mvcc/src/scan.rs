@@ -293,17 +293,31 @@ pub struct KeptElement {
 /// from a compaction revision far below the newest, and the heap does not grow with them.
 pub const MAX_KEPT_ALWAYS: usize = 1 << 14;
 
-/// The builder side of [`ElementModel`], kept by the thread that counts the pages.
+/// The builder side of [`ElementModel`], kept by the thread that counts the pages; or,
+/// on a thread that reads pages ahead for it ([`PipedScan`]), the log of the elements
+/// read, which the builder takes in later in the same order.
 #[derive(Debug, Clone)]
-struct ModelFold {
-    /// The split model the elements' lengths go into.
-    now: TreeBuilder,
-    kept_always: Option<Vec<KeptElement>>,
+enum ModelFold {
+    Build {
+        /// The split model the elements' lengths go into.
+        now: TreeBuilder,
+        kept_always: Option<Vec<KeptElement>>,
+    },
+    Log(Vec<ModelInput>),
+}
+
+/// One readable element as [`ModelFold::element`] takes it.
+#[derive(Debug, Clone, Copy)]
+struct ModelInput {
+    key_len: u32,
+    value_len: u64,
+    rev_main: Option<i64>,
+    ordinal: u64,
 }
 
 impl ModelFold {
     fn building(bucket: &Bucket<'_>) -> Self {
-        ModelFold {
+        ModelFold::Build {
             now: TreeBuilder::new(bucket.db().page_size() as u64, ETCD_DEFRAG_FILL_PERCENT),
             kept_always: Some(Vec::new()),
         }
@@ -320,11 +334,23 @@ impl ModelFold {
         limit: i64,
         ordinal: u64,
     ) {
-        self.now.push(key_len as u32, value_len as u64);
+        let (now, kept_always) = match self {
+            ModelFold::Build { now, kept_always } => (now, kept_always),
+            ModelFold::Log(log) => {
+                log.push(ModelInput {
+                    key_len: key_len as u32,
+                    value_len: value_len as u64,
+                    rev_main,
+                    ordinal,
+                });
+                return;
+            }
+        };
+        now.push(key_len as u32, value_len as u64);
         if rev_main.is_none_or(|m| m > limit) {
-            if let Some(list) = &mut self.kept_always {
+            if let Some(list) = kept_always {
                 if list.len() >= MAX_KEPT_ALWAYS {
-                    self.kept_always = None;
+                    *kept_always = None;
                 } else {
                     list.push(KeptElement {
                         ordinal,
@@ -333,6 +359,19 @@ impl ModelFold {
                     });
                 }
             }
+        }
+    }
+
+    /// The elements another thread logged, in the order it read them.
+    fn take_in(&mut self, log: &[ModelInput], limit: i64) {
+        for m in log {
+            self.element(
+                m.key_len as usize,
+                m.value_len as usize,
+                m.rev_main,
+                limit,
+                m.ordinal,
+            );
         }
     }
 
@@ -360,10 +399,14 @@ impl ModelFold {
         }
     }
 
-    fn finish(self) -> ElementModel {
-        ElementModel {
-            now: self.now.finish(),
-            kept_always: self.kept_always,
+    /// The model built; `None` from a log.
+    fn finish(self) -> Option<ElementModel> {
+        match self {
+            ModelFold::Build { now, kept_always } => Some(ElementModel {
+                now: now.finish(),
+                kept_always,
+            }),
+            ModelFold::Log(_) => None,
         }
     }
 }
@@ -1656,6 +1699,28 @@ impl<'a, 'p> LeafFold<'a, 'p> {
         }
     }
 
+    /// A batch another thread read ([`ReadAhead`]), folded as if its pages were read here.
+    fn take_read(&mut self, r: &mut ReadAhead<'a>) {
+        if let Some(m) = &mut self.acc.model {
+            m.take_in(&r.model, self.limit);
+        }
+        for p in &r.entries {
+            self.pipe.push(&mut self.acc.keys, *p, self.limit);
+        }
+        self.acc.totals.merge(&r.totals);
+        self.acc.problem_count += r.problem_count;
+        self.acc.problems.append(&mut r.problems);
+        if self.acc.problems.len() >= 2 * MAX_PROBLEMS {
+            self.acc.problems.sort();
+            self.acc.problems.truncate(MAX_PROBLEMS);
+        }
+        self.base += r.elements;
+        self.unreported += r.pages;
+        if self.unreported >= 4096 {
+            (self.progress)(std::mem::take(&mut self.unreported));
+        }
+    }
+
     fn finish(mut self) -> Keyspace<'a> {
         self.pipe.finish(&mut self.acc.keys, self.limit);
         (self.progress)(self.unreported);
@@ -1719,6 +1784,23 @@ impl<'a, 'p> FusedScan<'a, 'p> {
     }
 }
 
+impl<'a> FusedScan<'a, '_> {
+    /// [`LeafFold::take_read`], under the same bound on the views handed over as
+    /// [`bbolt_reader::walk::LeafVisitor::leaves`].
+    fn take_read(&mut self, r: &mut ReadAhead<'a>) {
+        let Some(scan) = &mut self.scan else { return };
+        if self.overrun {
+            return;
+        }
+        self.spans = self.spans.saturating_add(r.spans);
+        if self.spans > self.span_limit {
+            self.overrun = true;
+            return;
+        }
+        scan.take_read(r);
+    }
+}
+
 impl<'a> bbolt_reader::walk::LeafVisitor<'a> for FusedScan<'a, '_> {
     fn wants(&mut self, node: &bbolt_reader::walk::BucketNode<'a>) -> bool {
         if node.nesting != 1 || node.name != super::KEY_BUCKET || self.seen {
@@ -1746,25 +1828,72 @@ impl<'a> bbolt_reader::walk::LeafVisitor<'a> for FusedScan<'a, '_> {
 /// Batches of leaves [`PipedScan`]'s queue holds before the walk's thread reads them itself.
 const PIPE_DEPTH: usize = 4;
 
+/// Batches waiting in [`PipedScan`]'s queue at which the walk's thread reads the next
+/// batch ahead itself ([`ReadAhead`]) instead of queueing its pages.
+const READ_AHEAD_BEHIND: usize = 2;
+
+/// Batches read ahead that may wait in the queue at once: bounds their heap.
+const READ_AHEAD_QUEUED: usize = 2;
+
+/// Largest batch, in element headers its pages' views hold, the walk's thread reads ahead:
+/// a batch's entries take about 100 bytes each until folded.
+const READ_AHEAD_MAX_ELEMENTS: u64 = 1 << 15;
+
 /// [`FusedScan`] read on a thread of its own while the walk goes on: the walk's thread
 /// hands each batch of key-bucket leaves to a queue ([`PipedScan::feeder`]) and goes on
 /// walking, and another thread ([`PipedScan::read`]) reads the batches in the order they
-/// came, with one shard, as one thread would. Nobody waits at a window: the walk waits only
-/// when more than 4 batches are queued (`PIPE_DEPTH`), and then reads them itself, so it never waits
-/// for a reader that has not started. Batches are read one at a time under one lock and
+/// came, with one shard, as one thread would. When the reader falls behind (a batch
+/// already waits), the walk's thread reads the next batch itself before queueing it:
+/// parses its entries, in file order, into a [`ReadAhead`] that the reader then only
+/// folds into the table in its turn, so both threads stay busy and each key's revisions
+/// are still folded in file order. Nobody waits at a window: the walk waits only when more
+/// than 4 batches are queued (`PIPE_DEPTH`), and then reads them itself, so it never waits
+/// for a reader that has not started. Batches are folded one at a time under one lock and
 /// taken from the queue under it, so the result is the one-thread scan's whichever thread
-/// read which batch. Heap beyond the scan's: the queued batches' page views.
+/// read which batch. Heap beyond the scan's: the queued batches' page views and at most
+/// [`READ_AHEAD_QUEUED`] batches read ahead.
 pub struct PipedScan<'a, 'p> {
     scan: std::sync::Mutex<FusedScan<'a, 'p>>,
     queue: std::sync::Mutex<PipeQueue<'a>>,
     ready: std::sync::Condvar,
+    limit: i64,
+}
+
+/// A batch of the walk's key-bucket leaves in [`PipedScan`]'s queue.
+enum Queued<'a> {
+    /// Pages for the reader to read.
+    Pages(Vec<Page<'a>>),
+    /// Pages the walk's thread read ahead.
+    Read(ReadAhead<'a>),
+}
+
+/// A batch of leaves read by the walk's thread for [`PipedScan`]'s reader: what reading
+/// its pages gives, short of the table, in the order the pages were read.
+#[derive(Default)]
+struct ReadAhead<'a> {
+    /// The entries, in file order, each with its ordinal.
+    entries: Vec<Pending<'a>>,
+    /// Every readable element for the defrag model, in file order.
+    model: Vec<ModelInput>,
+    totals: EntryTotals,
+    problems: Vec<Problem>,
+    problem_count: u64,
+    /// Ordinals the batch's pages take.
+    elements: u64,
+    /// Pages spanned, overflow included (for the progress).
+    pages: u64,
+    /// Bytes of the pages' views (for the listing's bound).
+    spans: u64,
 }
 
 #[derive(Default)]
 struct PipeQueue<'a> {
-    batches: std::collections::VecDeque<Vec<Page<'a>>>,
+    batches: std::collections::VecDeque<Queued<'a>>,
+    /// Batches read ahead and waiting.
+    read_ahead: usize,
     /// Emptied batches, reused so that no batch is allocated per window.
     spare: Vec<Vec<Page<'a>>>,
+    spare_read: Vec<ReadAhead<'a>>,
     closed: bool,
 }
 
@@ -1778,6 +1907,8 @@ impl std::fmt::Debug for PipedScan<'_, '_> {
 #[derive(Debug)]
 pub struct PipeFeeder<'s, 'a, 'p> {
     pipe: &'s PipedScan<'a, 'p>,
+    /// Ordinal of the next page's first element.
+    base: u64,
 }
 
 impl<'a, 'p> PipedScan<'a, 'p> {
@@ -1787,12 +1918,16 @@ impl<'a, 'p> PipedScan<'a, 'p> {
             scan: std::sync::Mutex::new(FusedScan::new(bucket, limit, progress)),
             queue: std::sync::Mutex::new(PipeQueue::default()),
             ready: std::sync::Condvar::new(),
+            limit,
         }
     }
 
     /// The visitor to give the walk.
     pub fn feeder(&self) -> PipeFeeder<'_, 'a, 'p> {
-        PipeFeeder { pipe: self }
+        PipeFeeder {
+            pipe: self,
+            base: 0,
+        }
     }
 
     fn queue(&self) -> std::sync::MutexGuard<'_, PipeQueue<'a>> {
@@ -1803,17 +1938,28 @@ impl<'a, 'p> PipedScan<'a, 'p> {
         self.scan.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Reads every queued batch, in order, on the calling thread.
+    /// Reads (or folds) every queued batch, in order, on the calling thread.
     fn drain(&self) {
         let mut scan = self.scan();
         loop {
             let Some(batch) = self.queue().batches.pop_front() else {
                 return;
             };
-            bbolt_reader::walk::LeafVisitor::leaves(&mut *scan, &batch);
-            let mut batch = batch;
-            batch.clear();
-            self.queue().spare.push(batch);
+            match batch {
+                Queued::Pages(mut pages) => {
+                    bbolt_reader::walk::LeafVisitor::leaves(&mut *scan, &pages);
+                    pages.clear();
+                    self.queue().spare.push(pages);
+                }
+                Queued::Read(mut r) => {
+                    scan.take_read(&mut r);
+                    r.entries.clear();
+                    r.model.clear();
+                    let mut q = self.queue();
+                    q.read_ahead -= 1;
+                    q.spare_read.push(r);
+                }
+            }
         }
     }
 
@@ -1850,17 +1996,72 @@ impl<'a, 'p> PipedScan<'a, 'p> {
     }
 }
 
+impl<'a> PipeFeeder<'_, 'a, '_> {
+    /// Reads `pages`, whose first element has ordinal `base`, into `r` (emptied).
+    fn read_ahead(&self, pages: &[Page<'a>], base: u64, r: &mut ReadAhead<'a>) {
+        let mut acc = Acc {
+            model: Some(ModelFold::Log(std::mem::take(&mut r.model))),
+            ..Acc::default()
+        };
+        let mut router = Router {
+            out: vec![std::mem::take(&mut r.entries)],
+        };
+        let mut at = base;
+        let (mut spanned, mut spans) = (0u64, 0u64);
+        for page in pages {
+            acc.scan_page(&mut router, page, self.pipe.limit, at, 0, 1);
+            at += page.elements_in_view() as u64;
+            spanned += u64::from(page.overflow()) + 1;
+            spans = spans.saturating_add(page.bytes().len() as u64);
+        }
+        r.entries = router.out.pop().unwrap_or_default();
+        if let Some(ModelFold::Log(log)) = acc.model {
+            r.model = log;
+        }
+        r.totals = acc.totals;
+        r.problems = acc.problems;
+        r.problem_count = acc.problem_count;
+        r.elements = at - base;
+        r.pages = spanned;
+        r.spans = spans;
+    }
+}
+
 impl<'a> bbolt_reader::walk::LeafVisitor<'a> for PipeFeeder<'_, 'a, '_> {
     fn wants(&mut self, node: &bbolt_reader::walk::BucketNode<'a>) -> bool {
         self.pipe.scan().wants(node)
     }
 
     fn leaves(&mut self, pages: &[Page<'a>]) {
+        let base = self.base;
+        let elements: u64 = pages.iter().map(|p| p.elements_in_view() as u64).sum();
+        self.base += elements;
+        let spare = {
+            let mut q = self.pipe.queue();
+            let behind = q.batches.len() >= READ_AHEAD_BEHIND
+                && q.read_ahead < READ_AHEAD_QUEUED
+                && elements <= READ_AHEAD_MAX_ELEMENTS;
+            if behind {
+                q.read_ahead += 1;
+                Some(q.spare_read.pop().unwrap_or_default())
+            } else {
+                None
+            }
+        };
+        let item = match spare {
+            Some(mut r) => {
+                self.read_ahead(pages, base, &mut r);
+                Queued::Read(r)
+            }
+            None => {
+                let mut batch = self.pipe.queue().spare.pop().unwrap_or_default();
+                batch.extend_from_slice(pages);
+                Queued::Pages(batch)
+            }
+        };
         let full = {
             let mut q = self.pipe.queue();
-            let mut batch = q.spare.pop().unwrap_or_default();
-            batch.extend_from_slice(pages);
-            q.batches.push_back(batch);
+            q.batches.push_back(item);
             q.batches.len() > PIPE_DEPTH
         };
         self.pipe.ready.notify_one();
@@ -1967,8 +2168,8 @@ fn keyspace_of<'a>(bucket: &Bucket<'a>, accs: Vec<Acc<'a>>, limit: i64) -> Keysp
     let mut problem_count = 0;
     let mut element_model = None;
     for mut a in accs {
-        if let Some(m) = a.model {
-            element_model = Some(m.finish());
+        if let Some(m) = a.model.and_then(ModelFold::finish) {
+            element_model = Some(m);
         }
         a.keys.shrink_to_fit();
         keys.shards.push(a.keys);
@@ -2082,20 +2283,39 @@ pub fn group_by_prefix<'a>(
     // into a map of its own; the maps are merged in the ranges' order, so the first key
     // met still stands for each prefix.
     type Groups<'k, 'a> = FastMap<&'k [u8], (&'a [u8], PrefixStats)>;
+    //
+    // Keys first met one after another mostly share their prefix (objects are made in
+    // runs): a run of one prefix is summed on its own and added to the map once.
     let sum = |range: std::ops::Range<usize>| {
         let mut groups: Groups<'_, 'a> = FastMap::default();
         let mut totals = PrefixStats::default();
+        fn flush<'k, 'a>(groups: &mut Groups<'k, 'a>, run: (&'k [u8], &'a [u8], PrefixStats)) {
+            groups
+                .entry(run.0)
+                .or_insert_with(|| (run.1, PrefixStats::default()))
+                .1
+                .add(&run.2);
+        }
+        let mut run: Option<(&[u8], &'a [u8], PrefixStats)> = None;
         for (local, k, a) in ks.keys.iter_local_range(range) {
             if !local.starts_with(filter) {
                 continue;
             }
             let p = super::prefix_at_depth(local, depth);
-            groups
-                .entry(p)
-                .or_insert_with(|| (&k[..p.len()], PrefixStats::default()))
-                .1
-                .add_key(k, a);
             totals.add_key(k, a);
+            match &mut run {
+                Some((q, _, st)) if super::fasthash::same_bytes(q, p) => st.add_key(k, a),
+                _ => {
+                    let mut st = PrefixStats::default();
+                    st.add_key(k, a);
+                    if let Some(done) = run.replace((p, &k[..p.len()], st)) {
+                        flush(&mut groups, done);
+                    }
+                }
+            }
+        }
+        if let Some(done) = run {
+            flush(&mut groups, done);
         }
         (groups, totals)
     };
@@ -2621,10 +2841,27 @@ mod tests {
     }
 
     #[test]
-    fn the_piped_scan_read_beside_the_walk_or_by_the_walk_alone_equals_the_one_thread_fused_scan() {
+    fn the_piped_scan_read_beside_the_walk_or_by_the_walk_alone_with_batches_read_ahead_equals_the_one_thread_fused_scan(
+    ) {
         let names = crate::testdb::cycled_names("/registry/leases/l", 3, 600, 53);
         let entries = crate::testdb::one_revision_each(&names, b"renewed", |i| i % 11 == 2);
-        let bytes = build(&entries, None);
+        // Every 97th value is no KeyValue: problems too are read ahead and merged.
+        let mut w = bbolt_writer::BoltWriter::new(
+            std::io::Cursor::new(Vec::new()),
+            bbolt_writer::Options {
+                page_size: 512,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        w.begin_bucket(b"key").unwrap();
+        for (i, e) in entries.iter().enumerate() {
+            let (k, v) = crate::testdb::encode(e);
+            let v = if i % 97 == 5 { b"\xff\x01".to_vec() } else { v };
+            w.put(&k, &v).unwrap();
+        }
+        w.end_bucket().unwrap();
+        let bytes = w.finish().unwrap().0.into_inner();
         let db = Db::open(&bytes).unwrap();
         let key = db.bucket(b"key").unwrap().unwrap();
         let pages = key.leaf_pages().unwrap();
@@ -2635,7 +2872,7 @@ mod tests {
             .find(|b| b.nesting == 1 && b.name == b"key")
             .unwrap();
         // Batches of 3 leaves: more than the queue holds, so with no reader running the
-        // walk's side reads them itself.
+        // walk's side reads some ahead and folds them all itself.
         assert!(pages.len() > 3 * (PIPE_DEPTH + 2), "{} leaves", pages.len());
         use bbolt_reader::walk::LeafVisitor;
         let mut one = FusedScan::new(key, 150, &|_| {});
@@ -2647,10 +2884,19 @@ mod tests {
         let alone = PipedScan::new(key, 150, &|_| {});
         let mut feeder = alone.feeder();
         assert!(feeder.wants(node));
+        let mut read_ahead = 0;
         for batch in pages.chunks(3) {
             feeder.leaves(batch);
-            assert!(alone.queue().batches.len() <= PIPE_DEPTH);
+            let q = alone.queue();
+            assert!(q.batches.len() <= PIPE_DEPTH);
+            assert!(q.read_ahead <= READ_AHEAD_QUEUED);
+            read_ahead += q
+                .batches
+                .iter()
+                .filter(|b| matches!(b, Queued::Read(_)))
+                .count();
         }
+        assert!(read_ahead > 0, "no batch was read ahead");
         alone.close();
         alone.read();
         let beside = PipedScan::new(key, 150, &|_| {});
@@ -2667,7 +2913,9 @@ mod tests {
                 || beside.read(),
             )
         });
+        assert!(want.problem_count >= 6, "{:?}", want.problems);
         for got in [alone.finish(true).unwrap(), beside.finish(true).unwrap()] {
+            assert_eq!(got.problem_count, want.problem_count);
             assert_eq!(got.keys, want.keys);
             assert_eq!(got.totals, want.totals);
             assert_eq!(got.problems, want.problems);
