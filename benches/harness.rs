@@ -15,6 +15,11 @@
 //!   peak) and prints the peak at exit; this is the heap at its peak, not what is left at
 //!   exit. File pages of the read-only mapping are not heap.
 //! - Load: `/proc/loadavg` is printed before and after each table.
+//! - Floor: the warm tables also time `touch mapped pages -tN`, this executable re-run as
+//!   `--touch N FILES`: it maps each file read-only as the commands do
+//!   (`regular_file::MappedFile`) and reads one byte of every 4 KiB page, on N threads
+//!   (contiguous ranges), then exits. No reader of the mapping can be faster: its ratio
+//!   to `cat` is what the page faults and TLB misses of the mapping cost on the machine.
 
 #![allow(dead_code)]
 
@@ -98,9 +103,44 @@ enum ChildCommand {
     Wal(etcd_autopsy::cmd::wal::WalArgs),
 }
 
-/// Runs the command of a `--child` invocation, if this is one; never returns then.
+/// `--touch THREADS FILES`: one byte of every page of each file's read-only mapping.
+fn touch_pages(threads: usize, files: &[String]) {
+    const PAGE: usize = 4096;
+    let mut sum = 0u64;
+    for f in files {
+        let mut m = regular_file::MappedFile::open(Path::new(f)).expect("maps the file");
+        m.keep_mapped_after_drop();
+        let bytes = m.bytes();
+        let per = bytes
+            .len()
+            .div_ceil(threads.max(1))
+            .next_multiple_of(PAGE)
+            .max(PAGE);
+        sum += std::thread::scope(|s| {
+            let parts: Vec<_> = bytes
+                .chunks(per)
+                .map(|c| {
+                    s.spawn(move || c.iter().step_by(PAGE).map(|&b| u64::from(b)).sum::<u64>())
+                })
+                .collect();
+            parts
+                .into_iter()
+                .map(|h| h.join().expect("touch thread"))
+                .sum::<u64>()
+        });
+    }
+    std::hint::black_box(sum);
+}
+
+/// Runs the command of a `--child` (or `--touch`) invocation, if this is one; never
+/// returns then.
 pub fn maybe_child() {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(pos) = args.iter().position(|a| a == "--touch") {
+        let threads = args.get(pos + 1).and_then(|t| t.parse().ok()).unwrap_or(1);
+        touch_pages(threads, args.get(pos + 2..).unwrap_or_default());
+        std::process::exit(0);
+    }
     let Some(pos) = args.iter().position(|a| a == "--child") else {
         return;
     };
@@ -158,6 +198,25 @@ impl Job {
     /// `cat FILES > /dev/null`.
     pub fn cat(label: &str, files: &[PathBuf]) -> Job {
         let mut argv = vec!["cat".to_string()];
+        argv.extend(files.iter().map(|f| f.display().to_string()));
+        Job {
+            label: label.into(),
+            argv,
+            env: Vec::new(),
+        }
+    }
+
+    /// One byte of every page of `files`' read-only mappings on `threads` threads (the
+    /// floor of any reader of the mapping; see the module docs).
+    pub fn touch(label: &str, files: &[PathBuf], threads: usize) -> Job {
+        let mut argv = vec![
+            std::env::current_exe()
+                .expect("current exe")
+                .display()
+                .to_string(),
+            "--touch".into(),
+            threads.to_string(),
+        ];
         argv.extend(files.iter().map(|f| f.display().to_string()));
         Job {
             label: label.into(),
@@ -361,6 +420,13 @@ pub fn warm(files: &[PathBuf]) {
 pub fn warm_table(title: &str, input: &Path, cat_files: &[PathBuf], cmds: &[&[&str]]) {
     warm(cat_files);
     let mut jobs = vec![Job::cat("cat > /dev/null", cat_files)];
+    for threads in [1usize, 2] {
+        jobs.push(Job::touch(
+            &format!("touch mapped pages -t{threads}"),
+            cat_files,
+            threads,
+        ));
+    }
     let inp = input.display().to_string();
     for cmd in cmds.iter().filter(|c| command_wanted(c[0])) {
         for threads in [1usize, 2] {
