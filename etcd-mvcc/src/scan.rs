@@ -924,7 +924,7 @@ impl<'a> EntrySink<'a> for Router<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct KvFields<'a> {
     pub(crate) key: &'a [u8],
-    pub(crate) value_len: usize,
+    pub(crate) value: &'a [u8],
     pub(crate) lease: i64,
 }
 
@@ -965,13 +965,14 @@ pub(crate) fn kv_fields_canonical(b: &[u8]) -> Option<KvFields<'_>> {
             short_varint(b, &mut at)?;
         }
     }
-    let mut value_len = 0;
+    let mut value: &[u8] = &[];
     if b.get(at) == Some(&0x2a) {
         at += 1;
-        value_len = usize::try_from(short_varint(b, &mut at)?).ok()?;
+        let value_len = usize::try_from(short_varint(b, &mut at)?).ok()?;
         if value_len > b.len() - at {
             return None;
         }
+        value = &b[at..at + value_len];
         at += value_len;
     }
     let mut lease = 0;
@@ -979,11 +980,7 @@ pub(crate) fn kv_fields_canonical(b: &[u8]) -> Option<KvFields<'_>> {
         at += 1;
         lease = short_varint(b, &mut at)? as i64;
     }
-    (at == b.len()).then_some(KvFields {
-        key,
-        value_len,
-        lease,
-    })
+    (at == b.len()).then_some(KvFields { key, value, lease })
 }
 
 /// Hints in, for the first [`PAGE_ELEMENT_HINTS`] elements of a leaf, the line where the
@@ -1107,7 +1104,7 @@ impl<'a> Acc<'a> {
             let kv = match kv_fields_canonical(el.value).ok_or(()).or_else(|()| {
                 KeyValueRef::parse(el.value).map(|kv| KvFields {
                     key: kv.key,
-                    value_len: kv.value.len(),
+                    value: kv.value,
                     lease: kv.lease,
                 })
             }) {
@@ -1129,7 +1126,7 @@ impl<'a> Acc<'a> {
                 continue;
             }
             let entry_bytes = (el.key.len() + el.value.len()) as u64;
-            let value_len = kv.value_len as u64;
+            let value_len = kv.value.len() as u64;
             let t = &mut self.totals;
             t.entries += 1;
             t.tombstones += u64::from(rk.tombstone);
@@ -2671,7 +2668,7 @@ mod tests {
         fn general(b: &[u8]) -> Option<KvFields<'_>> {
             KeyValueRef::parse(b).ok().map(|kv| KvFields {
                 key: kv.key,
-                value_len: kv.value.len(),
+                value: kv.value,
                 lease: kv.lease,
             })
         }
