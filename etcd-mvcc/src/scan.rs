@@ -1830,11 +1830,11 @@ const PIPE_DEPTH: usize = 4;
 const READ_AHEAD_BEHIND: usize = 2;
 
 /// Batches read ahead that may wait in the queue at once: bounds their heap.
-const READ_AHEAD_QUEUED: usize = 2;
+const READ_AHEAD_QUEUED: usize = 1;
 
 /// Largest batch, in element headers its pages' views hold, the walk's thread reads ahead:
 /// a batch's entries take about 100 bytes each until folded.
-const READ_AHEAD_MAX_ELEMENTS: u64 = 1 << 15;
+const READ_AHEAD_MAX_ELEMENTS: u64 = 1 << 14;
 
 /// [`FusedScan`] read on a thread of its own while the walk goes on: the walk's thread
 /// hands each batch of key-bucket leaves to a queue ([`PipedScan::feeder`]) and goes on
