@@ -209,14 +209,8 @@ impl Job {
     /// One byte of every page of `files`' read-only mappings on `threads` threads (the
     /// floor of any reader of the mapping; see the module docs).
     pub fn touch(label: &str, files: &[PathBuf], threads: usize) -> Job {
-        let mut argv = vec![
-            std::env::current_exe()
-                .expect("current exe")
-                .display()
-                .to_string(),
-            "--touch".into(),
-            threads.to_string(),
-        ];
+        let mut argv = self_argv("--touch");
+        argv.push(threads.to_string());
         argv.extend(files.iter().map(|f| f.display().to_string()));
         Job {
             label: label.into(),
@@ -228,13 +222,7 @@ impl Job {
     /// An etcd-autopsy command line run in a bench child; `threads` also sets rayon's
     /// global pool size for commands without `--threads`.
     pub fn autopsy(label: &str, args: &[&str], threads: usize) -> Job {
-        let mut argv = vec![
-            std::env::current_exe()
-                .expect("current exe")
-                .display()
-                .to_string(),
-            "--child".into(),
-        ];
+        let mut argv = self_argv("--child");
         argv.extend(args.iter().map(|s| s.to_string()));
         Job {
             label: label.into(),
@@ -242,6 +230,17 @@ impl Job {
             env: vec![("RAYON_NUM_THREADS".into(), threads.to_string())],
         }
     }
+}
+
+/// This bench executable re-run in the child `mode` (`--child`, `--touch`).
+fn self_argv(mode: &str) -> Vec<String> {
+    vec![
+        std::env::current_exe()
+            .expect("current exe")
+            .display()
+            .to_string(),
+        mode.into(),
+    ]
 }
 
 /// Runs `job` once.
