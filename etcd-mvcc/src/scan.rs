@@ -1839,16 +1839,16 @@ const READ_AHEAD_MAX_ELEMENTS: u64 = 1 << 14;
 /// [`FusedScan`] read on a thread of its own while the walk goes on: the walk's thread
 /// hands each batch of key-bucket leaves to a queue ([`PipedScan::feeder`]) and goes on
 /// walking, and another thread ([`PipedScan::read`]) reads the batches in the order they
-/// came, with one shard, as one thread would. When the reader falls behind (a batch
-/// already waits), the walk's thread reads the next batch itself before queueing it:
-/// parses its entries, in file order, into a [`ReadAhead`] that the reader then only
+/// came, with one shard, as one thread would. When the reader falls behind (two batches
+/// already wait), the walk's thread reads the next batch itself before queueing it:
+/// parses its entries, in file order, into a `ReadAhead` that the reader then only
 /// folds into the table in its turn, so both threads stay busy and each key's revisions
 /// are still folded in file order. Nobody waits at a window: the walk waits only when more
 /// than 4 batches are queued (`PIPE_DEPTH`), and then reads them itself, so it never waits
 /// for a reader that has not started. Batches are folded one at a time under one lock and
 /// taken from the queue under it, so the result is the one-thread scan's whichever thread
 /// read which batch. Heap beyond the scan's: the queued batches' page views and at most
-/// [`READ_AHEAD_QUEUED`] batches read ahead.
+/// one batch read ahead.
 pub struct PipedScan<'a, 'p> {
     scan: std::sync::Mutex<FusedScan<'a, 'p>>,
     queue: std::sync::Mutex<PipeQueue<'a>>,
