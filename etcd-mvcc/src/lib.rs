@@ -231,15 +231,25 @@ pub(crate) mod testdb {
     /// `finishedCompactRev` = `compact` when given. Small pages (512 bytes) so that a
     /// handful of entries spreads over several leaf pages.
     pub fn build(entries: &[Entry<'_>], compact: Option<i64>) -> Vec<u8> {
+        build_with_values(entries, compact, |_, v| v)
+    }
+
+    /// [`build`], with the value of the `i`-th entry written as `value(i, its KeyValue)`
+    /// (for tests that damage chosen values).
+    pub fn build_with_values(
+        entries: &[Entry<'_>],
+        compact: Option<i64>,
+        value: impl Fn(usize, Vec<u8>) -> Vec<u8>,
+    ) -> Vec<u8> {
         let opts = bbolt_writer::Options {
             page_size: 512,
             ..Default::default()
         };
         let mut w = bbolt_writer::BoltWriter::new(std::io::Cursor::new(Vec::new()), opts).unwrap();
         w.begin_bucket(b"key").unwrap();
-        for e in entries {
+        for (i, e) in entries.iter().enumerate() {
             let (k, v) = encode(e);
-            w.put(&k, &v).unwrap();
+            w.put(&k, &value(i, v)).unwrap();
         }
         w.end_bucket().unwrap();
         w.begin_bucket(b"meta").unwrap();

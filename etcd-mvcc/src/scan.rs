@@ -983,6 +983,20 @@ pub(crate) fn kv_fields_canonical(b: &[u8]) -> Option<KvFields<'_>> {
     (at == b.len()).then_some(KvFields { key, value, lease })
 }
 
+/// The key, value and lease of an encoded KeyValue: etcd's own layout through
+/// [`kv_fields_canonical`], any other through [`KeyValueRef::parse`], which names errors.
+#[inline]
+pub(crate) fn kv_fields(b: &[u8]) -> Result<KvFields<'_>, crate::proto::ProtoError> {
+    match kv_fields_canonical(b) {
+        Some(f) => Ok(f),
+        None => KeyValueRef::parse(b).map(|kv| KvFields {
+            key: kv.key,
+            value: kv.value,
+            lease: kv.lease,
+        }),
+    }
+}
+
 /// Hints in, for the first [`PAGE_ELEMENT_HINTS`] elements of a leaf, the line where the
 /// element's key starts and the line where its value ends (a KeyValue's lease follows its
 /// value): the page's entries then miss the cache together instead of one after another.
@@ -1027,6 +1041,18 @@ impl<'a> Acc<'a> {
     fn problem(&mut self, pgid: Pgid, index: usize, what: String) {
         self.problem_count += 1;
         self.problems.push(Problem { pgid, index, what });
+        self.bound_problems();
+    }
+
+    /// `count` problems found elsewhere, of which `listed` are kept in a list.
+    fn absorb_problems(&mut self, count: u64, listed: &mut Vec<Problem>) {
+        self.problem_count += count;
+        self.problems.append(listed);
+        self.bound_problems();
+    }
+
+    /// Keeps the list short: the first [`MAX_PROBLEMS`] in order are the ones reported.
+    fn bound_problems(&mut self) {
         if self.problems.len() >= 2 * MAX_PROBLEMS {
             self.problems.sort();
             self.problems.truncate(MAX_PROBLEMS);
@@ -1101,13 +1127,7 @@ impl<'a> Acc<'a> {
                     continue;
                 }
             };
-            let kv = match kv_fields_canonical(el.value).ok_or(()).or_else(|()| {
-                KeyValueRef::parse(el.value).map(|kv| KvFields {
-                    key: kv.key,
-                    value: kv.value,
-                    lease: kv.lease,
-                })
-            }) {
+            let kv = match kv_fields(el.value) {
                 Ok(kv) => kv,
                 Err(e) => {
                     if first {
@@ -1705,12 +1725,7 @@ impl<'a, 'p> LeafFold<'a, 'p> {
             self.pipe.push(&mut self.acc.keys, *p, self.limit);
         }
         self.acc.totals.merge(&r.totals);
-        self.acc.problem_count += r.problem_count;
-        self.acc.problems.append(&mut r.problems);
-        if self.acc.problems.len() >= 2 * MAX_PROBLEMS {
-            self.acc.problems.sort();
-            self.acc.problems.truncate(MAX_PROBLEMS);
-        }
+        self.acc.absorb_problems(r.problem_count, &mut r.problems);
         self.base += r.elements;
         self.unreported += r.pages;
         if self.unreported >= 4096 {
@@ -1994,8 +2009,9 @@ impl<'a, 'p> PipedScan<'a, 'p> {
 }
 
 impl<'a> PipeFeeder<'_, 'a, '_> {
-    /// Reads `pages`, whose first element has ordinal `base`, into `r` (emptied).
-    fn read_ahead(&self, pages: &[Page<'a>], base: u64, r: &mut ReadAhead<'a>) {
+    /// Reads `pages`, whose first element has ordinal `base` and which take `elements`
+    /// ordinals, into `r` (emptied).
+    fn read_ahead(&self, pages: &[Page<'a>], base: u64, elements: u64, r: &mut ReadAhead<'a>) {
         let mut acc = Acc {
             model: Some(ModelFold::Log(std::mem::take(&mut r.model))),
             ..Acc::default()
@@ -2018,7 +2034,7 @@ impl<'a> PipeFeeder<'_, 'a, '_> {
         r.totals = acc.totals;
         r.problems = acc.problems;
         r.problem_count = acc.problem_count;
-        r.elements = at - base;
+        r.elements = elements;
         r.pages = spanned;
         r.spans = spans;
     }
@@ -2047,7 +2063,7 @@ impl<'a> bbolt_reader::walk::LeafVisitor<'a> for PipeFeeder<'_, 'a, '_> {
         };
         let item = match spare {
             Some(mut r) => {
-                self.read_ahead(pages, base, &mut r);
+                self.read_ahead(pages, base, elements, &mut r);
                 Queued::Read(r)
             }
             None => {
@@ -2843,22 +2859,13 @@ mod tests {
         let names = crate::testdb::cycled_names("/registry/leases/l", 3, 600, 53);
         let entries = crate::testdb::one_revision_each(&names, b"renewed", |i| i % 11 == 2);
         // Every 97th value is no KeyValue: problems too are read ahead and merged.
-        let mut w = bbolt_writer::BoltWriter::new(
-            std::io::Cursor::new(Vec::new()),
-            bbolt_writer::Options {
-                page_size: 512,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        w.begin_bucket(b"key").unwrap();
-        for (i, e) in entries.iter().enumerate() {
-            let (k, v) = crate::testdb::encode(e);
-            let v = if i % 97 == 5 { b"\xff\x01".to_vec() } else { v };
-            w.put(&k, &v).unwrap();
-        }
-        w.end_bucket().unwrap();
-        let bytes = w.finish().unwrap().0.into_inner();
+        let bytes = crate::testdb::build_with_values(&entries, None, |i, v| {
+            if i % 97 == 5 {
+                b"\xff\x01".to_vec()
+            } else {
+                v
+            }
+        });
         let db = Db::open(&bytes).unwrap();
         let key = db.bucket(b"key").unwrap().unwrap();
         let pages = key.leaf_pages().unwrap();

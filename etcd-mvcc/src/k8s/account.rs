@@ -512,34 +512,13 @@ impl<'a> Obj<'a> {
 
 /// The put at `loc` as (revision, key and value); `None` for a tombstone or an element that
 /// does not read as a revision and a KeyValue.
-fn put_at<'a>(ks: &Keyspace<'a>, loc: ElementLoc) -> Option<(Revision, KvPut<'a>)> {
+fn put_at<'a>(ks: &Keyspace<'a>, loc: ElementLoc) -> Option<(Revision, crate::scan::KvFields<'a>)> {
     let el = ks.element(loc)?;
     let rk = parse_rev_key(el.key).ok()?;
     if rk.tombstone {
         return None;
     }
-    // etcd's own layout read by the scan's fast path; any other by the general parser.
-    let kv = match crate::scan::kv_fields_canonical(el.value) {
-        Some(f) => KvPut {
-            key: f.key,
-            value: f.value,
-        },
-        None => {
-            let kv = KeyValueRef::parse(el.value).ok()?;
-            KvPut {
-                key: kv.key,
-                value: kv.value,
-            }
-        }
-    };
-    Some((rk.rev, kv))
-}
-
-/// The key and value of a put (what [`put_at`]'s callers read of its KeyValue).
-#[derive(Debug, Clone, Copy)]
-struct KvPut<'a> {
-    key: &'a [u8],
-    value: &'a [u8],
+    Some((rk.rev, crate::scan::kv_fields(el.value).ok()?))
 }
 
 /// For each key of `want` (key -> revision of its tombstone), the newest put older than the
