@@ -84,14 +84,30 @@ pub use buckets::{KEY_BUCKET, KNOWN_BUCKETS};
 /// fewer '/' maps to the key up to and including its last '/', or to "" when it has
 /// none. Depth 0 maps every key to "".
 pub fn prefix_at_depth(key: &[u8], depth: usize) -> &[u8] {
+    let (end, _) = slashes(key, depth);
+    &key[..end]
+}
+
+/// The prefix of `bytes` up to and including its `depth`-th '/', when `bytes` has that
+/// many: then it is the [`prefix_at_depth`] of any key that starts with `bytes`.
+pub(crate) fn full_prefix_at_depth(bytes: &[u8], depth: usize) -> Option<&[u8]> {
+    match slashes(bytes, depth) {
+        (end, true) => Some(&bytes[..end]),
+        (_, false) => None,
+    }
+}
+
+/// Where the prefix of `key` at `depth` ends, and whether `depth` '/' were found.
+#[inline]
+fn slashes(key: &[u8], depth: usize) -> (usize, bool) {
     let mut end = 0;
     for _ in 0..depth {
         match find_slash(&key[end..]) {
             Some(i) => end += i + 1,
-            None => break,
+            None => return (end, false),
         }
     }
-    &key[..end]
+    (end, true)
 }
 
 /// The index of the first '/' in `s`, eight bytes at a time.
@@ -138,6 +154,21 @@ mod tests {
         assert_eq!(prefix_at_depth(b"/a/b/c/d/e", 1), b"/");
         assert_eq!(prefix_at_depth(b"abc/", 3), b"abc/");
         assert_eq!(prefix_at_depth(b"x", 0), b"");
+    }
+
+    #[test]
+    fn a_full_prefix_needs_all_its_slashes() {
+        assert_eq!(
+            full_prefix_at_depth(b"/registry/pods/def", 3),
+            Some(&b"/registry/pods/"[..])
+        );
+        assert_eq!(full_prefix_at_depth(b"/registry/pods", 3), None);
+        assert_eq!(
+            full_prefix_at_depth(b"/registry/", 2),
+            Some(&b"/registry/"[..])
+        );
+        assert_eq!(full_prefix_at_depth(b"", 0), Some(&b""[..]));
+        assert_eq!(full_prefix_at_depth(b"", 1), None);
     }
 }
 

@@ -708,6 +708,48 @@ impl<'a> Shard<'a> {
             self.keys[i]
         }
     }
+
+    /// The key of record `i` as its record's copy of the first bytes, and the mapping for
+    /// the rest.
+    #[inline]
+    fn head_key(&self, i: usize) -> HeadKey<'_, 'a> {
+        let h = &self.heads[i];
+        HeadKey {
+            head: &h.head[..(h.len as usize).min(KEY_HEAD)],
+            key: self.keys[i],
+        }
+    }
+}
+
+/// A key of the table as its record holds it: the first [`KEY_HEAD`] bytes (the whole key
+/// when it is no longer), with the key in the mapping, read only for what lies past them.
+/// Prefixes and filters rarely reach that far, so a sweep over the table that asks only
+/// for them reads the table in order and not the mapping at random.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HeadKey<'t, 'a> {
+    head: &'t [u8],
+    key: &'a [u8],
+}
+
+impl<'t, 'a: 't> HeadKey<'t, 'a> {
+    /// Whether the key starts with `p`.
+    #[inline]
+    pub(crate) fn starts_with(&self, p: &[u8]) -> bool {
+        match self.head.get(..p.len()) {
+            Some(h) => super::fasthash::same_bytes(h, p),
+            None => self.key.starts_with(p),
+        }
+    }
+
+    /// [`crate::prefix_at_depth`] of the key, from the head when it holds the prefix.
+    #[inline]
+    pub(crate) fn prefix_at_depth(&self, depth: usize) -> &'t [u8] {
+        match super::full_prefix_at_depth(self.head, depth) {
+            Some(p) => p,
+            None if self.head.len() == self.key.len() => super::prefix_at_depth(self.head, depth),
+            None => super::prefix_at_depth(self.key, depth),
+        }
+    }
 }
 
 impl<'a> KeyTable<'a> {
@@ -758,21 +800,40 @@ impl<'a> KeyTable<'a> {
     /// [`KEY_HEAD`]), with the key in the mapping and its record, in the order of
     /// [`KeyTable::iter`]. A sweep over the table, not random reads of the mapping.
     pub fn iter_local(&self) -> impl Iterator<Item = (&[u8], &'a [u8], &KeyAcc)> + '_ {
-        self.iter_local_range(0..self.len())
+        self.records(0..self.len())
+            .map(|(s, i)| (s.local_key(i), s.keys[i], &s.accs[i]))
     }
 
-    /// [`KeyTable::iter_local`] for the positions in `range` of its order only.
-    pub(crate) fn iter_local_range(
+    /// Every key as a [`HeadKey`], with the key in the mapping and its record, in the
+    /// order of [`KeyTable::iter`].
+    pub(crate) fn iter_heads(
+        &self,
+    ) -> impl Iterator<Item = (HeadKey<'_, 'a>, &'a [u8], &KeyAcc)> + '_ {
+        self.iter_heads_range(0..self.len())
+    }
+
+    /// [`KeyTable::iter_heads`] for the positions in `range` of its order only.
+    pub(crate) fn iter_heads_range(
         &self,
         range: std::ops::Range<usize>,
-    ) -> impl Iterator<Item = (&[u8], &'a [u8], &KeyAcc)> + '_ {
+    ) -> impl Iterator<Item = (HeadKey<'_, 'a>, &'a [u8], &KeyAcc)> + '_ {
+        self.records(range)
+            .map(|(s, i)| (s.head_key(i), s.keys[i], &s.accs[i]))
+    }
+
+    /// The shard and record number of each position in `range` of [`KeyTable::iter`]'s
+    /// order.
+    fn records(
+        &self,
+        range: std::ops::Range<usize>,
+    ) -> impl Iterator<Item = (&Shard<'a>, usize)> + '_ {
         let mut base = 0usize;
         self.shards.iter().flat_map(move |s| {
             let n = s.accs.len();
             let from = range.start.saturating_sub(base).min(n);
             let to = range.end.saturating_sub(base).min(n);
             base += n;
-            (from..to).map(move |i| (s.local_key(i), s.keys[i], &s.accs[i]))
+            (from..to).map(move |i| (s, i))
         })
     }
 
@@ -2310,11 +2371,11 @@ pub fn group_by_prefix<'a>(
                 .add(&run.2);
         }
         let mut run: Option<(&[u8], &'a [u8], PrefixStats)> = None;
-        for (local, k, a) in ks.keys.iter_local_range(range) {
+        for (local, k, a) in ks.keys.iter_heads_range(range) {
             if !local.starts_with(filter) {
                 continue;
             }
-            let p = super::prefix_at_depth(local, depth);
+            let p = local.prefix_at_depth(depth);
             totals.add_key(k, a);
             match &mut run {
                 Some((q, _, st)) if super::fasthash::same_bytes(q, p) => st.add_key(k, a),
@@ -2515,6 +2576,57 @@ mod tests {
     use super::*;
     use crate::testdb::{build, Entry};
     use bbolt_reader::Db;
+
+    #[test]
+    fn a_head_key_answers_as_the_whole_key_does() {
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        for n in [
+            0usize,
+            1,
+            10,
+            KEY_HEAD - 1,
+            KEY_HEAD,
+            KEY_HEAD + 1,
+            KEY_HEAD + 30,
+        ] {
+            // Slashes spread so that some depths end inside the head and some past it.
+            keys.push(
+                (0..n)
+                    .map(|i| {
+                        if i % 9 == 0 {
+                            b'/'
+                        } else {
+                            b'a' + (i % 26) as u8
+                        }
+                    })
+                    .collect(),
+            );
+            keys.push(vec![b'x'; n]);
+        }
+        for key in &keys {
+            let hk = HeadKey {
+                head: &key[..key.len().min(KEY_HEAD)],
+                key,
+            };
+            for depth in 0..8 {
+                assert_eq!(
+                    hk.prefix_at_depth(depth),
+                    crate::prefix_at_depth(key, depth)
+                );
+            }
+            for n in 0..=key.len() + 1 {
+                let mut p = key[..n.min(key.len())].to_vec();
+                if n > key.len() {
+                    p.push(b'/');
+                }
+                assert_eq!(hk.starts_with(&p), key.starts_with(&p), "{key:?} {p:?}");
+                if let Some(last) = p.last_mut() {
+                    *last ^= 1;
+                    assert_eq!(hk.starts_with(&p), key.starts_with(&p), "{key:?} {p:?}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn places_read_back_in_an_inline_key_bucket_and_in_one_of_its_own() {

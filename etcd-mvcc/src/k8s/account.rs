@@ -21,7 +21,7 @@ use crate::fasthash::{FastHasher, FastMap};
 use crate::kv::KeyValueRef;
 use crate::proto::{FieldReader, Wire};
 use crate::revision::{parse_rev_key, Revision};
-use crate::scan::{element_bases, ElementLoc, KeyAcc, Keyspace};
+use crate::scan::{element_bases, ElementLoc, HeadKey, KeyAcc, Keyspace};
 use bbolt_reader::Page;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -581,11 +581,11 @@ fn puts_before_tombstones<'a>(
 /// sweep of the key bucket. One word a key instead of a copy of its record: the ordinal
 /// and the position are sorted as one packed `u64` when together they fit 64 bits (any
 /// file this reader maps: 2^24 keys and 2^40 elements), as pairs otherwise.
-fn ordinal_order(ks: &Keyspace<'_>, wanted: &dyn Fn(&[u8]) -> bool) -> Vec<u64> {
+fn ordinal_order(ks: &Keyspace<'_>, wanted: &dyn Fn(&HeadKey<'_, '_>) -> bool) -> Vec<u64> {
     // Counted first, so that the list takes its exact room.
     let (n, top) = ks
         .keys
-        .iter_local()
+        .iter_heads()
         .filter(|(k, _, _)| wanted(k))
         .fold((0usize, 0u64), |(n, m), (_, _, a)| {
             (n + 1, m.max(a.below_newest_ordinal))
@@ -594,7 +594,7 @@ fn ordinal_order(ks: &Keyspace<'_>, wanted: &dyn Fn(&[u8]) -> bool) -> Vec<u64> 
     let at_bits = u64::BITS - positions.leading_zeros();
     let picked = || {
         ks.keys
-            .iter_local()
+            .iter_heads()
             .enumerate()
             .filter(|(_, (k, _, _))| wanted(k))
             .map(|(at, (_, _, a))| (a.below_newest_ordinal, at as u64))
@@ -637,12 +637,12 @@ fn account_keys<'a>(
 ) -> (K8sSummary, Option<KeyLenses>) {
     // The filter reads the table's own copy of each key, not the mapping.
     let wanted =
-        |k: &[u8]| starts_with_inline(k, REGISTRY_PREFIX) && starts_with_inline(k, &opts.prefix);
+        |k: &HeadKey<'_, '_>| k.starts_with(REGISTRY_PREFIX) && k.starts_with(&opts.prefix);
     let order = ordinal_order(ks, &wanted);
     // Deleted keys with an older put: (key, record, position in the table).
     let tombstoned: Vec<(&'a [u8], &KeyAcc, usize)> = ks
         .keys
-        .iter_local()
+        .iter_heads()
         .enumerate()
         .filter(|(_, (local, _, a))| a.newest_tombstone && a.revisions > 1 && wanted(local))
         .map(|(at, (_, k, a))| (k, a, at))
@@ -832,13 +832,6 @@ fn account_keys<'a>(
     findings(&kept, &uids, &leases, per_res, events, events_total, &mut s);
     let lenses = lenses.then(|| KeyLenses::of(lens, ks.keys.len()));
     (s, lenses)
-}
-
-/// `k.starts_with(p)` compared inline: it runs twice per key of the table, and
-/// `starts_with` calls `memcmp` for a 10-byte prefix.
-#[inline(always)]
-fn starts_with_inline(k: &[u8], p: &[u8]) -> bool {
-    k.len() >= p.len() && k.iter().zip(p).fold(true, |eq, (a, b)| eq & (a == b))
 }
 
 /// A row candidate for `largest` / `most_revisions`: (figure, key, row); largest figure
