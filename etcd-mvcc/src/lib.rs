@@ -89,11 +89,16 @@ pub fn prefix_at_depth(key: &[u8], depth: usize) -> &[u8] {
 }
 
 /// The prefix of `bytes` up to and including its `depth`-th '/', when `bytes` has that
-/// many: then it is the [`prefix_at_depth`] of any key that starts with `bytes`.
-pub(crate) fn full_prefix_at_depth(bytes: &[u8], depth: usize) -> Option<&[u8]> {
+/// many: then it is the [`prefix_at_depth`] of any key that starts with `bytes`. When it
+/// has fewer, `Err` holds `bytes`' own [`prefix_at_depth`] (the key's, if `bytes` is the
+/// whole key).
+pub(crate) fn full_prefix_at_depth(
+    bytes: &[u8],
+    depth: usize,
+) -> std::result::Result<&[u8], &[u8]> {
     match slashes(bytes, depth) {
-        (end, true) => Some(&bytes[..end]),
-        (_, false) => None,
+        (end, true) => Ok(&bytes[..end]),
+        (end, false) => Err(&bytes[..end]),
     }
 }
 
@@ -160,15 +165,18 @@ mod tests {
     fn a_full_prefix_needs_all_its_slashes() {
         assert_eq!(
             full_prefix_at_depth(b"/registry/pods/def", 3),
-            Some(&b"/registry/pods/"[..])
+            Ok(&b"/registry/pods/"[..])
         );
-        assert_eq!(full_prefix_at_depth(b"/registry/pods", 3), None);
+        assert_eq!(
+            full_prefix_at_depth(b"/registry/pods", 3),
+            Err(&b"/registry/"[..])
+        );
         assert_eq!(
             full_prefix_at_depth(b"/registry/", 2),
-            Some(&b"/registry/"[..])
+            Ok(&b"/registry/"[..])
         );
-        assert_eq!(full_prefix_at_depth(b"", 0), Some(&b""[..]));
-        assert_eq!(full_prefix_at_depth(b"", 1), None);
+        assert_eq!(full_prefix_at_depth(b"", 0), Ok(&b""[..]));
+        assert_eq!(full_prefix_at_depth(b"", 1), Err(&b""[..]));
     }
 }
 

@@ -696,19 +696,6 @@ impl<'a> Shard<'a> {
         self.slots = slots;
     }
 
-    /// The key of record `i`, read from the record's copy when it fits there (no read of
-    /// the mapping).
-    #[inline]
-    fn local_key(&self, i: usize) -> &[u8] {
-        let h = &self.heads[i];
-        let len = h.len as usize;
-        if len <= KEY_HEAD {
-            &h.head[..len]
-        } else {
-            self.keys[i]
-        }
-    }
-
     /// The key of record `i` as its record's copy of the first bytes, and the mapping for
     /// the rest.
     #[inline]
@@ -741,14 +728,30 @@ impl<'t, 'a: 't> HeadKey<'t, 'a> {
         }
     }
 
+    /// The whole key, from the head when it holds the whole key (no read of the mapping).
+    #[inline]
+    pub(crate) fn local(&self) -> &'t [u8] {
+        if self.is_whole() {
+            self.head
+        } else {
+            self.key
+        }
+    }
+
     /// [`crate::prefix_at_depth`] of the key, from the head when it holds the prefix.
     #[inline]
     pub(crate) fn prefix_at_depth(&self, depth: usize) -> &'t [u8] {
         match super::full_prefix_at_depth(self.head, depth) {
-            Some(p) => p,
-            None if self.head.len() == self.key.len() => super::prefix_at_depth(self.head, depth),
-            None => super::prefix_at_depth(self.key, depth),
+            Ok(p) => p,
+            Err(p) if self.is_whole() => p,
+            Err(_) => super::prefix_at_depth(self.key, depth),
         }
+    }
+
+    /// Whether the head is the whole key.
+    #[inline]
+    fn is_whole(&self) -> bool {
+        self.head.len() == self.key.len()
     }
 }
 
@@ -801,7 +804,7 @@ impl<'a> KeyTable<'a> {
     /// [`KeyTable::iter`]. A sweep over the table, not random reads of the mapping.
     pub fn iter_local(&self) -> impl Iterator<Item = (&[u8], &'a [u8], &KeyAcc)> + '_ {
         self.records(0..self.len())
-            .map(|(s, i)| (s.local_key(i), s.keys[i], &s.accs[i]))
+            .map(|(s, i)| (s.head_key(i).local(), s.keys[i], &s.accs[i]))
     }
 
     /// Every key as a [`HeadKey`], with the key in the mapping and its record, in the
