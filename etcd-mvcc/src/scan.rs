@@ -701,20 +701,28 @@ impl<'a> Shard<'a> {
     #[inline]
     fn head_key(&self, i: usize) -> HeadKey<'_, 'a> {
         let h = &self.heads[i];
-        HeadKey {
-            head: &h.head[..(h.len as usize).min(KEY_HEAD)],
-            key: self.keys[i],
-        }
+        let key = self.keys[i];
+        let len = h.len as usize;
+        let head = &h.head[..len.min(KEY_HEAD)];
+        // The arena's copy of the rest; the mapping's should the arena not hold it.
+        let at = h.tail_at as usize;
+        let tail = at
+            .checked_add(len.saturating_sub(KEY_HEAD))
+            .and_then(|end| self.arena.get(at..end))
+            .unwrap_or_else(|| key.get(head.len()..).unwrap_or_default());
+        HeadKey { head, tail, key }
     }
 }
 
 /// A key of the table as its record holds it: the first [`KEY_HEAD`] bytes (the whole key
-/// when it is no longer), with the key in the mapping, read only for what lies past them.
-/// Prefixes and filters rarely reach that far, so a sweep over the table that asks only
-/// for them reads the table in order and not the mapping at random.
+/// when it is no longer) and the rest in the table's arena, with the key in the mapping,
+/// read only for a prefix that reaches past the head. A sweep over the table that asks
+/// for filters and short prefixes reads the table in order and not the mapping at random.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct HeadKey<'t, 'a> {
     head: &'t [u8],
+    /// The bytes past the head (empty when the head is the whole key).
+    tail: &'t [u8],
     key: &'a [u8],
 }
 
@@ -724,7 +732,10 @@ impl<'t, 'a: 't> HeadKey<'t, 'a> {
     pub(crate) fn starts_with(&self, p: &[u8]) -> bool {
         match self.head.get(..p.len()) {
             Some(h) => super::fasthash::same_bytes(h, p),
-            None => self.key.starts_with(p),
+            None => {
+                let (ph, pt) = p.split_at(self.head.len());
+                super::fasthash::same_bytes(self.head, ph) && self.tail.starts_with(pt)
+            }
         }
     }
 
@@ -2607,10 +2618,8 @@ mod tests {
             keys.push(vec![b'x'; n]);
         }
         for key in &keys {
-            let hk = HeadKey {
-                head: &key[..key.len().min(KEY_HEAD)],
-                key,
-            };
+            let (head, tail) = key.split_at(key.len().min(KEY_HEAD));
+            let hk = HeadKey { head, tail, key };
             for depth in 0..8 {
                 assert_eq!(
                     hk.prefix_at_depth(depth),
