@@ -54,8 +54,11 @@ fn cap_findings(findings: &mut Vec<Finding>, start: usize, page: Pgid, what: &st
     });
 }
 
-/// Leaf pages gathered before a parallel batch is analysed.
-const LEAF_BATCH: usize = 4096;
+/// Leaf pages gathered before a parallel batch is analysed and handed to the visitor: few
+/// enough that a visitor which reads the leaves on another thread gets them soon after
+/// the walk took them and holds little while it queues them, enough that splitting a
+/// batch over the pool costs little beside analysing it.
+const LEAF_BATCH: usize = 1024;
 /// Below this many leaves a batch is analysed on the calling thread.
 const PARALLEL_MIN: usize = 64;
 

@@ -1913,32 +1913,36 @@ impl<'a> bbolt_reader::walk::LeafVisitor<'a> for FusedScan<'a, '_> {
 }
 
 /// Batches of leaves [`PipedScan`]'s queue holds before the walk's thread reads them itself.
-const PIPE_DEPTH: usize = 4;
+const PIPE_DEPTH: usize = 8;
 
 /// Batches waiting in [`PipedScan`]'s queue at which the walk's thread reads the next
 /// batch ahead itself ([`ReadAhead`]) instead of queueing its pages.
-const READ_AHEAD_BEHIND: usize = 2;
+const READ_AHEAD_BEHIND: usize = 1;
 
-/// Batches read ahead that may wait in the queue at once: bounds their heap.
-const READ_AHEAD_QUEUED: usize = 1;
+/// Element headers, summed over the batches read ahead and waiting in the queue, past
+/// which the walk's thread reads no more ahead: bounds their heap whatever the batches'
+/// shape (an element takes 128 bytes until folded, its entry and its defrag model input,
+/// so at most about 1 MiB).
+const READ_AHEAD_MAX_ELEMENTS: u64 = 1 << 13;
 
-/// Largest batch, in element headers its pages' views hold, the walk's thread reads ahead:
-/// a batch's entries take about 100 bytes each until folded.
-const READ_AHEAD_MAX_ELEMENTS: u64 = 1 << 14;
+/// Emptied [`ReadAhead`]s [`PipedScan`]'s queue keeps for reuse.
+const SPARE_READ_AHEAD: usize = 2;
 
 /// [`FusedScan`] read on a thread of its own while the walk goes on: the walk's thread
 /// hands each batch of key-bucket leaves to a queue ([`PipedScan::feeder`]) and goes on
 /// walking, and another thread ([`PipedScan::read`]) reads the batches in the order they
-/// came, with one shard, as one thread would. When the reader falls behind (two batches
-/// already wait), the walk's thread reads the next batch itself before queueing it:
-/// parses its entries, in file order, into a `ReadAhead` that the reader then only
-/// folds into the table in its turn, so both threads stay busy and each key's revisions
+/// came, with one shard, as one thread would. Whenever a batch already waits, the walk's
+/// thread reads the next batch itself before queueing it, as long as the batches it read
+/// and that still wait hold at most `READ_AHEAD_MAX_ELEMENTS` element headers in all: it
+/// parses their entries, in file order, into a `ReadAhead` that the reader then only
+/// folds into the table in its turn. Reading a leaf (its misses on the mapping) costs
+/// more than folding it, so this is what keeps both threads busy; each key's revisions
 /// are still folded in file order. Nobody waits at a window: the walk waits only when more
-/// than 4 batches are queued (`PIPE_DEPTH`), and then reads them itself, so it never waits
+/// than `PIPE_DEPTH` batches are queued, and then reads them itself, so it never waits
 /// for a reader that has not started. Batches are folded one at a time under one lock and
 /// taken from the queue under it, so the result is the one-thread scan's whichever thread
-/// read which batch. Heap beyond the scan's: the queued batches' page views and at most
-/// one batch read ahead.
+/// read which batch. Heap beyond the scan's: the queued batches' page views and the
+/// bounded batches read ahead.
 pub struct PipedScan<'a, 'p> {
     scan: std::sync::Mutex<FusedScan<'a, 'p>>,
     queue: std::sync::Mutex<PipeQueue<'a>>,
@@ -1976,10 +1980,11 @@ struct ReadAhead<'a> {
 #[derive(Default)]
 struct PipeQueue<'a> {
     batches: std::collections::VecDeque<Queued<'a>>,
-    /// Batches read ahead and waiting.
-    read_ahead: usize,
+    /// Element headers of the batches read ahead and waiting.
+    read_ahead: u64,
     /// Emptied batches, reused so that no batch is allocated per window.
     spare: Vec<Vec<Page<'a>>>,
+    /// Emptied batches read ahead, at most `SPARE_READ_AHEAD`.
     spare_read: Vec<ReadAhead<'a>>,
     closed: bool,
 }
@@ -2043,8 +2048,12 @@ impl<'a, 'p> PipedScan<'a, 'p> {
                     r.entries.clear();
                     r.model.clear();
                     let mut q = self.queue();
-                    q.read_ahead -= 1;
-                    q.spare_read.push(r);
+                    q.read_ahead = q.read_ahead.saturating_sub(r.elements);
+                    // A few are kept for reuse, not as many as were ever read ahead at once:
+                    // each keeps the room of the largest batch it held.
+                    if q.spare_read.len() < SPARE_READ_AHEAD {
+                        q.spare_read.push(r);
+                    }
                 }
             }
         }
@@ -2127,10 +2136,9 @@ impl<'a> bbolt_reader::walk::LeafVisitor<'a> for PipeFeeder<'_, 'a, '_> {
         let spare = {
             let mut q = self.pipe.queue();
             let behind = q.batches.len() >= READ_AHEAD_BEHIND
-                && q.read_ahead < READ_AHEAD_QUEUED
-                && elements <= READ_AHEAD_MAX_ELEMENTS;
+                && q.read_ahead.saturating_add(elements) <= READ_AHEAD_MAX_ELEMENTS;
             if behind {
-                q.read_ahead += 1;
+                q.read_ahead += elements;
                 Some(q.spare_read.pop().unwrap_or_default())
             } else {
                 None
@@ -3017,7 +3025,7 @@ mod tests {
             feeder.leaves(batch);
             let q = alone.queue();
             assert!(q.batches.len() <= PIPE_DEPTH);
-            assert!(q.read_ahead <= READ_AHEAD_QUEUED);
+            assert!(q.read_ahead <= READ_AHEAD_MAX_ELEMENTS);
             read_ahead += q
                 .batches
                 .iter()
