@@ -580,40 +580,73 @@ fn puts_before_tombstones<'a>(
 /// ordinals, ties by position: the accounting then reads the newest values in one forward
 /// sweep of the key bucket. One word a key instead of a copy of its record: the ordinal
 /// and the position are sorted as one packed `u64` when together they fit 64 bits (any
-/// file this reader maps: 2^24 keys and 2^40 elements), as pairs otherwise.
-fn ordinal_order(ks: &Keyspace<'_>, wanted: &dyn Fn(&HeadKey<'_, '_>) -> bool) -> Vec<u64> {
-    // Counted first, so that the list takes its exact room.
-    let (n, top) = ks
-        .keys
-        .iter_heads()
-        .filter(|(k, _, _)| wanted(k))
-        .fold((0usize, 0u64), |(n, m), (_, _, a)| {
-            (n + 1, m.max(a.below_newest_ordinal))
-        });
-    let positions = ks.keys.len() as u64;
-    let at_bits = u64::BITS - positions.leading_zeros();
-    let picked = || {
+/// file this reader maps: 2^24 keys and 2^40 elements), as pairs otherwise. Listed and
+/// sorted on the pool, in parts of the table's order.
+fn ordinal_order(
+    ks: &Keyspace<'_>,
+    wanted: &(dyn Fn(&HeadKey<'_, '_>) -> bool + Sync),
+) -> Vec<u64> {
+    const PART: usize = 1 << 14;
+    let positions = ks.keys.len();
+    let parts: Vec<std::ops::Range<usize>> = (0..positions)
+        .step_by(PART)
+        .map(|from| from..(from + PART).min(positions))
+        .collect();
+    let picked = |r: &std::ops::Range<usize>| {
+        let from = r.start;
         ks.keys
-            .iter_heads()
+            .iter_heads_range(r.clone())
             .enumerate()
             .filter(|(_, (k, _, _))| wanted(k))
-            .map(|(at, (_, _, a))| (a.below_newest_ordinal, at as u64))
+            .map(move |(i, (_, _, a))| (a.below_newest_ordinal, (from + i) as u64))
     };
+    // Counted first, so that the list takes its exact room and each part fills its own
+    // stretch of it.
+    let counts: Vec<(usize, u64)> = parts
+        .par_iter()
+        .map(|r| picked(r).fold((0usize, 0u64), |(n, m), (o, _)| (n + 1, m.max(o))))
+        .collect();
+    let n = counts.iter().map(|c| c.0).sum();
+    let top = counts.iter().map(|c| c.1).max().unwrap_or(0);
+    let at_bits = u64::BITS - (positions as u64).leading_zeros();
     if at_bits < u64::BITS && top.checked_shr(u64::BITS - at_bits).unwrap_or(0) == 0 {
         let mask = (1u64 << at_bits) - 1;
-        let mut v = Vec::with_capacity(n);
-        v.extend(picked().map(|(o, at)| o << at_bits | at));
-        v.sort_unstable();
-        for x in &mut v {
-            *x &= mask;
-        }
+        let mut v = vec![0u64; n];
+        fill_parts(&mut v, &parts, &counts, |r| {
+            picked(r).map(|(o, at)| o << at_bits | at)
+        });
+        v.par_sort_unstable();
+        v.par_iter_mut().for_each(|x| *x &= mask);
         v
     } else {
-        let mut v: Vec<(u64, u64)> = Vec::with_capacity(n);
-        v.extend(picked());
-        v.sort_unstable();
-        v.into_iter().map(|(_, at)| at).collect()
+        let mut v = vec![(0u64, 0u64); n];
+        fill_parts(&mut v, &parts, &counts, picked);
+        v.par_sort_unstable();
+        v.into_par_iter().map(|(_, at)| at).collect()
     }
+}
+
+/// Fills `out` with what `items` gives for each of `parts`, in order, on the pool: part
+/// `i` gives `counts[i].0` items (as counted before), written to its own stretch of `out`.
+fn fill_parts<T: Send, I: Iterator<Item = T>>(
+    out: &mut [T],
+    parts: &[std::ops::Range<usize>],
+    counts: &[(usize, u64)],
+    items: impl Fn(&std::ops::Range<usize>) -> I + Sync,
+) {
+    let mut rest = out;
+    let mut stretches = Vec::with_capacity(parts.len());
+    for &(c, _) in counts {
+        let c = c.min(rest.len());
+        let (head, tail) = std::mem::take(&mut rest).split_at_mut(c);
+        stretches.push(head);
+        rest = tail;
+    }
+    parts.par_iter().zip(stretches).for_each(|(r, stretch)| {
+        for (slot, x) in stretch.iter_mut().zip(items(r)) {
+            *slot = x;
+        }
+    });
 }
 
 /// Accounts every key under `/registry/` (and `opts.prefix`) of `ks`, which must come from
@@ -630,6 +663,9 @@ pub fn account_with_lenses(ks: &Keyspace<'_>, opts: &K8sOptions) -> (K8sSummary,
     (s, l.unwrap_or_default())
 }
 
+/// A deleted key with an older put: its key, its record and its position in the table.
+type Tombstoned<'a, 't> = (&'a [u8], &'t KeyAcc, usize);
+
 fn account_keys<'a>(
     ks: &Keyspace<'a>,
     opts: &K8sOptions,
@@ -638,15 +674,18 @@ fn account_keys<'a>(
     // The filter reads the table's own copy of each key, not the mapping.
     let wanted =
         |k: &HeadKey<'_, '_>| k.starts_with(REGISTRY_PREFIX) && k.starts_with(&opts.prefix);
-    let order = ordinal_order(ks, &wanted);
-    // Deleted keys with an older put: (key, record, position in the table).
-    let tombstoned: Vec<(&'a [u8], &KeyAcc, usize)> = ks
-        .keys
-        .iter_heads()
-        .enumerate()
-        .filter(|(_, (local, _, a))| a.newest_tombstone && a.revisions > 1 && wanted(local))
-        .map(|(at, (_, k, a))| (k, a, at))
-        .collect();
+    // The deleted keys with an older put are listed beside the order.
+    let (order, tombstoned): (Vec<u64>, Vec<Tombstoned<'a, '_>>) = rayon::join(
+        || ordinal_order(ks, &wanted),
+        || {
+            ks.keys
+                .iter_heads()
+                .enumerate()
+                .filter(|(_, (local, _, a))| a.newest_tombstone && a.revisions > 1 && wanted(local))
+                .map(|(at, (_, k, a))| (k, a, at))
+                .collect()
+        },
+    );
     let newest_known = ks.limit == i64::MAX;
     // A deleted key's newest put, older than its tombstone: the scan kept its ordinal.
     // Keys where that does not hold (a put at the tombstone's own revision, an element
@@ -1477,6 +1516,23 @@ mod tests {
     use crate::scan::scan_keyspace;
     use crate::testdb::{build, Entry};
     use bbolt_reader::Db;
+
+    #[test]
+    fn each_part_fills_its_own_stretch_in_order() {
+        // Parts of 0 to 5 items, some empty: the positions each part keeps, in order.
+        let parts: Vec<std::ops::Range<usize>> = (0..7).map(|i| i * 10..i * 10 + 10).collect();
+        let keep = |at: &usize| at % 10 < (at / 10) % 6;
+        let counts: Vec<(usize, u64)> = parts
+            .iter()
+            .map(|r| (r.clone().filter(keep).count(), 0))
+            .collect();
+        let want: Vec<usize> = (0..70).filter(keep).collect();
+        let mut got = vec![usize::MAX; want.len()];
+        crate::testdb::pool(2).install(|| {
+            fill_parts(&mut got, &parts, &counts, |r| r.clone().filter(keep));
+        });
+        assert_eq!(got, want);
+    }
 
     fn meta(name: &str, ns: &str, uid: &str, extra: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
         msg(1, |m| {
