@@ -930,14 +930,14 @@ fn hash_db_inner(
 /// Key-bucket chunks handed to other threads and not yet hashed, beyond which the walk's
 /// thread hashes chunks itself before it walks on. A chunk waiting holds its page views
 /// (40 bytes a page), so this bounds them at about 1.3 MB, where without a bound a 2 GiB
-/// bucket's whole leaf list could wait on the heap. Well above one walk batch (16
-/// chunks): with 8, the walk's thread hashed half of every batch itself and the other
-/// thread waited for the next batch (history-2048.db at 2 threads: 0.49 s with 8, 0.42 s
-/// with 32, 0.42-0.49 s with 128, alternating rounds).
+/// bucket's whole leaf list could wait on the heap. Well above one walk batch (4 chunks):
+/// with 8 in flight and batches of 16 chunks, the walk's thread hashed half of every
+/// batch itself and the other thread waited for the next batch (history-2048.db at 2
+/// threads: 0.49 s with 8, 0.42 s with 32, 0.42-0.49 s with 128, alternating rounds).
 const KEY_SHARE_IN_FLIGHT: usize = 128;
 
 /// Leaf pages per chunk of [`KeyShareVisitor`]: about 1 MiB of 4 KiB pages, small enough
-/// that the chunks of one walk batch keep both threads busy and a chunk's pages are still
+/// that the chunks of one walk batch (4 of them) keep both threads busy and a chunk's pages are still
 /// in the last-level cache from the walk's analysis, large enough that the per-chunk CRC
 /// join and job hand-over cost nothing.
 #[cfg(not(test))]
