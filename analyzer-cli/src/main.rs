@@ -197,7 +197,9 @@ fn main() -> ExitCode {
         eprintln!("etcd-autopsy: this command has no JSON output");
         return ExitCode::from(EXIT_USAGE);
     }
-    match cli.command.run() {
+    let result = cli.command.run();
+    etcd_autopsy::cmd::wait_for_running_checks();
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(e) if etcd_autopsy::output::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {

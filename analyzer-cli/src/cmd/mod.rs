@@ -27,14 +27,80 @@ use etcd_mvcc::replay::{load_raw_at, LoadError, Loaded, LoadedRaw, State};
 use etcd_mvcc::scan::Keyspace;
 use std::path::Path;
 
-/// Prints on stderr the warning that a running etcd appears to hold `member`'s files,
-/// and returns it.
-pub(crate) fn warn_if_running(member: &Member) -> Option<String> {
-    let warning = input::running_member_warning(member);
-    if let Some(w) = &warning {
-        crate::output::note(w);
+/// Running-member checks started by [`warn_if_running`] whose result nobody asked for:
+/// [`wait_for_running_checks`] waits for them (and so for their warnings) before exit.
+static RUNNING_CHECKS: std::sync::Mutex<Vec<std::thread::JoinHandle<Option<String>>>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Checks on a thread of its own whether a running etcd appears to hold `member`'s files,
+/// and prints the warning on stderr as soon as it is known. The check reads
+/// `/proc/locks`, whose first read in a while waits for a kernel RCU grace period (12-15
+/// ms on the bench machine, for every command): beside the opening and the work it costs
+/// nothing. [`RunningCheck::warning`] gives the warning to a caller that also reports it.
+pub(crate) fn warn_if_running(member: &Member) -> RunningCheck {
+    fn check(member: &Member) -> Option<String> {
+        let warning = input::running_member_warning(member);
+        if let Some(w) = &warning {
+            crate::output::note(w);
+        }
+        warning
     }
-    warning
+    let owned = member.clone();
+    match std::thread::Builder::new()
+        .name("running-check".into())
+        .spawn(move || check(&owned))
+    {
+        Ok(h) => RunningCheck {
+            pending: Some(h),
+            done: None,
+        },
+        // No thread to be had: checked here.
+        Err(_) => RunningCheck {
+            pending: None,
+            done: check(member),
+        },
+    }
+}
+
+/// A running-member check of [`warn_if_running`]. Dropped without
+/// [`RunningCheck::warning`], it is left to [`wait_for_running_checks`].
+pub(crate) struct RunningCheck {
+    pending: Option<std::thread::JoinHandle<Option<String>>>,
+    done: Option<String>,
+}
+
+impl RunningCheck {
+    /// The warning (printed already), once the check is over.
+    pub(crate) fn warning(mut self) -> Option<String> {
+        match self.pending.take() {
+            Some(h) => h.join().ok().flatten(),
+            None => self.done.take(),
+        }
+    }
+}
+
+impl Drop for RunningCheck {
+    fn drop(&mut self) {
+        if let Some(h) = self.pending.take() {
+            RUNNING_CHECKS
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(h);
+        }
+    }
+}
+
+/// Waits for the running-member checks nobody waited for, so that their warnings are
+/// printed before the process exits.
+pub fn wait_for_running_checks() {
+    let pending = std::mem::take(
+        &mut *RUNNING_CHECKS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    for h in pending {
+        let _ = h.join();
+    }
 }
 
 /// Maps the image read-only, warning on stderr when a running etcd holds it.

@@ -102,7 +102,7 @@ pub struct Args {
 /// is given.
 pub fn build(args: &Args) -> Result<Report> {
     let member = input::resolve(&args.input)?;
-    let running_warning = super::warn_if_running(&member);
+    let running_check = super::warn_if_running(&member);
     let mut image = etcd_mvcc::member::DbImage::open(&args.input)?;
     super::leave_big_map_to_exit(&mut image);
     image.advise_sequential_read();
@@ -138,7 +138,7 @@ pub fn build(args: &Args) -> Result<Report> {
         BuildError::Space(e) => CliError::Other(e.to_string()),
         BuildError::Member(e) => e.into(),
     })?;
-    built.report.running_warning = running_warning;
+    built.report.running_warning = running_check.warning();
     let report = built.report;
     if let Some(out) = &args.html {
         // The HTML page's WAL timeline: the log read once more, only when asked for.
