@@ -937,9 +937,9 @@ fn hash_db_inner(
 const KEY_SHARE_IN_FLIGHT: usize = 128;
 
 /// Leaf pages per chunk of [`KeyShareVisitor`]: about 1 MiB of 4 KiB pages, small enough
-/// that the chunks of one walk batch (4 of them) keep both threads busy and a chunk's pages are still
-/// in the last-level cache from the walk's analysis, large enough that the per-chunk CRC
-/// join and job hand-over cost nothing.
+/// that the chunks of one walk batch (4 of them) keep both threads busy and a chunk's
+/// pages are still in the last-level cache from the walk's analysis, large enough that the
+/// per-chunk CRC join and job hand-over cost nothing.
 #[cfg(not(test))]
 const KEY_SHARE_CHUNK: usize = 256;
 /// Small in tests, so that their few hundred leaves make many chunks.

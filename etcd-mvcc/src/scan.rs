@@ -1924,6 +1924,8 @@ const READ_AHEAD_BEHIND: usize = 1;
 /// shape (an element takes 128 bytes until folded, its entry and its defrag model input,
 /// so at most about 1 MiB).
 const READ_AHEAD_MAX_ELEMENTS: u64 = 1 << 13;
+const _: () =
+    assert!(std::mem::size_of::<Pending<'static>>() + std::mem::size_of::<ModelInput>() <= 128);
 
 /// Emptied [`ReadAhead`]s [`PipedScan`]'s queue keeps for reuse.
 const SPARE_READ_AHEAD: usize = 2;

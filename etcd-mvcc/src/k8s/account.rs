@@ -602,17 +602,17 @@ fn ordinal_order(
     };
     // Counted first, so that the list takes its exact room and each part fills its own
     // stretch of it.
-    let counts: Vec<(usize, u64)> = parts
+    let (lens, tops): (Vec<usize>, Vec<u64>) = parts
         .par_iter()
         .map(|r| picked(r).fold((0usize, 0u64), |(n, m), (o, _)| (n + 1, m.max(o))))
-        .collect();
-    let n = counts.iter().map(|c| c.0).sum();
-    let top = counts.iter().map(|c| c.1).max().unwrap_or(0);
+        .unzip();
+    let n = lens.iter().sum();
+    let top = tops.into_iter().max().unwrap_or(0);
     let at_bits = u64::BITS - (positions as u64).leading_zeros();
     if at_bits < u64::BITS && top.checked_shr(u64::BITS - at_bits).unwrap_or(0) == 0 {
         let mask = (1u64 << at_bits) - 1;
         let mut v = vec![0u64; n];
-        fill_parts(&mut v, &parts, &counts, |r| {
+        fill_parts(&mut v, &parts, &lens, |r| {
             picked(r).map(|(o, at)| o << at_bits | at)
         });
         v.par_sort_unstable();
@@ -620,24 +620,24 @@ fn ordinal_order(
         v
     } else {
         let mut v = vec![(0u64, 0u64); n];
-        fill_parts(&mut v, &parts, &counts, picked);
+        fill_parts(&mut v, &parts, &lens, picked);
         v.par_sort_unstable();
         v.into_par_iter().map(|(_, at)| at).collect()
     }
 }
 
 /// Fills `out` with what `items` gives for each of `parts`, in order, on the pool: part
-/// `i` gives `counts[i].0` items (as counted before), written to its own stretch of `out`.
+/// `i` gives `lens[i]` items (as counted before), written to its own stretch of `out`.
 fn fill_parts<T: Send, I: Iterator<Item = T>>(
     out: &mut [T],
     parts: &[std::ops::Range<usize>],
-    counts: &[(usize, u64)],
+    lens: &[usize],
     items: impl Fn(&std::ops::Range<usize>) -> I + Sync,
 ) {
     let mut rest = out;
     let mut stretches = Vec::with_capacity(parts.len());
-    for &(c, _) in counts {
-        let c = c.min(rest.len());
+    for &len in lens {
+        let c = len.min(rest.len());
         let (head, tail) = std::mem::take(&mut rest).split_at_mut(c);
         stretches.push(head);
         rest = tail;
@@ -1522,14 +1522,14 @@ mod tests {
         // Parts of 0 to 5 items, some empty: the positions each part keeps, in order.
         let parts: Vec<std::ops::Range<usize>> = (0..7).map(|i| i * 10..i * 10 + 10).collect();
         let keep = |at: &usize| at % 10 < (at / 10) % 6;
-        let counts: Vec<(usize, u64)> = parts
+        let lens: Vec<usize> = parts
             .iter()
-            .map(|r| (r.clone().filter(keep).count(), 0))
+            .map(|r| r.clone().filter(keep).count())
             .collect();
         let want: Vec<usize> = (0..70).filter(keep).collect();
         let mut got = vec![usize::MAX; want.len()];
         crate::testdb::pool(2).install(|| {
-            fill_parts(&mut got, &parts, &counts, |r| r.clone().filter(keep));
+            fill_parts(&mut got, &parts, &lens, |r| r.clone().filter(keep));
         });
         assert_eq!(got, want);
     }
