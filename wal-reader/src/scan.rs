@@ -1,4 +1,5 @@
-//! Reading a whole WAL: segments verified in parallel, then linked and replayed in order.
+//! Reading a whole WAL: segments verified in parallel, then linked and replayed in order
+//! (the entries of segments that simply continue the log copied into it on the pool).
 
 use crate::dir::parse_segment_name;
 use crate::entry::{EntryClass, EntryView};
@@ -136,14 +137,15 @@ fn scan_wal_impl<'a>(
     classify: bool,
     progress: &(dyn Fn(u64) + Sync),
 ) -> WalScan<'a> {
-    let scans: Vec<SegmentScan<'a>> = segments
+    let (scans, shapes): (Vec<SegmentScan<'a>>, Vec<Shape>) = segments
         .par_iter()
         .map(|(name, data)| {
             let s = scan_segment_with(name, data, opts, classify);
+            let shape = Shape::of(&s, opts);
             progress(data.len() as u64);
-            s
+            (s, shape)
         })
-        .collect();
+        .unzip();
     let mut w = WalScan {
         segments: Vec::new(),
         findings: Vec::new(),
@@ -160,6 +162,11 @@ fn scan_wal_impl<'a>(
     w.entries
         .reserve(scans.iter().map(|s| s.items.len()).sum::<usize>());
     let mut metadata_raw: Option<&'a [u8]> = None;
+    // Segments whose entries follow the log's end one by one are replayed without a look
+    // at each entry: their entries are copied into the log together, on the pool, before
+    // a segment that needs the entry-by-entry replay and at the end.
+    let mut pending: Vec<usize> = Vec::new();
+    let mut log_last: Option<u64> = None;
     let mut prev: Option<(u32, bool, String)> = None; // end crc, segment clean, name
     let mut stopped = false;
     // Segments that follow a gap in the sequence: default mode reads up to the gap.
@@ -213,22 +220,31 @@ fn scan_wal_impl<'a>(
                 }
             }
         }
-        let usable = if opts.raw {
-            seg.items.len()
-        } else {
-            seg.damaged_at_item.unwrap_or(seg.items.len())
-        };
+        let shape = &shapes[si];
         let mut seg_findings: Vec<Finding> = Vec::new();
-        for item in &seg.items[..usable] {
-            if let Err(f) = replay_item(&mut w, &mut metadata_raw, si, seg, item) {
-                let damage = f.is_damage();
-                seg_findings.push(f);
-                if damage && !opts.raw {
-                    stopped = true;
-                    w.stopped_at = Some((seg.name.clone(), item.offset()));
-                    break;
+        if shape.replays_whole(seg, log_last, metadata_raw) {
+            for &at in shape.marks.iter().chain(&shape.last_state) {
+                // Metadata that agrees and snapshot markers: neither gives a finding.
+                let _ = replay_item(&mut w, &mut metadata_raw, si, seg, &seg.items[at]);
+            }
+            w.entry_records += shape.entries as u64;
+            log_last = shape.last.or(log_last);
+            pending.push(si);
+        } else {
+            fill_entries(&mut w.entries, &scans, &shapes, &pending);
+            pending.clear();
+            for item in &seg.items[..shape.usable] {
+                if let Err(f) = replay_item(&mut w, &mut metadata_raw, si, seg, item) {
+                    let damage = f.is_damage();
+                    seg_findings.push(f);
+                    if damage && !opts.raw {
+                        stopped = true;
+                        w.stopped_at = Some((seg.name.clone(), item.offset()));
+                        break;
+                    }
                 }
             }
+            log_last = w.entries.last().map(|e| e.entry.index);
         }
         // The index in the name is the index the segment was created for (last index + 1).
         // The first segment (sequence 0) is always named index 0, its entries may start anywhere.
@@ -285,6 +301,7 @@ fn scan_wal_impl<'a>(
         }
         prev = Some((seg.end_crc, seg.crc_ok(), seg.name.clone()));
     }
+    fill_entries(&mut w.entries, &scans, &shapes, &pending);
     if w.rewritten > 0 {
         findings.push(Finding::info(
             FindingKind::EntryRewritten,
@@ -299,6 +316,164 @@ fn scan_wal_impl<'a>(
     w.findings = findings;
     w.segments = scans;
     w
+}
+
+/// What the replay needs to know of one segment's usable items (those it would replay),
+/// found on the pool right after the segment is verified.
+#[derive(Debug, Default)]
+struct Shape {
+    /// How many items the replay reads: all in raw mode, else those before the first damage.
+    usable: usize,
+    /// Entry items among them.
+    entries: usize,
+    /// Index of the first and the last entry.
+    first: Option<u64>,
+    last: Option<u64>,
+    /// Every entry's index is one more than the one before it.
+    consecutive: bool,
+    /// Positions of the Metadata and Snapshot items, in order.
+    marks: Vec<usize>,
+    /// Position of the last State item.
+    last_state: Option<usize>,
+    /// Entries before each block of [`FILL_BLOCK`] usable items, for the parallel fill.
+    block_starts: Vec<usize>,
+}
+
+/// Items a task of the parallel fill copies the entries of.
+const FILL_BLOCK: usize = 1 << 13;
+
+impl Shape {
+    fn of(seg: &SegmentScan<'_>, opts: ScanOptions) -> Shape {
+        let usable = if opts.raw {
+            seg.items.len()
+        } else {
+            seg.damaged_at_item.unwrap_or(seg.items.len())
+        };
+        let mut s = Shape {
+            usable,
+            consecutive: true,
+            ..Shape::default()
+        };
+        for (at, item) in seg.items[..usable].iter().enumerate() {
+            if at % FILL_BLOCK == 0 {
+                s.block_starts.push(s.entries);
+            }
+            match item {
+                Item::Entry { entry, .. } => {
+                    if let Some(l) = s.last {
+                        s.consecutive &= l.checked_add(1) == Some(entry.index);
+                    }
+                    s.first.get_or_insert(entry.index);
+                    s.last = Some(entry.index);
+                    s.entries += 1;
+                }
+                Item::Metadata { .. } | Item::Snapshot { .. } => s.marks.push(at),
+                Item::State { .. } => s.last_state = Some(at),
+                Item::Crc { .. } => {}
+            }
+        }
+        s
+    }
+
+    /// Whether the segment's items, replayed one by one after a log that ends at
+    /// `log_last` (with the metadata `metadata_raw` met first), would give no finding and
+    /// only append its entries as they are: no entry rewritten, no index gap, no
+    /// conflicting metadata.
+    fn replays_whole(
+        &self,
+        seg: &SegmentScan<'_>,
+        log_last: Option<u64>,
+        metadata_raw: Option<&[u8]>,
+    ) -> bool {
+        let follows = match (log_last, self.first) {
+            (Some(l), Some(f)) => l.checked_add(1) == Some(f),
+            _ => true,
+        };
+        let mut first_raw = metadata_raw;
+        let agrees = self.marks.iter().all(|&at| match &seg.items[at] {
+            Item::Metadata { raw, .. } => *first_raw.get_or_insert(raw) == *raw,
+            _ => true,
+        });
+        self.consecutive && follows && agrees
+    }
+}
+
+/// Appends to `log` the entries of the usable items of `segs` (positions in `scans`, in
+/// order), as the entry-by-entry replay would, on the pool: the log grows by their count
+/// at once and each block of items fills its own stretch of it.
+fn fill_entries<'a>(
+    log: &mut Vec<LogEntry<'a>>,
+    scans: &[SegmentScan<'a>],
+    shapes: &[Shape],
+    segs: &[usize],
+) {
+    let n: usize = segs.iter().map(|&si| shapes[si].entries).sum();
+    if n == 0 {
+        return;
+    }
+    // (segment, items of the block, entries in it).
+    let mut blocks: Vec<(usize, std::ops::Range<usize>, usize)> = Vec::new();
+    for &si in segs {
+        let sh = &shapes[si];
+        for (b, &start) in sh.block_starts.iter().enumerate() {
+            let end = sh.block_starts.get(b + 1).copied().unwrap_or(sh.entries);
+            let from = b * FILL_BLOCK;
+            let to = (from + FILL_BLOCK).min(sh.usable);
+            blocks.push((si, from..to, end.saturating_sub(start)));
+        }
+    }
+    let placeholder = LogEntry::new(
+        EntryRef {
+            term: 0,
+            index: 0,
+            entry_type: crate::record::EntryType::Normal,
+            data: &[],
+        },
+        0,
+        0,
+    );
+    let entries_of = move |(si, items, _): &(usize, std::ops::Range<usize>, usize)| {
+        let si = *si;
+        scans[si].items[items.clone()]
+            .iter()
+            .filter_map(move |item| match item {
+                Item::Entry {
+                    offset,
+                    entry,
+                    class,
+                } => Some(LogEntry {
+                    entry: *entry,
+                    segment: si,
+                    offset: *offset,
+                    class: *class,
+                }),
+                _ => None,
+            })
+    };
+    if rayon::current_num_threads() == 1 {
+        // One pass where the pool has no second thread to share the writes with.
+        log.extend(blocks.iter().flat_map(entries_of));
+        return;
+    }
+    let from = log.len();
+    // Written on the pool, so that the new pages are first touched on both cores.
+    log.par_extend(rayon::iter::repeat_n(placeholder, n));
+    let mut rest = &mut log[from..];
+    let mut stretches = Vec::with_capacity(blocks.len());
+    for (_, _, len) in &blocks {
+        let c = (*len).min(rest.len());
+        let (head, tail) = std::mem::take(&mut rest).split_at_mut(c);
+        stretches.push(head);
+        rest = tail;
+    }
+    blocks
+        .par_iter()
+        .zip(stretches)
+        .for_each(|(block, stretch)| {
+            for (slot, e) in stretch.iter_mut().zip(entries_of(block)) {
+                *slot = e;
+            }
+        });
 }
 
 fn replay_item<'a>(

@@ -197,3 +197,131 @@ fn restart_requires_the_snapshot_record_and_the_next_index() {
         .iter()
         .any(|f| f.kind == FindingKind::SnapshotNotFound));
 }
+
+/// (segment, offset, index, term) of each entry in the log.
+type Log = Vec<(usize, u64, u64, u64)>;
+
+/// The log as the replay defines it, entry by entry from the segments' own items: an entry
+/// at an index already in the log replaces it and all after it. Stops where the scan says
+/// reading stopped: an entry after an index gap is the last one kept. With the snapshot
+/// markers replayed and the last HardState's commit.
+fn reference_log(scan: &WalScan<'_>) -> (Log, usize, Option<u64>) {
+    let mut log: Log = Vec::new();
+    let (mut snapshots, mut commit) = (0, None);
+    for (si, seg) in scan.segments.iter().enumerate().take(scan.segments_read) {
+        let stop = match &scan.stopped_at {
+            Some((name, at)) if *name == seg.name => Some(*at),
+            _ => None,
+        };
+        for item in &seg.items {
+            if stop.is_some_and(|at| item.offset() > at) {
+                break;
+            }
+            if let wal_reader::Item::Entry { offset, entry, .. } = item {
+                let keep = log.partition_point(|e| e.2 < entry.index);
+                log.truncate(keep);
+                log.push((si, *offset, entry.index, entry.term));
+            }
+            match item {
+                wal_reader::Item::Snapshot { .. } => snapshots += 1,
+                wal_reader::Item::State { state, .. } => commit = Some(state.commit),
+                _ => {}
+            }
+            if stop == Some(item.offset()) {
+                break;
+            }
+        }
+    }
+    (log, snapshots, commit)
+}
+
+fn log_of(scan: &WalScan<'_>) -> Log {
+    scan.entries
+        .iter()
+        .map(|e| (e.segment, e.offset, e.entry.index, e.entry.term))
+        .collect()
+}
+
+#[test]
+fn segments_replayed_together_give_the_log_of_the_entry_by_entry_replay() {
+    // Segments large enough to cross the fill's blocks of items (HardStates between the
+    // entries), some continuing the log, one rewriting the tail of the one before it
+    // (a new leader), one leaving a gap, one with other metadata: in default and raw mode.
+    let cases: &[&[(u64, u64, u64, u64)]] = &[
+        // (first index, entries, term, node of the metadata)
+        &[(1, 9000, 1, 1), (9001, 20000, 1, 1), (29001, 3, 1, 1)],
+        &[
+            (1, 9000, 1, 1),
+            (8000, 12000, 2, 1),
+            (20000, 5000, 2, 1),
+            (25000, 1, 3, 1),
+        ],
+        &[
+            (1, 100, 1, 1),
+            (101, 17000, 1, 1),
+            (17105, 10, 1, 1),
+            (17115, 10, 1, 1),
+        ],
+        &[(1, 100, 1, 1), (101, 9000, 1, 2), (9101, 10, 1, 1)],
+        &[(5, 0, 1, 1), (5, 8193, 1, 1), (8198, 8192, 1, 1)],
+    ];
+    for (ci, case) in cases.iter().enumerate() {
+        let mut bufs: Vec<Vec<u8>> = Vec::new();
+        let mut crc = 0;
+        for (i, &(first, n, term, node)) in case.iter().enumerate() {
+            let mut e = if i == 0 { Enc::first() } else { Enc::new(crc) };
+            if i > 0 {
+                e.metadata(node);
+            }
+            for k in 0..n {
+                e.entry(term, first + k);
+                if k % 3 == 0 {
+                    e.state(term, first + k);
+                }
+            }
+            if i == 1 {
+                e.snapshot(first, term);
+            }
+            crc = e.crc;
+            bufs.push(e.buf);
+        }
+        let names: Vec<String> = (0..case.len())
+            .map(|i| format!("{i:016x}-{:016x}.wal", case[i].0))
+            .collect();
+        let segs: Vec<(&str, &[u8])> = names
+            .iter()
+            .zip(&bufs)
+            .map(|(n, b)| (n.as_str(), b.as_slice()))
+            .collect();
+        for raw in [false, true] {
+            let scan = scan_wal(&segs, Vec::new(), ScanOptions { raw });
+            let (want, snapshots, commit) = reference_log(&scan);
+            let got = log_of(&scan);
+            assert_eq!(got.len(), want.len(), "case {ci} raw {raw}");
+            assert!(got == want, "case {ci} raw {raw}: the logs differ");
+            let records: usize = scan.segments[..scan.segments_read]
+                .iter()
+                .map(|s| {
+                    s.items
+                        .iter()
+                        .filter(|i| matches!(i, wal_reader::Item::Entry { .. }))
+                        .count()
+                })
+                .sum();
+            if scan.stopped_at.is_none() {
+                assert_eq!(scan.entry_records, records as u64, "case {ci} raw {raw}");
+                assert_eq!(
+                    scan.rewritten as usize,
+                    records - got.len(),
+                    "case {ci} raw {raw}"
+                );
+            }
+            assert_eq!(scan.snapshots.len(), snapshots, "case {ci} raw {raw}");
+            assert_eq!(
+                scan.hard_state.map(|h| h.commit),
+                commit,
+                "case {ci} raw {raw}"
+            );
+        }
+    }
+}

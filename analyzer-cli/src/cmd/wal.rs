@@ -184,6 +184,9 @@ pub fn run(args: &WalArgs) -> Result<u8> {
             )?;
         }
     }
+    // A short-lived process: the log and the segments' records (tens of MB of small
+    // values) are left to exit rather than dropped one by one.
+    std::mem::forget(scan);
     Ok(if damage { EXIT_DAMAGE } else { EXIT_OK })
 }
 
@@ -765,16 +768,39 @@ struct SegmentJson<'a> {
 
 #[derive(Default)]
 struct Counts {
+    /// Entries by type: Normal, ConfChange, ConfChangeV2, any other.
+    types: [u64; 4],
     requests: BTreeMap<&'static str, u64>,
     noop: u64,
     undecodable: u64,
 }
 
+impl Counts {
+    /// Entries by type name, the types with none left out.
+    fn entry_types(&self) -> BTreeMap<&'static str, u64> {
+        use wal_reader::EntryType as T;
+        [T::Normal, T::ConfChange, T::ConfChangeV2, T::Unknown(-1)]
+            .iter()
+            .zip(self.types)
+            .filter(|(_, n)| *n > 0)
+            .map(|(t, n)| (t.name(), n))
+            .collect()
+    }
+}
+
+/// Entries by type and requests by name, in one parallel pass over the log.
 fn count_requests(entries: &[LogEntry<'_>]) -> Counts {
+    use wal_reader::EntryType as T;
     entries
         .par_iter()
         .fold(Counts::default, |mut c, e| {
-            if e.entry.entry_type == wal_reader::EntryType::Normal {
+            c.types[match e.entry.entry_type {
+                T::Normal => 0,
+                T::ConfChange => 1,
+                T::ConfChangeV2 => 2,
+                T::Unknown(_) => 3,
+            }] += 1;
+            if e.entry.entry_type == T::Normal {
                 let v = e.view();
                 match v.kind {
                     DataKind::Empty => c.noop += 1,
@@ -791,6 +817,9 @@ fn count_requests(entries: &[LogEntry<'_>]) -> Counts {
             for (k, v) in b.requests {
                 *a.requests.entry(k).or_default() += v;
             }
+            for (a, b) in a.types.iter_mut().zip(b.types) {
+                *a += b;
+            }
             a.noop += b.noop;
             a.undecodable += b.undecodable;
             a
@@ -805,11 +834,8 @@ fn summary(
     as_json: bool,
     loaded: Option<&SnapFile>,
 ) -> Result<()> {
-    let mut entry_types: BTreeMap<&'static str, u64> = BTreeMap::new();
-    for e in &scan.entries {
-        *entry_types.entry(e.entry.entry_type.name()).or_default() += 1;
-    }
     let counts = count_requests(&scan.entries);
+    let entry_types = counts.entry_types();
     let md = scan.metadata.unwrap_or_default();
     let segments: Vec<SegmentJson<'_>> = scan
         .segments
