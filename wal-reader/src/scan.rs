@@ -422,16 +422,6 @@ fn fill_entries<'a>(
             blocks.push((si, from..to, end.saturating_sub(start)));
         }
     }
-    let placeholder = LogEntry::new(
-        EntryRef {
-            term: 0,
-            index: 0,
-            entry_type: crate::record::EntryType::Normal,
-            data: &[],
-        },
-        0,
-        0,
-    );
     let entries_of = move |(si, items, _): &(usize, std::ops::Range<usize>, usize)| {
         let si = *si;
         scans[si].items[items.clone()]
@@ -455,6 +445,17 @@ fn fill_entries<'a>(
         log.extend(blocks.iter().flat_map(entries_of));
         return;
     }
+    // Overwritten below, each by its entry.
+    let placeholder = LogEntry::new(
+        EntryRef {
+            term: 0,
+            index: 0,
+            entry_type: crate::record::EntryType::Normal,
+            data: &[],
+        },
+        0,
+        0,
+    );
     let from = log.len();
     // Written on the pool, so that the new pages are first touched on both cores.
     log.par_extend(rayon::iter::repeat_n(placeholder, n));
