@@ -33,6 +33,7 @@
 pub mod crc;
 pub mod dir;
 pub mod entry;
+pub mod fill;
 pub mod finding;
 pub mod fuzz;
 mod go_isprint_table;

@@ -223,9 +223,12 @@ fn scan_wal_impl<'a>(
         let shape = &shapes[si];
         let mut seg_findings: Vec<Finding> = Vec::new();
         if shape.replays_whole(seg, log_last, metadata_raw) {
+            // Metadata that agrees and snapshot markers: `replays_whole` made sure that
+            // neither gives a finding.
             for &at in shape.marks.iter().chain(&shape.last_state) {
-                // Metadata that agrees and snapshot markers: neither gives a finding.
-                let _ = replay_item(&mut w, &mut metadata_raw, si, seg, &seg.items[at]);
+                if let Err(f) = replay_item(&mut w, &mut metadata_raw, si, seg, &seg.items[at]) {
+                    seg_findings.push(f);
+                }
             }
             w.entry_records += shape.entries as u64;
             log_last = shape.last.or(log_last);
@@ -459,22 +462,8 @@ fn fill_entries<'a>(
     let from = log.len();
     // Written on the pool, so that the new pages are first touched on both cores.
     log.par_extend(rayon::iter::repeat_n(placeholder, n));
-    let mut rest = &mut log[from..];
-    let mut stretches = Vec::with_capacity(blocks.len());
-    for (_, _, len) in &blocks {
-        let c = (*len).min(rest.len());
-        let (head, tail) = std::mem::take(&mut rest).split_at_mut(c);
-        stretches.push(head);
-        rest = tail;
-    }
-    blocks
-        .par_iter()
-        .zip(stretches)
-        .for_each(|(block, stretch)| {
-            for (slot, e) in stretch.iter_mut().zip(entries_of(block)) {
-                *slot = e;
-            }
-        });
+    let lens: Vec<usize> = blocks.iter().map(|b| b.2).collect();
+    crate::fill::fill_stretches(&mut log[from..], &blocks, &lens, entries_of);
 }
 
 fn replay_item<'a>(

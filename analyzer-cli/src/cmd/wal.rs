@@ -766,10 +766,26 @@ struct SegmentJson<'a> {
     end: wal_reader::SegmentEnd,
 }
 
+/// The entry types counted apart, in the order of [`Counts::types`]; any other type
+/// number counts as the last.
+const ENTRY_TYPES: [wal_reader::EntryType; 4] = {
+    use wal_reader::EntryType as T;
+    [T::Normal, T::ConfChange, T::ConfChangeV2, T::Unknown(-1)]
+};
+
+/// `t`'s place in [`ENTRY_TYPES`].
+fn entry_type_slot(t: wal_reader::EntryType) -> usize {
+    let d = std::mem::discriminant(&t);
+    ENTRY_TYPES
+        .iter()
+        .position(|x| std::mem::discriminant(x) == d)
+        .unwrap_or(ENTRY_TYPES.len() - 1)
+}
+
 #[derive(Default)]
 struct Counts {
-    /// Entries by type: Normal, ConfChange, ConfChangeV2, any other.
-    types: [u64; 4],
+    /// Entries by type, as [`ENTRY_TYPES`].
+    types: [u64; ENTRY_TYPES.len()],
     requests: BTreeMap<&'static str, u64>,
     noop: u64,
     undecodable: u64,
@@ -778,8 +794,7 @@ struct Counts {
 impl Counts {
     /// Entries by type name, the types with none left out.
     fn entry_types(&self) -> BTreeMap<&'static str, u64> {
-        use wal_reader::EntryType as T;
-        [T::Normal, T::ConfChange, T::ConfChangeV2, T::Unknown(-1)]
+        ENTRY_TYPES
             .iter()
             .zip(self.types)
             .filter(|(_, n)| *n > 0)
@@ -790,17 +805,11 @@ impl Counts {
 
 /// Entries by type and requests by name, in one parallel pass over the log.
 fn count_requests(entries: &[LogEntry<'_>]) -> Counts {
-    use wal_reader::EntryType as T;
     entries
         .par_iter()
         .fold(Counts::default, |mut c, e| {
-            c.types[match e.entry.entry_type {
-                T::Normal => 0,
-                T::ConfChange => 1,
-                T::ConfChangeV2 => 2,
-                T::Unknown(_) => 3,
-            }] += 1;
-            if e.entry.entry_type == T::Normal {
+            c.types[entry_type_slot(e.entry.entry_type)] += 1;
+            if e.entry.entry_type == wal_reader::EntryType::Normal {
                 let v = e.view();
                 match v.kind {
                     DataKind::Empty => c.noop += 1,

@@ -612,7 +612,7 @@ fn ordinal_order(
     if at_bits < u64::BITS && top.checked_shr(u64::BITS - at_bits).unwrap_or(0) == 0 {
         let mask = (1u64 << at_bits) - 1;
         let mut v = vec![0u64; n];
-        fill_parts(&mut v, &parts, &lens, |r| {
+        wal_reader::fill::fill_stretches(&mut v, &parts, &lens, |r| {
             picked(r).map(|(o, at)| o << at_bits | at)
         });
         v.par_sort_unstable();
@@ -620,33 +620,10 @@ fn ordinal_order(
         v
     } else {
         let mut v = vec![(0u64, 0u64); n];
-        fill_parts(&mut v, &parts, &lens, picked);
+        wal_reader::fill::fill_stretches(&mut v, &parts, &lens, picked);
         v.par_sort_unstable();
         v.into_par_iter().map(|(_, at)| at).collect()
     }
-}
-
-/// Fills `out` with what `items` gives for each of `parts`, in order, on the pool: part
-/// `i` gives `lens[i]` items (as counted before), written to its own stretch of `out`.
-fn fill_parts<T: Send, I: Iterator<Item = T>>(
-    out: &mut [T],
-    parts: &[std::ops::Range<usize>],
-    lens: &[usize],
-    items: impl Fn(&std::ops::Range<usize>) -> I + Sync,
-) {
-    let mut rest = out;
-    let mut stretches = Vec::with_capacity(parts.len());
-    for &len in lens {
-        let c = len.min(rest.len());
-        let (head, tail) = std::mem::take(&mut rest).split_at_mut(c);
-        stretches.push(head);
-        rest = tail;
-    }
-    parts.par_iter().zip(stretches).for_each(|(r, stretch)| {
-        for (slot, x) in stretch.iter_mut().zip(items(r)) {
-            *slot = x;
-        }
-    });
 }
 
 /// Accounts every key under `/registry/` (and `opts.prefix`) of `ks`, which must come from
@@ -1516,23 +1493,6 @@ mod tests {
     use crate::scan::scan_keyspace;
     use crate::testdb::{build, Entry};
     use bbolt_reader::Db;
-
-    #[test]
-    fn each_part_fills_its_own_stretch_in_order() {
-        // Parts of 0 to 5 items, some empty: the positions each part keeps, in order.
-        let parts: Vec<std::ops::Range<usize>> = (0..7).map(|i| i * 10..i * 10 + 10).collect();
-        let keep = |at: &usize| at % 10 < (at / 10) % 6;
-        let lens: Vec<usize> = parts
-            .iter()
-            .map(|r| r.clone().filter(keep).count())
-            .collect();
-        let want: Vec<usize> = (0..70).filter(keep).collect();
-        let mut got = vec![usize::MAX; want.len()];
-        crate::testdb::pool(2).install(|| {
-            fill_parts(&mut got, &parts, &lens, |r| r.clone().filter(keep));
-        });
-        assert_eq!(got, want);
-    }
 
     fn meta(name: &str, ns: &str, uid: &str, extra: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
         msg(1, |m| {
